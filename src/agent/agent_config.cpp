@@ -1,0 +1,87 @@
+#include <algorithm>
+
+#include "agent/agent.hpp"
+#include "common/logging.hpp"
+
+namespace berth::agent {
+namespace {
+Error fieldError(const std::string& field, const std::string& rule) {
+  return makeError("invalid_config", "config field '" + field + "': " + rule);
+}
+
+Result<int> intField(const nlohmann::json& v, const std::string& name, int min, int max) {
+  std::int64_t number = 0;
+  if (v.is_number_integer()) {
+    number = v.get<std::int64_t>();
+  } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() < 10 &&
+             v.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
+    number = std::stoll(v.get<std::string>());
+  } else {
+    return fieldError(name, "must be an integer");
+  }
+  if (number < min || number > max) {
+    return fieldError(name, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return static_cast<int>(number);
+}
+}  // namespace
+
+const std::vector<std::string>& agentConfigKeys() {
+  static const std::vector<std::string> keys = {"state_dir", "server", "join", "ca_pin", "site", "labels",
+                                                "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s"};
+  return keys;
+}
+
+Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
+  AgentConfig config;
+  const auto& keys = agentConfigKeys();
+  for (auto it = merged.begin(); it != merged.end(); ++it) {
+    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) return fieldError(it.key(), "is not a known setting");
+  }
+  std::pair<const char*, std::string*> strings[] = {{"state_dir", &config.state_dir}, {"server", &config.server_url},
+                                                    {"join", &config.join_token},     {"ca_pin", &config.ca_pin},
+                                                    {"site", &config.site},           {"log_level", &config.log_level}};
+  for (auto& [name, target] : strings) {
+    if (!merged.contains(name)) continue;
+    if (!merged[name].is_string()) return fieldError(name, "must be a string");
+    *target = merged[name];
+  }
+  log::Level level;
+  if (!log::parseLevel(config.log_level, level)) return fieldError("log_level", "must be debug, info, warn or error");
+  if (merged.contains("labels")) {
+    auto labels = merged["labels"];
+    if (labels.is_string()) {  // k=v,k=v from a flag or variable
+      nlohmann::json parsed = nlohmann::json::object();
+      std::string text = labels.get<std::string>() + ",", item;
+      for (char c : text) {
+        if (c != ',') {
+          item += c;
+          continue;
+        }
+        if (item.empty()) continue;
+        auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0) return fieldError("labels", "each label must be key=value");
+        parsed[item.substr(0, eq)] = item.substr(eq + 1);
+        item.clear();
+      }
+      labels = parsed;
+    }
+    if (!labels.is_object()) return fieldError("labels", "must be an object of strings or key=value,key=value");
+    for (auto it = labels.begin(); it != labels.end(); ++it) {
+      if (!it.value().is_string()) return fieldError("labels." + it.key(), "must be a string");
+    }
+    config.labels = labels;
+  }
+  std::tuple<const char*, int*, int, int> ints[] = {{"clock_skew_s", &config.clock_skew_s, 1, 3600},
+                                                    {"max_frame_bytes", &config.max_frame_bytes, 1024, 64 << 20},
+                                                    {"backoff_cap_s", &config.backoff_cap_s, 1, 3600}};
+  for (auto& [name, target, min, max] : ints) {
+    if (!merged.contains(name)) continue;
+    auto value = intField(merged[name], name, min, max);
+    if (!value) return value.error();
+    *target = *value;
+  }
+  return config;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,75 @@
+#include "cli/api_client.hpp"
+
+#include "common/ids.hpp"
+#include "pki/sealed_file.hpp"
+
+namespace berth::cli {
+
+Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
+                                             const std::map<std::string, std::string>& environment) {
+  ClientSettings out;
+  auto env = [&](const char* name) {
+    auto it = environment.find(name);
+    return it == environment.end() ? std::string() : it->second;
+  };
+  std::string contextPath = env("BERTH_CLI_CONFIG");
+  if (contextPath.empty()) {
+    if (pki::fileExists("./berth-data/cli.json")) {
+      contextPath = "./berth-data/cli.json";
+    } else if (!env("HOME").empty() && pki::fileExists(env("HOME") + "/.config/berth/cli.json")) {
+      contextPath = env("HOME") + "/.config/berth/cli.json";
+    }
+  }
+  if (!contextPath.empty()) {
+    auto text = pki::readFile(contextPath);
+    if (!text) return text.error();
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return makeError("usage", "context file " + contextPath + " is not a JSON object");
+    out.server = j.value("server", std::string());
+    out.api_key = j.value("api_key", std::string());
+    out.ca_file = j.value("ca_file", std::string());
+  }
+  auto pick = [](std::string& target, const std::string& value) {
+    if (!value.empty()) target = value;
+  };
+  pick(out.server, env("BERTH_SERVER"));
+  pick(out.api_key, env("BERTH_API_KEY"));
+  pick(out.ca_file, env("BERTH_CA_FILE"));
+  pick(out.server, flags.server);
+  pick(out.api_key, flags.api_key);
+  pick(out.ca_file, flags.ca_file);
+  if (out.server.empty()) return makeError("usage", "no server: pass --server, set BERTH_SERVER, or run `berth dev` here");
+  if (out.ca_file.empty()) return makeError("usage", "no CA certificate: pass --ca-file or set BERTH_CA_FILE");
+  return out;
+}
+
+Result<ApiClient> ApiClient::create(const ClientSettings& settings) {
+  auto url = net::parseUrl(settings.server);
+  if (!url) return url.error();
+  auto ca = pki::readFile(settings.ca_file);
+  if (!ca) return makeError("usage", "cannot read the CA certificate " + settings.ca_file);
+  auto tls = net::makeClientContext({*ca, "", ""});
+  if (!tls) return tls.error();
+  return ApiClient(*url, std::shared_ptr<net::ssl::context>(std::move(*tls)), settings.api_key);
+}
+
+Result<ApiReply> ApiClient::call(const std::string& method, const std::string& target, const nlohmann::json& body) {
+  net::HttpRequest request{method, target, body.is_null() ? std::string() : body.dump(), {}};
+  if (!key_.empty()) request.headers["Authorization"] = "Bearer " + key_;
+  request.headers["X-Request-Id"] = newId("cli");
+  auto response = net::httpsRequest(url_, *tls_, request);
+  if (!response) return response.error();
+  ApiReply reply{response->status, nlohmann::json::parse(response->body, nullptr, false)};
+  if (reply.body.is_discarded()) reply.body = response->body;
+  if (response->status >= 400) {
+    std::string code = "http_" + std::to_string(response->status), message = response->body;
+    if (reply.body.is_object() && reply.body.contains("error")) {
+      code = reply.body["error"].value("code", code);
+      message = reply.body["error"].value("message", message);
+    }
+    return makeError(code, message);
+  }
+  return reply;
+}
+
+}  // namespace berth::cli

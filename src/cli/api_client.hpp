@@ -1,0 +1,48 @@
+// The CLI's view of the REST API: where the server is, which key to send, and
+// one call that returns the decoded JSON body or a classified error.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.hpp"
+#include "net/http_client.hpp"
+
+namespace berth::cli {
+
+struct ClientSettings {
+  std::string server;   // https://host:port
+  std::string api_key;
+  std::string ca_file;  // PEM of the server's CA
+};
+
+// Flags win over BERTH_SERVER / BERTH_API_KEY / BERTH_CA_FILE, which win over
+// the context file ($BERTH_CLI_CONFIG, else ./berth-data/cli.json, else
+// ~/.config/berth/cli.json) that `berth dev` and `berth server` write.
+Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
+                                             const std::map<std::string, std::string>& environment);
+
+struct ApiReply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+class ApiClient {
+ public:
+  static Result<ApiClient> create(const ClientSettings& settings);
+  // Transport failures are errors ("connect_failed", ...); HTTP errors are
+  // returned as an error whose code is the API's error code.
+  Result<ApiReply> call(const std::string& method, const std::string& target,
+                        const nlohmann::json& body = nullptr);
+
+ private:
+  ApiClient(net::Url url, std::shared_ptr<net::ssl::context> tls, std::string key)
+      : url_(std::move(url)), tls_(std::move(tls)), key_(std::move(key)) {}
+  net::Url url_;
+  std::shared_ptr<net::ssl::context> tls_;
+  std::string key_;
+};
+
+}  // namespace berth::cli

@@ -1,0 +1,229 @@
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/api_client.hpp"
+#include "common/config.hpp"
+
+namespace berth::cli {
+namespace {
+
+struct Options {
+  ClientSettings flags;
+  bool json = false;
+};
+
+int exitCodeFor(const Error& error) {
+  const auto& c = error.code;
+  if (c == "usage" || c == "bad_url" || c == "invalid_argument") return exit_code::kUsage;
+  if (c == "not_found") return exit_code::kNotFound;
+  if (c == "unauthorized" || c == "forbidden" || c == "revoked") return exit_code::kUnauthorized;
+  if (c == "conflict" || c == "queue_full") return exit_code::kConflict;
+  if (c == "connect_failed" || c == "tls_failed" || c == "http_failed") return exit_code::kUnreachable;
+  return exit_code::kServerError;
+}
+
+int fail(const Error& error) {
+  std::cerr << "error: " << error.message << " (" << error.code << ")\n";
+  return exitCodeFor(error);
+}
+
+// Runs one API call and hands the body to `show` (or prints JSON with --json).
+int request(const Options& o, const std::string& method, const std::string& target, const nlohmann::json& body,
+            const std::function<void(const nlohmann::json&)>& show) {
+  auto settings = resolveClientSettings(o.flags, processEnvironment());
+  if (!settings) return fail(settings.error());
+  auto client = ApiClient::create(*settings);
+  if (!client) return fail(client.error());
+  auto reply = client->call(method, target, body);
+  if (!reply) return fail(reply.error());
+  if (o.json) {
+    std::cout << reply->body.dump(2) << "\n";
+  } else {
+    show(reply->body);
+  }
+  return exit_code::kOk;
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "-";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+std::string ago(std::int64_t at_ms) {
+  if (at_ms == 0) return "never";
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  return fmt::format("{}s ago", (now - at_ms) / 1000);
+}
+
+void printCommand(const nlohmann::json& c) {
+  std::cout << fmt::format("id:             {}\nnode:           {}\nverb:           {}\nstate:          {}\n"
+                           "correlation id: {}\nattempts:       {}\nexit code:      {}\n",
+                           str(c, "id"), str(c, "node_id"), str(c, "verb"), str(c, "state"),
+                           str(c, "correlation_id"), str(c, "attempts"), str(c, "exit_code"));
+  if (!c.value("error", std::string()).empty()) std::cout << "error:          " << str(c, "error") << "\n";
+  if (c.contains("result") && !c["result"].empty()) std::cout << "result:\n" << c["result"].dump(2) << "\n";
+}
+
+}  // namespace
+
+void addClientCommands(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<Options>();
+  auto common = [o](CLI::App* cmd) {
+    cmd->add_option("--server", o->flags.server, "Server URL (https://host:port); env BERTH_SERVER");
+    cmd->add_option("--api-key", o->flags.api_key, "API key; env BERTH_API_KEY");
+    cmd->add_option("--ca-file", o->flags.ca_file, "Server CA certificate (PEM); env BERTH_CA_FILE");
+    cmd->add_flag("--json", o->json, "Print the API's JSON");
+  };
+
+  auto* status = app.add_subcommand("status", "Show the control plane's state");
+  common(status);
+  status->callback([&run, o] {
+    run = [o] {
+      return request(*o, "GET", "/api/v1/status", nullptr, [](const nlohmann::json& s) {
+        std::cout << fmt::format("version:   {}\nuptime:    {}s\nnodes:     {} ({} online, {} unreachable, {} revoked)\n"
+                                 "sessions:  {}\ncommands:  {} queued, {} in flight\nCA pin:    {}\n",
+                                 str(s, "version"), str(s, "uptime_s"), str(s["nodes"], "total"),
+                                 str(s["nodes"], "online"), str(s["nodes"], "unreachable"),
+                                 str(s["nodes"], "revoked"), str(s, "sessions"), str(s, "commands_queued"),
+                                 str(s, "commands_in_flight"), str(s, "ca_pin"));
+      });
+    };
+  });
+
+  auto* node = app.add_subcommand("node", "Manage nodes")->require_subcommand(1);
+  auto* nodeLs = node->add_subcommand("ls", "List nodes");
+  common(nodeLs);
+  nodeLs->callback([&run, o] {
+    run = [o] {
+      return request(*o, "GET", "/api/v1/nodes", nullptr, [](const nlohmann::json& body) {
+        std::cout << fmt::format("{:<20} {:<20} {:<12} {:<10} {}\n", "ID", "HOSTNAME", "STATUS", "SITE", "LAST SEEN");
+        for (const auto& n : body["nodes"]) {
+          std::cout << fmt::format("{:<20} {:<20} {:<12} {:<10} {}\n", str(n, "id"), str(n, "hostname"),
+                                   str(n, "status"), n.value("site", std::string()).empty() ? "-" : str(n, "site"),
+                                   ago(n.value("last_seen_at", std::int64_t{0})));
+        }
+      });
+    };
+  });
+  auto nodeId = std::make_shared<std::string>();
+  auto* nodeShow = node->add_subcommand("show", "Show one node");
+  nodeShow->add_option("id", *nodeId, "Node id")->required();
+  common(nodeShow);
+  nodeShow->callback([&run, o, nodeId] {
+    run = [o, nodeId] {
+      return request(*o, "GET", "/api/v1/nodes/" + *nodeId, nullptr, [](const nlohmann::json& n) { std::cout << n.dump(2) << "\n"; });
+    };
+  });
+  auto* nodeRevoke = node->add_subcommand("revoke", "Revoke a node: close its session and refuse its certificate");
+  nodeRevoke->add_option("id", *nodeId, "Node id")->required();
+  common(nodeRevoke);
+  nodeRevoke->callback([&run, o, nodeId] {
+    run = [o, nodeId] {
+      return request(*o, "POST", "/api/v1/nodes/" + *nodeId + "/revoke", nlohmann::json::object(),
+                     [](const nlohmann::json& n) { std::cout << "revoked " << str(n, "id") << "\n"; });
+    };
+  });
+
+  auto* token = app.add_subcommand("token", "Manage join tokens")->require_subcommand(1);
+  auto* tokenCreate = token->add_subcommand("create", "Create a one-time join token");
+  auto ttl = std::make_shared<int>(3600);
+  auto description = std::make_shared<std::string>();
+  tokenCreate->add_option("--ttl", *ttl, "Seconds until the token expires")->capture_default_str();
+  tokenCreate->add_option("--description", *description, "A note for the audit trail");
+  common(tokenCreate);
+  tokenCreate->callback([&run, o, ttl, description] {
+    run = [o, ttl, description] {
+      return request(*o, "POST", "/api/v1/tokens", {{"ttl_s", *ttl}, {"description", *description}},
+                     [o](const nlohmann::json& t) {
+                       auto settings = resolveClientSettings(o->flags, processEnvironment());
+                       std::cout << str(t, "token") << "\n\nJoin a node with:\n  berth agent --server "
+                                 << (settings ? settings->server : "https://SERVER:7443") << " --join "
+                                 << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
+                     });
+    };
+  });
+
+  auto* cmd = app.add_subcommand("cmd", "Send commands to nodes")->require_subcommand(1);
+  auto* send = cmd->add_subcommand("send", "Queue a command for a node");
+  auto verb = std::make_shared<std::string>();
+  auto args = std::make_shared<std::string>("{}");
+  auto cmdTtl = std::make_shared<int>(300);
+  auto correlation = std::make_shared<std::string>();
+  auto wait = std::make_shared<bool>(false);
+  send->add_option("node", *nodeId, "Node id")->required();
+  send->add_option("verb", *verb, "ping | host.info | host.metrics")->required();
+  send->add_option("--args", *args, "Arguments as a JSON object");
+  send->add_option("--ttl", *cmdTtl, "Seconds the command may wait for the node")->capture_default_str();
+  send->add_option("--correlation-id", *correlation, "Idempotency key");
+  send->add_flag("--wait", *wait, "Wait for the result and exit 7 if the command failed");
+  common(send);
+  send->callback([&run, o, nodeId, verb, args, cmdTtl, correlation, wait] {
+    run = [o, nodeId, verb, args, cmdTtl, correlation, wait]() -> int {
+      auto parsed = nlohmann::json::parse(*args, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object()) {
+        return fail(makeError("usage", "--args must be a JSON object"));
+      }
+      nlohmann::json body = {{"verb", *verb}, {"args", parsed}, {"ttl_s", *cmdTtl}};
+      if (!correlation->empty()) body["correlation_id"] = *correlation;
+      auto settings = resolveClientSettings(o->flags, processEnvironment());
+      if (!settings) return fail(settings.error());
+      auto client = ApiClient::create(*settings);
+      if (!client) return fail(client.error());
+      auto reply = client->call("POST", "/api/v1/nodes/" + *nodeId + "/commands", body);
+      if (!reply) return fail(reply.error());
+      nlohmann::json command = reply->body;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*cmdTtl + 5);
+      while (*wait && std::chrono::steady_clock::now() < deadline) {
+        const std::string state = command.value("state", std::string());
+        if (state != "queued" && state != "dispatched" && state != "running") break;
+        if (!o->json) std::cerr << "\r" << state << "..." << std::flush;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        auto next = client->call("GET", "/api/v1/commands/" + command.value("id", std::string()));
+        if (!next) return fail(next.error());
+        command = next->body;
+      }
+      if (o->json) {
+        std::cout << command.dump(2) << "\n";
+      } else if (*wait) {
+        std::cerr << "\r";
+        printCommand(command);
+      } else {
+        std::cout << str(command, "id") << "\n";
+      }
+      const std::string state = command.value("state", std::string());
+      if (*wait && state != "succeeded") return exit_code::kCommandFailed;
+      return exit_code::kOk;
+    };
+  });
+  auto* cmdLs = cmd->add_subcommand("ls", "List recent commands");
+  auto filterNode = std::make_shared<std::string>();
+  cmdLs->add_option("--node", *filterNode, "Only this node's commands");
+  common(cmdLs);
+  cmdLs->callback([&run, o, filterNode] {
+    run = [o, filterNode] {
+      return request(*o, "GET", "/api/v1/commands" + (filterNode->empty() ? "" : "?node=" + *filterNode), nullptr,
+                     [](const nlohmann::json& body) {
+                       std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", "ID", "NODE", "VERB", "STATE", "EXIT");
+                       for (const auto& c : body["commands"]) {
+                         std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", str(c, "id"), str(c, "node_id"),
+                                                  str(c, "verb"), str(c, "state"), str(c, "exit_code"));
+                       }
+                     });
+    };
+  });
+  auto commandId = std::make_shared<std::string>();
+  auto* cmdShow = cmd->add_subcommand("show", "Show one command and its result");
+  cmdShow->add_option("id", *commandId, "Command id")->required();
+  common(cmdShow);
+  cmdShow->callback([&run, o, commandId] {
+    run = [o, commandId] { return request(*o, "GET", "/api/v1/commands/" + *commandId, nullptr, printCommand); };
+  });
+}
+
+}  // namespace berth::cli

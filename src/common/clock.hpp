@@ -1,0 +1,19 @@
+// Wall-clock time as unix milliseconds, injected so tests can control it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+namespace berth {
+
+using UnixMs = std::int64_t;
+using Clock = std::function<UnixMs()>;
+
+inline UnixMs systemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace berth

@@ -1,0 +1,17 @@
+// Random identifiers and secrets. Uses libsodium's CSPRNG; callers must have
+// called sodium_init() (done once in main and in test main).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace berth {
+
+// Lower-case hex of `bytes` random bytes.
+std::string randomHex(std::size_t bytes);
+// "<prefix>_" + 16 random hex characters, e.g. "n_3fa2...". Short enough to type.
+std::string newId(const std::string& prefix);
+// Hex SHA-256 of `data`.
+std::string sha256Hex(const std::string& data);
+
+}  // namespace berth

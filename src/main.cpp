@@ -1,0 +1,171 @@
+// The one place that wires concrete classes together: parses the command
+// line, picks the role (server, agent, dev, or a client command) and runs it.
+#include <sodium.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "agent/agent.hpp"
+#include "cli/cli.hpp"
+#include "common/config.hpp"
+#include "common/logging.hpp"
+#include "server/server.hpp"
+
+namespace {
+
+using namespace berth;
+
+// --foo-bar for every config key foo_bar; values land in `overrides` as strings.
+void addConfigFlags(CLI::App* cmd, const std::vector<std::string>& keys,
+                    std::map<std::string, std::string>& overrides) {
+  for (const auto& key : keys) {
+    std::string flag = "--" + key;
+    for (auto& c : flag) c = c == '_' ? '-' : c;
+    cmd->add_option_function<std::string>(flag, [&overrides, key](const std::string& v) { overrides[key] = v; },
+                                          "Overrides '" + key + "' from the config file and BERTH_" + key);
+  }
+}
+
+nlohmann::json toJson(const std::map<std::string, std::string>& overrides) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : overrides) j[k] = v;
+  return j;
+}
+
+int runServer(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
+  log::setComponent("server");
+  auto server = server::Server::create({configFile, toJson(overrides), true});
+  if (!server) {
+    std::cerr << "error: " << server.error().message << "\n";
+    return 1;
+  }
+  if (auto key = (*server)->newAdminKey()) {
+    std::cout << "berth server: first start\n  API:       " << (*server)->apiUrl() << "\n  admin key: " << *key
+              << "  (shown once; also in " << (*server)->config().data_dir << "/cli.json)\n  CA pin:    "
+              << (*server)->caPin() << "\n"
+              << std::flush;
+  }
+  (*server)->run();
+  return 0;
+}
+
+Result<agent::AgentConfig> loadAgentConfig(const std::string& configFile,
+                                           const std::map<std::string, std::string>& overrides) {
+  auto file = loadConfigFile(configFile);
+  if (!file) return file.error();
+  auto merged = mergeConfig(*file, configFromEnvironment(agent::agentConfigKeys(), processEnvironment()));
+  return agent::agentConfigFromJson(mergeConfig(merged, toJson(overrides)));
+}
+
+int runAgent(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
+  log::setComponent("agent");
+  auto config = loadAgentConfig(configFile, overrides);
+  if (!config) {
+    std::cerr << "error: " << config.error().message << "\n";
+    return 2;
+  }
+  log::Level level;
+  if (log::parseLevel(config->log_level, level)) log::setLevel(level);
+  auto agent = agent::Agent::create(*config);
+  if (!agent) {
+    std::cerr << "error: " << agent.error().message << " (" << agent.error().code << ")\n";
+    return agent.error().code == "enroll_refused" || agent.error().code == "pin_mismatch" ? 4 : 1;
+  }
+  (*agent)->run();
+  return 0;
+}
+
+// Server and one agent in this process, state under one data directory.
+int runDev(const std::string& configFile, std::map<std::string, std::string> overrides) {
+  log::setComponent("dev");
+  if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
+  auto server = server::Server::create({configFile, toJson(overrides), true});
+  if (!server) {
+    std::cerr << "error: " << server.error().message << "\n";
+    return 1;
+  }
+  auto& srv = **server;
+  const std::string dataDir = srv.config().data_dir;
+  std::cout << "berth dev\n  API:      " << srv.apiUrl() << "\n  CA pin:   " << srv.caPin() << "\n  data:     "
+            << dataDir << "\n";
+  if (auto key = srv.newAdminKey()) {
+    std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from " << dataDir << "/cli.json)\n";
+  }
+  std::cout << "  try:      BERTH_CLI_CONFIG=" << dataDir << "/cli.json berth node ls\n" << std::flush;
+
+  std::unique_ptr<agent::Agent> devAgent;
+  std::thread serverThread([&] {
+    srv.run();
+    if (devAgent) devAgent->stop();
+  });
+  agent::AgentConfig agentConfig;
+  agentConfig.state_dir = dataDir + "/agent";
+  agentConfig.server_url = srv.apiUrl();
+  agentConfig.ca_pin = srv.caPin();
+  agentConfig.site = "dev";
+  agentConfig.labels = {{"role", "dev"}};
+  agentConfig.handle_signals = false;
+  auto token = srv.createJoinToken(300, "berth dev's own agent");
+  if (!token) {
+    std::cerr << "error: " << token.error().message << "\n";
+    srv.stop();
+    serverThread.join();
+    return 1;
+  }
+  agentConfig.join_token = *token;
+  auto created = agent::Agent::create(agentConfig);
+  if (!created) {
+    std::cerr << "error: the dev agent could not start: " << created.error().message << "\n";
+    srv.stop();
+    serverThread.join();
+    return 1;
+  }
+  devAgent = std::move(*created);
+  std::cout << "  node:     " << devAgent->nodeId() << "\n  Ctrl-C stops both.\n" << std::flush;
+  devAgent->run();
+  serverThread.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::cerr << "fatal: libsodium failed to initialise\n";
+    return 1;
+  }
+  CLI::App app{"berth: a self-hosted platform-as-a-service (control plane, node agent and CLI in one binary)"};
+  app.require_subcommand(1);
+  std::function<int()> run;
+  std::string configFile;
+  std::map<std::string, std::string> overrides;
+
+  auto* serverCmd = app.add_subcommand("server", "Run the control plane");
+  serverCmd->add_option("--config", configFile, "JSON config file");
+  addConfigFlags(serverCmd, server::serverConfigKeys(), overrides);
+  serverCmd->callback([&] { run = [&] { return runServer(configFile, overrides); }; });
+
+  auto* agentCmd = app.add_subcommand("agent", "Run the node agent (dials out; never listens)");
+  agentCmd->add_option("--config", configFile, "JSON config file");
+  addConfigFlags(agentCmd, agent::agentConfigKeys(), overrides);
+  agentCmd->callback([&] { run = [&] { return runAgent(configFile, overrides); }; });
+
+  auto* devCmd = app.add_subcommand("dev", "Run a server and one agent on this machine (SQLite, ./berth-data)");
+  devCmd->add_option("--config", configFile, "JSON config file");
+  addConfigFlags(devCmd, server::serverConfigKeys(), overrides);
+  devCmd->callback([&] { run = [&] { return runDev(configFile, overrides); }; });
+
+  cli::addClientCommands(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return cli::exit_code::kUsage;
+  }
+  return run ? run() : cli::exit_code::kUsage;
+}

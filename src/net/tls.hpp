@@ -1,0 +1,39 @@
+// TLS contexts for the server, the agent and the CLI. TLS 1.2 is the floor;
+// OpenSSL negotiates 1.3 whenever the peer offers it.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace berth::net {
+
+namespace ssl = boost::asio::ssl;
+
+struct ServerTlsConfig {
+  std::string cert_chain_pem;  // server certificate followed by the CA
+  std::string key_pem;
+  std::string client_ca_pem;   // client certificates must chain to this CA
+  // Called for a verified client leaf certificate's CN; false refuses the
+  // handshake (revoked nodes).
+  std::function<bool(const std::string& common_name)> is_client_allowed;
+};
+
+// Client certificates are requested but optional (the REST API and enrolment
+// use bearer tokens); a certificate that is presented must verify.
+Result<std::unique_ptr<ssl::context>> makeServerContext(const ServerTlsConfig& config);
+
+struct ClientTlsConfig {
+  std::string ca_pem;        // empty: do not verify the server (only to fetch the CA for pinning)
+  std::string cert_pem;      // optional client certificate
+  std::string key_pem;
+};
+Result<std::unique_ptr<ssl::context>> makeClientContext(const ClientTlsConfig& config);
+
+// The peer's leaf certificate (PEM) on an established connection, or empty.
+std::string peerCertificatePem(SSL* ssl);
+
+}  // namespace berth::net

@@ -1,0 +1,129 @@
+#include "pki/authority.hpp"
+
+#include <openssl/x509v3.h>
+#include <sodium.h>
+
+#include <stdexcept>
+
+#include "pki/keys.hpp"
+#include "pki/ossl.hpp"
+
+namespace berth::pki {
+namespace {
+
+// Backdate by five minutes so a peer whose clock is slightly behind accepts it.
+constexpr std::int64_t kBackdateMs = 5 * 60 * 1000;
+
+void setRandomSerial(X509* cert) {
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  bytes[0] &= 0x7f;  // positive
+  BIGNUM* bn = BN_bin2bn(bytes, sizeof bytes, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+  BN_free(bn);
+}
+
+void setValidity(X509* cert, std::int64_t now_ms, std::int64_t validity_ms) {
+  ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>((now_ms - kBackdateMs) / 1000));
+  ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>((now_ms + validity_ms) / 1000));
+}
+
+void addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (!ext) throw std::runtime_error("bad X509 extension " + value);
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+void setCommonName(X509_NAME* name, const std::string& cn) {
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("berth"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+}
+
+bool looksLikeIp(const std::string& name) {
+  return name.find_first_not_of("0123456789.") == std::string::npos || name.find(':') != std::string::npos;
+}
+
+}  // namespace
+
+CertificateAuthority CertificateAuthority::createNew(const std::string& common_name, std::int64_t now_ms,
+                                                     std::int64_t validity_ms) {
+  std::string key_pem = generatePrivateKeyPem();
+  auto key = loadPrivateKey(key_pem);
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  setRandomSerial(cert.get());
+  setValidity(cert.get(), now_ms, validity_ms);
+  setCommonName(X509_get_subject_name(cert.get()), common_name);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+  X509_set_pubkey(cert.get(), key->get());
+  addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+  addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+  addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
+  X509_sign(cert.get(), key->get(), EVP_sha256());
+  return CertificateAuthority(certToPem(cert.get()), std::move(key_pem));
+}
+
+Result<CertificateAuthority> CertificateAuthority::fromPem(std::string cert_pem, std::string key_pem) {
+  if (auto cert = loadCertificate(cert_pem); !cert) return cert.error();
+  if (auto key = loadPrivateKey(key_pem); !key) return key.error();
+  return CertificateAuthority(std::move(cert_pem), std::move(key_pem));
+}
+
+Result<IssuedCertificate> CertificateAuthority::signAgentCsr(const std::string& csr_pem,
+                                                             const std::string& node_id, std::int64_t now_ms,
+                                                             std::int64_t validity_ms) const {
+  auto bio = memBio(csr_pem);
+  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) return makeError("bad_csr", "field 'csr': not a PEM certificate request");
+  EVP_PKEY* reqKey = X509_REQ_get0_pubkey(req.get());
+  if (!reqKey || X509_REQ_verify(req.get(), reqKey) != 1) {
+    return makeError("bad_csr", "field 'csr': the request's signature does not verify");
+  }
+  auto caCert = loadCertificate(cert_pem_);
+  auto caKey = loadPrivateKey(key_pem_);
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  setRandomSerial(cert.get());
+  setValidity(cert.get(), now_ms, validity_ms);
+  setCommonName(X509_get_subject_name(cert.get()), node_id);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert->get()));
+  X509_set_pubkey(cert.get(), reqKey);
+  addExtension(cert.get(), caCert->get(), NID_basic_constraints, "critical,CA:FALSE");
+  addExtension(cert.get(), caCert->get(), NID_key_usage, "critical,digitalSignature");
+  addExtension(cert.get(), caCert->get(), NID_ext_key_usage, "clientAuth");
+  X509_sign(cert.get(), caKey->get(), EVP_sha256());
+  return IssuedCertificate{certToPem(cert.get()), serialHex(cert.get()), now_ms + validity_ms};
+}
+
+Result<IssuedCertificate> CertificateAuthority::issueServerCertificate(const std::string& key_pem,
+                                                                       const std::vector<std::string>& names,
+                                                                       std::int64_t now_ms,
+                                                                       std::int64_t validity_ms) const {
+  auto key = loadPrivateKey(key_pem);
+  if (!key) return key.error();
+  auto caCert = loadCertificate(cert_pem_);
+  auto caKey = loadPrivateKey(key_pem_);
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  setRandomSerial(cert.get());
+  setValidity(cert.get(), now_ms, validity_ms);
+  setCommonName(X509_get_subject_name(cert.get()), names.empty() ? "berth-server" : names.front());
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert->get()));
+  X509_set_pubkey(cert.get(), key->get());
+  std::string san;
+  for (const auto& name : names) {
+    if (!san.empty()) san += ",";
+    san += (looksLikeIp(name) ? "IP:" : "DNS:") + name;
+  }
+  addExtension(cert.get(), caCert->get(), NID_basic_constraints, "critical,CA:FALSE");
+  addExtension(cert.get(), caCert->get(), NID_ext_key_usage, "serverAuth");
+  if (!san.empty()) addExtension(cert.get(), caCert->get(), NID_subject_alt_name, san);
+  X509_sign(cert.get(), caKey->get(), EVP_sha256());
+  return IssuedCertificate{certToPem(cert.get()), serialHex(cert.get()), now_ms + validity_ms};
+}
+
+}  // namespace berth::pki

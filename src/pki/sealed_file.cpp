@@ -1,0 +1,89 @@
+#include "pki/sealed_file.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.hpp"
+
+namespace berth::pki {
+
+Result<void> writePrivateFile(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return makeError("write_failed", "cannot create " + tmp);
+  ::fchmod(fd, 0600);
+  std::size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return makeError("write_failed", "cannot write " + tmp);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return makeError("write_failed", "cannot rename to " + path);
+  return Ok{};
+}
+
+Result<std::string> readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError("read_failed", "cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool fileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::string seal(const std::string& plaintext, const std::string& key) {
+  std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), nonce,
+                        reinterpret_cast<const unsigned char*>(key.data()));
+  return base64Encode(out);
+}
+
+Result<std::string> unseal(const std::string& sealed, const std::string& key) {
+  auto raw = base64Decode(sealed);
+  if (!raw || raw->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return makeError("unseal_failed", "sealed data is truncated or not base64");
+  }
+  const auto* nonce = reinterpret_cast<const unsigned char*>(raw->data());
+  std::string plain(raw->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,
+                                 raw->size() - crypto_secretbox_NONCEBYTES, nonce,
+                                 reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return makeError("unseal_failed", "sealed data does not decrypt with this machine's key");
+  }
+  return plain;
+}
+
+Result<std::string> loadSealingKey(const std::string& key_path) {
+  std::string material;
+  if (fileExists(key_path)) {
+    auto existing = readFile(key_path);
+    if (!existing) return existing.error();
+    material = *existing;
+  } else {
+    material.resize(32);
+    randombytes_buf(material.data(), material.size());
+    if (auto written = writePrivateFile(key_path, material); !written) return written.error();
+  }
+  auto machineId = readFile("/etc/machine-id");
+  if (machineId) material += *machineId;
+  std::string key(crypto_secretbox_KEYBYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(key.data()), key.size(),
+                     reinterpret_cast<const unsigned char*>(material.data()), material.size(), nullptr, 0);
+  return key;
+}
+
+}  // namespace berth::pki

@@ -1,0 +1,353 @@
+#include "server/api.hpp"
+
+#include "common/encoding.hpp"
+#include "common/ids.hpp"
+#include "common/logging.hpp"
+#include "pki/keys.hpp"
+
+namespace berth::server {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr int kDefaultTokenTtlS = 3600;
+constexpr int kMaxTokenTtlS = 30 * 86400;
+
+ApiResponse json(int status, const nlohmann::json& body) {
+  return ApiResponse{status, body.dump(), "application/json", {}};
+}
+
+Error invalid(const std::string& field, const std::string& rule) {
+  return makeError("invalid_argument", "field '" + field + "': " + rule);
+}
+
+int statusFor(const std::string& code) {
+  static const std::map<std::string, int> kStatus = {
+      {"invalid_argument", 400}, {"bad_csr", 400},     {"unauthorized", 401}, {"token_unknown", 401},
+      {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},  {"revoked", 403},
+      {"not_found", 404},        {"conflict", 409},    {"queue_full", 429}};
+  auto it = kStatus.find(code);
+  return it == kStatus.end() ? 500 : it->second;
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char c : path + "/") {
+    if (c == '/') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else {
+      item += c;
+    }
+  }
+  return out;
+}
+
+std::size_t limitParam(const std::map<std::string, std::string>& query, std::size_t fallback, std::size_t max) {
+  auto it = query.find("limit");
+  if (it == query.end() || it->second.empty() || it->second.find_first_not_of("0123456789") != std::string::npos ||
+      it->second.size() > 9) {
+    return fallback;
+  }
+  return std::min<std::size_t>(std::max<std::size_t>(std::stoul(it->second), 1), max);
+}
+
+}  // namespace
+
+ApiResponse errorResponse(const Error& error) {
+  auto res = json(statusFor(error.code), {{"error", {{"code", error.code}, {"message", error.message}}}});
+  if (error.code == "queue_full") res.headers["Retry-After"] = "5";
+  return res;
+}
+
+nlohmann::json commandJson(const store::Command& c) {
+  return {{"id", c.id},           {"node_id", c.node_id},         {"correlation_id", c.correlation_id},
+          {"verb", c.verb},       {"args", c.args},               {"state", store::commandStateName(c.state)},
+          {"created_at", c.created_at}, {"expires_at", c.expires_at}, {"dispatched_at", c.dispatched_at},
+          {"finished_at", c.finished_at}, {"attempts", c.attempts}, {"exit_code", c.exit_code},
+          {"result", c.result},   {"stdout", c.stdout_text},      {"stderr", c.stderr_text},
+          {"error", c.error}};
+}
+
+nlohmann::json Api::nodeJson(const store::Node& n) {
+  return {{"id", n.id},
+          {"hostname", n.hostname},
+          {"site", n.site},
+          {"labels", n.labels},
+          {"version", n.version},
+          {"capabilities", n.capabilities},
+          {"verbs", n.verbs},
+          {"capacity", n.capacity},
+          {"status", store::nodeStatusName(n.status)},
+          {"connected", d_.gateway.online(n.id)},
+          {"session_id", d_.gateway.sessionId(n.id)},
+          {"cert_not_after", n.cert_not_after},
+          {"created_at", n.created_at},
+          {"last_seen_at", n.last_seen_at},
+          {"commands_queued", d_.commands.queuedCount(n.id)},
+          {"commands_in_flight", d_.commands.inFlightCount(n.id)}};
+}
+
+ApiResponse Api::handle(const ApiRequest& request) {
+  ++d_.metrics.http_requests_total;
+  const auto q = request.target.find('?');
+  const std::string path = request.target.substr(0, q);
+  if (request.method == "GET" && path == "/healthz") return json(200, {{"status", "ok"}});
+  if (request.method == "GET" && path == "/metrics") {
+    d_.commands.publishGauges();
+    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}};
+  }
+  auto segments = split(path);
+  if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
+    return errorResponse(makeError("not_found", "no such endpoint: " + path));
+  }
+  Call call{request, std::vector<std::string>(segments.begin() + 2, segments.end()), {}, nlohmann::json(), ""};
+  if (q != std::string::npos) {
+    std::string query = request.target.substr(q + 1), item;
+    for (char c : query + "&") {
+      if (c == '&') {
+        auto eq = item.find('=');
+        if (eq != std::string::npos) call.query[item.substr(0, eq)] = item.substr(eq + 1);
+        item.clear();
+      } else {
+        item += c;
+      }
+    }
+  }
+  if (!request.body.empty()) {
+    call.body = nlohmann::json::parse(request.body, nullptr, false);
+    if (call.body.is_discarded()) return errorResponse(invalid("body", "is not valid JSON"));
+  }
+
+  const bool agentCall = call.path.size() >= 1 && (call.path[0] == "enroll" || call.path[0] == "agent");
+  if (agentCall) {
+    call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
+  } else {
+    if (request.bearer.empty()) return errorResponse(makeError("unauthorized", "missing Authorization: Bearer API key"));
+    auto key = d_.store.findApiKey(sha256Hex(request.bearer));
+    if (!key) return errorResponse(key.error());
+    if (!*key) return errorResponse(makeError("unauthorized", "API key is not valid"));
+    call.actor = "key:" + (*key)->id;
+  }
+
+  ApiResponse response = route(call);
+  if (request.method != "GET") {
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
+    std::string outcome = std::to_string(response.status);
+    if (body.is_object() && body.contains("error")) outcome += " " + body["error"].value("code", std::string());
+    auto r = d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
+                                                     outcome, request.request_id});
+    if (!r) log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
+  }
+  log::info("request", {{"method", request.method}, {"path", path}, {"status", response.status},
+                        {"request_id", request.request_id}, {"actor", call.actor}});
+  return response;
+}
+
+ApiResponse Api::route(Call& call) {
+  const auto& p = call.path;
+  const auto& m = call.request.method;
+  const auto n = p.size();
+  if (n == 1 && p[0] == "enroll" && m == "POST") return enroll(call);
+  if (n == 2 && p[0] == "agent" && p[1] == "renew" && m == "POST") return renew(call);
+  if (n == 1 && p[0] == "status" && m == "GET") return status();
+  if (n == 1 && p[0] == "tokens" && m == "POST") return createToken(call);
+  if (n == 1 && p[0] == "audit" && m == "GET") return listAudit(call);
+  if (n == 1 && p[0] == "nodes" && m == "GET") return listNodes();
+  if (n == 2 && p[0] == "nodes" && m == "GET") return showNode(p[1]);
+  if (n == 3 && p[0] == "nodes" && p[2] == "revoke" && m == "POST") return revokeNode(p[1]);
+  if (n == 3 && p[0] == "nodes" && p[2] == "telemetry" && m == "GET") return telemetry(call, p[1]);
+  if (n == 3 && p[0] == "nodes" && p[2] == "commands" && m == "POST") return submitCommand(call, p[1]);
+  if (n == 3 && p[0] == "nodes" && p[2] == "commands" && m == "GET") return listCommands(call, p[1]);
+  if (n == 1 && p[0] == "commands" && m == "GET") return listCommands(call, call.query["node"]);
+  if (n == 2 && p[0] == "commands" && m == "GET") return showCommand(p[1]);
+  if (n == 3 && p[0] == "commands" && p[2] == "cancel" && m == "POST") return cancelCommand(p[1]);
+  return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
+}
+
+ApiResponse Api::enroll(Call& call) {
+  const auto& b = call.body;
+  if (!b.is_object()) return errorResponse(invalid("body", "must be a JSON object"));
+  if (!b.contains("token") || !b["token"].is_string()) return errorResponse(invalid("token", "is required"));
+  if (!b.contains("csr") || !b["csr"].is_string()) return errorResponse(invalid("csr", "is required (PEM)"));
+  const std::string nodeId = newId("n");
+  const auto now = d_.clock();
+  // Sign first: a bad CSR must not burn the one-time token.
+  auto cert = d_.identity.ca.signAgentCsr(b["csr"], nodeId, now, d_.config.client_cert_days * kDayMs);
+  if (!cert) return errorResponse(cert.error());
+  auto token = d_.store.consumeJoinToken(sha256Hex(b["token"].get<std::string>()), nodeId, now);
+  if (!token) {
+    log::warn("enrolment refused", {{"code", token.error().code}, {"request_id", call.request.request_id}});
+    return errorResponse(token.error());
+  }
+  store::Node node;
+  node.id = nodeId;
+  node.hostname = b.value("hostname", std::string());
+  node.status = store::NodeStatus::Unreachable;
+  node.cert_serial = cert->serial_hex;
+  node.cert_not_after = cert->not_after_ms;
+  node.created_at = now;
+  if (auto r = d_.store.upsertNode(node); !r) return errorResponse(r.error());
+  log::info("node enrolled", {{"node_id", nodeId}, {"token_id", token->id}});
+  call.actor = "enrollment:" + token->id;
+  return json(201, {{"node_id", nodeId},
+                    {"certificate", cert->cert_pem},
+                    {"ca", d_.identity.ca.certPem()},
+                    {"expires_at", cert->not_after_ms},
+                    {"signing_public_key", base64Encode(d_.identity.signing_public_key)}});
+}
+
+ApiResponse Api::renew(Call& call) {
+  const std::string& nodeId = call.request.client_node_id;
+  if (nodeId.empty()) return errorResponse(makeError("unauthorized", "renewal needs the node's client certificate"));
+  if (!call.body.is_object() || !call.body.contains("csr") || !call.body["csr"].is_string()) {
+    return errorResponse(invalid("csr", "is required (PEM)"));
+  }
+  auto node = d_.store.getNode(nodeId);
+  if (!node) return errorResponse(node.error());
+  if (!*node) return errorResponse(makeError("not_found", "node " + nodeId + " does not exist"));
+  if ((*node)->status == store::NodeStatus::Revoked) return errorResponse(makeError("revoked", "node is revoked"));
+  auto cert = d_.identity.ca.signAgentCsr(call.body["csr"], nodeId, d_.clock(), d_.config.client_cert_days * kDayMs);
+  if (!cert) return errorResponse(cert.error());
+  store::Node updated = **node;
+  updated.cert_serial = cert->serial_hex;
+  updated.cert_not_after = cert->not_after_ms;
+  if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
+  log::info("certificate renewed", {{"node_id", nodeId}, {"not_after", cert->not_after_ms}});
+  return json(200, {{"certificate", cert->cert_pem}, {"expires_at", cert->not_after_ms}});
+}
+
+ApiResponse Api::status() {
+  auto nodes = d_.store.listNodes();
+  if (!nodes) return errorResponse(nodes.error());
+  std::map<std::string, int> counts = {{"online", 0}, {"unreachable", 0}, {"revoked", 0}};
+  for (const auto& node : *nodes) ++counts[store::nodeStatusName(node.status)];
+  d_.commands.publishGauges();
+  return json(200, {{"version", kVersion},
+                    {"uptime_s", (d_.clock() - d_.started_at) / 1000},
+                    {"nodes", {{"total", nodes->size()}, {"online", counts["online"]},
+                               {"unreachable", counts["unreachable"]}, {"revoked", counts["revoked"]}}},
+                    {"sessions", d_.gateway.sessionCount()},
+                    {"commands_queued", d_.metrics.commands_queued},
+                    {"commands_in_flight", d_.metrics.commands_in_flight},
+                    {"ca_pin", d_.identity.ca_pin},
+                    {"config", toJson(d_.config)}});
+}
+
+ApiResponse Api::listNodes() {
+  auto nodes = d_.store.listNodes();
+  if (!nodes) return errorResponse(nodes.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& node : *nodes) out.push_back(nodeJson(node));
+  return json(200, {{"nodes", out}});
+}
+
+ApiResponse Api::showNode(const std::string& id) {
+  auto node = d_.store.getNode(id);
+  if (!node) return errorResponse(node.error());
+  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
+  return json(200, nodeJson(**node));
+}
+
+ApiResponse Api::revokeNode(const std::string& id) {
+  auto node = d_.store.getNode(id);
+  if (!node) return errorResponse(node.error());
+  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
+  store::Node updated = **node;
+  updated.status = store::NodeStatus::Revoked;
+  if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
+  d_.revoked_nodes.insert(id);
+  d_.gateway.disconnect(id, "node revoked");
+  log::warn("node revoked", {{"node_id", id}});
+  return json(200, nodeJson(updated));
+}
+
+ApiResponse Api::telemetry(Call& call, const std::string& id) {
+  auto node = d_.store.getNode(id);
+  if (!node) return errorResponse(node.error());
+  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
+  auto history = d_.store.telemetryHistory(id, limitParam(call.query, 60, 10000));
+  if (!history) return errorResponse(history.error());
+  nlohmann::json samples = nlohmann::json::array();
+  for (const auto& s : *history) samples.push_back({{"at", s.at}, {"data", s.data}});
+  return json(200, {{"node_id", id},
+                    {"latest", samples.empty() ? nlohmann::json() : samples.front()},
+                    {"history", samples}});
+}
+
+ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
+  auto node = d_.store.getNode(node_id);
+  if (!node) return errorResponse(node.error());
+  if (!*node) return errorResponse(makeError("not_found", "node " + node_id + " does not exist"));
+  if ((*node)->status == store::NodeStatus::Revoked) {
+    return errorResponse(makeError("conflict", "node " + node_id + " is revoked"));
+  }
+  auto outcome = d_.commands.submit(SubmitRequest{node_id, call.body});
+  if (!outcome) return errorResponse(outcome.error());
+  d_.gateway.pump(node_id);
+  auto current = d_.store.getCommand(outcome->command.id);
+  const store::Command& shown = (current && *current) ? **current : outcome->command;
+  return json(outcome->created ? 202 : 200, commandJson(shown));
+}
+
+ApiResponse Api::listCommands(Call& call, const std::string& node_id) {
+  auto commands = d_.store.listCommands(node_id, limitParam(call.query, 50, 1000));
+  if (!commands) return errorResponse(commands.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : *commands) out.push_back(commandJson(c));
+  return json(200, {{"commands", out}});
+}
+
+ApiResponse Api::showCommand(const std::string& id) {
+  auto command = d_.store.getCommand(id);
+  if (!command) return errorResponse(command.error());
+  if (!*command) return errorResponse(makeError("not_found", "command " + id + " does not exist"));
+  return json(200, commandJson(**command));
+}
+
+ApiResponse Api::cancelCommand(const std::string& id) {
+  auto command = d_.commands.cancel(id);
+  if (!command) return errorResponse(command.error());
+  return json(200, commandJson(*command));
+}
+
+ApiResponse Api::createToken(Call& call) {
+  const auto& b = call.body.is_null() ? nlohmann::json::object() : call.body;
+  if (!b.is_object()) return errorResponse(invalid("body", "must be a JSON object"));
+  int ttl = kDefaultTokenTtlS;
+  if (b.contains("ttl_s")) {
+    if (!b["ttl_s"].is_number_integer()) return errorResponse(invalid("ttl_s", "must be an integer number of seconds"));
+    auto v = b["ttl_s"].get<std::int64_t>();
+    if (v < 1 || v > kMaxTokenTtlS) {
+      return errorResponse(invalid("ttl_s", "must be between 1 and " + std::to_string(kMaxTokenTtlS)));
+    }
+    ttl = static_cast<int>(v);
+  }
+  if (b.contains("description") && !b["description"].is_string()) {
+    return errorResponse(invalid("description", "must be a string"));
+  }
+  store::JoinToken token;
+  token.id = newId("tok");
+  const std::string secret = "bjt_" + randomHex(24);
+  token.secret_hash = sha256Hex(secret);
+  token.description = b.value("description", std::string());
+  token.created_at = d_.clock();
+  token.expires_at = token.created_at + static_cast<std::int64_t>(ttl) * 1000;
+  if (auto r = d_.store.insertJoinToken(token); !r) return errorResponse(r.error());
+  return json(201, {{"id", token.id}, {"token", secret}, {"expires_at", token.expires_at},
+                    {"ca_pin", d_.identity.ca_pin}});
+}
+
+ApiResponse Api::listAudit(Call& call) {
+  auto records = d_.store.listAudit(limitParam(call.query, 100, 10000));
+  if (!records) return errorResponse(records.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : *records) {
+    out.push_back({{"id", r.id}, {"at", r.at}, {"actor", r.actor}, {"action", r.action}, {"target", r.target},
+                   {"outcome", r.outcome}, {"request_id", r.request_id}});
+  }
+  return json(200, {{"records", out}});
+}
+
+}  // namespace berth::server

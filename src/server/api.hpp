@@ -1,0 +1,86 @@
+// The REST API under /api/v1 plus /healthz and /metrics. Transport-free: the
+// HTTP listener turns requests into ApiRequest and writes ApiResponse back.
+// Every mutating call is audited. Runs on the server's I/O thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "common/clock.hpp"
+#include "server/command_service.hpp"
+#include "server/gateway.hpp"
+#include "server/identity.hpp"
+#include "server/metrics.hpp"
+#include "server/server_config.hpp"
+#include "store/store.hpp"
+
+namespace berth::server {
+
+struct ApiRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string body;
+  std::string bearer;            // Authorization: Bearer <secret>, or empty
+  std::string request_id;
+  std::string client_node_id;    // CN of a verified client certificate, or empty
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::map<std::string, std::string> headers;
+};
+
+struct ApiDependencies {
+  store::Store& store;
+  CommandService& commands;
+  Gateway& gateway;
+  Metrics& metrics;
+  const ServerConfig& config;
+  const ServerIdentity& identity;
+  Clock clock;
+  std::int64_t started_at;
+  std::set<std::string>& revoked_nodes;  // consulted by the TLS handshake
+};
+
+class Api {
+ public:
+  explicit Api(ApiDependencies deps) : d_(deps) {}
+  ApiResponse handle(const ApiRequest& request);
+
+ private:
+  struct Call {
+    const ApiRequest& request;
+    std::vector<std::string> path;             // segments after /api/v1
+    std::map<std::string, std::string> query;
+    nlohmann::json body;
+    std::string actor;                         // api key id or node:<id>
+  };
+
+  ApiResponse route(Call& call);
+  ApiResponse enroll(Call& call);
+  ApiResponse renew(Call& call);
+  ApiResponse status();
+  ApiResponse listNodes();
+  ApiResponse showNode(const std::string& id);
+  ApiResponse revokeNode(const std::string& id);
+  ApiResponse telemetry(Call& call, const std::string& id);
+  ApiResponse submitCommand(Call& call, const std::string& node_id);
+  ApiResponse listCommands(Call& call, const std::string& node_id);
+  ApiResponse showCommand(const std::string& id);
+  ApiResponse cancelCommand(const std::string& id);
+  ApiResponse createToken(Call& call);
+  ApiResponse listAudit(Call& call);
+  nlohmann::json nodeJson(const store::Node& node);
+
+  ApiDependencies d_;
+};
+
+nlohmann::json commandJson(const store::Command& command);
+ApiResponse errorResponse(const Error& error);
+
+}  // namespace berth::server

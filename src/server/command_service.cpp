@@ -1,0 +1,286 @@
+#include "server/command_service.hpp"
+
+#include <algorithm>
+
+#include "common/ids.hpp"
+#include "common/logging.hpp"
+
+namespace berth::server {
+namespace {
+
+constexpr int kDefaultTtlS = 300;
+constexpr int kMaxTtlS = 7 * 86400;
+
+Error invalid(const std::string& field, const std::string& rule) {
+  return makeError("invalid_argument", "field '" + field + "': " + rule);
+}
+
+bool validCorrelationId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+  });
+}
+
+std::string truncate(std::string text, std::size_t limit, bool& truncated) {
+  if (text.size() > limit) {
+    text.resize(limit);
+    truncated = true;
+  }
+  return text;
+}
+
+}  // namespace
+
+const std::set<std::string>& serverVerbAllowlist() {
+  static const std::set<std::string> verbs = {"ping", "host.info", "host.metrics"};
+  return verbs;
+}
+
+CommandService::CommandService(store::Store& store, Metrics& metrics, Clock clock, const ServerConfig& config)
+    : store_(store), metrics_(metrics), clock_(std::move(clock)), config_(config) {}
+
+Result<void> CommandService::load() {
+  auto open = store_.listOpenCommands();
+  if (!open) return open.error();
+  for (auto& command : *open) {
+    if (command.state != store::CommandState::Queued) {
+      command.state = store::CommandState::Queued;  // its session died with the old process
+      if (auto r = save(command); !r) return r;
+    }
+    nodes_[command.node_id].queued.push_back(command.id);
+    open_[command.id] = std::move(command);
+  }
+  return Ok{};
+}
+
+Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
+  const auto& body = request.body;
+  if (!body.is_object()) return invalid("body", "must be a JSON object");
+  if (!body.contains("verb") || !body["verb"].is_string()) return invalid("verb", "is required and must be a string");
+  const std::string verb = body["verb"];
+  if (!serverVerbAllowlist().count(verb)) return invalid("verb", "'" + verb + "' is not an allowed verb");
+  nlohmann::json args = nlohmann::json::object();
+  if (body.contains("args")) {
+    if (!body["args"].is_object()) return invalid("args", "must be a JSON object");
+    args = body["args"];
+  }
+  int ttl = kDefaultTtlS;
+  if (body.contains("ttl_s")) {
+    if (!body["ttl_s"].is_number_integer()) return invalid("ttl_s", "must be an integer number of seconds");
+    auto value = body["ttl_s"].get<std::int64_t>();
+    if (value < 1 || value > kMaxTtlS) return invalid("ttl_s", "must be between 1 and " + std::to_string(kMaxTtlS));
+    ttl = static_cast<int>(value);
+  }
+  std::string correlation = newId("corr");
+  if (body.contains("correlation_id")) {
+    if (!body["correlation_id"].is_string() || !validCorrelationId(body["correlation_id"])) {
+      return invalid("correlation_id", "must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
+    }
+    correlation = body["correlation_id"];
+    auto existing = store_.findCommandByCorrelation(request.node_id, correlation);
+    if (!existing) return existing.error();
+    if (*existing) {
+      if ((*existing)->verb != verb || (*existing)->args != args) {
+        return makeError("conflict", "field 'correlation_id': already used for a different command");
+      }
+      return SubmitOutcome{**existing, false};
+    }
+  }
+  auto& queue = nodes_[request.node_id];
+  if (queue.queued.size() >= static_cast<std::size_t>(config_.max_queue)) {
+    return makeError("queue_full", "the node's command queue holds " + std::to_string(queue.queued.size()) +
+                                       " commands (limit " + std::to_string(config_.max_queue) + ")");
+  }
+  store::Command command;
+  command.id = newId("cmd");
+  command.node_id = request.node_id;
+  command.correlation_id = correlation;
+  command.verb = verb;
+  command.args = args;
+  command.created_at = clock_();
+  command.expires_at = command.created_at + static_cast<std::int64_t>(ttl) * 1000;
+  if (auto r = store_.insertCommand(command); !r) return r.error();
+  queue.queued.push_back(command.id);
+  open_[command.id] = command;
+  ++metrics_.commands_submitted_total;
+  return SubmitOutcome{std::move(command), true};
+}
+
+std::vector<store::Command> CommandService::takeForDispatch(const std::string& node_id) {
+  std::vector<store::Command> out;
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return out;
+  auto& queue = it->second;
+  const auto now = clock_();
+  while (!queue.queued.empty() && queue.in_flight.size() < static_cast<std::size_t>(config_.max_in_flight)) {
+    auto& command = open_.at(queue.queued.front());
+    queue.queued.pop_front();
+    if (command.expires_at <= now) {
+      finish(command, store::CommandState::Expired);
+      continue;
+    }
+    command.state = store::CommandState::Dispatched;
+    command.dispatched_at = now;
+    ++command.attempts;
+    if (auto r = save(command); !r) {
+      log::error("could not record dispatch; command stays queued", {{"command_id", command.id}, {"error", r.error().message}});
+      command.state = store::CommandState::Queued;
+      queue.queued.push_front(command.id);
+      break;
+    }
+    queue.in_flight[command.correlation_id] = command.id;
+    sent_at_[command.id] = std::chrono::steady_clock::now();
+    out.push_back(command);
+  }
+  return out;
+}
+
+void CommandService::markRunning(const std::string& node_id, const std::string& correlation_id) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return;
+  auto flight = it->second.in_flight.find(correlation_id);
+  if (flight == it->second.in_flight.end()) return;
+  auto& command = open_.at(flight->second);
+  if (command.state != store::CommandState::Dispatched) return;
+  command.state = store::CommandState::Running;
+  (void)save(command);
+}
+
+std::optional<store::Command> CommandService::complete(const std::string& node_id, const std::string& correlation_id,
+                                                       const nlohmann::json& data, const std::string& error) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return std::nullopt;
+  auto flight = it->second.in_flight.find(correlation_id);
+  if (flight == it->second.in_flight.end()) return std::nullopt;
+  const std::string id = flight->second;
+  it->second.in_flight.erase(flight);
+  auto& command = open_.at(id);
+
+  const std::size_t limit = static_cast<std::size_t>(config_.max_output_bytes);
+  bool truncated = false;
+  command.exit_code = data.value("exit_code", error.empty() ? 0 : 1);
+  command.stdout_text = truncate(data.value("stdout", std::string()), limit, truncated);
+  command.stderr_text = truncate(data.value("stderr", std::string()), limit, truncated);
+  command.result = data.contains("output") ? data["output"] : nlohmann::json::object();
+  if (truncated) command.result["output_truncated"] = true;
+  command.error = error;
+  const bool ok = error.empty() && data.value("status", std::string("succeeded")) == "succeeded";
+  if (auto sent = sent_at_.find(id); sent != sent_at_.end()) {
+    metrics_.dispatch_latency.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent->second).count());
+    sent_at_.erase(sent);
+  }
+  finish(command, ok ? store::CommandState::Succeeded : store::CommandState::Failed);
+  store::Command done = std::move(command);
+  open_.erase(id);
+  return done;
+}
+
+void CommandService::requeueInFlight(const std::string& node_id) {
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return;
+  auto& queue = it->second;
+  // Put them back at the front in their original order.
+  std::vector<std::string> ids;
+  for (const auto& [corr, id] : queue.in_flight) ids.push_back(id);
+  std::sort(ids.begin(), ids.end(), [&](const std::string& a, const std::string& b) {
+    return open_.at(a).created_at > open_.at(b).created_at;
+  });
+  for (const auto& id : ids) {
+    auto& command = open_.at(id);
+    command.state = store::CommandState::Queued;
+    (void)save(command);
+    queue.queued.push_front(id);
+    sent_at_.erase(id);
+  }
+  queue.in_flight.clear();
+}
+
+std::size_t CommandService::expireDue() {
+  const auto now = clock_();
+  const std::int64_t timeoutMs = static_cast<std::int64_t>(config_.command_timeout_s) * 1000;
+  std::size_t changed = 0;
+  for (auto& [node_id, queue] : nodes_) {
+    for (auto qit = queue.queued.begin(); qit != queue.queued.end();) {
+      auto& command = open_.at(*qit);
+      if (command.expires_at <= now) {
+        finish(command, store::CommandState::Expired);
+        open_.erase(*qit);
+        qit = queue.queued.erase(qit);
+        ++changed;
+      } else {
+        ++qit;
+      }
+    }
+    for (auto fit = queue.in_flight.begin(); fit != queue.in_flight.end();) {
+      auto& command = open_.at(fit->second);
+      if (command.expires_at + timeoutMs <= now) {
+        command.error = "no RESULT within the command timeout";
+        finish(command, store::CommandState::Failed);
+        sent_at_.erase(fit->second);
+        open_.erase(fit->second);
+        fit = queue.in_flight.erase(fit);
+        ++changed;
+      } else {
+        ++fit;
+      }
+    }
+  }
+  return changed;
+}
+
+Result<store::Command> CommandService::cancel(const std::string& command_id) {
+  auto it = open_.find(command_id);
+  if (it == open_.end()) {
+    auto stored = store_.getCommand(command_id);
+    if (!stored) return stored.error();
+    if (!*stored) return makeError("not_found", "command " + command_id + " does not exist");
+    return makeError("conflict", "command " + command_id + " is already " + store::commandStateName((*stored)->state));
+  }
+  auto& command = it->second;
+  if (command.state != store::CommandState::Queued) {
+    return makeError("conflict", "command " + command_id + " was already sent to the agent");
+  }
+  auto& queued = nodes_[command.node_id].queued;
+  queued.erase(std::remove(queued.begin(), queued.end(), command_id), queued.end());
+  finish(command, store::CommandState::Cancelled);
+  store::Command done = std::move(command);
+  open_.erase(it);
+  return done;
+}
+
+std::size_t CommandService::queuedCount(const std::string& node_id) const {
+  auto it = nodes_.find(node_id);
+  return it == nodes_.end() ? 0 : it->second.queued.size();
+}
+
+std::size_t CommandService::inFlightCount(const std::string& node_id) const {
+  auto it = nodes_.find(node_id);
+  return it == nodes_.end() ? 0 : it->second.in_flight.size();
+}
+
+Result<void> CommandService::save(const store::Command& command) { return store_.updateCommand(command); }
+
+void CommandService::finish(store::Command& command, store::CommandState state) {
+  command.state = state;
+  command.finished_at = clock_();
+  if (auto r = save(command); !r) {
+    log::error("could not record command outcome", {{"command_id", command.id}, {"error", r.error().message}});
+  }
+  ++metrics_.commands_finished_total[store::commandStateName(state)];
+  log::info("command finished", {{"command_id", command.id}, {"correlation_id", command.correlation_id},
+                                 {"node_id", command.node_id}, {"state", store::commandStateName(state)}});
+}
+
+void CommandService::publishGauges() {
+  std::int64_t queued = 0, inFlight = 0;
+  for (const auto& [id, q] : nodes_) {
+    queued += static_cast<std::int64_t>(q.queued.size());
+    inFlight += static_cast<std::int64_t>(q.in_flight.size());
+  }
+  metrics_.commands_queued = queued;
+  metrics_.commands_in_flight = inFlight;
+}
+
+}  // namespace berth::server

@@ -1,0 +1,84 @@
+// The durable command queue. Every state change is written to the store first;
+// an in-memory index (per-node queue and in-flight table) makes dispatch cheap.
+// After a restart load() rebuilds the index and puts commands that were in
+// flight back in the queue, since their sessions are gone.
+// Single-threaded: used from the server's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "server/metrics.hpp"
+#include "server/server_config.hpp"
+#include "store/store.hpp"
+
+namespace berth::server {
+
+// Verbs the server will queue (the agent keeps its own allowlist too).
+const std::set<std::string>& serverVerbAllowlist();
+
+struct SubmitRequest {
+  std::string node_id;
+  nlohmann::json body;  // {verb, args, ttl_s, correlation_id?} as received
+};
+
+struct SubmitOutcome {
+  store::Command command;
+  bool created = false;  // false when correlation_id matched an existing command
+};
+
+class CommandService {
+ public:
+  CommandService(store::Store& store, Metrics& metrics, Clock clock, const ServerConfig& config);
+
+  Result<void> load();
+
+  // Errors: "invalid_argument" (names the field), "queue_full", "store_error".
+  Result<SubmitOutcome> submit(const SubmitRequest& request);
+  // Marks up to (max_in_flight - in flight) queued commands dispatched and returns them.
+  std::vector<store::Command> takeForDispatch(const std::string& node_id);
+  void markRunning(const std::string& node_id, const std::string& correlation_id);
+  // Records a RESULT. nullopt when the correlation id is not in flight (late or duplicate).
+  std::optional<store::Command> complete(const std::string& node_id, const std::string& correlation_id,
+                                         const nlohmann::json& data, const std::string& error);
+  // The node's session ended: its in-flight commands go back to the queue front.
+  void requeueInFlight(const std::string& node_id);
+  // Queued commands past their TTL become expired; in-flight ones past TTL +
+  // command timeout become failed. Returns how many changed.
+  std::size_t expireDue();
+  Result<store::Command> cancel(const std::string& command_id);
+
+  // Writes the queued/in-flight gauges into Metrics (O(nodes); call before rendering).
+  void publishGauges();
+
+  std::size_t queuedCount(const std::string& node_id) const;
+  std::size_t inFlightCount(const std::string& node_id) const;
+
+ private:
+  struct NodeQueue {
+    std::deque<std::string> queued;                     // command ids, oldest first
+    std::map<std::string, std::string> in_flight;       // correlation_id -> command id
+  };
+
+  Result<void> save(const store::Command& command);
+  void finish(store::Command& command, store::CommandState state);
+
+  store::Store& store_;
+  Metrics& metrics_;
+  Clock clock_;
+  const ServerConfig& config_;
+  std::unordered_map<std::string, NodeQueue> nodes_;
+  std::unordered_map<std::string, store::Command> open_;  // non-terminal commands by id
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> sent_at_;
+};
+
+}  // namespace berth::server

@@ -1,0 +1,275 @@
+#include "server/gateway.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/ids.hpp"
+#include "common/logging.hpp"
+#include "protocol/signing.hpp"
+
+namespace berth::server {
+namespace asio = boost::asio;
+using protocol::Envelope;
+using protocol::FrameType;
+
+namespace {
+constexpr std::int64_t kFrameLifetimeMs = 60'000;
+
+Error schema(const std::string& field, const std::string& rule) {
+  return makeError(protocol::codes::kSchema, "field '" + field + "': " + rule);
+}
+}  // namespace
+
+Gateway::Gateway(asio::any_io_executor executor, store::Store& store, CommandService& commands, Metrics& metrics,
+                 Clock clock, const ServerConfig& config, const ServerIdentity& identity)
+    : executor_(executor), store_(store), commands_(commands), metrics_(metrics), clock_(std::move(clock)),
+      config_(config), identity_(identity), ticker_(executor) {}
+
+protocol::ValidationPolicy Gateway::policy() const {
+  protocol::ValidationPolicy p;
+  p.max_frame_bytes = static_cast<std::size_t>(config_.max_frame_bytes);
+  p.max_clock_skew_ms = static_cast<std::int64_t>(config_.clock_skew_s) * 1000;
+  p.accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
+                      FrameType::Log,   FrameType::Event,     FrameType::Error};
+  return p;
+}
+
+Envelope Gateway::frame(FrameType type, const std::string& node_id) const {
+  Envelope e;
+  e.type = type;
+  e.agent_id = node_id;
+  e.issued_at = clock_();
+  e.expires_at = e.issued_at + kFrameLifetimeMs;
+  e.nonce = randomHex(16);
+  return e;
+}
+
+void Gateway::send(Session& session, const Envelope& envelope) { session.channel->send(protocol::serialize(envelope)); }
+
+void Gateway::reject(Session& session, const Error& error, const std::string& correlation_id) {
+  ++metrics_.frames_rejected_total[error.code];
+  log::warn("frame rejected", {{"node_id", session.node_id}, {"session_id", session.id}, {"code", error.code},
+                               {"reason", error.message}});
+  send(session, protocol::makeErrorFrame(error, session.node_id, correlation_id, clock_()));
+}
+
+void Gateway::start() {
+  asio::co_spawn(executor_, tickLoop(), asio::detached);
+}
+
+void Gateway::stop() {
+  stopped_ = true;
+  ticker_.cancel();
+  for (auto& [id, session] : sessions_) session->channel->close("server shutting down");
+}
+
+std::string Gateway::sessionId(const std::string& node_id) const {
+  auto it = sessions_.find(node_id);
+  return it == sessions_.end() ? std::string() : it->second->id;
+}
+
+asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id) {
+  auto session = std::make_shared<Session>(Session{newId("s"), node_id, channel, protocol::FrameValidator(policy()),
+                                                   std::chrono::steady_clock::now(),
+                                                   std::chrono::steady_clock::now()});
+  channel->start();
+  bool registered = false;
+  while (auto text = co_await channel->read()) {
+    auto envelope = session->validator.accept(*text, clock_());
+    if (!envelope) {
+      reject(*session, envelope.error(), "");
+      continue;
+    }
+    if (envelope->agent_id != node_id) {
+      reject(*session, schema("agent_id", "does not match the client certificate"), envelope->correlation_id);
+      continue;
+    }
+    session->last_seen = std::chrono::steady_clock::now();
+    if (!registered) {
+      if (envelope->type != FrameType::Hello) {
+        reject(*session, makeError(protocol::codes::kUnexpected, "the first frame must be HELLO"), "");
+        continue;
+      }
+      if (auto r = handleHello(*session, *envelope); !r) {
+        reject(*session, r.error(), "");
+        continue;
+      }
+      if (auto old = sessions_.find(node_id); old != sessions_.end()) {
+        log::info("session replaced", {{"node_id", node_id}, {"old_session_id", old->second->id}});
+        commands_.requeueInFlight(node_id);
+        old->second->channel->close("replaced by a newer session");
+        sessions_.erase(old);
+        --metrics_.sessions_active;
+      }
+      sessions_[node_id] = session;
+      ++metrics_.sessions_active;
+      ++metrics_.sessions_opened_total;
+      registered = true;
+      Envelope welcome = frame(FrameType::Welcome, node_id);
+      welcome.data = {{"session_id", session->id},
+                      {"heartbeat_interval_s", config_.heartbeat_interval_s},
+                      {"telemetry_interval_s", config_.telemetry_interval_s},
+                      {"command_timeout_s", config_.command_timeout_s},
+                      {"server_time", clock_()}};
+      send(*session, welcome);
+      log::info("agent session opened", {{"node_id", node_id}, {"session_id", session->id}});
+      pump(node_id);
+      continue;
+    }
+    handleFrame(*session, *envelope);
+  }
+  if (registered) endSession(session);
+}
+
+Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
+  const auto& d = hello.data;
+  for (const char* field : {"hostname", "version"}) {
+    if (!d.contains(field) || !d[field].is_string()) return schema(std::string("data.") + field, "is required and must be a string");
+  }
+  if (d.contains("site") && !d["site"].is_string()) return schema("data.site", "must be a string");
+  for (const char* field : {"labels", "capacity"}) {
+    if (d.contains(field) && !d[field].is_object()) return schema(std::string("data.") + field, "must be an object");
+  }
+  for (const char* field : {"capabilities", "verbs"}) {
+    if (d.contains(field) && !d[field].is_array()) return schema(std::string("data.") + field, "must be an array");
+  }
+  auto existing = store_.getNode(session.node_id);
+  if (!existing) return existing.error();
+  if (!*existing) return makeError("unknown_node", "node " + session.node_id + " is not enrolled");
+  store::Node node = **existing;
+  if (node.status == store::NodeStatus::Revoked) return makeError("revoked", "node is revoked");
+  node.hostname = d["hostname"];
+  node.version = d["version"];
+  node.site = d.value("site", std::string());
+  node.labels = d.value("labels", nlohmann::json::object());
+  node.capacity = d.value("capacity", nlohmann::json::object());
+  node.capabilities = d.value("capabilities", nlohmann::json::array());
+  node.verbs = d.value("verbs", nlohmann::json::array());
+  node.status = store::NodeStatus::Online;
+  node.last_seen_at = clock_();
+  node.session_id = session.id;
+  return store_.upsertNode(node);
+}
+
+void Gateway::handleFrame(Session& session, const Envelope& e) {
+  switch (e.type) {
+    case FrameType::Heartbeat:
+      return;
+    case FrameType::Telemetry: {
+      ++metrics_.telemetry_frames_total;
+      auto r = store_.appendTelemetry(session.node_id, store::TelemetrySample{e.issued_at, e.data},
+                                      static_cast<std::size_t>(config_.telemetry_history));
+      if (!r) log::error("telemetry not stored", {{"node_id", session.node_id}, {"error", r.error().message}});
+      return;
+    }
+    case FrameType::Event:
+      if (e.data.value("kind", std::string()) == "command.running") commands_.markRunning(session.node_id, e.correlation_id);
+      return;
+    case FrameType::Result:
+    case FrameType::Error: {
+      // An ERROR carrying a correlation id is the agent refusing that command.
+      const std::string error = e.error ? e.error->code + ": " + e.error->message : std::string();
+      if (e.type == FrameType::Error && e.correlation_id.empty()) {
+        log::warn("agent reported an error", {{"node_id", session.node_id}, {"error", error}});
+        return;
+      }
+      if (!commands_.complete(session.node_id, e.correlation_id, e.data, error)) {
+        log::debug("result for a command not in flight", {{"correlation_id", e.correlation_id}});
+      }
+      pump(session.node_id);
+      return;
+    }
+    case FrameType::Log:
+      log::info("agent log", {{"node_id", session.node_id}, {"data", e.data}});
+      return;
+    default:
+      reject(session, makeError(protocol::codes::kUnexpected, "unexpected frame after HELLO"), e.correlation_id);
+  }
+}
+
+void Gateway::pump(const std::string& node_id) {
+  auto it = sessions_.find(node_id);
+  if (it == sessions_.end()) return;
+  auto& session = *it->second;
+  for (const auto& command : commands_.takeForDispatch(node_id)) {
+    Envelope e = frame(FrameType::Command, node_id);
+    e.correlation_id = command.correlation_id;
+    e.verb = command.verb;
+    e.args = command.args;
+    e.expires_at = std::max(command.expires_at, e.issued_at + 1);
+    protocol::sign(e, identity_.signing_secret_key);
+    send(session, e);
+  }
+}
+
+void Gateway::disconnect(const std::string& node_id, const std::string& reason) {
+  auto it = sessions_.find(node_id);
+  if (it == sessions_.end()) return;
+  log::info("closing agent session", {{"node_id", node_id}, {"reason", reason}});
+  auto session = it->second;
+  endSession(session);
+  session->channel->abort();
+}
+
+void Gateway::broadcastConfig() {
+  for (auto& [node_id, session] : sessions_) {
+    Envelope e = frame(FrameType::Event, node_id);
+    e.data = {{"kind", "config"},
+              {"heartbeat_interval_s", config_.heartbeat_interval_s},
+              {"telemetry_interval_s", config_.telemetry_interval_s}};
+    send(*session, e);
+  }
+}
+
+void Gateway::endSession(const std::shared_ptr<Session>& session) {
+  auto it = sessions_.find(session->node_id);
+  if (it == sessions_.end() || it->second != session) return;  // already replaced
+  sessions_.erase(it);
+  --metrics_.sessions_active;
+  commands_.requeueInFlight(session->node_id);
+  if (auto node = store_.getNode(session->node_id); node && *node) {
+    store::Node updated = **node;
+    if (updated.status == store::NodeStatus::Online) updated.status = store::NodeStatus::Unreachable;
+    updated.last_seen_at = clock_();
+    (void)store_.upsertNode(updated);
+  }
+  log::info("agent session closed", {{"node_id", session->node_id}, {"session_id", session->id}});
+}
+
+asio::awaitable<void> Gateway::tickLoop() {
+  boost::system::error_code ec;
+  while (!stopped_) {
+    ticker_.expires_after(std::chrono::seconds(1));
+    co_await ticker_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) break;
+    tick();
+  }
+}
+
+void Gateway::tick() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto interval = std::chrono::seconds(config_.heartbeat_interval_s);
+  std::vector<std::shared_ptr<Session>> lost;
+  for (auto& [node_id, session] : sessions_) {
+    if (now - session->last_seen > interval * config_.heartbeat_misses) {
+      lost.push_back(session);
+      continue;
+    }
+    if (now - session->last_heartbeat_sent >= interval) {
+      send(*session, frame(FrameType::Heartbeat, node_id));
+      session->last_heartbeat_sent = now;
+    }
+  }
+  for (auto& session : lost) {
+    ++metrics_.heartbeats_missed_total;
+    log::warn("agent missed heartbeats; node unreachable",
+              {{"node_id", session->node_id}, {"session_id", session->id}, {"misses", config_.heartbeat_misses}});
+    endSession(session);
+    session->channel->abort();
+  }
+  commands_.expireDue();
+}
+
+}  // namespace berth::server

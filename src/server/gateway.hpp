@@ -1,0 +1,84 @@
+// The agent gateway: one session per connected agent (a newer session for the
+// same node replaces the older), HELLO/WELCOME, heartbeats, telemetry,
+// command dispatch and results. Everything runs on the server's single I/O
+// thread, so sessions and the command queue need no locks.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.hpp"
+#include "net/ws_channel.hpp"
+#include "protocol/envelope.hpp"
+#include "protocol/validator.hpp"
+#include "server/command_service.hpp"
+#include "server/identity.hpp"
+#include "server/metrics.hpp"
+#include "server/server_config.hpp"
+#include "store/store.hpp"
+
+namespace berth::server {
+
+class Gateway {
+ public:
+  Gateway(boost::asio::any_io_executor executor, store::Store& store, CommandService& commands, Metrics& metrics,
+          Clock clock, const ServerConfig& config, const ServerIdentity& identity);
+
+  // Starts the 1 s housekeeping tick (heartbeats, missed-heartbeat checks, expiry).
+  void start();
+  void stop();
+  // Serves one agent connection until it ends. `node_id` comes from the
+  // verified client certificate.
+  boost::asio::awaitable<void> serve(std::shared_ptr<net::WsChannel> channel, std::string node_id);
+  // Sends queued commands to the node if it has a session.
+  void pump(const std::string& node_id);
+  // Closes the node's session at once (revocation).
+  void disconnect(const std::string& node_id, const std::string& reason);
+  // Tells connected agents about reloaded settings.
+  void broadcastConfig();
+
+  bool online(const std::string& node_id) const { return sessions_.count(node_id) > 0; }
+  std::string sessionId(const std::string& node_id) const;
+  std::size_t sessionCount() const { return sessions_.size(); }
+
+ private:
+  struct Session {
+    std::string id;
+    std::string node_id;
+    std::shared_ptr<net::WsChannel> channel;
+    protocol::FrameValidator validator;
+    std::chrono::steady_clock::time_point last_seen;
+    std::chrono::steady_clock::time_point last_heartbeat_sent;
+  };
+
+  protocol::ValidationPolicy policy() const;
+  protocol::Envelope frame(protocol::FrameType type, const std::string& node_id) const;
+  void send(Session& session, const protocol::Envelope& envelope);
+  void reject(Session& session, const Error& error, const std::string& correlation_id);
+  Result<void> handleHello(Session& session, const protocol::Envelope& hello);
+  void handleFrame(Session& session, const protocol::Envelope& envelope);
+  void endSession(const std::shared_ptr<Session>& session);
+  boost::asio::awaitable<void> tickLoop();
+  void tick();
+
+  boost::asio::any_io_executor executor_;
+  store::Store& store_;
+  CommandService& commands_;
+  Metrics& metrics_;
+  Clock clock_;
+  const ServerConfig& config_;
+  const ServerIdentity& identity_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
+  boost::asio::steady_timer ticker_;
+  bool stopped_ = false;
+};
+
+}  // namespace berth::server

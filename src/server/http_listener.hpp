@@ -1,0 +1,45 @@
+// The HTTPS listener: TLS handshake (client certificate optional, verified
+// when presented), HTTP/1.1 keep-alive to the REST API, and the WebSocket
+// upgrade at /agent/ws handed to the gateway.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <cstdint>
+#include <string>
+
+#include "common/result.hpp"
+#include "server/api.hpp"
+#include "server/gateway.hpp"
+#include "server/server_config.hpp"
+
+namespace berth::server {
+
+class HttpListener {
+ public:
+  HttpListener(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, Api& api, Gateway& gateway,
+               const ServerConfig& config);
+
+  Result<void> listen(const std::string& host_port);
+  void start();
+  void stop();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  boost::asio::awaitable<void> acceptLoop();
+  boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::any_io_executor executor_;
+  boost::asio::ssl::context& tls_;
+  Api& api_;
+  Gateway& gateway_;
+  const ServerConfig& config_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace berth::server

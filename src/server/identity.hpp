@@ -1,0 +1,29 @@
+// The server's cryptographic identity under <data_dir>/pki: its CA, its TLS
+// certificate, and its Ed25519 command-signing key. Created on first start;
+// private keys are written mode 0600.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "pki/authority.hpp"
+
+namespace berth::server {
+
+struct ServerIdentity {
+  pki::CertificateAuthority ca;
+  std::string server_cert_pem;  // leaf followed by the CA
+  std::string server_key_pem;
+  std::string signing_public_key;  // raw 32 bytes
+  std::string signing_secret_key;  // raw 64 bytes
+  std::string ca_pin;              // sha256:<hex> of the CA public key
+};
+
+// Loads the identity from `pki_dir`, creating what is missing. The server
+// certificate is re-issued at every start for `server_names` (agents trust the
+// CA, not the leaf, so this is invisible to them).
+Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const std::vector<std::string>& server_names,
+                                            std::int64_t now_ms);
+
+}  // namespace berth::server

@@ -1,0 +1,61 @@
+#include "server/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace berth::server {
+namespace {
+
+void header(std::string& out, const std::string& name, const char* type, const std::string& help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+template <typename T>
+void single(std::string& out, const std::string& name, const char* type, const std::string& help, T value) {
+  header(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
+
+void labelled(std::string& out, const std::string& name, const std::string& help, const std::string& label,
+              const std::map<std::string, std::uint64_t>& values) {
+  header(out, name, "counter", help);
+  for (const auto& [key, value] : values) out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, key, value);
+}
+
+}  // namespace
+
+void Histogram::observe(double seconds) {
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) ++buckets_[i];
+  }
+  ++count_;
+  sum_ += seconds;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
+  header(out, name, "histogram", help);
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], buckets_[i]);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_, name, count_);
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  single(out, "berth_agent_sessions_active", "gauge", "Agent sessions currently open.", sessions_active);
+  single(out, "berth_agent_sessions_opened_total", "counter", "Agent sessions accepted.", sessions_opened_total);
+  single(out, "berth_heartbeats_missed_total", "counter", "Sessions closed for missing heartbeats.",
+         heartbeats_missed_total);
+  single(out, "berth_commands_queued", "gauge", "Commands waiting for dispatch.", commands_queued);
+  single(out, "berth_commands_in_flight", "gauge", "Commands dispatched and not yet answered.", commands_in_flight);
+  single(out, "berth_commands_submitted_total", "counter", "Commands accepted by the API.", commands_submitted_total);
+  labelled(out, "berth_commands_finished_total", "Commands that reached a final state.", "state",
+           commands_finished_total);
+  labelled(out, "berth_frames_rejected_total", "Inbound agent frames rejected.", "code", frames_rejected_total);
+  single(out, "berth_telemetry_frames_total", "counter", "TELEMETRY frames ingested.", telemetry_frames_total);
+  single(out, "berth_http_requests_total", "counter", "REST requests served.", http_requests_total);
+  dispatch_latency.render(out, "berth_command_dispatch_latency_seconds",
+                          "Time from sending a COMMAND to receiving its RESULT.");
+  return out;
+}
+
+}  // namespace berth::server

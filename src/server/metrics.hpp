@@ -1,0 +1,42 @@
+// Server metrics in the Prometheus text exposition format. Used from the
+// server's I/O thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace berth::server {
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 13> kBounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1.0,   2.5,   10.0};
+  void observe(double seconds);
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+  std::uint64_t count() const { return count_; }
+
+ private:
+  std::array<std::uint64_t, kBounds.size()> buckets_{};
+  std::uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+struct Metrics {
+  std::int64_t sessions_active = 0;
+  std::uint64_t sessions_opened_total = 0;
+  std::uint64_t heartbeats_missed_total = 0;
+  std::int64_t commands_queued = 0;
+  std::int64_t commands_in_flight = 0;
+  std::uint64_t commands_submitted_total = 0;
+  std::map<std::string, std::uint64_t> commands_finished_total;  // by final state
+  std::map<std::string, std::uint64_t> frames_rejected_total;    // by error code
+  std::uint64_t telemetry_frames_total = 0;
+  std::uint64_t http_requests_total = 0;
+  Histogram dispatch_latency;  // COMMAND sent -> RESULT received
+
+  std::string render() const;
+};
+
+}  // namespace berth::server

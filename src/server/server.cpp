@@ -1,0 +1,216 @@
+#include "server/server.hpp"
+
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <set>
+
+#include "common/config.hpp"
+#include "common/ids.hpp"
+#include "common/logging.hpp"
+#include "net/tls.hpp"
+#include "pki/sealed_file.hpp"
+#include "server/api.hpp"
+#include "server/command_service.hpp"
+#include "server/gateway.hpp"
+#include "server/http_listener.hpp"
+#include "server/identity.hpp"
+#include "server/metrics.hpp"
+#include "store/store.hpp"
+
+namespace berth::server {
+namespace asio = boost::asio;
+
+Result<ServerConfig> loadServerConfig(const ServerOptions& options) {
+  auto file = loadConfigFile(options.config_file);
+  if (!file) return file.error();
+  auto merged = mergeConfig(*file, configFromEnvironment(serverConfigKeys(), processEnvironment()));
+  merged = mergeConfig(merged, options.flag_overrides);
+  return serverConfigFromJson(merged);
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  ServerConfig config;
+  asio::io_context io{1};
+  std::unique_ptr<store::Store> store;
+  std::optional<ServerIdentity> identity;
+  Metrics metrics;
+  std::set<std::string> revoked;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<CommandService> commands;
+  std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpListener> listener;
+  std::optional<asio::signal_set> signals;
+  std::optional<std::string> new_admin_key;
+  Clock clock = systemNowMs;
+  std::int64_t started_at = 0;
+
+  void watchSignals() {
+    signals->async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        auto r = reloadConfig();
+        if (!r) log::error("reload failed; keeping the previous settings", {{"error", r.error().message}});
+        watchSignals();
+        return;
+      }
+      log::info("stopping", {{"signal", signal}});
+      shutdown();
+    });
+  }
+
+  Result<void> reloadConfig() {
+    auto fresh = loadServerConfig(options);
+    if (!fresh) return fresh.error();
+    if (fresh->data_dir != config.data_dir || fresh->listen != config.listen ||
+        fresh->server_names != config.server_names) {
+      log::warn("data_dir, listen and server_names change only on restart");
+    }
+    ServerConfig next = *fresh;
+    next.data_dir = config.data_dir;
+    next.listen = config.listen;
+    next.server_names = config.server_names;
+    config = next;  // the services hold a reference to this struct
+    log::Level level;
+    if (log::parseLevel(config.log_level, level)) log::setLevel(level);
+    gateway->broadcastConfig();
+    log::info("configuration reloaded", {{"config", toJson(config)}});
+    return Ok{};
+  }
+
+  void shutdown() {
+    listener->stop();
+    gateway->stop();
+    if (signals) signals->cancel();
+    // Give close frames a moment to leave, then stop the loop.
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
+    timer->async_wait([this, timer](const boost::system::error_code&) { io.stop(); });
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  auto config = loadServerConfig(options);
+  if (!config) return config.error();
+  impl->options = std::move(options);
+  impl->config = *config;
+  log::Level level;
+  if (log::parseLevel(impl->config.log_level, level)) log::setLevel(level);
+  const auto& dataDir = impl->config.data_dir;
+  ::mkdir(dataDir.c_str(), 0700);
+  impl->started_at = impl->clock();
+
+  auto store = store::openSqliteStore(dataDir + "/berth.db");
+  if (!store) return store.error();
+  impl->store = std::move(*store);
+  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());
+  if (!identity) return identity.error();
+  impl->identity = std::move(*identity);
+
+  auto adminCreated = impl->store->getSetting("admin_key_created");
+  if (!adminCreated) return adminCreated.error();
+  if (!*adminCreated) {
+    const std::string secret = "bk_" + randomHex(24);
+    store::ApiKey key{newId("key"), "admin", sha256Hex(secret), "admin", impl->clock()};
+    if (auto r = impl->store->insertApiKey(key); !r) return r.error();
+    if (auto r = impl->store->putSetting("admin_key_created", key.id); !r) return r.error();
+    impl->new_admin_key = secret;
+  }
+  auto nodes = impl->store->listNodes();
+  if (!nodes) return nodes.error();
+  for (const auto& node : *nodes) {
+    if (node.status == store::NodeStatus::Revoked) impl->revoked.insert(node.id);
+    else if (node.status == store::NodeStatus::Online) {
+      store::Node stale = node;  // no session survives a restart
+      stale.status = store::NodeStatus::Unreachable;
+      (void)impl->store->upsertNode(stale);
+    }
+  }
+
+  net::ServerTlsConfig tlsConfig;
+  tlsConfig.cert_chain_pem = impl->identity->server_cert_pem;
+  tlsConfig.key_pem = impl->identity->server_key_pem;
+  tlsConfig.client_ca_pem = impl->identity->ca.certPem();
+  auto* revoked = &impl->revoked;
+  tlsConfig.is_client_allowed = [revoked](const std::string& cn) {
+    if (revoked->count(cn)) {
+      log::warn("refused a revoked node's certificate", {{"node_id", cn}});
+      return false;
+    }
+    return true;
+  };
+  auto tls = net::makeServerContext(tlsConfig);
+  if (!tls) return tls.error();
+  impl->tls = std::move(*tls);
+
+  impl->commands = std::make_unique<CommandService>(*impl->store, impl->metrics, impl->clock, impl->config);
+  if (auto r = impl->commands->load(); !r) return r.error();
+  impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), *impl->store, *impl->commands, impl->metrics,
+                                            impl->clock, impl->config, *impl->identity);
+  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, impl->metrics,
+                                                    impl->config, *impl->identity, impl->clock, impl->started_at,
+                                                    impl->revoked});
+  impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
+                                                  impl->config);
+  if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
+
+  auto server = std::unique_ptr<Server>(new Server(std::move(impl)));
+  auto& i = *server->impl_;
+  if (auto r = pki::writePrivateFile(i.config.data_dir + "/cli.json",
+                                     nlohmann::json{{"server", server->apiUrl()}, {"ca_file", server->caCertPath()},
+                                                    {"api_key", i.new_admin_key.value_or("")}}
+                                         .dump(2));
+      !r && i.new_admin_key) {
+    return r.error();
+  }
+  return server;
+}
+
+void Server::run() {
+  auto& i = *impl_;
+  if (i.options.handle_signals) {
+    i.signals.emplace(i.io, SIGINT, SIGTERM, SIGHUP);
+    i.watchSignals();
+  }
+  i.listener->start();
+  i.gateway->start();
+  log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
+  i.io.run();
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [this] { impl_->shutdown(); });
+}
+
+Result<void> Server::reload() { return impl_->reloadConfig(); }
+
+std::string Server::apiUrl() const {
+  const auto& names = impl_->config.server_names;
+  return "https://" + (names.empty() ? std::string("127.0.0.1") : names.front()) + ":" +
+         std::to_string(impl_->listener->port());
+}
+std::string Server::caPin() const { return impl_->identity->ca_pin; }
+std::string Server::caCertPath() const { return impl_->config.data_dir + "/pki/ca.crt"; }
+const ServerConfig& Server::config() const { return impl_->config; }
+std::optional<std::string> Server::newAdminKey() const { return impl_->new_admin_key; }
+
+Result<std::string> Server::createJoinToken(int ttl_s, const std::string& description) {
+  store::JoinToken token;
+  token.id = newId("tok");
+  const std::string secret = "bjt_" + randomHex(24);
+  token.secret_hash = sha256Hex(secret);
+  token.description = description;
+  token.created_at = impl_->clock();
+  token.expires_at = token.created_at + static_cast<std::int64_t>(ttl_s) * 1000;
+  if (auto r = impl_->store->insertJoinToken(token); !r) return r.error();
+  return secret;
+}
+
+}  // namespace berth::server

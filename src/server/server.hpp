@@ -1,0 +1,53 @@
+// berth server: wires the store, identity, command queue, gateway, API and
+// listener together and runs them on one I/O thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "server/server_config.hpp"
+
+namespace berth::server {
+
+struct ServerOptions {
+  std::string config_file;                                // may be empty
+  nlohmann::json flag_overrides = nlohmann::json::object();  // from the command line
+  bool handle_signals = true;                             // SIGINT/SIGTERM stop, SIGHUP reloads
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> create(ServerOptions options);
+  ~Server();
+
+  // Runs until stop() or SIGINT/SIGTERM.
+  void run();
+  // Thread-safe.
+  void stop();
+  // Re-reads the config layers and applies the reloadable settings. Runs on
+  // the I/O thread (SIGHUP posts it there).
+  Result<void> reload();
+
+  std::string apiUrl() const;
+  std::string caPin() const;
+  std::string caCertPath() const;
+  const ServerConfig& config() const;
+  // The admin API key, only on the start that created it.
+  std::optional<std::string> newAdminKey() const;
+  // Creates a join token directly (berth dev uses it for its own agent).
+  Result<std::string> createJoinToken(int ttl_s, const std::string& description);
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Merges file, environment and flags into a validated ServerConfig.
+Result<ServerConfig> loadServerConfig(const ServerOptions& options);
+
+}  // namespace berth::server

@@ -1,0 +1,119 @@
+#include "server/server_config.hpp"
+
+#include <algorithm>
+
+#include "common/logging.hpp"
+
+namespace berth::server {
+namespace {
+
+struct IntField {
+  const char* name;
+  int ServerConfig::*member;
+  int min;
+  int max;
+};
+
+constexpr IntField kIntFields[] = {
+    {"heartbeat_interval_s", &ServerConfig::heartbeat_interval_s, 1, 3600},
+    {"heartbeat_misses", &ServerConfig::heartbeat_misses, 1, 100},
+    {"telemetry_interval_s", &ServerConfig::telemetry_interval_s, 1, 86400},
+    {"telemetry_history", &ServerConfig::telemetry_history, 1, 100000},
+    {"command_timeout_s", &ServerConfig::command_timeout_s, 1, 86400},
+    {"max_in_flight", &ServerConfig::max_in_flight, 1, 1024},
+    {"max_queue", &ServerConfig::max_queue, 1, 1000000},
+    {"clock_skew_s", &ServerConfig::clock_skew_s, 1, 3600},
+    {"max_frame_bytes", &ServerConfig::max_frame_bytes, 1024, 64 << 20},
+    {"max_output_bytes", &ServerConfig::max_output_bytes, 0, 16 << 20},
+    {"client_cert_days", &ServerConfig::client_cert_days, 1, 3650},
+};
+
+Error fieldError(const std::string& field, const std::string& rule) {
+  return makeError("invalid_config", "config field '" + field + "': " + rule);
+}
+
+}  // namespace
+
+const std::vector<std::string>& serverConfigKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level"};
+    for (const auto& f : kIntFields) k.emplace_back(f.name);
+    return k;
+  }();
+  return keys;
+}
+
+Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
+  ServerConfig config;
+  const auto& keys = serverConfigKeys();
+  for (auto it = merged.begin(); it != merged.end(); ++it) {
+    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
+      return fieldError(it.key(), "is not a known setting");
+    }
+  }
+  for (const char* name : {"data_dir", "listen", "log_level"}) {
+    if (!merged.contains(name)) continue;
+    if (!merged[name].is_string() || merged[name].get<std::string>().empty()) {
+      return fieldError(name, "must be a non-empty string");
+    }
+  }
+  if (merged.contains("data_dir")) config.data_dir = merged["data_dir"];
+  if (merged.contains("listen")) config.listen = merged["listen"];
+  if (merged.contains("log_level")) config.log_level = merged["log_level"];
+  log::Level level;
+  if (!log::parseLevel(config.log_level, level)) return fieldError("log_level", "must be debug, info, warn or error");
+  if (config.listen.rfind(':') == std::string::npos) return fieldError("listen", "must be host:port");
+  if (merged.contains("server_names")) {
+    const auto& names = merged["server_names"];
+    std::vector<std::string> parsed;
+    if (names.is_string()) {  // comma-separated, as from an environment variable or flag
+      std::string text = names, item;
+      for (char c : text + ",") {
+        if (c == ',') {
+          if (!item.empty()) parsed.push_back(item);
+          item.clear();
+        } else {
+          item += c;
+        }
+      }
+    } else if (names.is_array()) {
+      for (const auto& n : names) {
+        if (!n.is_string()) return fieldError("server_names", "must be a list of host names");
+        parsed.push_back(n);
+      }
+    } else {
+      return fieldError("server_names", "must be a list of host names");
+    }
+    if (parsed.empty()) return fieldError("server_names", "must name at least one host");
+    config.server_names = parsed;
+  }
+  for (const auto& f : kIntFields) {
+    if (!merged.contains(f.name)) continue;
+    const auto& v = merged[f.name];
+    std::int64_t number = 0;
+    if (v.is_number_integer()) {
+      number = v.get<std::int64_t>();
+    } else if (v.is_string() && !v.get<std::string>().empty() &&
+               v.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
+      number = std::stoll(v.get<std::string>());
+    } else {
+      return fieldError(f.name, "must be an integer");
+    }
+    if (number < f.min || number > f.max) {
+      return fieldError(f.name, "must be between " + std::to_string(f.min) + " and " + std::to_string(f.max));
+    }
+    config.*(f.member) = static_cast<int>(number);
+  }
+  return config;
+}
+
+nlohmann::json toJson(const ServerConfig& config) {
+  nlohmann::json j = {{"data_dir", config.data_dir},
+                      {"listen", config.listen},
+                      {"server_names", config.server_names},
+                      {"log_level", config.log_level}};
+  for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
+  return j;
+}
+
+}  // namespace berth::server

@@ -1,0 +1,43 @@
+// The server's configuration as a plain struct, built from a JSON file,
+// BERTH_* environment variables and flags (in that order; later wins).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::server {
+
+struct ServerConfig {
+  // Fixed for the life of the process.
+  std::string data_dir = "./berth-data";
+  std::string listen = "127.0.0.1:7443";
+  std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
+
+  // Reloadable on SIGHUP without dropping sessions.
+  std::string log_level = "info";
+  int heartbeat_interval_s = 20;
+  int heartbeat_misses = 3;
+  int telemetry_interval_s = 30;
+  int telemetry_history = 120;
+  int command_timeout_s = 300;
+  int max_in_flight = 4;
+  int max_queue = 1000;
+  int clock_skew_s = 60;
+  int max_frame_bytes = 1 << 20;
+  int max_output_bytes = 64 * 1024;
+  int client_cert_days = 30;
+};
+
+// The keys accepted in files, as BERTH_<KEY> variables and as --<key> flags.
+const std::vector<std::string>& serverConfigKeys();
+
+// Fails naming the field and the rule for an unknown key or a bad value.
+Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged);
+
+nlohmann::json toJson(const ServerConfig& config);
+
+}  // namespace berth::server

@@ -1,0 +1,140 @@
+// The control plane's durable state behind one interface. SQLite now
+// (store/sqlite), PostgreSQL later; both must pass tests/unit/store.
+// Implementations are not required to be thread-safe: the server calls the
+// store from its single I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::store {
+
+struct ApiKey {
+  std::string id;
+  std::string name;
+  std::string secret_hash;  // sha256 hex of the bearer secret
+  std::string role;         // "admin"
+  std::int64_t created_at = 0;
+};
+
+struct JoinToken {
+  std::string id;
+  std::string secret_hash;
+  std::string description;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+  std::int64_t used_at = 0;  // 0 = unused
+  std::string used_by_node;
+};
+
+enum class NodeStatus { Online, Unreachable, Revoked };
+std::string nodeStatusName(NodeStatus status);
+std::optional<NodeStatus> parseNodeStatus(const std::string& name);
+
+struct Node {
+  std::string id;
+  std::string hostname;
+  std::string site;
+  nlohmann::json labels = nlohmann::json::object();
+  std::string version;
+  nlohmann::json capabilities = nlohmann::json::array();
+  nlohmann::json verbs = nlohmann::json::array();
+  nlohmann::json capacity = nlohmann::json::object();
+  NodeStatus status = NodeStatus::Unreachable;
+  std::string cert_serial;
+  std::int64_t cert_not_after = 0;
+  std::int64_t created_at = 0;
+  std::int64_t last_seen_at = 0;
+  std::string session_id;
+};
+
+enum class CommandState { Queued, Dispatched, Running, Succeeded, Failed, Expired, Cancelled };
+std::string commandStateName(CommandState state);
+std::optional<CommandState> parseCommandState(const std::string& name);
+bool isTerminal(CommandState state);
+
+struct Command {
+  std::string id;
+  std::string node_id;
+  std::string correlation_id;
+  std::string verb;
+  nlohmann::json args = nlohmann::json::object();
+  CommandState state = CommandState::Queued;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+  std::int64_t dispatched_at = 0;
+  std::int64_t finished_at = 0;
+  int attempts = 0;
+  int exit_code = 0;
+  nlohmann::json result = nlohmann::json::object();
+  std::string stdout_text;
+  std::string stderr_text;
+  std::string error;
+};
+
+struct AuditRecord {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string outcome;
+  std::string request_id;
+};
+
+struct TelemetrySample {
+  std::int64_t at = 0;
+  nlohmann::json data;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<std::optional<std::string>> getSetting(const std::string& key) = 0;
+  virtual Result<void> putSetting(const std::string& key, const std::string& value) = 0;
+
+  virtual Result<void> insertApiKey(const ApiKey& key) = 0;
+  virtual Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) = 0;
+
+  virtual Result<void> insertJoinToken(const JoinToken& token) = 0;
+  // Marks the token used by `node_id`. Fails "token_unknown", "token_used" or
+  // "token_expired"; atomic, so a token is consumed at most once.
+  virtual Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
+                                             std::int64_t now_ms) = 0;
+
+  virtual Result<void> upsertNode(const Node& node) = 0;
+  virtual Result<std::optional<Node>> getNode(const std::string& id) = 0;
+  virtual Result<std::vector<Node>> listNodes() = 0;
+
+  virtual Result<void> insertCommand(const Command& command) = 0;
+  virtual Result<void> updateCommand(const Command& command) = 0;
+  virtual Result<std::optional<Command>> getCommand(const std::string& id) = 0;
+  virtual Result<std::optional<Command>> findCommandByCorrelation(const std::string& node_id,
+                                                                  const std::string& correlation_id) = 0;
+  // Most recent first; node_id empty = all nodes.
+  virtual Result<std::vector<Command>> listCommands(const std::string& node_id, std::size_t limit) = 0;
+  // Every non-terminal command (queued, dispatched, running), oldest first.
+  virtual Result<std::vector<Command>> listOpenCommands() = 0;
+
+  // Appends a sample and keeps only the newest `keep` for the node.
+  virtual Result<void> appendTelemetry(const std::string& node_id, const TelemetrySample& sample,
+                                       std::size_t keep) = 0;
+  // Newest first.
+  virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id,
+                                                                std::size_t limit) = 0;
+
+  virtual Result<void> appendAudit(const AuditRecord& record) = 0;
+  virtual Result<std::vector<AuditRecord>> listAudit(std::size_t limit) = 0;
+};
+
+// Opens the SQLite store at `path` (created with its schema if missing).
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+
+}  // namespace berth::store
