@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command for the whole test suite: install, build, run unit, integration
+# and fuzz tests with ctest. Exits non-zero when any test fails.
+# Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh build
+cd build
+ctest --output-on-failure --timeout 600 -j2 "$@"

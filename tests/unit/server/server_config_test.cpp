@@ -1,0 +1,42 @@
+#include "server/server_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::server {
+namespace {
+
+TEST(ServerConfig, DefaultsAreTheDocumentedOnes) {
+  auto c = serverConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->heartbeat_interval_s, 20);
+  EXPECT_EQ(c->heartbeat_misses, 3);
+  EXPECT_EQ(c->max_in_flight, 4);
+  EXPECT_EQ(c->clock_skew_s, 60);
+  EXPECT_EQ(c->client_cert_days, 30);
+}
+
+TEST(ServerConfig, AcceptsNumbersAsStringsFromFlags) {
+  auto c = serverConfigFromJson({{"max_queue", "7"}, {"server_names", "a.example,127.0.0.1"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_queue, 7);
+  EXPECT_EQ(c->server_names, (std::vector<std::string>{"a.example", "127.0.0.1"}));
+}
+
+TEST(ServerConfig, ErrorsNameTheFieldAndRule) {
+  const std::vector<std::pair<nlohmann::json, std::string>> cases = {
+      {{{"heartbeat_interval_s", 0}}, "heartbeat_interval_s"},
+      {{{"max_in_flight", "four"}}, "max_in_flight"},
+      {{{"log_level", "loud"}}, "log_level"},
+      {{{"listen", "no-port"}}, "listen"},
+      {{{"typo_setting", 1}}, "typo_setting"},
+      {{{"server_names", nlohmann::json::array()}}, "server_names"},
+  };
+  for (const auto& [json, field] : cases) {
+    auto c = serverConfigFromJson(json);
+    ASSERT_FALSE(c.ok()) << json.dump();
+    EXPECT_NE(c.error().message.find("'" + field + "'"), std::string::npos) << c.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace berth::server

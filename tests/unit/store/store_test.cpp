@@ -1,0 +1,117 @@
+// The shared suite every Store implementation must pass. Today: SQLite.
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "../temp_dir.hpp"
+
+namespace berth::store {
+namespace {
+
+using Factory = std::function<std::unique_ptr<Store>(const std::string& dir)>;
+
+class StoreTest : public ::testing::TestWithParam<Factory> {
+ protected:
+  berth::testing::TempDir dir;
+  std::unique_ptr<Store> open() { return GetParam()(dir.path()); }
+};
+
+Command makeCommand(const std::string& id, const std::string& corr, std::int64_t at) {
+  Command c;
+  c.id = id;
+  c.node_id = "n_1";
+  c.correlation_id = corr;
+  c.verb = "ping";
+  c.created_at = at;
+  c.expires_at = at + 1000;
+  return c;
+}
+
+TEST_P(StoreTest, JoinTokenIsConsumedOnce) {
+  auto store = open();
+  ASSERT_TRUE(store->insertJoinToken({"t1", "hash1", "", 0, 5000, 0, ""}).ok());
+  auto first = store->consumeJoinToken("hash1", "n_a", 1000);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->used_by_node, "n_a");
+  auto second = store->consumeJoinToken("hash1", "n_b", 1001);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, "token_used");
+}
+
+TEST_P(StoreTest, ExpiredAndUnknownTokensAreRefused) {
+  auto store = open();
+  ASSERT_TRUE(store->insertJoinToken({"t1", "hash1", "", 0, 5000, 0, ""}).ok());
+  EXPECT_EQ(store->consumeJoinToken("hash1", "n", 5000).error().code, "token_expired");
+  EXPECT_EQ(store->consumeJoinToken("nope", "n", 1).error().code, "token_unknown");
+  // A refused expired token stays unused (nothing half-applied).
+  EXPECT_EQ(store->consumeJoinToken("hash1", "n", 6000).error().code, "token_expired");
+}
+
+TEST_P(StoreTest, CommandsSurviveReopenAndAreFoundByCorrelation) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store->insertCommand(makeCommand("c1", "corr-1", 10)).ok());
+    ASSERT_TRUE(store->insertCommand(makeCommand("c2", "corr-2", 20)).ok());
+    auto dup = store->insertCommand(makeCommand("c3", "corr-1", 30));
+    ASSERT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, "conflict");
+    auto c2 = *store->getCommand("c2");
+    c2->state = CommandState::Succeeded;
+    c2->result = {{"pong", true}};
+    ASSERT_TRUE(store->updateCommand(*c2).ok());
+  }
+  auto store = open();
+  auto found = store->findCommandByCorrelation("n_1", "corr-1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, "c1");
+  auto open = store->listOpenCommands();
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ(open->front().id, "c1");
+  auto c2 = *store->getCommand("c2");
+  EXPECT_EQ(c2->state, CommandState::Succeeded);
+  EXPECT_EQ(c2->result["pong"], true);
+  auto listed = store->listCommands("n_1", 10);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ(listed->front().id, "c2");  // newest first
+}
+
+TEST_P(StoreTest, TelemetryKeepsOnlyTheNewest) {
+  auto store = open();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->appendTelemetry("n_1", {i, {{"i", i}}}, 3).ok());
+  }
+  auto history = store->telemetryHistory("n_1", 100);
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ(history->front().data["i"], 9);
+  EXPECT_EQ(history->back().data["i"], 7);
+}
+
+TEST_P(StoreTest, NodesAndAuditRoundTrip) {
+  auto store = open();
+  Node n;
+  n.id = "n_1";
+  n.hostname = "web-1";
+  n.labels = {{"zone", "a"}};
+  n.status = NodeStatus::Revoked;
+  ASSERT_TRUE(store->upsertNode(n).ok());
+  auto back = store->getNode("n_1");
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->labels["zone"], "a");
+  EXPECT_EQ((*back)->status, NodeStatus::Revoked);
+  ASSERT_TRUE(store->appendAudit({0, 5, "key:k", "POST /x", "/x", "200", "req_1"}).ok());
+  auto audit = store->listAudit(10);
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ(audit->front().request_id, "req_1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
+                           auto s = openSqliteStore(dir + "/test.db");
+                           EXPECT_TRUE(s.ok());
+                           return std::move(*s);
+                         })));
+
+}  // namespace
+}  // namespace berth::store
