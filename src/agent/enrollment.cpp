@@ -12,7 +12,7 @@ namespace {
 Error refused(const net::HttpResponse& response, const std::string& what) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   std::string detail = response.body;
-  if (body.is_object() && body.contains("error")) {
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
     detail = body["error"].value("code", std::string()) + ": " + body["error"].value("message", std::string());
   }
   return makeError("enroll_refused", what + " refused (HTTP " + std::to_string(response.status) + "): " + detail);

@@ -63,7 +63,7 @@ Result<ApiReply> ApiClient::call(const std::string& method, const std::string& t
   if (reply.body.is_discarded()) reply.body = response->body;
   if (response->status >= 400) {
     std::string code = "http_" + std::to_string(response->status), message = response->body;
-    if (reply.body.is_object() && reply.body.contains("error")) {
+    if (reply.body.is_object() && reply.body.contains("error") && reply.body["error"].is_object()) {
       code = reply.body["error"].value("code", code);
       message = reply.body["error"].value("message", message);
     }

@@ -55,6 +55,19 @@ std::size_t limitParam(const std::map<std::string, std::string>& query, std::siz
 
 }  // namespace
 
+Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
+                                       const std::string& description) {
+  IssuedJoinToken issued;
+  issued.secret = "bjt_" + randomHex(24);
+  issued.token.id = newId("tok");
+  issued.token.secret_hash = sha256Hex(issued.secret);
+  issued.token.description = description;
+  issued.token.created_at = now_ms;
+  issued.token.expires_at = now_ms + static_cast<std::int64_t>(ttl_s) * 1000;
+  if (auto r = store.insertJoinToken(issued.token); !r) return r.error();
+  return issued;
+}
+
 ApiResponse errorResponse(const Error& error) {
   auto res = json(statusFor(error.code), {{"error", {{"code", error.code}, {"message", error.message}}}});
   if (error.code == "queue_full") res.headers["Retry-After"] = "5";
@@ -135,7 +148,9 @@ ApiResponse Api::handle(const ApiRequest& request) {
   if (request.method != "GET") {
     auto body = nlohmann::json::parse(response.body, nullptr, false);
     std::string outcome = std::to_string(response.status);
-    if (body.is_object() && body.contains("error")) outcome += " " + body["error"].value("code", std::string());
+    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+      outcome += " " + body["error"].value("code", std::string());
+    }
     auto r = d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
                                                      outcome, request.request_id});
     if (!r) log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
@@ -327,14 +342,10 @@ ApiResponse Api::createToken(Call& call) {
   if (b.contains("description") && !b["description"].is_string()) {
     return errorResponse(invalid("description", "must be a string"));
   }
-  store::JoinToken token;
-  token.id = newId("tok");
-  const std::string secret = "bjt_" + randomHex(24);
-  token.secret_hash = sha256Hex(secret);
-  token.description = b.value("description", std::string());
-  token.created_at = d_.clock();
-  token.expires_at = token.created_at + static_cast<std::int64_t>(ttl) * 1000;
-  if (auto r = d_.store.insertJoinToken(token); !r) return errorResponse(r.error());
+  auto issued = issueJoinToken(d_.store, d_.clock(), ttl, b.value("description", std::string()));
+  if (!issued) return errorResponse(issued.error());
+  const auto& token = issued->token;
+  const auto& secret = issued->secret;
   return json(201, {{"id", token.id}, {"token", secret}, {"expires_at", token.expires_at},
                     {"ca_pin", d_.identity.ca_pin}});
 }

@@ -81,6 +81,13 @@ class Api {
 };
 
 nlohmann::json commandJson(const store::Command& command);
+
+struct IssuedJoinToken {
+  store::JoinToken token;
+  std::string secret;  // shown once; only its hash is stored
+};
+Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
+                                       const std::string& description);
 ApiResponse errorResponse(const Error& error);
 
 }  // namespace berth::server

@@ -165,7 +165,13 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
     request.client_node_id = clientNode;
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
-    auto response = api_.handle(request);
+    ApiResponse response;
+    try {
+      response = api_.handle(request);
+    } catch (const std::exception& e) {  // a bug: answer 500 and keep serving
+      log::error("request handler threw", {{"error", e.what()}, {"request_id", requestId}, {"target", request.target}});
+      response = errorResponse(makeError("internal", "internal error; see the server log for " + requestId));
+    }
     const bool keepAlive = req.keep_alive();
     co_await http::async_write(stream, toHttp(response, req.version(), keepAlive, requestId), token);
     if (ec || !keepAlive) break;

@@ -92,6 +92,22 @@ struct Server::Impl {
   }
 };
 
+namespace {
+// <data_dir>/cli.json lets the CLI on this machine find the server. The admin
+// key is only known on the first start, so later starts keep the stored one.
+Result<void> writeCliContext(const Server& server) {
+  const std::string path = server.config().data_dir + "/cli.json";
+  std::string key = server.newAdminKey().value_or("");
+  if (key.empty() && pki::fileExists(path)) {
+    auto text = pki::readFile(path);
+    auto old = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (old.is_object()) key = old.value("api_key", std::string());
+  }
+  return pki::writePrivateFile(
+      path, nlohmann::json{{"server", server.apiUrl()}, {"ca_file", server.caCertPath()}, {"api_key", key}}.dump(2));
+}
+}  // namespace
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
@@ -162,14 +178,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
 
   auto server = std::unique_ptr<Server>(new Server(std::move(impl)));
-  auto& i = *server->impl_;
-  if (auto r = pki::writePrivateFile(i.config.data_dir + "/cli.json",
-                                     nlohmann::json{{"server", server->apiUrl()}, {"ca_file", server->caCertPath()},
-                                                    {"api_key", i.new_admin_key.value_or("")}}
-                                         .dump(2));
-      !r && i.new_admin_key) {
-    return r.error();
-  }
+  if (auto r = writeCliContext(*server); !r) return r.error();
   return server;
 }
 
@@ -202,15 +211,9 @@ const ServerConfig& Server::config() const { return impl_->config; }
 std::optional<std::string> Server::newAdminKey() const { return impl_->new_admin_key; }
 
 Result<std::string> Server::createJoinToken(int ttl_s, const std::string& description) {
-  store::JoinToken token;
-  token.id = newId("tok");
-  const std::string secret = "bjt_" + randomHex(24);
-  token.secret_hash = sha256Hex(secret);
-  token.description = description;
-  token.created_at = impl_->clock();
-  token.expires_at = token.created_at + static_cast<std::int64_t>(ttl_s) * 1000;
-  if (auto r = impl_->store->insertJoinToken(token); !r) return r.error();
-  return secret;
+  auto issued = issueJoinToken(*impl_->store, impl_->clock(), ttl_s, description);
+  if (!issued) return issued.error();
+  return issued->secret;
 }
 
 }  // namespace berth::server

@@ -1,0 +1,58 @@
+// Servers started: `berth server` and one `berth agent`; the CLI runs as a
+// separate `berth` process against the REST API.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace berth::itest {
+namespace {
+
+TEST(Cli, VerbsAndExitCodes) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a1");
+
+  auto [lsCode, lsOut] = c.cli({"node", "ls"});
+  EXPECT_EQ(lsCode, 0);
+  EXPECT_NE(lsOut.find(id), std::string::npos) << lsOut;
+  EXPECT_NE(lsOut.find("online"), std::string::npos);
+
+  auto [jsonCode, jsonOut] = c.cli({"node", "show", id, "--json"});
+  EXPECT_EQ(jsonCode, 0);
+  EXPECT_EQ(nlohmann::json::parse(jsonOut)["id"], id);
+
+  auto [sendCode, sendOut] = c.cli({"cmd", "send", id, "host.info", "--wait"});
+  EXPECT_EQ(sendCode, 0) << sendOut;
+  EXPECT_NE(sendOut.find("succeeded"), std::string::npos) << sendOut;
+
+  auto [failCode, failOut] = c.cli({"cmd", "send", id, "ping", "--args", R"({"delay_ms": -5})", "--wait"});
+  EXPECT_EQ(failCode, 7) << failOut;  // ran and failed
+
+  auto [badVerb, badVerbOut] = c.cli({"cmd", "send", id, "rm"});
+  EXPECT_EQ(badVerb, 2) << badVerbOut;
+  EXPECT_NE(badVerbOut.find("field 'verb'"), std::string::npos) << badVerbOut;
+
+  auto [missing, missingOut] = c.cli({"node", "show", "n_missing"});
+  EXPECT_EQ(missing, 3) << missingOut;
+
+  auto [badKey, badKeyOut] = c.cli({"status", "--api-key", "bk_wrong"});
+  EXPECT_EQ(badKey, 4) << badKeyOut;
+
+  auto [down, downOut] = c.cli({"status", "--server", "https://127.0.0.1:1"});
+  EXPECT_EQ(down, 6) << downOut;
+
+  auto [usage, usageOut] = c.cli({"node", "frobnicate"});
+  EXPECT_EQ(usage, 2) << usageOut;
+
+  auto [tokenCode, tokenOut] = c.cli({"token", "create", "--ttl", "120"});
+  EXPECT_EQ(tokenCode, 0);
+  EXPECT_NE(tokenOut.find("bjt_"), std::string::npos);
+  EXPECT_NE(tokenOut.find("--ca-pin " + c.caPin()), std::string::npos) << tokenOut;
+
+  auto [revokeCode, revokeOut] = c.cli({"node", "revoke", id});
+  EXPECT_EQ(revokeCode, 0) << revokeOut;
+  EXPECT_EQ(c.node(id)["status"], "revoked");
+}
+
+}  // namespace
+}  // namespace berth::itest

@@ -1,0 +1,141 @@
+// Servers started: one `berth server` on 127.0.0.1; the test itself plays the
+// agent over a real mutual-TLS WebSocket and sends bad frames.
+#include <gtest/gtest.h>
+
+#include "agent/enrollment.hpp"
+#include "common/clock.hpp"
+#include "common/encoding.hpp"
+#include "common/ids.hpp"
+#include "harness.hpp"
+#include "pki/sealed_file.hpp"
+#include "protocol/envelope.hpp"
+#include "protocol/signing.hpp"
+
+namespace berth::itest {
+namespace {
+
+using protocol::Envelope;
+using protocol::FrameType;
+
+class FramesTest : public ::testing::Test {
+ protected:
+  Cluster c;
+  agent::AgentState state;
+  RawAgentConnection conn;
+
+  void SetUp() override {
+    c.startServer({"--max-frame-bytes", "4096"});
+    auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "raw"});
+    ASSERT_TRUE(enrolled.ok()) << enrolled.error().message;
+    state = *enrolled;
+    ASSERT_TRUE(conn.connect(c.url(), state).ok());
+    Envelope hello = frame(FrameType::Hello);
+    hello.data = {{"hostname", "raw"}, {"version", "test"}};
+    conn.send(protocol::serialize(hello));
+    auto welcome = nextOfType("WELCOME");
+    ASSERT_TRUE(welcome.has_value());
+    EXPECT_EQ((*welcome)["data"]["heartbeat_interval_s"], 20);
+  }
+
+  Envelope frame(FrameType type) {
+    Envelope e;
+    e.type = type;
+    e.agent_id = state.node_id;
+    e.issued_at = systemNowMs();
+    e.expires_at = e.issued_at + 30'000;
+    e.nonce = randomHex(16);
+    return e;
+  }
+
+  std::optional<nlohmann::json> nextOfType(const std::string& type) {
+    for (int i = 0; i < 10; ++i) {
+      auto text = conn.read();
+      if (!text) return std::nullopt;
+      auto j = nlohmann::json::parse(*text);
+      if (j["type"] == type) return j;
+    }
+    return std::nullopt;
+  }
+
+  std::string rejection(const std::string& text) {
+    conn.send(text);
+    auto error = nextOfType("ERROR");
+    return error ? (*error)["error"]["code"].get<std::string>() : "no ERROR frame";
+  }
+
+  std::string metrics() { return c.api("GET", "/metrics").body.get<std::string>(); }
+};
+
+TEST_F(FramesTest, ReplayedFrameIsRejected) {
+  const std::string text = protocol::serialize(frame(FrameType::Heartbeat));
+  conn.send(text);
+  EXPECT_EQ(rejection(text), "replayed_nonce");
+}
+
+TEST_F(FramesTest, ExpiredFrameIsRejected) {
+  Envelope e = frame(FrameType::Heartbeat);
+  e.issued_at -= 10'000;
+  e.expires_at = e.issued_at + 1'000;
+  EXPECT_EQ(rejection(protocol::serialize(e)), "expired");
+}
+
+TEST_F(FramesTest, SkewedClockIsRejected) {
+  Envelope e = frame(FrameType::Heartbeat);
+  e.issued_at += 120'000;
+  e.expires_at = e.issued_at + 1'000;
+  EXPECT_EQ(rejection(protocol::serialize(e)), "clock_skew");
+}
+
+TEST_F(FramesTest, OversizedFrameIsRejected) {
+  Envelope e = frame(FrameType::Telemetry);
+  e.data = {{"padding", std::string(5000, 'x')}};
+  EXPECT_EQ(rejection(protocol::serialize(e)), "frame_too_large");
+}
+
+TEST_F(FramesTest, MalformedAndSchemaViolatingFramesAreRejected) {
+  EXPECT_EQ(rejection("{this is not json"), "malformed_frame");
+  auto j = protocol::toJson(frame(FrameType::Heartbeat));
+  j.erase("nonce");
+  EXPECT_EQ(rejection(j.dump()), "schema_violation");
+  Envelope other = frame(FrameType::Heartbeat);
+  other.agent_id = "n_someone_else";
+  EXPECT_EQ(rejection(protocol::serialize(other)), "schema_violation");
+  // The agent may not send COMMAND frames.
+  Envelope command = frame(FrameType::Command);
+  command.correlation_id = "c";
+  command.verb = "ping";
+  command.signature = "AAAA";
+  EXPECT_EQ(rejection(protocol::serialize(command)), "unexpected_frame");
+  // Rejections are counted per code, and the session survived them all.
+  const auto text = metrics();
+  EXPECT_NE(text.find("berth_frames_rejected_total{code=\"malformed_frame\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("berth_frames_rejected_total{code=\"schema_violation\"} 2"), std::string::npos) << text;
+  EXPECT_EQ(c.node(state.node_id)["connected"], true);
+}
+
+// Servers started: `berth server` (twice) and a `berth agent`. The server's
+// signing key is replaced between the two starts, so every COMMAND it signs
+// afterwards is a forgery from the agent's point of view.
+TEST(ForgedSignature, AgentRefusesCommandsNotSignedByItsServer) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a1");
+  c.agent("a1").signal(SIGTERM);
+  c.agent("a1").wait();
+  c.killServer(SIGTERM);
+  auto impostor = protocol::generateSigningKey();
+  ASSERT_TRUE(pki::writePrivateFile(c.serverDir() + "/pki/signing.key", base64Encode(impostor.secret_key)).ok());
+  ASSERT_TRUE(pki::writePrivateFile(c.serverDir() + "/pki/signing.pub", base64Encode(impostor.public_key)).ok());
+  c.startServer();
+  c.startOnlineAgent("a1");
+  auto sent = c.api("POST", "/api/v1/nodes/" + id + "/commands", {{"verb", "ping"}});
+  auto command = c.waitForCommand(sent.body["id"]);
+  EXPECT_EQ(command["state"], "failed");
+  EXPECT_NE(command["error"].get<std::string>().find("bad_signature"), std::string::npos) << command.dump();
+  const auto log = c.agent("a1").log();
+  EXPECT_NE(log.find("\"code\":\"bad_signature\""), std::string::npos);
+  EXPECT_EQ(log.find("executing command"), std::string::npos) << "a forged command ran";
+}
+
+}  // namespace
+}  // namespace berth::itest

@@ -1,0 +1,273 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/config.hpp"
+#include "net/tls.hpp"
+#include "net/url.hpp"
+#include "net/ws_channel.hpp"
+#include "pki/sealed_file.hpp"
+#include "protocol/envelope.hpp"
+
+extern char** environ;
+
+namespace berth::itest {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+std::unique_ptr<Process> Process::spawn(const std::vector<std::string>& argv, const std::string& log_path,
+                                        const std::vector<std::string>& extra_env) {
+  auto p = std::make_unique<Process>();
+  p->log_path_ = log_path;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> envStrings;
+  for (char** e = environ; *e; ++e) envStrings.emplace_back(*e);
+  for (const auto& e : extra_env) envStrings.push_back(e);
+  std::vector<char*> env;
+  for (auto& e : envStrings) env.push_back(e.data());
+  env.push_back(nullptr);
+  if (posix_spawn(&p->pid_, argv[0].c_str(), &actions, nullptr, args.data(), env.data()) != 0) {
+    ADD_FAILURE() << "cannot spawn " << argv[0];
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  return p;
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+  }
+}
+
+void Process::signal(int sig) {
+  if (!reaped_) ::kill(pid_, sig);
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!reaped_) {
+    pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+bool Process::running() { return wait(std::chrono::milliseconds(0)) == -1; }
+
+std::string Process::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+int countOccurrences(const std::string& text, const std::string& needle) {
+  int count = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++count;
+  return count;
+}
+
+Cluster::Cluster() {
+  std::string pattern = ::testing::TempDir() + "berth-it-XXXXXX";
+  root_ = ::mkdtemp(pattern.data());
+}
+
+Cluster::~Cluster() {
+  agents_.clear();
+  server_.reset();
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(root_);
+  else std::cerr << "test files kept in " << root_ << "\n";
+}
+
+void Cluster::startServer(const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {BERTH_BINARY, "server", "--data-dir", serverDir(), "--listen",
+                                   "127.0.0.1:" + std::to_string(port_), "--server-names", "localhost,127.0.0.1"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const std::string cliFile = serverDir() + "/cli.json";
+  const auto before = pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile)
+                                               : std::filesystem::file_time_type::min();
+  server_ = Process::spawn(argv, root_ + "/server-" + std::to_string(++server_starts_) + ".log");
+  ASSERT_TRUE(eventually([&] {
+    return pki::fileExists(cliFile) && std::filesystem::last_write_time(cliFile) != before;
+  })) << server_->log();
+  auto context = nlohmann::json::parse(*pki::readFile(cliFile));
+  url_ = context["server"];
+  ca_file_ = context["ca_file"];
+  if (api_key_.empty()) api_key_ = context["api_key"];
+  port_ = std::stoi(url_.substr(url_.rfind(':') + 1));
+  ASSERT_TRUE(eventually([&] { return apiResult("GET", "/api/v1/status").ok(); })) << server_->log();
+  ca_pin_ = api("GET", "/api/v1/status").body["ca_pin"];
+}
+
+void Cluster::killServer(int sig) {
+  server_->signal(sig);
+  EXPECT_NE(server_->wait(std::chrono::seconds(10)), -1);
+}
+
+Result<cli::ApiReply> Cluster::apiResult(const std::string& method, const std::string& target,
+                                         const nlohmann::json& body) {
+  auto client = cli::ApiClient::create({url_, api_key_, ca_file_});
+  if (!client) return client.error();
+  return client->call(method, target, body);
+}
+
+cli::ApiReply Cluster::api(const std::string& method, const std::string& target, const nlohmann::json& body) {
+  auto reply = apiResult(method, target, body);
+  EXPECT_TRUE(reply.ok()) << method << " " << target << ": " << (reply.ok() ? "" : reply.error().message);
+  return reply.ok() ? *reply : cli::ApiReply{};
+}
+
+std::string Cluster::createToken(int ttl_s) {
+  return api("POST", "/api/v1/tokens", {{"ttl_s", ttl_s}}).body.value("token", std::string());
+}
+
+Process& Cluster::startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir", agentDir(name), "--server", url_,
+                                   "--ca-pin", ca_pin_, "--join", token, "--backoff-cap-s", "2"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  for (auto& [n, p] : agents_) {
+    if (n == name) {
+      p = Process::spawn(argv, root_ + "/" + name + ".log");
+      return *p;
+    }
+  }
+  agents_.emplace_back(name, Process::spawn(argv, root_ + "/" + name + ".log"));
+  return *agents_.back().second;
+}
+
+Process& Cluster::agent(const std::string& name) {
+  for (auto& [n, p] : agents_) {
+    if (n == name) return *p;
+  }
+  throw std::logic_error("no agent " + name);
+}
+
+std::string Cluster::startOnlineAgent(const std::string& name, const std::vector<std::string>& flags) {
+  const bool enrolled = pki::fileExists(agentDir(name) + "/agent.json");
+  auto& process = startAgent(name, enrolled ? "unused" : createToken(), flags);
+  if (!eventually([&] { return pki::fileExists(agentDir(name) + "/agent.json"); })) {
+    ADD_FAILURE() << "agent did not enrol: " << process.log();
+    return "";
+  }
+  const std::string id = agentState(name).node_id;
+  EXPECT_TRUE(eventually([&] { return node(id).value("status", "") == "online"; })) << process.log();
+  return id;
+}
+
+agent::AgentState Cluster::agentState(const std::string& name) {
+  auto state = agent::loadAgentState(agentDir(name));
+  EXPECT_TRUE(state.ok() && state->has_value());
+  return state.ok() && state->has_value() ? **state : agent::AgentState{};
+}
+
+nlohmann::json Cluster::node(const std::string& id) {
+  auto reply = apiResult("GET", "/api/v1/nodes/" + id);
+  return reply.ok() ? reply->body : nlohmann::json::object();
+}
+
+nlohmann::json Cluster::waitForCommand(const std::string& id, std::chrono::milliseconds timeout) {
+  nlohmann::json command;
+  eventually(
+      [&] {
+        auto reply = apiResult("GET", "/api/v1/commands/" + id);
+        if (!reply) return false;
+        command = reply->body;
+        const std::string state = command.value("state", "");
+        return state != "queued" && state != "dispatched" && state != "running";
+      },
+      timeout);
+  return command;
+}
+
+std::pair<int, std::string> Cluster::cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BERTH_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string log = root_ + "/cli-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()) + ".log";
+  auto p = Process::spawn(argv, log, {"BERTH_CLI_CONFIG=" + serverDir() + "/cli.json"});
+  int code = p->wait(std::chrono::seconds(30));
+  return {code, p->log()};
+}
+
+struct RawAgentConnection::Impl {
+  asio::io_context io;
+  std::unique_ptr<net::ssl::context> tls;
+  std::unique_ptr<net::WsStream> ws;
+  beast::flat_buffer buffer;
+};
+
+RawAgentConnection::RawAgentConnection() : impl_(std::make_unique<Impl>()) {}
+RawAgentConnection::~RawAgentConnection() = default;
+
+Result<void> RawAgentConnection::connect(const std::string& url_text, const agent::AgentState& state) {
+  auto url = net::parseUrl(url_text);
+  if (!url) return url.error();
+  auto tls = net::makeClientContext({state.ca_pem, state.cert_pem, state.key_pem});
+  if (!tls) return tls.error();
+  impl_->tls = std::move(*tls);
+  impl_->ws = std::make_unique<net::WsStream>(impl_->io, *impl_->tls);
+  try {
+    asio::ip::tcp::resolver resolver(impl_->io);
+    beast::get_lowest_layer(*impl_->ws).connect(resolver.resolve(url->host, url->port));
+    impl_->ws->next_layer().handshake(asio::ssl::stream_base::client);
+    impl_->ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::sec_websocket_protocol, protocol::kSubprotocol);
+    }));
+    impl_->ws->handshake(url->host, "/agent/ws");
+  } catch (const std::exception& e) {
+    return makeError("connect_failed", e.what());
+  }
+  return Ok{};
+}
+
+void RawAgentConnection::send(const std::string& text) {
+  impl_->ws->text(true);
+  impl_->ws->write(asio::buffer(text));
+}
+
+std::optional<std::string> RawAgentConnection::read(std::chrono::milliseconds timeout) {
+  std::optional<std::string> out;
+  impl_->buffer.clear();
+  impl_->ws->async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
+    if (!ec) out = beast::buffers_to_string(impl_->buffer.data());
+  });
+  impl_->io.restart();
+  impl_->io.run_for(timeout);
+  return out;
+}
+
+}  // namespace berth::itest

@@ -1,0 +1,109 @@
+// Integration harness: starts real `berth server` and `berth agent` processes
+// on 127.0.0.1 with real TLS, talks to them over the REST API and a raw agent
+// WebSocket, and cleans up. Every test owns a fresh temporary directory.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/agent_state.hpp"
+#include "cli/api_client.hpp"
+
+namespace berth::itest {
+
+class Process {
+ public:
+  // Starts `argv` with stdout and stderr appended to `log_path`.
+  static std::unique_ptr<Process> spawn(const std::vector<std::string>& argv, const std::string& log_path,
+                                        const std::vector<std::string>& extra_env = {});
+  ~Process();
+  void signal(int sig);
+  // Waits for exit; returns the exit code, or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool running();
+  pid_t pid() const { return pid_; }
+  std::string log() const;
+  const std::string& logPath() const { return log_path_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string log_path_;
+};
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+int countOccurrences(const std::string& text, const std::string& needle);
+
+class Cluster {
+ public:
+  Cluster();
+  ~Cluster();
+
+  // Starts (or restarts on the same port) the server with extra flags.
+  void startServer(const std::vector<std::string>& flags = {});
+  void killServer(int sig = SIGKILL);
+  Process& server() { return *server_; }
+  std::string serverDir() const { return root_ + "/server"; }
+
+  // REST call with the admin key; the reply's status and body.
+  cli::ApiReply api(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
+  // REST call that returns the error (code, message) or the reply.
+  Result<cli::ApiReply> apiResult(const std::string& method, const std::string& target,
+                                  const nlohmann::json& body = nullptr);
+  std::string createToken(int ttl_s = 600);
+
+  // Starts an agent with its own state directory under the test's root.
+  Process& startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags = {});
+  Process& agent(const std::string& name);
+  std::string agentDir(const std::string& name) const { return root_ + "/" + name; }
+  // Enrols (if needed) and waits until the agent's node is online; its node id.
+  std::string startOnlineAgent(const std::string& name, const std::vector<std::string>& flags = {});
+  agent::AgentState agentState(const std::string& name);
+  nlohmann::json node(const std::string& id);
+  // Waits for a command to reach a final state; its JSON.
+  nlohmann::json waitForCommand(const std::string& id, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Runs `berth <args>` as the CLI; exit code and stdout+stderr.
+  std::pair<int, std::string> cli(const std::vector<std::string>& args);
+
+  const std::string& url() const { return url_; }
+  const std::string& apiKey() const { return api_key_; }
+  const std::string& caPin() const { return ca_pin_; }
+  const std::string& caFile() const { return ca_file_; }
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string root_;
+  std::string url_, api_key_, ca_file_, ca_pin_;
+  int port_ = 0;
+  int server_starts_ = 0;
+  std::unique_ptr<Process> server_;
+  std::vector<std::pair<std::string, std::unique_ptr<Process>>> agents_;
+};
+
+// A hand-driven agent connection for sending arbitrary frames.
+class RawAgentConnection {
+ public:
+  RawAgentConnection();
+  ~RawAgentConnection();
+  Result<void> connect(const std::string& url, const agent::AgentState& state);
+  void send(const std::string& text);
+  // Next frame within `timeout`, or nullopt (the connection is then unusable).
+  std::optional<std::string> read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::itest

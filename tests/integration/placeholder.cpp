@@ -1,1 +1,0 @@
-int integration_placeholder;
