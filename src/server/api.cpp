@@ -138,10 +138,15 @@ ApiResponse Api::handle(const ApiRequest& request) {
     call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
   } else {
     if (request.bearer.empty()) return errorResponse(makeError("unauthorized", "missing Authorization: Bearer API key"));
-    auto key = d_.store.findApiKey(sha256Hex(request.bearer));
-    if (!key) return errorResponse(key.error());
-    if (!*key) return errorResponse(makeError("unauthorized", "API key is not valid"));
-    call.actor = "key:" + (*key)->id;
+    const std::string hash = sha256Hex(request.bearer);
+    auto known = verified_keys_.find(hash);
+    if (known == verified_keys_.end()) {
+      auto key = d_.store.findApiKey(hash);
+      if (!key) return errorResponse(key.error());
+      if (!*key) return errorResponse(makeError("unauthorized", "API key is not valid"));
+      known = verified_keys_.emplace(hash, (*key)->id).first;
+    }
+    call.actor = "key:" + known->second;
   }
 
   ApiResponse response = route(call);
@@ -301,9 +306,9 @@ ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
   auto outcome = d_.commands.submit(SubmitRequest{node_id, call.body});
   if (!outcome) return errorResponse(outcome.error());
   d_.gateway.pump(node_id);
-  auto current = d_.store.getCommand(outcome->command.id);
-  const store::Command& shown = (current && *current) ? **current : outcome->command;
-  return json(outcome->created ? 202 : 200, commandJson(shown));
+  // Show the state after the pump (dispatched when the node is online).
+  const auto current = d_.commands.openCommand(outcome->command.id);
+  return json(outcome->created ? 202 : 200, commandJson(current ? *current : outcome->command));
 }
 
 ApiResponse Api::listCommands(Call& call, const std::string& node_id) {

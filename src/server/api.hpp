@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_map>
 #include <string>
 
 #include "common/clock.hpp"
@@ -78,6 +79,9 @@ class Api {
   nlohmann::json nodeJson(const store::Node& node);
 
   ApiDependencies d_;
+  // Verified key hash -> key id. Keys cannot be deleted yet, so entries never go stale;
+  // saves a store lookup per request.
+  std::unordered_map<std::string, std::string> verified_keys_;
 };
 
 nlohmann::json commandJson(const store::Command& command);

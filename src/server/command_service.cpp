@@ -250,6 +250,12 @@ Result<store::Command> CommandService::cancel(const std::string& command_id) {
   return done;
 }
 
+std::optional<store::Command> CommandService::openCommand(const std::string& command_id) const {
+  auto it = open_.find(command_id);
+  if (it == open_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::size_t CommandService::queuedCount(const std::string& node_id) const {
   auto it = nodes_.find(node_id);
   return it == nodes_.end() ? 0 : it->second.queued.size();

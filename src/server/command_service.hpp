@@ -60,6 +60,8 @@ class CommandService {
   // Writes the queued/in-flight gauges into Metrics (O(nodes); call before rendering).
   void publishGauges();
 
+  // A command that is still queued or in flight, as the queue sees it now.
+  std::optional<store::Command> openCommand(const std::string& command_id) const;
   std::size_t queuedCount(const std::string& node_id) const;
   std::size_t inFlightCount(const std::string& node_id) const;
 

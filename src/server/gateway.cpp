@@ -61,6 +61,7 @@ void Gateway::start() {
 
 void Gateway::stop() {
   stopped_ = true;
+  flushTelemetry();
   ticker_.cancel();
   for (auto& [id, session] : sessions_) session->channel->close("server shutting down");
 }
@@ -159,9 +160,7 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       return;
     case FrameType::Telemetry: {
       ++metrics_.telemetry_frames_total;
-      auto r = store_.appendTelemetry(session.node_id, store::TelemetrySample{e.issued_at, e.data},
-                                      static_cast<std::size_t>(config_.telemetry_history));
-      if (!r) log::error("telemetry not stored", {{"node_id", session.node_id}, {"error", r.error().message}});
+      pending_telemetry_.emplace_back(session.node_id, store::TelemetrySample{e.issued_at, e.data});
       return;
     }
     case FrameType::Event:
@@ -270,6 +269,14 @@ void Gateway::tick() {
     session->channel->abort();
   }
   commands_.expireDue();
+  flushTelemetry();
+}
+
+void Gateway::flushTelemetry() {
+  if (pending_telemetry_.empty()) return;
+  auto r = store_.appendTelemetry(pending_telemetry_, static_cast<std::size_t>(config_.telemetry_history));
+  if (!r) log::error("telemetry not stored", {{"samples", pending_telemetry_.size()}, {"error", r.error().message}});
+  pending_telemetry_.clear();
 }
 
 }  // namespace berth::server

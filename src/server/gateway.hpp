@@ -68,6 +68,7 @@ class Gateway {
   void endSession(const std::shared_ptr<Session>& session);
   boost::asio::awaitable<void> tickLoop();
   void tick();
+  void flushTelemetry();
 
   boost::asio::any_io_executor executor_;
   store::Store& store_;
@@ -77,6 +78,8 @@ class Gateway {
   const ServerConfig& config_;
   const ServerIdentity& identity_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
+  // TELEMETRY waits here and is written in one transaction per tick.
+  std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
 };

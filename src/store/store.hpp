@@ -123,8 +123,8 @@ class Store {
   // Every non-terminal command (queued, dispatched, running), oldest first.
   virtual Result<std::vector<Command>> listOpenCommands() = 0;
 
-  // Appends a sample and keeps only the newest `keep` for the node.
-  virtual Result<void> appendTelemetry(const std::string& node_id, const TelemetrySample& sample,
+  // Appends samples in one transaction and keeps only the newest `keep` per node.
+  virtual Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,
                                        std::size_t keep) = 0;
   // Newest first.
   virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id,

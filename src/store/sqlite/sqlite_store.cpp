@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <functional>
+#include <set>
+#include <unordered_map>
 
 #include "store/store.hpp"
 
@@ -35,13 +37,17 @@ CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
   request_id TEXT NOT NULL);
 )SQL";
 
-// One prepared statement; binds by position, steps, and finalises on scope exit.
+// A cached prepared statement in use: binds by position, steps, and resets
+// itself for the next user on scope exit.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() {
+    if (stmt_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -57,7 +63,7 @@ class Statement {
   Statement& bind(int v) { return bind(static_cast<std::int64_t>(v)); }
   Statement& bind(const nlohmann::json& v) { return bind(v.dump()); }
 
-  int step() { return sqlite3_step(stmt_); }
+  int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
   std::string text(int col) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
@@ -71,7 +77,7 @@ class Statement {
 
  private:
   sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3_stmt* stmt_;
   int index_ = 0;
 };
 
@@ -129,50 +135,53 @@ Node readNode(const Statement& s) {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
 
   Result<std::optional<std::string>> getSetting(const std::string& key) override {
-    Statement s(db_, "SELECT value FROM settings WHERE key = ?");
+    Statement s = query("SELECT value FROM settings WHERE key = ?");
     s.bind(key);
     if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
     return std::optional<std::string>();
   }
 
   Result<void> putSetting(const std::string& key, const std::string& value) override {
-    Statement s(db_, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    Statement s = query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     s.bind(key).bind(value);
     return done(s, "put setting");
   }
 
   Result<void> insertApiKey(const ApiKey& k) override {
-    Statement s(db_, "INSERT INTO api_keys (id, name, secret_hash, role, created_at) VALUES (?, ?, ?, ?, ?)");
+    Statement s = query("INSERT INTO api_keys (id, name, secret_hash, role, created_at) VALUES (?, ?, ?, ?, ?)");
     s.bind(k.id).bind(k.name).bind(k.secret_hash).bind(k.role).bind(k.created_at);
     return done(s, "insert api key");
   }
 
   Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) override {
-    Statement s(db_, "SELECT id, name, secret_hash, role, created_at FROM api_keys WHERE secret_hash = ?");
+    Statement s = query("SELECT id, name, secret_hash, role, created_at FROM api_keys WHERE secret_hash = ?");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) return std::optional<ApiKey>();
     return std::optional<ApiKey>(ApiKey{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
   }
 
   Result<void> insertJoinToken(const JoinToken& t) override {
-    Statement s(db_, "INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
+    Statement s = query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
     s.bind(t.id).bind(t.secret_hash).bind(t.description).bind(t.created_at).bind(t.expires_at);
     return done(s, "insert join token");
   }
 
   Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
                                      std::int64_t now_ms) override {
-    Statement s(db_, "SELECT id, description, created_at, expires_at, used_at, used_by_node FROM join_tokens WHERE secret_hash = ?");
+    Statement s = query("SELECT id, description, created_at, expires_at, used_at, used_by_node FROM join_tokens WHERE secret_hash = ?");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) return makeError("token_unknown", "join token is not known to this server");
     JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), s.integer(4), s.text(5)};
     if (t.used_at != 0) return makeError("token_used", "join token was already used by node " + t.used_by_node);
     if (t.expires_at <= now_ms) return makeError("token_expired", "join token has expired");
     // The used_at = 0 guard makes the claim atomic even if two enrolments race.
-    Statement claim(db_, "UPDATE join_tokens SET used_at = ?, used_by_node = ? WHERE id = ? AND used_at = 0");
+    Statement claim = query("UPDATE join_tokens SET used_at = ?, used_by_node = ? WHERE id = ? AND used_at = 0");
     claim.bind(now_ms).bind(node_id).bind(t.id);
     if (claim.step() != SQLITE_DONE) return dbError(db_, "consume join token");
     if (sqlite3_changes(db_) != 1) return makeError("token_used", "join token was already used");
@@ -182,7 +191,7 @@ class SqliteStore final : public Store {
   }
 
   Result<void> upsertNode(const Node& n) override {
-    Statement s(db_, "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
+    Statement s = query("INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
                      "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(n.id).bind(n.hostname).bind(n.site).bind(n.labels).bind(n.version).bind(n.capabilities).bind(n.verbs)
@@ -192,28 +201,28 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<Node>> getNode(const std::string& id) override {
-    Statement s(db_, (std::string("SELECT ") + kNodeColumns + " FROM nodes WHERE id = ?").c_str());
+    Statement s = query((std::string("SELECT ") + kNodeColumns + " FROM nodes WHERE id = ?"));
     s.bind(id);
     if (s.step() != SQLITE_ROW) return std::optional<Node>();
     return std::optional<Node>(readNode(s));
   }
 
   Result<std::vector<Node>> listNodes() override {
-    Statement s(db_, (std::string("SELECT ") + kNodeColumns + " FROM nodes ORDER BY created_at, id").c_str());
+    Statement s = query((std::string("SELECT ") + kNodeColumns + " FROM nodes ORDER BY created_at, id"));
     std::vector<Node> out;
     while (s.step() == SQLITE_ROW) out.push_back(readNode(s));
     return out;
   }
 
   Result<void> insertCommand(const Command& c) override {
-    Statement s(db_, (std::string("INSERT INTO commands (") + kCommandColumns +
-                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").c_str());
+    Statement s = query((std::string("INSERT INTO commands (") + kCommandColumns +
+                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     bindCommand(s, c);
     return done(s, "insert command");
   }
 
   Result<void> updateCommand(const Command& c) override {
-    Statement s(db_, "UPDATE commands SET state = ?, dispatched_at = ?, finished_at = ?, attempts = ?, exit_code = ?, "
+    Statement s = query("UPDATE commands SET state = ?, dispatched_at = ?, finished_at = ?, attempts = ?, exit_code = ?, "
                      "result = ?, stdout = ?, stderr = ?, error = ? WHERE id = ?");
     s.bind(commandStateName(c.state)).bind(c.dispatched_at).bind(c.finished_at).bind(c.attempts).bind(c.exit_code)
         .bind(c.result).bind(c.stdout_text).bind(c.stderr_text).bind(c.error).bind(c.id);
@@ -221,7 +230,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<Command>> getCommand(const std::string& id) override {
-    Statement s(db_, (std::string("SELECT ") + kCommandColumns + " FROM commands WHERE id = ?").c_str());
+    Statement s = query((std::string("SELECT ") + kCommandColumns + " FROM commands WHERE id = ?"));
     s.bind(id);
     if (s.step() != SQLITE_ROW) return std::optional<Command>();
     return std::optional<Command>(readCommand(s));
@@ -229,8 +238,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<Command>> findCommandByCorrelation(const std::string& node_id,
                                                           const std::string& correlation_id) override {
-    Statement s(db_, (std::string("SELECT ") + kCommandColumns +
-                      " FROM commands WHERE node_id = ? AND correlation_id = ?").c_str());
+    Statement s = query((std::string("SELECT ") + kCommandColumns +
+                      " FROM commands WHERE node_id = ? AND correlation_id = ?"));
     s.bind(node_id).bind(correlation_id);
     if (s.step() != SQLITE_ROW) return std::optional<Command>();
     return std::optional<Command>(readCommand(s));
@@ -239,7 +248,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Command>> listCommands(const std::string& node_id, std::size_t limit) override {
     std::string sql = std::string("SELECT ") + kCommandColumns + " FROM commands " +
                       (node_id.empty() ? "" : "WHERE node_id = ? ") + "ORDER BY created_at DESC, id LIMIT ?";
-    Statement s(db_, sql.c_str());
+    Statement s = query(sql);
     if (!node_id.empty()) s.bind(node_id);
     s.bind(static_cast<std::int64_t>(limit));
     std::vector<Command> out;
@@ -248,25 +257,39 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Command>> listOpenCommands() override {
-    Statement s(db_, (std::string("SELECT ") + kCommandColumns +
-                      " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id").c_str());
+    Statement s = query((std::string("SELECT ") + kCommandColumns +
+                      " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id"));
     std::vector<Command> out;
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
     return out;
   }
 
-  Result<void> appendTelemetry(const std::string& node_id, const TelemetrySample& sample, std::size_t keep) override {
-    Statement s(db_, "INSERT INTO telemetry (node_id, at, data) VALUES (?, ?, ?)");
-    s.bind(node_id).bind(sample.at).bind(sample.data);
-    if (auto r = done(s, "append telemetry"); !r) return r;
-    Statement prune(db_, "DELETE FROM telemetry WHERE node_id = ? AND rowid NOT IN "
-                         "(SELECT rowid FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)");
-    prune.bind(node_id).bind(node_id).bind(static_cast<std::int64_t>(keep));
-    return done(prune, "prune telemetry");
+  Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,
+                               std::size_t keep) override {
+    if (samples.empty()) return Ok{};
+    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
+    auto result = [&]() -> Result<void> {
+      std::set<std::string> touched;
+      for (const auto& [node_id, sample] : samples) {
+        Statement s = query("INSERT INTO telemetry (node_id, at, data) VALUES (?, ?, ?)");
+        s.bind(node_id).bind(sample.at).bind(sample.data);
+        if (auto r = done(s, "append telemetry"); !r) return r;
+        touched.insert(node_id);
+      }
+      for (const auto& node_id : touched) {
+        Statement prune = query("DELETE FROM telemetry WHERE node_id = ? AND rowid NOT IN "
+                             "(SELECT rowid FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)");
+        prune.bind(node_id).bind(node_id).bind(static_cast<std::int64_t>(keep));
+        if (auto r = done(prune, "prune telemetry"); !r) return r;
+      }
+      return Ok{};
+    }();
+    sqlite3_exec(db_, result.ok() ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+    return result;
   }
 
   Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) override {
-    Statement s(db_, "SELECT at, data FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
+    Statement s = query("SELECT at, data FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
     s.bind(node_id).bind(static_cast<std::int64_t>(limit));
     std::vector<TelemetrySample> out;
     while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1)});
@@ -274,13 +297,13 @@ class SqliteStore final : public Store {
   }
 
   Result<void> appendAudit(const AuditRecord& r) override {
-    Statement s(db_, "INSERT INTO audit (at, actor, action, target, outcome, request_id) VALUES (?, ?, ?, ?, ?, ?)");
+    Statement s = query("INSERT INTO audit (at, actor, action, target, outcome, request_id) VALUES (?, ?, ?, ?, ?, ?)");
     s.bind(r.at).bind(r.actor).bind(r.action).bind(r.target).bind(r.outcome).bind(r.request_id);
     return done(s, "append audit");
   }
 
   Result<std::vector<AuditRecord>> listAudit(std::size_t limit) override {
-    Statement s(db_, "SELECT id, at, actor, action, target, outcome, request_id FROM audit ORDER BY id DESC LIMIT ?");
+    Statement s = query("SELECT id, at, actor, action, target, outcome, request_id FROM audit ORDER BY id DESC LIMIT ?");
     s.bind(static_cast<std::int64_t>(limit));
     std::vector<AuditRecord> out;
     while (s.step() == SQLITE_ROW) {
@@ -304,7 +327,21 @@ class SqliteStore final : public Store {
     return Ok{};
   }
 
+  // Statements are prepared once and reused; the store is single-threaded.
+  Statement query(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        return Statement(db_, nullptr);
+      }
+      it = statements_.emplace(sql, stmt).first;
+    }
+    return Statement(db_, it->second);
+  }
+
   sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace

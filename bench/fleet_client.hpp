@@ -1,0 +1,65 @@
+// The simulated fleet: many agent sessions and REST load generators in one
+// process on one Asio thread, against any hub that speaks berth-agent-v1.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/ws_channel.hpp"
+
+namespace berth::bench {
+
+struct FleetTarget {
+  std::string host = "127.0.0.1";
+  std::string port;
+  std::string api_key;
+};
+
+struct SimAgent {
+  std::string node_id;
+  std::string cert_pem;
+  std::shared_ptr<net::WsChannel> channel;
+  bool welcomed = false;
+};
+
+class Fleet {
+ public:
+  // `ca_pem` verifies the hub; every agent presents its own certificate
+  // signed for its node id, all sharing `key_pem`.
+  Fleet(FleetTarget target, const std::string& ca_pem, const std::string& key_pem,
+        std::vector<std::pair<std::string, std::string>> identities);
+
+  // Opens every session (HELLO -> WELCOME) with at most `parallel` handshakes at once.
+  // Returns how many were welcomed.
+  std::size_t connectAll(std::size_t parallel, std::chrono::seconds timeout);
+  // Each of the first `agents` agents keeps up to 4 TELEMETRY frames queued for `duration`.
+  void blastTelemetry(std::size_t agents, std::chrono::seconds duration);
+  // `connections` keep-alive HTTPS clients POST ping commands to the first
+  // `agents` agents for `duration`. Latencies are POST sent -> COMMAND at the agent.
+  void commandLoad(std::size_t agents, std::size_t connections, std::chrono::seconds duration);
+  // Sends HEARTBEATs from every session (keeps them alive across long phases).
+  void heartbeatAll();
+  void closeAll();
+
+  std::vector<double> latencies_ms;
+  std::uint64_t commands_posted = 0;
+  std::uint64_t commands_received = 0;
+  std::uint64_t post_errors = 0;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// "GET /metrics" from the hub; the value of the series named exactly `series`.
+double scrapeMetric(const FleetTarget& target, const std::string& ca_pem, const std::string& series);
+
+}  // namespace berth::bench

@@ -1,0 +1,326 @@
+// Fleet benchmark: the same workload against a real `berth server` and against
+// the Node `ws` reference hub (bench/reference-hub), in one run, with ratios.
+//   sessions held and server memory per session (N sessions)
+//   TELEMETRY frames ingested per second
+//   command round trips per second and p50/p99 latency at --rt-agents agents
+//   idle agent resident memory (`berth agent` vs a Node ws agent)
+// Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub]
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sodium.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/clock.hpp"
+#include "common/encoding.hpp"
+#include "fleet_client.hpp"
+#include "net/http_client.hpp"
+#include "net/tls.hpp"
+#include "pki/authority.hpp"
+#include "pki/keys.hpp"
+#include "pki/sealed_file.hpp"
+#include "protocol/signing.hpp"
+#include "store/store.hpp"
+
+extern char** environ;
+
+namespace {
+using namespace berth;
+using Steady = std::chrono::steady_clock;
+constexpr std::int64_t kDayMs = 86'400'000;
+
+struct Options {
+  std::size_t sessions = 10000;
+  std::size_t rt_agents = 1000;
+  int seconds = 10;
+  std::size_t connections = 32;
+  bool skip_hub = false;
+};
+
+struct Child {
+  pid_t pid = -1;
+  ~Child() { stop(); }
+  void stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      pid = -1;
+    }
+  }
+};
+
+Child spawn(const std::vector<std::string>& argv, const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  Child c;
+  if (posix_spawnp(&c.pid, argv[0].c_str(), &actions, nullptr, args.data(), environ) != 0) {
+    throw std::runtime_error("cannot start " + argv[0]);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  return c;
+}
+
+double rssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+std::string freePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return std::to_string(a.local_endpoint().port());
+}
+
+bool waitFor(const std::function<bool()>& f, std::chrono::seconds timeout) {
+  const auto deadline = Steady::now() + timeout;
+  while (Steady::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+struct Figures {
+  std::size_t sessions = 0;
+  double connect_s = 0;
+  double server_mib_idle = 0;
+  double server_mib_sessions = 0;
+  double telemetry_per_s = 0;
+  double round_trips_per_s = 0;
+  double p50_ms = 0, p99_ms = 0;
+  std::uint64_t post_errors = 0;
+  double idle_agent_mib = 0;
+};
+
+// Certificates for `n` simulated agents, all sharing one key.
+std::vector<std::pair<std::string, std::string>> identities(const pki::CertificateAuthority& ca, const std::string& key,
+                                                            std::size_t n) {
+  auto csr = *pki::makeCsr(key, "sim");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string id = fmt::format("n_sim{:06}", i);
+    out.emplace_back(id, ca.signAgentCsr(csr, id, systemNowMs(), kDayMs)->cert_pem);
+  }
+  return out;
+}
+
+// The shared workload; `child` is the hub process whose memory is measured.
+Figures runWorkload(const Options& o, bench::FleetTarget target, const std::string& ca_pem,
+                    const pki::CertificateAuthority& ca, pid_t hub_pid) {
+  Figures f;
+  const std::string key = pki::generatePrivateKeyPem();
+  auto ids = identities(ca, key, o.sessions);
+  f.server_mib_idle = rssMiB(hub_pid);
+  bench::Fleet fleet(target, ca_pem, key, ids);
+  const auto start = Steady::now();
+  f.sessions = fleet.connectAll(256, std::chrono::seconds(300));
+  f.connect_s = std::chrono::duration<double>(Steady::now() - start).count();
+  fleet.heartbeatAll();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  f.server_mib_sessions = rssMiB(hub_pid);
+  std::cerr << fmt::format("  {} sessions in {:.1f} s, hub RSS {:.0f} MiB\n", f.sessions, f.connect_s, f.server_mib_sessions);
+
+  const double t0 = bench::scrapeMetric(target, ca_pem, "berth_telemetry_frames_total");
+  const auto tStart = Steady::now();
+  fleet.blastTelemetry(o.rt_agents, std::chrono::seconds(o.seconds / 2 + 1));
+  // Frames still in socket buffers count once the hub has read them: wait until it has.
+  double t1 = bench::scrapeMetric(target, ca_pem, "berth_telemetry_frames_total");
+  auto drained = Steady::now();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const double now = bench::scrapeMetric(target, ca_pem, "berth_telemetry_frames_total");
+    if (now == t1) break;
+    t1 = now;
+    drained = Steady::now();
+  }
+  f.telemetry_per_s = (t1 - t0) / std::chrono::duration<double>(drained - tStart).count();
+  std::cerr << fmt::format("  telemetry {:.0f}/s\n", f.telemetry_per_s);
+  fleet.heartbeatAll();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  const std::string finished = "berth_commands_finished_total{state=\"succeeded\"}";
+  const double c0 = bench::scrapeMetric(target, ca_pem, finished);
+  const auto cStart = Steady::now();
+  fleet.commandLoad(o.rt_agents, o.connections, std::chrono::seconds(o.seconds));
+  const double c1 = bench::scrapeMetric(target, ca_pem, finished);
+  f.round_trips_per_s = (c1 - c0) / std::chrono::duration<double>(Steady::now() - cStart).count();
+  f.p50_ms = percentile(fleet.latencies_ms, 0.50);
+  f.p99_ms = percentile(fleet.latencies_ms, 0.99);
+  f.post_errors = fleet.post_errors;
+  std::cerr << fmt::format("  {:.0f} round trips/s, p50 {:.2f} ms, p99 {:.2f} ms, {} POST errors\n", f.round_trips_per_s,
+                           f.p50_ms, f.p99_ms, f.post_errors);
+  fleet.closeAll();
+  return f;
+}
+
+Figures benchBerth(const Options& o, const std::string& dir) {
+  std::cerr << "berth server:\n";
+  const std::string port = freePort(), data = dir + "/berth";
+  Child server = spawn({BERTH_BINARY, "server", "--data-dir", data, "--listen", "127.0.0.1:" + port, "--log-level",
+                        "warn", "--max-queue", "100000", "--telemetry-history", "10"},
+                       dir + "/berth-server.log");
+  if (!waitFor([&] { return pki::fileExists(data + "/cli.json"); }, std::chrono::seconds(30))) {
+    throw std::runtime_error("berth server did not start; see " + dir + "/berth-server.log");
+  }
+  auto cli = nlohmann::json::parse(*pki::readFile(data + "/cli.json"));
+  const std::string caPem = *pki::readFile(data + "/pki/ca.crt");
+  auto ca = *pki::CertificateAuthority::fromPem(caPem, *pki::readFile(data + "/pki/ca.key"));
+  {  // Register the simulated nodes as if they had enrolled.
+    auto store = store::openSqliteStore(data + "/berth.db").value();
+    for (std::size_t i = 0; i < o.sessions; ++i) {
+      store::Node n;
+      n.id = fmt::format("n_sim{:06}", i);
+      n.created_at = systemNowMs();
+      (void)store->upsertNode(n);
+    }
+  }
+  bench::FleetTarget target{"127.0.0.1", port, cli["api_key"]};
+  Figures f = runWorkload(o, target, caPem, ca, server.pid);
+
+  // A real agent, enrolled and idle.
+  auto tls = net::makeClientContext({caPem, "", ""});
+  auto token = net::httpsRequest({"127.0.0.1", port, "/"}, **tls,
+                                 {"POST", "/api/v1/tokens", "{}", {{"Authorization", "Bearer " + target.api_key}}},
+                                 std::chrono::seconds(30), false);
+  const std::string joinToken = nlohmann::json::parse(token->body)["token"];
+  const std::string pin = *pki::publicKeyPin(caPem);
+  Child agent = spawn({BERTH_BINARY, "agent", "--state-dir", dir + "/agent", "--server", "https://127.0.0.1:" + port,
+                       "--join", joinToken, "--ca-pin", pin},
+                      dir + "/berth-agent.log");
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  f.idle_agent_mib = rssMiB(agent.pid);
+  std::cerr << fmt::format("  idle berth agent RSS {:.1f} MiB\n", f.idle_agent_mib);
+  return f;
+}
+
+Figures benchHub(const Options& o, const std::string& dir) {
+  std::cerr << "reference hub (Node ws):\n";
+  const std::string port = freePort(), hubDir = dir + "/hub";
+  std::filesystem::create_directories(hubDir);
+  auto ca = pki::CertificateAuthority::createNew("reference hub CA", systemNowMs(), kDayMs);
+  const std::string serverKey = pki::generatePrivateKeyPem();
+  auto serverCert = ca.issueServerCertificate(serverKey, {"localhost", "127.0.0.1"}, systemNowMs(), kDayMs);
+  auto signing = protocol::generateSigningKey();
+  (void)pki::writePrivateFile(hubDir + "/server.crt", serverCert->cert_pem);
+  (void)pki::writePrivateFile(hubDir + "/server.key", serverKey);
+  (void)pki::writePrivateFile(hubDir + "/ca.crt", ca.certPem());
+  (void)pki::writePrivateFile(hubDir + "/signing.key", base64Encode(signing.secret_key));
+  const std::string apiKey = "hub-key";
+  Child hub = spawn({"node", std::string(HUB_DIR) + "/hub.js", port, hubDir, apiKey}, dir + "/hub.log");
+  bench::FleetTarget target{"127.0.0.1", port, apiKey};
+  if (!waitFor([&] { return bench::scrapeMetric(target, ca.certPem(), "berth_agent_sessions_active") >= 0; },
+               std::chrono::seconds(30))) {
+    throw std::runtime_error("reference hub did not start; see " + dir + "/hub.log (run npm ci in bench/reference-hub)");
+  }
+  Figures f = runWorkload(o, target, ca.certPem(), ca, hub.pid);
+
+  const std::string clientKey = pki::generatePrivateKeyPem();
+  (void)pki::writePrivateFile(hubDir + "/client.key", clientKey);
+  (void)pki::writePrivateFile(hubDir + "/client.crt",
+                              ca.signAgentCsr(*pki::makeCsr(clientKey, "x"), "n_refagent", systemNowMs(), kDayMs)->cert_pem);
+  Child agent = spawn({"node", std::string(HUB_DIR) + "/agent.js", "https://127.0.0.1:" + port, hubDir, "n_refagent"},
+                      dir + "/hub-agent.log");
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  f.idle_agent_mib = rssMiB(agent.pid);
+  std::cerr << fmt::format("  idle Node ws agent RSS {:.1f} MiB\n", f.idle_agent_mib);
+  return f;
+}
+
+void report(const Options& o, const Figures& b, const Figures* h) {
+  auto ratio = [&](double ours, double theirs) { return theirs > 0 ? fmt::format("{:.2f}x", ours / theirs) : "-"; };
+  auto row = [&](const std::string& name, double ours, double theirs, const char* fmtSpec, const std::string& target) {
+    std::cout << fmt::format("| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", name, fmt::format(fmt::runtime(fmtSpec), ours),
+                             h ? fmt::format(fmt::runtime(fmtSpec), theirs) : "-", h ? ratio(ours, theirs) : "-", target);
+  };
+  const double perSessionB = b.sessions ? (b.server_mib_sessions - b.server_mib_idle) * 1024 / b.sessions : 0;
+  const double perSessionH = h && h->sessions ? (h->server_mib_sessions - h->server_mib_idle) * 1024 / h->sessions : 0;
+  std::cout << fmt::format("\nfleet_sim: {} sessions, round trips at {} agents over {} HTTPS connections, {} s phases\n",
+                           o.sessions, o.rt_agents, o.connections, o.seconds);
+  std::cout << "peer: reference hub on Node " << "ws (bench/reference-hub), same frames, same routing, no persistence\n\n";
+  std::cout << fmt::format("| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", "figure", "berth", "node ws", "ratio", "target");
+  std::cout << "|" << std::string(42, '-') << "|" << std::string(14, '-') << "|" << std::string(14, '-') << "|"
+            << std::string(9, '-') << "|" << std::string(24, '-') << "|\n";
+  row("sessions held", static_cast<double>(b.sessions), h ? static_cast<double>(h->sessions) : 0, "{:.0f}", ">= 10000");
+  row("time to open all sessions (s)", b.connect_s, h ? h->connect_s : 0, "{:.1f}", "");
+  row("server RSS with all sessions (MiB)", b.server_mib_sessions, h ? h->server_mib_sessions : 0, "{:.0f}", "< 1024 at 10000");
+  row("server memory per session (KiB)", perSessionB, perSessionH, "{:.1f}", "");
+  row("telemetry frames ingested/s", b.telemetry_per_s, h ? h->telemetry_per_s : 0, "{:.0f}", "");
+  row("command round trips/s", b.round_trips_per_s, h ? h->round_trips_per_s : 0, "{:.0f}", ">= 10000");
+  row("round trip p50 (ms)", b.p50_ms, h ? h->p50_ms : 0, "{:.2f}", "");
+  row("round trip p99 (ms)", b.p99_ms, h ? h->p99_ms : 0, "{:.2f}", "< 50");
+  row("idle agent RSS (MiB)", b.idle_agent_mib, h ? h->idle_agent_mib : 0, "{:.1f}", "< 10");
+  std::cout << fmt::format("\nPOST errors: berth {}, hub {}\n", b.post_errors, h ? h->post_errors : 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return 1;
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string("0"); };
+    if (a == "--sessions") o.sessions = std::stoul(next());
+    else if (a == "--rt-agents") o.rt_agents = std::stoul(next());
+    else if (a == "--seconds") o.seconds = std::stoi(next());
+    else if (a == "--connections") o.connections = std::stoul(next());
+    else if (a == "--skip-hub") o.skip_hub = true;
+    else {
+      std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n";
+      return 2;
+    }
+  }
+  o.rt_agents = std::min(o.rt_agents, o.sessions);
+  rlimit limit{1 << 20, 1 << 20};
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    limit = {65536, 65536};
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  std::string pattern = "/tmp/berth-fleet-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern.data());
+  std::cerr << "work files in " << dir << "\n";
+  try {
+    Figures b = benchBerth(o, dir);
+    std::optional<Figures> h;
+    if (!o.skip_hub) h = benchHub(o, dir);
+    report(o, b, h ? &*h : nullptr);
+  } catch (const std::exception& e) {
+    std::cerr << "fleet_sim failed: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
