@@ -149,16 +149,32 @@ ApiResponse Api::handle(const ApiRequest& request) {
     call.actor = "key:" + known->second;
   }
 
-  ApiResponse response = route(call);
-  if (request.method != "GET") {
-    auto body = nlohmann::json::parse(response.body, nullptr, false);
-    std::string outcome = std::to_string(response.status);
-    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-      outcome += " " + body["error"].value("code", std::string());
-    }
-    auto r = d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
+  ApiResponse response;
+  if (request.method == "GET") {
+    response = route(call);
+  } else {
+    // A mutating call and its audit record commit together; a failed one is
+    // rolled back and still audited.
+    auto audit = [&] {
+      auto body = nlohmann::json::parse(response.body, nullptr, false);
+      std::string outcome = std::to_string(response.status);
+      if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+        outcome += " " + body["error"].value("code", std::string());
+      }
+      return d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
                                                      outcome, request.request_id});
-    if (!r) log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
+    };
+    auto committed = d_.store.transaction([&]() -> Result<void> {
+      response = route(call);
+      if (response.status >= 500) return makeError("rolled_back", "the request failed");
+      return audit();
+    });
+    if (!committed && response.status < 500) response = errorResponse(committed.error());
+    if (!committed) {
+      if (auto r = audit(); !r) {
+        log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
+      }
+    }
   }
   log::info("request", {{"method", request.method}, {"path", path}, {"status", response.status},
                         {"request_id", request.request_id}, {"actor", call.actor}});
@@ -315,11 +331,15 @@ ApiResponse Api::listCommands(Call& call, const std::string& node_id) {
   auto commands = d_.store.listCommands(node_id, limitParam(call.query, 50, 1000));
   if (!commands) return errorResponse(commands.error());
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& c : *commands) out.push_back(commandJson(c));
+  for (const auto& c : *commands) {
+    auto live = d_.commands.openCommand(c.id);  // in-flight states live in memory
+    out.push_back(commandJson(live ? *live : c));
+  }
   return json(200, {{"commands", out}});
 }
 
 ApiResponse Api::showCommand(const std::string& id) {
+  if (auto live = d_.commands.openCommand(id)) return json(200, commandJson(*live));
   auto command = d_.store.getCommand(id);
   if (!command) return errorResponse(command.error());
   if (!*command) return errorResponse(makeError("not_found", "command " + id + " does not exist"));

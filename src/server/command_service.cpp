@@ -123,12 +123,6 @@ std::vector<store::Command> CommandService::takeForDispatch(const std::string& n
     command.state = store::CommandState::Dispatched;
     command.dispatched_at = now;
     ++command.attempts;
-    if (auto r = save(command); !r) {
-      log::error("could not record dispatch; command stays queued", {{"command_id", command.id}, {"error", r.error().message}});
-      command.state = store::CommandState::Queued;
-      queue.queued.push_front(command.id);
-      break;
-    }
     queue.in_flight[command.correlation_id] = command.id;
     sent_at_[command.id] = std::chrono::steady_clock::now();
     out.push_back(command);
@@ -144,7 +138,6 @@ void CommandService::markRunning(const std::string& node_id, const std::string& 
   auto& command = open_.at(flight->second);
   if (command.state != store::CommandState::Dispatched) return;
   command.state = store::CommandState::Running;
-  (void)save(command);
 }
 
 std::optional<store::Command> CommandService::complete(const std::string& node_id, const std::string& correlation_id,
@@ -190,7 +183,6 @@ void CommandService::requeueInFlight(const std::string& node_id) {
   for (const auto& id : ids) {
     auto& command = open_.at(id);
     command.state = store::CommandState::Queued;
-    (void)save(command);
     queue.queued.push_front(id);
     sent_at_.erase(id);
   }

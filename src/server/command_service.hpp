@@ -1,7 +1,8 @@
-// The durable command queue. Every state change is written to the store first;
-// an in-memory index (per-node queue and in-flight table) makes dispatch cheap.
-// After a restart load() rebuilds the index and puts commands that were in
-// flight back in the queue, since their sessions are gone.
+// The durable command queue. A command is written to the store as queued
+// before the API answers, and again when it reaches a final state. Dispatched
+// and running are session-bound, so they live only in memory (openCommand()
+// shows them): after a crash every unfinished command is queued again anyway,
+// and skipping those writes halves the store traffic per command.
 // Single-threaded: used from the server's I/O thread.
 #pragma once
 

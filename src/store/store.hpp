@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -96,6 +97,10 @@ struct TelemetrySample {
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Runs `body` atomically: its writes commit together, or none do when it
+  // fails. Nested calls join the outer transaction.
+  virtual Result<void> transaction(const std::function<Result<void>()>& body) = 0;
 
   virtual Result<std::optional<std::string>> getSetting(const std::string& key) = 0;
   virtual Result<void> putSetting(const std::string& key, const std::string& value) = 0;

@@ -72,10 +72,11 @@ TEST(Commands, CommandRedeliveredAfterADroppedSessionRunsOnce) {
   c.startServer();
   auto done = c.waitForCommand(cmd, std::chrono::seconds(30));
   EXPECT_EQ(done["state"], "succeeded") << done.dump();
-  EXPECT_GE(done["attempts"].get<int>(), 2);  // it was sent again...
   const auto log = c.agent("a1").log();
-  EXPECT_EQ(countOccurrences(log, "\"msg\":\"executing command\""), 1) << log;  // ...and ran once
+  // It reached the agent a second time after the restart...
   EXPECT_TRUE(log.find("still running") != std::string::npos || log.find("already ran") != std::string::npos) << log;
+  // ...and ran once.
+  EXPECT_EQ(countOccurrences(log, "\"msg\":\"executing command\""), 1) << log;
 }
 
 TEST(Commands, FullQueueAnswers429WithRetryAfter) {

@@ -140,6 +140,24 @@ class SqliteStore final : public Store {
     sqlite3_close(db_);
   }
 
+  Result<void> transaction(const std::function<Result<void>()>& body) override {
+    if (depth_ > 0) return body();
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
+    ++depth_;
+    auto result = body();
+    --depth_;
+    if (!result) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return result;
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Error e = dbError(db_, "commit");
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return e;
+    }
+    return Ok{};
+  }
+
   Result<std::optional<std::string>> getSetting(const std::string& key) override {
     Statement s = query("SELECT value FROM settings WHERE key = ?");
     s.bind(key);
@@ -267,8 +285,7 @@ class SqliteStore final : public Store {
   Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,
                                std::size_t keep) override {
     if (samples.empty()) return Ok{};
-    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
-    auto result = [&]() -> Result<void> {
+    return transaction([&]() -> Result<void> {
       std::set<std::string> touched;
       for (const auto& [node_id, sample] : samples) {
         Statement s = query("INSERT INTO telemetry (node_id, at, data) VALUES (?, ?, ?)");
@@ -283,9 +300,7 @@ class SqliteStore final : public Store {
         if (auto r = done(prune, "prune telemetry"); !r) return r;
       }
       return Ok{};
-    }();
-    sqlite3_exec(db_, result.ok() ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
-    return result;
+    });
   }
 
   Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) override {
@@ -341,6 +356,7 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  int depth_ = 0;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 

@@ -99,7 +99,7 @@ TEST_F(CommandServiceTest, QueuedCommandsExpireAtTheirTtl) {
 TEST_F(CommandServiceTest, LoadAfterRestartRequeuesWhatWasInFlight) {
   auto c = submit({{"verb", "ping"}});
   ASSERT_EQ(service.takeForDispatch("n_1").size(), 1u);
-  EXPECT_EQ((*store->getCommand(c->command.id))->state, store::CommandState::Dispatched);
+  EXPECT_EQ(service.openCommand(c->command.id)->state, store::CommandState::Dispatched);
   CommandService restarted(*store, metrics, [this] { return now; }, config);
   ASSERT_TRUE(restarted.load().ok());
   EXPECT_EQ(restarted.queuedCount("n_1"), 1u);
