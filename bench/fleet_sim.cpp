@@ -149,7 +149,7 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
   f.sessions = fleet.connectAll(256, std::chrono::seconds(300));
   f.connect_s = std::chrono::duration<double>(Steady::now() - start).count();
   fleet.heartbeatAll();
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::this_thread::sleep_for(std::chrono::seconds(12));  // settled: past berth's 10 s trim tick
   f.server_mib_sessions = rssMiB(hub_pid);
   std::cerr << fmt::format("  {} sessions in {:.1f} s, hub RSS {:.0f} MiB\n", f.sessions, f.connect_s, f.server_mib_sessions);
 
@@ -189,9 +189,10 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
 Figures benchBerth(const Options& o, const std::string& dir) {
   std::cerr << "berth server:\n";
   const std::string port = freePort(), data = dir + "/berth";
-  Child server = spawn({BERTH_BINARY, "server", "--data-dir", data, "--listen", "127.0.0.1:" + port, "--log-level",
-                        "warn", "--max-queue", "100000", "--telemetry-history", "10"},
-                       dir + "/berth-server.log");
+  std::vector<std::string> argv = {BERTH_BINARY, "server", "--data-dir", data, "--listen", "127.0.0.1:" + port,
+                                   "--log-level", "warn", "--max-queue", "100000", "--telemetry-history", "10"};
+  if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) argv.insert(argv.begin(), wrapper);  // e.g. heaptrack
+  Child server = spawn(argv, dir + "/berth-server.log");
   if (!waitFor([&] { return pki::fileExists(data + "/cli.json"); }, std::chrono::seconds(30))) {
     throw std::runtime_error("berth server did not start; see " + dir + "/berth-server.log");
   }

@@ -23,6 +23,7 @@ const char* levelName(Level level) {
 }  // namespace
 
 void setLevel(Level level) { gLevel = static_cast<int>(level); }
+bool enabled(Level level) { return static_cast<int>(level) >= gLevel.load(); }
 
 bool parseLevel(const std::string& text, Level& out) {
   for (Level l : {Level::Debug, Level::Info, Level::Warn, Level::Error}) {

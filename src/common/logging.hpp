@@ -9,6 +9,8 @@ namespace berth::log {
 enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3 };
 
 void setLevel(Level level);
+// Whether `level` would be written; lets hot paths skip building fields.
+bool enabled(Level level);
 // Parses "debug|info|warn|error"; nullopt-equivalent false when unknown.
 bool parseLevel(const std::string& text, Level& out);
 // Sets the "component" field stamped on every line of this process (e.g. "server").

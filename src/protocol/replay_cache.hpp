@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <unordered_set>
@@ -18,9 +19,11 @@ class ReplayCache {
   std::size_t size() const { return order_.size(); }
 
  private:
+  // 64-bit hashes, not the nonces: a tenth of the memory per session. A false
+  // "replay" needs a collision among `capacity` recent nonces (~2^-52).
   std::size_t capacity_;
-  std::deque<std::string> order_;
-  std::unordered_set<std::string> seen_;
+  std::deque<std::uint64_t> order_;
+  std::unordered_set<std::uint64_t> seen_;
 };
 
 }  // namespace berth::protocol

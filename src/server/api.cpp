@@ -14,7 +14,7 @@ constexpr int kDefaultTokenTtlS = 3600;
 constexpr int kMaxTokenTtlS = 30 * 86400;
 
 ApiResponse json(int status, const nlohmann::json& body) {
-  return ApiResponse{status, body.dump(), "application/json", {}};
+  return ApiResponse{status, body.dump(), "application/json", {}, {}};
 }
 
 Error invalid(const std::string& field, const std::string& rule) {
@@ -70,6 +70,7 @@ Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms,
 
 ApiResponse errorResponse(const Error& error) {
   auto res = json(statusFor(error.code), {{"error", {{"code", error.code}, {"message", error.message}}}});
+  res.error_code = error.code;
   if (error.code == "queue_full") res.headers["Retry-After"] = "5";
   return res;
 }
@@ -109,7 +110,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
   if (request.method == "GET" && path == "/healthz") return json(200, {{"status", "ok"}});
   if (request.method == "GET" && path == "/metrics") {
     d_.commands.publishGauges();
-    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}};
+    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}, {}};
   }
   auto segments = split(path);
   if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
@@ -156,11 +157,8 @@ ApiResponse Api::handle(const ApiRequest& request) {
     // A mutating call and its audit record commit together; a failed one is
     // rolled back and still audited.
     auto audit = [&] {
-      auto body = nlohmann::json::parse(response.body, nullptr, false);
       std::string outcome = std::to_string(response.status);
-      if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-        outcome += " " + body["error"].value("code", std::string());
-      }
+      if (!response.error_code.empty()) outcome += " " + response.error_code;
       return d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
                                                      outcome, request.request_id});
     };
@@ -176,7 +174,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
       }
     }
   }
-  log::info("request", {{"method", request.method}, {"path", path}, {"status", response.status},
+  if (log::enabled(log::Level::Info)) log::info("request", {{"method", request.method}, {"path", path}, {"status", response.status},
                         {"request_id", request.request_id}, {"actor", call.actor}});
   return response;
 }

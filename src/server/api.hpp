@@ -34,6 +34,7 @@ struct ApiResponse {
   std::string body;
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
+  std::string error_code;  // set by errorResponse(), for the audit record
 };
 
 struct ApiDependencies {

@@ -82,6 +82,7 @@ class Gateway {
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
+  std::uint64_t ticks_ = 0;
 };
 
 }  // namespace berth::server

@@ -372,7 +372,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   char* message = nullptr;
-  std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") + kSchema;
+  std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;") + kSchema;
   if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     Error e = makeError("store_error", std::string("schema: ") + (message ? message : "unknown"));
     sqlite3_free(message);
