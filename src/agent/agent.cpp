@@ -18,6 +18,7 @@
 #include "agent/agent_state.hpp"
 #include "agent/command_runner.hpp"
 #include "agent/enrollment.hpp"
+#include "agent/resident_trim.hpp"
 #include "agent/verbs.hpp"
 #include "common/clock.hpp"
 #include "common/ids.hpp"
@@ -56,6 +57,7 @@ struct Agent::Impl {
   // Per-session settings from WELCOME (and config EVENTs).
   int heartbeat_interval_s = 20;
   int telemetry_interval_s = 30;
+  bool trimmed = false;
 
   Envelope frame(FrameType type) const {
     Envelope e;
@@ -178,6 +180,10 @@ struct Agent::Impl {
             welcomed = true;
             applySettings(envelope->data);
             log::info("session established", {{"node_id", state.node_id}, {"session_id", envelope->data.value("session_id", "")}});
+            if (!trimmed) {  // start-up code has run; let its pages go
+              trimResidentText();
+              trimmed = true;
+            }
             asio::co_spawn(io, sessionTicker(channel, lastHeard), asio::detached);
           }
           break;
