@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "agent/agent.hpp"
@@ -94,11 +95,22 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   }
   std::cout << "  try:      BERTH_CLI_CONFIG=" << dataDir << "/cli.json berth node ls\n" << std::flush;
 
+  // Made before the server thread starts: the store belongs to that thread afterwards.
+  auto token = srv.createJoinToken(300, "berth dev's own agent");
+  if (!token) {
+    std::cerr << "error: " << token.error().message << "\n";
+    return 1;
+  }
   std::unique_ptr<agent::Agent> devAgent;
+  std::mutex agentMutex;
+  bool serverStopped = false;
   std::thread serverThread([&] {
     srv.run();
+    std::lock_guard lock(agentMutex);
+    serverStopped = true;
     if (devAgent) devAgent->stop();
   });
+
   agent::AgentConfig agentConfig;
   agentConfig.state_dir = dataDir + "/agent";
   agentConfig.server_url = srv.apiUrl();
@@ -106,13 +118,6 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   agentConfig.site = "dev";
   agentConfig.labels = {{"role", "dev"}};
   agentConfig.handle_signals = false;
-  auto token = srv.createJoinToken(300, "berth dev's own agent");
-  if (!token) {
-    std::cerr << "error: " << token.error().message << "\n";
-    srv.stop();
-    serverThread.join();
-    return 1;
-  }
   agentConfig.join_token = *token;
   auto created = agent::Agent::create(agentConfig);
   if (!created) {
@@ -121,7 +126,11 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
     serverThread.join();
     return 1;
   }
-  devAgent = std::move(*created);
+  {
+    std::lock_guard lock(agentMutex);
+    devAgent = std::move(*created);
+    if (serverStopped) devAgent->stop();  // Ctrl-C came during enrolment
+  }
   std::cout << "  node:     " << devAgent->nodeId() << "\n  Ctrl-C stops both.\n" << std::flush;
   devAgent->run();
   serverThread.join();

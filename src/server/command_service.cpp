@@ -263,7 +263,8 @@ Result<void> CommandService::save(const store::Command& command) { return store_
 void CommandService::finish(store::Command& command, store::CommandState state) {
   command.state = state;
   command.finished_at = clock_();
-  if (auto r = save(command); !r) {
+  // A transaction so that, under group commit, outcomes share the next COMMIT.
+  if (auto r = store_.transaction([&] { return save(command); }); !r) {
     log::error("could not record command outcome", {{"command_id", command.id}, {"error", r.error().message}});
   }
   ++metrics_.commands_finished_total[store::commandStateName(state)];

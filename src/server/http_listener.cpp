@@ -60,8 +60,9 @@ bool offersSubprotocol(const http::request<http::string_body>& req) {
 }  // namespace
 
 HttpListener::HttpListener(asio::any_io_executor executor, asio::ssl::context& tls, Api& api, Gateway& gateway,
-                           const ServerConfig& config)
-    : executor_(executor), tls_(tls), api_(api), gateway_(gateway), config_(config), acceptor_(executor) {}
+                           GroupCommit& group_commit, const ServerConfig& config)
+    : executor_(executor), tls_(tls), api_(api), gateway_(gateway), group_commit_(group_commit), config_(config),
+      acceptor_(executor) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
   auto colon = host_port.rfind(':');
@@ -171,6 +172,10 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
     } catch (const std::exception& e) {  // a bug: answer 500 and keep serving
       log::error("request handler threw", {{"error", e.what()}, {"request_id", requestId}, {"target", request.target}});
       response = errorResponse(makeError("internal", "internal error; see the server log for " + requestId));
+    }
+    if (request.method != "GET") {  // answer only once the writes are committed
+      auto durable = co_await group_commit_.durable();
+      if (!durable) response = errorResponse(makeError("store_error", "not committed: " + durable.error().message));
     }
     const bool keepAlive = req.keep_alive();
     co_await http::async_write(stream, toHttp(response, req.version(), keepAlive, requestId), token);

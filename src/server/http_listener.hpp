@@ -15,6 +15,7 @@
 #include "common/result.hpp"
 #include "server/api.hpp"
 #include "server/gateway.hpp"
+#include "server/group_commit.hpp"
 #include "server/server_config.hpp"
 
 namespace berth::server {
@@ -22,7 +23,7 @@ namespace berth::server {
 class HttpListener {
  public:
   HttpListener(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, Api& api, Gateway& gateway,
-               const ServerConfig& config);
+               GroupCommit& group_commit, const ServerConfig& config);
 
   Result<void> listen(const std::string& host_port);
   void start();
@@ -37,6 +38,7 @@ class HttpListener {
   boost::asio::ssl::context& tls_;
   Api& api_;
   Gateway& gateway_;
+  GroupCommit& group_commit_;
   const ServerConfig& config_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;

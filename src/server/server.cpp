@@ -15,6 +15,7 @@
 #include "server/api.hpp"
 #include "server/command_service.hpp"
 #include "server/gateway.hpp"
+#include "server/group_commit.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
@@ -40,6 +41,7 @@ struct Server::Impl {
   Metrics metrics;
   std::set<std::string> revoked;
   std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<GroupCommit> group_commit;
   std::unique_ptr<CommandService> commands;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<Api> api;
@@ -85,6 +87,7 @@ struct Server::Impl {
   void shutdown() {
     listener->stop();
     gateway->stop();
+    group_commit->flushNow();
     if (signals) signals->cancel();
     // Give close frames a moment to leave, then stop the loop.
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
@@ -166,6 +169,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (!tls) return tls.error();
   impl->tls = std::move(*tls);
 
+  impl->group_commit = std::make_unique<GroupCommit>(impl->io.get_executor(), *impl->store);
+  impl->group_commit->attach();
   impl->commands = std::make_unique<CommandService>(*impl->store, impl->metrics, impl->clock, impl->config);
   if (auto r = impl->commands->load(); !r) return r.error();
   impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), *impl->store, *impl->commands, impl->metrics,
@@ -174,7 +179,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
                                                     impl->config, *impl->identity, impl->clock, impl->started_at,
                                                     impl->revoked});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
-                                                  impl->config);
+                                                  *impl->group_commit, impl->config);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
 
   auto server = std::unique_ptr<Server>(new Server(std::move(impl)));

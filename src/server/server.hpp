@@ -39,6 +39,7 @@ class Server {
   // The admin API key, only on the start that created it.
   std::optional<std::string> newAdminKey() const;
   // Creates a join token directly (berth dev uses it for its own agent).
+  // Call before run(): the store is not thread-safe.
   Result<std::string> createJoinToken(int ttl_s, const std::string& description);
 
  private:

@@ -99,8 +99,16 @@ class Store {
   virtual ~Store() = default;
 
   // Runs `body` atomically: its writes commit together, or none do when it
-  // fails. Nested calls join the outer transaction.
+  // fails. Nested calls are savepoints inside the outer transaction.
   virtual Result<void> transaction(const std::function<Result<void>()>& body) = 0;
+
+  // Group commit. When `on_open` is set, a transaction that starts with no
+  // batch open opens one, calls `on_open`, and leaves it open: later writes
+  // join it until flush() commits them all. Nothing written in a batch may be
+  // reported as durable before flush() returns.
+  virtual void enableGroupCommit(std::function<void()> on_open) = 0;
+  virtual Result<void> flush() = 0;
+  virtual bool batchOpen() const = 0;
 
   virtual Result<std::optional<std::string>> getSetting(const std::string& key) = 0;
   virtual Result<void> putSetting(const std::string& key, const std::string& value) = 0;

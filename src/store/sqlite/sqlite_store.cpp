@@ -141,22 +141,40 @@ class SqliteStore final : public Store {
   }
 
   Result<void> transaction(const std::function<Result<void>()>& body) override {
-    if (depth_ > 0) return body();
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
+    if (depth_ == 0 && !batch_open_) {
+      if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
+      if (on_batch_open_) {
+        batch_open_ = true;
+        on_batch_open_();
+      }
+    }
+    const bool outermost = depth_ == 0 && !batch_open_;
+    const std::string savepoint = "sp" + std::to_string(depth_);
+    if (!outermost) sqlite3_exec(db_, ("SAVEPOINT " + savepoint).c_str(), nullptr, nullptr, nullptr);
     ++depth_;
     auto result = body();
     --depth_;
+    if (!outermost) {
+      if (!result) sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      sqlite3_exec(db_, ("RELEASE " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      return result;
+    }
     if (!result) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return result;
     }
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Error e = dbError(db_, "commit");
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return e;
-    }
-    return Ok{};
+    return commit();
   }
+
+  void enableGroupCommit(std::function<void()> on_open) override { on_batch_open_ = std::move(on_open); }
+
+  Result<void> flush() override {
+    if (!batch_open_) return Ok{};
+    batch_open_ = false;
+    return commit();
+  }
+
+  bool batchOpen() const override { return batch_open_; }
 
   Result<std::optional<std::string>> getSetting(const std::string& key) override {
     Statement s = query("SELECT value FROM settings WHERE key = ?");
@@ -342,6 +360,13 @@ class SqliteStore final : public Store {
     return Ok{};
   }
 
+  Result<void> commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
+    Error e = dbError(db_, "commit");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  }
+
   // Statements are prepared once and reused; the store is single-threaded.
   Statement query(const std::string& sql) {
     auto it = statements_.find(sql);
@@ -357,6 +382,8 @@ class SqliteStore final : public Store {
 
   sqlite3* db_;
   int depth_ = 0;
+  bool batch_open_ = false;
+  std::function<void()> on_batch_open_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 

@@ -108,6 +108,38 @@ TEST_P(StoreTest, NodesAndAuditRoundTrip) {
   EXPECT_EQ(audit->front().request_id, "req_1");
 }
 
+TEST_P(StoreTest, FailedTransactionLeavesNothingBehind) {
+  auto store = open();
+  auto r = store->transaction([&]() -> Result<void> {
+    if (auto w = store->insertCommand(makeCommand("c1", "corr-1", 10)); !w) return w;
+    return makeError("invalid_argument", "changed my mind");
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(store->getCommand("c1")->has_value());
+}
+
+TEST_P(StoreTest, GroupCommitHoldsWritesUntilFlushAndKeepsFailuresApart) {
+  auto store = open();
+  auto reader = open();  // a second connection sees only committed data
+  int opened = 0;
+  store->enableGroupCommit([&] { ++opened; });
+  ASSERT_TRUE(store->transaction([&] { return store->insertCommand(makeCommand("c1", "corr-1", 10)); }).ok());
+  auto failed = store->transaction([&]() -> Result<void> {
+    (void)store->insertCommand(makeCommand("c2", "corr-2", 20));
+    return makeError("invalid_argument", "no");
+  });
+  ASSERT_FALSE(failed.ok());
+  ASSERT_TRUE(store->transaction([&] { return store->insertCommand(makeCommand("c3", "corr-3", 30)); }).ok());
+  EXPECT_EQ(opened, 1);
+  EXPECT_TRUE(store->batchOpen());
+  EXPECT_FALSE(reader->getCommand("c1")->has_value());
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_FALSE(store->batchOpen());
+  EXPECT_TRUE(reader->getCommand("c1")->has_value());
+  EXPECT_FALSE(reader->getCommand("c2")->has_value());
+  EXPECT_TRUE(reader->getCommand("c3")->has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
                            auto s = openSqliteStore(dir + "/test.db");
                            EXPECT_TRUE(s.ok());
