@@ -3,15 +3,41 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include <cstring>
 #include <vector>
 
 #include "common/encoding.hpp"
 
 namespace berth {
 
+namespace {
+// Nonces and ids are drawn per frame, and randombytes_buf costs a getrandom()
+// system call each time. A ChaCha20 keystream under a key from the kernel, with
+// a per-call counter as nonce, is a CSPRNG at a fraction of the cost.
+class FastRandom {
+ public:
+  FastRandom() { randombytes_buf(seed_, sizeof seed_); }
+  void fill(void* out, std::size_t size) {
+    unsigned char nonce[randombytes_SEEDBYTES] = {0};
+    static_assert(sizeof counter_ <= sizeof nonce);
+    ++counter_;
+    std::memcpy(nonce, &counter_, sizeof counter_);
+    // Derive a per-call seed so calls never share keystream.
+    unsigned char callSeed[randombytes_SEEDBYTES];
+    crypto_generichash(callSeed, sizeof callSeed, nonce, sizeof nonce, seed_, sizeof seed_);
+    randombytes_buf_deterministic(out, size, callSeed);
+  }
+
+ private:
+  unsigned char seed_[randombytes_SEEDBYTES];
+  std::uint64_t counter_ = 0;
+};
+}  // namespace
+
 std::string randomHex(std::size_t bytes) {
+  thread_local FastRandom random;
   std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
+  random.fill(raw.data(), raw.size());
   return toHex(raw);
 }
 
