@@ -39,6 +39,7 @@ namespace {
 constexpr const char* kAgentVersion = "0.1.0";
 constexpr std::size_t kResultCacheSize = 4096;
 constexpr std::int64_t kFrameLifetimeMs = 60'000;
+constexpr auto kRenewalCheckInterval = std::chrono::minutes(10);
 }  // namespace
 
 struct Agent::Impl {
@@ -265,6 +266,7 @@ struct Agent::Impl {
     asio::steady_timer tick(io);
     auto lastHeartbeat = Steady::now();
     auto lastTelemetry = Steady::time_point{};
+    auto lastRenewalCheck = Steady::now();
     boost::system::error_code ec;
     while (!channel->closing() && !stopped) {
       tick.expires_after(std::chrono::milliseconds(250));
@@ -279,6 +281,11 @@ struct Agent::Impl {
       if (now - lastHeartbeat >= interval) {
         send(frame(FrameType::Heartbeat));
         lastHeartbeat = now;
+      }
+      // A session can outlive the certificate it started with; the new one is used from the next dial.
+      if (now - lastRenewalCheck >= kRenewalCheckInterval) {
+        lastRenewalCheck = now;
+        if (renewalDue(state, clock())) renew();
       }
       if (now - lastTelemetry >= std::chrono::seconds(telemetry_interval_s)) {
         Envelope t = frame(FrameType::Telemetry);
@@ -309,6 +316,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   if (!loaded) return loaded.error();
   if (*loaded) {
     impl->state = std::move(**loaded);
+    // --server on a later start moves an enrolled agent to the server's new address.
+    if (!impl->config.server_url.empty() && impl->config.server_url != impl->state.server_url) {
+      if (auto url = net::parseUrl(impl->config.server_url); !url) return url.error();
+      impl->state.server_url = impl->config.server_url;
+      if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
+    }
   } else {
     if (impl->config.server_url.empty() || impl->config.join_token.empty() || impl->config.ca_pin.empty()) {
       return makeError("not_enrolled", "this agent has not joined a server yet: pass --server, --join and --ca-pin");

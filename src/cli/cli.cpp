@@ -224,6 +224,14 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   cmdShow->callback([&run, o, commandId] {
     run = [o, commandId] { return request(*o, "GET", "/api/v1/commands/" + *commandId, nullptr, printCommand); };
   });
+  auto* cmdCancel = cmd->add_subcommand("cancel", "Cancel a command that is still queued");
+  cmdCancel->add_option("id", *commandId, "Command id")->required();
+  common(cmdCancel);
+  cmdCancel->callback([&run, o, commandId] {
+    run = [o, commandId] {
+      return request(*o, "POST", "/api/v1/commands/" + *commandId + "/cancel", nlohmann::json::object(), printCommand);
+    };
+  });
 }
 
 }  // namespace berth::cli

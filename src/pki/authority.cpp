@@ -43,6 +43,21 @@ void setCommonName(X509_NAME* name, const std::string& cn) {
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
 }
 
+// A version-3 certificate for `subject_cn` and `public_key` with a random
+// serial, issued by `issuer` (nullptr: self-issued); extensions and the
+// signature are the caller's.
+X509Ptr newCertificate(const std::string& subject_cn, EVP_PKEY* public_key, X509* issuer, std::int64_t now_ms,
+                       std::int64_t validity_ms) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  setRandomSerial(cert.get());
+  setValidity(cert.get(), now_ms, validity_ms);
+  setCommonName(X509_get_subject_name(cert.get()), subject_cn);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer ? issuer : cert.get()));
+  X509_set_pubkey(cert.get(), public_key);
+  return cert;
+}
+
 bool looksLikeIp(const std::string& name) {
   return name.find_first_not_of("0123456789.") == std::string::npos || name.find(':') != std::string::npos;
 }
@@ -53,13 +68,7 @@ CertificateAuthority CertificateAuthority::createNew(const std::string& common_n
                                                      std::int64_t validity_ms) {
   std::string key_pem = generatePrivateKeyPem();
   auto key = loadPrivateKey(key_pem);
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  setRandomSerial(cert.get());
-  setValidity(cert.get(), now_ms, validity_ms);
-  setCommonName(X509_get_subject_name(cert.get()), common_name);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  X509_set_pubkey(cert.get(), key->get());
+  X509Ptr cert = newCertificate(common_name, key->get(), nullptr, now_ms, validity_ms);
   addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
   addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
@@ -85,13 +94,7 @@ Result<IssuedCertificate> CertificateAuthority::signAgentCsr(const std::string& 
   }
   auto caCert = loadCertificate(cert_pem_);
   auto caKey = loadPrivateKey(key_pem_);
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  setRandomSerial(cert.get());
-  setValidity(cert.get(), now_ms, validity_ms);
-  setCommonName(X509_get_subject_name(cert.get()), node_id);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert->get()));
-  X509_set_pubkey(cert.get(), reqKey);
+  X509Ptr cert = newCertificate(node_id, reqKey, caCert->get(), now_ms, validity_ms);
   addExtension(cert.get(), caCert->get(), NID_basic_constraints, "critical,CA:FALSE");
   addExtension(cert.get(), caCert->get(), NID_key_usage, "critical,digitalSignature");
   addExtension(cert.get(), caCert->get(), NID_ext_key_usage, "clientAuth");
@@ -107,13 +110,8 @@ Result<IssuedCertificate> CertificateAuthority::issueServerCertificate(const std
   if (!key) return key.error();
   auto caCert = loadCertificate(cert_pem_);
   auto caKey = loadPrivateKey(key_pem_);
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  setRandomSerial(cert.get());
-  setValidity(cert.get(), now_ms, validity_ms);
-  setCommonName(X509_get_subject_name(cert.get()), names.empty() ? "berth-server" : names.front());
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert->get()));
-  X509_set_pubkey(cert.get(), key->get());
+  X509Ptr cert = newCertificate(names.empty() ? "berth-server" : names.front(), key->get(), caCert->get(), now_ms,
+                                validity_ms);
   std::string san;
   for (const auto& name : names) {
     if (!san.empty()) san += ",";

@@ -238,13 +238,12 @@ ApiResponse Api::renew(Call& call) {
   if (!call.body.is_object() || !call.body.contains("csr") || !call.body["csr"].is_string()) {
     return errorResponse(invalid("csr", "is required (PEM)"));
   }
-  auto node = d_.store.getNode(nodeId);
+  auto node = findNode(nodeId);
   if (!node) return errorResponse(node.error());
-  if (!*node) return errorResponse(makeError("not_found", "node " + nodeId + " does not exist"));
-  if ((*node)->status == store::NodeStatus::Revoked) return errorResponse(makeError("revoked", "node is revoked"));
+  if (node->status == store::NodeStatus::Revoked) return errorResponse(makeError("revoked", "node is revoked"));
   auto cert = d_.identity.ca.signAgentCsr(call.body["csr"], nodeId, d_.clock(), d_.config.client_cert_days * kDayMs);
   if (!cert) return errorResponse(cert.error());
-  store::Node updated = **node;
+  store::Node updated = *node;
   updated.cert_serial = cert->serial_hex;
   updated.cert_not_after = cert->not_after_ms;
   if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
@@ -277,18 +276,23 @@ ApiResponse Api::listNodes() {
   return json(200, {{"nodes", out}});
 }
 
-ApiResponse Api::showNode(const std::string& id) {
+Result<store::Node> Api::findNode(const std::string& id) {
   auto node = d_.store.getNode(id);
+  if (!node) return node.error();
+  if (!*node) return makeError("not_found", "node " + id + " does not exist");
+  return **node;
+}
+
+ApiResponse Api::showNode(const std::string& id) {
+  auto node = findNode(id);
   if (!node) return errorResponse(node.error());
-  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
-  return json(200, nodeJson(**node));
+  return json(200, nodeJson(*node));
 }
 
 ApiResponse Api::revokeNode(const std::string& id) {
-  auto node = d_.store.getNode(id);
+  auto node = findNode(id);
   if (!node) return errorResponse(node.error());
-  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
-  store::Node updated = **node;
+  store::Node updated = *node;
   updated.status = store::NodeStatus::Revoked;
   if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
   d_.revoked_nodes.insert(id);
@@ -298,9 +302,7 @@ ApiResponse Api::revokeNode(const std::string& id) {
 }
 
 ApiResponse Api::telemetry(Call& call, const std::string& id) {
-  auto node = d_.store.getNode(id);
-  if (!node) return errorResponse(node.error());
-  if (!*node) return errorResponse(makeError("not_found", "node " + id + " does not exist"));
+  if (auto node = findNode(id); !node) return errorResponse(node.error());
   auto history = d_.store.telemetryHistory(id, limitParam(call.query, 60, 10000));
   if (!history) return errorResponse(history.error());
   nlohmann::json samples = nlohmann::json::array();
@@ -311,10 +313,9 @@ ApiResponse Api::telemetry(Call& call, const std::string& id) {
 }
 
 ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
-  auto node = d_.store.getNode(node_id);
+  auto node = findNode(node_id);
   if (!node) return errorResponse(node.error());
-  if (!*node) return errorResponse(makeError("not_found", "node " + node_id + " does not exist"));
-  if ((*node)->status == store::NodeStatus::Revoked) {
+  if (node->status == store::NodeStatus::Revoked) {
     return errorResponse(makeError("conflict", "node " + node_id + " is revoked"));
   }
   auto outcome = d_.commands.submit(SubmitRequest{node_id, call.body});

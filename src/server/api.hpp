@@ -78,6 +78,8 @@ class Api {
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
   nlohmann::json nodeJson(const store::Node& node);
+  // The node, or a not_found error naming it.
+  Result<store::Node> findNode(const std::string& id);
 
   ApiDependencies d_;
   // Verified key hash -> key id. Keys cannot be deleted yet, so entries never go stale;

@@ -25,6 +25,13 @@ TEST(Cli, VerbsAndExitCodes) {
   EXPECT_EQ(sendCode, 0) << sendOut;
   EXPECT_NE(sendOut.find("succeeded"), std::string::npos) << sendOut;
 
+  auto [listCode, listOut] = c.cli({"cmd", "ls", "--node", id, "--json"});
+  ASSERT_EQ(listCode, 0) << listOut;
+  const std::string finishedId = nlohmann::json::parse(listOut)["commands"][0]["id"];
+  auto [cancelCode, cancelOut] = c.cli({"cmd", "cancel", finishedId});
+  EXPECT_EQ(cancelCode, 5) << cancelOut;  // already finished: a conflict
+  EXPECT_NE(cancelOut.find("already succeeded"), std::string::npos) << cancelOut;
+
   auto [failCode, failOut] = c.cli({"cmd", "send", id, "ping", "--args", R"({"delay_ms": -5})", "--wait"});
   EXPECT_EQ(failCode, 7) << failOut;  // ran and failed
 

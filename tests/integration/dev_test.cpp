@@ -1,0 +1,69 @@
+// Servers started: `berth dev` (a server and its own agent in one process), twice
+// on the same data directory.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "cli/api_client.hpp"
+#include "harness.hpp"
+#include "pki/sealed_file.hpp"
+
+namespace berth::itest {
+namespace {
+
+struct DevRun {
+  std::unique_ptr<Process> process;
+  nlohmann::json context;
+};
+
+DevRun startDev(const std::string& root, int run) {
+  const std::string cliFile = root + "/data/cli.json";
+  const auto before = pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile)
+                                               : std::filesystem::file_time_type::min();
+  DevRun dev;
+  dev.process = Process::spawn({BERTH_BINARY, "dev", "--data-dir", root + "/data", "--listen", "127.0.0.1:0"},
+                               root + "/dev-" + std::to_string(run) + ".log");
+  EXPECT_TRUE(eventually([&] {
+    return pki::fileExists(cliFile) && std::filesystem::last_write_time(cliFile) != before;
+  })) << dev.process->log();
+  dev.context = nlohmann::json::parse(*pki::readFile(cliFile));
+  return dev;
+}
+
+nlohmann::json nodes(const DevRun& dev) {
+  auto client = cli::ApiClient::create({dev.context["server"], dev.context["api_key"], dev.context["ca_file"]});
+  auto reply = client->call("GET", "/api/v1/nodes");
+  return reply ? reply->body["nodes"] : nlohmann::json::array();
+}
+
+TEST(Dev, RunsServerAndAgentStopsCleanlyAndReusesItsState) {
+  std::string pattern = ::testing::TempDir() + "berth-dev-XXXXXX";
+  const std::string root = ::mkdtemp(pattern.data());
+
+  auto first = startDev(root, 1);
+  std::string nodeId;
+  ASSERT_TRUE(eventually([&] {
+    auto list = nodes(first);
+    if (list.size() != 1 || list[0]["status"] != "online") return false;
+    nodeId = list[0]["id"];
+    return true;
+  })) << first.process->log();
+  EXPECT_NE(first.process->log().find("admin key:"), std::string::npos);
+  first.process->signal(SIGINT);
+  EXPECT_EQ(first.process->wait(std::chrono::seconds(10)), 0) << first.process->log();
+
+  auto second = startDev(root, 2);
+  EXPECT_EQ(second.context["api_key"], first.context["api_key"]);  // the same admin key still works
+  ASSERT_TRUE(eventually([&] {
+    auto list = nodes(second);
+    return list.size() == 1 && list[0]["id"] == nodeId && list[0]["status"] == "online";
+  })) << second.process->log();
+  EXPECT_EQ(second.process->log().find("admin key:"), std::string::npos);  // shown only once
+  second.process->signal(SIGTERM);
+  EXPECT_EQ(second.process->wait(std::chrono::seconds(10)), 0);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace berth::itest
