@@ -57,10 +57,13 @@ struct Fleet::Impl {
   // Runs `phase` on the I/O thread and waits for it.
   void runPhase(std::function<asio::awaitable<void>()> phase) {
     std::promise<void> done;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await phase();
-      done.set_value();
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await phase();
+          done.set_value();
+        },
+        asio::detached);
     done.get_future().wait();
   }
 
@@ -109,8 +112,8 @@ struct Fleet::Impl {
       }
       ++owner->commands_received;
       channel->send(frame("RESULT", agents[i].node_id,
-                          {{"correlation_id", corr}, {"data", {{"status", "succeeded"}, {"exit_code", 0},
-                                                              {"output", {{"pong", true}}}}}}));
+                          {{"correlation_id", corr},
+                           {"data", {{"status", "succeeded"}, {"exit_code", 0}, {"output", {{"pong", true}}}}}}));
     }
   }
 
@@ -185,7 +188,8 @@ std::size_t Fleet::connectAll(std::size_t parallel, std::chrono::seconds timeout
 
 void Fleet::blastTelemetry(std::size_t agents, std::chrono::seconds duration) {
   auto& i = *impl_;
-  const std::string payload = R"({"cpu_percent":12.5,"memory":{"total_bytes":1000,"used_bytes":500},"load":[0.1,0.2,0.3]})";
+  const std::string payload =
+      R"({"cpu_percent":12.5,"memory":{"total_bytes":1000,"used_bytes":500},"load":[0.1,0.2,0.3]})";
   i.runPhase([&]() -> asio::awaitable<void> {
     const auto deadline = Steady::now() + duration;
     const auto data = nlohmann::json::parse(payload);
@@ -219,7 +223,8 @@ void Fleet::heartbeatAll() {
   auto& i = *impl_;
   i.runPhase([&]() -> asio::awaitable<void> {
     for (auto& a : i.agents) {
-      if (a.welcomed && !a.channel->closing()) a.channel->send(frame("HEARTBEAT", a.node_id, {{"data", nlohmann::json::object()}}));
+      if (a.welcomed && !a.channel->closing())
+        a.channel->send(frame("HEARTBEAT", a.node_id, {{"data", nlohmann::json::object()}}));
     }
     co_return;
   });

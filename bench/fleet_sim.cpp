@@ -7,15 +7,15 @@
 // Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub]
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sodium.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -59,7 +59,8 @@ struct Child {
     if (pid > 0) {
       ::kill(pid, SIGTERM);
       int status = 0;
-      for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       pid = -1;
@@ -151,7 +152,8 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
   fleet.heartbeatAll();
   std::this_thread::sleep_for(std::chrono::seconds(12));  // settled: past berth's 10 s trim tick
   f.server_mib_sessions = rssMiB(hub_pid);
-  std::cerr << fmt::format("  {} sessions in {:.1f} s, hub RSS {:.0f} MiB\n", f.sessions, f.connect_s, f.server_mib_sessions);
+  std::cerr << fmt::format("  {} sessions in {:.1f} s, hub RSS {:.0f} MiB\n", f.sessions, f.connect_s,
+                           f.server_mib_sessions);
 
   const double t0 = bench::scrapeMetric(target, ca_pem, "berth_telemetry_frames_total");
   const auto tStart = Steady::now();
@@ -180,8 +182,8 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
   f.p50_ms = percentile(fleet.latencies_ms, 0.50);
   f.p99_ms = percentile(fleet.latencies_ms, 0.99);
   f.post_errors = fleet.post_errors;
-  std::cerr << fmt::format("  {:.0f} round trips/s, p50 {:.2f} ms, p99 {:.2f} ms, {} POST errors\n", f.round_trips_per_s,
-                           f.p50_ms, f.p99_ms, f.post_errors);
+  std::cerr << fmt::format("  {:.0f} round trips/s, p50 {:.2f} ms, p99 {:.2f} ms, {} POST errors\n",
+                           f.round_trips_per_s, f.p50_ms, f.p99_ms, f.post_errors);
   fleet.closeAll();
   return f;
 }
@@ -189,8 +191,9 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
 Figures benchBerth(const Options& o, const std::string& dir) {
   std::cerr << "berth server:\n";
   const std::string port = freePort(), data = dir + "/berth";
-  std::vector<std::string> argv = {BERTH_BINARY, "server", "--data-dir", data, "--listen", "127.0.0.1:" + port,
-                                   "--log-level", "warn", "--max-queue", "100000", "--telemetry-history", "10"};
+  std::vector<std::string> argv = {BERTH_BINARY,          "server",      "--data-dir", data,          "--listen",
+                                   "127.0.0.1:" + port,   "--log-level", "warn",       "--max-queue", "100000",
+                                   "--telemetry-history", "10"};
   if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) argv.insert(argv.begin(), wrapper);  // e.g. heaptrack
   Child server = spawn(argv, dir + "/berth-server.log");
   if (!waitFor([&] { return pki::fileExists(data + "/cli.json"); }, std::chrono::seconds(30))) {
@@ -244,14 +247,16 @@ Figures benchHub(const Options& o, const std::string& dir) {
   bench::FleetTarget target{"127.0.0.1", port, apiKey};
   if (!waitFor([&] { return bench::scrapeMetric(target, ca.certPem(), "berth_agent_sessions_active") >= 0; },
                std::chrono::seconds(30))) {
-    throw std::runtime_error("reference hub did not start; see " + dir + "/hub.log (run npm ci in bench/reference-hub)");
+    throw std::runtime_error("reference hub did not start; see " + dir +
+                             "/hub.log (run npm ci in bench/reference-hub)");
   }
   Figures f = runWorkload(o, target, ca.certPem(), ca, hub.pid);
 
   const std::string clientKey = pki::generatePrivateKeyPem();
   (void)pki::writePrivateFile(hubDir + "/client.key", clientKey);
-  (void)pki::writePrivateFile(hubDir + "/client.crt",
-                              ca.signAgentCsr(*pki::makeCsr(clientKey, "x"), "n_refagent", systemNowMs(), kDayMs)->cert_pem);
+  (void)pki::writePrivateFile(
+      hubDir + "/client.crt",
+      ca.signAgentCsr(*pki::makeCsr(clientKey, "x"), "n_refagent", systemNowMs(), kDayMs)->cert_pem);
   Child agent = spawn({"node", std::string(HUB_DIR) + "/agent.js", "https://127.0.0.1:" + port, hubDir, "n_refagent"},
                       dir + "/hub-agent.log");
   std::this_thread::sleep_for(std::chrono::seconds(6));
@@ -263,20 +268,25 @@ Figures benchHub(const Options& o, const std::string& dir) {
 void report(const Options& o, const Figures& b, const Figures* h) {
   auto ratio = [&](double ours, double theirs) { return theirs > 0 ? fmt::format("{:.2f}x", ours / theirs) : "-"; };
   auto row = [&](const std::string& name, double ours, double theirs, const char* fmtSpec, const std::string& target) {
-    std::cout << fmt::format("| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", name, fmt::format(fmt::runtime(fmtSpec), ours),
-                             h ? fmt::format(fmt::runtime(fmtSpec), theirs) : "-", h ? ratio(ours, theirs) : "-", target);
+    std::cout << fmt::format(
+        "| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", name, fmt::format(fmt::runtime(fmtSpec), ours),
+        h ? fmt::format(fmt::runtime(fmtSpec), theirs) : "-", h ? ratio(ours, theirs) : "-", target);
   };
   const double perSessionB = b.sessions ? (b.server_mib_sessions - b.server_mib_idle) * 1024 / b.sessions : 0;
   const double perSessionH = h && h->sessions ? (h->server_mib_sessions - h->server_mib_idle) * 1024 / h->sessions : 0;
-  std::cout << fmt::format("\nfleet_sim: {} sessions, round trips at {} agents over {} HTTPS connections, {} s phases\n",
-                           o.sessions, o.rt_agents, o.connections, o.seconds);
-  std::cout << "peer: reference hub on Node " << "ws (bench/reference-hub), same frames, same routing, no persistence\n\n";
-  std::cout << fmt::format("| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", "figure", "berth", "node ws", "ratio", "target");
+  std::cout << fmt::format(
+      "\nfleet_sim: {} sessions, round trips at {} agents over {} HTTPS connections, {} s phases\n", o.sessions,
+      o.rt_agents, o.connections, o.seconds);
+  std::cout << "peer: reference hub on Node "
+            << "ws (bench/reference-hub), same frames, same routing, no persistence\n\n";
+  std::cout << fmt::format("| {:<40} | {:>12} | {:>12} | {:>7} | {:<22} |\n", "figure", "berth", "node ws", "ratio",
+                           "target");
   std::cout << "|" << std::string(42, '-') << "|" << std::string(14, '-') << "|" << std::string(14, '-') << "|"
             << std::string(9, '-') << "|" << std::string(24, '-') << "|\n";
   row("sessions held", static_cast<double>(b.sessions), h ? static_cast<double>(h->sessions) : 0, "{:.0f}", ">= 10000");
   row("time to open all sessions (s)", b.connect_s, h ? h->connect_s : 0, "{:.1f}", "");
-  row("server RSS with all sessions (MiB)", b.server_mib_sessions, h ? h->server_mib_sessions : 0, "{:.0f}", "< 1024 at 10000");
+  row("server RSS with all sessions (MiB)", b.server_mib_sessions, h ? h->server_mib_sessions : 0, "{:.0f}",
+      "< 1024 at 10000");
   row("server memory per session (KiB)", perSessionB, perSessionH, "{:.1f}", "");
   row("telemetry frames ingested/s", b.telemetry_per_s, h ? h->telemetry_per_s : 0, "{:.0f}", "");
   row("command round trips/s", b.round_trips_per_s, h ? h->round_trips_per_s : 0, "{:.0f}", ">= 10000");
@@ -294,11 +304,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string("0"); };
-    if (a == "--sessions") o.sessions = std::stoul(next());
-    else if (a == "--rt-agents") o.rt_agents = std::stoul(next());
-    else if (a == "--seconds") o.seconds = std::stoi(next());
-    else if (a == "--connections") o.connections = std::stoul(next());
-    else if (a == "--skip-hub") o.skip_hub = true;
+    if (a == "--sessions")
+      o.sessions = std::stoul(next());
+    else if (a == "--rt-agents")
+      o.rt_agents = std::stoul(next());
+    else if (a == "--seconds")
+      o.seconds = std::stoi(next());
+    else if (a == "--connections")
+      o.connections = std::stoul(next());
+    else if (a == "--skip-hub")
+      o.skip_hub = true;
     else {
       std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n";
       return 2;

@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   ValidationPolicy serverSide;
   serverSide.accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
-                               FrameType::Log, FrameType::Event, FrameType::Error};
+                               FrameType::Log,   FrameType::Event,     FrameType::Error};
   FrameValidator server(serverSide);
   (void)server.accept(bytes, kNow);
   return 0;

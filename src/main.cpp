@@ -23,8 +23,9 @@ void addConfigFlags(CLI::App* cmd, const std::vector<std::string>& keys,
   for (const auto& key : keys) {
     std::string flag = "--" + key;
     for (auto& c : flag) c = c == '_' ? '-' : c;
-    cmd->add_option_function<std::string>(flag, [&overrides, key](const std::string& v) { overrides[key] = v; },
-                                          "Overrides '" + key + "' from the config file and BERTH_" + key);
+    cmd->add_option_function<std::string>(
+        flag, [&overrides, key](const std::string& v) { overrides[key] = v; },
+        "Overrides '" + key + "' from the config file and BERTH_" + key);
   }
 }
 
@@ -43,8 +44,8 @@ int runServer(const std::string& configFile, const std::map<std::string, std::st
   }
   if (auto key = (*server)->newAdminKey()) {
     std::cout << "berth server: first start\n  API:       " << (*server)->apiUrl() << "\n  admin key: " << *key
-              << "  (shown once; also in " << (*server)->config().data_dir << "/cli.json)\n  CA pin:    "
-              << (*server)->caPin() << "\n"
+              << "  (shown once; also in " << (*server)->config().data_dir
+              << "/cli.json)\n  CA pin:    " << (*server)->caPin() << "\n"
               << std::flush;
   }
   (*server)->run();
@@ -88,8 +89,8 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   }
   auto& srv = **server;
   const std::string dataDir = srv.config().data_dir;
-  std::cout << "berth dev\n  API:      " << srv.apiUrl() << "\n  CA pin:   " << srv.caPin() << "\n  data:     "
-            << dataDir << "\n";
+  std::cout << "berth dev\n  API:      " << srv.apiUrl() << "\n  CA pin:   " << srv.caPin()
+            << "\n  data:     " << dataDir << "\n";
   if (auto key = srv.newAdminKey()) {
     std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from " << dataDir << "/cli.json)\n";
   }

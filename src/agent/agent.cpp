@@ -10,9 +10,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <cmath>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 #include <random>
 
 #include "agent/agent_state.hpp"
@@ -80,10 +80,13 @@ struct Agent::Impl {
     ::gethostname(host, sizeof host - 1);
     nlohmann::json verbNames = nlohmann::json::array();
     for (const auto& v : verbs.names()) verbNames.push_back(v);
-    e.data = {{"hostname", host},           {"site", config.site},
-              {"labels", config.labels},    {"version", kAgentVersion},
+    e.data = {{"hostname", host},
+              {"site", config.site},
+              {"labels", config.labels},
+              {"version", kAgentVersion},
               {"capabilities", nlohmann::json::array({"host.metrics"})},
-              {"verbs", verbNames},         {"capacity", sampler.capacity()}};
+              {"verbs", verbNames},
+              {"capacity", sampler.capacity()}};
     return e;
   }
 
@@ -180,7 +183,8 @@ struct Agent::Impl {
           if (!welcomed) {
             welcomed = true;
             applySettings(envelope->data);
-            log::info("session established", {{"node_id", state.node_id}, {"session_id", envelope->data.value("session_id", "")}});
+            log::info("session established",
+                      {{"node_id", state.node_id}, {"session_id", envelope->data.value("session_id", "")}});
             if (!trimmed) {  // start-up code has run; let its pages go
               trimResidentText();
               trimmed = true;

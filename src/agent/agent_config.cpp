@@ -27,8 +27,9 @@ Result<int> intField(const nlohmann::json& v, const std::string& name, int min, 
 }  // namespace
 
 const std::vector<std::string>& agentConfigKeys() {
-  static const std::vector<std::string> keys = {"state_dir", "server", "join", "ca_pin", "site", "labels",
-                                                "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s"};
+  static const std::vector<std::string> keys = {
+      "state_dir", "server",    "join",         "ca_pin",          "site",
+      "labels",    "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s"};
   return keys;
 }
 
@@ -36,7 +37,8 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   AgentConfig config;
   const auto& keys = agentConfigKeys();
   for (auto it = merged.begin(); it != merged.end(); ++it) {
-    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) return fieldError(it.key(), "is not a known setting");
+    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end())
+      return fieldError(it.key(), "is not a known setting");
   }
   std::pair<const char*, std::string*> strings[] = {{"state_dir", &config.state_dir}, {"server", &config.server_url},
                                                     {"join", &config.join_token},     {"ca_pin", &config.ca_pin},

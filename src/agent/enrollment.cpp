@@ -82,7 +82,8 @@ Result<void> renewCertificate(AgentState& state) {
   std::string newKey = pki::generatePrivateKeyPem();
   auto csr = pki::makeCsr(newKey, state.node_id);
   if (!csr) return csr.error();
-  auto response = net::httpsRequest(*url, **tls, {"POST", "/api/v1/agent/renew", nlohmann::json{{"csr", *csr}}.dump(), {}});
+  auto response =
+      net::httpsRequest(*url, **tls, {"POST", "/api/v1/agent/renew", nlohmann::json{{"csr", *csr}}.dump(), {}});
   if (!response) return response.error();
   if (response->status != 200) return refused(*response, "renewal");
   auto reply = nlohmann::json::parse(response->body, nullptr, false);

@@ -45,10 +45,14 @@ std::optional<MemInfo> parseMeminfo(const std::string& text) {
     std::istringstream fields(line);
     if (!(fields >> key >> value)) continue;
     const std::uint64_t bytes = value * 1024;  // /proc/meminfo reports kB
-    if (key == "MemTotal:") m.total_bytes = bytes, sawTotal = true;
-    else if (key == "MemAvailable:") m.available_bytes = bytes, sawAvailable = true;
-    else if (key == "SwapTotal:") m.swap_total_bytes = bytes;
-    else if (key == "SwapFree:") m.swap_free_bytes = bytes;
+    if (key == "MemTotal:")
+      m.total_bytes = bytes, sawTotal = true;
+    else if (key == "MemAvailable:")
+      m.available_bytes = bytes, sawAvailable = true;
+    else if (key == "SwapTotal:")
+      m.swap_total_bytes = bytes;
+    else if (key == "SwapFree:")
+      m.swap_free_bytes = bytes;
   }
   if (!sawTotal || !sawAvailable) return std::nullopt;
   return m;

@@ -41,8 +41,10 @@ nlohmann::json HostSampler::metrics(const std::string& disk_path) {
   }
   if (auto text = read_("/proc/net/dev")) {
     if (auto net = parseNetDev(*text)) {
-      out["network"] = {{"rx_bytes", net->rx_bytes}, {"tx_bytes", net->tx_bytes},
-                        {"rx_packets", net->rx_packets}, {"tx_packets", net->tx_packets}};
+      out["network"] = {{"rx_bytes", net->rx_bytes},
+                        {"tx_bytes", net->tx_bytes},
+                        {"rx_packets", net->rx_packets},
+                        {"tx_packets", net->tx_packets}};
     }
   }
   struct statvfs fs {};
@@ -57,8 +59,10 @@ nlohmann::json HostSampler::metrics(const std::string& disk_path) {
 nlohmann::json HostSampler::info(const std::string& agent_version) {
   struct utsname u {};
   ::uname(&u);
-  nlohmann::json out = {{"hostname", u.nodename}, {"kernel", std::string(u.sysname) + " " + u.release},
-                        {"arch", u.machine}, {"agent_version", agent_version}};
+  nlohmann::json out = {{"hostname", u.nodename},
+                        {"kernel", std::string(u.sysname) + " " + u.release},
+                        {"arch", u.machine},
+                        {"agent_version", agent_version}};
   if (auto osRelease = read_("/etc/os-release")) {
     std::istringstream in(*osRelease);
     std::string line;
@@ -92,7 +96,8 @@ std::set<std::string> VerbRegistry::names() const {
 VerbOutcome VerbRegistry::run(const std::string& verb, const nlohmann::json& args) const {
   auto it = handlers_.find(verb);
   if (it == handlers_.end()) {
-    return VerbOutcome{false, 127, nlohmann::json::object(), "verb_not_allowed", "verb '" + verb + "' is not on this agent's allowlist"};
+    return VerbOutcome{false, 127, nlohmann::json::object(), "verb_not_allowed",
+                       "verb '" + verb + "' is not on this agent's allowlist"};
   }
   return it->second(args);
 }

@@ -24,7 +24,8 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
     auto text = pki::readFile(contextPath);
     if (!text) return text.error();
     auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return makeError("usage", "context file " + contextPath + " is not a JSON object");
+    if (j.is_discarded() || !j.is_object())
+      return makeError("usage", "context file " + contextPath + " is not a JSON object");
     out.server = j.value("server", std::string());
     out.api_key = j.value("api_key", std::string());
     out.ca_file = j.value("ca_file", std::string());
@@ -38,7 +39,8 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
   pick(out.server, flags.server);
   pick(out.api_key, flags.api_key);
   pick(out.ca_file, flags.ca_file);
-  if (out.server.empty()) return makeError("usage", "no server: pass --server, set BERTH_SERVER, or run `berth dev` here");
+  if (out.server.empty())
+    return makeError("usage", "no server: pass --server, set BERTH_SERVER, or run `berth dev` here");
   if (out.ca_file.empty()) return makeError("usage", "no CA certificate: pass --ca-file or set BERTH_CA_FILE");
   return out;
 }

@@ -13,7 +13,7 @@
 namespace berth::cli {
 
 struct ClientSettings {
-  std::string server;   // https://host:port
+  std::string server;  // https://host:port
   std::string api_key;
   std::string ca_file;  // PEM of the server's CA
 };
@@ -34,8 +34,7 @@ class ApiClient {
   static Result<ApiClient> create(const ClientSettings& settings);
   // Transport failures are errors ("connect_failed", ...); HTTP errors are
   // returned as an error whose code is the API's error code.
-  Result<ApiReply> call(const std::string& method, const std::string& target,
-                        const nlohmann::json& body = nullptr);
+  Result<ApiReply> call(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
 
  private:
   ApiClient(net::Url url, std::shared_ptr<net::ssl::context> tls, std::string key)

@@ -56,16 +56,17 @@ std::string str(const nlohmann::json& j, const char* key) {
 
 std::string ago(std::int64_t at_ms) {
   if (at_ms == 0) return "never";
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count();
   return fmt::format("{}s ago", (now - at_ms) / 1000);
 }
 
 void printCommand(const nlohmann::json& c) {
-  std::cout << fmt::format("id:             {}\nnode:           {}\nverb:           {}\nstate:          {}\n"
-                           "correlation id: {}\nattempts:       {}\nexit code:      {}\n",
-                           str(c, "id"), str(c, "node_id"), str(c, "verb"), str(c, "state"),
-                           str(c, "correlation_id"), str(c, "attempts"), str(c, "exit_code"));
+  std::cout << fmt::format(
+      "id:             {}\nnode:           {}\nverb:           {}\nstate:          {}\n"
+      "correlation id: {}\nattempts:       {}\nexit code:      {}\n",
+      str(c, "id"), str(c, "node_id"), str(c, "verb"), str(c, "state"), str(c, "correlation_id"), str(c, "attempts"),
+      str(c, "exit_code"));
   if (!c.value("error", std::string()).empty()) std::cout << "error:          " << str(c, "error") << "\n";
   if (c.contains("result") && !c["result"].empty()) std::cout << "result:\n" << c["result"].dump(2) << "\n";
 }
@@ -86,12 +87,12 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   status->callback([&run, o] {
     run = [o] {
       return request(*o, "GET", "/api/v1/status", nullptr, [](const nlohmann::json& s) {
-        std::cout << fmt::format("version:   {}\nuptime:    {}s\nnodes:     {} ({} online, {} unreachable, {} revoked)\n"
-                                 "sessions:  {}\ncommands:  {} queued, {} in flight\nCA pin:    {}\n",
-                                 str(s, "version"), str(s, "uptime_s"), str(s["nodes"], "total"),
-                                 str(s["nodes"], "online"), str(s["nodes"], "unreachable"),
-                                 str(s["nodes"], "revoked"), str(s, "sessions"), str(s, "commands_queued"),
-                                 str(s, "commands_in_flight"), str(s, "ca_pin"));
+        std::cout << fmt::format(
+            "version:   {}\nuptime:    {}s\nnodes:     {} ({} online, {} unreachable, {} revoked)\n"
+            "sessions:  {}\ncommands:  {} queued, {} in flight\nCA pin:    {}\n",
+            str(s, "version"), str(s, "uptime_s"), str(s["nodes"], "total"), str(s["nodes"], "online"),
+            str(s["nodes"], "unreachable"), str(s["nodes"], "revoked"), str(s, "sessions"), str(s, "commands_queued"),
+            str(s, "commands_in_flight"), str(s, "ca_pin"));
       });
     };
   });
@@ -117,7 +118,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   common(nodeShow);
   nodeShow->callback([&run, o, nodeId] {
     run = [o, nodeId] {
-      return request(*o, "GET", "/api/v1/nodes/" + *nodeId, nullptr, [](const nlohmann::json& n) { std::cout << n.dump(2) << "\n"; });
+      return request(*o, "GET", "/api/v1/nodes/" + *nodeId, nullptr,
+                     [](const nlohmann::json& n) { std::cout << n.dump(2) << "\n"; });
     };
   });
   auto* nodeRevoke = node->add_subcommand("revoke", "Revoke a node: close its session and refuse its certificate");
@@ -209,7 +211,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
     run = [o, filterNode] {
       return request(*o, "GET", "/api/v1/commands" + (filterNode->empty() ? "" : "?node=" + *filterNode), nullptr,
                      [](const nlohmann::json& body) {
-                       std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", "ID", "NODE", "VERB", "STATE", "EXIT");
+                       std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", "ID", "NODE", "VERB", "STATE",
+                                                "EXIT");
                        for (const auto& c : body["commands"]) {
                          std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", str(c, "id"), str(c, "node_id"),
                                                   str(c, "verb"), str(c, "state"), str(c, "exit_code"));

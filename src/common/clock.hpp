@@ -11,8 +11,7 @@ using UnixMs = std::int64_t;
 using Clock = std::function<UnixMs()>;
 
 inline UnixMs systemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 

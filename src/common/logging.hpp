@@ -17,9 +17,13 @@ bool parseLevel(const std::string& text, Level& out);
 void setComponent(const std::string& component);
 
 void write(Level level, const std::string& message, const nlohmann::json& fields = nlohmann::json::object());
-inline void debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::Debug, m, f); }
+inline void debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::Debug, m, f);
+}
 inline void info(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::Info, m, f); }
 inline void warn(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::Warn, m, f); }
-inline void error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::Error, m, f); }
+inline void error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::Error, m, f);
+}
 
 }  // namespace berth::log

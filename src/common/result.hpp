@@ -53,8 +53,6 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-inline Error makeError(std::string code, std::string message) {
-  return Error{std::move(code), std::move(message)};
-}
+inline Error makeError(std::string code, std::string message) { return Error{std::move(code), std::move(message)}; }
 
 }  // namespace berth

@@ -108,8 +108,7 @@ Result<HttpResponse> httpsRequest(const Url& server, ssl::context& tls, const Ht
   asio::io_context ioc;
   std::optional<Result<HttpResponse>> result;
   asio::co_spawn(
-      ioc,
-      [&]() -> asio::awaitable<void> { result = co_await run(server, tls, request, timeout, verify_host_name); },
+      ioc, [&]() -> asio::awaitable<void> { result = co_await run(server, tls, request, timeout, verify_host_name); },
       asio::detached);
   ioc.run();
   if (!result) return makeError("http_failed", "request did not complete");

@@ -16,8 +16,8 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
-  std::string peer_certificate_pem;             // the server's leaf certificate
-  std::string peer_chain_last_pem;              // the last certificate the server sent (its CA)
+  std::string peer_certificate_pem;            // the server's leaf certificate
+  std::string peer_chain_last_pem;             // the last certificate the server sent (its CA)
 };
 
 struct HttpRequest {

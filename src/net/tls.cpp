@@ -35,8 +35,7 @@ std::string commonName(X509* cert) {
 Result<std::unique_ptr<ssl::context>> makeServerContext(const ServerTlsConfig& config) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
-                   ssl::context::single_dh_use);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use);
   if (auto r = useIdentity(*ctx, config.cert_chain_pem, config.key_pem); !r) return r.error();
   if (auto r = trustCa(*ctx, config.client_ca_pem); !r) return r.error();
   ctx->set_verify_mode(ssl::verify_peer);

@@ -16,7 +16,7 @@ namespace ssl = boost::asio::ssl;
 struct ServerTlsConfig {
   std::string cert_chain_pem;  // server certificate followed by the CA
   std::string key_pem;
-  std::string client_ca_pem;   // client certificates must chain to this CA
+  std::string client_ca_pem;  // client certificates must chain to this CA
   // Called for a verified client leaf certificate's CN; false refuses the
   // handshake (revoked nodes).
   std::function<bool(const std::string& common_name)> is_client_allowed;
@@ -27,8 +27,8 @@ struct ServerTlsConfig {
 Result<std::unique_ptr<ssl::context>> makeServerContext(const ServerTlsConfig& config);
 
 struct ClientTlsConfig {
-  std::string ca_pem;        // empty: do not verify the server (only to fetch the CA for pinning)
-  std::string cert_pem;      // optional client certificate
+  std::string ca_pem;    // empty: do not verify the server (only to fetch the CA for pinning)
+  std::string cert_pem;  // optional client certificate
   std::string key_pem;
 };
 Result<std::unique_ptr<ssl::context>> makeClientContext(const ClientTlsConfig& config);

@@ -14,7 +14,8 @@ WsChannel::WsChannel(WsStream stream)
     : stream_(std::move(stream)), wake_(stream_.get_executor(), std::chrono::steady_clock::time_point::max()) {}
 
 void WsChannel::start() {
-  asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->writeLoop(); }, asio::detached);
+  asio::co_spawn(
+      stream_.get_executor(), [self = shared_from_this()] { return self->writeLoop(); }, asio::detached);
 }
 
 void WsChannel::send(std::string text) {

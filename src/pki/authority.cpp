@@ -82,9 +82,8 @@ Result<CertificateAuthority> CertificateAuthority::fromPem(std::string cert_pem,
   return CertificateAuthority(std::move(cert_pem), std::move(key_pem));
 }
 
-Result<IssuedCertificate> CertificateAuthority::signAgentCsr(const std::string& csr_pem,
-                                                             const std::string& node_id, std::int64_t now_ms,
-                                                             std::int64_t validity_ms) const {
+Result<IssuedCertificate> CertificateAuthority::signAgentCsr(const std::string& csr_pem, const std::string& node_id,
+                                                             std::int64_t now_ms, std::int64_t validity_ms) const {
   auto bio = memBio(csr_pem);
   X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!req) return makeError("bad_csr", "field 'csr': not a PEM certificate request");
@@ -110,8 +109,8 @@ Result<IssuedCertificate> CertificateAuthority::issueServerCertificate(const std
   if (!key) return key.error();
   auto caCert = loadCertificate(cert_pem_);
   auto caKey = loadPrivateKey(key_pem_);
-  X509Ptr cert = newCertificate(names.empty() ? "berth-server" : names.front(), key->get(), caCert->get(), now_ms,
-                                validity_ms);
+  X509Ptr cert =
+      newCertificate(names.empty() ? "berth-server" : names.front(), key->get(), caCert->get(), now_ms, validity_ms);
   std::string san;
   for (const auto& name : names) {
     if (!san.empty()) san += ",";

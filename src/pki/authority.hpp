@@ -19,17 +19,15 @@ struct IssuedCertificate {
 
 class CertificateAuthority {
  public:
-  static CertificateAuthority createNew(const std::string& common_name, std::int64_t now_ms,
-                                        std::int64_t validity_ms);
+  static CertificateAuthority createNew(const std::string& common_name, std::int64_t now_ms, std::int64_t validity_ms);
   static Result<CertificateAuthority> fromPem(std::string cert_pem, std::string key_pem);
 
   // Client certificate for an agent. The subject CN is `node_id` whatever the
   // CSR asked for; the CSR's own signature must verify.
-  Result<IssuedCertificate> signAgentCsr(const std::string& csr_pem, const std::string& node_id,
-                                         std::int64_t now_ms, std::int64_t validity_ms) const;
+  Result<IssuedCertificate> signAgentCsr(const std::string& csr_pem, const std::string& node_id, std::int64_t now_ms,
+                                         std::int64_t validity_ms) const;
   // Server certificate for `key_pem` with DNS/IP subject alternative names.
-  Result<IssuedCertificate> issueServerCertificate(const std::string& key_pem,
-                                                   const std::vector<std::string>& names,
+  Result<IssuedCertificate> issueServerCertificate(const std::string& key_pem, const std::vector<std::string>& names,
                                                    std::int64_t now_ms, std::int64_t validity_ms) const;
 
   const std::string& certPem() const { return cert_pem_; }

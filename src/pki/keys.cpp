@@ -25,8 +25,8 @@ Result<std::string> makeCsr(const std::string& key_pem, const std::string& commo
   X509ReqPtr req(X509_REQ_new());
   X509_REQ_set_version(req.get(), 0);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_REQ_set_pubkey(req.get(), key->get());
   if (X509_REQ_sign(req.get(), key->get(), EVP_sha256()) <= 0) {
     return makeError("csr_failed", "could not sign the certificate request");

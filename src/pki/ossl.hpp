@@ -17,10 +17,18 @@
 
 namespace berth::pki {
 
-struct BioFree { void operator()(BIO* b) const { BIO_free_all(b); } };
-struct EvpKeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct X509Free { void operator()(X509* x) const { X509_free(x); } };
-struct X509ReqFree { void operator()(X509_REQ* x) const { X509_REQ_free(x); } };
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free_all(b); }
+};
+struct EvpKeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct X509ReqFree {
+  void operator()(X509_REQ* x) const { X509_REQ_free(x); }
+};
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using EvpKeyPtr = std::unique_ptr<EVP_PKEY, EvpKeyFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;

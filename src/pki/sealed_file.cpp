@@ -46,9 +46,8 @@ std::string seal(const std::string& plaintext, const std::string& key) {
   std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
-  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
-                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), nonce,
-                        reinterpret_cast<const unsigned char*>(key.data()));
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        plaintext.size(), nonce, reinterpret_cast<const unsigned char*>(key.data()));
   return base64Encode(out);
 }
 

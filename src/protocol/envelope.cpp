@@ -65,11 +65,8 @@ std::optional<FrameType> parseFrameType(std::string_view name) {
 
 nlohmann::json toJson(const Envelope& e, bool include_signature) {
   nlohmann::json j = {
-      {"type", frameTypeName(e.type)},
-      {"agent_id", e.agent_id},
-      {"issued_at", e.issued_at},
-      {"expires_at", e.expires_at},
-      {"nonce", e.nonce},
+      {"type", frameTypeName(e.type)}, {"agent_id", e.agent_id}, {"issued_at", e.issued_at},
+      {"expires_at", e.expires_at},    {"nonce", e.nonce},
   };
   if (!e.correlation_id.empty()) j["correlation_id"] = e.correlation_id;
   if (e.type == FrameType::Command) {
@@ -87,8 +84,8 @@ std::string serialize(const Envelope& envelope) { return toJson(envelope).dump()
 
 Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.size() > max_bytes) {
-    return makeError(codes::kTooLarge, "frame of " + std::to_string(bytes.size()) +
-                                           " bytes exceeds the limit of " + std::to_string(max_bytes));
+    return makeError(codes::kTooLarge, "frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                                           std::to_string(max_bytes));
   }
   auto j = nlohmann::json::parse(bytes, nullptr, false);
   if (j.is_discarded()) return makeError(codes::kMalformed, "frame is not valid JSON");
@@ -102,11 +99,10 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
   e.type = *type;
 
   for (auto [name, target, required] :
-       std::initializer_list<std::tuple<const char*, std::string*, bool>>{
-           {"agent_id", &e.agent_id, false},
-           {"nonce", &e.nonce, true},
-           {"correlation_id", &e.correlation_id, false},
-           {"signature", &e.signature, false}}) {
+       std::initializer_list<std::tuple<const char*, std::string*, bool>>{{"agent_id", &e.agent_id, false},
+                                                                          {"nonce", &e.nonce, true},
+                                                                          {"correlation_id", &e.correlation_id, false},
+                                                                          {"signature", &e.signature, false}}) {
     auto value = stringField(j, name, required);
     if (!value) return value.error();
     *target = std::move(*value);
@@ -149,8 +145,8 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
 
   if (j.contains("error")) {
     const auto& err = j["error"];
-    if (!err.is_object() || !err.contains("code") || !err["code"].is_string() ||
-        !err.contains("message") || !err["message"].is_string()) {
+    if (!err.is_object() || !err.contains("code") || !err["code"].is_string() || !err.contains("message") ||
+        !err["message"].is_string()) {
       return schemaError("error", "must be an object with string code and message");
     }
     e.error = ErrorInfo{err["code"].get<std::string>(), err["message"].get<std::string>()};
@@ -158,9 +154,9 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
     return schemaError("error", "is required on ERROR");
   }
 
-  static const std::set<std::string> kKnown = {"type", "agent_id", "issued_at", "expires_at", "nonce",
-                                               "correlation_id", "verb", "args", "data", "error",
-                                               "signature"};
+  static const std::set<std::string> kKnown = {"type",  "agent_id",       "issued_at", "expires_at",
+                                               "nonce", "correlation_id", "verb",      "args",
+                                               "data",  "error",          "signature"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnown.count(it.key())) return schemaError(it.key(), "is not a known envelope field");
   }

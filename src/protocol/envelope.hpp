@@ -28,10 +28,10 @@ struct Envelope {
   FrameType type = FrameType::Heartbeat;
   std::string correlation_id;  // COMMAND/RESULT pairing; also idempotency key on the agent
   std::string agent_id;
-  std::int64_t issued_at = 0;   // unix ms
-  std::int64_t expires_at = 0;  // unix ms
-  std::string nonce;            // unique per frame; replay cache key
-  std::string verb;             // COMMAND only
+  std::int64_t issued_at = 0;                      // unix ms
+  std::int64_t expires_at = 0;                     // unix ms
+  std::string nonce;                               // unique per frame; replay cache key
+  std::string verb;                                // COMMAND only
   nlohmann::json args = nlohmann::json::object();  // COMMAND only
   nlohmann::json data = nlohmann::json::object();  // every other type
   std::optional<ErrorInfo> error;                  // ERROR, failed RESULT

@@ -20,8 +20,8 @@ std::string signedBytes(const Envelope& envelope) { return toJson(envelope, fals
 void sign(Envelope& envelope, const std::string& secret_key) {
   const std::string message = signedBytes(envelope);
   unsigned char signature[crypto_sign_BYTES];
-  crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size(), reinterpret_cast<const unsigned char*>(secret_key.data()));
+  crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                       reinterpret_cast<const unsigned char*>(secret_key.data()));
   envelope.signature = base64Encode(std::string_view(reinterpret_cast<char*>(signature), sizeof signature));
 }
 
@@ -31,8 +31,7 @@ bool verify(const Envelope& envelope, const std::string& public_key) {
   if (!raw || raw->size() != crypto_sign_BYTES) return false;
   const std::string message = signedBytes(envelope);
   return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(raw->data()),
-                                     reinterpret_cast<const unsigned char*>(message.data()),
-                                     message.size(),
+                                     reinterpret_cast<const unsigned char*>(message.data()), message.size(),
                                      reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
 }
 

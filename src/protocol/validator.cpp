@@ -35,8 +35,8 @@ Result<Envelope> FrameValidator::accept(std::string_view bytes, std::int64_t now
   return parsed;
 }
 
-Envelope makeErrorFrame(const Error& error, const std::string& agent_id,
-                        const std::string& correlation_id, std::int64_t now_ms) {
+Envelope makeErrorFrame(const Error& error, const std::string& agent_id, const std::string& correlation_id,
+                        std::int64_t now_ms) {
   Envelope e;
   e.type = FrameType::Error;
   e.agent_id = agent_id;

@@ -23,8 +23,7 @@ struct ValidationPolicy {
 
 class FrameValidator {
  public:
-  explicit FrameValidator(ValidationPolicy policy)
-      : policy_(std::move(policy)), replay_(policy_.replay_capacity) {}
+  explicit FrameValidator(ValidationPolicy policy) : policy_(std::move(policy)), replay_(policy_.replay_capacity) {}
 
   Result<Envelope> accept(std::string_view bytes, std::int64_t now_ms);
   const ValidationPolicy& policy() const { return policy_; }
@@ -35,7 +34,7 @@ class FrameValidator {
 };
 
 // An ERROR frame answering a rejected one.
-Envelope makeErrorFrame(const Error& error, const std::string& agent_id,
-                        const std::string& correlation_id, std::int64_t now_ms);
+Envelope makeErrorFrame(const Error& error, const std::string& agent_id, const std::string& correlation_id,
+                        std::int64_t now_ms);
 
 }  // namespace berth::protocol

@@ -23,9 +23,9 @@ Error invalid(const std::string& field, const std::string& rule) {
 
 int statusFor(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
-      {"invalid_argument", 400}, {"bad_csr", 400},     {"unauthorized", 401}, {"token_unknown", 401},
-      {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},  {"revoked", 403},
-      {"not_found", 404},        {"conflict", 409},    {"queue_full", 429}};
+      {"invalid_argument", 400}, {"bad_csr", 400},       {"unauthorized", 401}, {"token_unknown", 401},
+      {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},    {"revoked", 403},
+      {"not_found", 404},        {"conflict", 409},      {"queue_full", 429}};
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
 }
@@ -76,11 +76,21 @@ ApiResponse errorResponse(const Error& error) {
 }
 
 nlohmann::json commandJson(const store::Command& c) {
-  return {{"id", c.id},           {"node_id", c.node_id},         {"correlation_id", c.correlation_id},
-          {"verb", c.verb},       {"args", c.args},               {"state", store::commandStateName(c.state)},
-          {"created_at", c.created_at}, {"expires_at", c.expires_at}, {"dispatched_at", c.dispatched_at},
-          {"finished_at", c.finished_at}, {"attempts", c.attempts}, {"exit_code", c.exit_code},
-          {"result", c.result},   {"stdout", c.stdout_text},      {"stderr", c.stderr_text},
+  return {{"id", c.id},
+          {"node_id", c.node_id},
+          {"correlation_id", c.correlation_id},
+          {"verb", c.verb},
+          {"args", c.args},
+          {"state", store::commandStateName(c.state)},
+          {"created_at", c.created_at},
+          {"expires_at", c.expires_at},
+          {"dispatched_at", c.dispatched_at},
+          {"finished_at", c.finished_at},
+          {"attempts", c.attempts},
+          {"exit_code", c.exit_code},
+          {"result", c.result},
+          {"stdout", c.stdout_text},
+          {"stderr", c.stderr_text},
           {"error", c.error}};
 }
 
@@ -138,7 +148,8 @@ ApiResponse Api::handle(const ApiRequest& request) {
   if (agentCall) {
     call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
   } else {
-    if (request.bearer.empty()) return errorResponse(makeError("unauthorized", "missing Authorization: Bearer API key"));
+    if (request.bearer.empty())
+      return errorResponse(makeError("unauthorized", "missing Authorization: Bearer API key"));
     const std::string hash = sha256Hex(request.bearer);
     auto known = verified_keys_.find(hash);
     if (known == verified_keys_.end()) {
@@ -174,8 +185,12 @@ ApiResponse Api::handle(const ApiRequest& request) {
       }
     }
   }
-  if (log::enabled(log::Level::Info)) log::info("request", {{"method", request.method}, {"path", path}, {"status", response.status},
-                        {"request_id", request.request_id}, {"actor", call.actor}});
+  if (log::enabled(log::Level::Info))
+    log::info("request", {{"method", request.method},
+                          {"path", path},
+                          {"status", response.status},
+                          {"request_id", request.request_id},
+                          {"actor", call.actor}});
   return response;
 }
 
@@ -259,8 +274,11 @@ ApiResponse Api::status() {
   d_.commands.publishGauges();
   return json(200, {{"version", kVersion},
                     {"uptime_s", (d_.clock() - d_.started_at) / 1000},
-                    {"nodes", {{"total", nodes->size()}, {"online", counts["online"]},
-                               {"unreachable", counts["unreachable"]}, {"revoked", counts["revoked"]}}},
+                    {"nodes",
+                     {{"total", nodes->size()},
+                      {"online", counts["online"]},
+                      {"unreachable", counts["unreachable"]},
+                      {"revoked", counts["revoked"]}}},
                     {"sessions", d_.gateway.sessionCount()},
                     {"commands_queued", d_.metrics.commands_queued},
                     {"commands_in_flight", d_.metrics.commands_in_flight},
@@ -307,9 +325,8 @@ ApiResponse Api::telemetry(Call& call, const std::string& id) {
   if (!history) return errorResponse(history.error());
   nlohmann::json samples = nlohmann::json::array();
   for (const auto& s : *history) samples.push_back({{"at", s.at}, {"data", s.data}});
-  return json(200, {{"node_id", id},
-                    {"latest", samples.empty() ? nlohmann::json() : samples.front()},
-                    {"history", samples}});
+  return json(
+      200, {{"node_id", id}, {"latest", samples.empty() ? nlohmann::json() : samples.front()}, {"history", samples}});
 }
 
 ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
@@ -370,8 +387,8 @@ ApiResponse Api::createToken(Call& call) {
   if (!issued) return errorResponse(issued.error());
   const auto& token = issued->token;
   const auto& secret = issued->secret;
-  return json(201, {{"id", token.id}, {"token", secret}, {"expires_at", token.expires_at},
-                    {"ca_pin", d_.identity.ca_pin}});
+  return json(201,
+              {{"id", token.id}, {"token", secret}, {"expires_at", token.expires_at}, {"ca_pin", d_.identity.ca_pin}});
 }
 
 ApiResponse Api::listAudit(Call& call) {
@@ -379,8 +396,13 @@ ApiResponse Api::listAudit(Call& call) {
   if (!records) return errorResponse(records.error());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : *records) {
-    out.push_back({{"id", r.id}, {"at", r.at}, {"actor", r.actor}, {"action", r.action}, {"target", r.target},
-                   {"outcome", r.outcome}, {"request_id", r.request_id}});
+    out.push_back({{"id", r.id},
+                   {"at", r.at},
+                   {"actor", r.actor},
+                   {"action", r.action},
+                   {"target", r.target},
+                   {"outcome", r.outcome},
+                   {"request_id", r.request_id}});
   }
   return json(200, {{"records", out}});
 }

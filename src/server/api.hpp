@@ -7,8 +7,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 
 #include "common/clock.hpp"
 #include "server/command_service.hpp"
@@ -24,9 +24,9 @@ struct ApiRequest {
   std::string method;
   std::string target;  // path and query
   std::string body;
-  std::string bearer;            // Authorization: Bearer <secret>, or empty
+  std::string bearer;  // Authorization: Bearer <secret>, or empty
   std::string request_id;
-  std::string client_node_id;    // CN of a verified client certificate, or empty
+  std::string client_node_id;  // CN of a verified client certificate, or empty
 };
 
 struct ApiResponse {
@@ -57,10 +57,10 @@ class Api {
  private:
   struct Call {
     const ApiRequest& request;
-    std::vector<std::string> path;             // segments after /api/v1
+    std::vector<std::string> path;  // segments after /api/v1
     std::map<std::string, std::string> query;
     nlohmann::json body;
-    std::string actor;                         // api key id or node:<id>
+    std::string actor;  // api key id or node:<id>
   };
 
   ApiResponse route(Call& call);

@@ -268,8 +268,11 @@ void CommandService::finish(store::Command& command, store::CommandState state) 
     log::error("could not record command outcome", {{"command_id", command.id}, {"error", r.error().message}});
   }
   ++metrics_.commands_finished_total[store::commandStateName(state)];
-  if (log::enabled(log::Level::Info)) log::info("command finished", {{"command_id", command.id}, {"correlation_id", command.correlation_id},
-                                 {"node_id", command.node_id}, {"state", store::commandStateName(state)}});
+  if (log::enabled(log::Level::Info))
+    log::info("command finished", {{"command_id", command.id},
+                                   {"correlation_id", command.correlation_id},
+                                   {"node_id", command.node_id},
+                                   {"state", store::commandStateName(state)}});
 }
 
 void CommandService::publishGauges() {

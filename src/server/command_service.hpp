@@ -68,8 +68,8 @@ class CommandService {
 
  private:
   struct NodeQueue {
-    std::deque<std::string> queued;                     // command ids, oldest first
-    std::map<std::string, std::string> in_flight;       // correlation_id -> command id
+    std::deque<std::string> queued;                // command ids, oldest first
+    std::map<std::string, std::string> in_flight;  // correlation_id -> command id
   };
 
   Result<void> save(const store::Command& command);

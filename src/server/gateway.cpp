@@ -27,8 +27,14 @@ Error schema(const std::string& field, const std::string& rule) {
 
 Gateway::Gateway(asio::any_io_executor executor, store::Store& store, CommandService& commands, Metrics& metrics,
                  Clock clock, const ServerConfig& config, const ServerIdentity& identity)
-    : executor_(executor), store_(store), commands_(commands), metrics_(metrics), clock_(std::move(clock)),
-      config_(config), identity_(identity), ticker_(executor) {}
+    : executor_(executor),
+      store_(store),
+      commands_(commands),
+      metrics_(metrics),
+      clock_(std::move(clock)),
+      config_(config),
+      identity_(identity),
+      ticker_(executor) {}
 
 protocol::ValidationPolicy Gateway::policy() const {
   protocol::ValidationPolicy p;
@@ -53,14 +59,13 @@ void Gateway::send(Session& session, const Envelope& envelope) { session.channel
 
 void Gateway::reject(Session& session, const Error& error, const std::string& correlation_id) {
   ++metrics_.frames_rejected_total[error.code];
-  log::warn("frame rejected", {{"node_id", session.node_id}, {"session_id", session.id}, {"code", error.code},
-                               {"reason", error.message}});
+  log::warn(
+      "frame rejected",
+      {{"node_id", session.node_id}, {"session_id", session.id}, {"code", error.code}, {"reason", error.message}});
   send(session, protocol::makeErrorFrame(error, session.node_id, correlation_id, clock_()));
 }
 
-void Gateway::start() {
-  asio::co_spawn(executor_, tickLoop(), asio::detached);
-}
+void Gateway::start() { asio::co_spawn(executor_, tickLoop(), asio::detached); }
 
 void Gateway::stop() {
   stopped_ = true;
@@ -76,8 +81,7 @@ std::string Gateway::sessionId(const std::string& node_id) const {
 
 asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id) {
   auto session = std::make_shared<Session>(Session{newId("s"), node_id, channel, protocol::FrameValidator(policy()),
-                                                   std::chrono::steady_clock::now(),
-                                                   std::chrono::steady_clock::now()});
+                                                   std::chrono::steady_clock::now(), std::chrono::steady_clock::now()});
   channel->start();
   bool registered = false;
   while (auto text = co_await channel->read()) {
@@ -130,7 +134,8 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
 Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   const auto& d = hello.data;
   for (const char* field : {"hostname", "version"}) {
-    if (!d.contains(field) || !d[field].is_string()) return schema(std::string("data.") + field, "is required and must be a string");
+    if (!d.contains(field) || !d[field].is_string())
+      return schema(std::string("data.") + field, "is required and must be a string");
   }
   if (d.contains("site") && !d["site"].is_string()) return schema("data.site", "must be a string");
   for (const char* field : {"labels", "capacity"}) {
@@ -167,7 +172,8 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       return;
     }
     case FrameType::Event:
-      if (e.data.value("kind", std::string()) == "command.running") commands_.markRunning(session.node_id, e.correlation_id);
+      if (e.data.value("kind", std::string()) == "command.running")
+        commands_.markRunning(session.node_id, e.correlation_id);
       return;
     case FrameType::Result:
     case FrameType::Error: {

@@ -61,7 +61,12 @@ bool offersSubprotocol(const http::request<http::string_body>& req) {
 
 HttpListener::HttpListener(asio::any_io_executor executor, asio::ssl::context& tls, Api& api, Gateway& gateway,
                            GroupCommit& group_commit, const ServerConfig& config)
-    : executor_(executor), tls_(tls), api_(api), gateway_(gateway), group_commit_(group_commit), config_(config),
+    : executor_(executor),
+      tls_(tls),
+      api_(api),
+      gateway_(gateway),
+      group_commit_(group_commit),
+      config_(config),
       acceptor_(executor) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
@@ -135,9 +140,11 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
       if (req.target() != "/agent/ws") {
         refusal = errorResponse(makeError("not_found", "WebSocket endpoint is /agent/ws"));
       } else if (clientNode.empty()) {
-        refusal = errorResponse(makeError("unauthorized", "the agent gateway needs a client certificate from this server's CA"));
+        refusal = errorResponse(
+            makeError("unauthorized", "the agent gateway needs a client certificate from this server's CA"));
       } else if (!offersSubprotocol(req)) {
-        refusal = errorResponse(makeError("invalid_argument", std::string("header 'Sec-WebSocket-Protocol': must offer ") + protocol::kSubprotocol));
+        refusal = errorResponse(makeError(
+            "invalid_argument", std::string("header 'Sec-WebSocket-Protocol': must offer ") + protocol::kSubprotocol));
       } else {
         beast::get_lowest_layer(stream).expires_never();
         net::WsStream ws(std::move(stream));

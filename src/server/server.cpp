@@ -145,7 +145,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   auto nodes = impl->store->listNodes();
   if (!nodes) return nodes.error();
   for (const auto& node : *nodes) {
-    if (node.status == store::NodeStatus::Revoked) impl->revoked.insert(node.id);
+    if (node.status == store::NodeStatus::Revoked)
+      impl->revoked.insert(node.id);
     else if (node.status == store::NodeStatus::Online) {
       store::Node stale = node;  // no session survives a restart
       stale.status = store::NodeStatus::Unreachable;
@@ -175,9 +176,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (auto r = impl->commands->load(); !r) return r.error();
   impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), *impl->store, *impl->commands, impl->metrics,
                                             impl->clock, impl->config, *impl->identity);
-  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, impl->metrics,
-                                                    impl->config, *impl->identity, impl->clock, impl->started_at,
-                                                    impl->revoked});
+  impl->api =
+      std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, impl->metrics, impl->config,
+                                            *impl->identity, impl->clock, impl->started_at, impl->revoked});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
                                                   *impl->group_commit, impl->config);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();

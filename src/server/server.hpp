@@ -14,9 +14,9 @@
 namespace berth::server {
 
 struct ServerOptions {
-  std::string config_file;                                // may be empty
+  std::string config_file;                                   // may be empty
   nlohmann::json flag_overrides = nlohmann::json::object();  // from the command line
-  bool handle_signals = true;                             // SIGINT/SIGTERM stop, SIGHUP reloads
+  bool handle_signals = true;                                // SIGINT/SIGTERM stop, SIGHUP reloads
 };
 
 class Server {

@@ -5,8 +5,8 @@
 namespace berth::store {
 namespace {
 constexpr std::array<const char*, 3> kNodeStatus{"online", "unreachable", "revoked"};
-constexpr std::array<const char*, 7> kCommandState{"queued", "dispatched", "running", "succeeded",
-                                                   "failed", "expired", "cancelled"};
+constexpr std::array<const char*, 7> kCommandState{"queued", "dispatched", "running",  "succeeded",
+                                                   "failed", "expired",    "cancelled"};
 
 template <typename Enum, std::size_t N>
 std::optional<Enum> parseName(const std::array<const char*, N>& names, const std::string& name) {

@@ -140,8 +140,7 @@ class Store {
   virtual Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,
                                        std::size_t keep) = 0;
   // Newest first.
-  virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id,
-                                                                std::size_t limit) = 0;
+  virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) = 0;
 
   virtual Result<void> appendAudit(const AuditRecord& record) = 0;
   virtual Result<std::vector<AuditRecord>> listAudit(std::size_t limit) = 0;

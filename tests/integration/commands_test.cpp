@@ -6,11 +6,11 @@
 #include <thread>
 
 #include "agent/enrollment.hpp"
+#include "common/clock.hpp"
 #include "harness.hpp"
 #include "net/http_client.hpp"
 #include "pki/sealed_file.hpp"
 #include "protocol/envelope.hpp"
-#include "common/clock.hpp"
 
 namespace berth::itest {
 namespace {
@@ -88,9 +88,9 @@ TEST(Commands, FullQueueAnswers429WithRetryAfter) {
   submit(c, id, {{"verb", "ping"}, {"correlation_id", "q-1"}});
   submit(c, id, {{"verb", "ping"}});
   auto tls = net::makeClientContext({*pki::readFile(c.caFile()), "", ""});
-  auto r = net::httpsRequest(*net::parseUrl(c.url()), **tls,
-                             {"POST", "/api/v1/nodes/" + id + "/commands", R"({"verb":"ping"})",
-                              {{"Authorization", "Bearer " + c.apiKey()}}});
+  auto r = net::httpsRequest(
+      *net::parseUrl(c.url()), **tls,
+      {"POST", "/api/v1/nodes/" + id + "/commands", R"({"verb":"ping"})", {{"Authorization", "Bearer " + c.apiKey()}}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 429) << r->body;
   EXPECT_EQ(r->headers["retry-after"], "5");

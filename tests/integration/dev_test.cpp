@@ -19,8 +19,8 @@ struct DevRun {
 
 DevRun startDev(const std::string& root, int run) {
   const std::string cliFile = root + "/data/cli.json";
-  const auto before = pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile)
-                                               : std::filesystem::file_time_type::min();
+  const auto before =
+      pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile) : std::filesystem::file_time_type::min();
   DevRun dev;
   dev.process = Process::spawn({BERTH_BINARY, "dev", "--data-dir", root + "/data", "--listen", "127.0.0.1:0"},
                                root + "/dev-" + std::to_string(run) + ".log");

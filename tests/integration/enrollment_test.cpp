@@ -2,14 +2,14 @@
 // `berth agent` processes that dial it.
 #include <gtest/gtest.h>
 
+#include <thread>
 #include "agent/enrollment.hpp"
+#include "common/clock.hpp"
 #include "harness.hpp"
 #include "net/http_client.hpp"
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
-#include "common/clock.hpp"
-#include <thread>
 
 namespace berth::itest {
 namespace {

@@ -110,17 +110,21 @@ Cluster::Cluster() {
 Cluster::~Cluster() {
   agents_.clear();
   server_.reset();
-  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(root_);
-  else std::cerr << "test files kept in " << root_ << "\n";
+  if (!::testing::Test::HasFailure())
+    std::filesystem::remove_all(root_);
+  else
+    std::cerr << "test files kept in " << root_ << "\n";
 }
 
 void Cluster::startServer(const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY, "server", "--data-dir", serverDir(), "--listen",
-                                   "127.0.0.1:" + std::to_string(port_), "--server-names", "localhost,127.0.0.1"};
+  std::vector<std::string> argv = {BERTH_BINARY,     "server",
+                                   "--data-dir",     serverDir(),
+                                   "--listen",       "127.0.0.1:" + std::to_string(port_),
+                                   "--server-names", "localhost,127.0.0.1"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string cliFile = serverDir() + "/cli.json";
-  const auto before = pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile)
-                                               : std::filesystem::file_time_type::min();
+  const auto before =
+      pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile) : std::filesystem::file_time_type::min();
   server_ = Process::spawn(argv, root_ + "/server-" + std::to_string(++server_starts_) + ".log");
   ASSERT_TRUE(eventually([&] {
     return pki::fileExists(cliFile) && std::filesystem::last_write_time(cliFile) != before;
@@ -157,8 +161,8 @@ std::string Cluster::createToken(int ttl_s) {
 }
 
 Process& Cluster::startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir", agentDir(name), "--server", url_,
-                                   "--ca-pin", ca_pin_, "--join", token, "--backoff-cap-s", "2"};
+  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir", agentDir(name), "--server",        url_,
+                                   "--ca-pin",   ca_pin_, "--join",      token,          "--backoff-cap-s", "2"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   for (auto& [n, p] : agents_) {
     if (n == name) {

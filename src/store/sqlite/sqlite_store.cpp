@@ -184,7 +184,8 @@ class SqliteStore final : public Store {
   }
 
   Result<void> putSetting(const std::string& key, const std::string& value) override {
-    Statement s = query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    Statement s =
+        query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     s.bind(key).bind(value);
     return done(s, "put setting");
   }
@@ -203,14 +204,16 @@ class SqliteStore final : public Store {
   }
 
   Result<void> insertJoinToken(const JoinToken& t) override {
-    Statement s = query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
+    Statement s =
+        query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
     s.bind(t.id).bind(t.secret_hash).bind(t.description).bind(t.created_at).bind(t.expires_at);
     return done(s, "insert join token");
   }
 
   Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
                                      std::int64_t now_ms) override {
-    Statement s = query("SELECT id, description, created_at, expires_at, used_at, used_by_node FROM join_tokens WHERE secret_hash = ?");
+    Statement s = query(
+        "SELECT id, description, created_at, expires_at, used_at, used_by_node FROM join_tokens WHERE secret_hash = ?");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) return makeError("token_unknown", "join token is not known to this server");
     JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), s.integer(4), s.text(5)};
@@ -227,12 +230,24 @@ class SqliteStore final : public Store {
   }
 
   Result<void> upsertNode(const Node& n) override {
-    Statement s = query("INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
-                     "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(n.id).bind(n.hostname).bind(n.site).bind(n.labels).bind(n.version).bind(n.capabilities).bind(n.verbs)
-        .bind(n.capacity).bind(nodeStatusName(n.status)).bind(n.cert_serial).bind(n.cert_not_after)
-        .bind(n.created_at).bind(n.last_seen_at).bind(n.session_id);
+    Statement s = query(
+        "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
+        "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(n.id)
+        .bind(n.hostname)
+        .bind(n.site)
+        .bind(n.labels)
+        .bind(n.version)
+        .bind(n.capabilities)
+        .bind(n.verbs)
+        .bind(n.capacity)
+        .bind(nodeStatusName(n.status))
+        .bind(n.cert_serial)
+        .bind(n.cert_not_after)
+        .bind(n.created_at)
+        .bind(n.last_seen_at)
+        .bind(n.session_id);
     return done(s, "upsert node");
   }
 
@@ -252,16 +267,25 @@ class SqliteStore final : public Store {
 
   Result<void> insertCommand(const Command& c) override {
     Statement s = query((std::string("INSERT INTO commands (") + kCommandColumns +
-                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     bindCommand(s, c);
     return done(s, "insert command");
   }
 
   Result<void> updateCommand(const Command& c) override {
-    Statement s = query("UPDATE commands SET state = ?, dispatched_at = ?, finished_at = ?, attempts = ?, exit_code = ?, "
-                     "result = ?, stdout = ?, stderr = ?, error = ? WHERE id = ?");
-    s.bind(commandStateName(c.state)).bind(c.dispatched_at).bind(c.finished_at).bind(c.attempts).bind(c.exit_code)
-        .bind(c.result).bind(c.stdout_text).bind(c.stderr_text).bind(c.error).bind(c.id);
+    Statement s = query(
+        "UPDATE commands SET state = ?, dispatched_at = ?, finished_at = ?, attempts = ?, exit_code = ?, "
+        "result = ?, stdout = ?, stderr = ?, error = ? WHERE id = ?");
+    s.bind(commandStateName(c.state))
+        .bind(c.dispatched_at)
+        .bind(c.finished_at)
+        .bind(c.attempts)
+        .bind(c.exit_code)
+        .bind(c.result)
+        .bind(c.stdout_text)
+        .bind(c.stderr_text)
+        .bind(c.error)
+        .bind(c.id);
     return done(s, "update command");
   }
 
@@ -274,8 +298,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<Command>> findCommandByCorrelation(const std::string& node_id,
                                                           const std::string& correlation_id) override {
-    Statement s = query((std::string("SELECT ") + kCommandColumns +
-                      " FROM commands WHERE node_id = ? AND correlation_id = ?"));
+    Statement s =
+        query((std::string("SELECT ") + kCommandColumns + " FROM commands WHERE node_id = ? AND correlation_id = ?"));
     s.bind(node_id).bind(correlation_id);
     if (s.step() != SQLITE_ROW) return std::optional<Command>();
     return std::optional<Command>(readCommand(s));
@@ -294,7 +318,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<Command>> listOpenCommands() override {
     Statement s = query((std::string("SELECT ") + kCommandColumns +
-                      " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id"));
+                         " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id"));
     std::vector<Command> out;
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
     return out;
@@ -312,8 +336,9 @@ class SqliteStore final : public Store {
         touched.insert(node_id);
       }
       for (const auto& node_id : touched) {
-        Statement prune = query("DELETE FROM telemetry WHERE node_id = ? AND rowid NOT IN "
-                             "(SELECT rowid FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)");
+        Statement prune = query(
+            "DELETE FROM telemetry WHERE node_id = ? AND rowid NOT IN "
+            "(SELECT rowid FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?)");
         prune.bind(node_id).bind(node_id).bind(static_cast<std::int64_t>(keep));
         if (auto r = done(prune, "prune telemetry"); !r) return r;
       }
@@ -336,7 +361,8 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<AuditRecord>> listAudit(std::size_t limit) override {
-    Statement s = query("SELECT id, at, actor, action, target, outcome, request_id FROM audit ORDER BY id DESC LIMIT ?");
+    Statement s =
+        query("SELECT id, at, actor, action, target, outcome, request_id FROM audit ORDER BY id DESC LIMIT ?");
     s.bind(static_cast<std::int64_t>(limit));
     std::vector<AuditRecord> out;
     while (s.step() == SQLITE_ROW) {
@@ -347,9 +373,22 @@ class SqliteStore final : public Store {
 
  private:
   static void bindCommand(Statement& s, const Command& c) {
-    s.bind(c.id).bind(c.node_id).bind(c.correlation_id).bind(c.verb).bind(c.args).bind(commandStateName(c.state))
-        .bind(c.created_at).bind(c.expires_at).bind(c.dispatched_at).bind(c.finished_at).bind(c.attempts)
-        .bind(c.exit_code).bind(c.result).bind(c.stdout_text).bind(c.stderr_text).bind(c.error);
+    s.bind(c.id)
+        .bind(c.node_id)
+        .bind(c.correlation_id)
+        .bind(c.verb)
+        .bind(c.args)
+        .bind(commandStateName(c.state))
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .bind(c.dispatched_at)
+        .bind(c.finished_at)
+        .bind(c.attempts)
+        .bind(c.exit_code)
+        .bind(c.result)
+        .bind(c.stdout_text)
+        .bind(c.stderr_text)
+        .bind(c.error);
   }
 
   Result<void> done(Statement& s, const std::string& what) {
@@ -399,7 +438,10 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   char* message = nullptr;
-  std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;") + kSchema;
+  std::string setup = std::string(
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA "
+                          "mmap_size=268435456; PRAGMA cache_size=-16384;") +
+                      kSchema;
   if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     Error e = makeError("store_error", std::string("schema: ") + (message ? message : "unknown"));
     sqlite3_free(message);

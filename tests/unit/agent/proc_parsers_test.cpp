@@ -25,7 +25,8 @@ TEST(ProcStat, CpuPercentBetweenSamples) {
 }
 
 TEST(Meminfo, ConvertsKilobytes) {
-  auto m = parseMeminfo("MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    8000 kB\nSwapTotal: 100 kB\nSwapFree: 50 kB\n");
+  auto m = parseMeminfo(
+      "MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    8000 kB\nSwapTotal: 100 kB\nSwapFree: 50 kB\n");
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->total_bytes, 16000u * 1024);
   EXPECT_EQ(m->available_bytes, 8000u * 1024);
@@ -43,7 +44,8 @@ TEST(Loadavg, ParsesThreeFigures) {
 TEST(NetDev, SumsInterfacesExceptLoopback) {
   const std::string text =
       "Inter-|   Receive                                                |  Transmit\n"
-      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier "
+      "compressed\n"
       "    lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0\n"
       "  eth0: 200 2 0 0 0 0 0 0 300 3 0 0 0 0 0 0\n"
       "  eth1: 20 1 0 0 0 0 0 0 30 1 0 0 0 0 0 0\n";

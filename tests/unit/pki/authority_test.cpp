@@ -28,7 +28,8 @@ TEST(Authority, SignsAgentCsrWithTheNodeIdAsSubject) {
 
 TEST(Authority, RefusesAGarbageCsr) {
   auto ca = CertificateAuthority::createNew("test CA", kNow, kDay);
-  auto r = ca.signAgentCsr("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", "n", kNow, kDay);
+  auto r = ca.signAgentCsr("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", "n", kNow,
+                           kDay);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "bad_csr");
 }

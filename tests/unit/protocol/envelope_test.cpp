@@ -50,7 +50,6 @@ TEST(Envelope, RefusesMalformedJson) {
   }
 }
 
-
 TEST(Envelope, SchemaErrorsNameTheField) {
   const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> cases = {
       {[](nlohmann::json& j) { j.erase("nonce"); }, "nonce"},

@@ -80,7 +80,8 @@ TEST_F(CommandServiceTest, DispatchRespectsTheInFlightLimitAndRequeuesInOrder) {
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0].id, ids[0]);
   EXPECT_EQ(again[0].attempts, 2);
-  auto done = service.complete("n_1", again[0].correlation_id, {{"status", "succeeded"}, {"output", {{"pong", true}}}}, "");
+  auto done =
+      service.complete("n_1", again[0].correlation_id, {{"status", "succeeded"}, {"output", {{"pong", true}}}}, "");
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->state, store::CommandState::Succeeded);
   EXPECT_FALSE(service.complete("n_1", again[0].correlation_id, {}, "").has_value());  // duplicate RESULT
@@ -100,7 +101,8 @@ TEST_F(CommandServiceTest, LoadAfterRestartRequeuesWhatWasInFlight) {
   auto c = submit({{"verb", "ping"}});
   ASSERT_EQ(service.takeForDispatch("n_1").size(), 1u);
   EXPECT_EQ(service.openCommand(c->command.id)->state, store::CommandState::Dispatched);
-  CommandService restarted(*store, metrics, [this] { return now; }, config);
+  CommandService restarted(
+      *store, metrics, [this] { return now; }, config);
   ASSERT_TRUE(restarted.load().ok());
   EXPECT_EQ(restarted.queuedCount("n_1"), 1u);
   EXPECT_EQ((*store->getCommand(c->command.id))->state, store::CommandState::Queued);

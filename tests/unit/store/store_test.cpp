@@ -81,7 +81,8 @@ TEST_P(StoreTest, CommandsSurviveReopenAndAreFoundByCorrelation) {
 TEST_P(StoreTest, TelemetryKeepsOnlyTheNewest) {
   auto store = open();
   for (int i = 0; i < 10; i += 2) {
-    ASSERT_TRUE(store->appendTelemetry({{"n_1", {i, {{"i", i}}}}, {"n_1", {i + 1, {{"i", i + 1}}}}, {"n_2", {i, {}}}}, 3).ok());
+    ASSERT_TRUE(
+        store->appendTelemetry({{"n_1", {i, {{"i", i}}}}, {"n_1", {i + 1, {{"i", i + 1}}}}, {"n_2", {i, {}}}}, 3).ok());
   }
   EXPECT_EQ(store->telemetryHistory("n_2", 100)->size(), 3u);
   auto history = store->telemetryHistory("n_1", 100);
