@@ -158,7 +158,9 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
         ws.read_message_max(static_cast<std::size_t>(config_.max_frame_bytes) * 4);
         co_await ws.async_accept(req, token);
         if (ec) co_return;
-        co_await gateway_.serve(std::make_shared<net::WsChannel>(std::move(ws)), clientNode);
+        // The session outlives this coroutine, whose HTTP buffers are freed now.
+        asio::co_spawn(executor_, gateway_.serve(std::make_shared<net::WsChannel>(std::move(ws)), clientNode),
+                       asio::detached);
         co_return;
       }
       co_await http::async_write(stream, toHttp(refusal, req.version(), false, requestId), token);

@@ -145,7 +145,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const s
                            auto s = openSqliteStore(dir + "/test.db");
                            EXPECT_TRUE(s.ok());
                            return std::move(*s);
-                         })));
+                         })),
+                         [](const ::testing::TestParamInfo<Factory>&) { return std::string("Sqlite"); });
 
 }  // namespace
 }  // namespace berth::store
