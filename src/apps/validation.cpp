@@ -1,0 +1,260 @@
+#include "apps/validation.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+namespace berth::apps {
+namespace {
+
+constexpr std::int64_t kMaxMillicores = 1024 * 1000;
+constexpr std::int64_t kDayMs = 86'400'000;
+
+Error invalid(const std::string& field, const std::string& rule) {
+  return makeError("invalid_argument", "field '" + field + "': " + rule);
+}
+
+bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f'); }
+
+// One path component: [a-z0-9]+ separated by '.', '_', '__' or '-'s.
+bool validPathComponent(const std::string& c) {
+  if (c.empty() || !isLowerAlnum(c.front()) || !isLowerAlnum(c.back())) return false;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (isLowerAlnum(c[i])) continue;
+    if (c[i] != '.' && c[i] != '_' && c[i] != '-') return false;
+    if (c[i] == '.' && c[i + 1] == '.') return false;  // no ".."
+  }
+  return true;
+}
+
+bool validHost(const std::string& host) {
+  std::string name = host, port;
+  if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), isDigit)) return false;
+  }
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; });
+}
+
+bool validTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 128) return false;
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  if (!word(tag.front())) return false;
+  return std::all_of(tag.begin(), tag.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
+}
+
+// Splits "12.5x" into the number and the unit; false when there is no number.
+bool splitNumber(const std::string& text, double& number, std::string& unit) {
+  std::size_t i = 0;
+  while (i < text.size() && (isDigit(text[i]) || text[i] == '.')) ++i;
+  if (i == 0 || std::count(text.begin(), text.begin() + static_cast<long>(i), '.') > 1) return false;
+  try {
+    number = std::stod(text.substr(0, i));
+  } catch (...) {
+    return false;
+  }
+  unit = text.substr(i);
+  return std::isfinite(number);
+}
+
+}  // namespace
+
+Result<void> validateAppName(const std::string& field, const std::string& name) {
+  if (name.empty() || name.size() > 63) return invalid(field, "must be 1 to 63 characters");
+  if (!std::all_of(name.begin(), name.end(), [](char c) { return isLowerAlnum(c) || c == '-'; })) {
+    return invalid(field, "may contain only lower-case letters, digits and '-'");
+  }
+  if (!isLowerAlnum(name.front()) || !isLowerAlnum(name.back())) {
+    return invalid(field, "must start and end with a letter or digit");
+  }
+  return Ok{};
+}
+
+std::string ImageReference::canonical() const {
+  std::string out = registry + "/" + repository;
+  if (!tag.empty()) out += ":" + tag;
+  if (!digest.empty()) out += "@" + digest;
+  return out;
+}
+
+Result<ImageReference> parseImageReference(const std::string& field, const std::string& text) {
+  if (text.empty() || text.size() > 512) return invalid(field, "must be 1 to 512 characters");
+  ImageReference ref;
+  std::string rest = text;
+  if (auto at = rest.find('@'); at != std::string::npos) {
+    ref.digest = rest.substr(at + 1);
+    rest = rest.substr(0, at);
+    if (ref.digest.rfind("sha256:", 0) != 0 || ref.digest.size() != 7 + 64 ||
+        !std::all_of(ref.digest.begin() + 7, ref.digest.end(), isHex)) {
+      return invalid(field, "digest must be sha256: followed by 64 lower-case hex digits");
+    }
+  }
+  // A ':' after the last '/' starts the tag (a ':' before it is a registry port).
+  const auto lastSlash = rest.rfind('/');
+  if (auto colon = rest.rfind(':');
+      colon != std::string::npos && (lastSlash == std::string::npos || colon > lastSlash)) {
+    ref.tag = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+    if (!validTag(ref.tag)) {
+      return invalid(field, "tag must be 1 to 128 of letters, digits, '_', '.', '-', not starting with '.' or '-'");
+    }
+  }
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= rest.size(); ++i) {
+    if (i == rest.size() || rest[i] == '/') {
+      parts.push_back(rest.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  const std::string& first = parts.front();
+  const bool hasRegistry = parts.size() > 1 && (first.find('.') != std::string::npos ||
+                                                first.find(':') != std::string::npos || first == "localhost");
+  if (hasRegistry) {
+    if (!validHost(first)) return invalid(field, "registry '" + first + "' is not a valid host[:port]");
+    ref.registry = first;
+    parts.erase(parts.begin());
+  } else {
+    ref.registry = "docker.io";
+  }
+  for (const auto& part : parts) {
+    if (!validPathComponent(part)) {
+      return invalid(
+          field, "repository '" + rest + "' must be lower-case letters and digits separated by '/', '.', '_' or '-'");
+    }
+  }
+  if (ref.registry == "docker.io" && parts.size() == 1) parts.insert(parts.begin(), "library");
+  for (std::size_t i = 0; i < parts.size(); ++i) ref.repository += (i ? "/" : "") + parts[i];
+  if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
+  return ref;
+}
+
+Result<void> validateEnvName(const std::string& field, const std::string& name) {
+  if (name.empty() || name.size() > 255) return invalid(field, "must be 1 to 255 characters");
+  if (isDigit(name.front())) return invalid(field, "must not start with a digit");
+  if (!std::all_of(name.begin(), name.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
+    return invalid(field, "may contain only letters, digits and '_'");
+  }
+  return Ok{};
+}
+
+Result<void> validateVolumeName(const std::string& field, const std::string& name) {
+  if (name.empty() || name.size() > 128) return invalid(field, "must be 1 to 128 characters");
+  if (!std::isalnum(static_cast<unsigned char>(name.front())))
+    return invalid(field, "must start with a letter or digit");
+  if (!std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+      })) {
+    return invalid(field, "may contain only letters, digits, '_', '.' and '-'");
+  }
+  return Ok{};
+}
+
+Result<std::uint16_t> parsePort(const std::string& field, std::int64_t port) {
+  if (port < 1 || port > 65535) return invalid(field, "must be a port number from 1 to 65535");
+  return static_cast<std::uint16_t>(port);
+}
+
+Result<std::int64_t> parseCpu(const std::string& field, const std::string& text) {
+  double number = 0;
+  std::string unit;
+  if (!splitNumber(text, number, unit) || (unit != "" && unit != "m")) {
+    return invalid(field, "must be cores (\"0.5\") or millicores (\"500m\")");
+  }
+  const auto millicores = static_cast<std::int64_t>(std::llround(unit == "m" ? number : number * 1000));
+  if (millicores < 1 || millicores > kMaxMillicores) return invalid(field, "must be between 1m and 1024 cores");
+  return millicores;
+}
+
+Result<std::int64_t> parseBytes(const std::string& field, const std::string& text, std::int64_t minimum) {
+  double number = 0;
+  std::string unit;
+  if (!splitNumber(text, number, unit)) return invalid(field, "must be a size such as 512m, 1g or 1048576");
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
+  if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();  // Mi == m (binary)
+  if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();  // mb == m
+  static const std::pair<const char*, double> kUnits[] = {{"", 1.0},
+                                                          {"b", 1.0},
+                                                          {"k", 1024.0},
+                                                          {"m", 1024.0 * 1024},
+                                                          {"g", 1024.0 * 1024 * 1024},
+                                                          {"t", 1024.0 * 1024 * 1024 * 1024}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = number * scale;
+    if (bytes > 9.0e18) return invalid(field, "is too large");
+    const auto value = static_cast<std::int64_t>(bytes);
+    if (value < minimum) return invalid(field, "must be at least " + std::to_string(minimum) + " bytes");
+    return value;
+  }
+  return invalid(field, "unit must be one of b, k, m, g, t (binary)");
+}
+
+Result<std::int64_t> parseDuration(const std::string& field, const std::string& text) {
+  double number = 0;
+  std::string unit;
+  if (!splitNumber(text, number, unit)) return invalid(field, "must be a duration such as 500ms, 10s or 5m");
+  double scale = 0;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return invalid(field, "unit must be ms, s, m or h");
+  const auto ms = static_cast<std::int64_t>(number * scale);
+  if (ms < 1 || ms > kDayMs) return invalid(field, "must be between 1ms and 24h");
+  return ms;
+}
+
+Result<HealthCheck> makeHealthCheck(const std::string& kind, const std::string& path, std::int64_t port,
+                                    const std::vector<std::string>& command, const std::string& interval,
+                                    const std::string& timeout, std::int64_t retries, const std::string& start_period) {
+  HealthCheck check;
+  if (kind == "http") {
+    check.kind = HealthCheckKind::Http;
+    if (path.empty() || path.front() != '/') return invalid("health_check.path", "must start with '/'");
+    check.path = path;
+  } else if (kind == "tcp") {
+    check.kind = HealthCheckKind::Tcp;
+  } else if (kind == "command") {
+    check.kind = HealthCheckKind::Command;
+    if (command.empty() || command.front().empty()) {
+      return invalid("health_check.command", "must be a non-empty argv list (no shell string)");
+    }
+    check.command = command;
+  } else {
+    return invalid("health_check.type", "must be http, tcp or command");
+  }
+  if (check.kind != HealthCheckKind::Command) {
+    auto p = parsePort("health_check.port", port);
+    if (!p) return p.error();
+    check.port = *p;
+  }
+  auto i = parseDuration("health_check.interval", interval);
+  if (!i) return i.error();
+  auto t = parseDuration("health_check.timeout", timeout);
+  if (!t) return t.error();
+  if (*t > *i) return invalid("health_check.timeout", "must not be longer than the interval");
+  if (retries < 1 || retries > 100) return invalid("health_check.retries", "must be between 1 and 100");
+  check.interval_ms = *i;
+  check.timeout_ms = *t;
+  check.retries = static_cast<int>(retries);
+  if (!start_period.empty() && start_period != "0") {
+    auto s = parseDuration("health_check.start_period", start_period);
+    if (!s) return s.error();
+    check.start_period_ms = *s;
+  }
+  return check;
+}
+
+}  // namespace berth::apps
