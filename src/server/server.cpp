@@ -198,6 +198,7 @@ void Server::run() {
   i.gateway->start();
   log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
   i.io.run();
+  i.group_commit->flushNow();  // writes made while the loop wound down
 }
 
 void Server::stop() {

@@ -136,6 +136,7 @@ class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   ~SqliteStore() override {
+    if (batch_open_) (void)commit();  // a batch nobody flushed is still work that was accepted
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
   }
