@@ -277,16 +277,9 @@ class SqliteStore final : public Store {
     Statement s = query(
         "UPDATE commands SET state = ?, dispatched_at = ?, finished_at = ?, attempts = ?, exit_code = ?, "
         "result = ?, stdout = ?, stderr = ?, error = ? WHERE id = ?");
-    s.bind(commandStateName(c.state))
-        .bind(c.dispatched_at)
-        .bind(c.finished_at)
-        .bind(c.attempts)
-        .bind(c.exit_code)
-        .bind(c.result)
-        .bind(c.stdout_text)
-        .bind(c.stderr_text)
-        .bind(c.error)
-        .bind(c.id);
+    s.bind(commandStateName(c.state));
+    bindProgress(s, c);
+    s.bind(c.id);
     return done(s, "update command");
   }
 
@@ -374,22 +367,15 @@ class SqliteStore final : public Store {
 
  private:
   static void bindCommand(Statement& s, const Command& c) {
-    s.bind(c.id)
-        .bind(c.node_id)
-        .bind(c.correlation_id)
-        .bind(c.verb)
-        .bind(c.args)
-        .bind(commandStateName(c.state))
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .bind(c.dispatched_at)
-        .bind(c.finished_at)
-        .bind(c.attempts)
-        .bind(c.exit_code)
-        .bind(c.result)
-        .bind(c.stdout_text)
-        .bind(c.stderr_text)
-        .bind(c.error);
+    s.bind(c.id).bind(c.node_id).bind(c.correlation_id).bind(c.verb).bind(c.args);
+    s.bind(commandStateName(c.state)).bind(c.created_at).bind(c.expires_at);
+    bindProgress(s, c);
+  }
+
+  // The columns a command's progress changes, in schema order from dispatched_at to error.
+  static void bindProgress(Statement& s, const Command& c) {
+    s.bind(c.dispatched_at).bind(c.finished_at).bind(c.attempts).bind(c.exit_code);
+    s.bind(c.result).bind(c.stdout_text).bind(c.stderr_text).bind(c.error);
   }
 
   Result<void> done(Statement& s, const std::string& what) {
