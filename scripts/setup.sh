@@ -9,7 +9,7 @@ BUILD_DIR=${1:-build}
 PACKAGES=(build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libsqlite3-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev procps)
+  clang libclang-rt-14-dev procps docker.io busybox-static)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

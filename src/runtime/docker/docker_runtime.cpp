@@ -1,0 +1,147 @@
+#include "runtime/docker/docker_runtime.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "runtime/docker/docker_json.hpp"
+
+namespace berth::runtime::docker {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// The daemon's own message, e.g. {"message":"No such image: x"}.
+std::string daemonMessage(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"];
+  return body;
+}
+
+Error daemonError(const std::string& what, const DockerRuntime::Reply& reply) {
+  return makeError(reply.status == 404 ? "not_found" : "runtime_error",
+                   what + ": dockerd answered " + std::to_string(reply.status) + ": " + daemonMessage(reply.body));
+}
+
+}  // namespace
+
+std::string urlEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<DockerRuntime>> DockerRuntime::create(const std::string& socket_path) {
+  std::unique_ptr<DockerRuntime> runtime(new DockerRuntime(socket_path));
+  auto reply = runtime->request("GET", "/version");  // unversioned: works on every daemon
+  if (!reply) return reply.error();
+  if (reply->status != 200) return daemonError("version", *reply);
+  auto version = negotiateVersion(nlohmann::json::parse(reply->body, nullptr, false), kOurApiVersion);
+  if (!version) return version.error();
+  runtime->version_ = *version;
+  return runtime;
+}
+
+Result<DockerRuntime::Reply> DockerRuntime::request(const std::string& method, const std::string& target,
+                                                    const std::string& body, const std::string& content_type) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
+  if (ec) return makeError("runtime_unavailable", "cannot reach dockerd at " + socket_path_ + ": " + ec.message());
+  const std::string path = version_.empty() ? target : "/v" + version_ + target;
+  http::request<http::string_body> req{http::string_to_verb(method), path, 11};
+  req.set(http::field::host, "docker");
+  req.set(http::field::connection, "close");
+  if (!body.empty()) {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(socket, req, ec);
+  if (ec) return makeError("runtime_unavailable", "write to dockerd: " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(256 * 1024 * 1024);
+  http::read(socket, buffer, parser, ec);
+  if (ec && ec != http::error::end_of_stream)
+    return makeError("runtime_unavailable", "read from dockerd: " + ec.message());
+  return Reply{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+Result<std::optional<std::string>> DockerRuntime::imageId(const std::string& reference) {
+  auto reply = request("GET", "/images/" + reference + "/json");
+  if (!reply) return reply.error();
+  if (reply->status == 404) return std::optional<std::string>();
+  if (reply->status != 200) return daemonError("image inspect", *reply);
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!j.is_object() || !j.contains("Id")) return makeError("runtime_error", "image inspect: no Id in the answer");
+  return std::optional<std::string>(j["Id"].get<std::string>());
+}
+
+Result<std::string> DockerRuntime::create(const ContainerSpec& spec) {
+  auto reply = request("POST", "/containers/create?name=" + urlEncode(spec.name), createBody(spec).dump());
+  if (!reply) return reply.error();
+  if (reply->status == 409) return makeError("conflict", "container name " + spec.name + " is taken");
+  if (reply->status != 201) return daemonError("create container", *reply);
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  if (!j.is_object() || !j.contains("Id")) return makeError("runtime_error", "create container: no Id in the answer");
+  return j["Id"].get<std::string>();
+}
+
+Result<void> DockerRuntime::start(const std::string& id) {
+  auto reply = request("POST", "/containers/" + id + "/start");
+  if (!reply) return reply.error();
+  if (reply->status != 204 && reply->status != 304) return daemonError("start container", *reply);  // 304: running
+  return Ok{};
+}
+
+Result<void> DockerRuntime::stop(const std::string& id, int timeout_s) {
+  auto reply = request("POST", "/containers/" + id + "/stop?t=" + std::to_string(timeout_s));
+  if (!reply) return reply.error();
+  if (reply->status != 204 && reply->status != 304) return daemonError("stop container", *reply);  // 304: stopped
+  return Ok{};
+}
+
+Result<void> DockerRuntime::remove(const std::string& id, bool force) {
+  auto reply = request("DELETE", "/containers/" + id + (force ? "?force=1" : ""));
+  if (!reply) return reply.error();
+  if (reply->status != 204 && reply->status != 404) return daemonError("remove container", *reply);
+  return Ok{};
+}
+
+Result<std::optional<ContainerInfo>> DockerRuntime::inspect(const std::string& id) {
+  auto reply = request("GET", "/containers/" + id + "/json");
+  if (!reply) return reply.error();
+  if (reply->status == 404) return std::optional<ContainerInfo>();
+  if (reply->status != 200) return daemonError("inspect container", *reply);
+  auto info = parseInspect(nlohmann::json::parse(reply->body, nullptr, false));
+  if (!info) return info.error();
+  return std::optional<ContainerInfo>(std::move(*info));
+}
+
+Result<std::vector<std::string>> DockerRuntime::list(const std::map<std::string, std::string>& labels) {
+  auto reply = request("GET", "/containers/json?all=1&filters=" + urlEncode(labelFilter(labels)));
+  if (!reply) return reply.error();
+  if (reply->status != 200) return daemonError("list containers", *reply);
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  std::vector<std::string> ids;
+  if (!j.is_array()) return makeError("runtime_error", "list containers: not a JSON array");
+  for (const auto& c : j) ids.push_back(c.value("Id", std::string()));
+  return ids;
+}
+
+}  // namespace berth::runtime::docker
