@@ -19,6 +19,7 @@ using protocol::FrameType;
 namespace {
 constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr std::uint64_t kTrimEveryTicks = 10;
+constexpr auto kHelloTimeout = std::chrono::seconds(10);
 
 Error schema(const std::string& field, const std::string& rule) {
   return makeError(protocol::codes::kSchema, "field '" + field + "': " + rule);
@@ -84,6 +85,14 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
                                                    std::chrono::steady_clock::now(), std::chrono::steady_clock::now()});
   channel->start();
   bool registered = false;
+  // A connection that never says HELLO would otherwise hold its slot forever.
+  auto helloDeadline = std::make_shared<asio::steady_timer>(executor_, kHelloTimeout);
+  auto greeted = std::make_shared<bool>(false);
+  helloDeadline->async_wait([channel, greeted, node_id](const boost::system::error_code& ec) {
+    if (ec || *greeted) return;
+    log::warn("no HELLO in time; closing", {{"node_id", node_id}});
+    channel->abort();
+  });
   while (auto text = co_await channel->read()) {
     auto envelope = session->validator.accept(*text, clock_());
     if (!envelope) {
@@ -112,6 +121,8 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         --metrics_.sessions_active;
       }
       sessions_[node_id] = session;
+      *greeted = true;
+      helloDeadline->cancel();
       ++metrics_.sessions_active;
       ++metrics_.sessions_opened_total;
       registered = true;
@@ -128,6 +139,7 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
     }
     handleFrame(*session, *envelope);
   }
+  helloDeadline->cancel();
   if (registered) endSession(session);
 }
 

@@ -113,6 +113,19 @@ TEST_F(FramesTest, MalformedAndSchemaViolatingFramesAreRejected) {
   EXPECT_EQ(c.node(state.node_id)["connected"], true);
 }
 
+// Servers started: one `berth server`; the test connects with a valid certificate and stays silent.
+TEST(Handshake, ASessionWithoutHelloIsClosed) {
+  Cluster c;
+  c.startServer();
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "silent"});
+  ASSERT_TRUE(enrolled.ok());
+  RawAgentConnection conn;
+  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
+  EXPECT_FALSE(conn.read(std::chrono::seconds(30)).has_value());
+  // The server closed it (rather than the read giving up): it says so.
+  EXPECT_NE(c.server().log().find("no HELLO in time"), std::string::npos) << c.server().log();
+}
+
 // Servers started: `berth server` (twice) and a `berth agent`. The server's
 // signing key is replaced between the two starts, so every COMMAND it signs
 // afterwards is a forgery from the agent's point of view.
