@@ -13,9 +13,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "agent/agent_state.hpp"
+#include "agent/app_supervisor.hpp"
+#include "pki/sealed_file.hpp"
+#include "runtime/docker/docker_runtime.hpp"
+#include "runtime/docker/log_stream.hpp"
 #include "agent/command_runner.hpp"
 #include "agent/enrollment.hpp"
 #include "agent/resident_trim.hpp"
@@ -40,6 +48,56 @@ constexpr const char* kAgentVersion = "0.1.0";
 constexpr std::size_t kResultCacheSize = 4096;
 constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr auto kRenewalCheckInterval = std::chrono::minutes(10);
+constexpr std::size_t kMaxBufferedLogLines = 20'000;  // while the session is down
+constexpr std::size_t kMaxLinesPerLogFrame = 500;
+
+// One thread for everything that blocks on the container runtime, in order.
+class Worker {
+ public:
+  Worker() : thread_([this] { loop(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void post(std::function<void()> task) {
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (stopping_) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+struct PendingLogLine {
+  std::string app;
+  int deployment = 0;
+  int replica = 0;
+  runtime::docker::LogLine line;
+};
 }  // namespace
 
 struct Agent::Impl {
@@ -59,6 +117,21 @@ struct Agent::Impl {
   int heartbeat_interval_s = 20;
   int telemetry_interval_s = 30;
   bool trimmed = false;
+
+  // Apps. The runtime and supervisor live on the worker thread; the log
+  // followers, buffered lines and latest container stats on the I/O thread.
+  std::unique_ptr<runtime::docker::DockerRuntime> docker;  // worker only
+  std::unique_ptr<AppSupervisor> supervisor;               // worker only
+  std::string docker_api_version;                          // copied to the I/O thread for followers
+  std::map<std::string, std::shared_ptr<runtime::docker::LogFollower>> followers;
+  std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
+  std::deque<PendingLogLine> pending_logs;
+  std::uint64_t dropped_log_lines = 0;
+  bool first_container_sync = true;
+  std::int64_t started_ms = systemNowMs();
+  nlohmann::json container_stats = nlohmann::json::array();
+  asio::steady_timer reconcile_timer{io};
+  std::unique_ptr<Worker> worker;  // declared last: joined first on destruction
 
   Envelope frame(FrameType type) const {
     Envelope e;
@@ -84,10 +157,162 @@ struct Agent::Impl {
               {"site", config.site},
               {"labels", config.labels},
               {"version", kAgentVersion},
-              {"capabilities", nlohmann::json::array({"host.metrics"})},
+              {"capabilities", nlohmann::json::array({"host.metrics", "apps"})},
               {"verbs", verbNames},
-              {"capacity", sampler.capacity()}};
+              {"capacity", capacity()}};
     return e;
+  }
+
+  // What the host has, and what of it apps may claim.
+  nlohmann::json capacity() {
+    auto c = sampler.capacity();
+    const std::int64_t cpus = c.value("cpus", 0);
+    const std::int64_t memory = c.value("memory_bytes", std::int64_t{0});
+    c["allocatable_cpu_millicores"] = std::max<std::int64_t>(0, cpus * 1000 - config.reserved_cpu_millicores);
+    c["allocatable_memory_bytes"] = std::max<std::int64_t>(0, memory - config.reserved_memory_bytes);
+    return c;
+  }
+
+  // ---- apps (worker thread) ----
+
+  // Connects to dockerd on first use and after it went away.
+  AppSupervisor* ensureSupervisor() {
+    if (supervisor) return supervisor.get();
+    auto runtime = runtime::docker::DockerRuntime::create(config.docker_socket);
+    if (!runtime) {
+      log::warn("container runtime unavailable", {{"error", runtime.error().message}});
+      return nullptr;
+    }
+    auto key = pki::loadSealingKey(config.state_dir + "/seal.key");
+    if (!key) {
+      log::error("sealing key unavailable", {{"error", key.error().message}});
+      return nullptr;
+    }
+    docker = std::move(*runtime);
+    SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
+    auto sup = std::make_unique<AppSupervisor>(*docker, options, [this](const nlohmann::json& event) {
+      asio::post(io, [this, event] {
+        Envelope e = frame(FrameType::Event);
+        e.data = {{"kind", "app"}};
+        e.data.update(event);
+        send(e);
+      });
+    });
+    if (auto loaded = sup->load(); !loaded) {
+      log::error("app desired state unreadable; apps are left as they are", {{"error", loaded.error().message}});
+      docker.reset();
+      return nullptr;
+    }
+    supervisor = std::move(sup);
+    const std::string version = *docker->apiVersion();
+    asio::post(io, [this, version] { docker_api_version = version; });
+    log::info("container runtime connected", {{"socket", config.docker_socket}, {"api_version", version}});
+    return supervisor.get();
+  }
+
+  // After anything that may start or stop containers: follow the logs of what runs now.
+  void publishRunning(bool with_stats) {
+    auto running = supervisor->runningContainers();
+    nlohmann::json stats = with_stats ? supervisor->containerStats() : nlohmann::json();
+    asio::post(io, [this, running = std::move(running), stats = std::move(stats)] {
+      syncFollowers(running);
+      if (!stats.is_null()) container_stats = stats;
+    });
+  }
+
+  VerbOutcome runAppVerb(const std::string& verb, const nlohmann::json& args) {
+    auto* sup = ensureSupervisor();
+    if (!sup) return VerbOutcome{false, 1, {}, "runtime_unavailable", "cannot reach dockerd at " + config.docker_socket};
+    auto outcome = sup->handle(verb, args);
+    publishRunning(false);
+    return outcome;
+  }
+
+  void scheduleReconcile() {
+    reconcile_timer.expires_after(std::chrono::seconds(config.reconcile_interval_s));
+    reconcile_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopped) return;
+      worker->post([this] {
+        if (auto* sup = ensureSupervisor()) {
+          sup->reconcile();
+          publishRunning(true);
+        }
+        asio::post(io, [this] { scheduleReconcile(); });
+      });
+    });
+  }
+
+  // ---- logs (I/O thread) ----
+
+  void syncFollowers(const std::vector<RunningContainer>& running) {
+    if (docker_api_version.empty()) return;
+    std::set<std::string> ids;
+    for (const auto& c : running) {
+      ids.insert(c.id);
+      if (followers.count(c.id)) continue;
+      // Resume after the last line seen; on the agent's first look, from its start (older lines were sent before).
+      double since = 0;
+      if (auto last = last_log_ms.find(c.id); last != last_log_ms.end())
+        since = static_cast<double>(last->second + 1) / 1000.0;
+      else if (first_container_sync)
+        since = static_cast<double>(started_ms) / 1000.0;
+      auto follower = std::make_shared<runtime::docker::LogFollower>(
+          io.get_executor(), config.docker_socket, docker_api_version, c.id, since,
+          [this, c](std::vector<runtime::docker::LogLine> lines) {
+            for (auto& line : lines) {
+              auto& last = last_log_ms[c.id];
+              last = std::max(last, line.at_ms);
+              if (pending_logs.size() >= kMaxBufferedLogLines) {
+                pending_logs.pop_front();
+                ++dropped_log_lines;
+              }
+              pending_logs.push_back({c.app, c.deployment, c.replica, std::move(line)});
+            }
+          },
+          [this, id = c.id](const std::string& reason) {
+            log::debug("log stream ended", {{"container", id}, {"reason", reason}});
+            followers.erase(id);
+          });
+      followers[c.id] = follower;
+      follower->start();
+    }
+    first_container_sync = false;
+    for (auto it = followers.begin(); it != followers.end();) {
+      if (ids.count(it->first)) {
+        ++it;
+        continue;
+      }
+      it->second->stop();
+      it = followers.erase(it);
+    }
+  }
+
+  // Sends buffered lines as LOG frames, one per app, at most kMaxLinesPerLogFrame each.
+  void flushLogs() {
+    if (!current || current->closing()) return;
+    while (!pending_logs.empty()) {
+      const std::string app = pending_logs.front().app;
+      nlohmann::json lines = nlohmann::json::array();
+      for (auto it = pending_logs.begin(); it != pending_logs.end() && lines.size() < kMaxLinesPerLogFrame;) {
+        if (it->app != app) {
+          ++it;
+          continue;
+        }
+        lines.push_back({{"at", it->line.at_ms},
+                         {"stream", it->line.stream},
+                         {"text", it->line.text},
+                         {"deployment", it->deployment},
+                         {"replica", it->replica}});
+        it = pending_logs.erase(it);
+      }
+      Envelope e = frame(FrameType::Log);
+      e.data = {{"app", app}, {"lines", lines}};
+      if (dropped_log_lines) {
+        e.data["dropped"] = dropped_log_lines;
+        dropped_log_lines = 0;
+      }
+      send(e);
+    }
   }
 
   asio::awaitable<void> mainLoop() {
@@ -246,6 +471,13 @@ struct Agent::Impl {
     running.correlation_id = corr;
     running.data = {{"kind", "command.running"}};
     send(running);
+    if (appVerbs().count(command.verb)) {
+      worker->post([this, corr, verb = command.verb, args = command.args] {
+        auto outcome = runAppVerb(verb, args);
+        asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
+      });
+      return;
+    }
     auto delay = command.verb == "ping" ? pingDelayMs(command.args) : Result<int>(0);
     const int delayMs = delay ? *delay : 0;
     if (delayMs == 0) {
@@ -275,6 +507,7 @@ struct Agent::Impl {
     while (!channel->closing() && !stopped) {
       tick.expires_after(std::chrono::milliseconds(250));
       co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      flushLogs();
       const auto now = Steady::now();
       const auto interval = std::chrono::seconds(heartbeat_interval_s);
       if (now - *lastHeard > interval * 3) {
@@ -294,6 +527,7 @@ struct Agent::Impl {
       if (now - lastTelemetry >= std::chrono::seconds(telemetry_interval_s)) {
         Envelope t = frame(FrameType::Telemetry);
         t.data = sampler.metrics(config.state_dir);
+        if (!container_stats.empty()) t.data["containers"] = container_stats;
         send(t);
         lastTelemetry = now;
       }
@@ -303,6 +537,9 @@ struct Agent::Impl {
   void shutdown() {
     stopped = true;
     backoff.cancel();
+    reconcile_timer.cancel();
+    for (auto& [id, follower] : followers) follower->stop();
+    followers.clear();
     if (signals) signals->cancel();
     if (current) current->close("agent shutting down");
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
@@ -339,6 +576,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     log::info("enrolled", {{"node_id", impl->state.node_id}, {"server", impl->state.server_url}});
   }
   impl->verbs = builtinVerbs(impl->sampler, kAgentVersion, impl->config.state_dir);
+  // App verbs run on the worker (Impl::onCommand); registering them puts them on the allowlist.
+  for (const auto& verb : appVerbs()) {
+    impl->verbs.add(verb, [](const nlohmann::json&) {
+      return VerbOutcome{false, 1, {}, "internal", "app verbs run on the worker thread"};
+    });
+  }
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
@@ -350,8 +593,15 @@ void Agent::run() {
       if (!ec) i.shutdown();
     });
   }
+  i.worker = std::make_unique<Worker>();
+  // Adopt what runs and start following its logs before the first session.
+  i.worker->post([&i] {
+    if (i.ensureSupervisor()) i.publishRunning(false);
+  });
+  i.scheduleReconcile();
   asio::co_spawn(i.io, i.mainLoop(), asio::detached);
   i.io.run();
+  i.worker.reset();
 }
 
 void Agent::stop() {

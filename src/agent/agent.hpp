@@ -24,6 +24,12 @@ struct AgentConfig {
   int max_frame_bytes = 1 << 20;
   int backoff_cap_s = 60;
   bool handle_signals = true;
+  // Apps: the container runtime and the resources kept back from apps.
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string docker_network;  // "" = the daemon's default bridge
+  int reconcile_interval_s = 10;
+  std::int64_t reserved_cpu_millicores = 0;
+  std::int64_t reserved_memory_bytes = 0;
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "agent/agent.hpp"
+#include "apps/validation.hpp"
 #include "common/logging.hpp"
 
 namespace berth::agent {
@@ -29,7 +30,8 @@ Result<int> intField(const nlohmann::json& v, const std::string& name, int min, 
 const std::vector<std::string>& agentConfigKeys() {
   static const std::vector<std::string> keys = {
       "state_dir", "server",    "join",         "ca_pin",          "site",
-      "labels",    "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s"};
+      "labels",    "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s",
+      "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory"};
   return keys;
 }
 
@@ -42,7 +44,9 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   }
   std::pair<const char*, std::string*> strings[] = {{"state_dir", &config.state_dir}, {"server", &config.server_url},
                                                     {"join", &config.join_token},     {"ca_pin", &config.ca_pin},
-                                                    {"site", &config.site},           {"log_level", &config.log_level}};
+                                                    {"site", &config.site},           {"log_level", &config.log_level},
+                                                    {"docker_socket", &config.docker_socket},
+                                                    {"docker_network", &config.docker_network}};
   for (auto& [name, target] : strings) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
@@ -76,12 +80,25 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   }
   std::tuple<const char*, int*, int, int> ints[] = {{"clock_skew_s", &config.clock_skew_s, 1, 3600},
                                                     {"max_frame_bytes", &config.max_frame_bytes, 1024, 64 << 20},
-                                                    {"backoff_cap_s", &config.backoff_cap_s, 1, 3600}};
+                                                    {"backoff_cap_s", &config.backoff_cap_s, 1, 3600},
+                                                    {"reconcile_interval_s", &config.reconcile_interval_s, 1, 3600}};
   for (auto& [name, target, min, max] : ints) {
     if (!merged.contains(name)) continue;
     auto value = intField(merged[name], name, min, max);
     if (!value) return value.error();
     *target = *value;
+  }
+  if (merged.contains("reserved_cpu")) {
+    const auto& v = merged["reserved_cpu"];
+    auto cpu = apps::parseCpu("reserved_cpu", v.is_string() ? v.get<std::string>() : v.dump());
+    if (!cpu) return makeError("invalid_config", "config " + cpu.error().message);
+    config.reserved_cpu_millicores = *cpu;
+  }
+  if (merged.contains("reserved_memory")) {
+    const auto& v = merged["reserved_memory"];
+    auto bytes = apps::parseBytes("reserved_memory", v.is_string() ? v.get<std::string>() : v.dump(), 0);
+    if (!bytes) return makeError("invalid_config", "config " + bytes.error().message);
+    config.reserved_memory_bytes = *bytes;
   }
   return config;
 }

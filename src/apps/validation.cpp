@@ -196,6 +196,36 @@ Result<std::int64_t> parseBytes(const std::string& field, const std::string& tex
   return invalid(field, "unit must be one of b, k, m, g, t (binary)");
 }
 
+Result<std::int64_t> parseBandwidth(const std::string& field, const std::string& text) {
+  double number = 0;
+  std::string unit;
+  if (!splitNumber(text, number, unit)) return invalid(field, "must be a rate such as 10mbit or 512kbit");
+  static const std::pair<const char*, double> kUnits[] = {
+      {"bit", 1.0}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    const double bits = number * scale;
+    if (bits > 1e12) return invalid(field, "must be at most 1000gbit");
+    if (bits < 8000) return invalid(field, "must be at least 8kbit");
+    return static_cast<std::int64_t>(bits);
+  }
+  return invalid(field, "unit must be bit, kbit, mbit or gbit (bits per second)");
+}
+
+Result<void> validateCapability(const std::string& field, const std::string& name) {
+  static const char* kKnown[] = {
+      "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",
+      "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
+      "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST",
+      "NET_RAW", "PERFMON", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYSLOG", "SYS_ADMIN", "SYS_BOOT",
+      "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
+      "SYS_TTY_CONFIG", "WAKE_ALARM"};
+  for (const char* known : kKnown) {
+    if (name == known) return Ok{};
+  }
+  return invalid(field, "'" + name + "' is not a Linux capability (write it without CAP_, e.g. NET_BIND_SERVICE)");
+}
+
 Result<std::int64_t> parseDuration(const std::string& field, const std::string& text) {
   double number = 0;
   std::string unit;

@@ -39,6 +39,10 @@ Result<std::int64_t> parseCpu(const std::string& field, const std::string& text)
 // "1048576", "512k", "256m", "1g", "2t" (also "Ki", "Mi", "Gi", "Ti"), binary
 // units -> bytes; at least `minimum`.
 Result<std::int64_t> parseBytes(const std::string& field, const std::string& text, std::int64_t minimum = 1);
+// "10mbit", "512kbit", "1gbit", "800bit" -> bits per second (at least 8000).
+Result<std::int64_t> parseBandwidth(const std::string& field, const std::string& text);
+// A Linux capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE.
+Result<void> validateCapability(const std::string& field, const std::string& name);
 // "500ms", "10s", "5m", "1h" -> milliseconds (> 0, at most a day).
 Result<std::int64_t> parseDuration(const std::string& field, const std::string& text);
 

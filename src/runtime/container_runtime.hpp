@@ -24,6 +24,41 @@ struct ContainerSpec {
   std::int64_t memory_bytes = 0;    // 0 = unlimited
   std::int64_t cpu_millicores = 0;  // 0 = unlimited
   std::int64_t pids_limit = 512;
+  std::int64_t memory_swap_bytes = -1;  // -1 = runtime default; 0 = no swap
+  std::int64_t disk_bytes = 0;          // 0 = unlimited; needs driver support
+  std::string network;                  // empty = the runtime's default
+  std::uint16_t container_port = 0;     // exposed port
+  std::uint16_t host_port = 0;          // published on the host when non-zero
+  std::map<std::string, std::string> volumes;  // named volume -> mount path
+  bool restart_unless_stopped = true;
+};
+
+// Resources that can change on a running container.
+struct Resources {
+  std::int64_t memory_bytes = 0;
+  std::int64_t memory_swap_bytes = -1;
+  std::int64_t cpu_millicores = 0;
+  std::int64_t pids_limit = 0;
+};
+
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+  std::string server;  // registry host[:port]
+};
+
+struct ImageInfo {
+  std::string id;                         // sha256:...
+  std::vector<std::string> repo_digests;  // repo@sha256:..., empty for local-only images
+};
+
+struct ContainerStats {
+  double cpu_percent = 0;  // of one core
+  std::int64_t memory_bytes = 0;
+  std::int64_t net_rx_bytes = 0;
+  std::int64_t net_tx_bytes = 0;
+  std::int64_t block_read_bytes = 0;
+  std::int64_t block_write_bytes = 0;
 };
 
 struct ContainerInfo {
@@ -39,6 +74,11 @@ struct ContainerInfo {
   std::int64_t memory_bytes = 0;
   std::int64_t nano_cpus = 0;
   bool read_only_root = false;
+  std::int64_t memory_swap_bytes = 0;
+  int pid = 0;                   // 0 when not running
+  int exit_code = 0;
+  std::string ip_address;        // on the first network
+  std::string restart_policy;
 };
 
 class ContainerRuntime {
@@ -57,6 +97,19 @@ class ContainerRuntime {
   virtual Result<std::optional<ContainerInfo>> inspect(const std::string& id) = 0;
   // Ids of containers (running or not) carrying every label in `labels`.
   virtual Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) = 0;
+
+  // Pulls by tag or digest. Fails "pull_failed" with the registry's reason
+  // (unauthorized, not found, unreachable).
+  virtual Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) = 0;
+  virtual Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) = 0;
+  // Removing an image still in use fails "conflict"; a missing one succeeds.
+  virtual Result<void> removeImage(const std::string& reference) = 0;
+  virtual Result<void> removeVolume(const std::string& name) = 0;
+  // Changes resources in place: same container, no restart.
+  virtual Result<void> update(const std::string& id, const Resources& resources) = 0;
+  // Runs argv inside the container; the exit code, or "timeout".
+  virtual Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) = 0;
+  virtual Result<ContainerStats> stats(const std::string& id) = 0;
 };
 
 }  // namespace berth::runtime

@@ -27,8 +27,22 @@ nlohmann::json createBody(const ContainerSpec& spec) {
                          {"PidsLimit", spec.pids_limit},
                          {"ReadonlyRootfs", spec.read_only_root}};
   if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
+  if (spec.memory_bytes > 0 && spec.memory_swap_bytes >= 0) host["MemorySwap"] = spec.memory_bytes + spec.memory_swap_bytes;
   if (spec.cpu_millicores > 0) host["NanoCpus"] = spec.cpu_millicores * 1'000'000;
+  if (spec.disk_bytes > 0) host["StorageOpt"] = {{"size", std::to_string(spec.disk_bytes)}};
+  if (!spec.network.empty()) host["NetworkMode"] = spec.network;
+  if (spec.restart_unless_stopped) host["RestartPolicy"] = {{"Name", "unless-stopped"}};
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const auto& [name, path] : spec.volumes) mounts.push_back({{"Type", "volume"}, {"Source", name}, {"Target", path}});
+  if (!mounts.empty()) host["Mounts"] = mounts;
   nlohmann::json body = {{"Image", spec.image}, {"Env", env}, {"Labels", spec.labels}, {"HostConfig", host}};
+  if (spec.container_port) {
+    const std::string port = std::to_string(spec.container_port) + "/tcp";
+    body["ExposedPorts"] = {{port, nlohmann::json::object()}};
+    if (spec.host_port) {
+      body["HostConfig"]["PortBindings"] = {{port, {{{"HostIp", ""}, {"HostPort", std::to_string(spec.host_port)}}}}};
+    }
+  }
   if (!spec.command.empty()) body["Cmd"] = spec.command;
   return body;
 }
@@ -58,10 +72,93 @@ Result<ContainerInfo> parseInspect(const nlohmann::json& body) {
     info.memory_bytes = host.value("Memory", std::int64_t{0});
     info.nano_cpus = host.value("NanoCpus", std::int64_t{0});
     info.read_only_root = host.value("ReadonlyRootfs", false);
+    if (host.contains("MemorySwap") && host["MemorySwap"].is_number()) info.memory_swap_bytes = host["MemorySwap"];
+    if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object())
+      info.restart_policy = host["RestartPolicy"].value("Name", std::string());
+    info.pid = state.value("Pid", 0);
+    info.exit_code = state.value("ExitCode", 0);
+    if (body.contains("NetworkSettings") && body["NetworkSettings"].is_object()) {
+      const auto& ns = body["NetworkSettings"];
+      if (ns.contains("Networks") && ns["Networks"].is_object()) {
+        for (const auto& [name, net] : ns["Networks"].items()) {
+          if (net.is_object() && !net.value("IPAddress", std::string()).empty()) {
+            info.ip_address = net["IPAddress"];
+            break;
+          }
+        }
+      }
+    }
     return info;
   } catch (const nlohmann::json::exception& e) {
     return makeError("runtime_error", std::string("unexpected container JSON from dockerd: ") + e.what());
   }
+}
+
+nlohmann::json updateBody(const Resources& r) {
+  nlohmann::json body = {{"Memory", r.memory_bytes}, {"NanoCpus", r.cpu_millicores * 1'000'000}};
+  // MemorySwap must be given with Memory; -1 lifts the swap limit.
+  body["MemorySwap"] = r.memory_bytes > 0 && r.memory_swap_bytes >= 0 ? r.memory_bytes + r.memory_swap_bytes : -1;
+  if (r.memory_bytes == 0) body["MemorySwap"] = -1;
+  if (r.pids_limit > 0) body["PidsLimit"] = r.pids_limit;
+  return body;
+}
+
+std::optional<std::string> pullStreamError(const std::string& body) {
+  std::istringstream lines(body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) continue;
+    if (j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+    if (j.contains("errorDetail") && j["errorDetail"].is_object())
+      return j["errorDetail"].value("message", std::string("pull failed"));
+  }
+  return std::nullopt;
+}
+
+Result<ImageInfo> parseImageInspect(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("Id") || !body["Id"].is_string())
+    return makeError("runtime_error", "image inspect: no Id in the answer");
+  ImageInfo info;
+  info.id = body["Id"];
+  if (body.contains("RepoDigests") && body["RepoDigests"].is_array()) {
+    for (const auto& d : body["RepoDigests"]) {
+      if (d.is_string()) info.repo_digests.push_back(d);
+    }
+  }
+  return info;
+}
+
+ContainerStats parseStats(const nlohmann::json& s) {
+  ContainerStats out;
+  if (!s.is_object()) return out;
+  auto num = [](const nlohmann::json& j, const char* key) -> std::int64_t {
+    return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<std::int64_t>() : 0;
+  };
+  const auto cpu = s.value("cpu_stats", nlohmann::json::object());
+  const auto pre = s.value("precpu_stats", nlohmann::json::object());
+  const auto usage = num(cpu.value("cpu_usage", nlohmann::json::object()), "total_usage") -
+                     num(pre.value("cpu_usage", nlohmann::json::object()), "total_usage");
+  const auto system = num(cpu, "system_cpu_usage") - num(pre, "system_cpu_usage");
+  const auto cpus = std::max<std::int64_t>(1, num(cpu, "online_cpus"));
+  if (usage > 0 && system > 0) out.cpu_percent = 100.0 * static_cast<double>(usage) / static_cast<double>(system) * cpus;
+  const auto mem = s.value("memory_stats", nlohmann::json::object());
+  out.memory_bytes = num(mem, "usage");
+  if (s.contains("networks") && s["networks"].is_object()) {
+    for (const auto& [name, n] : s["networks"].items()) {
+      out.net_rx_bytes += num(n, "rx_bytes");
+      out.net_tx_bytes += num(n, "tx_bytes");
+    }
+  }
+  const auto blkio = s.value("blkio_stats", nlohmann::json::object());
+  if (blkio.contains("io_service_bytes_recursive") && blkio["io_service_bytes_recursive"].is_array()) {
+    for (const auto& e : blkio["io_service_bytes_recursive"]) {
+      const std::string op = e.value("op", std::string());
+      if (op == "Read" || op == "read") out.block_read_bytes += num(e, "value");
+      if (op == "Write" || op == "write") out.block_write_bytes += num(e, "value");
+    }
+  }
+  return out;
 }
 
 std::string labelFilter(const std::map<std::string, std::string>& labels) {

@@ -6,6 +6,13 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/encoding.hpp"
 #include "runtime/docker/docker_json.hpp"
 
 namespace berth::runtime::docker {
@@ -55,17 +62,32 @@ Result<std::unique_ptr<DockerRuntime>> DockerRuntime::create(const std::string& 
   return runtime;
 }
 
+std::pair<std::string, std::string> splitReference(const std::string& reference) {
+  if (auto at = reference.find('@'); at != std::string::npos) return {reference.substr(0, at), reference.substr(at + 1)};
+  const auto slash = reference.rfind('/');
+  const auto colon = reference.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+    return {reference.substr(0, colon), reference.substr(colon + 1)};
+  return {reference, "latest"};
+}
+
 Result<DockerRuntime::Reply> DockerRuntime::request(const std::string& method, const std::string& target,
-                                                    const std::string& body, const std::string& content_type) {
+                                                    const std::string& body, const std::string& content_type,
+                                                    const std::map<std::string, std::string>& headers, int timeout_s) {
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
   boost::system::error_code ec;
   socket.connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
   if (ec) return makeError("runtime_unavailable", "cannot reach dockerd at " + socket_path_ + ": " + ec.message());
+  // Blocking reads with a deadline: a wedged daemon must not wedge the agent.
+  timeval tv{timeout_s, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   const std::string path = version_.empty() ? target : "/v" + version_ + target;
   http::request<http::string_body> req{http::string_to_verb(method), path, 11};
   req.set(http::field::host, "docker");
   req.set(http::field::connection, "close");
+  for (const auto& [name, value] : headers) req.set(name, value);
   if (!body.empty()) {
     req.set(http::field::content_type, content_type);
     req.body() = body;
@@ -78,7 +100,7 @@ Result<DockerRuntime::Reply> DockerRuntime::request(const std::string& method, c
   parser.body_limit(256 * 1024 * 1024);
   http::read(socket, buffer, parser, ec);
   if (ec && ec != http::error::end_of_stream)
-    return makeError("runtime_unavailable", "read from dockerd: " + ec.message());
+    return makeError("runtime_unavailable", "read from dockerd (" + method + " " + target + "): " + ec.message());
   return Reply{static_cast<int>(parser.get().result_int()), parser.get().body()};
 }
 
@@ -142,6 +164,86 @@ Result<std::vector<std::string>> DockerRuntime::list(const std::map<std::string,
   if (!j.is_array()) return makeError("runtime_error", "list containers: not a JSON array");
   for (const auto& c : j) ids.push_back(c.value("Id", std::string()));
   return ids;
+}
+
+Result<void> DockerRuntime::pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) {
+  auto [name, tag] = splitReference(reference);
+  std::map<std::string, std::string> headers;
+  if (auth) {
+    std::string encoded = base64Encode(
+        nlohmann::json{{"username", auth->username}, {"password", auth->password}, {"serveraddress", auth->server}}
+            .dump());
+    for (char& c : encoded) c = c == '+' ? '-' : c == '/' ? '_' : c;  // the header wants base64url
+    headers["X-Registry-Auth"] = encoded;
+  }
+  auto reply = request("POST", "/images/create?fromImage=" + urlEncode(name) + "&tag=" + urlEncode(tag), "",
+                       "application/json", headers, 900);
+  if (!reply) return makeError("pull_failed", "pull " + reference + ": " + reply.error().message);
+  if (reply->status != 200) return makeError("pull_failed", "pull " + reference + ": " + daemonMessage(reply->body));
+  if (auto error = pullStreamError(reply->body)) return makeError("pull_failed", "pull " + reference + ": " + *error);
+  return Ok{};
+}
+
+Result<std::optional<ImageInfo>> DockerRuntime::inspectImage(const std::string& reference) {
+  auto reply = request("GET", "/images/" + reference + "/json");
+  if (!reply) return reply.error();
+  if (reply->status == 404) return std::optional<ImageInfo>();
+  if (reply->status != 200) return daemonError("image inspect", *reply);
+  auto info = parseImageInspect(nlohmann::json::parse(reply->body, nullptr, false));
+  if (!info) return info.error();
+  return std::optional<ImageInfo>(*info);
+}
+
+Result<void> DockerRuntime::removeImage(const std::string& reference) {
+  auto reply = request("DELETE", "/images/" + reference);
+  if (!reply) return reply.error();
+  if (reply->status == 409) return makeError("conflict", "image " + reference + " is in use");
+  if (reply->status != 200 && reply->status != 404) return daemonError("remove image", *reply);
+  return Ok{};
+}
+
+Result<void> DockerRuntime::removeVolume(const std::string& name) {
+  auto reply = request("DELETE", "/volumes/" + urlEncode(name));
+  if (!reply) return reply.error();
+  if (reply->status == 409) return makeError("conflict", "volume " + name + " is in use");
+  if (reply->status != 204 && reply->status != 404) return daemonError("remove volume", *reply);
+  return Ok{};
+}
+
+Result<void> DockerRuntime::update(const std::string& id, const Resources& resources) {
+  auto reply = request("POST", "/containers/" + id + "/update", updateBody(resources).dump());
+  if (!reply) return reply.error();
+  if (reply->status != 200) return daemonError("update container", *reply);
+  return Ok{};
+}
+
+Result<int> DockerRuntime::exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) {
+  nlohmann::json body = {{"AttachStdout", false}, {"AttachStderr", false}, {"Cmd", argv}};
+  auto created = request("POST", "/containers/" + id + "/exec", body.dump());
+  if (!created) return created.error();
+  if (created->status != 201) return daemonError("exec create", *created);
+  const std::string execId = nlohmann::json::parse(created->body, nullptr, false).value("Id", std::string());
+  auto started = request("POST", "/exec/" + execId + "/start", R"({"Detach":true})");
+  if (!started) return started.error();
+  if (started->status != 200) return daemonError("exec start", *started);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    auto state = request("GET", "/exec/" + execId + "/json");
+    if (!state) return state.error();
+    auto j = nlohmann::json::parse(state->body, nullptr, false);
+    if (j.is_object() && !j.value("Running", true) && j.contains("ExitCode") && j["ExitCode"].is_number())
+      return j["ExitCode"].get<int>();
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError("timeout", "command did not finish within " + std::to_string(timeout_ms) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Result<ContainerStats> DockerRuntime::stats(const std::string& id) {
+  auto reply = request("GET", "/containers/" + id + "/stats?stream=0");
+  if (!reply) return reply.error();
+  if (reply->status != 200) return daemonError("container stats", *reply);
+  return parseStats(nlohmann::json::parse(reply->body, nullptr, false));
 }
 
 }  // namespace berth::runtime::docker

@@ -24,14 +24,24 @@ class DockerRuntime final : public ContainerRuntime {
   Result<void> remove(const std::string& id, bool force) override;
   Result<std::optional<ContainerInfo>> inspect(const std::string& id) override;
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override;
+  Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) override;
+  Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) override;
+  Result<void> removeImage(const std::string& reference) override;
+  Result<void> removeVolume(const std::string& name) override;
+  Result<void> update(const std::string& id, const Resources& resources) override;
+  Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
+  Result<ContainerStats> stats(const std::string& id) override;
+  const std::string& socketPath() const { return socket_path_; }
 
   struct Reply {
     int status = 0;
     std::string body;
   };
   // One request on a fresh connection; `target` without the /vX.Y prefix.
+  // A call that gets no answer within `timeout_s` fails "runtime_unavailable".
   Result<Reply> request(const std::string& method, const std::string& target, const std::string& body = "",
-                        const std::string& content_type = "application/json");
+                        const std::string& content_type = "application/json",
+                        const std::map<std::string, std::string>& headers = {}, int timeout_s = 120);
 
  private:
   DockerRuntime(std::string socket_path) : socket_path_(std::move(socket_path)) {}
@@ -41,5 +51,8 @@ class DockerRuntime final : public ContainerRuntime {
 
 // Percent-encodes a query value.
 std::string urlEncode(const std::string& text);
+// "host:5000/repo:tag" -> {"host:5000/repo", "tag"}; a digest stays whole
+// ("repo@sha256:..." -> {"repo", "sha256:..."}); no tag -> "latest".
+std::pair<std::string, std::string> splitReference(const std::string& reference);
 
 }  // namespace berth::runtime::docker

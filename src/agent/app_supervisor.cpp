@@ -1,0 +1,559 @@
+#include "agent/app_supervisor.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "agent/health_probe.hpp"
+#include "agent/traffic_control.hpp"
+#include "common/logging.hpp"
+#include "pki/sealed_file.hpp"
+
+namespace berth::agent {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr const char* kManaged = "berth.managed";
+constexpr const char* kApp = "berth.app";
+constexpr const char* kDeployment = "berth.deployment";
+constexpr const char* kReplica = "berth.replica";
+constexpr const char* kNode = "berth.node";
+// Without a health check a container counts as healthy once it has stayed up this long.
+constexpr auto kSettleTime = std::chrono::milliseconds(1000);
+
+VerbOutcome fail(const std::string& code, const std::string& message) {
+  VerbOutcome out;
+  out.ok = false;
+  out.exit_code = 1;
+  out.error_code = code;
+  out.error_message = message;
+  return out;
+}
+
+VerbOutcome fail(const Error& error) { return fail(error.code, error.message); }
+
+int labelInt(const runtime::ContainerInfo& c, const char* key) {
+  auto it = c.labels.find(key);
+  if (it == c.labels.end()) return -1;
+  try {
+    return std::stoi(it->second);
+  } catch (...) {
+    return -1;
+  }
+}
+
+std::string appArg(const nlohmann::json& args) {
+  return args.is_object() && args.contains("app") && args["app"].is_string() ? args["app"].get<std::string>() : "";
+}
+
+}  // namespace
+
+std::string containerName(const std::string& app, int deployment, int replica) {
+  return "berth-" + app + "-d" + std::to_string(deployment) + "-" + std::to_string(replica);
+}
+
+std::string volumeName(const std::string& app, const std::string& volume) { return "berth-" + app + "-" + volume; }
+
+AppSupervisor::AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptions options, AppEventSink events)
+    : runtime_(runtime), options_(std::move(options)), events_(std::move(events)) {}
+
+Result<void> AppSupervisor::load() {
+  const std::string path = options_.state_dir + "/apps.sealed";
+  auto text = pki::readFile(path);
+  if (!text) return Ok{};  // first start: nothing desired yet
+  auto plain = pki::unseal(*text, options_.sealing_key);
+  if (!plain) return plain.error();
+  auto j = nlohmann::json::parse(*plain, nullptr, false);
+  if (!j.is_array()) return makeError("bad_state", path + " is not a JSON array");
+  for (const auto& a : j) {
+    AppRecord r;
+    r.app = a.value("app", std::string());
+    r.deployment = a.value("deployment", 0);
+    r.spec = a.value("spec", nlohmann::json::object());
+    r.image = a.value("image", std::string());
+    r.running = a.value("running", true);
+    r.keep = a.value("keep", 3);
+    for (const auto& h : a.value("history", nlohmann::json::array()))
+      r.history.push_back({h.value("deployment", 0), h.value("image", std::string())});
+    if (!r.app.empty()) apps_[r.app] = std::move(r);
+  }
+  log::info("app desired state loaded", {{"apps", apps_.size()}});
+  return Ok{};
+}
+
+Result<void> AppSupervisor::save() {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [name, r] : apps_) {
+    nlohmann::json history = nlohmann::json::array();
+    for (const auto& h : r.history) history.push_back({{"deployment", h.deployment}, {"image", h.image}});
+    j.push_back({{"app", r.app},
+                 {"deployment", r.deployment},
+                 {"spec", r.spec},
+                 {"image", r.image},
+                 {"running", r.running},
+                 {"keep", r.keep},
+                 {"history", history}});
+  }
+  return pki::writePrivateFile(options_.state_dir + "/apps.sealed", pki::seal(j.dump(), options_.sealing_key));
+}
+
+void AppSupervisor::emit(const std::string& app, int deployment, const std::string& state, const std::string& reason) {
+  log::info("app event", {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
+  if (events_) events_({{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
+}
+
+VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json& args) {
+  const std::string app = appArg(args);
+  if (app.empty()) return fail("invalid_argument", "field 'args.app': is required");
+  if (auto r = apps::validateAppName("args.app", app); !r) return fail(r.error());
+  if (verb == "app.deploy") return deploy(args);
+  if (verb == "app.start") return setRunning(app, true, false);
+  if (verb == "app.stop") return setRunning(app, false, false);
+  if (verb == "app.restart") return setRunning(app, true, true);
+  if (verb == "app.delete") return remove(app, args.value("volumes", false));
+  if (verb == "app.limits") return limits(app, args.value("limits", nlohmann::json::object()));
+  if (verb == "app.status") return status(app);
+  return fail("verb_not_allowed", "unknown app verb " + verb);
+}
+
+std::vector<runtime::ContainerInfo> AppSupervisor::containersOf(const std::string& app) {
+  std::vector<runtime::ContainerInfo> out;
+  auto ids = runtime_.list({{kApp, app}, {kNode, options_.node_id}});
+  if (!ids) return out;
+  for (const auto& id : *ids) {
+    if (auto info = runtime_.inspect(id); info && *info) out.push_back(**info);
+  }
+  return out;
+}
+
+Result<std::string> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned) {
+  const std::string reference = pinned.empty() ? spec.image : pinned;
+  auto present = runtime_.inspectImage(reference);
+  if (!present) return present.error();
+  if (!*present) {
+    std::optional<runtime::RegistryCredentials> auth;
+    if (spec.registry_auth)
+      auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
+                                          spec.reference.registry};
+    if (auto pulled = runtime_.pull(reference, auth); !pulled) return pulled.error();
+    present = runtime_.inspectImage(reference);
+    if (!present) return present.error();
+    if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
+  }
+  if (!pinned.empty()) return pinned;
+  // Pin what runs to exact bytes: the registry digest when there is one, else the local image id.
+  const std::string repo = spec.reference.registry == "docker.io"
+                               ? spec.reference.repository
+                               : spec.reference.registry + "/" + spec.reference.repository;
+  for (const auto& d : (*present)->repo_digests) {
+    auto at = d.find('@');
+    if (at == std::string::npos) continue;
+    const std::string name = d.substr(0, at);
+    if (name == repo || name == "docker.io/" + repo || "docker.io/" + name == repo) return d;
+  }
+  return (*present)->id;
+}
+
+runtime::ContainerSpec AppSupervisor::containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec,
+                                                    int replica) const {
+  runtime::ContainerSpec c;
+  c.name = containerName(record.app, record.deployment, replica);
+  c.image = record.image;
+  c.command = spec.command;
+  c.env = spec.env;
+  for (const auto& [k, v] : spec.secrets) c.env[k] = v;
+  c.labels = {{kManaged, "1"},
+              {kApp, record.app},
+              {kDeployment, std::to_string(record.deployment)},
+              {kReplica, std::to_string(replica)},
+              {kNode, options_.node_id}};
+  c.add_capabilities = spec.capabilities;
+  c.read_only_root = spec.read_only;
+  c.memory_bytes = spec.limits.memory_bytes;
+  c.memory_swap_bytes = spec.limits.swap_bytes;
+  c.cpu_millicores = spec.limits.cpu_millicores;
+  c.pids_limit = spec.limits.pids;
+  c.disk_bytes = spec.limits.disk_bytes;
+  c.network = options_.network;
+  c.container_port = spec.port;
+  c.host_port = spec.publish;
+  for (const auto& [name, path] : spec.volumes) c.volumes[volumeName(record.app, name)] = path;
+  return c;
+}
+
+Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Limits& limits) {
+  auto info = runtime_.inspect(id);
+  if (!info) return info.error();
+  if (!*info) return makeError("not_found", "container " + id + " is gone");
+  auto dev = hostInterfaceOf((*info)->pid);
+  if (!dev) {
+    if (limits.net_in_bps == 0 && limits.net_out_bps == 0) return Ok{};  // nothing to shape, nothing lost
+    return makeError("unsupported", "limits.net_in/net_out: " + dev.error().message);
+  }
+  return applyTrafficControl(trafficControlPlan(*dev, limits.net_in_bps, limits.net_out_bps));
+}
+
+Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) {
+  const auto wanted = containerSpec(record, spec, replica);
+  std::string id;
+  auto existing = runtime_.inspect(wanted.name);
+  if (!existing) return existing.error();
+  if (*existing) {
+    id = (*existing)->id;  // adopt: the same deployment was started before (redelivery, agent restart)
+  } else {
+    auto created = runtime_.create(wanted);
+    if (!created) {
+      if (spec.limits.disk_bytes > 0 && created.error().message.find("torage") != std::string::npos)
+        return makeError("unsupported", "limits.disk: unsupported on this storage driver (" +
+                                            created.error().message + ")");
+      return created.error();
+    }
+    id = *created;
+  }
+  const bool wasRunning = *existing && (*existing)->state == "running";
+  if (!wasRunning) {
+    if (auto started = runtime_.start(id); !started) return started.error();
+    if (auto shaped = applyBandwidth(id, spec.limits); !shaped) return shaped.error();
+  }
+  return id;
+}
+
+Result<void> AppSupervisor::waitHealthy(const std::string& id, const apps::DeploymentSpec& spec) {
+  const auto started = SteadyClock::now();
+  auto stillRunning = [&]() -> Result<runtime::ContainerInfo> {
+    auto info = runtime_.inspect(id);
+    if (!info) return info.error();
+    if (!*info) return makeError("container_gone", "the container was removed while starting");
+    if ((*info)->state != "running")
+      return makeError("exited", "the container " + (*info)->state + " with exit code " +
+                                     std::to_string((*info)->exit_code));
+    return **info;
+  };
+  if (!spec.health) {
+    std::this_thread::sleep_for(kSettleTime);
+    auto info = stillRunning();
+    if (!info) return info.error();
+    return Ok{};
+  }
+  const auto& check = *spec.health;
+  int failures = 0;
+  std::string lastReason;
+  while (true) {
+    auto info = stillRunning();
+    if (!info) return info.error();
+    Result<void> probe = Ok{};
+    const int timeout = static_cast<int>(check.timeout_ms);
+    std::string ip = info->ip_address;
+    std::uint16_t port = check.port;
+    if (ip.empty() && spec.publish) ip = "127.0.0.1", port = spec.publish;  // no bridge: go through the host port
+    switch (check.kind) {
+      case apps::HealthCheckKind::Http:
+        probe = ip.empty() ? makeError("probe_failed", "the container has no IP address") : probeHttp(ip, port, check.path, timeout);
+        break;
+      case apps::HealthCheckKind::Tcp:
+        probe = ip.empty() ? makeError("probe_failed", "the container has no IP address") : probeTcp(ip, port, timeout);
+        break;
+      case apps::HealthCheckKind::Command: {
+        auto code = runtime_.exec(id, check.command, timeout);
+        if (!code) probe = makeError("probe_failed", code.error().message);
+        else if (*code != 0) probe = makeError("probe_failed", "command exited " + std::to_string(*code));
+        break;
+      }
+    }
+    if (probe) return Ok{};
+    lastReason = probe.error().message;
+    const bool inStartPeriod = SteadyClock::now() - started < std::chrono::milliseconds(check.start_period_ms);
+    if (!inStartPeriod && ++failures >= check.retries) {
+      return makeError("unhealthy", "health check failed " + std::to_string(failures) + " times: " + lastReason);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(check.interval_ms));
+  }
+}
+
+VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
+  const std::string app = appArg(args);
+  if (!args.contains("deployment") || !args["deployment"].is_number_integer() || args["deployment"].get<int>() < 1)
+    return fail("invalid_argument", "field 'args.deployment': must be a positive integer");
+  const int number = args["deployment"].get<int>();
+  auto spec = apps::parseDeploymentSpec(args.value("spec", nlohmann::json::object()));
+  if (!spec) return fail(spec.error());
+  AppRecord next;
+  if (auto it = apps_.find(app); it != apps_.end()) next = it->second;
+  next.app = app;
+  next.deployment = number;
+  next.spec = args["spec"];
+  next.running = true;
+  next.keep = std::max(1, args.value("keep", 3));
+
+  emit(app, number, "pulling", "");
+  auto image = ensureImage(*spec, args.value("image", std::string()));
+  if (!image) {
+    emit(app, number, "failed", image.error().message);
+    return fail(image.error());
+  }
+  next.image = *image;
+  emit(app, number, "starting", "image " + next.image);
+
+  auto before = containersOf(app);
+  std::vector<std::string> stoppedOld;
+  if (spec->publish) {  // the host port can be bound once: the old version steps aside first
+    for (const auto& c : before) {
+      if (labelInt(c, kDeployment) != number && c.state == "running") {
+        (void)runtime_.stop(c.id, options_.stop_timeout_s);
+        stoppedOld.push_back(c.id);
+      }
+    }
+  }
+  std::vector<std::string> ids;
+  Result<void> outcome = Ok{};
+  for (int r = 0; r < spec->replicas && outcome; ++r) {
+    auto id = runReplica(next, *spec, r);
+    if (!id) {
+      outcome = id.error();
+      break;
+    }
+    ids.push_back(*id);
+  }
+  for (const auto& id : ids) {
+    if (!outcome) break;
+    outcome = waitHealthy(id, *spec);
+  }
+  if (!outcome) {
+    // The running version stays up: drop what this deployment started, bring back what it stopped.
+    for (const auto& id : ids) (void)runtime_.remove(id, true);
+    for (const auto& id : stoppedOld) (void)runtime_.start(id);
+    emit(app, number, "failed", outcome.error().message);
+    return fail(outcome.error().code, outcome.error().message);
+  }
+  for (const auto& c : containersOf(app)) {
+    const bool current = labelInt(c, kDeployment) == number && labelInt(c, kReplica) < spec->replicas;
+    if (!current) (void)runtime_.remove(c.id, true);
+  }
+  if (next.history.empty() || next.history.back().deployment != number) next.history.push_back({number, next.image});
+  apps_[app] = next;
+  pruneImages(apps_[app]);
+  if (auto saved = save(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
+  emit(app, number, "healthy", "");
+  VerbOutcome out;
+  out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}};
+  return out;
+}
+
+void AppSupervisor::pruneImages(AppRecord& record) {
+  while (static_cast<int>(record.history.size()) > record.keep + 1) {
+    const auto dropped = record.history.front();
+    record.history.erase(record.history.begin());
+    bool used = false;
+    for (const auto& [name, other] : apps_) {
+      for (const auto& h : other.history) used |= h.image == dropped.image;
+    }
+    if (used) continue;
+    auto removed = runtime_.removeImage(dropped.image);
+    log::info("image cleanup", {{"app", record.app},
+                                {"deployment", dropped.deployment},
+                                {"image", dropped.image},
+                                {"removed", removed.ok()}});
+  }
+}
+
+VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool restart) {
+  auto it = apps_.find(app);
+  if (it == apps_.end()) return fail("not_found", "app " + app + " has no deployment on this node");
+  auto& record = it->second;
+  auto spec = apps::parseDeploymentSpec(record.spec);
+  if (!spec) return fail(spec.error());
+  const bool changed = record.running != running;
+  record.running = running;
+  if (auto saved = save(); !saved) return fail(saved.error());
+  std::vector<std::string> ids;
+  for (const auto& c : containersOf(app)) {
+    if (labelInt(c, kDeployment) != record.deployment) continue;
+    if (!running || restart) {
+      if (auto r = runtime_.stop(c.id, options_.stop_timeout_s); !r) return fail(r.error());
+    }
+  }
+  if (running) {
+    for (int r = 0; r < spec->replicas; ++r) {
+      auto id = runReplica(record, *spec, r);
+      if (!id) return fail(id.error());
+      ids.push_back(*id);
+    }
+    for (const auto& id : ids) {
+      if (auto healthy = waitHealthy(id, *spec); !healthy) {
+        emit(app, record.deployment, "failed", healthy.error().message);
+        return fail(healthy.error());
+      }
+    }
+  }
+  const std::string state = running ? "healthy" : "stopped";
+  if (changed || restart) emit(app, record.deployment, state, restart ? "restarted" : "");
+  VerbOutcome out;
+  out.output = {{"state", state}, {"changed", changed || restart}, {"containers", ids}};
+  return out;
+}
+
+VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
+  auto it = apps_.find(app);
+  std::set<std::string> volumeNames;
+  if (it != apps_.end()) {
+    if (auto spec = apps::parseDeploymentSpec(it->second.spec)) {
+      for (const auto& [name, path] : spec->volumes) volumeNames.insert(volumeName(app, name));
+    }
+  }
+  int removed = 0;
+  for (const auto& c : containersOf(app)) {
+    if (auto r = runtime_.remove(c.id, true); !r) return fail(r.error());
+    ++removed;
+  }
+  nlohmann::json removedVolumes = nlohmann::json::array();
+  if (volumes) {
+    for (const auto& v : volumeNames) {
+      if (auto r = runtime_.removeVolume(v); !r) return fail(r.error());
+      removedVolumes.push_back(v);
+    }
+  }
+  if (it != apps_.end()) {
+    auto record = it->second;
+    apps_.erase(it);
+    record.keep = 0;  // every image of the app goes, unless another app uses it
+    while (!record.history.empty()) {
+      auto h = record.history.back();
+      record.history.pop_back();
+      bool used = false;
+      for (const auto& [name, other] : apps_) {
+        for (const auto& o : other.history) used |= o.image == h.image;
+      }
+      if (!used) (void)runtime_.removeImage(h.image);
+    }
+    if (auto saved = save(); !saved) return fail(saved.error());
+    emit(app, record.deployment, "deleted", "");
+  }
+  VerbOutcome out;
+  out.output = {{"state", "deleted"}, {"containers_removed", removed}, {"volumes_removed", removedVolumes}};
+  return out;
+}
+
+VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& wanted) {
+  auto it = apps_.find(app);
+  if (it == apps_.end()) return fail("not_found", "app " + app + " has no deployment on this node");
+  auto& record = it->second;
+  auto spec = apps::parseDeploymentSpec(record.spec);
+  if (!spec) return fail(spec.error());
+  auto next = apps::parseLimits(wanted, apps::Limits{});
+  if (!next) return fail(next.error());
+  if (next->disk_bytes != spec->limits.disk_bytes)
+    return fail("invalid_argument", "field 'limits.disk': cannot change on a running container; deploy again");
+  runtime::Resources resources{next->memory_bytes, next->swap_bytes, next->cpu_millicores, next->pids};
+  nlohmann::json ids = nlohmann::json::array();
+  for (const auto& c : containersOf(app)) {
+    if (labelInt(c, kDeployment) != record.deployment) continue;
+    if (auto r = runtime_.update(c.id, resources); !r) return fail(r.error());
+    if (c.state == "running" && (next->net_in_bps != spec->limits.net_in_bps || next->net_out_bps != spec->limits.net_out_bps)) {
+      if (auto r = applyBandwidth(c.id, *next); !r) return fail(r.error());
+    }
+    ids.push_back(c.id);
+  }
+  record.spec["limits"] = wanted;
+  if (auto saved = save(); !saved) return fail(saved.error());
+  emit(app, record.deployment, "limits_changed", wanted.dump());
+  VerbOutcome out;
+  out.output = {{"limits", apps::toJson(*next)}, {"containers", ids}};
+  return out;
+}
+
+VerbOutcome AppSupervisor::status(const std::string& app) {
+  nlohmann::json containers = nlohmann::json::array();
+  for (const auto& c : containersOf(app)) {
+    containers.push_back({{"id", c.id},
+                          {"name", c.name},
+                          {"state", c.state},
+                          {"started_at", c.started_at},
+                          {"deployment", labelInt(c, kDeployment)},
+                          {"replica", labelInt(c, kReplica)},
+                          {"ip", c.ip_address}});
+  }
+  VerbOutcome out;
+  auto it = apps_.find(app);
+  out.output = {{"app", app},
+                {"deployment", it == apps_.end() ? 0 : it->second.deployment},
+                {"running", it != apps_.end() && it->second.running},
+                {"image", it == apps_.end() ? "" : it->second.image},
+                {"containers", containers}};
+  return out;
+}
+
+void AppSupervisor::reconcile() {
+  for (auto& [app, record] : apps_) {
+    auto spec = apps::parseDeploymentSpec(record.spec);
+    if (!spec) continue;
+    auto containers = containersOf(app);
+    std::map<int, runtime::ContainerInfo> current;
+    for (const auto& c : containers) {
+      const int replica = labelInt(c, kReplica);
+      if (labelInt(c, kDeployment) != record.deployment || replica < 0 || replica >= spec->replicas) {
+        (void)runtime_.remove(c.id, true);
+        emit(app, record.deployment, "drift", "removed leftover container " + c.name);
+        continue;
+      }
+      current[replica] = c;
+    }
+    for (int r = 0; r < spec->replicas; ++r) {
+      auto found = current.find(r);
+      if (!record.running) {
+        if (found != current.end() && found->second.state == "running") {
+          (void)runtime_.stop(found->second.id, options_.stop_timeout_s);
+          emit(app, record.deployment, "drift", "stopped " + found->second.name + ": the app is stopped");
+        }
+        continue;
+      }
+      if (found != current.end() && found->second.state == "running") continue;
+      const std::string why = found == current.end() ? "recreated " + containerName(app, record.deployment, r) +
+                                                           ": the container was removed"
+                                                     : "started " + found->second.name + ": it was " +
+                                                           found->second.state;
+      auto id = runReplica(record, *spec, r);
+      emit(app, record.deployment, "drift", id ? why : why + " failed: " + id.error().message);
+    }
+  }
+  auto all = runtime_.list({{kManaged, "1"}, {kNode, options_.node_id}});
+  if (!all) return;
+  for (const auto& id : *all) {
+    if (reported_unknown_.count(id)) continue;
+    auto info = runtime_.inspect(id);
+    if (!info || !*info) continue;
+    const auto app = (*info)->labels[kApp];
+    if (apps_.count(app)) continue;
+    reported_unknown_.insert(id);
+    emit(app, labelInt(**info, kDeployment), "unknown_container",
+         "container " + (*info)->name + " carries berth labels but no app wants it; left alone");
+  }
+}
+
+std::vector<RunningContainer> AppSupervisor::runningContainers() {
+  std::vector<RunningContainer> out;
+  for (const auto& [app, record] : apps_) {
+    for (const auto& c : containersOf(app)) {
+      if (c.state == "running") out.push_back({c.id, app, labelInt(c, kDeployment), labelInt(c, kReplica)});
+    }
+  }
+  return out;
+}
+
+nlohmann::json AppSupervisor::containerStats() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : runningContainers()) {
+    auto s = runtime_.stats(c.id);
+    if (!s) continue;
+    out.push_back({{"app", c.app},
+                   {"deployment", c.deployment},
+                   {"replica", c.replica},
+                   {"cpu_percent", s->cpu_percent},
+                   {"memory_bytes", s->memory_bytes},
+                   {"net_rx_bytes", s->net_rx_bytes},
+                   {"net_tx_bytes", s->net_tx_bytes},
+                   {"block_read_bytes", s->block_read_bytes},
+                   {"block_write_bytes", s->block_write_bytes}});
+  }
+  return out;
+}
+
+}  // namespace berth::agent

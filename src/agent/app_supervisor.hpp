@@ -1,0 +1,108 @@
+// The agent's side of apps: desired state (which deployment of which app
+// should run, and whether it should be running), persisted sealed in the
+// state directory because it holds secrets, and driven into the container
+// runtime. Verbs (app.deploy, app.stop, ...) and the reconcile pass run on
+// one worker thread; the supervisor itself is not thread-safe.
+//
+// Containers are named berth-<app>-d<deployment>-<replica> and labelled with
+// app, deployment, replica and node, so a restarted agent adopts what is
+// running instead of restarting it.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/verbs.hpp"
+#include "apps/spec.hpp"
+#include "runtime/container_runtime.hpp"
+
+namespace berth::agent {
+
+struct SupervisorOptions {
+  std::string node_id;
+  std::string state_dir;
+  std::string network;      // docker network for app containers ("" = the daemon's default)
+  std::string sealing_key;  // for <state_dir>/apps.sealed
+  int stop_timeout_s = 10;
+};
+
+// An app state change worth telling the server: {app, deployment, state, reason}.
+using AppEventSink = std::function<void(const nlohmann::json& event)>;
+
+struct RunningContainer {
+  std::string id;
+  std::string app;
+  int deployment = 0;
+  int replica = 0;
+};
+
+inline const std::set<std::string>& appVerbs() {
+  static const std::set<std::string> verbs = {"app.deploy", "app.start",  "app.stop",  "app.restart",
+                                              "app.delete", "app.limits", "app.status"};
+  return verbs;
+}
+
+class AppSupervisor {
+ public:
+  AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptions options, AppEventSink events);
+  // Reads the desired state written by an earlier run.
+  Result<void> load();
+  VerbOutcome handle(const std::string& verb, const nlohmann::json& args);
+  // Repairs drift: recreates removed containers, starts stopped ones that
+  // should run, stops ones that should not, removes leftovers of old
+  // deployments, reports berth-labelled containers it does not know.
+  void reconcile();
+  std::vector<RunningContainer> runningContainers();
+  // Per-container CPU, memory, network and block I/O, for telemetry.
+  nlohmann::json containerStats();
+  std::size_t appCount() const { return apps_.size(); }
+
+ private:
+  struct History {
+    int deployment = 0;
+    std::string image;
+  };
+  struct AppRecord {
+    std::string app;
+    int deployment = 0;
+    nlohmann::json spec;  // the deployment body as the API took it, secrets included
+    std::string image;    // what runs: a repo digest or an image id
+    bool running = true;
+    int keep = 3;
+    std::vector<History> history;  // newest last, for image cleanup
+  };
+
+  VerbOutcome deploy(const nlohmann::json& args);
+  VerbOutcome setRunning(const std::string& app, bool running, bool restart);
+  VerbOutcome remove(const std::string& app, bool volumes);
+  VerbOutcome limits(const std::string& app, const nlohmann::json& limits);
+  VerbOutcome status(const std::string& app);
+
+  Result<std::string> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned);
+  runtime::ContainerSpec containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) const;
+  // Creates (or adopts) and starts one replica; applies bandwidth limits.
+  Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica);
+  Result<void> waitHealthy(const std::string& id, const apps::DeploymentSpec& spec);
+  Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
+  std::vector<runtime::ContainerInfo> containersOf(const std::string& app);
+  void pruneImages(AppRecord& record);
+  Result<void> save();
+  void emit(const std::string& app, int deployment, const std::string& state, const std::string& reason);
+
+  runtime::ContainerRuntime& runtime_;
+  SupervisorOptions options_;
+  AppEventSink events_;
+  std::map<std::string, AppRecord> apps_;
+  std::set<std::string> reported_unknown_;
+};
+
+std::string containerName(const std::string& app, int deployment, int replica);
+std::string volumeName(const std::string& app, const std::string& volume);
+
+}  // namespace berth::agent
