@@ -7,22 +7,18 @@
 #include <thread>
 
 #include "cli/api_client.hpp"
+#include "cli/cli_common.hpp"
 #include "common/config.hpp"
 
 namespace berth::cli {
-namespace {
-
-struct Options {
-  ClientSettings flags;
-  bool json = false;
-};
+namespace detail {
 
 int exitCodeFor(const Error& error) {
   const auto& c = error.code;
   if (c == "usage" || c == "bad_url" || c == "invalid_argument") return exit_code::kUsage;
   if (c == "not_found") return exit_code::kNotFound;
   if (c == "unauthorized" || c == "forbidden" || c == "revoked") return exit_code::kUnauthorized;
-  if (c == "conflict" || c == "queue_full") return exit_code::kConflict;
+  if (c == "conflict" || c == "queue_full" || c == "over_capacity" || c == "no_node") return exit_code::kConflict;
   if (c == "connect_failed" || c == "tls_failed" || c == "http_failed") return exit_code::kUnreachable;
   return exit_code::kServerError;
 }
@@ -71,16 +67,22 @@ void printCommand(const nlohmann::json& c) {
   if (c.contains("result") && !c["result"].empty()) std::cout << "result:\n" << c["result"].dump(2) << "\n";
 }
 
-}  // namespace
+}  // namespace detail
+using namespace detail;
 
-void addClientCommands(CLI::App& app, std::function<int()>& run) {
-  auto o = std::make_shared<Options>();
-  auto common = [o](CLI::App* cmd) {
+std::function<void(CLI::App*)> detail::commonOptions(std::shared_ptr<Options> o) {
+  return [o](CLI::App* cmd) {
     cmd->add_option("--server", o->flags.server, "Server URL (https://host:port); env BERTH_SERVER");
     cmd->add_option("--api-key", o->flags.api_key, "API key; env BERTH_API_KEY");
     cmd->add_option("--ca-file", o->flags.ca_file, "Server CA certificate (PEM); env BERTH_CA_FILE");
     cmd->add_flag("--json", o->json, "Print the API's JSON");
   };
+}
+
+void addClientCommands(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<Options>();
+  auto common = commonOptions(o);
+  addAppCommands(app, run);
 
   auto* status = app.add_subcommand("status", "Show the control plane's state");
   common(status);

@@ -1,5 +1,6 @@
 #include "server/api.hpp"
 
+#include "apps/validation.hpp"
 #include "common/encoding.hpp"
 #include "common/ids.hpp"
 #include "common/logging.hpp"
@@ -25,7 +26,8 @@ int statusFor(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
       {"invalid_argument", 400}, {"bad_csr", 400},       {"unauthorized", 401}, {"token_unknown", 401},
       {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},    {"revoked", 403},
-      {"not_found", 404},        {"conflict", 409},      {"queue_full", 429}};
+      {"not_found", 404},        {"conflict", 409},      {"queue_full", 429},    {"over_capacity", 409},
+      {"no_node", 409}};
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
 }
@@ -198,6 +200,7 @@ ApiResponse Api::route(Call& call) {
   const auto& p = call.path;
   const auto& m = call.request.method;
   const auto n = p.size();
+  if (n >= 1 && p[0] == "apps") return routeApps(call);
   if (n == 1 && p[0] == "enroll" && m == "POST") return enroll(call);
   if (n == 2 && p[0] == "agent" && p[1] == "renew" && m == "POST") return renew(call);
   if (n == 1 && p[0] == "status" && m == "GET") return status();
@@ -212,6 +215,84 @@ ApiResponse Api::route(Call& call) {
   if (n == 1 && p[0] == "commands" && m == "GET") return listCommands(call, call.query["node"]);
   if (n == 2 && p[0] == "commands" && m == "GET") return showCommand(p[1]);
   if (n == 3 && p[0] == "commands" && p[2] == "cancel" && m == "POST") return cancelCommand(p[1]);
+  return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
+}
+
+ApiResponse Api::accepted(const Result<AppCall>& call) {
+  if (!call) return errorResponse(call.error());
+  if (!call->command_id.empty()) d_.gateway.pump(call->app.node_id);
+  return json(202, {{"app", call->app.name},
+                    {"verb", call->verb},
+                    {"deployment", call->deployment},
+                    {"node_id", call->app.node_id},
+                    {"command_id", call->command_id}});
+}
+
+ApiResponse Api::routeApps(Call& call) {
+  const auto& p = call.path;
+  const auto& m = call.request.method;
+  const auto n = p.size();
+  auto& apps = d_.apps;
+  auto answer = [](const Result<nlohmann::json>& r, int status = 200) {
+    return r ? json(status, *r) : errorResponse(r.error());
+  };
+  if (n == 1 && m == "GET") return answer(apps.list());
+  if (n == 1 && m == "POST") {
+    auto app = apps.create(call.body);
+    if (!app) return errorResponse(app.error());
+    return answer(apps.show(app->name), 201);
+  }
+  const std::string name = p[1];
+  if (n == 2 && m == "GET") return answer(apps.show(name));
+  if (n == 2 && m == "DELETE") return accepted(apps.remove(name, call.query["volumes"] == "1" || call.query["volumes"] == "true"));
+  const std::string what = n >= 3 ? p[2] : "";
+  if (n == 3 && what == "deployments" && m == "POST") return accepted(apps.deploy(name, call.body));
+  if (n == 4 && what == "deployments" && m == "GET") {
+    const auto& number = p[3];
+    if (number.empty() || number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos)
+      return errorResponse(invalid("deployment", "must be a deployment number"));
+    return answer(apps.deployment(name, std::stoi(number)));
+  }
+  if (n == 3 && m == "POST" && (what == "start" || what == "stop" || what == "restart"))
+    return accepted(apps.lifecycle(name, "app." + what));
+  if (n == 3 && what == "rollback" && m == "POST") {
+    int to = 0;
+    if (call.body.is_object() && call.body.contains("to")) {
+      if (!call.body["to"].is_number_integer() || call.body["to"] < 1)
+        return errorResponse(invalid("to", "must be a deployment number"));
+      to = call.body["to"];
+    }
+    return accepted(apps.rollback(name, to));
+  }
+  if (n == 3 && what == "scale" && m == "POST") {
+    if (!call.body.is_object() || !call.body.contains("replicas") || !call.body["replicas"].is_number_integer())
+      return errorResponse(invalid("replicas", "is required and must be an integer"));
+    return accepted(apps.scale(name, call.body["replicas"]));
+  }
+  if (n == 3 && what == "limits" && (m == "POST" || m == "PUT")) return accepted(apps.setLimits(name, call.body));
+  if (n == 3 && what == "events" && m == "GET") return answer(apps.events(name, limitParam(call.query, 100, 1000)));
+  if (n == 3 && what == "logs" && m == "GET") {
+    std::int64_t after = 0, since = 0;
+    const auto& cursor = call.query["after"];
+    if (!cursor.empty()) {
+      if (cursor.size() > 18 || cursor.find_first_not_of("0123456789") != std::string::npos)
+        return errorResponse(invalid("after", "must be a cursor (a number) from an earlier answer"));
+      after = std::stoll(cursor);
+    }
+    const auto& sinceText = call.query["since"];
+    if (!sinceText.empty()) {
+      auto ago = apps::parseDuration("since", sinceText);
+      if (!ago) return errorResponse(ago.error());
+      since = d_.clock() - *ago;
+    }
+    if (call.query["follow"] == "1" || call.query["follow"] == "true") {
+      if (auto shown = apps.show(name); !shown) return errorResponse(shown.error());
+      ApiResponse res{200, "", "text/event-stream", {{"Cache-Control", "no-cache"}}, {}};
+      res.stream = apps.openLogStream(name, after);
+      return res;
+    }
+    return answer(apps.logs(name, after, since, limitParam(call.query, 500, 5000)));
+  }
   return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
 }
 

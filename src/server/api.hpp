@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/clock.hpp"
+#include "server/app_service.hpp"
 #include "server/command_service.hpp"
 #include "server/gateway.hpp"
 #include "server/identity.hpp"
@@ -35,12 +36,16 @@ struct ApiResponse {
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
   std::string error_code;  // set by errorResponse(), for the audit record
+  // Set for a server-sent events response: the listener writes the head, then
+  // the stream's chunks until it ends or the client goes.
+  std::shared_ptr<AppService::LogStream> stream;
 };
 
 struct ApiDependencies {
   store::Store& store;
   CommandService& commands;
   Gateway& gateway;
+  AppService& apps;
   Metrics& metrics;
   const ServerConfig& config;
   const ServerIdentity& identity;
@@ -77,6 +82,8 @@ class Api {
   ApiResponse cancelCommand(const std::string& id);
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
+  ApiResponse routeApps(Call& call);
+  ApiResponse accepted(const Result<AppCall>& call);
   nlohmann::json nodeJson(const store::Node& node);
   // The node, or a not_found error naming it.
   Result<store::Node> findNode(const std::string& id);

@@ -59,7 +59,9 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
   if (!body.is_object()) return invalid("body", "must be a JSON object");
   if (!body.contains("verb") || !body["verb"].is_string()) return invalid("verb", "is required and must be a string");
   const std::string verb = body["verb"];
-  if (!serverVerbAllowlist().count(verb)) return invalid("verb", "'" + verb + "' is not an allowed verb");
+  const bool appVerb = verb.rfind("app.", 0) == 0;
+  if (!serverVerbAllowlist().count(verb) && !(request.internal && appVerb))
+    return invalid("verb", "'" + verb + "' is not an allowed verb" + (appVerb ? " here (use /api/v1/apps)" : ""));
   nlohmann::json args = nlohmann::json::object();
   if (body.contains("args")) {
     if (!body["args"].is_object()) return invalid("args", "must be a JSON object");
@@ -273,6 +275,7 @@ void CommandService::finish(store::Command& command, store::CommandState state) 
                                    {"correlation_id", command.correlation_id},
                                    {"node_id", command.node_id},
                                    {"state", store::commandStateName(state)}});
+  if (on_finished_) on_finished_(command);
 }
 
 void CommandService::publishGauges() {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -30,6 +31,7 @@ const std::set<std::string>& serverVerbAllowlist();
 struct SubmitRequest {
   std::string node_id;
   nlohmann::json body;  // {verb, args, ttl_s, correlation_id?} as received
+  bool internal = false;  // from the server itself: app verbs are allowed too
 };
 
 struct SubmitOutcome {
@@ -58,6 +60,9 @@ class CommandService {
   std::size_t expireDue();
   Result<store::Command> cancel(const std::string& command_id);
 
+  // Called with every command that reaches a final state (after it is saved).
+  void onFinished(std::function<void(const store::Command&)> listener) { on_finished_ = std::move(listener); }
+
   // Writes the queued/in-flight gauges into Metrics (O(nodes); call before rendering).
   void publishGauges();
 
@@ -82,6 +87,7 @@ class CommandService {
   std::unordered_map<std::string, NodeQueue> nodes_;
   std::unordered_map<std::string, store::Command> open_;  // non-terminal commands by id
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> sent_at_;
+  std::function<void(const store::Command&)> on_finished_;
 };
 
 }  // namespace berth::server

@@ -183,10 +183,12 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       pending_telemetry_.emplace_back(session.node_id, store::TelemetrySample{e.issued_at, e.data});
       return;
     }
-    case FrameType::Event:
-      if (e.data.value("kind", std::string()) == "command.running")
-        commands_.markRunning(session.node_id, e.correlation_id);
+    case FrameType::Event: {
+      const std::string kind = e.data.value("kind", std::string());
+      if (kind == "command.running") commands_.markRunning(session.node_id, e.correlation_id);
+      if (kind == "app" && app_listener_) app_listener_(session.node_id, e);
       return;
+    }
     case FrameType::Result:
     case FrameType::Error: {
       // An ERROR carrying a correlation id is the agent refusing that command.
@@ -202,7 +204,7 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       return;
     }
     case FrameType::Log:
-      log::info("agent log", {{"node_id", session.node_id}, {"data", e.data}});
+      if (app_listener_) app_listener_(session.node_id, e);
       return;
     default:
       reject(session, makeError(protocol::codes::kUnexpected, "unexpected frame after HELLO"), e.correlation_id);
@@ -217,7 +219,7 @@ void Gateway::pump(const std::string& node_id) {
     Envelope e = frame(FrameType::Command, node_id);
     e.correlation_id = command.correlation_id;
     e.verb = command.verb;
-    e.args = command.args;
+    e.args = dispatch_args_ ? dispatch_args_(command) : command.args;
     e.expires_at = std::max(command.expires_at, e.issued_at + 1);
     protocol::sign(e, identity_.signing_secret_key);
     send(session, e);

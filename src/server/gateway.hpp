@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,6 +45,12 @@ class Gateway {
   void disconnect(const std::string& node_id, const std::string& reason);
   // Tells connected agents about reloaded settings.
   void broadcastConfig();
+  // Turns a stored command's args into what is signed and sent (e.g. unsealing secrets).
+  void setDispatchArgs(std::function<nlohmann::json(const store::Command&)> fn) { dispatch_args_ = std::move(fn); }
+  // Receives EVENT (kind "app") and LOG frames from agents.
+  void setAppListener(std::function<void(const std::string& node_id, const protocol::Envelope&)> fn) {
+    app_listener_ = std::move(fn);
+  }
 
   bool online(const std::string& node_id) const { return sessions_.count(node_id) > 0; }
   std::string sessionId(const std::string& node_id) const;
@@ -83,6 +90,8 @@ class Gateway {
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
   std::uint64_t ticks_ = 0;
+  std::function<nlohmann::json(const store::Command&)> dispatch_args_;
+  std::function<void(const std::string&, const protocol::Envelope&)> app_listener_;
 };
 
 }  // namespace berth::server

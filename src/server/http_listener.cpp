@@ -186,6 +186,19 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
       auto durable = co_await group_commit_.durable();
       if (!durable) response = errorResponse(makeError("store_error", "not committed: " + durable.error().message));
     }
+    if (response.stream) {  // server-sent events: head, then chunks until either side ends
+      beast::get_lowest_layer(stream).expires_never();
+      std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                         "Connection: close\r\nX-Request-Id: " + requestId + "\r\n\r\n";
+      co_await asio::async_write(stream, asio::buffer(head), token);
+      while (!ec) {
+        auto chunk = co_await response.stream->next();
+        if (!chunk) break;
+        beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+        co_await asio::async_write(stream, asio::buffer(*chunk), token);
+      }
+      break;
+    }
     const bool keepAlive = req.keep_alive();
     co_await http::async_write(stream, toHttp(response, req.version(), keepAlive, requestId), token);
     if (ec || !keepAlive) break;

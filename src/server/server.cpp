@@ -14,7 +14,9 @@
 #include "pki/sealed_file.hpp"
 #include "server/api.hpp"
 #include "server/command_service.hpp"
+#include "server/app_service.hpp"
 #include "server/gateway.hpp"
+#include "pki/sealed_file.hpp"
 #include "server/group_commit.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
@@ -44,12 +46,24 @@ struct Server::Impl {
   std::unique_ptr<GroupCommit> group_commit;
   std::unique_ptr<CommandService> commands;
   std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<AppService> apps;
   std::unique_ptr<Api> api;
+  std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<HttpListener> listener;
   std::optional<asio::signal_set> signals;
   std::optional<std::string> new_admin_key;
   Clock clock = systemNowMs;
   std::int64_t started_at = 0;
+
+  // App log retention once a minute.
+  void scheduleRetention() {
+    retention_timer->expires_after(std::chrono::seconds(60));
+    retention_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      apps->pruneLogs();
+      scheduleRetention();
+    });
+  }
 
   void watchSignals() {
     signals->async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -87,6 +101,7 @@ struct Server::Impl {
   void shutdown() {
     listener->stop();
     gateway->stop();
+    if (retention_timer) retention_timer->cancel();
     group_commit->flushNow();
     if (signals) signals->cancel();
     // Give close frames a moment to leave, then stop the loop.
@@ -176,9 +191,18 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (auto r = impl->commands->load(); !r) return r.error();
   impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), *impl->store, *impl->commands, impl->metrics,
                                             impl->clock, impl->config, *impl->identity);
-  impl->api =
-      std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, impl->metrics, impl->config,
-                                            *impl->identity, impl->clock, impl->started_at, impl->revoked});
+  auto secretsKey = pki::loadSealingKey(dataDir + "/pki/secrets.key");
+  if (!secretsKey) return secretsKey.error();
+  impl->apps = std::make_unique<AppService>(*impl->store, *impl->commands, impl->clock, impl->config, *secretsKey,
+                                            impl->io.get_executor());
+  impl->commands->onFinished([apps = impl->apps.get()](const store::Command& c) { apps->onCommandFinished(c); });
+  impl->gateway->setDispatchArgs([apps = impl->apps.get()](const store::Command& c) { return apps->dispatchArgs(c); });
+  impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::Envelope& e) {
+    apps->onAgentFrame(node, e);
+  });
+  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
+                                                    impl->metrics, impl->config, *impl->identity, impl->clock,
+                                                    impl->started_at, impl->revoked});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
                                                   *impl->group_commit, impl->config);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
@@ -196,6 +220,8 @@ void Server::run() {
   }
   i.listener->start();
   i.gateway->start();
+  i.retention_timer = std::make_unique<asio::steady_timer>(i.io);
+  i.scheduleRetention();
   log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
   i.io.run();
   i.group_commit->flushNow();  // writes made while the loop wound down

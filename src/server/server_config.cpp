@@ -26,6 +26,9 @@ constexpr IntField kIntFields[] = {
     {"max_frame_bytes", &ServerConfig::max_frame_bytes, 1024, 64 << 20},
     {"max_output_bytes", &ServerConfig::max_output_bytes, 0, 16 << 20},
     {"client_cert_days", &ServerConfig::client_cert_days, 1, 3650},
+    {"log_retention_hours", &ServerConfig::log_retention_hours, 1, 24 * 3650},
+    {"log_max_mib_per_app", &ServerConfig::log_max_mib_per_app, 1, 1 << 20},
+    {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
 };
 
 Error fieldError(const std::string& field, const std::string& rule) {

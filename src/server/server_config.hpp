@@ -30,6 +30,9 @@ struct ServerConfig {
   int max_frame_bytes = 1 << 20;
   int max_output_bytes = 64 * 1024;
   int client_cert_days = 30;
+  int log_retention_hours = 168;   // app log lines older than this go
+  int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
+  int deployments_kept = 3;        // older deployments kept for rollback (per app default)
 };
 
 // The keys accepted in files, as BERTH_<KEY> variables and as --<key> flags.

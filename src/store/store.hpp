@@ -94,6 +94,51 @@ struct TelemetrySample {
   nlohmann::json data;
 };
 
+struct App {
+  std::string name;
+  std::string node_id;  // where it runs
+  nlohmann::json selector = nlohmann::json::object();  // node labels it asked for
+  int current_deployment = 0;  // the deployment that runs (0 = none yet)
+  int next_deployment = 1;
+  std::string desired = "running";  // running, stopped
+  int keep = 3;                     // older deployments kept for rollback
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct Deployment {
+  std::string app;
+  int number = 0;
+  nlohmann::json spec = nlohmann::json::object();  // the accepted body without secret values
+  std::string sealed_secrets;  // secrets and registry credentials, sealed with the server's key
+  std::string image;           // the digest or image id it resolved to (empty until known)
+  std::string state = "pending";  // pending, pulling, starting, healthy, failed, stopped, superseded
+  std::string reason;
+  std::string command_id;
+  std::string source;  // "deploy", "rollback of 3", "scale", ...
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct AppEvent {
+  std::int64_t id = 0;
+  std::string app;
+  int deployment = 0;
+  std::int64_t at = 0;
+  std::string state;
+  std::string reason;
+};
+
+struct LogRecord {
+  std::int64_t seq = 0;  // assigned by the store; the cursor
+  std::string app;
+  int deployment = 0;
+  int replica = 0;
+  std::int64_t at = 0;
+  std::string stream;
+  std::string text;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -141,6 +186,30 @@ class Store {
                                        std::size_t keep) = 0;
   // Newest first.
   virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) = 0;
+
+  virtual Result<void> upsertApp(const App& app) = 0;
+  virtual Result<std::optional<App>> getApp(const std::string& name) = 0;
+  virtual Result<std::vector<App>> listApps() = 0;
+  // Removes the app with its deployments, events and logs.
+  virtual Result<void> deleteApp(const std::string& name) = 0;
+
+  virtual Result<void> upsertDeployment(const Deployment& deployment) = 0;
+  virtual Result<std::optional<Deployment>> getDeployment(const std::string& app, int number) = 0;
+  // Newest first.
+  virtual Result<std::vector<Deployment>> listDeployments(const std::string& app) = 0;
+
+  virtual Result<void> appendAppEvent(const AppEvent& event) = 0;
+  // Oldest first, the newest `limit`.
+  virtual Result<std::vector<AppEvent>> listAppEvents(const std::string& app, std::size_t limit) = 0;
+
+  // Assigns seq to each record in order.
+  virtual Result<void> appendLogs(std::vector<LogRecord>& records) = 0;
+  // Oldest first: lines with seq > after_seq and at >= since_ms, at most `limit`.
+  virtual Result<std::vector<LogRecord>> listLogs(const std::string& app, std::int64_t after_seq, std::int64_t since_ms,
+                                                  std::size_t limit) = 0;
+  // Drops lines older than `min_at_ms`, then the oldest lines of each app
+  // beyond `max_bytes_per_app` of text. Returns how many went.
+  virtual Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) = 0;
 
   virtual Result<void> appendAudit(const AuditRecord& record) = 0;
   virtual Result<std::vector<AuditRecord>> listAudit(std::size_t limit) = 0;

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <functional>
+#include <limits>
 #include <set>
 #include <unordered_map>
 
@@ -32,6 +33,21 @@ CREATE INDEX IF NOT EXISTS commands_open ON commands (state, created_at);
 CREATE INDEX IF NOT EXISTS commands_node ON commands (node_id, created_at);
 CREATE TABLE IF NOT EXISTS telemetry (node_id TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS telemetry_node ON telemetry (node_id, at);
+CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, node_id TEXT NOT NULL, selector TEXT NOT NULL,
+  current_deployment INTEGER NOT NULL, next_deployment INTEGER NOT NULL, desired TEXT NOT NULL,
+  keep INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deployments (app TEXT NOT NULL, number INTEGER NOT NULL, spec TEXT NOT NULL,
+  sealed_secrets TEXT NOT NULL, image TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
+  command_id TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (app, number));
+CREATE TABLE IF NOT EXISTS app_events (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  deployment INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS app_events_app ON app_events (app, id);
+CREATE TABLE IF NOT EXISTS app_logs (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  deployment INTEGER NOT NULL, replica INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS app_logs_app ON app_logs (app, seq);
+CREATE INDEX IF NOT EXISTS app_logs_at ON app_logs (at);
 CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
   actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL,
   request_id TEXT NOT NULL);
@@ -91,6 +107,41 @@ constexpr const char* kCommandColumns =
 constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
     "created_at, last_seen_at, session_id";
+
+constexpr const char* kAppColumns =
+    "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
+constexpr const char* kDeploymentColumns =
+    "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at";
+
+App readApp(const Statement& s) {
+  App a;
+  a.name = s.text(0);
+  a.node_id = s.text(1);
+  a.selector = s.json(2);
+  a.current_deployment = static_cast<int>(s.integer(3));
+  a.next_deployment = static_cast<int>(s.integer(4));
+  a.desired = s.text(5);
+  a.keep = static_cast<int>(s.integer(6));
+  a.created_at = s.integer(7);
+  a.updated_at = s.integer(8);
+  return a;
+}
+
+Deployment readDeployment(const Statement& s) {
+  Deployment d;
+  d.app = s.text(0);
+  d.number = static_cast<int>(s.integer(1));
+  d.spec = s.json(2);
+  d.sealed_secrets = s.text(3);
+  d.image = s.text(4);
+  d.state = s.text(5);
+  d.reason = s.text(6);
+  d.command_id = s.text(7);
+  d.source = s.text(8);
+  d.created_at = s.integer(9);
+  d.updated_at = s.integer(10);
+  return d;
+}
 
 Command readCommand(const Statement& s) {
   Command c;
@@ -346,6 +397,139 @@ class SqliteStore final : public Store {
     std::vector<TelemetrySample> out;
     while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1)});
     return out;
+  }
+
+  Result<void> upsertApp(const App& a) override {
+    auto s = query(
+        "INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (name) DO UPDATE SET node_id=excluded.node_id, "
+        "selector=excluded.selector, current_deployment=excluded.current_deployment, "
+        "next_deployment=excluded.next_deployment, desired=excluded.desired, keep=excluded.keep, "
+        "updated_at=excluded.updated_at");
+    s.bind(a.name).bind(a.node_id).bind(a.selector).bind(a.current_deployment).bind(a.next_deployment);
+    s.bind(a.desired).bind(a.keep).bind(a.created_at).bind(a.updated_at);
+    return done(s, "upsert app");
+  }
+
+  Result<std::optional<App>> getApp(const std::string& name) override {
+    auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps WHERE name=?");
+    s.bind(name);
+    if (s.step() != SQLITE_ROW) return std::optional<App>();
+    return std::optional<App>(readApp(s));
+  }
+
+  Result<std::vector<App>> listApps() override {
+    auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps ORDER BY name");
+    std::vector<App> out;
+    while (s.step() == SQLITE_ROW) out.push_back(readApp(s));
+    return out;
+  }
+
+  Result<void> deleteApp(const std::string& name) override {
+    return transaction([&]() -> Result<void> {
+      for (const char* sql : {"DELETE FROM apps WHERE name=?", "DELETE FROM deployments WHERE app=?",
+                              "DELETE FROM app_events WHERE app=?", "DELETE FROM app_logs WHERE app=?"}) {
+        auto s = query(sql);
+        s.bind(name);
+        if (auto r = done(s, "delete app"); !r) return r;
+      }
+      return Ok{};
+    });
+  }
+
+  Result<void> upsertDeployment(const Deployment& d) override {
+    auto s = query(
+        "INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
+        "spec=excluded.spec, sealed_secrets=excluded.sealed_secrets, image=excluded.image, state=excluded.state, "
+        "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at");
+    s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(d.state).bind(d.reason);
+    s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at);
+    return done(s, "upsert deployment");
+  }
+
+  Result<std::optional<Deployment>> getDeployment(const std::string& app, int number) override {
+    auto s = query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE app=? AND number=?");
+    s.bind(app).bind(number);
+    if (s.step() != SQLITE_ROW) return std::optional<Deployment>();
+    return std::optional<Deployment>(readDeployment(s));
+  }
+
+  Result<std::vector<Deployment>> listDeployments(const std::string& app) override {
+    auto s = query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE app=? ORDER BY number DESC");
+    s.bind(app);
+    std::vector<Deployment> out;
+    while (s.step() == SQLITE_ROW) out.push_back(readDeployment(s));
+    return out;
+  }
+
+  Result<void> appendAppEvent(const AppEvent& e) override {
+    auto s = query("INSERT INTO app_events (app, deployment, at, state, reason) VALUES (?,?,?,?,?)");
+    s.bind(e.app).bind(e.deployment).bind(e.at).bind(e.state).bind(e.reason);
+    return done(s, "append app event");
+  }
+
+  Result<std::vector<AppEvent>> listAppEvents(const std::string& app, std::size_t limit) override {
+    auto s = query(
+        "SELECT id, app, deployment, at, state, reason FROM (SELECT * FROM app_events WHERE app=? ORDER BY id DESC "
+        "LIMIT ?) ORDER BY id");
+    s.bind(app).bind(static_cast<std::int64_t>(limit));
+    std::vector<AppEvent> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(AppEvent{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), s.integer(3), s.text(4),
+                             s.text(5)});
+    }
+    return out;
+  }
+
+  Result<void> appendLogs(std::vector<LogRecord>& records) override {
+    return transaction([&]() -> Result<void> {
+      for (auto& r : records) {
+        auto s = query("INSERT INTO app_logs (app, deployment, replica, at, stream, text) VALUES (?,?,?,?,?,?)");
+        s.bind(r.app).bind(r.deployment).bind(r.replica).bind(r.at).bind(r.stream).bind(r.text);
+        if (auto d = done(s, "append log"); !d) return d;
+        r.seq = sqlite3_last_insert_rowid(db_);
+      }
+      return Ok{};
+    });
+  }
+
+  Result<std::vector<LogRecord>> listLogs(const std::string& app, std::int64_t after_seq, std::int64_t since_ms,
+                                          std::size_t limit) override {
+    auto s = query(
+        "SELECT seq, app, deployment, replica, at, stream, text FROM app_logs WHERE app=? AND seq>? AND at>=? "
+        "ORDER BY seq LIMIT ?");
+    s.bind(app).bind(after_seq).bind(since_ms).bind(static_cast<std::int64_t>(limit));
+    std::vector<LogRecord> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
+                              s.integer(4), s.text(5), s.text(6)});
+    }
+    return out;
+  }
+
+  Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) override {
+    std::int64_t removed = 0;
+    auto r = transaction([&]() -> Result<void> {
+      auto old = query("DELETE FROM app_logs WHERE at<?");
+      old.bind(min_at_ms);
+      if (auto d = done(old, "prune logs by age"); !d) return d;
+      removed += sqlite3_changes(db_);
+      // Per app: the seq below which the newest max_bytes_per_app of text begins.
+      auto cut = query(
+          "SELECT app, (SELECT MIN(seq) FROM (SELECT seq, SUM(LENGTH(text)) OVER (ORDER BY seq DESC) AS total "
+          "FROM app_logs l WHERE l.app=a.app) WHERE total<=?) FROM (SELECT DISTINCT app FROM app_logs) a");
+      cut.bind(max_bytes_per_app);
+      std::vector<std::pair<std::string, std::int64_t>> cuts;
+      while (cut.step() == SQLITE_ROW) cuts.emplace_back(cut.text(0), cut.integer(1));
+      for (const auto& [app, firstKept] : cuts) {
+        auto del = query("DELETE FROM app_logs WHERE app=? AND seq<?");
+        del.bind(app).bind(firstKept == 0 ? std::numeric_limits<std::int64_t>::max() : firstKept);
+        if (auto d = done(del, "prune logs by size"); !d) return d;
+        removed += sqlite3_changes(db_);
+      }
+      return Ok{};
+    });
+    if (!r) return r.error();
+    return removed;
   }
 
   Result<void> appendAudit(const AuditRecord& r) override {

@@ -1,0 +1,387 @@
+// berth app ... and berth logs: the CLI side of /api/v1/apps. Long operations
+// poll until the deployment is healthy or failed (or the command finished),
+// printing each state change; --detach returns at once.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli.hpp"
+#include "cli/cli_common.hpp"
+#include "common/config.hpp"
+
+namespace berth::cli {
+namespace {
+using namespace detail;
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kWaitLimit = std::chrono::minutes(15);
+
+Result<ApiClient> client(const Options& o) {
+  auto settings = resolveClientSettings(o.flags, processEnvironment());
+  if (!settings) return settings.error();
+  return ApiClient::create(*settings);
+}
+
+// "K=V" -> {K, V}.
+Result<std::pair<std::string, std::string>> keyValue(const std::string& flag, const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return makeError("usage", flag + " wants KEY=VALUE, got '" + text + "'");
+  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+// Follows a 202 answer: the deployment to a final state, or the command to its end.
+int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, bool detach) {
+  if (detach || o.json) {
+    if (o.json) std::cout << accepted.dump(2) << "\n";
+    else std::cout << str(accepted, "command_id") << "\n";
+    return exit_code::kOk;
+  }
+  const std::string app = accepted.value("app", std::string());
+  const std::string verb = accepted.value("verb", std::string());
+  const int number = accepted.value("deployment", 0);
+  const auto deadline = SteadyClock::now() + kWaitLimit;
+  std::string last;
+  while (SteadyClock::now() < deadline) {
+    if (verb == "app.deploy") {
+      auto d = api.call("GET", "/api/v1/apps/" + app + "/deployments/" + std::to_string(number));
+      if (!d) return fail(d.error());
+      const std::string state = d->body.value("state", std::string());
+      if (state != last) std::cerr << fmt::format("{} deployment {}: {}\n", app, number, state);
+      last = state;
+      if (state == "healthy" || state == "superseded") {
+        std::cout << fmt::format("{} deployment {} is healthy ({})\n", app, number, str(d->body, "image"));
+        return exit_code::kOk;
+      }
+      if (state == "failed") {
+        std::cerr << "error: " << d->body.value("reason", std::string()) << "\n";
+        return exit_code::kCommandFailed;
+      }
+    } else {
+      const std::string id = accepted.value("command_id", std::string());
+      if (id.empty()) return exit_code::kOk;  // nothing had to run
+      auto c = api.call("GET", "/api/v1/commands/" + id);
+      if (!c) return fail(c.error());
+      const std::string state = c->body.value("state", std::string());
+      if (state != last) std::cerr << fmt::format("{} {}: {}\n", app, verb.substr(4), state);
+      last = state;
+      if (state == "succeeded") {
+        std::cout << fmt::format("{} {}: done\n", app, verb.substr(4));
+        return exit_code::kOk;
+      }
+      if (state == "failed" || state == "expired" || state == "cancelled") {
+        std::cerr << "error: " << c->body.value("error", state) << "\n";
+        return exit_code::kCommandFailed;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return fail(makeError("timeout", "gave up waiting; the operation goes on on the server"));
+}
+
+int post(const Options& o, const std::string& method, const std::string& target, const nlohmann::json& body,
+         bool detach) {
+  auto api = client(o);
+  if (!api) return fail(api.error());
+  auto reply = api->call(method, target, body);
+  if (!reply) return fail(reply.error());
+  return follow(o, *api, reply->body, detach);
+}
+
+struct DeployFlags {
+  std::string file, image, health, health_interval, health_timeout, health_start, cpu, memory, swap, disk, net_in,
+      net_out, registry_user, registry_password_env;
+  std::vector<std::string> command, env, secrets, volumes, health_command, caps;
+  int port = 0, publish = 0, health_retries = 0, replicas = -1, pids = 0;
+  bool read_only = false;
+};
+
+Result<nlohmann::json> limitsFrom(const DeployFlags& f) {
+  nlohmann::json limits = nlohmann::json::object();
+  for (auto [key, value] : {std::pair{"cpu", &f.cpu}, std::pair{"memory", &f.memory}, std::pair{"swap", &f.swap},
+                            std::pair{"disk", &f.disk}, std::pair{"net_in", &f.net_in},
+                            std::pair{"net_out", &f.net_out}}) {
+    if (!value->empty()) limits[key] = *value;
+  }
+  if (f.pids) limits["pids"] = f.pids;
+  return limits;
+}
+
+Result<nlohmann::json> deployBody(const DeployFlags& f) {
+  nlohmann::json body = nlohmann::json::object();
+  if (!f.file.empty()) {
+    std::ifstream in(f.file);
+    if (!in) return makeError("usage", "cannot read " + f.file);
+    body = nlohmann::json::parse(in, nullptr, false);
+    if (!body.is_object()) return makeError("usage", f.file + " is not a JSON object");
+  }
+  if (!f.image.empty()) body["image"] = f.image;
+  if (!f.command.empty()) body["command"] = f.command;
+  for (auto [flag, list, key] : {std::tuple{"--env", &f.env, "env"}, std::tuple{"--secret", &f.secrets, "secrets"}}) {
+    for (const auto& item : *list) {
+      auto kv = keyValue(flag, item);
+      if (!kv) return kv.error();
+      body[key][kv->first] = kv->second;
+    }
+  }
+  for (const auto& v : f.volumes) {
+    auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0) return makeError("usage", "--volume wants NAME:/path, got '" + v + "'");
+    body["volumes"][v.substr(0, colon)] = v.substr(colon + 1);
+  }
+  if (f.port) body["port"] = f.port;
+  if (f.publish) body["publish"] = f.publish;
+  if (!f.health.empty()) {
+    nlohmann::json h;
+    if (f.health.rfind("http:", 0) == 0) h = {{"type", "http"}, {"path", f.health.substr(5)}};
+    else if (f.health == "http") h = {{"type", "http"}};
+    else if (f.health == "tcp") h = {{"type", "tcp"}};
+    else if (f.health == "cmd" || f.health == "command") h = {{"type", "command"}, {"command", f.health_command}};
+    else return makeError("usage", "--health must be http[:/path], tcp or cmd (with --health-cmd ARG...)");
+    if (!f.health_interval.empty()) h["interval"] = f.health_interval;
+    if (!f.health_timeout.empty()) h["timeout"] = f.health_timeout;
+    if (!f.health_start.empty()) h["start_period"] = f.health_start;
+    if (f.health_retries) h["retries"] = f.health_retries;
+    body["health_check"] = h;
+  }
+  auto limits = limitsFrom(f);
+  if (!limits) return limits.error();
+  if (!limits->empty()) body["limits"] = *limits;
+  if (f.replicas >= 0) body["replicas"] = f.replicas;
+  if (!f.caps.empty()) body["capabilities"] = f.caps;
+  if (f.read_only) body["read_only"] = true;
+  if (!f.registry_user.empty()) {
+    const char* password = f.registry_password_env.empty() ? nullptr : std::getenv(f.registry_password_env.c_str());
+    if (!password) return makeError("usage", "--registry-user needs --registry-password-env NAME of a set variable");
+    body["registry_auth"] = {{"username", f.registry_user}, {"password", password}};
+  }
+  return body;
+}
+
+void addLimitFlags(CLI::App* cmd, DeployFlags& f) {
+  cmd->add_option("--cpu", f.cpu, "CPU limit: 0.5 or 500m");
+  cmd->add_option("--memory", f.memory, "Memory limit: 256m, 1g");
+  cmd->add_option("--swap", f.swap, "Swap on top of memory (0 = none)");
+  cmd->add_option("--pids", f.pids, "Process limit");
+  cmd->add_option("--net-in", f.net_in, "Bandwidth into the app: 10mbit");
+  cmd->add_option("--net-out", f.net_out, "Bandwidth out of the app: 10mbit");
+}
+
+}  // namespace
+
+void addAppCommands(CLI::App& root, std::function<int()>& run) {
+  auto o = std::make_shared<Options>();
+  auto common = commonOptions(o);
+  auto name = std::make_shared<std::string>();
+  auto detach = std::make_shared<bool>(false);
+  auto app = root.add_subcommand("app", "Deploy and run apps from container images")->require_subcommand(1);
+
+  auto* create = app->add_subcommand("create", "Create an app (placed on --node, or a node matching --label)");
+  auto node = std::make_shared<std::string>();
+  auto labels = std::make_shared<std::vector<std::string>>();
+  auto keep = std::make_shared<int>(0);
+  create->add_option("name", *name, "App name (DNS label)")->required();
+  create->add_option("--node", *node, "Node id");
+  create->add_option("--label", *labels, "Node label KEY=VALUE the node must carry");
+  create->add_option("--keep", *keep, "Older deployments kept for rollback");
+  common(create);
+  create->callback([&run, o, name, node, labels, keep] {
+    run = [o, name, node, labels, keep]() -> int {
+      nlohmann::json body = {{"name", *name}};
+      if (!node->empty()) body["node"] = *node;
+      for (const auto& l : *labels) {
+        auto kv = keyValue("--label", l);
+        if (!kv) return fail(kv.error());
+        body["labels"][kv->first] = kv->second;
+      }
+      if (*keep) body["keep"] = *keep;
+      return request(*o, "POST", "/api/v1/apps", body, [](const nlohmann::json& a) {
+        std::cout << fmt::format("app {} created{}\n", str(a, "name"),
+                                 a.value("node_id", std::string()).empty() ? "" : " on node " + str(a, "node_id"));
+      });
+    };
+  });
+
+  auto* ls = app->add_subcommand("ls", "List apps");
+  common(ls);
+  ls->callback([&run, o] {
+    run = [o] {
+      return request(*o, "GET", "/api/v1/apps", nullptr, [](const nlohmann::json& list) {
+        std::cout << fmt::format("{:<24} {:<22} {:<9} {:<6} {:<11} {}\n", "NAME", "NODE", "DESIRED", "DEPL",
+                                 "STATE", "IMAGE");
+        for (const auto& a : list) {
+          std::cout << fmt::format("{:<24} {:<22} {:<9} {:<6} {:<11} {}\n", str(a, "name"), str(a, "node_id"),
+                                   str(a, "desired"), str(a, "current_deployment"), str(a, "state"), str(a, "image"));
+        }
+      });
+    };
+  });
+
+  auto* show = app->add_subcommand("show", "Show an app and its deployments");
+  show->add_option("name", *name)->required();
+  common(show);
+  show->callback([&run, o, name] {
+    run = [o, name] {
+      return request(*o, "GET", "/api/v1/apps/" + *name, nullptr, [](const nlohmann::json& a) {
+        std::cout << fmt::format("name:     {}\nnode:     {}\ndesired:  {}\ncurrent:  {}\n", str(a, "name"),
+                                 str(a, "node_id"), str(a, "desired"), str(a, "current_deployment"));
+        std::cout << fmt::format("\n{:<5} {:<11} {:<18} {:<40} {}\n", "DEPL", "STATE", "SOURCE", "IMAGE", "REASON");
+        for (const auto& d : a["deployments"]) {
+          std::cout << fmt::format("{:<5} {:<11} {:<18} {:<40} {}\n", str(d, "number"), str(d, "state"),
+                                   str(d, "source"), d.value("image", std::string()).substr(0, 40),
+                                   d.value("reason", std::string()));
+        }
+      });
+    };
+  });
+
+  auto f = std::make_shared<DeployFlags>();
+  auto* deploy = app->add_subcommand("deploy", "Deploy a new version and wait until it is healthy or failed");
+  deploy->add_option("name", *name)->required();
+  deploy->add_option("-f,--file", f->file, "Deployment spec as JSON (flags override its fields)");
+  deploy->add_option("--image", f->image, "Image reference (tag or digest)");
+  deploy->add_option("--arg", f->command, "Command argv, one --arg per word (no shell)");
+  deploy->add_option("-e,--env", f->env, "Environment KEY=VALUE");
+  deploy->add_option("--secret", f->secrets, "Secret KEY=VALUE (encrypted at rest, never shown)");
+  deploy->add_option("-v,--volume", f->volumes, "Named volume NAME:/mount/path");
+  deploy->add_option("--port", f->port, "Port the app listens on");
+  deploy->add_option("--publish", f->publish, "Host port bound to --port");
+  deploy->add_option("--health", f->health, "http[:/path], tcp or cmd");
+  deploy->add_option("--health-cmd", f->health_command, "Health command argv, one per flag");
+  deploy->add_option("--health-interval", f->health_interval, "e.g. 2s");
+  deploy->add_option("--health-timeout", f->health_timeout, "e.g. 1s");
+  deploy->add_option("--health-retries", f->health_retries, "Failures before the deployment fails");
+  deploy->add_option("--health-start-period", f->health_start, "Grace time before failures count");
+  addLimitFlags(deploy, *f);
+  deploy->add_option("--disk", f->disk, "Writable layer size limit (storage driver permitting)");
+  deploy->add_option("--replicas", f->replicas, "Containers to run");
+  deploy->add_option("--cap", f->caps, "Capability to keep (all others are dropped)");
+  deploy->add_flag("--read-only", f->read_only, "Read-only root filesystem");
+  deploy->add_option("--registry-user", f->registry_user, "Registry user name");
+  deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");
+  deploy->add_flag("--detach", *detach, "Return once the deployment is queued");
+  common(deploy);
+  deploy->callback([&run, o, name, f, detach] {
+    run = [o, name, f, detach]() -> int {
+      auto body = deployBody(*f);
+      if (!body) return fail(body.error());
+      return post(*o, "POST", "/api/v1/apps/" + *name + "/deployments", *body, *detach);
+    };
+  });
+
+  for (const char* verb : {"start", "stop", "restart"}) {
+    auto* cmd = app->add_subcommand(verb, std::string("Lifecycle: ") + verb + " the app (idempotent)");
+    cmd->add_option("name", *name)->required();
+    cmd->add_flag("--detach", *detach, "Return at once");
+    common(cmd);
+    cmd->callback([&run, o, name, detach, verb] {
+      run = [o, name, detach, verb] {
+        return post(*o, "POST", "/api/v1/apps/" + *name + "/" + verb, nlohmann::json::object(), *detach);
+      };
+    });
+  }
+
+  auto volumes = std::make_shared<bool>(false);
+  auto* del = app->add_subcommand("delete", "Remove the app's containers (and --volumes) and forget it");
+  del->add_option("name", *name)->required();
+  del->add_flag("--volumes", *volumes, "Remove its named volumes too");
+  del->add_flag("--detach", *detach, "Return at once");
+  common(del);
+  del->callback([&run, o, name, volumes, detach] {
+    run = [o, name, volumes, detach] {
+      return post(*o, "DELETE", "/api/v1/apps/" + *name + (*volumes ? "?volumes=1" : ""), nullptr, *detach);
+    };
+  });
+
+  auto to = std::make_shared<int>(0);
+  auto* rollback = app->add_subcommand("rollback", "Deploy an earlier deployment's exact config and image digest");
+  rollback->add_option("name", *name)->required();
+  rollback->add_option("--to", *to, "Deployment number (default: the one before the current)");
+  rollback->add_flag("--detach", *detach, "Return at once");
+  common(rollback);
+  rollback->callback([&run, o, name, to, detach] {
+    run = [o, name, to, detach] {
+      nlohmann::json body = nlohmann::json::object();
+      if (*to) body["to"] = *to;
+      return post(*o, "POST", "/api/v1/apps/" + *name + "/rollback", body, *detach);
+    };
+  });
+
+  auto replicas = std::make_shared<int>(1);
+  auto* scale = app->add_subcommand("scale", "Run N containers of the current deployment");
+  scale->add_option("name", *name)->required();
+  scale->add_option("replicas", *replicas)->required();
+  scale->add_flag("--detach", *detach, "Return at once");
+  common(scale);
+  scale->callback([&run, o, name, replicas, detach] {
+    run = [o, name, replicas, detach] {
+      return post(*o, "POST", "/api/v1/apps/" + *name + "/scale", {{"replicas", *replicas}}, *detach);
+    };
+  });
+
+  auto* limits = app->add_subcommand("limits", "Resource limits")->require_subcommand(1);
+  auto* limitsSet = limits->add_subcommand("set", "Change limits on the running containers, without a restart");
+  limitsSet->add_option("name", *name)->required();
+  addLimitFlags(limitsSet, *f);
+  limitsSet->add_flag("--detach", *detach, "Return at once");
+  common(limitsSet);
+  limitsSet->callback([&run, o, name, f, detach] {
+    run = [o, name, f, detach]() -> int {
+      auto body = limitsFrom(*f);
+      if (!body) return fail(body.error());
+      if (body->empty()) return fail(makeError("usage", "give at least one limit (--cpu, --memory, ...)"));
+      return post(*o, "POST", "/api/v1/apps/" + *name + "/limits", *body, *detach);
+    };
+  });
+
+  auto* events = app->add_subcommand("events", "What happened to the app, oldest first");
+  events->add_option("name", *name)->required();
+  common(events);
+  events->callback([&run, o, name] {
+    run = [o, name] {
+      return request(*o, "GET", "/api/v1/apps/" + *name + "/events", nullptr, [](const nlohmann::json& list) {
+        for (const auto& e : list) {
+          std::cout << fmt::format("{:<14} d{:<4} {:<18} {}\n", ago(e.value("at", std::int64_t{0})),
+                                   str(e, "deployment"), str(e, "state"), e.value("reason", std::string()));
+        }
+      });
+    };
+  });
+
+  auto followFlag = std::make_shared<bool>(false);
+  auto since = std::make_shared<std::string>();
+  auto after = std::make_shared<long long>(0);
+  auto* logs = root.add_subcommand("logs", "An app's stdout and stderr");
+  logs->add_option("name", *name)->required();
+  logs->add_flag("-f,--follow", *followFlag, "Keep printing new lines");
+  logs->add_option("--since", *since, "Only lines newer than this: 10m, 2h");
+  logs->add_option("--after", *after, "Only lines after this cursor (printed with --json)");
+  common(logs);
+  logs->callback([&run, o, name, followFlag, since, after] {
+    run = [o, name, followFlag, since, after]() -> int {
+      auto api = client(*o);
+      if (!api) return fail(api.error());
+      long long cursor = *after;
+      bool first = true;
+      while (true) {
+        std::string target = "/api/v1/apps/" + *name + "/logs?limit=1000&after=" + std::to_string(cursor);
+        if (first && !since->empty()) target += "&since=" + *since;
+        auto reply = api->call("GET", target);
+        if (!reply) return fail(reply.error());
+        const auto& lines = reply->body["lines"];
+        for (const auto& l : lines) {
+          if (o->json) std::cout << l.dump() << "\n";
+          else (l.value("stream", std::string()) == "stderr" ? std::cerr : std::cout) << l.value("text", std::string()) << "\n";
+        }
+        std::cout << std::flush;
+        cursor = reply->body.value("cursor", cursor);
+        first = false;
+        if (!lines.empty() && lines.size() >= 1000) continue;  // more to page through
+        if (!*followFlag) return exit_code::kOk;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+    };
+  });
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,36 @@
+// Helpers the CLI's command groups share (cli.cpp defines them).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/api_client.hpp"
+#include "common/result.hpp"
+
+namespace berth::cli {
+
+void addAppCommands(CLI::App& app, std::function<int()>& run);
+
+namespace detail {
+
+struct Options {
+  ClientSettings flags;
+  bool json = false;
+};
+
+int exitCodeFor(const Error& error);
+// Prints the error and returns its exit code.
+int fail(const Error& error);
+// Runs one API call and hands the body to `show` (or prints JSON with --json).
+int request(const Options& o, const std::string& method, const std::string& target, const nlohmann::json& body,
+            const std::function<void(const nlohmann::json&)>& show);
+std::string str(const nlohmann::json& j, const char* key);
+std::string ago(std::int64_t at_ms);
+// --server, --api-key, --ca-file, --json.
+std::function<void(CLI::App*)> commonOptions(std::shared_ptr<Options> o);
+
+}  // namespace detail
+}  // namespace berth::cli

@@ -1,0 +1,525 @@
+#include "server/app_service.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/logging.hpp"
+#include "pki/sealed_file.hpp"
+
+namespace berth::server {
+namespace asio = boost::asio;
+namespace {
+
+constexpr int kAppCommandTtlS = 3600;  // an app command waits up to an hour for an offline node
+constexpr std::int64_t kHourMs = 3'600'000;
+
+Error invalid(const std::string& field, const std::string& rule) {
+  return makeError("invalid_argument", "field '" + field + "': " + rule);
+}
+
+bool finalDeploymentState(const std::string& state) {
+  return state == "healthy" || state == "failed" || state == "stopped" || state == "superseded";
+}
+
+}  // namespace
+
+nlohmann::json deploymentJson(const store::Deployment& d) {
+  return {{"app", d.app},         {"number", d.number},         {"spec", d.spec},
+          {"image", d.image},     {"state", d.state},           {"reason", d.reason},
+          {"command_id", d.command_id}, {"source", d.source},   {"created_at", d.created_at},
+          {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()}};
+}
+
+AppService::AppService(store::Store& store, CommandService& commands, Clock clock, const ServerConfig& config,
+                       std::string secrets_key, asio::any_io_executor executor)
+    : store_(store),
+      commands_(commands),
+      clock_(std::move(clock)),
+      config_(config),
+      secrets_key_(std::move(secrets_key)),
+      executor_(executor) {}
+
+Result<store::App> AppService::findApp(const std::string& name) {
+  if (auto r = apps::validateAppName("name", name); !r) return r.error();
+  auto app = store_.getApp(name);
+  if (!app) return app.error();
+  if (!*app) return makeError("not_found", "no app named " + name);
+  return **app;
+}
+
+Result<store::App> AppService::create(const nlohmann::json& b) {
+  if (!b.is_object()) return invalid("body", "must be a JSON object");
+  if (!b.contains("name") || !b["name"].is_string()) return invalid("name", "is required");
+  store::App app;
+  app.name = b["name"];
+  if (auto r = apps::validateAppName("name", app.name); !r) return r.error();
+  auto existing = store_.getApp(app.name);
+  if (!existing) return existing.error();
+  if (*existing) return makeError("conflict", "field 'name': an app named " + app.name + " exists");
+  if (b.contains("node") && !b["node"].is_null()) {
+    if (!b["node"].is_string()) return invalid("node", "must be a node id");
+    auto node = store_.getNode(b["node"]);
+    if (!node) return node.error();
+    if (!*node) return invalid("node", "no node " + b["node"].get<std::string>());
+    app.node_id = b["node"];
+  }
+  if (b.contains("labels")) {
+    if (!b["labels"].is_object()) return invalid("labels", "must be an object of strings");
+    for (const auto& [k, v] : b["labels"].items()) {
+      if (!v.is_string()) return invalid("labels." + k, "must be a string");
+    }
+    app.selector = b["labels"];
+  }
+  app.keep = config_.deployments_kept;
+  if (b.contains("keep")) {
+    if (!b["keep"].is_number_integer() || b["keep"] < 1 || b["keep"] > 100) return invalid("keep", "must be 1-100");
+    app.keep = b["keep"];
+  }
+  app.created_at = app.updated_at = clock_();
+  if (auto r = store_.upsertApp(app); !r) return r.error();
+  event(app.name, 0, "created", app.node_id.empty() ? "" : "on node " + app.node_id);
+  return app;
+}
+
+Result<store::Node> AppService::pickNode(const store::App& app) {
+  if (!app.node_id.empty()) {
+    auto node = store_.getNode(app.node_id);
+    if (!node) return node.error();
+    if (!*node) return makeError("not_found", "the app's node " + app.node_id + " no longer exists");
+    if ((*node)->status == store::NodeStatus::Revoked) return makeError("conflict", "the app's node is revoked");
+    return **node;
+  }
+  auto nodes = store_.listNodes();
+  if (!nodes) return nodes.error();
+  for (const auto& n : *nodes) {
+    if (n.status != store::NodeStatus::Online) continue;
+    bool matches = true;
+    for (const auto& [k, v] : app.selector.items()) matches &= n.labels.value(k, std::string()) == v;
+    if (matches) return n;
+  }
+  return makeError("no_node", "no online node matches the app's labels " + app.selector.dump());
+}
+
+Result<void> AppService::checkCapacity(const store::App& app, const apps::DeploymentSpec& spec) {
+  auto node = store_.getNode(app.node_id);
+  if (!node || !*node) return Ok{};
+  const auto& capacity = (*node)->capacity;
+  if (!capacity.contains("allocatable_cpu_millicores")) return Ok{};  // an agent that does not report it
+  apps::Allocatable allocatable{capacity.value("allocatable_cpu_millicores", std::int64_t{0}),
+                                capacity.value("allocatable_memory_bytes", std::int64_t{0})};
+  std::vector<apps::Claim> others;
+  auto all = store_.listApps();
+  if (!all) return all.error();
+  for (const auto& other : *all) {
+    if (other.node_id != app.node_id || other.name == app.name || other.current_deployment == 0) continue;
+    auto d = store_.getDeployment(other.name, other.current_deployment);
+    if (!d || !*d) continue;
+    if (auto s = apps::parseDeploymentSpec((*d)->spec)) others.push_back(apps::claimOf(other.name, *s));
+  }
+  return apps::checkCapacity(allocatable, others, apps::claimOf(app.name, spec));
+}
+
+Result<std::string> AppService::submit(const store::App& app, const std::string& verb, nlohmann::json args) {
+  SubmitRequest request;
+  request.node_id = app.node_id;
+  request.internal = true;
+  request.body = {{"verb", verb}, {"args", std::move(args)}, {"ttl_s", kAppCommandTtlS}};
+  auto outcome = commands_.submit(request);
+  if (!outcome) return outcome.error();
+  return outcome->command.id;
+}
+
+Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specBody, const std::string& sealed,
+                                            const std::string& pinned, const std::string& source) {
+  auto spec = apps::parseDeploymentSpec(specBody);
+  if (!spec) return spec.error();
+  if (app.node_id.empty()) {
+    auto node = pickNode(app);
+    if (!node) return node.error();
+    app.node_id = node->id;
+  }
+  if (auto r = checkCapacity(app, *spec); !r) return r.error();
+  store::Deployment d;
+  d.app = app.name;
+  d.number = app.next_deployment++;
+  d.spec = specBody;
+  d.sealed_secrets = sealed;
+  d.image = pinned;
+  d.source = source;
+  d.created_at = d.updated_at = clock_();
+  nlohmann::json args = {{"app", app.name}, {"deployment", d.number}, {"spec", specBody}, {"keep", app.keep}};
+  if (!pinned.empty()) args["image"] = pinned;
+  if (!sealed.empty()) args["sealed"] = sealed;
+  auto id = submit(app, "app.deploy", args);
+  if (!id) return id.error();
+  d.command_id = *id;
+  app.desired = "running";
+  app.updated_at = d.created_at;
+  if (auto r = store_.upsertDeployment(d); !r) return r.error();
+  if (auto r = store_.upsertApp(app); !r) return r.error();
+  event(app.name, d.number, "pending", source);
+  return AppCall{"app.deploy", app, d.number, *id};
+}
+
+Result<AppCall> AppService::deploy(const std::string& name, const nlohmann::json& body) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  if (app->desired == "deleting") return makeError("conflict", "app " + name + " is being deleted");
+  auto spec = apps::parseDeploymentSpec(body);  // refuse bad input before anything is stored
+  if (!spec) return spec.error();
+  nlohmann::json specBody = body;
+  nlohmann::json secret = nlohmann::json::object();
+  for (const char* key : {"secrets", "registry_auth"}) {
+    if (specBody.contains(key)) {
+      secret[key] = specBody[key];
+      specBody.erase(key);
+    }
+  }
+  const std::string sealed = secret.empty() ? "" : pki::seal(secret.dump(), secrets_key_);
+  return startDeployment(*app, specBody, sealed, "", "deploy");
+}
+
+Result<AppCall> AppService::rollback(const std::string& name, int to) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  auto all = store_.listDeployments(name);
+  if (!all) return all.error();
+  const store::Deployment* target = nullptr;
+  for (const auto& d : *all) {  // newest first
+    if (to > 0 ? d.number == to
+               : d.number < app->current_deployment && (d.state == "superseded" || d.state == "healthy") &&
+                     !d.image.empty()) {
+      target = &d;
+      break;
+    }
+  }
+  if (!target) {
+    return to > 0 ? invalid("to", "app " + name + " has no deployment " + std::to_string(to))
+                  : makeError("not_found", "app " + name + " has no earlier healthy deployment to roll back to");
+  }
+  if (target->image.empty())
+    return invalid("to", "deployment " + std::to_string(target->number) + " never resolved an image (it failed to pull)");
+  return startDeployment(*app, target->spec, target->sealed_secrets, target->image,
+                         "rollback to " + std::to_string(target->number));
+}
+
+Result<AppCall> AppService::scale(const std::string& name, int replicas) {
+  if (replicas < 0 || replicas > 100) return invalid("replicas", "must be between 0 and 100");
+  auto app = findApp(name);
+  if (!app) return app.error();
+  auto current = store_.getDeployment(name, app->current_deployment);
+  if (!current) return current.error();
+  if (!*current) return makeError("conflict", "app " + name + " has no running deployment to scale");
+  nlohmann::json spec = (*current)->spec;
+  spec["replicas"] = replicas;
+  return startDeployment(*app, spec, (*current)->sealed_secrets, (*current)->image,
+                         "scale to " + std::to_string(replicas));
+}
+
+Result<AppCall> AppService::lifecycle(const std::string& name, const std::string& verb) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  if (app->current_deployment == 0 || app->node_id.empty())
+    return makeError("conflict", "app " + name + " has no healthy deployment yet; deploy first");
+  auto id = submit(*app, verb, {{"app", name}});
+  if (!id) return id.error();
+  app->desired = verb == "app.stop" ? "stopped" : "running";
+  app->updated_at = clock_();
+  if (auto r = store_.upsertApp(*app); !r) return r.error();
+  return AppCall{verb, *app, app->current_deployment, *id};
+}
+
+Result<AppCall> AppService::remove(const std::string& name, bool volumes) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  if (app->node_id.empty()) {  // never placed: nothing runs anywhere
+    if (auto r = store_.deleteApp(name); !r) return r.error();
+    return AppCall{"app.delete", *app, 0, ""};
+  }
+  auto id = submit(*app, "app.delete", {{"app", name}, {"volumes", volumes}});
+  if (!id) return id.error();
+  app->desired = "deleting";
+  app->updated_at = clock_();
+  if (auto r = store_.upsertApp(*app); !r) return r.error();
+  return AppCall{"app.delete", *app, app->current_deployment, *id};
+}
+
+Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::json& limits) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  if (!limits.is_object() || limits.empty()) return invalid("limits", "must be an object with at least one limit");
+  auto current = store_.getDeployment(name, app->current_deployment);
+  if (!current) return current.error();
+  if (!*current) return makeError("conflict", "app " + name + " has no running deployment");
+  nlohmann::json merged = (*current)->spec.value("limits", nlohmann::json::object());
+  for (const auto& [k, v] : limits.items()) merged[k] = v;
+  nlohmann::json spec = (*current)->spec;
+  spec["limits"] = merged;
+  auto parsed = apps::parseDeploymentSpec(spec);
+  if (!parsed) return parsed.error();
+  if (parsed->limits.disk_bytes != apps::parseDeploymentSpec((*current)->spec)->limits.disk_bytes)
+    return invalid("limits.disk", "cannot change on a running container; deploy again");
+  if (auto r = checkCapacity(*app, *parsed); !r) return r.error();
+  auto id = submit(*app, "app.limits", {{"app", name}, {"limits", merged}});
+  if (!id) return id.error();
+  return AppCall{"app.limits", *app, app->current_deployment, *id};
+}
+
+Result<nlohmann::json> AppService::show(const std::string& name) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  auto deployments = store_.listDeployments(name);
+  if (!deployments) return deployments.error();
+  nlohmann::json list = nlohmann::json::array();
+  nlohmann::json current;
+  for (const auto& d : *deployments) {
+    list.push_back(deploymentJson(d));
+    if (d.number == app->current_deployment) current = deploymentJson(d);
+  }
+  return nlohmann::json{{"name", app->name},
+                        {"node_id", app->node_id},
+                        {"labels", app->selector},
+                        {"desired", app->desired},
+                        {"current_deployment", app->current_deployment},
+                        {"keep", app->keep},
+                        {"created_at", app->created_at},
+                        {"updated_at", app->updated_at},
+                        {"current", current},
+                        {"deployments", list}};
+}
+
+Result<nlohmann::json> AppService::list() {
+  auto apps = store_.listApps();
+  if (!apps) return apps.error();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : *apps) {
+    std::string state = "new", image;
+    if (a.current_deployment > 0) {
+      if (auto d = store_.getDeployment(a.name, a.current_deployment); d && *d) {
+        state = (*d)->state;
+        image = (*d)->spec.value("image", std::string());
+      }
+    }
+    out.push_back({{"name", a.name},
+                   {"node_id", a.node_id},
+                   {"desired", a.desired},
+                   {"current_deployment", a.current_deployment},
+                   {"state", state},
+                   {"image", image}});
+  }
+  return out;
+}
+
+Result<nlohmann::json> AppService::deployment(const std::string& name, int number) {
+  auto d = store_.getDeployment(name, number);
+  if (!d) return d.error();
+  if (!*d) return makeError("not_found", "app " + name + " has no deployment " + std::to_string(number));
+  return deploymentJson(**d);
+}
+
+Result<nlohmann::json> AppService::events(const std::string& name, std::size_t limit) {
+  if (auto app = findApp(name); !app) return app.error();
+  auto events = store_.listAppEvents(name, limit);
+  if (!events) return events.error();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : *events) {
+    out.push_back({{"id", e.id}, {"deployment", e.deployment}, {"at", e.at}, {"state", e.state}, {"reason", e.reason}});
+  }
+  return out;
+}
+
+Result<nlohmann::json> AppService::logs(const std::string& name, std::int64_t after, std::int64_t since,
+                                        std::size_t limit) {
+  if (auto app = findApp(name); !app) return app.error();
+  auto lines = store_.listLogs(name, after, since, limit);
+  if (!lines) return lines.error();
+  nlohmann::json out = nlohmann::json::array();
+  std::int64_t cursor = after;
+  for (const auto& l : *lines) {
+    out.push_back({{"seq", l.seq},
+                   {"at", l.at},
+                   {"stream", l.stream},
+                   {"deployment", l.deployment},
+                   {"replica", l.replica},
+                   {"text", l.text}});
+    cursor = l.seq;
+  }
+  return nlohmann::json{{"lines", out}, {"cursor", cursor}};
+}
+
+void AppService::event(const std::string& app, int deployment, const std::string& state, const std::string& reason) {
+  if (auto r = store_.appendAppEvent({0, app, deployment, clock_(), state, reason}); !r)
+    log::error("app event not stored", {{"app", app}, {"error", r.error().message}});
+}
+
+void AppService::setDeploymentState(const std::string& app, int number, const std::string& state,
+                                    const std::string& reason, const std::string& image) {
+  auto d = store_.getDeployment(app, number);
+  if (!d || !*d) return;
+  auto updated = **d;
+  updated.state = state;
+  updated.reason = reason;
+  if (!image.empty()) updated.image = image;
+  updated.updated_at = clock_();
+  (void)store_.upsertDeployment(updated);
+}
+
+void AppService::onCommandFinished(const store::Command& c) {
+  if (c.verb.rfind("app.", 0) != 0) return;
+  const std::string name = c.args.value("app", std::string());
+  auto found = store_.getApp(name);
+  if (!found || !*found) return;
+  auto app = **found;
+  const bool ok = c.state == store::CommandState::Succeeded;
+  const std::string reason = ok ? "" : c.error.empty() ? "command " + store::commandStateName(c.state) : c.error;
+  auto result = store_.transaction([&]() -> Result<void> {
+    if (c.verb == "app.deploy") {
+      const int number = c.args.value("deployment", 0);
+      if (!ok) {
+        setDeploymentState(name, number, "failed", reason);
+        event(name, number, "failed", reason);
+        return Ok{};
+      }
+      if (app.current_deployment > 0 && app.current_deployment != number)
+        setDeploymentState(name, app.current_deployment, "superseded", "replaced by " + std::to_string(number));
+      setDeploymentState(name, number, "healthy", "", c.result.value("image", std::string()));
+      app.current_deployment = number;
+      app.desired = "running";
+      event(name, number, "healthy", "");
+    } else if (c.verb == "app.delete") {
+      if (ok) return store_.deleteApp(name);
+      event(name, app.current_deployment, "delete_failed", reason);
+      return Ok{};
+    } else if (c.verb == "app.limits") {
+      if (ok) {
+        if (auto d = store_.getDeployment(name, app.current_deployment); d && *d) {
+          auto updated = **d;
+          updated.spec["limits"] = c.args.value("limits", nlohmann::json::object());
+          updated.updated_at = clock_();
+          if (auto r = store_.upsertDeployment(updated); !r) return r;
+        }
+      }
+      event(name, app.current_deployment, ok ? "limits_changed" : "limits_failed",
+            ok ? c.args.value("limits", nlohmann::json::object()).dump() : reason);
+      return Ok{};
+    } else {  // start, stop, restart
+      const std::string state = c.verb == "app.stop" ? "stopped" : "healthy";
+      if (ok) setDeploymentState(name, app.current_deployment, state, c.verb == "app.restart" ? "restarted" : "");
+      else setDeploymentState(name, app.current_deployment, "failed", reason);
+      event(name, app.current_deployment, ok ? state : "failed", ok ? c.verb.substr(4) : reason);
+    }
+    app.updated_at = clock_();
+    return store_.upsertApp(app);
+  });
+  if (!result) log::error("app outcome not stored", {{"app", name}, {"error", result.error().message}});
+}
+
+void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelope& frame) {
+  const std::string name = frame.data.value("app", std::string());
+  auto found = store_.getApp(name);
+  if (!found || !*found || (*found)->node_id != node_id) {
+    if (frame.type == protocol::FrameType::Event && frame.data.value("state", std::string()) == "unknown_container")
+      log::warn("agent reports an unknown berth container", {{"node_id", node_id}, {"reason", frame.data.value("reason", "")}});
+    return;
+  }
+  if (frame.type == protocol::FrameType::Event) {
+    const std::string state = frame.data.value("state", std::string());
+    const int number = frame.data.value("deployment", 0);
+    if (state == "healthy" || state == "failed" || state == "stopped" || state == "deleted" ||
+        state == "limits_changed")
+      return;  // recorded from the command's RESULT, which carries the outcome durably
+    (void)store_.transaction([&]() -> Result<void> {
+      event(name, number, state, frame.data.value("reason", std::string()));
+      if (state == "pulling" || state == "starting") {
+        auto d = store_.getDeployment(name, number);
+        if (d && *d && !finalDeploymentState((*d)->state)) setDeploymentState(name, number, state, "");
+      }
+      return Ok{};
+    });
+    return;
+  }
+  // LOG
+  const auto& lines = frame.data.value("lines", nlohmann::json::array());
+  std::vector<store::LogRecord> records;
+  for (const auto& l : lines) {
+    if (!l.is_object()) continue;
+    records.push_back({0, name, l.value("deployment", 0), l.value("replica", 0), l.value("at", std::int64_t{0}),
+                       l.value("stream", std::string("stdout")), l.value("text", std::string())});
+  }
+  if (frame.data.contains("dropped"))
+    records.push_back({0, name, 0, 0, clock_(), "berth",
+                       "[berth] the agent dropped " + frame.data["dropped"].dump() + " lines while disconnected"});
+  if (records.empty()) return;
+  if (auto r = store_.appendLogs(records); !r) {
+    log::error("log lines not stored", {{"app", name}, {"error", r.error().message}});
+    return;
+  }
+  auto [begin, end] = streams_.equal_range(name);
+  for (auto it = begin; it != end;) {
+    if (auto s = it->second.lock()) {
+      s->wake();
+      ++it;
+    } else {
+      it = streams_.erase(it);
+    }
+  }
+}
+
+nlohmann::json AppService::dispatchArgs(const store::Command& c) {
+  if (c.verb != "app.deploy" || !c.args.contains("sealed")) return c.args;
+  nlohmann::json args = c.args;
+  auto plain = pki::unseal(args["sealed"].get<std::string>(), secrets_key_);
+  args.erase("sealed");
+  if (!plain) {
+    log::error("sealed secrets unreadable; deploying without them", {{"app", args.value("app", "")}});
+    return args;
+  }
+  auto secret = nlohmann::json::parse(*plain, nullptr, false);
+  if (secret.is_object()) {
+    for (const auto& [k, v] : secret.items()) args["spec"][k] = v;
+  }
+  return args;
+}
+
+void AppService::pruneLogs() {
+  auto removed = store_.pruneLogs(clock_() - static_cast<std::int64_t>(config_.log_retention_hours) * kHourMs,
+                                  static_cast<std::int64_t>(config_.log_max_mib_per_app) << 20);
+  if (!removed) log::error("log retention failed", {{"error", removed.error().message}});
+  else if (*removed > 0) log::info("old log lines removed", {{"lines", *removed}});
+}
+
+AppService::LogStream::LogStream(AppService& service, std::string app, std::int64_t after_seq)
+    : service_(service), app_(std::move(app)), cursor_(after_seq), timer_(service.executor_) {}
+
+void AppService::LogStream::wake() { timer_.cancel(); }
+
+asio::awaitable<std::optional<std::string>> AppService::LogStream::next() {
+  while (true) {
+    auto lines = service_.store_.listLogs(app_, cursor_, 0, 200);
+    if (!lines) co_return std::nullopt;
+    if (!lines->empty()) {
+      std::string out;
+      for (const auto& l : *lines) {
+        nlohmann::json j = {{"seq", l.seq}, {"at", l.at}, {"stream", l.stream}, {"deployment", l.deployment},
+                            {"replica", l.replica}, {"text", l.text}};
+        out += "id: " + std::to_string(l.seq) + "\nevent: log\ndata: " + j.dump() + "\n\n";
+        cursor_ = l.seq;
+      }
+      co_return out;
+    }
+    auto app = service_.store_.getApp(app_);
+    if (!app || !*app) co_return std::nullopt;
+    boost::system::error_code ec;
+    timer_.expires_after(std::chrono::seconds(15));
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) co_return std::string(": keep-alive\n\n");
+  }
+}
+
+std::shared_ptr<AppService::LogStream> AppService::openLogStream(const std::string& name, std::int64_t after_seq) {
+  auto stream = std::make_shared<LogStream>(*this, name, after_seq);
+  streams_.emplace(name, stream);
+  return stream;
+}
+
+}  // namespace berth::server

@@ -1,0 +1,109 @@
+// Apps and their deployments: the control plane's side of the agent's app
+// supervisor. It validates and stores deployments (secrets sealed with the
+// server's key), turns lifecycle calls into app.* commands for the app's node,
+// follows their outcome (RESULT frames and agent EVENTs) into deployment
+// states and events, and keeps the apps' logs with retention.
+// Single-threaded: runs on the server's I/O thread.
+#pragma once
+
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "apps/spec.hpp"
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "protocol/envelope.hpp"
+#include "server/command_service.hpp"
+#include "server/server_config.hpp"
+#include "store/store.hpp"
+
+namespace berth::server {
+
+struct AppCall {
+  std::string verb;  // app.deploy, ...
+  store::App app;
+  int deployment = 0;
+  std::string command_id;
+};
+
+class AppService {
+ public:
+  AppService(store::Store& store, CommandService& commands, Clock clock, const ServerConfig& config,
+             std::string secrets_key, boost::asio::any_io_executor executor);
+
+  // body: {name, node? | labels?, keep?}. Errors name the field.
+  Result<store::App> create(const nlohmann::json& body);
+  // A new deployment from `body` (the deployment spec); 202 material.
+  Result<AppCall> deploy(const std::string& name, const nlohmann::json& body);
+  // A new deployment with deployment `to`'s exact config and image (0 = the one before the current).
+  Result<AppCall> rollback(const std::string& name, int to);
+  Result<AppCall> scale(const std::string& name, int replicas);
+  // verb: app.start, app.stop, app.restart.
+  Result<AppCall> lifecycle(const std::string& name, const std::string& verb);
+  Result<AppCall> remove(const std::string& name, bool volumes);
+  Result<AppCall> setLimits(const std::string& name, const nlohmann::json& limits);
+
+  Result<nlohmann::json> show(const std::string& name);
+  Result<nlohmann::json> list();
+  Result<nlohmann::json> deployment(const std::string& name, int number);
+  Result<nlohmann::json> events(const std::string& name, std::size_t limit);
+  // Lines after `after_seq` (the cursor) and not older than `since_ms`.
+  Result<nlohmann::json> logs(const std::string& name, std::int64_t after_seq, std::int64_t since_ms,
+                              std::size_t limit);
+
+  // Wiring: command outcomes, agent frames, dispatch of sealed args.
+  void onCommandFinished(const store::Command& command);
+  void onAgentFrame(const std::string& node_id, const protocol::Envelope& frame);
+  nlohmann::json dispatchArgs(const store::Command& command);
+  // Age and size retention of logs; call now and then.
+  void pruneLogs();
+
+  // Server-sent events of an app's log lines from `after_seq` on; each call
+  // returns the next chunk of the stream, nullopt when the app is gone.
+  class LogStream {
+   public:
+    LogStream(AppService& service, std::string app, std::int64_t after_seq);
+    boost::asio::awaitable<std::optional<std::string>> next();
+    void wake();
+
+   private:
+    AppService& service_;
+    std::string app_;
+    std::int64_t cursor_;
+    boost::asio::steady_timer timer_;
+  };
+  std::shared_ptr<LogStream> openLogStream(const std::string& name, std::int64_t after_seq);
+
+ private:
+  Result<store::App> findApp(const std::string& name);
+  Result<store::Node> pickNode(const store::App& app);
+  Result<void> checkCapacity(const store::App& app, const apps::DeploymentSpec& spec);
+  // Stores deployment number app.next_deployment and queues app.deploy for it.
+  Result<AppCall> startDeployment(store::App app, nlohmann::json spec_body, const std::string& sealed,
+                                  const std::string& pinned_image, const std::string& source);
+  Result<std::string> submit(const store::App& app, const std::string& verb, nlohmann::json args);
+  void event(const std::string& app, int deployment, const std::string& state, const std::string& reason);
+  void setDeploymentState(const std::string& app, int number, const std::string& state, const std::string& reason,
+                          const std::string& image = "");
+
+  store::Store& store_;
+  CommandService& commands_;
+  Clock clock_;
+  const ServerConfig& config_;
+  std::string secrets_key_;
+  boost::asio::any_io_executor executor_;
+  std::multimap<std::string, std::weak_ptr<LogStream>> streams_;  // app -> open SSE streams
+};
+
+nlohmann::json deploymentJson(const store::Deployment& deployment);
+
+}  // namespace berth::server
