@@ -189,7 +189,7 @@ Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Li
     if (limits.net_in_bps == 0 && limits.net_out_bps == 0) return Ok{};  // nothing to shape, nothing lost
     return makeError("unsupported", "limits.net_in/net_out: " + dev.error().message);
   }
-  return applyTrafficControl(trafficControlPlan(*dev, limits.net_in_bps, limits.net_out_bps));
+  return applyTrafficControl(trafficControlPlan(*dev, (*info)->pid, limits.net_in_bps, limits.net_out_bps));
 }
 
 Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) {

@@ -21,18 +21,25 @@ std::string readTrimmed(const std::string& path) {
 
 }  // namespace
 
-TcPlan trafficControlPlan(const std::string& dev, std::int64_t in_bps, std::int64_t out_bps) {
+TcPlan trafficControlPlan(const std::string& dev, int pid, std::int64_t in_bps, std::int64_t out_bps) {
+  const std::vector<std::string> inContainer = {"nsenter", "-t", std::to_string(pid), "-n"};
+  auto tbf = [](std::vector<std::string> prefix, const std::string& device, std::int64_t bps) {
+    for (const std::string& a : {"tc", "qdisc", "replace", "dev", device.c_str(), "root", "tbf", "rate"})
+      prefix.push_back(a);
+    for (const std::string& a : {std::to_string(bps) + "bit", std::string("burst"), burstBytes(bps),
+                                 std::string("latency"), std::string("50ms")})
+      prefix.push_back(a);
+    return prefix;
+  };
   TcPlan plan;
-  plan.clear = {{"tc", "qdisc", "del", "dev", dev, "root"}, {"tc", "qdisc", "del", "dev", dev, "ingress"}};
-  if (in_bps > 0) {
-    plan.apply.push_back({"tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", std::to_string(in_bps) + "bit",
-                          "burst", burstBytes(in_bps), "latency", "50ms"});
-  }
+  if (in_bps > 0) plan.apply.push_back(tbf({}, dev, in_bps));
+  else plan.clear.push_back({"tc", "qdisc", "del", "dev", dev, "root"});
+  auto out = inContainer;
   if (out_bps > 0) {
-    plan.apply.push_back({"tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"});
-    plan.apply.push_back({"tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32",
-                          "match", "u32", "0", "0", "police", "rate", std::to_string(out_bps) + "bit", "burst",
-                          burstBytes(out_bps), "drop", "flowid", ":1"});
+    plan.apply.push_back(tbf(inContainer, "eth0", out_bps));
+  } else {
+    for (const char* a : {"tc", "qdisc", "del", "dev", "eth0", "root"}) out.push_back(a);
+    plan.clear.push_back(out);
   }
   return plan;
 }

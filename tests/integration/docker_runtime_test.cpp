@@ -1,5 +1,5 @@
-// Servers started: a real dockerd (vfs storage, no bridge, no iptables) on a
-// unix socket in the test's directory. The test image is a busybox-static
+// Servers started: a real dockerd (DockerDaemon in harness.hpp) on a unix
+// socket in the test's directory. The test image is a busybox-static
 // rootfs imported through the Engine API.
 #include <gtest/gtest.h>
 
@@ -18,49 +18,16 @@ using runtime::docker::DockerRuntime;
 
 class DockerRuntimeTest : public ::testing::Test {
  protected:
-  std::string root;
-  std::unique_ptr<Process> dockerd;
-  std::unique_ptr<DockerRuntime> docker;
+  std::unique_ptr<DockerDaemon> daemon;
+  DockerRuntime* docker = nullptr;
 
   void SetUp() override {
-    if (!std::filesystem::exists("/usr/sbin/dockerd") && !std::filesystem::exists("/usr/bin/dockerd")) {
-      GTEST_FAIL() << "dockerd is not installed (scripts/setup.sh installs docker.io)";
-    }
-    std::string pattern = "/tmp/berth-docker-XXXXXX";  // short: unix socket paths are limited
-    root = ::mkdtemp(pattern.data());
-    const std::string socket = root + "/docker.sock";
-    dockerd = Process::spawn({"/usr/bin/env", "dockerd", "--storage-driver", "vfs", "--data-root", root + "/data",
-                              "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", "none",
-                              "--iptables=false", "--ip-masq=false", "-H", "unix://" + socket},
-                             root + "/dockerd.log");
-    ASSERT_TRUE(eventually([&] { return DockerRuntime::create(socket).ok(); }, std::chrono::seconds(60)))
-        << dockerd->log();
-    docker = std::move(DockerRuntime::create(socket).value());
-    importBusybox();
+    daemon = std::make_unique<DockerDaemon>();
+    ASSERT_TRUE(daemon->ready());
+    docker = daemon->docker.get();
+    ASSERT_FALSE(daemon->importBusybox("berth-test/busybox", "1").empty());
   }
-
-  void TearDown() override {
-    docker.reset();
-    if (dockerd) {
-      dockerd->signal(SIGTERM);
-      dockerd->wait(std::chrono::seconds(20));
-    }
-    if (!HasFailure() && !root.empty()) std::filesystem::remove_all(root);
-  }
-
-  // A rootfs with only /bin/busybox, imported as berth-test/busybox:1.
-  void importBusybox() {
-    const std::string rootfs = root + "/rootfs";
-    std::filesystem::create_directories(rootfs + "/bin");
-    std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
-    auto tar =
-        Process::spawn({"/usr/bin/env", "tar", "-C", rootfs, "-cf", root + "/rootfs.tar", "."}, root + "/tar.log");
-    ASSERT_EQ(tar->wait(), 0) << tar->log();
-    auto reply = docker->request("POST", "/images/create?fromSrc=-&repo=berth-test/busybox&tag=1",
-                                 *pki::readFile(root + "/rootfs.tar"), "application/x-tar");
-    ASSERT_TRUE(reply.ok());
-    ASSERT_EQ(reply->status, 200) << reply->body;
-  }
+  void TearDown() override { daemon.reset(); }
 };
 
 TEST_F(DockerRuntimeTest, RunsAHardenedLabelledContainerThroughTheEngineApi) {

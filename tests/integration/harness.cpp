@@ -275,3 +275,73 @@ std::optional<std::string> RawAgentConnection::read(std::chrono::milliseconds ti
 }
 
 }  // namespace berth::itest
+
+namespace berth::itest {
+
+DockerDaemon::DockerDaemon() {
+  if (!std::filesystem::exists("/usr/sbin/dockerd") && !std::filesystem::exists("/usr/bin/dockerd")) {
+    ADD_FAILURE() << "dockerd is not installed (scripts/setup.sh installs docker.io)";
+    return;
+  }
+  std::string pattern = "/tmp/berth-docker-XXXXXX";
+  root = ::mkdtemp(pattern.data());
+  socket = root + "/docker.sock";
+  log_path = root + "/dockerd.log";
+  process = Process::spawn({"/usr/bin/env", "dockerd", "--storage-driver", "vfs", "--data-root", root + "/data",
+                            "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", "none",
+                            "--iptables=false", "--ip-masq=false", "-H", "unix://" + socket},
+                           log_path);
+  if (!eventually([&] { return runtime::docker::DockerRuntime::create(socket).ok(); }, std::chrono::seconds(60))) {
+    ADD_FAILURE() << "dockerd did not start: " << process->log();
+    return;
+  }
+  docker = std::move(runtime::docker::DockerRuntime::create(socket).value());
+  // A subnet per daemon so parallel tests do not collide.
+  const int third = 100 + static_cast<int>(::getpid() % 150);
+  auto net = docker->request("POST", "/networks/create",
+                             nlohmann::json{{"Name", "berth-test"},
+                                            {"Driver", "bridge"},
+                                            {"IPAM", {{"Config", {{{"Subnet", "10.231." + std::to_string(third) + ".0/24"}}}}}}}
+                                 .dump());
+  if (!net || net->status != 201) ADD_FAILURE() << "network not created: " << (net ? net->body : net.error().message);
+}
+
+DockerDaemon::~DockerDaemon() {
+  if (docker) {
+    // Containers first, so their veths and mounts go before the daemon does.
+    if (auto ids = docker->list({}); ids) {
+      for (const auto& id : *ids) (void)docker->remove(id, true);
+    }
+  }
+  docker.reset();
+  if (process) {
+    process->signal(SIGTERM);
+    process->wait(std::chrono::seconds(20));
+  }
+  if (!root.empty() && !::testing::Test::HasFailure()) std::filesystem::remove_all(root);
+}
+
+std::string DockerDaemon::importBusybox(const std::string& repo, const std::string& tag,
+                                        const std::map<std::string, std::string>& files) {
+  const std::string rootfs = root + "/rootfs-" + tag;
+  std::filesystem::create_directories(rootfs + "/bin");
+  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::create_directories(rootfs + "/tmp");
+  for (const auto& [path, content] : files) {
+    std::filesystem::create_directories(std::filesystem::path(rootfs + path).parent_path());
+    std::ofstream(rootfs + path) << content;
+  }
+  const std::string tarPath = root + "/rootfs-" + tag + ".tar";
+  auto tar = Process::spawn({"/usr/bin/env", "tar", "-C", rootfs, "-cf", tarPath, "."}, root + "/tar.log");
+  EXPECT_EQ(tar->wait(), 0) << tar->log();
+  std::ifstream in(tarPath, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto reply = docker->request("POST", "/images/create?fromSrc=-&repo=" + repo + "&tag=" + tag, bytes,
+                               "application/x-tar");
+  EXPECT_TRUE(reply.ok() && reply->status == 200) << (reply ? reply->body : reply.error().message);
+  auto image = docker->imageId(repo + ":" + tag);
+  return image && *image ? **image : "";
+}
+
+}  // namespace berth::itest

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
+
+#include "runtime/docker/docker_runtime.hpp"
 #include <sys/types.h>
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +47,23 @@ class Process {
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 int countOccurrences(const std::string& text, const std::string& needle);
+
+// A private dockerd for one test: vfs storage, no default bridge, no
+// iptables, its own data/exec roots and socket under /tmp (socket paths are
+// short), and a user-defined bridge network "berth-test" so the host reaches
+// containers by IP. Stopped (SIGTERM) and removed by the destructor.
+class DockerDaemon {
+ public:
+  DockerDaemon();
+  ~DockerDaemon();
+  bool ready() const { return docker != nullptr; }
+  // Imports a rootfs with /bin/busybox plus `files` (path -> content) as repo:tag; its image id.
+  std::string importBusybox(const std::string& repo, const std::string& tag,
+                            const std::map<std::string, std::string>& files = {});
+  std::string root, socket, log_path;
+  std::unique_ptr<Process> process;
+  std::unique_ptr<runtime::docker::DockerRuntime> docker;
+};
 
 class Cluster {
  public:

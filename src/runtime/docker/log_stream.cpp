@@ -142,7 +142,8 @@ void LogFollower::readMore() {
   if (parser_.is_done()) return finish("log stream ended");
   parser_.get().body().data = chunk_.data();
   parser_.get().body().size = chunk_.size();
-  http::async_read(socket_, buffer_, parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+  // read_some: hand over what has arrived; a full read would wait for 8 KiB of output.
+  http::async_read_some(socket_, buffer_, parser_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     if (self->ended_) return;
     if (ec == http::error::need_buffer) ec = {};
     const std::size_t got = self->chunk_.size() - self->parser_.get().body().size;

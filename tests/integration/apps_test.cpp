@@ -1,0 +1,326 @@
+// Apps from container images end to end. Servers started: berth server, one
+// berth agent, and a private dockerd (DockerDaemon: vfs, a "berth-test"
+// bridge network); images are busybox-static rootfs imports. Everything
+// listens on loopback or the test daemon's own bridge.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/traffic_control.hpp"
+#include "common/subprocess.hpp"
+#include "harness.hpp"
+#include "pki/sealed_file.hpp"
+
+namespace berth::itest {
+namespace {
+
+const std::vector<std::string> kHttpd = {"--arg", "/bin/busybox", "--arg", "httpd", "--arg", "-f", "--arg",
+                                         "-p",    "--arg",        "8080",  "--arg", "-h", "--arg", "/www"};
+
+std::string readTrimmed(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
+}
+
+// A cgroup v1/v2 file of the container whose init is `pid`, found through /proc/<pid>/cgroup.
+std::string cgroupFile(int pid, const std::string& controller, const std::string& file) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':'), second = line.find(':', first + 1);
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    if (controllers.find(controller) != std::string::npos) return readTrimmed("/sys/fs/cgroup/" + controller + path + "/" + file);
+    if (controllers.empty()) {
+      auto v2 = readTrimmed("/sys/fs/cgroup" + path + "/" + file);
+      if (!v2.empty()) return v2;
+    }
+  }
+  return "";
+}
+
+class AppsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DockerDaemon> daemon;
+  Cluster cluster;
+  std::string nodeId;
+  std::string v1, v2;  // image ids
+
+  void SetUp() override {
+    daemon = std::make_unique<DockerDaemon>();
+    ASSERT_TRUE(daemon->ready());
+    v1 = daemon->importBusybox("berth-test/web", "1", {{"/www/index.html", "version one\n"}});
+    v2 = daemon->importBusybox("berth-test/web", "2", {{"/www/index.html", "version two\n"}});
+    ASSERT_NE(v1, v2);
+    cluster.startServer();
+    nodeId = cluster.startOnlineAgent("a", agentFlags());
+    ASSERT_FALSE(nodeId.empty());
+  }
+  void TearDown() override { daemon.reset(); }
+
+  std::vector<std::string> agentFlags() {
+    return {"--docker-socket", daemon->socket, "--docker-network", "berth-test", "--reconcile-interval-s", "1"};
+  }
+
+  std::pair<int, std::string> cli(std::vector<std::string> args) { return cluster.cli(args); }
+
+  std::vector<std::string> deployArgs(const std::string& app, const std::string& tag, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"app", "deploy", app, "--image", "berth-test/web:" + tag, "--port", "8080",
+                                     "--health", "http:/", "--health-interval", "300ms", "--health-timeout", "300ms"};
+    args.insert(args.end(), kHttpd.begin(), kHttpd.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::vector<runtime::ContainerInfo> containers(const std::string& app) {
+    std::vector<runtime::ContainerInfo> out;
+    auto ids = daemon->docker->list({{"berth.app", app}});
+    for (const auto& id : *ids) {
+      if (auto info = daemon->docker->inspect(id); info && *info) out.push_back(**info);
+    }
+    return out;
+  }
+
+  runtime::ContainerInfo only(const std::string& app) {
+    auto list = containers(app);
+    EXPECT_EQ(list.size(), 1u);
+    return list.empty() ? runtime::ContainerInfo{} : list.front();
+  }
+
+  // What the app's container answers on GET /.
+  std::string page(const runtime::ContainerInfo& c) {
+    auto r = runProcess({"curl", "-s", "-m", "3", "http://" + c.ip_address + ":8080/"}, 5000);
+    return r ? r->output : "";
+  }
+};
+
+TEST_F(AppsTest, DeployLimitsLifecycleRollbackAdoptionAndDrift) {
+  auto [created, createOut] = cli({"app", "create", "web", "--node", nodeId});
+  ASSERT_EQ(created, 0) << createOut;
+  auto [deployed, deployOut] =
+      cli(deployArgs("web", "1", {"--memory", "64m", "--cpu", "0.5", "--pids", "100", "-e", "GREETING=hi",
+                                  "--secret", "API_TOKEN=s3cret-value"}));
+  ASSERT_EQ(deployed, 0) << deployOut << cluster.agent("a").log();
+  auto app = cluster.api("GET", "/api/v1/apps/web").body;
+  EXPECT_EQ(app["current_deployment"], 1);
+  EXPECT_EQ(app["current"]["state"], "healthy");
+  EXPECT_EQ(app["current"]["image"], v1);  // pinned to the exact image
+  EXPECT_EQ(app.dump().find("s3cret-value"), std::string::npos);
+
+  auto c1 = only("web");
+  EXPECT_EQ(c1.state, "running");
+  EXPECT_EQ(c1.name, "berth-web-d1-0");
+  EXPECT_EQ(c1.labels["berth.node"], nodeId);
+  EXPECT_TRUE(c1.no_new_privileges);
+  EXPECT_EQ(page(c1), "version one\n");
+  EXPECT_EQ(cgroupFile(c1.pid, "memory", "memory.limit_in_bytes"), std::to_string(64 << 20));
+  EXPECT_EQ(cgroupFile(c1.pid, "cpu", "cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(cgroupFile(c1.pid, "pids", "pids.max"), "100");
+  // The secret reached the container and nothing on disk or in logs shows it.
+  auto env = daemon->docker->request("GET", "/containers/" + c1.id + "/json");
+  EXPECT_NE(env->body.find("API_TOKEN=s3cret-value"), std::string::npos);
+  EXPECT_EQ(cluster.agent("a").log().find("s3cret-value"), std::string::npos);
+  EXPECT_EQ(pki::readFile(cluster.serverDir() + "/berth.db")->find("s3cret-value"), std::string::npos);
+  EXPECT_EQ(pki::readFile(cluster.agentDir("a") + "/apps.sealed")->find("s3cret-value"), std::string::npos);
+
+  // Live limits: same container, same start, new cgroup values.
+  auto [limited, limitOut] = cli({"app", "limits", "set", "web", "--memory", "128m", "--cpu", "1"});
+  ASSERT_EQ(limited, 0) << limitOut;
+  auto c1b = only("web");
+  EXPECT_EQ(c1b.id, c1.id);
+  EXPECT_EQ(c1b.started_at, c1.started_at);
+  EXPECT_EQ(cgroupFile(c1b.pid, "memory", "memory.limit_in_bytes"), std::to_string(128 << 20));
+  EXPECT_EQ(cgroupFile(c1b.pid, "cpu", "cpu.cfs_quota_us"), "100000");
+
+  // A new version replaces the old one.
+  ASSERT_EQ(cli(deployArgs("web", "2")).first, 0);
+  auto c2 = only("web");
+  EXPECT_EQ(c2.name, "berth-web-d2-0");
+  EXPECT_EQ(page(c2), "version two\n");
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web/deployments/1").body["state"], "superseded");
+
+  // Rollback runs deployment 1's exact image again as deployment 3.
+  auto [rolled, rollOut] = cli({"app", "rollback", "web"});
+  ASSERT_EQ(rolled, 0) << rollOut;
+  auto d3 = cluster.api("GET", "/api/v1/apps/web/deployments/3").body;
+  EXPECT_EQ(d3["image"], v1);
+  EXPECT_EQ(d3["source"], "rollback to 1");
+  auto c3 = only("web");
+  EXPECT_EQ(c3.image_id, v1);
+  EXPECT_EQ(page(c3), "version one\n");
+
+  // Stop is idempotent; start and restart bring it back.
+  ASSERT_EQ(cli({"app", "stop", "web"}).first, 0);
+  EXPECT_EQ(only("web").state, "exited");
+  ASSERT_EQ(cli({"app", "stop", "web"}).first, 0);
+  EXPECT_EQ(only("web").state, "exited");
+  ASSERT_EQ(cli({"app", "start", "web"}).first, 0);
+  auto started = only("web");
+  EXPECT_EQ(started.state, "running");
+  ASSERT_EQ(cli({"app", "restart", "web"}).first, 0);
+  auto restarted = only("web");
+  EXPECT_EQ(restarted.id, started.id);
+  EXPECT_NE(restarted.started_at, started.started_at);
+
+  // Restarting the agent does not restart the app.
+  cluster.agent("a").signal(SIGTERM);
+  ASSERT_EQ(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
+  ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a few reconcile passes
+  auto adopted = only("web");
+  EXPECT_EQ(adopted.id, restarted.id);
+  EXPECT_EQ(adopted.started_at, restarted.started_at);
+
+  // A container removed by hand comes back.
+  ASSERT_TRUE(daemon->docker->remove(adopted.id, true).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto list = containers("web");
+    return list.size() == 1 && list[0].state == "running" && list[0].id != adopted.id;
+  }, std::chrono::seconds(20))) << cluster.agent("a").log();
+  EXPECT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/web/events").body.dump().find("the container was removed") !=
+           std::string::npos;
+  }));
+
+  // An unknown berth-labelled container is reported, not touched.
+  runtime::ContainerSpec stray;
+  stray.name = "stray";
+  stray.image = "berth-test/web:1";
+  stray.command = {"/bin/busybox", "sleep", "600"};
+  stray.labels = {{"berth.managed", "1"}, {"berth.app", "ghost"}, {"berth.node", nodeId}};
+  auto strayId = daemon->docker->create(stray);
+  ASSERT_TRUE(strayId.ok());
+  ASSERT_TRUE(daemon->docker->start(*strayId).ok());
+  EXPECT_TRUE(eventually([&] {
+    return cluster.agent("a").log().find("unknown_container") != std::string::npos;
+  }));
+  EXPECT_EQ((*daemon->docker->inspect(*strayId))->state, "running");
+
+  // Delete removes the containers and the app.
+  ASSERT_EQ(cli({"app", "delete", "web"}).first, 0);
+  EXPECT_TRUE(containers("web").empty());
+  EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/web").error().code, "not_found");
+}
+
+TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(cli(deployArgs("web", "1")).first, 0);
+  const auto running = only("web");
+
+  auto [missing, missingOut] = cli(deployArgs("web", "nope"));
+  EXPECT_EQ(missing, 7) << missingOut;
+  EXPECT_NE(missingOut.find("pull"), std::string::npos) << missingOut;
+  auto d2 = cluster.api("GET", "/api/v1/apps/web/deployments/2").body;
+  EXPECT_EQ(d2["state"], "failed");
+
+  auto [unhealthy, unhealthyOut] =
+      cli({"app", "deploy", "web", "--image", "berth-test/web:2", "--port", "8080", "--health", "http:/missing",
+           "--health-interval", "200ms", "--health-timeout", "200ms", "--health-retries", "2", "--arg", "/bin/busybox",
+           "--arg", "httpd", "--arg", "-f", "--arg", "-p", "--arg", "8080", "--arg", "-h", "--arg", "/www"});
+  EXPECT_EQ(unhealthy, 7) << unhealthyOut;
+  auto d3 = cluster.api("GET", "/api/v1/apps/web/deployments/3").body;
+  EXPECT_EQ(d3["state"], "failed");
+  EXPECT_NE(d3["reason"].get<std::string>().find("health check failed 2 times"), std::string::npos) << d3.dump();
+
+  auto still = only("web");  // the healthy version never stopped
+  EXPECT_EQ(still.id, running.id);
+  EXPECT_EQ(still.started_at, running.started_at);
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["current_deployment"], 1);
+
+  auto [over, overOut] = cli(deployArgs("web", "2", {"--memory", "100000g"}));
+  EXPECT_EQ(over, 5) << overOut;
+  EXPECT_NE(overOut.find("limits.memory"), std::string::npos) << overOut;
+  EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/web/deployments/4").error().code, "not_found");
+
+  struct Bad {
+    nlohmann::json body;
+    std::string field;
+  };
+  const std::vector<Bad> bad = {
+      {{{"image", "Upper/Case"}}, "'image'"},
+      {{{"image", "x:1"}, {"env", {{"1BAD", "v"}}}}, "'env.1BAD'"},
+      {{{"image", "x:1"}, {"volumes", {{"bad name", "/data"}}}}, "'volumes.bad name'"},
+      {{{"image", "x:1"}, {"port", 70000}}, "'port'"},
+      {{{"image", "x:1"}, {"limits", {{"memory", "12q"}}}}, "'limits.memory'"},
+      {{{"image", "x:1"}, {"limits", {{"net_in", "fast"}}}}, "'limits.net_in'"},
+      {{{"image", "x:1"}, {"port", 80}, {"health_check", {{"type", "http"}, {"interval", "soon"}}}},
+       "'health_check.interval'"},
+      {{{"image", "x:1"}, {"capabilities", {"SYS_GODMODE"}}}, "'capabilities'"},
+      {{{"image", "x:1"}, {"colour", "blue"}}, "'colour'"},
+  };
+  for (const auto& b : bad) {
+    auto r = cluster.apiResult("POST", "/api/v1/apps/web/deployments", b.body);
+    ASSERT_FALSE(r.ok()) << b.body.dump();
+    EXPECT_EQ(r.error().code, "invalid_argument") << b.body.dump();
+    EXPECT_NE(r.error().message.find(b.field), std::string::npos) << r.error().message;
+  }
+  auto badName = cluster.apiResult("POST", "/api/v1/apps", {{"name", "Bad_Name"}});
+  ASSERT_FALSE(badName.ok());
+  EXPECT_NE(badName.error().message.find("'name'"), std::string::npos);
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), 3u);  // nothing half-applied
+}
+
+TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
+  ASSERT_EQ(cli({"app", "create", "talker", "--node", nodeId}).first, 0);
+  auto [deployed, out] = cli({"app", "deploy", "talker", "--image", "berth-test/web:1", "--net-in", "10mbit",
+                              "--net-out", "5mbit", "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c", "--arg",
+                              "i=0; while true; do echo line $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done"});
+  ASSERT_EQ(deployed, 0) << out << cluster.agent("a").log();
+  auto c = only("talker");
+
+  auto veth = agent::hostInterfaceOf(c.pid);
+  ASSERT_TRUE(veth.ok()) << veth.error().message;
+  auto in = runProcess({"tc", "qdisc", "show", "dev", *veth}, 5000);
+  EXPECT_NE(in->output.find("rate 10Mbit"), std::string::npos) << in->output;
+  auto outside = runProcess({"nsenter", "-t", std::to_string(c.pid), "-n", "tc", "qdisc", "show", "dev", "eth0"}, 5000);
+  EXPECT_NE(outside->output.find("rate 5Mbit"), std::string::npos) << outside->output;
+  ASSERT_EQ(cli({"app", "limits", "set", "talker", "--net-in", "20mbit"}).first, 0);
+  EXPECT_NE(runProcess({"tc", "qdisc", "show", "dev", *veth}, 5000)->output.find("rate 20Mbit"), std::string::npos);
+  EXPECT_EQ(only("talker").started_at, c.started_at);
+
+  // Lines arrive with their stream; the cursor pages forward.
+  ASSERT_TRUE(eventually([&] {
+    auto logs = cluster.api("GET", "/api/v1/apps/talker/logs").body;
+    return logs["lines"].dump().find("line 3") != std::string::npos;
+  }, std::chrono::seconds(20))) << cluster.agent("a").log();
+  auto first = cluster.api("GET", "/api/v1/apps/talker/logs").body;
+  bool sawStderr = false;
+  for (const auto& l : first["lines"]) sawStderr |= l["stream"] == "stderr" && l["text"].get<std::string>().rfind("oops", 0) == 0;
+  EXPECT_TRUE(sawStderr);
+  const auto cursor = first["cursor"].get<std::int64_t>();
+  nlohmann::json next;
+  ASSERT_TRUE(eventually([&] {
+    next = cluster.api("GET", "/api/v1/apps/talker/logs?after=" + std::to_string(cursor)).body;
+    return !next["lines"].empty() && next["lines"][0]["seq"].get<std::int64_t>() > cursor;
+  })) << cursor << " " << next.dump().substr(0, 400);
+
+  // berth logs -f keeps printing lines written after it started.
+  auto [printed, text] = cli({"logs", "talker"});
+  ASSERT_EQ(printed, 0);
+  int highest = 0;
+  for (std::size_t at = text.find("line "); at != std::string::npos; at = text.find("line ", at + 1))
+    highest = std::max(highest, std::atoi(text.c_str() + at + 5));
+  auto follower = Process::spawn({BERTH_BINARY, "logs", "-f", "talker", "--server", cluster.url(), "--api-key",
+                                  cluster.apiKey(), "--ca-file", cluster.caFile()},
+                                 cluster.root() + "/follow.log");
+  const std::string later = "line " + std::to_string(highest + 5);
+  EXPECT_TRUE(eventually([&] { return follower->log().find(later) != std::string::npos; }, std::chrono::seconds(20)))
+      << follower->log();
+  follower->signal(SIGTERM);
+  follower->wait(std::chrono::seconds(5));
+
+  // The same as server-sent events a browser can read.
+  auto sse = runProcess({"curl", "-sN", "-m", "3", "--cacert", cluster.caFile(), "-H",
+                         "Authorization: Bearer " + cluster.apiKey(), cluster.url() + "/api/v1/apps/talker/logs?follow=1"},
+                        6000);
+  ASSERT_TRUE(sse.ok());
+  EXPECT_NE(sse->output.find("event: log"), std::string::npos) << sse->output.substr(0, 300);
+  EXPECT_NE(sse->output.find("line "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::itest
