@@ -313,18 +313,4 @@ Result<void> checkCapacity(const Allocatable& node, const std::vector<Claim>& ot
   return Ok{};
 }
 
-std::vector<int> deploymentsToPrune(std::vector<int> numbers, int current, int keep) {
-  std::sort(numbers.rbegin(), numbers.rend());
-  std::vector<int> prune;
-  int kept = 0;
-  for (int n : numbers) {
-    if (n == current || kept < keep) {
-      if (n != current) ++kept;
-      continue;
-    }
-    prune.push_back(n);
-  }
-  return prune;
-}
-
 }  // namespace berth::apps

@@ -75,8 +75,4 @@ Claim claimOf(const std::string& app, const DeploymentSpec& spec);
 // Fails "over_capacity" naming the resource when `wanted` plus `others` does not fit.
 Result<void> checkCapacity(const Allocatable& node, const std::vector<Claim>& others, const Claim& wanted);
 
-// Deployment numbers to clean up: everything below the newest `keep`
-// (the current one is always kept).
-std::vector<int> deploymentsToPrune(std::vector<int> numbers, int current, int keep);
-
 }  // namespace berth::apps

@@ -141,6 +141,70 @@ TEST_P(StoreTest, GroupCommitHoldsWritesUntilFlushAndKeepsFailuresApart) {
   EXPECT_TRUE(reader->getCommand("c3")->has_value());
 }
 
+TEST_P(StoreTest, AppsDeploymentsAndEventsRoundTripAndDeleteTogether) {
+  auto store = open();
+  App app;
+  app.name = "web";
+  app.node_id = "n_1";
+  app.selector = {{"zone", "a"}};
+  app.current_deployment = 2;
+  app.next_deployment = 3;
+  app.created_at = 5;
+  ASSERT_TRUE(store->upsertApp(app).ok());
+  app.desired = "stopped";
+  ASSERT_TRUE(store->upsertApp(app).ok());
+  auto got = store->getApp("web");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->desired, "stopped");
+  EXPECT_EQ((*got)->selector["zone"], "a");
+  EXPECT_EQ((*got)->next_deployment, 3);
+  for (int n : {1, 2}) {
+    Deployment d;
+    d.app = "web";
+    d.number = n;
+    d.spec = {{"image", "web:" + std::to_string(n)}};
+    d.sealed_secrets = "sealed";
+    d.state = n == 2 ? "healthy" : "superseded";
+    ASSERT_TRUE(store->upsertDeployment(d).ok());
+  }
+  auto list = store->listDeployments("web");
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].number, 2);  // newest first
+  EXPECT_EQ((*list)[0].spec["image"], "web:2");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->appendAppEvent({0, "web", 2, i, "drift", std::to_string(i)}).ok());
+  auto events = store->listAppEvents("web", 3);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].reason, "2");  // the newest three, oldest first
+  EXPECT_EQ((*events)[2].reason, "4");
+  ASSERT_TRUE(store->deleteApp("web").ok());
+  EXPECT_FALSE(store->getApp("web")->has_value());
+  EXPECT_TRUE(store->listDeployments("web")->empty());
+  EXPECT_TRUE(store->listAppEvents("web", 10)->empty());
+}
+
+TEST_P(StoreTest, LogsPageByCursorAndPruneByAgeAndSize) {
+  auto store = open();
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 10; ++i) records.push_back({0, "web", 1, 0, 1000 + i, "stdout", std::string(10, 'a' + i)});
+  records.push_back({0, "db", 1, 0, 1005, "stderr", "other app"});
+  ASSERT_TRUE(store->appendLogs(records).ok());
+  EXPECT_LT(records[0].seq, records[1].seq);
+  auto page = store->listLogs("web", 0, 0, 4);
+  ASSERT_EQ(page->size(), 4u);
+  auto next = store->listLogs("web", page->back().seq, 0, 100);
+  ASSERT_EQ(next->size(), 6u);
+  EXPECT_EQ(next->front().text, std::string(10, 'e'));
+  EXPECT_EQ(store->listLogs("web", 0, 1008, 100)->size(), 2u);  // --since
+  // Age: lines before 1003 go. Size: at most 30 bytes of text per app stay (the newest three lines).
+  auto removed = store->pruneLogs(1003, 30);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 3 + 4);
+  auto left = store->listLogs("web", 0, 0, 100);
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ(left->front().text, std::string(10, 'h'));
+  EXPECT_EQ(store->listLogs("db", 0, 0, 100)->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
                            auto s = openSqliteStore(dir + "/test.db");
                            EXPECT_TRUE(s.ok());

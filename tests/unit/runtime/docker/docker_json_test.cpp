@@ -62,3 +62,71 @@ TEST(DockerJson, LabelFilterAndUrlEncoding) {
 
 }  // namespace
 }  // namespace berth::runtime::docker
+
+namespace berth::runtime::docker {
+namespace {
+
+TEST(DockerJson, CreateBodyCarriesNetworkPortsVolumesSwapAndDisk) {
+  ContainerSpec spec;
+  spec.image = "web";
+  spec.network = "berth-test";
+  spec.container_port = 8080;
+  spec.host_port = 18080;
+  spec.volumes = {{"berth-web-data", "/data"}};
+  spec.memory_bytes = 64 << 20;
+  spec.memory_swap_bytes = 0;
+  spec.disk_bytes = 1 << 30;
+  auto body = createBody(spec);
+  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "berth-test");
+  EXPECT_TRUE(body["ExposedPorts"].contains("8080/tcp"));
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostPort"], "18080");
+  EXPECT_EQ(body["HostConfig"]["Mounts"][0]["Source"], "berth-web-data");
+  EXPECT_EQ(body["HostConfig"]["Mounts"][0]["Type"], "volume");
+  EXPECT_EQ(body["HostConfig"]["MemorySwap"], 64 << 20);  // memory + no swap
+  EXPECT_EQ(body["HostConfig"]["StorageOpt"]["size"], std::to_string(1 << 30));
+  EXPECT_EQ(body["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped");
+}
+
+TEST(DockerJson, UpdateBodyLiftsSwapWithoutMemory) {
+  auto limited = updateBody({128 << 20, 64 << 20, 1000, 100});
+  EXPECT_EQ(limited["Memory"], 128 << 20);
+  EXPECT_EQ(limited["MemorySwap"], 192 << 20);
+  EXPECT_EQ(limited["NanoCpus"], 1'000'000'000);
+  EXPECT_EQ(limited["PidsLimit"], 100);
+  EXPECT_EQ(updateBody({0, -1, 0, 0})["MemorySwap"], -1);
+}
+
+TEST(DockerJson, PullErrorsHideInsideA200Stream) {
+  EXPECT_FALSE(pullStreamError("{\"status\":\"Pulling from x\"}\n{\"status\":\"Digest: sha256:ab\"}\n"));
+  auto error = pullStreamError("{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":\"unauthorized\"},"
+                               "\"error\":\"unauthorized: authentication required\"}\n");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "unauthorized: authentication required");
+}
+
+TEST(DockerJson, ImageInspectAndStats) {
+  auto info = parseImageInspect({{"Id", "sha256:aa"}, {"RepoDigests", {"reg:5000/web@sha256:bb"}}});
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->repo_digests[0], "reg:5000/web@sha256:bb");
+  EXPECT_FALSE(parseImageInspect(nlohmann::json::object()).ok());
+  auto stats = parseStats({{"cpu_stats", {{"cpu_usage", {{"total_usage", 300}}}, {"system_cpu_usage", 2000}, {"online_cpus", 2}}},
+                           {"precpu_stats", {{"cpu_usage", {{"total_usage", 100}}}, {"system_cpu_usage", 1000}}},
+                           {"memory_stats", {{"usage", 4096}}},
+                           {"networks", {{"eth0", {{"rx_bytes", 10}, {"tx_bytes", 20}}}}},
+                           {"blkio_stats", {{"io_service_bytes_recursive", {{{"op", "Read"}, {"value", 7}}, {{"op", "Write"}, {"value", 9}}}}}}});
+  EXPECT_DOUBLE_EQ(stats.cpu_percent, 40.0);  // 200/1000 of the machine, 2 cores
+  EXPECT_EQ(stats.memory_bytes, 4096);
+  EXPECT_EQ(stats.net_rx_bytes, 10);
+  EXPECT_EQ(stats.net_tx_bytes, 20);
+  EXPECT_EQ(stats.block_read_bytes, 7);
+  EXPECT_EQ(stats.block_write_bytes, 9);
+}
+
+TEST(DockerJson, ReferencesSplitIntoNameAndTagOrDigest) {
+  EXPECT_EQ(splitReference("reg:5000/team/web:1.2"), (std::pair<std::string, std::string>{"reg:5000/team/web", "1.2"}));
+  EXPECT_EQ(splitReference("reg:5000/web"), (std::pair<std::string, std::string>{"reg:5000/web", "latest"}));
+  EXPECT_EQ(splitReference("web@sha256:ab"), (std::pair<std::string, std::string>{"web", "sha256:ab"}));
+}
+
+}  // namespace
+}  // namespace berth::runtime::docker
