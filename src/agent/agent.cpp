@@ -475,6 +475,10 @@ struct Agent::Impl {
       worker->post([this, corr, verb = command.verb, args = command.args] {
         auto outcome = runAppVerb(verb, args);
         asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
+        if (supervisor) {  // after the answer: tidy up behind it
+          supervisor->runDeferred();
+          publishRunning(false);
+        }
       });
       return;
     }

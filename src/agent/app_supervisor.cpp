@@ -73,7 +73,8 @@ Result<void> AppSupervisor::load() {
     r.running = a.value("running", true);
     r.keep = a.value("keep", 3);
     for (const auto& h : a.value("history", nlohmann::json::array()))
-      r.history.push_back({h.value("deployment", 0), h.value("image", std::string())});
+      r.history.push_back({h.value("deployment", 0), h.value("image", std::string()), h.value("pulled", false),
+                           h.value("reference", std::string())});
     if (!r.app.empty()) apps_[r.app] = std::move(r);
   }
   log::info("app desired state loaded", {{"apps", apps_.size()}});
@@ -84,7 +85,7 @@ Result<void> AppSupervisor::save() {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [name, r] : apps_) {
     nlohmann::json history = nlohmann::json::array();
-    for (const auto& h : r.history) history.push_back({{"deployment", h.deployment}, {"image", h.image}});
+    for (const auto& h : r.history) history.push_back({{"deployment", h.deployment}, {"image", h.image}, {"pulled", h.pulled}, {"reference", h.reference}});
     j.push_back({{"app", r.app},
                  {"deployment", r.deployment},
                  {"spec", r.spec},
@@ -125,10 +126,12 @@ std::vector<runtime::ContainerInfo> AppSupervisor::containersOf(const std::strin
   return out;
 }
 
-Result<std::string> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned) {
+Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec,
+                                                                const std::string& pinned) {
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
+  const bool pulled = !*present;
   if (!*present) {
     std::optional<runtime::RegistryCredentials> auth;
     if (spec.registry_auth)
@@ -139,7 +142,7 @@ Result<std::string> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec,
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
   }
-  if (!pinned.empty()) return pinned;
+  if (!pinned.empty()) return std::pair{pinned, pulled};
   // Pin what runs to exact bytes: the registry digest when there is one, else the local image id.
   const std::string repo = spec.reference.registry == "docker.io"
                                ? spec.reference.repository
@@ -148,9 +151,9 @@ Result<std::string> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec,
     auto at = d.find('@');
     if (at == std::string::npos) continue;
     const std::string name = d.substr(0, at);
-    if (name == repo || name == "docker.io/" + repo || "docker.io/" + name == repo) return d;
+    if (name == repo || name == "docker.io/" + repo || "docker.io/" + name == repo) return std::pair{d, pulled};
   }
-  return (*present)->id;
+  return std::pair{(*present)->id, pulled};
 }
 
 runtime::ContainerSpec AppSupervisor::containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec,
@@ -290,7 +293,9 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     emit(app, number, "failed", image.error().message);
     return fail(image.error());
   }
-  next.image = *image;
+  next.image = image->first;
+  bool pulled = image->second;
+  for (const auto& h : next.history) pulled |= h.image == next.image && h.pulled;
   emit(app, number, "starting", "image " + next.image);
 
   auto before = containersOf(app);
@@ -324,35 +329,50 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     emit(app, number, "failed", outcome.error().message);
     return fail(outcome.error().code, outcome.error().message);
   }
-  for (const auto& c : containersOf(app)) {
-    const bool current = labelInt(c, kDeployment) == number && labelInt(c, kReplica) < spec->replicas;
-    if (!current) (void)runtime_.remove(c.id, true);
-  }
-  if (next.history.empty() || next.history.back().deployment != number) next.history.push_back({number, next.image});
+  if (next.history.empty() || next.history.back().deployment != number) next.history.push_back({number, next.image, pulled, image->second ? spec->image : ""});
   apps_[app] = next;
-  pruneImages(apps_[app]);
   if (auto saved = save(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
   emit(app, number, "healthy", "");
+  const int replicas = spec->replicas;
+  deferred_.push_back([this, app, number, replicas] {
+    for (const auto& c : containersOf(app)) {
+      const bool current = labelInt(c, kDeployment) == number && labelInt(c, kReplica) < replicas;
+      if (!current) (void)runtime_.remove(c.id, true);
+    }
+    if (auto it = apps_.find(app); it != apps_.end()) {
+      pruneImages(it->second);
+      if (auto saved = save(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
+    }
+  });
   VerbOutcome out;
   out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}};
   return out;
+}
+
+void AppSupervisor::runDeferred() {
+  auto tasks = std::move(deferred_);
+  deferred_.clear();
+  for (auto& task : tasks) task();
 }
 
 void AppSupervisor::pruneImages(AppRecord& record) {
   while (static_cast<int>(record.history.size()) > record.keep + 1) {
     const auto dropped = record.history.front();
     record.history.erase(record.history.begin());
-    bool used = false;
-    for (const auto& [name, other] : apps_) {
-      for (const auto& h : other.history) used |= h.image == dropped.image;
-    }
-    if (used) continue;
-    auto removed = runtime_.removeImage(dropped.image);
-    log::info("image cleanup", {{"app", record.app},
-                                {"deployment", dropped.deployment},
-                                {"image", dropped.image},
-                                {"removed", removed.ok()}});
+    releaseImage(dropped);
   }
+}
+
+void AppSupervisor::releaseImage(const History& dropped) {
+  if (!dropped.pulled) return;
+  for (const auto& [name, other] : apps_) {
+    for (const auto& h : other.history) {
+      if (h.image == dropped.image) return;
+    }
+  }
+  auto removed = runtime_.removeImage(dropped.image);
+  if (removed && !dropped.reference.empty()) removed = runtime_.removeImage(dropped.reference);
+  log::info("image cleanup", {{"deployment", dropped.deployment}, {"image", dropped.image}, {"removed", removed.ok()}});
 }
 
 VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool restart) {
@@ -414,16 +434,7 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
   if (it != apps_.end()) {
     auto record = it->second;
     apps_.erase(it);
-    record.keep = 0;  // every image of the app goes, unless another app uses it
-    while (!record.history.empty()) {
-      auto h = record.history.back();
-      record.history.pop_back();
-      bool used = false;
-      for (const auto& [name, other] : apps_) {
-        for (const auto& o : other.history) used |= o.image == h.image;
-      }
-      if (!used) (void)runtime_.removeImage(h.image);
-    }
+    for (const auto& h : record.history) releaseImage(h);
     if (auto saved = save(); !saved) return fail(saved.error());
     emit(app, record.deployment, "deleted", "");
   }

@@ -58,6 +58,9 @@ class AppSupervisor {
   // should run, stops ones that should not, removes leftovers of old
   // deployments, reports berth-labelled containers it does not know.
   void reconcile();
+  // Work that may follow a verb's answer (removing the replaced version's
+  // containers, image cleanup), so the answer does not wait for it.
+  void runDeferred();
   std::vector<RunningContainer> runningContainers();
   // Per-container CPU, memory, network and block I/O, for telemetry.
   nlohmann::json containerStats();
@@ -67,6 +70,8 @@ class AppSupervisor {
   struct History {
     int deployment = 0;
     std::string image;
+    bool pulled = false;    // only images berth pulled are removed by cleanup; local builds stay
+    std::string reference;  // the tag it was pulled by, removed with it
   };
   struct AppRecord {
     std::string app;
@@ -84,7 +89,10 @@ class AppSupervisor {
   VerbOutcome limits(const std::string& app, const nlohmann::json& limits);
   VerbOutcome status(const std::string& app);
 
-  Result<std::string> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned);
+  // The reference to run (pinned to a digest or image id) and whether it had to be pulled.
+  Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned);
+  // Removes `image` unless another app's history still holds it or berth did not pull it.
+  void releaseImage(const History& dropped);
   runtime::ContainerSpec containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) const;
   // Creates (or adopts) and starts one replica; applies bandwidth limits.
   Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica);
@@ -100,6 +108,7 @@ class AppSupervisor {
   AppEventSink events_;
   std::map<std::string, AppRecord> apps_;
   std::set<std::string> reported_unknown_;
+  std::vector<std::function<void()>> deferred_;
 };
 
 std::string containerName(const std::string& app, int deployment, int replica);

@@ -74,7 +74,7 @@ int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, boo
         return exit_code::kCommandFailed;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return fail(makeError("timeout", "gave up waiting; the operation goes on on the server"));
 }
@@ -260,12 +260,25 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--registry-user", f->registry_user, "Registry user name");
   deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");
   deploy->add_flag("--detach", *detach, "Return once the deployment is queued");
+  deploy->add_option("--node", *node, "For a new app: the node to place it on (default: any online node)");
   common(deploy);
-  deploy->callback([&run, o, name, f, detach] {
-    run = [o, name, f, detach]() -> int {
+  deploy->callback([&run, o, name, f, detach, node] {
+    run = [o, name, f, detach, node]() -> int {
       auto body = deployBody(*f);
       if (!body) return fail(body.error());
-      return post(*o, "POST", "/api/v1/apps/" + *name + "/deployments", *body, *detach);
+      auto api = client(*o);
+      if (!api) return fail(api.error());
+      const std::string target = "/api/v1/apps/" + *name + "/deployments";
+      auto reply = api->call("POST", target, *body);
+      if (!reply && reply.error().code == "not_found") {  // first deploy of a new app creates it, like Kamal
+        nlohmann::json app = {{"name", *name}};
+        if (!node->empty()) app["node"] = *node;
+        if (auto created = api->call("POST", "/api/v1/apps", app); !created) return fail(created.error());
+        if (!o->json) std::cerr << "created app " << *name << "\n";
+        reply = api->call("POST", target, *body);
+      }
+      if (!reply) return fail(reply.error());
+      return follow(*o, *api, reply->body, *detach);
     };
   });
 

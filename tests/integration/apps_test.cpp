@@ -85,8 +85,10 @@ class AppsTest : public ::testing::Test {
     return out;
   }
 
+  // The app's one container; the replaced version's go right after the deploy answers, so wait for that.
   runtime::ContainerInfo only(const std::string& app) {
-    auto list = containers(app);
+    std::vector<runtime::ContainerInfo> list;
+    eventually([&] { return (list = containers(app)).size() == 1; }, std::chrono::seconds(10));
     EXPECT_EQ(list.size(), 1u);
     return list.empty() ? runtime::ContainerInfo{} : list.front();
   }

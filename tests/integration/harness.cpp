@@ -278,6 +278,14 @@ std::optional<std::string> RawAgentConnection::read(std::chrono::milliseconds ti
 
 namespace berth::itest {
 
+namespace {
+// Runs a setup command the test cannot do without.
+bool run(const std::vector<std::string>& argv, const std::string& log) {
+  auto p = Process::spawn(argv, log);
+  return p->wait() == 0;
+}
+}  // namespace
+
 DockerDaemon::DockerDaemon() {
   if (!std::filesystem::exists("/usr/sbin/dockerd") && !std::filesystem::exists("/usr/bin/dockerd")) {
     ADD_FAILURE() << "dockerd is not installed (scripts/setup.sh installs docker.io)";
@@ -287,8 +295,20 @@ DockerDaemon::DockerDaemon() {
   root = ::mkdtemp(pattern.data());
   socket = root + "/docker.sock";
   log_path = root + "/dockerd.log";
+  // Subnets and a bridge of its own per daemon. Not --bridge none: dockerd then
+  // deletes the host's docker0, which belongs to the machine's own daemon.
+  static int counter = 0;
+  const int slot = static_cast<int>((::getpid() * 7 + ++counter * 13) % 250) + 1;
+  bridge = "bt" + std::to_string(::getpid() % 100000) + "x" + std::to_string(counter);
+  const std::string setupLog = root + "/setup.log";
+  if (!run({"/usr/bin/env", "ip", "link", "add", "name", bridge, "type", "bridge"}, setupLog) ||
+      !run({"/usr/bin/env", "ip", "addr", "add", "10.232." + std::to_string(slot) + ".1/24", "dev", bridge}, setupLog) ||
+      !run({"/usr/bin/env", "ip", "link", "set", bridge, "up"}, setupLog)) {
+    ADD_FAILURE() << "cannot create bridge " << bridge << ": " << *pki::readFile(setupLog);
+    return;
+  }
   process = Process::spawn({"/usr/bin/env", "dockerd", "--storage-driver", "vfs", "--data-root", root + "/data",
-                            "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", "none",
+                            "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", bridge,
                             "--iptables=false", "--ip-masq=false", "-H", "unix://" + socket},
                            log_path);
   if (!eventually([&] { return runtime::docker::DockerRuntime::create(socket).ok(); }, std::chrono::seconds(60))) {
@@ -296,28 +316,29 @@ DockerDaemon::DockerDaemon() {
     return;
   }
   docker = std::move(runtime::docker::DockerRuntime::create(socket).value());
-  // A subnet per daemon so parallel tests do not collide.
-  const int third = 100 + static_cast<int>(::getpid() % 150);
-  auto net = docker->request("POST", "/networks/create",
-                             nlohmann::json{{"Name", "berth-test"},
-                                            {"Driver", "bridge"},
-                                            {"IPAM", {{"Config", {{{"Subnet", "10.231." + std::to_string(third) + ".0/24"}}}}}}}
-                                 .dump());
+  auto net = docker->request(
+      "POST", "/networks/create",
+      nlohmann::json{{"Name", "berth-test"},
+                     {"Driver", "bridge"},
+                     {"IPAM", {{"Config", {{{"Subnet", "10.231." + std::to_string(slot) + ".0/24"}}}}}}}
+          .dump());
   if (!net || net->status != 201) ADD_FAILURE() << "network not created: " << (net ? net->body : net.error().message);
 }
 
 DockerDaemon::~DockerDaemon() {
   if (docker) {
-    // Containers first, so their veths and mounts go before the daemon does.
+    // Containers and the network first: dockerd leaves a network's bridge behind when it stops.
     if (auto ids = docker->list({}); ids) {
       for (const auto& id : *ids) (void)docker->remove(id, true);
     }
+    (void)docker->request("DELETE", "/networks/berth-test");
   }
   docker.reset();
   if (process) {
     process->signal(SIGTERM);
     process->wait(std::chrono::seconds(20));
   }
+  if (!bridge.empty()) run({"/usr/bin/env", "ip", "link", "del", bridge}, "/dev/null");
   if (!root.empty() && !::testing::Test::HasFailure()) std::filesystem::remove_all(root);
 }
 

@@ -48,10 +48,11 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 int countOccurrences(const std::string& text, const std::string& needle);
 
-// A private dockerd for one test: vfs storage, no default bridge, no
-// iptables, its own data/exec roots and socket under /tmp (socket paths are
-// short), and a user-defined bridge network "berth-test" so the host reaches
-// containers by IP. Stopped (SIGTERM) and removed by the destructor.
+// A private dockerd for one test: vfs storage, a default bridge of its own
+// (created here with ip link), no iptables, its own data/exec roots and socket
+// under /tmp (socket paths are short), and a user-defined bridge network
+// "berth-test" so the host reaches containers by IP. The destructor removes
+// containers, network and bridge and stops the daemon.
 class DockerDaemon {
  public:
   DockerDaemon();
@@ -60,7 +61,7 @@ class DockerDaemon {
   // Imports a rootfs with /bin/busybox plus `files` (path -> content) as repo:tag; its image id.
   std::string importBusybox(const std::string& repo, const std::string& tag,
                             const std::map<std::string, std::string>& files = {});
-  std::string root, socket, log_path;
+  std::string root, socket, log_path, bridge;
   std::unique_ptr<Process> process;
   std::unique_ptr<runtime::docker::DockerRuntime> docker;
 };

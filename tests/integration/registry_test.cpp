@@ -129,23 +129,30 @@ TEST_F(RegistryTest, PullsWithCredentialsPinsTheDigestAndFailsCleanly) {
   EXPECT_EQ(runningImage(), image1);  // still up
 
   ASSERT_EQ(deploy("2", "correct horse").first, 0);
-  EXPECT_NE(runningImage(), image1);
+  EXPECT_TRUE(eventually([&] { return !runningImage().empty() && runningImage() != image1; }));
 
   // Rollback pulls nothing new: it runs the recorded digest of deployment 2.
   ASSERT_EQ(cluster.cli({"app", "rollback", "web"}).first, 0);
   auto d5 = cluster.api("GET", "/api/v1/apps/web/deployments/5").body;
   EXPECT_EQ(d5["image"], digest1);
-  EXPECT_EQ(runningImage(), image1);
+  EXPECT_TRUE(eventually([&] { return runningImage() == image1; }));  // the replaced container goes right after
 
   // An unreachable registry is a failed deployment too, and the app stays up.
   registry->signal(SIGTERM);
   registry->wait(std::chrono::seconds(10));
-  (void)daemon->docker->request("DELETE", "/images/" + host + "/web:2");
+  (void)daemon->docker->request("DELETE", "/images/" + host + "/web:2?force=1");
+  ASSERT_FALSE(daemon->docker->inspectImage(host + "/web:2")->has_value());
   auto [gone, goneOut] = deploy("2", "correct horse");
   EXPECT_EQ(gone, 7) << goneOut;
   auto d6 = cluster.api("GET", "/api/v1/apps/web/deployments/6").body;
   EXPECT_EQ(d6["state"], "failed");
   EXPECT_EQ(runningImage(), image1);
+
+  // Deleting the app removes the images berth pulled for it.
+  ASSERT_TRUE(daemon->docker->inspectImage(digest1)->has_value());
+  ASSERT_EQ(cluster.cli({"app", "delete", "web"}).first, 0);
+  EXPECT_FALSE(daemon->docker->inspectImage(digest1)->has_value());
+  EXPECT_FALSE(daemon->docker->inspectImage(image1)->has_value());
 }
 
 }  // namespace
