@@ -1,5 +1,7 @@
 #include "agent/app_supervisor.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -205,7 +207,9 @@ Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const app
   } else {
     auto created = runtime_.create(wanted);
     if (!created) {
-      if (spec.limits.disk_bytes > 0 && created.error().message.find("torage") != std::string::npos)
+      std::string why = created.error().message;
+      std::transform(why.begin(), why.end(), why.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (spec.limits.disk_bytes > 0 && (why.find("storage") != std::string::npos || why.find("quota") != std::string::npos))
         return makeError("unsupported", "limits.disk: unsupported on this storage driver (" +
                                             created.error().message + ")");
       return created.error();
@@ -551,9 +555,16 @@ std::vector<RunningContainer> AppSupervisor::runningContainers() {
 
 nlohmann::json AppSupervisor::containerStats() {
   nlohmann::json out = nlohmann::json::array();
+  std::map<std::string, runtime::ContainerStats> seen;
   for (const auto& c : runningContainers()) {
     auto s = runtime_.stats(c.id);
     if (!s) continue;
+    if (auto prev = last_stats_.find(c.id); prev != last_stats_.end()) {
+      const auto used = s->cpu_total_ns - prev->second.cpu_total_ns;
+      const auto host = s->system_total_ns - prev->second.system_total_ns;
+      if (used >= 0 && host > 0) s->cpu_percent = 100.0 * static_cast<double>(used) / static_cast<double>(host) * s->online_cpus;
+    }
+    seen[c.id] = *s;
     out.push_back({{"app", c.app},
                    {"deployment", c.deployment},
                    {"replica", c.replica},
@@ -564,6 +575,7 @@ nlohmann::json AppSupervisor::containerStats() {
                    {"block_read_bytes", s->block_read_bytes},
                    {"block_write_bytes", s->block_write_bytes}});
   }
+  last_stats_ = std::move(seen);
   return out;
 }
 

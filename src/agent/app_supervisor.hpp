@@ -109,6 +109,7 @@ class AppSupervisor {
   std::map<std::string, AppRecord> apps_;
   std::set<std::string> reported_unknown_;
   std::vector<std::function<void()>> deferred_;
+  std::map<std::string, runtime::ContainerStats> last_stats_;  // by container id, for CPU rates
 };
 
 std::string containerName(const std::string& app, int deployment, int replica);

@@ -53,7 +53,10 @@ struct ImageInfo {
 };
 
 struct ContainerStats {
-  double cpu_percent = 0;  // of one core
+  double cpu_percent = 0;  // of one core, when the sample carries a previous reading
+  std::int64_t cpu_total_ns = 0;     // cumulative, for rates across samples
+  std::int64_t system_total_ns = 0;  // cumulative host CPU time
+  int online_cpus = 1;
   std::int64_t memory_bytes = 0;
   std::int64_t net_rx_bytes = 0;
   std::int64_t net_tx_bytes = 0;
@@ -109,6 +112,7 @@ class ContainerRuntime {
   virtual Result<void> update(const std::string& id, const Resources& resources) = 0;
   // Runs argv inside the container; the exit code, or "timeout".
   virtual Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) = 0;
+  // One sample, without waiting for a second one (so CPU % comes from the caller's previous sample).
   virtual Result<ContainerStats> stats(const std::string& id) = 0;
 };
 

@@ -56,7 +56,7 @@ class AppsTest : public ::testing::Test {
     v1 = daemon->importBusybox("berth-test/web", "1", {{"/www/index.html", "version one\n"}});
     v2 = daemon->importBusybox("berth-test/web", "2", {{"/www/index.html", "version two\n"}});
     ASSERT_NE(v1, v2);
-    cluster.startServer();
+    cluster.startServer({"--telemetry-interval-s", "1"});
     nodeId = cluster.startOnlineAgent("a", agentFlags());
     ASSERT_FALSE(nodeId.empty());
   }
@@ -68,9 +68,12 @@ class AppsTest : public ::testing::Test {
 
   std::pair<int, std::string> cli(std::vector<std::string> args) { return cluster.cli(args); }
 
-  std::vector<std::string> deployArgs(const std::string& app, const std::string& tag, std::vector<std::string> extra = {}) {
+  // busybox httpd serving /www on 8080, checked over HTTP unless `http_check` is false.
+  std::vector<std::string> deployArgs(const std::string& app, const std::string& tag, std::vector<std::string> extra = {},
+                                      bool http_check = true) {
     std::vector<std::string> args = {"app", "deploy", app, "--image", "berth-test/web:" + tag, "--port", "8080",
-                                     "--health", "http:/", "--health-interval", "300ms", "--health-timeout", "300ms"};
+                                     "--health-interval", "300ms", "--health-timeout", "300ms"};
+    if (http_check) args.insert(args.end(), {"--health", "http:/"});
     args.insert(args.end(), kHttpd.begin(), kHttpd.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
@@ -233,10 +236,28 @@ TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
   EXPECT_EQ(still.started_at, running.started_at);
   EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["current_deployment"], 1);
 
+  auto [disk, diskOut] = cli(deployArgs("web", "2", {"--disk", "100m"}));
+  EXPECT_EQ(disk, 7) << diskOut;  // vfs has no per-container quota
+  EXPECT_NE(diskOut.find("limits.disk: unsupported on this storage driver"), std::string::npos) << diskOut;
+
+  // A command health check runs inside the container (argv, no shell); a failing one fails the deployment.
+  auto [cmdOk, cmdOkOut] = cli(deployArgs("web", "2", {"--health", "cmd", "--health-cmd", "/bin/busybox",
+                                                        "--health-cmd", "test", "--health-cmd", "-f",
+                                                        "--health-cmd", "/www/index.html"},
+                                       false));
+  EXPECT_EQ(cmdOk, 0) << cmdOkOut;
+  auto [cmdBad, cmdBadOut] = cli(deployArgs("web", "1", {"--health", "cmd", "--health-cmd", "/bin/busybox",
+                                                         "--health-cmd", "false", "--health-retries", "1"},
+                                        false));
+  EXPECT_EQ(cmdBad, 7) << cmdBadOut;
+  EXPECT_NE(cmdBadOut.find("command exited 1"), std::string::npos) << cmdBadOut;
+  const int healthyNumber = cluster.api("GET", "/api/v1/apps/web").body["current_deployment"];
+
   auto [over, overOut] = cli(deployArgs("web", "2", {"--memory", "100000g"}));
   EXPECT_EQ(over, 5) << overOut;
   EXPECT_NE(overOut.find("limits.memory"), std::string::npos) << overOut;
-  EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/web/deployments/4").error().code, "not_found");
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), 6u);  // none added for it
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["current_deployment"], healthyNumber);
 
   struct Bad {
     nlohmann::json body;
@@ -263,16 +284,18 @@ TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
   auto badName = cluster.apiResult("POST", "/api/v1/apps", {{"name", "Bad_Name"}});
   ASSERT_FALSE(badName.ok());
   EXPECT_NE(badName.error().message.find("'name'"), std::string::npos);
-  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), 3u);  // nothing half-applied
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), 6u);  // nothing half-applied
 }
 
 TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   ASSERT_EQ(cli({"app", "create", "talker", "--node", nodeId}).first, 0);
   auto [deployed, out] = cli({"app", "deploy", "talker", "--image", "berth-test/web:1", "--net-in", "10mbit",
-                              "--net-out", "5mbit", "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c", "--arg",
+                              "--net-out", "5mbit", "--read-only", "-v", "state:/data", "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c", "--arg",
                               "i=0; while true; do echo line $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done"});
   ASSERT_EQ(deployed, 0) << out << cluster.agent("a").log();
   auto c = only("talker");
+  EXPECT_TRUE(c.read_only_root);
+  ASSERT_EQ(daemon->docker->request("GET", "/volumes/berth-talker-state")->status, 200);
 
   auto veth = agent::hostInterfaceOf(c.pid);
   ASSERT_TRUE(veth.ok()) << veth.error().message;
@@ -315,6 +338,19 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   follower->signal(SIGTERM);
   follower->wait(std::chrono::seconds(5));
 
+  // Container figures join the node's telemetry.
+  nlohmann::json latest;
+  EXPECT_TRUE(eventually([&] {
+    latest = cluster.api("GET", "/api/v1/nodes/" + nodeId + "/telemetry").body["latest"];
+    if (!latest.is_object() || !latest["data"].contains("containers")) return false;
+    for (const auto& c : latest["data"]["containers"]) {
+      if (c["app"] == "talker" && c["memory_bytes"].get<std::int64_t>() > 0 && c.contains("net_rx_bytes") &&
+          c.contains("block_read_bytes") && c.contains("cpu_percent"))
+        return true;
+    }
+    return false;
+  }, std::chrono::seconds(20))) << latest.dump().substr(0, 500);
+
   // The same as server-sent events a browser can read.
   auto sse = runProcess({"curl", "-sN", "-m", "3", "--cacert", cluster.caFile(), "-H",
                          "Authorization: Bearer " + cluster.apiKey(), cluster.url() + "/api/v1/apps/talker/logs?follow=1"},
@@ -322,6 +358,10 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   ASSERT_TRUE(sse.ok());
   EXPECT_NE(sse->output.find("event: log"), std::string::npos) << sse->output.substr(0, 300);
   EXPECT_NE(sse->output.find("line "), std::string::npos);
+
+  // Delete --volumes takes the named volume too.
+  ASSERT_EQ(cli({"app", "delete", "talker", "--volumes"}).first, 0);
+  EXPECT_EQ(daemon->docker->request("GET", "/volumes/berth-talker-state")->status, 404);
 }
 
 }  // namespace

@@ -141,6 +141,9 @@ ContainerStats parseStats(const nlohmann::json& s) {
                      num(pre.value("cpu_usage", nlohmann::json::object()), "total_usage");
   const auto system = num(cpu, "system_cpu_usage") - num(pre, "system_cpu_usage");
   const auto cpus = std::max<std::int64_t>(1, num(cpu, "online_cpus"));
+  out.cpu_total_ns = num(cpu.value("cpu_usage", nlohmann::json::object()), "total_usage");
+  out.system_total_ns = num(cpu, "system_cpu_usage");
+  out.online_cpus = static_cast<int>(cpus);
   if (usage > 0 && system > 0) out.cpu_percent = 100.0 * static_cast<double>(usage) / static_cast<double>(system) * cpus;
   const auto mem = s.value("memory_stats", nlohmann::json::object());
   out.memory_bytes = num(mem, "usage");

@@ -240,7 +240,7 @@ Result<int> DockerRuntime::exec(const std::string& id, const std::vector<std::st
 }
 
 Result<ContainerStats> DockerRuntime::stats(const std::string& id) {
-  auto reply = request("GET", "/containers/" + id + "/stats?stream=0");
+  auto reply = request("GET", "/containers/" + id + "/stats?stream=0&one-shot=1");
   if (!reply) return reply.error();
   if (reply->status != 200) return daemonError("container stats", *reply);
   return parseStats(nlohmann::json::parse(reply->body, nullptr, false));
