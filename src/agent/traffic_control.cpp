@@ -23,13 +23,12 @@ std::string readTrimmed(const std::string& path) {
 
 TcPlan trafficControlPlan(const std::string& dev, int pid, std::int64_t in_bps, std::int64_t out_bps) {
   const std::vector<std::string> inContainer = {"nsenter", "-t", std::to_string(pid), "-n"};
-  auto tbf = [](std::vector<std::string> prefix, const std::string& device, std::int64_t bps) {
-    for (const std::string& a : {"tc", "qdisc", "replace", "dev", device.c_str(), "root", "tbf", "rate"})
-      prefix.push_back(a);
-    for (const std::string& a : {std::to_string(bps) + "bit", std::string("burst"), burstBytes(bps),
-                                 std::string("latency"), std::string("50ms")})
-      prefix.push_back(a);
-    return prefix;
+  // [prefix...] tc qdisc replace dev DEVICE root tbf rate Nbit burst B latency 50ms
+  auto tbf = [](std::vector<std::string> argv, const std::string& device, std::int64_t bps) {
+    const std::vector<std::string> rest = {"tc",   "qdisc", "replace", "dev", device, "root", "tbf", "rate",
+                                           std::to_string(bps) + "bit", "burst", burstBytes(bps), "latency", "50ms"};
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    return argv;
   };
   TcPlan plan;
   if (in_bps > 0) plan.apply.push_back(tbf({}, dev, in_bps));

@@ -15,7 +15,7 @@ constexpr int kDefaultTokenTtlS = 3600;
 constexpr int kMaxTokenTtlS = 30 * 86400;
 
 ApiResponse json(int status, const nlohmann::json& body) {
-  return ApiResponse{status, body.dump(), "application/json", {}, {}};
+  return ApiResponse{status, body.dump(), "application/json", {}, {}, nullptr};
 }
 
 Error invalid(const std::string& field, const std::string& rule) {
@@ -122,7 +122,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
   if (request.method == "GET" && path == "/healthz") return json(200, {{"status", "ok"}});
   if (request.method == "GET" && path == "/metrics") {
     d_.commands.publishGauges();
-    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}, {}};
+    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}, {}, nullptr};
   }
   auto segments = split(path);
   if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
@@ -287,7 +287,7 @@ ApiResponse Api::routeApps(Call& call) {
     }
     if (call.query["follow"] == "1" || call.query["follow"] == "true") {
       if (auto shown = apps.show(name); !shown) return errorResponse(shown.error());
-      ApiResponse res{200, "", "text/event-stream", {{"Cache-Control", "no-cache"}}, {}};
+      ApiResponse res{200, "", "text/event-stream", {{"Cache-Control", "no-cache"}}, {}, nullptr};
       res.stream = apps.openLogStream(name, after);
       return res;
     }

@@ -1,0 +1,237 @@
+// The supervisor's decisions against an in-memory runtime: what it pulls and
+// pins, what it removes on failure, cleanup, volumes and drift. The real
+// dockerd path is covered by tests/integration/apps_test.cpp.
+#include "agent/app_supervisor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "../temp_dir.hpp"
+
+namespace berth::agent {
+namespace {
+
+class FakeRuntime : public runtime::ContainerRuntime {
+ public:
+  struct Image {
+    std::string id;
+    std::vector<std::string> digests;
+  };
+  std::map<std::string, Image> images;  // by reference
+  std::map<std::string, runtime::ContainerInfo> containers;  // by id
+  std::set<std::string> registry = {"reg:5000/web:1", "reg:5000/web:2", "reg:5000/web:3"};
+  std::vector<std::string> pulls, removed_images, removed_volumes;
+  int exec_exit = 0;
+  int next = 0;
+
+  Result<std::string> apiVersion() override { return std::string("1.41"); }
+  Result<std::optional<std::string>> imageId(const std::string& ref) override {
+    auto it = images.find(ref);
+    return it == images.end() ? std::optional<std::string>() : std::optional<std::string>(it->second.id);
+  }
+  Result<std::string> create(const runtime::ContainerSpec& spec) override {
+    for (const auto& [id, c] : containers) {
+      if (c.name == spec.name) return makeError("conflict", "taken");
+    }
+    runtime::ContainerInfo c;
+    c.id = "c" + std::to_string(++next);
+    c.name = spec.name;
+    c.image_id = spec.image;
+    c.state = "created";
+    c.labels = spec.labels;
+    containers[c.id] = c;
+    return c.id;
+  }
+  Result<void> start(const std::string& id) override {
+    containers[id].state = "running";
+    containers[id].started_at = std::to_string(++next);
+    return Ok{};
+  }
+  Result<void> stop(const std::string& id, int) override {
+    containers[id].state = "exited";
+    return Ok{};
+  }
+  Result<void> remove(const std::string& id, bool) override {
+    containers.erase(id);
+    return Ok{};
+  }
+  Result<std::optional<runtime::ContainerInfo>> inspect(const std::string& idOrName) override {
+    for (const auto& [id, c] : containers) {
+      if (id == idOrName || c.name == idOrName) return std::optional<runtime::ContainerInfo>(c);
+    }
+    return std::optional<runtime::ContainerInfo>();
+  }
+  Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override {
+    std::vector<std::string> out;
+    for (const auto& [id, c] : containers) {
+      bool all = true;
+      for (const auto& [k, v] : labels) all &= c.labels.count(k) && c.labels.at(k) == v;
+      if (all) out.push_back(id);
+    }
+    return out;
+  }
+  Result<void> pull(const std::string& ref, const std::optional<runtime::RegistryCredentials>& auth) override {
+    pulls.push_back(ref);
+    if (!auth || auth->password != "right") return makeError("pull_failed", "pull " + ref + ": unauthorized");
+    if (!registry.count(ref)) return makeError("pull_failed", "pull " + ref + ": manifest unknown");
+    const std::string digest = "reg:5000/web@sha256:" + ref.substr(ref.size() - 1);
+    images[ref] = images[digest] = Image{"sha256:id" + ref.substr(ref.size() - 1), {digest}};
+    return Ok{};
+  }
+  Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& ref) override {
+    auto it = images.find(ref);
+    if (it == images.end()) return std::optional<runtime::ImageInfo>();
+    return std::optional<runtime::ImageInfo>(runtime::ImageInfo{it->second.id, it->second.digests});
+  }
+  Result<void> removeImage(const std::string& ref) override {
+    removed_images.push_back(ref);
+    images.erase(ref);
+    return Ok{};
+  }
+  Result<void> removeVolume(const std::string& name) override {
+    removed_volumes.push_back(name);
+    return Ok{};
+  }
+  Result<void> update(const std::string&, const runtime::Resources&) override { return Ok{}; }
+  Result<int> exec(const std::string&, const std::vector<std::string>&, int) override { return exec_exit; }
+  Result<runtime::ContainerStats> stats(const std::string&) override { return runtime::ContainerStats{}; }
+
+  std::vector<runtime::ContainerInfo> running() const {
+    std::vector<runtime::ContainerInfo> out;
+    for (const auto& [id, c] : containers) {
+      if (c.state == "running") out.push_back(c);
+    }
+    return out;
+  }
+};
+
+class AppSupervisorTest : public ::testing::Test {
+ protected:
+  berth::testing::TempDir dir;
+  FakeRuntime runtime;
+  std::vector<nlohmann::json> events;
+  std::unique_ptr<AppSupervisor> supervisor = make();
+
+  std::unique_ptr<AppSupervisor> make() {
+    return std::make_unique<AppSupervisor>(runtime, SupervisorOptions{"n_1", dir.path(), "", std::string(32, 'k')},
+                                           [this](const nlohmann::json& e) { events.push_back(e); });
+  }
+
+  static nlohmann::json spec(const std::string& tag, const std::string& password = "right") {
+    return {{"image", "reg:5000/web:" + tag},
+            {"volumes", {{"data", "/data"}}},
+            {"health_check", {{"type", "command"}, {"command", {"/bin/true"}}, {"interval", "10ms"}, {"timeout", "10ms"}}},
+            {"registry_auth", {{"username", "ci"}, {"password", password}}}};
+  }
+
+  VerbOutcome deploy(int number, const std::string& tag, int keep = 3, const std::string& pinned = "") {
+    nlohmann::json args = {{"app", "web"}, {"deployment", number}, {"spec", spec(tag)}, {"keep", keep}};
+    if (!pinned.empty()) args["image"] = pinned;
+    auto out = supervisor->handle("app.deploy", args);
+    supervisor->runDeferred();
+    return out;
+  }
+};
+
+TEST_F(AppSupervisorTest, PullsPinsTheDigestAndReplacesTheOldVersion) {
+  auto first = deploy(1, "1");
+  ASSERT_TRUE(first.ok) << first.error_message;
+  EXPECT_EQ(first.output["image"], "reg:5000/web@sha256:1");
+  EXPECT_EQ(runtime.pulls, std::vector<std::string>{"reg:5000/web:1"});
+  ASSERT_TRUE(deploy(2, "2").ok);
+  auto up = runtime.running();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].name, "berth-web-d2-0");
+  EXPECT_EQ(up[0].labels.at("berth.node"), "n_1");
+  // A rollback names the pinned digest: nothing is pulled, deployment 1's bytes run.
+  ASSERT_TRUE(deploy(3, "1", 3, "reg:5000/web@sha256:1").ok);
+  EXPECT_EQ(runtime.pulls.size(), 2u);
+  EXPECT_EQ(runtime.running()[0].image_id, "reg:5000/web@sha256:1");
+}
+
+TEST_F(AppSupervisorTest, FailuresKeepTheRunningVersionAndSayWhy) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  const auto before = runtime.running();
+  auto unauthorized = supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 2}, {"spec", spec("2", "wrong")}});
+  EXPECT_FALSE(unauthorized.ok);
+  EXPECT_EQ(unauthorized.error_code, "pull_failed");
+  EXPECT_NE(unauthorized.error_message.find("unauthorized"), std::string::npos);
+  runtime.exec_exit = 1;
+  auto unhealthy = deploy(3, "2");
+  EXPECT_FALSE(unhealthy.ok);
+  EXPECT_EQ(unhealthy.error_code, "unhealthy");
+  EXPECT_NE(unhealthy.error_message.find("command exited 1"), std::string::npos);
+  const auto after = runtime.running();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].id, before[0].id);
+  EXPECT_EQ(after[0].started_at, before[0].started_at);
+  EXPECT_EQ(runtime.containers.size(), 1u);  // the failed attempt left nothing behind
+  EXPECT_EQ(events.back()["state"], "failed");
+}
+
+TEST_F(AppSupervisorTest, CleanupRemovesOnlyPulledImagesBeyondKeep) {
+  runtime.images["reg:5000/web:3"] = {"sha256:local3", {}};  // built on this machine, never pulled
+  ASSERT_TRUE(deploy(1, "1", 1).ok);
+  ASSERT_TRUE(deploy(2, "2", 1).ok);
+  EXPECT_TRUE(runtime.removed_images.empty());  // current + 1 kept
+  ASSERT_TRUE(deploy(3, "3", 1).ok);
+  EXPECT_EQ(runtime.removed_images, (std::vector<std::string>{"reg:5000/web@sha256:1", "reg:5000/web:1"}));
+  ASSERT_TRUE(deploy(4, "1", 1).ok);  // pulled again
+  runtime.removed_images.clear();
+  ASSERT_TRUE(deploy(5, "1", 1, "reg:5000/web@sha256:1").ok);
+  // Deployment 3's image was never pulled by berth: it stays although it fell out of the window.
+  EXPECT_TRUE(std::find(runtime.removed_images.begin(), runtime.removed_images.end(), "sha256:local3") ==
+              runtime.removed_images.end());
+  EXPECT_TRUE(runtime.images.count("reg:5000/web:3"));
+}
+
+TEST_F(AppSupervisorTest, LifecycleIsIdempotentAndDeleteTakesVolumesOnlyWhenAsked) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  auto stop = supervisor->handle("app.stop", {{"app", "web"}});
+  ASSERT_TRUE(stop.ok);
+  EXPECT_TRUE(stop.output["changed"].get<bool>());
+  auto again = supervisor->handle("app.stop", {{"app", "web"}});
+  ASSERT_TRUE(again.ok);
+  EXPECT_FALSE(again.output["changed"].get<bool>());
+  EXPECT_TRUE(runtime.running().empty());
+  ASSERT_TRUE(supervisor->handle("app.start", {{"app", "web"}}).ok);
+  EXPECT_EQ(runtime.running().size(), 1u);
+  ASSERT_TRUE(supervisor->handle("app.delete", {{"app", "web"}}).ok);
+  EXPECT_TRUE(runtime.removed_volumes.empty());
+  EXPECT_TRUE(runtime.containers.empty());
+  ASSERT_TRUE(deploy(2, "1").ok);
+  ASSERT_TRUE(supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}}).ok);
+  EXPECT_EQ(runtime.removed_volumes, std::vector<std::string>{"berth-web-data"});
+  EXPECT_FALSE(supervisor->handle("app.stop", {{"app", "web"}}).ok);  // gone: not_found
+  EXPECT_FALSE(supervisor->handle("app.stop", {{"app", "Bad_Name"}}).ok);
+}
+
+TEST_F(AppSupervisorTest, ARestartedSupervisorAdoptsAndReconcileRepairsDrift) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  const auto original = runtime.running()[0];
+  supervisor = make();  // the agent restarted
+  ASSERT_TRUE(supervisor->load().ok());
+  supervisor->reconcile();
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.running()[0].id, original.id);  // adopted, not restarted
+  EXPECT_EQ(runtime.running()[0].started_at, original.started_at);
+
+  runtime.containers.clear();  // removed by hand
+  supervisor->reconcile();
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.running()[0].name, "berth-web-d1-0");
+  EXPECT_NE(events.back()["reason"].get<std::string>().find("the container was removed"), std::string::npos);
+
+  runtime::ContainerSpec stray;
+  stray.name = "stray";
+  stray.labels = {{"berth.managed", "1"}, {"berth.app", "ghost"}, {"berth.node", "n_1"}};
+  auto id = runtime.create(stray);
+  supervisor->reconcile();
+  EXPECT_EQ(events.back()["state"], "unknown_container");
+  EXPECT_TRUE(runtime.containers.count(*id));  // reported, not touched
+  const auto reported = events.size();
+  supervisor->reconcile();
+  EXPECT_EQ(events.size(), reported);  // once
+}
+
+}  // namespace
+}  // namespace berth::agent
