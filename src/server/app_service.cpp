@@ -465,15 +465,16 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelo
   }
 }
 
-nlohmann::json AppService::dispatchArgs(const store::Command& c) {
+Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
   if (c.verb != "app.deploy" || !c.args.contains("sealed")) return c.args;
   nlohmann::json args = c.args;
   auto plain = pki::unseal(args["sealed"].get<std::string>(), secrets_key_);
-  args.erase("sealed");
-  if (!plain) {
-    log::error("sealed secrets unreadable; deploying without them", {{"app", args.value("app", "")}});
-    return args;
+  if (!plain) {  // never deploy without the secrets the user gave
+    return makeError("secrets_unavailable",
+                     "the deployment's sealed secrets cannot be opened with this server's key (" +
+                         plain.error().message + ")");
   }
+  args.erase("sealed");
   auto secret = nlohmann::json::parse(*plain, nullptr, false);
   if (secret.is_object()) {
     for (const auto& [k, v] : secret.items()) args["spec"][k] = v;

@@ -63,7 +63,8 @@ class AppService {
   // Wiring: command outcomes, agent frames, dispatch of sealed args.
   void onCommandFinished(const store::Command& command);
   void onAgentFrame(const std::string& node_id, const protocol::Envelope& frame);
-  nlohmann::json dispatchArgs(const store::Command& command);
+  // app.deploy's args with its sealed secrets opened; fails when they cannot be.
+  Result<nlohmann::json> dispatchArgs(const store::Command& command);
   // Age and size retention of logs; call now and then.
   void pruneLogs();
 

@@ -219,7 +219,18 @@ void Gateway::pump(const std::string& node_id) {
     Envelope e = frame(FrameType::Command, node_id);
     e.correlation_id = command.correlation_id;
     e.verb = command.verb;
-    e.args = dispatch_args_ ? dispatch_args_(command) : command.args;
+    if (dispatch_args_) {
+      auto args = dispatch_args_(command);
+      if (!args) {
+        log::error("command not sent", {{"command_id", command.id}, {"error", args.error().message}});
+        commands_.complete(node_id, command.correlation_id, nlohmann::json::object(),
+                           args.error().code + ": " + args.error().message);
+        continue;
+      }
+      e.args = std::move(*args);
+    } else {
+      e.args = command.args;
+    }
     e.expires_at = std::max(command.expires_at, e.issued_at + 1);
     protocol::sign(e, identity_.signing_secret_key);
     send(session, e);

@@ -45,8 +45,11 @@ class Gateway {
   void disconnect(const std::string& node_id, const std::string& reason);
   // Tells connected agents about reloaded settings.
   void broadcastConfig();
-  // Turns a stored command's args into what is signed and sent (e.g. unsealing secrets).
-  void setDispatchArgs(std::function<nlohmann::json(const store::Command&)> fn) { dispatch_args_ = std::move(fn); }
+  // Turns a stored command's args into what is signed and sent (e.g. unsealing
+  // secrets). An error fails the command instead of sending it.
+  void setDispatchArgs(std::function<Result<nlohmann::json>(const store::Command&)> fn) {
+    dispatch_args_ = std::move(fn);
+  }
   // Receives EVENT (kind "app") and LOG frames from agents.
   void setAppListener(std::function<void(const std::string& node_id, const protocol::Envelope&)> fn) {
     app_listener_ = std::move(fn);
@@ -90,7 +93,7 @@ class Gateway {
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
   std::uint64_t ticks_ = 0;
-  std::function<nlohmann::json(const store::Command&)> dispatch_args_;
+  std::function<Result<nlohmann::json>(const store::Command&)> dispatch_args_;
   std::function<void(const std::string&, const protocol::Envelope&)> app_listener_;
 };
 

@@ -364,5 +364,25 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   EXPECT_EQ(daemon->docker->request("GET", "/volumes/berth-talker-state")->status, 404);
 }
 
+TEST_F(AppsTest, SecretsThatCannotBeOpenedFailTheDeploymentInsteadOfDeployingWithout) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  cluster.agent("a").signal(SIGTERM);  // offline: the deployment waits in the queue, sealed
+  ASSERT_EQ(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
+  auto [queued, out] = cli(deployArgs("web", "1", {"--secret", "API_TOKEN=s3cret", "--detach"}));
+  ASSERT_EQ(queued, 0) << out;
+  // The server comes back with a different secrets key (a lost or replaced data directory).
+  cluster.killServer(SIGTERM);
+  ASSERT_TRUE(std::filesystem::remove(cluster.serverDir() + "/pki/secrets.key"));
+  cluster.startServer({"--telemetry-interval-s", "1"});
+  ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
+  nlohmann::json d1;
+  ASSERT_TRUE(eventually([&] {
+    d1 = cluster.api("GET", "/api/v1/apps/web/deployments/1").body;
+    return d1["state"] == "failed";
+  })) << d1.dump();
+  EXPECT_NE(d1["reason"].get<std::string>().find("secrets_unavailable"), std::string::npos) << d1.dump();
+  EXPECT_TRUE(containers("web").empty());
+}
+
 }  // namespace
 }  // namespace berth::itest
