@@ -273,7 +273,8 @@ ApiResponse Api::routeApps(Call& call) {
   if (n == 3 && what == "events" && m == "GET") return answer(apps.events(name, limitParam(call.query, 100, 1000)));
   if (n == 3 && what == "logs" && m == "GET") {
     std::int64_t after = 0, since = 0;
-    const auto& cursor = call.query["after"];
+    // A browser's EventSource reconnects with Last-Event-ID (our ids are the cursor).
+    const auto& cursor = call.query["after"].empty() ? call.request.last_event_id : call.query["after"];
     if (!cursor.empty()) {
       if (cursor.size() > 18 || cursor.find_first_not_of("0123456789") != std::string::npos)
         return errorResponse(invalid("after", "must be a cursor (a number) from an earlier answer"));

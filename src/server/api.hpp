@@ -28,6 +28,7 @@ struct ApiRequest {
   std::string bearer;  // Authorization: Bearer <secret>, or empty
   std::string request_id;
   std::string client_node_id;  // CN of a verified client certificate, or empty
+  std::string last_event_id;   // Last-Event-ID: a reconnecting EventSource resumes after it
 };
 
 struct ApiResponse {

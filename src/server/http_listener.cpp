@@ -173,6 +173,7 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
     request.body = std::move(req.body());
     request.request_id = requestId;
     request.client_node_id = clientNode;
+    request.last_event_id = std::string(req["Last-Event-ID"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
     ApiResponse response;

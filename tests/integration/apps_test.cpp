@@ -63,7 +63,8 @@ class AppsTest : public ::testing::Test {
   void TearDown() override { daemon.reset(); }
 
   std::vector<std::string> agentFlags() {
-    return {"--docker-socket", daemon->socket, "--docker-network", "berth-test", "--reconcile-interval-s", "1"};
+    return {"--docker-socket", daemon->socket, "--docker-network", "berth-test", "--reconcile-interval-s", "1",
+            "--labels", "zone=test"};
   }
 
   std::pair<int, std::string> cli(std::vector<std::string> args) { return cluster.cli(args); }
@@ -133,13 +134,14 @@ TEST_F(AppsTest, DeployLimitsLifecycleRollbackAdoptionAndDrift) {
   EXPECT_EQ(pki::readFile(cluster.agentDir("a") + "/apps.sealed")->find("s3cret-value"), std::string::npos);
 
   // Live limits: same container, same start, new cgroup values.
-  auto [limited, limitOut] = cli({"app", "limits", "set", "web", "--memory", "128m", "--cpu", "1"});
+  auto [limited, limitOut] = cli({"app", "limits", "set", "web", "--memory", "128m", "--cpu", "1", "--pids", "200"});
   ASSERT_EQ(limited, 0) << limitOut;
   auto c1b = only("web");
   EXPECT_EQ(c1b.id, c1.id);
   EXPECT_EQ(c1b.started_at, c1.started_at);
   EXPECT_EQ(cgroupFile(c1b.pid, "memory", "memory.limit_in_bytes"), std::to_string(128 << 20));
   EXPECT_EQ(cgroupFile(c1b.pid, "cpu", "cpu.cfs_quota_us"), "100000");
+  EXPECT_EQ(cgroupFile(c1b.pid, "pids", "pids.max"), "200");
 
   // A new version replaces the old one.
   ASSERT_EQ(cli(deployArgs("web", "2")).first, 0);
@@ -281,6 +283,15 @@ TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
     EXPECT_EQ(r.error().code, "invalid_argument") << b.body.dump();
     EXPECT_NE(r.error().message.find(b.field), std::string::npos) << r.error().message;
   }
+  // Placement by node labels.
+  ASSERT_EQ(cli({"app", "create", "placed", "--label", "zone=test"}).first, 0);
+  ASSERT_EQ(cli(deployArgs("placed", "1")).first, 0);
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/placed").body["node_id"], nodeId);
+  ASSERT_EQ(cli({"app", "create", "nowhere", "--label", "zone=mars"}).first, 0);
+  auto [nowhere, nowhereOut] = cli(deployArgs("nowhere", "1"));
+  EXPECT_EQ(nowhere, 5) << nowhereOut;
+  EXPECT_NE(nowhereOut.find("zone"), std::string::npos) << nowhereOut;
+
   auto badName = cluster.apiResult("POST", "/api/v1/apps", {{"name", "Bad_Name"}});
   ASSERT_FALSE(badName.ok());
   EXPECT_NE(badName.error().message.find("'name'"), std::string::npos);
@@ -323,6 +334,14 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
     return !next["lines"].empty() && next["lines"][0]["seq"].get<std::int64_t>() > cursor;
   })) << cursor << " " << next.dump().substr(0, 400);
 
+  // --since keeps only recent lines.
+  auto [recentCode, recent] = cli({"logs", "talker", "--since", "1ms"});
+  ASSERT_EQ(recentCode, 0);
+  auto [allCode, all] = cli({"logs", "talker"});
+  auto count = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  EXPECT_GE(count(all), 10);
+  EXPECT_LT(count(recent), 5) << recent;
+
   // berth logs -f keeps printing lines written after it started.
   auto [printed, text] = cli({"logs", "talker"});
   ASSERT_EQ(printed, 0);
@@ -358,6 +377,15 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   ASSERT_TRUE(sse.ok());
   EXPECT_NE(sse->output.find("event: log"), std::string::npos) << sse->output.substr(0, 300);
   EXPECT_NE(sse->output.find("line "), std::string::npos);
+  // A reconnect with Last-Event-ID resumes after that line.
+  const auto firstId = sse->output.substr(sse->output.find("id: ") + 4, sse->output.find('\n') - 4);
+  auto resumed = runProcess({"curl", "-sN", "-m", "2", "--cacert", cluster.caFile(), "-H",
+                             "Authorization: Bearer " + cluster.apiKey(), "-H", "Last-Event-ID: " + firstId,
+                             cluster.url() + "/api/v1/apps/talker/logs?follow=1"},
+                            5000);
+  ASSERT_TRUE(resumed.ok());
+  const auto resumedFirst = std::stoll(resumed->output.substr(resumed->output.find("id: ") + 4));
+  EXPECT_EQ(resumedFirst, std::stoll(firstId) + 1) << resumed->output.substr(0, 200);
 
   // Delete --volumes takes the named volume too.
   ASSERT_EQ(cli({"app", "delete", "talker", "--volumes"}).first, 0);
