@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "agent/traffic_control.hpp"
 #include "common/subprocess.hpp"
@@ -159,6 +160,20 @@ TEST_F(AppsTest, DeployLimitsLifecycleRollbackAdoptionAndDrift) {
   auto c3 = only("web");
   EXPECT_EQ(c3.image_id, v1);
   EXPECT_EQ(page(c3), "version one\n");
+
+  // Scale runs more containers of the same config and image, and back.
+  ASSERT_EQ(cli({"app", "scale", "web", "2"}).first, 0);
+  std::vector<runtime::ContainerInfo> two;
+  ASSERT_TRUE(eventually([&] { return (two = containers("web")).size() == 2; }));
+  std::set<std::string> names;
+  for (const auto& c : two) {
+    EXPECT_EQ(c.state, "running");
+    EXPECT_EQ(c.image_id, v1);
+    names.insert(c.name);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"berth-web-d4-0", "berth-web-d4-1"}));
+  ASSERT_EQ(cli({"app", "scale", "web", "1"}).first, 0);
+  EXPECT_EQ(only("web").name, "berth-web-d5-0");
 
   // Stop is idempotent; start and restart bring it back.
   ASSERT_EQ(cli({"app", "stop", "web"}).first, 0);
