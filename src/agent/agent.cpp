@@ -122,6 +122,7 @@ struct Agent::Impl {
   // followers, buffered lines and latest container stats on the I/O thread.
   std::unique_ptr<runtime::docker::DockerRuntime> docker;  // worker only
   std::unique_ptr<AppSupervisor> supervisor;               // worker only
+  bool runtime_warned = false;                             // worker only
   std::string docker_api_version;                          // copied to the I/O thread for followers
   std::map<std::string, std::shared_ptr<runtime::docker::LogFollower>> followers;
   std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
@@ -175,12 +176,14 @@ struct Agent::Impl {
 
   // ---- apps (worker thread) ----
 
-  // Connects to dockerd on first use and after it went away.
+  // Connects to dockerd on first use, and keeps trying on later calls while it
+  // is not there (each runtime call opens its own connection afterwards).
   AppSupervisor* ensureSupervisor() {
     if (supervisor) return supervisor.get();
     auto runtime = runtime::docker::DockerRuntime::create(config.docker_socket);
     if (!runtime) {
-      log::warn("container runtime unavailable", {{"error", runtime.error().message}});
+      if (!runtime_warned) log::warn("container runtime unavailable", {{"error", runtime.error().message}});
+      runtime_warned = true;  // once, not every reconcile pass
       return nullptr;
     }
     auto key = pki::loadSealingKey(config.state_dir + "/seal.key");

@@ -372,6 +372,16 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   follower->signal(SIGTERM);
   follower->wait(std::chrono::seconds(5));
 
+  // After an agent restart the lines keep coming (followed again from the agent's start).
+  cluster.agent("a").signal(SIGTERM);
+  ASSERT_EQ(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
+  const auto beforeRestart = cluster.api("GET", "/api/v1/apps/talker/logs?limit=5000").body["cursor"].get<std::int64_t>();
+  ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
+  EXPECT_TRUE(eventually([&] {
+    auto fresh = cluster.api("GET", "/api/v1/apps/talker/logs?after=" + std::to_string(beforeRestart)).body;
+    return fresh["lines"].size() >= 4;
+  }, std::chrono::seconds(20))) << cluster.agent("a").log();
+
   // Container figures join the node's telemetry.
   nlohmann::json latest;
   EXPECT_TRUE(eventually([&] {
