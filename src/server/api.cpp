@@ -258,16 +258,19 @@ ApiResponse Api::routeApps(Call& call) {
   if (n == 3 && what == "rollback" && m == "POST") {
     int to = 0;
     if (call.body.is_object() && call.body.contains("to")) {
-      if (!call.body["to"].is_number_integer() || call.body["to"] < 1)
+      const auto& t = call.body["to"];
+      if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 1'000'000'000)
         return errorResponse(invalid("to", "must be a deployment number"));
-      to = call.body["to"];
+      to = t.get<int>();
     }
     return accepted(apps.rollback(name, to));
   }
   if (n == 3 && what == "scale" && m == "POST") {
     if (!call.body.is_object() || !call.body.contains("replicas") || !call.body["replicas"].is_number_integer())
       return errorResponse(invalid("replicas", "is required and must be an integer"));
-    return accepted(apps.scale(name, call.body["replicas"]));
+    const auto replicas = call.body["replicas"].get<std::int64_t>();
+    if (replicas < 0 || replicas > 100) return errorResponse(invalid("replicas", "must be between 0 and 100"));
+    return accepted(apps.scale(name, static_cast<int>(replicas)));
   }
   if (n == 3 && what == "limits" && (m == "POST" || m == "PUT")) return accepted(apps.setLimits(name, call.body));
   if (n == 3 && what == "events" && m == "GET") return answer(apps.events(name, limitParam(call.query, 100, 1000)));
