@@ -295,14 +295,18 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   }
 
   auto volumes = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
   auto* del = app->add_subcommand("delete", "Remove the app's containers (and --volumes) and forget it");
   del->add_option("name", *name)->required();
   del->add_flag("--volumes", *volumes, "Remove its named volumes too");
+  del->add_flag("--force", *force, "Forget the app now even if its node is offline (the node cleans up when it can)");
   del->add_flag("--detach", *detach, "Return at once");
   common(del);
-  del->callback([&run, o, name, volumes, detach] {
-    run = [o, name, volumes, detach] {
-      return post(*o, "DELETE", "/api/v1/apps/" + *name + (*volumes ? "?volumes=1" : ""), nullptr, *detach);
+  del->callback([&run, o, name, volumes, force, detach] {
+    run = [o, name, volumes, force, detach] {
+      std::string query = *volumes ? "?volumes=1" : "";
+      if (*force) query += (query.empty() ? "?" : "&") + std::string("force=1");
+      return post(*o, "DELETE", "/api/v1/apps/" + *name + query, nullptr, *detach || *force);
     };
   });
 

@@ -244,7 +244,10 @@ ApiResponse Api::routeApps(Call& call) {
   }
   const std::string name = p[1];
   if (n == 2 && m == "GET") return answer(apps.show(name));
-  if (n == 2 && m == "DELETE") return accepted(apps.remove(name, call.query["volumes"] == "1" || call.query["volumes"] == "true"));
+  if (n == 2 && m == "DELETE") {
+    auto flag = [&](const char* key) { return call.query[key] == "1" || call.query[key] == "true"; };
+    return accepted(apps.remove(name, flag("volumes"), flag("force")));
+  }
   const std::string what = n >= 3 ? p[2] : "";
   if (n == 3 && what == "deployments" && m == "POST") return accepted(apps.deploy(name, call.body));
   if (n == 4 && what == "deployments" && m == "GET") {

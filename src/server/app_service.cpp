@@ -229,7 +229,7 @@ Result<AppCall> AppService::lifecycle(const std::string& name, const std::string
   return AppCall{verb, *app, app->current_deployment, *id};
 }
 
-Result<AppCall> AppService::remove(const std::string& name, bool volumes) {
+Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool force) {
   auto app = findApp(name);
   if (!app) return app.error();
   if (app->node_id.empty()) {  // never placed: nothing runs anywhere
@@ -237,6 +237,12 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes) {
     return AppCall{"app.delete", *app, 0, ""};
   }
   auto id = submit(*app, "app.delete", {{"app", name}, {"volumes", volumes}});
+  if (force) {
+    if (!id) log::warn("app forgotten without telling its node", {{"app", name}, {"error", id.error().message}});
+    if (auto r = store_.deleteApp(name); !r) return r.error();
+    event(name, app->current_deployment, "forgotten", "deleted with --force");
+    return AppCall{"app.delete", *app, app->current_deployment, id ? *id : ""};
+  }
   if (!id) return id.error();
   app->desired = "deleting";
   app->updated_at = clock_();

@@ -49,7 +49,9 @@ class AppService {
   Result<AppCall> scale(const std::string& name, int replicas);
   // verb: app.start, app.stop, app.restart.
   Result<AppCall> lifecycle(const std::string& name, const std::string& verb);
-  Result<AppCall> remove(const std::string& name, bool volumes);
+  // `force` forgets the app at once, even when its node is offline or gone; the
+  // agent still gets the delete when it can be queued.
+  Result<AppCall> remove(const std::string& name, bool volumes, bool force = false);
   Result<AppCall> setLimits(const std::string& name, const nlohmann::json& limits);
 
   Result<nlohmann::json> show(const std::string& name);

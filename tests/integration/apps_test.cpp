@@ -435,6 +435,16 @@ TEST_F(AppsTest, SecretsThatCannotBeOpenedFailTheDeploymentInsteadOfDeployingWit
   })) << d1.dump();
   EXPECT_NE(d1["reason"].get<std::string>().find("secrets_unavailable"), std::string::npos) << d1.dump();
   EXPECT_TRUE(containers("web").empty());
+
+  // An app whose node is away can still be forgotten with --force; the node cleans up when it is back.
+  ASSERT_EQ(cli(deployArgs("web", "1")).first, 0);
+  cluster.agent("a").signal(SIGTERM);
+  ASSERT_EQ(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
+  auto [forced, forcedOut] = cli({"app", "delete", "web", "--force"});
+  EXPECT_EQ(forced, 0) << forcedOut;
+  EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/web").error().code, "not_found");
+  ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
+  EXPECT_TRUE(eventually([&] { return containers("web").empty(); }, std::chrono::seconds(20)));
 }
 
 }  // namespace
