@@ -133,8 +133,8 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::Depl
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
-  const bool pulled = !*present;
-  if (!*present) {
+  const std::string before = *present ? (*present)->id : "";
+  if (!*present || (pinned.empty() && spec.pullAlways())) {
     std::optional<runtime::RegistryCredentials> auth;
     if (spec.registry_auth)
       auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
@@ -144,6 +144,8 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::Depl
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
   }
+  // Brought here by berth: the bytes were not on the node before (cleanup may remove them later).
+  const bool pulled = (*present)->id != before;
   if (!pinned.empty()) return std::pair{pinned, pulled};
   // Pin what runs to exact bytes: the registry digest when there is one, else the local image id.
   const std::string repo = spec.reference.registry == "docker.io"

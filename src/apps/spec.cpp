@@ -158,7 +158,7 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (!b.is_object()) return invalid("body", "must be a JSON object");
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
-                          "replicas", "capabilities", "read_only", "registry_auth"});
+                          "replicas", "capabilities", "read_only", "registry_auth", "pull"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -235,6 +235,11 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (!b["read_only"].is_boolean()) return invalid("read_only", "must be true or false");
     spec.read_only = b["read_only"].get<bool>();
   }
+  if (b.contains("pull")) {
+    if (!b["pull"].is_string() || (b["pull"] != "always" && b["pull"] != "missing"))
+      return invalid("pull", "must be \"always\" or \"missing\"");
+    spec.pull = b["pull"];
+  }
   if (b.contains("registry_auth") && !b["registry_auth"].is_null()) {
     const auto& a = b["registry_auth"];
     if (!a.is_object() || !a.contains("username") || !a["username"].is_string() || !a.contains("password") ||
@@ -243,6 +248,12 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     spec.registry_auth = RegistryAuth{a["username"], a["password"]};
   }
   return spec;
+}
+
+bool DeploymentSpec::pullAlways() const {
+  if (!reference.digest.empty()) return false;
+  if (!pull.empty()) return pull == "always";
+  return reference.registry != "docker.io";
 }
 
 nlohmann::json toJson(const Limits& l) {
@@ -277,7 +288,8 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"limits", toJson(s.limits)},
                         {"replicas", s.replicas},
                         {"capabilities", s.capabilities},
-                        {"read_only", s.read_only}};
+                        {"read_only", s.read_only},
+                        {"pull", s.pullAlways() ? "always" : "missing"}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();
   nlohmann::json names = nlohmann::json::array();
   for (const auto& [name, value] : s.secrets) names.push_back(name);

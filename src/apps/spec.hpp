@@ -47,6 +47,12 @@ struct DeploymentSpec {
   std::vector<std::string> capabilities;  // added back after dropping all
   bool read_only = false;
   std::optional<RegistryAuth> registry_auth;  // a secret too
+  // "always" pulls a tag at every deploy (so a moved tag and the credentials
+  // are checked each time); "missing" only when the image is not on the node.
+  // Default: always for a registry named in the reference, missing for Docker
+  // Hub. A digest (or a rollback's pinned image) is never pulled again.
+  std::string pull;
+  bool pullAlways() const;
 };
 
 // Parses and validates a deployment body (see docs/apps.md for the fields).

@@ -123,8 +123,10 @@ class AppSupervisorTest : public ::testing::Test {
             {"registry_auth", {{"username", "ci"}, {"password", password}}}};
   }
 
-  VerbOutcome deploy(int number, const std::string& tag, int keep = 3, const std::string& pinned = "") {
+  VerbOutcome deploy(int number, const std::string& tag, int keep = 3, const std::string& pinned = "",
+                     const std::string& pull = "") {
     nlohmann::json args = {{"app", "web"}, {"deployment", number}, {"spec", spec(tag)}, {"keep", keep}};
+    if (!pull.empty()) args["spec"]["pull"] = pull;
     if (!pinned.empty()) args["image"] = pinned;
     auto out = supervisor->handle("app.deploy", args);
     supervisor->runDeferred();
@@ -146,6 +148,24 @@ TEST_F(AppSupervisorTest, PullsPinsTheDigestAndReplacesTheOldVersion) {
   ASSERT_TRUE(deploy(3, "1", 3, "reg:5000/web@sha256:1").ok);
   EXPECT_EQ(runtime.pulls.size(), 2u);
   EXPECT_EQ(runtime.running()[0].image_id, "reg:5000/web@sha256:1");
+}
+
+TEST_F(AppSupervisorTest, ARegistryTagIsPulledAtEveryDeployWithItsCredentials) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  ASSERT_TRUE(deploy(2, "1").ok);  // present, but a tag may have moved: pulled again
+  EXPECT_EQ(runtime.pulls.size(), 2u);
+  auto wrong = supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 3}, {"spec", spec("1", "wrong")}});
+  EXPECT_FALSE(wrong.ok);  // the credentials are checked every time, not only on the first pull
+  EXPECT_EQ(wrong.error_code, "pull_failed");
+  ASSERT_TRUE(deploy(4, "1", 3, "", "missing").ok);
+  EXPECT_EQ(runtime.pulls.size(), 3u);  // pull: missing keeps the local copy
+  runtime.images["busybox:1"] = {"sha256:bb", {}};
+  auto hub = supervisor->handle("app.deploy", {{"app", "web"},
+                                              {"deployment", 5},
+                                              {"spec", {{"image", "busybox:1"}, {"health_check", spec("1")["health_check"]}}}});
+  ASSERT_TRUE(hub.ok) << hub.error_message;
+  EXPECT_EQ(runtime.pulls.size(), 3u);  // Docker Hub references: only when missing
+  EXPECT_EQ(hub.output["image"], "sha256:bb");
 }
 
 TEST_F(AppSupervisorTest, FailuresKeepTheRunningVersionAndSayWhy) {
@@ -173,7 +193,7 @@ TEST_F(AppSupervisorTest, CleanupRemovesOnlyPulledImagesBeyondKeep) {
   ASSERT_TRUE(deploy(1, "1", 1).ok);
   ASSERT_TRUE(deploy(2, "2", 1).ok);
   EXPECT_TRUE(runtime.removed_images.empty());  // current + 1 kept
-  ASSERT_TRUE(deploy(3, "3", 1).ok);
+  ASSERT_TRUE(deploy(3, "3", 1, "", "missing").ok);
   EXPECT_EQ(runtime.removed_images, (std::vector<std::string>{"reg:5000/web@sha256:1", "reg:5000/web:1"}));
   ASSERT_TRUE(deploy(4, "1", 1).ok);  // pulled again
   runtime.removed_images.clear();

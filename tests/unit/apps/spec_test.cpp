@@ -92,9 +92,18 @@ TEST(DeploymentSpec, RefusalsNameTheField) {
   EXPECT_NE(errorOf(with("read_only", "yes")).find("'read_only'"), std::string::npos);
   EXPECT_NE(errorOf(with("registry_auth", {{"username", "x"}})).find("'registry_auth'"), std::string::npos);
   EXPECT_NE(errorOf(with("imagee", "x")).find("'imagee': is not a known field"), std::string::npos);
+  EXPECT_NE(errorOf(with("pull", "sometimes")).find("'pull'"), std::string::npos);
   auto dup = with("env", {{"A", "1"}});
   dup["secrets"] = {{"A", "2"}};
   EXPECT_NE(errorOf(dup).find("'secrets.A'"), std::string::npos);
+}
+
+TEST(DeploymentSpec, PullPolicyDefaultsByRegistry) {
+  EXPECT_TRUE(parseDeploymentSpec({{"image", "reg.example:5000/web:1"}})->pullAlways());
+  EXPECT_FALSE(parseDeploymentSpec({{"image", "web:1"}})->pullAlways());
+  EXPECT_TRUE(parseDeploymentSpec({{"image", "web:1"}, {"pull", "always"}})->pullAlways());
+  EXPECT_FALSE(parseDeploymentSpec({{"image", "reg.example/web:1"}, {"pull", "missing"}})->pullAlways());
+  EXPECT_FALSE(parseDeploymentSpec({{"image", "reg.example/web@sha256:" + std::string(64, 'a')}})->pullAlways());
 }
 
 TEST(Limits, MergeOntoABaseAndClear) {
