@@ -13,14 +13,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "agent/agent_state.hpp"
 #include "agent/app_supervisor.hpp"
+#include "agent/keyed_workers.hpp"
 #include "pki/sealed_file.hpp"
 #include "runtime/docker/docker_runtime.hpp"
 #include "runtime/docker/log_stream.hpp"
@@ -50,47 +51,7 @@ constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr auto kRenewalCheckInterval = std::chrono::minutes(10);
 constexpr std::size_t kMaxBufferedLogLines = 20'000;  // while the session is down
 constexpr std::size_t kMaxLinesPerLogFrame = 500;
-
-// One thread for everything that blocks on the container runtime, in order.
-class Worker {
- public:
-  Worker() : thread_([this] { loop(); }) {}
-  ~Worker() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-  void post(std::function<void()> task) {
-    {
-      std::lock_guard lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    wake_.notify_one();
-  }
-
- private:
-  void loop() {
-    while (true) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-        if (stopping_) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+constexpr int kRuntimeThreads = 4;  // app work in parallel across apps, in order within one
 
 struct PendingLogLine {
   std::string app;
@@ -118,11 +79,14 @@ struct Agent::Impl {
   int telemetry_interval_s = 30;
   bool trimmed = false;
 
-  // Apps. The runtime and supervisor live on the worker thread; the log
-  // followers, buffered lines and latest container stats on the I/O thread.
-  std::unique_ptr<runtime::docker::DockerRuntime> docker;  // worker only
-  std::unique_ptr<AppSupervisor> supervisor;               // worker only
-  bool runtime_warned = false;                             // worker only
+  // Apps. The runtime and supervisor are used from the workers (keyed by app);
+  // the log followers, buffered lines and latest container stats live on the I/O thread.
+  std::mutex runtime_mutex;                                // guards the three below
+  std::unique_ptr<runtime::docker::DockerRuntime> docker;
+  std::unique_ptr<AppSupervisor> supervisor;
+  bool runtime_warned = false;
+  std::mutex reconcile_mutex;
+  std::set<std::string> reconcile_queued;  // apps with a reconcile task waiting
   std::string docker_api_version;                          // copied to the I/O thread for followers
   std::map<std::string, std::shared_ptr<runtime::docker::LogFollower>> followers;
   std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
@@ -132,7 +96,7 @@ struct Agent::Impl {
   std::int64_t started_ms = systemNowMs();
   nlohmann::json container_stats = nlohmann::json::array();
   asio::steady_timer reconcile_timer{io};
-  std::unique_ptr<Worker> worker;  // declared last: joined first on destruction
+  std::unique_ptr<KeyedWorkers> workers;  // declared last: joined first on destruction
 
   Envelope frame(FrameType type) const {
     Envelope e;
@@ -179,6 +143,7 @@ struct Agent::Impl {
   // Connects to dockerd on first use, and keeps trying on later calls while it
   // is not there (each runtime call opens its own connection afterwards).
   AppSupervisor* ensureSupervisor() {
+    std::lock_guard lock(runtime_mutex);
     if (supervisor) return supervisor.get();
     auto runtime = runtime::docker::DockerRuntime::create(config.docker_socket);
     if (!runtime) {
@@ -223,21 +188,43 @@ struct Agent::Impl {
     });
   }
 
-  VerbOutcome runAppVerb(const std::string& verb, const nlohmann::json& args) {
+  // On a worker keyed by the app: answers, then tidies up behind the answer.
+  void runAppCommand(const std::string& corr, const std::string& verb, const nlohmann::json& args) {
     auto* sup = ensureSupervisor();
-    if (!sup) return VerbOutcome{false, 1, {}, "runtime_unavailable", "cannot reach dockerd at " + config.docker_socket};
+    if (!sup) {
+      VerbOutcome out{false, 1, {}, "runtime_unavailable", "cannot reach dockerd at " + config.docker_socket};
+      asio::post(io, [this, corr, out] { complete(corr, out); });
+      return;
+    }
     auto outcome = sup->handle(verb, args);
     publishRunning(false);
-    return outcome;
+    asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
+    sup->runDeferred(args.value("app", std::string()));
+    publishRunning(false);
   }
 
+  // Each pass queues one reconcile per app on that app's key (so it never
+  // overlaps the app's own commands) and skips apps whose last one still waits.
   void scheduleReconcile() {
     reconcile_timer.expires_after(std::chrono::seconds(config.reconcile_interval_s));
     reconcile_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
-      worker->post([this] {
+      workers->post("", [this] {
         if (auto* sup = ensureSupervisor()) {
-          sup->reconcile();
+          for (const auto& app : sup->appNames()) {
+            {
+              std::lock_guard lock(reconcile_mutex);
+              if (!reconcile_queued.insert(app).second) continue;
+            }
+            workers->post(app, [this, sup, app] {
+              {
+                std::lock_guard lock(reconcile_mutex);
+                reconcile_queued.erase(app);
+              }
+              sup->reconcileApp(app);
+            });
+          }
+          sup->reportUnknown();
           publishRunning(true);
         }
         asio::post(io, [this] { scheduleReconcile(); });
@@ -475,14 +462,8 @@ struct Agent::Impl {
     running.data = {{"kind", "command.running"}};
     send(running);
     if (appVerbs().count(command.verb)) {
-      worker->post([this, corr, verb = command.verb, args = command.args] {
-        auto outcome = runAppVerb(verb, args);
-        asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
-        if (supervisor) {  // after the answer: tidy up behind it
-          supervisor->runDeferred();
-          publishRunning(false);
-        }
-      });
+      const std::string key = command.args.is_object() ? command.args.value("app", std::string()) : std::string();
+      workers->post(key, [this, corr, verb = command.verb, args = command.args] { runAppCommand(corr, verb, args); });
       return;
     }
     auto delay = command.verb == "ping" ? pingDelayMs(command.args) : Result<int>(0);
@@ -545,6 +526,10 @@ struct Agent::Impl {
     stopped = true;
     backoff.cancel();
     reconcile_timer.cancel();
+    {
+      std::lock_guard lock(runtime_mutex);
+      if (supervisor) supervisor->stop();
+    }
     for (auto& [id, follower] : followers) follower->stop();
     followers.clear();
     if (signals) signals->cancel();
@@ -600,15 +585,15 @@ void Agent::run() {
       if (!ec) i.shutdown();
     });
   }
-  i.worker = std::make_unique<Worker>();
+  i.workers = std::make_unique<KeyedWorkers>(kRuntimeThreads);
   // Adopt what runs and start following its logs before the first session.
-  i.worker->post([&i] {
+  i.workers->post("", [&i] {
     if (i.ensureSupervisor()) i.publishRunning(false);
   });
   i.scheduleReconcile();
   asio::co_spawn(i.io, i.mainLoop(), asio::detached);
   i.io.run();
-  i.worker.reset();
+  i.workers.reset();
 }
 
 void Agent::stop() {

@@ -77,13 +77,34 @@ Result<void> AppSupervisor::load() {
     for (const auto& h : a.value("history", nlohmann::json::array()))
       r.history.push_back({h.value("deployment", 0), h.value("image", std::string()), h.value("pulled", false),
                            h.value("reference", std::string())});
+    std::lock_guard lock(mutex_);
     if (!r.app.empty()) apps_[r.app] = std::move(r);
   }
-  log::info("app desired state loaded", {{"apps", apps_.size()}});
+  log::info("app desired state loaded", {{"apps", appNames().size()}});
   return Ok{};
 }
 
-Result<void> AppSupervisor::save() {
+std::optional<AppSupervisor::AppRecord> AppSupervisor::record(const std::string& app) const {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(app);
+  return it == apps_.end() ? std::nullopt : std::optional<AppRecord>(it->second);
+}
+
+Result<void> AppSupervisor::put(const std::string& app, const std::optional<AppRecord>& record) {
+  std::lock_guard lock(mutex_);
+  if (record) apps_[app] = *record;
+  else apps_.erase(app);
+  return saveLocked();
+}
+
+std::vector<std::string> AppSupervisor::appNames() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [name, r] : apps_) out.push_back(name);
+  return out;
+}
+
+Result<void> AppSupervisor::saveLocked() {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [name, r] : apps_) {
     nlohmann::json history = nlohmann::json::array();
@@ -108,6 +129,18 @@ VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json&
   const std::string app = appArg(args);
   if (app.empty()) return fail("invalid_argument", "field 'args.app': is required");
   if (auto r = apps::validateAppName("args.app", app); !r) return fail(r.error());
+  {
+    std::lock_guard lock(mutex_);
+    active_.insert(app);
+  }
+  struct Done {
+    AppSupervisor& self;
+    std::string app;
+    ~Done() {
+      std::lock_guard lock(self.mutex_);
+      self.active_.erase(app);
+    }
+  } done{*this, app};
   if (verb == "app.deploy") return deploy(args);
   if (verb == "app.start") return setRunning(app, true, false);
   if (verb == "app.stop") return setRunning(app, false, false);
@@ -274,7 +307,12 @@ Result<void> AppSupervisor::waitHealthy(const std::string& id, const apps::Deplo
     if (!inStartPeriod && ++failures >= check.retries) {
       return makeError("unhealthy", "health check failed " + std::to_string(failures) + " times: " + lastReason);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(check.interval_ms));
+    for (auto slept = std::chrono::milliseconds(0); slept < std::chrono::milliseconds(check.interval_ms);
+         slept += std::chrono::milliseconds(50)) {
+      if (stopping_) return makeError("interrupted", "the agent is shutting down");
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::milliseconds(50),
+                                                                       std::chrono::milliseconds(check.interval_ms)));
+    }
   }
 }
 
@@ -285,8 +323,7 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   const int number = args["deployment"].get<int>();
   auto spec = apps::parseDeploymentSpec(args.value("spec", nlohmann::json::object()));
   if (!spec) return fail(spec.error());
-  AppRecord next;
-  if (auto it = apps_.find(app); it != apps_.end()) next = it->second;
+  AppRecord next = record(app).value_or(AppRecord{});
   next.app = app;
   next.deployment = number;
   next.spec = args["spec"];
@@ -336,44 +373,59 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     return fail(outcome.error().code, outcome.error().message);
   }
   if (next.history.empty() || next.history.back().deployment != number) next.history.push_back({number, next.image, pulled, image->second ? spec->image : ""});
-  apps_[app] = next;
-  if (auto saved = save(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
+  if (auto saved = put(app, next); !saved) log::error("app state not saved", {{"error", saved.error().message}});
   emit(app, number, "healthy", "");
   const int replicas = spec->replicas;
-  deferred_.push_back([this, app, number, replicas] {
+  std::lock_guard lock(mutex_);
+  deferred_[app].push_back([this, app, number, replicas] {
     for (const auto& c : containersOf(app)) {
       const bool current = labelInt(c, kDeployment) == number && labelInt(c, kReplica) < replicas;
       if (!current) (void)runtime_.remove(c.id, true);
     }
-    if (auto it = apps_.find(app); it != apps_.end()) {
-      pruneImages(it->second);
-      if (auto saved = save(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
-    }
+    pruneImages(app);
   });
   VerbOutcome out;
   out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}};
   return out;
 }
 
-void AppSupervisor::runDeferred() {
-  auto tasks = std::move(deferred_);
-  deferred_.clear();
+void AppSupervisor::runDeferred(const std::string& app) {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = deferred_.find(app);
+    if (it == deferred_.end()) return;
+    tasks = std::move(it->second);
+    deferred_.erase(it);
+  }
   for (auto& task : tasks) task();
 }
 
-void AppSupervisor::pruneImages(AppRecord& record) {
-  while (static_cast<int>(record.history.size()) > record.keep + 1) {
-    const auto dropped = record.history.front();
-    record.history.erase(record.history.begin());
-    releaseImage(dropped);
+void AppSupervisor::pruneImages(const std::string& app) {
+  std::vector<History> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = apps_.find(app);
+    if (it == apps_.end()) return;
+    auto& history = it->second.history;
+    while (static_cast<int>(history.size()) > it->second.keep + 1) {
+      dropped.push_back(history.front());
+      history.erase(history.begin());
+    }
+    if (dropped.empty()) return;
+    if (auto saved = saveLocked(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
   }
+  for (const auto& h : dropped) releaseImage(h);
 }
 
 void AppSupervisor::releaseImage(const History& dropped) {
   if (!dropped.pulled) return;
-  for (const auto& [name, other] : apps_) {
-    for (const auto& h : other.history) {
-      if (h.image == dropped.image) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, other] : apps_) {
+      for (const auto& h : other.history) {
+        if (h.image == dropped.image) return;
+      }
     }
   }
   auto removed = runtime_.removeImage(dropped.image);
@@ -382,14 +434,14 @@ void AppSupervisor::releaseImage(const History& dropped) {
 }
 
 VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool restart) {
-  auto it = apps_.find(app);
-  if (it == apps_.end()) return fail("not_found", "app " + app + " has no deployment on this node");
-  auto& record = it->second;
+  auto found = this->record(app);
+  if (!found) return fail("not_found", "app " + app + " has no deployment on this node");
+  auto& record = *found;
   auto spec = apps::parseDeploymentSpec(record.spec);
   if (!spec) return fail(spec.error());
   const bool changed = record.running != running;
   record.running = running;
-  if (auto saved = save(); !saved) return fail(saved.error());
+  if (auto saved = put(app, record); !saved) return fail(saved.error());
   std::vector<std::string> ids;
   for (const auto& c : containersOf(app)) {
     if (labelInt(c, kDeployment) != record.deployment) continue;
@@ -418,10 +470,10 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
 }
 
 VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
-  auto it = apps_.find(app);
+  auto found = record(app);
   std::set<std::string> volumeNames;
-  if (it != apps_.end()) {
-    if (auto spec = apps::parseDeploymentSpec(it->second.spec)) {
+  if (found) {
+    if (auto spec = apps::parseDeploymentSpec(found->spec)) {
       for (const auto& [name, path] : spec->volumes) volumeNames.insert(volumeName(app, name));
     }
   }
@@ -437,12 +489,10 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
       removedVolumes.push_back(v);
     }
   }
-  if (it != apps_.end()) {
-    auto record = it->second;
-    apps_.erase(it);
-    for (const auto& h : record.history) releaseImage(h);
-    if (auto saved = save(); !saved) return fail(saved.error());
-    emit(app, record.deployment, "deleted", "");
+  if (found) {
+    if (auto saved = put(app, std::nullopt); !saved) return fail(saved.error());
+    for (const auto& h : found->history) releaseImage(h);
+    emit(app, found->deployment, "deleted", "");
   }
   VerbOutcome out;
   out.output = {{"state", "deleted"}, {"containers_removed", removed}, {"volumes_removed", removedVolumes}};
@@ -450,9 +500,9 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
 }
 
 VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& wanted) {
-  auto it = apps_.find(app);
-  if (it == apps_.end()) return fail("not_found", "app " + app + " has no deployment on this node");
-  auto& record = it->second;
+  auto found = this->record(app);
+  if (!found) return fail("not_found", "app " + app + " has no deployment on this node");
+  auto& record = *found;
   auto spec = apps::parseDeploymentSpec(record.spec);
   if (!spec) return fail(spec.error());
   auto next = apps::parseLimits(wanted, apps::Limits{});
@@ -470,7 +520,7 @@ VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& 
     ids.push_back(c.id);
   }
   record.spec["limits"] = wanted;
-  if (auto saved = save(); !saved) return fail(saved.error());
+  if (auto saved = put(app, record); !saved) return fail(saved.error());
   emit(app, record.deployment, "limits_changed", wanted.dump());
   VerbOutcome out;
   out.output = {{"limits", apps::toJson(*next)}, {"containers", ids}};
@@ -489,57 +539,70 @@ VerbOutcome AppSupervisor::status(const std::string& app) {
                           {"ip", c.ip_address}});
   }
   VerbOutcome out;
-  auto it = apps_.find(app);
+  auto found = record(app);
   out.output = {{"app", app},
-                {"deployment", it == apps_.end() ? 0 : it->second.deployment},
-                {"running", it != apps_.end() && it->second.running},
-                {"image", it == apps_.end() ? "" : it->second.image},
+                {"deployment", found ? found->deployment : 0},
+                {"running", found && found->running},
+                {"image", found ? found->image : ""},
                 {"containers", containers}};
   return out;
 }
 
 void AppSupervisor::reconcile() {
-  for (auto& [app, record] : apps_) {
-    auto spec = apps::parseDeploymentSpec(record.spec);
-    if (!spec) continue;
-    auto containers = containersOf(app);
-    std::map<int, runtime::ContainerInfo> current;
-    for (const auto& c : containers) {
-      const int replica = labelInt(c, kReplica);
-      if (labelInt(c, kDeployment) != record.deployment || replica < 0 || replica >= spec->replicas) {
-        (void)runtime_.remove(c.id, true);
-        emit(app, record.deployment, "drift", "removed leftover container " + c.name);
-        continue;
-      }
-      current[replica] = c;
+  for (const auto& app : appNames()) reconcileApp(app);
+  reportUnknown();
+}
+
+void AppSupervisor::reconcileApp(const std::string& app) {
+  auto found = record(app);
+  if (!found) return;
+  const auto& record = *found;
+  auto spec = apps::parseDeploymentSpec(record.spec);
+  if (!spec) return;
+  std::map<int, runtime::ContainerInfo> current;
+  for (const auto& c : containersOf(app)) {
+    const int replica = labelInt(c, kReplica);
+    if (labelInt(c, kDeployment) != record.deployment || replica < 0 || replica >= spec->replicas) {
+      (void)runtime_.remove(c.id, true);
+      emit(app, record.deployment, "drift", "removed leftover container " + c.name);
+      continue;
     }
-    for (int r = 0; r < spec->replicas; ++r) {
-      auto found = current.find(r);
-      if (!record.running) {
-        if (found != current.end() && found->second.state == "running") {
-          (void)runtime_.stop(found->second.id, options_.stop_timeout_s);
-          emit(app, record.deployment, "drift", "stopped " + found->second.name + ": the app is stopped");
-        }
-        continue;
-      }
-      if (found != current.end() && found->second.state == "running") continue;
-      const std::string why = found == current.end() ? "recreated " + containerName(app, record.deployment, r) +
-                                                           ": the container was removed"
-                                                     : "started " + found->second.name + ": it was " +
-                                                           found->second.state;
-      auto id = runReplica(record, *spec, r);
-      emit(app, record.deployment, "drift", id ? why : why + " failed: " + id.error().message);
-    }
+    current[replica] = c;
   }
+  for (int r = 0; r < spec->replicas; ++r) {
+    auto it = current.find(r);
+    if (!record.running) {
+      if (it != current.end() && it->second.state == "running") {
+        (void)runtime_.stop(it->second.id, options_.stop_timeout_s);
+        emit(app, record.deployment, "drift", "stopped " + it->second.name + ": the app is stopped");
+      }
+      continue;
+    }
+    if (it != current.end() && it->second.state == "running") continue;
+    const std::string why = it == current.end()
+                                ? "recreated " + containerName(app, record.deployment, r) + ": the container was removed"
+                                : "started " + it->second.name + ": it was " + it->second.state;
+    auto id = runReplica(record, *spec, r);
+    emit(app, record.deployment, "drift", id ? why : why + " failed: " + id.error().message);
+  }
+}
+
+void AppSupervisor::reportUnknown() {
   auto all = runtime_.list({{kManaged, "1"}, {kNode, options_.node_id}});
   if (!all) return;
   for (const auto& id : *all) {
-    if (reported_unknown_.count(id)) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (reported_unknown_.count(id)) continue;
+    }
     auto info = runtime_.inspect(id);
     if (!info || !*info) continue;
     const auto app = (*info)->labels[kApp];
-    if (apps_.count(app)) continue;
-    reported_unknown_.insert(id);
+    {
+      std::lock_guard lock(mutex_);
+      if (apps_.count(app) || active_.count(app)) continue;
+      reported_unknown_.insert(id);
+    }
     emit(app, labelInt(**info, kDeployment), "unknown_container",
          "container " + (*info)->name + " carries berth labels but no app wants it; left alone");
   }
@@ -547,7 +610,7 @@ void AppSupervisor::reconcile() {
 
 std::vector<RunningContainer> AppSupervisor::runningContainers() {
   std::vector<RunningContainer> out;
-  for (const auto& [app, record] : apps_) {
+  for (const auto& app : appNames()) {
     for (const auto& c : containersOf(app)) {
       if (c.state == "running") out.push_back({c.id, app, labelInt(c, kDeployment), labelInt(c, kReplica)});
     }
@@ -561,9 +624,14 @@ nlohmann::json AppSupervisor::containerStats() {
   for (const auto& c : runningContainers()) {
     auto s = runtime_.stats(c.id);
     if (!s) continue;
-    if (auto prev = last_stats_.find(c.id); prev != last_stats_.end()) {
-      const auto used = s->cpu_total_ns - prev->second.cpu_total_ns;
-      const auto host = s->system_total_ns - prev->second.system_total_ns;
+    std::optional<runtime::ContainerStats> previous;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = last_stats_.find(c.id); it != last_stats_.end()) previous = it->second;
+    }
+    if (previous) {
+      const auto used = s->cpu_total_ns - previous->cpu_total_ns;
+      const auto host = s->system_total_ns - previous->system_total_ns;
       if (used >= 0 && host > 0) s->cpu_percent = 100.0 * static_cast<double>(used) / static_cast<double>(host) * s->online_cpus;
     }
     seen[c.id] = *s;
@@ -577,6 +645,7 @@ nlohmann::json AppSupervisor::containerStats() {
                    {"block_read_bytes", s->block_read_bytes},
                    {"block_write_bytes", s->block_write_bytes}});
   }
+  std::lock_guard lock(mutex_);
   last_stats_ = std::move(seen);
   return out;
 }

@@ -1,17 +1,21 @@
 // The agent's side of apps: desired state (which deployment of which app
 // should run, and whether it should be running), persisted sealed in the
 // state directory because it holds secrets, and driven into the container
-// runtime. Verbs (app.deploy, app.stop, ...) and the reconcile pass run on
-// one worker thread; the supervisor itself is not thread-safe.
+// runtime. Thread-safe for different apps: calls that concern one app must
+// not overlap (the agent runs them on KeyedWorkers keyed by app name), calls
+// for different apps may run in parallel; shared state is behind a mutex
+// that is never held across a runtime call.
 //
 // Containers are named berth-<app>-d<deployment>-<replica> and labelled with
 // app, deployment, replica and node, so a restarted agent adopts what is
 // running instead of restarting it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -54,17 +58,24 @@ class AppSupervisor {
   // Reads the desired state written by an earlier run.
   Result<void> load();
   VerbOutcome handle(const std::string& verb, const nlohmann::json& args);
-  // Repairs drift: recreates removed containers, starts stopped ones that
-  // should run, stops ones that should not, removes leftovers of old
-  // deployments, reports berth-labelled containers it does not know.
+  // Repairs one app's drift: recreates removed containers, starts stopped
+  // ones that should run, stops ones that should not, removes leftovers.
+  void reconcileApp(const std::string& app);
+  // Reports (once each) berth-labelled containers no app wants.
+  void reportUnknown();
+  // Every app, then the unknown containers, in this thread.
   void reconcile();
-  // Work that may follow a verb's answer (removing the replaced version's
-  // containers, image cleanup), so the answer does not wait for it.
-  void runDeferred();
+  std::vector<std::string> appNames() const;
+  // Work that may follow a verb's answer for `app` (removing the replaced
+  // version's containers, image cleanup), so the answer does not wait for it.
+  void runDeferred(const std::string& app);
   std::vector<RunningContainer> runningContainers();
+  // The agent is shutting down: health waits end early (the command is not
+  // answered and runs again when the server redelivers it).
+  void stop() { stopping_ = true; }
   // Per-container CPU, memory, network and block I/O, for telemetry.
   nlohmann::json containerStats();
-  std::size_t appCount() const { return apps_.size(); }
+
 
  private:
   struct History {
@@ -99,16 +110,22 @@ class AppSupervisor {
   Result<void> waitHealthy(const std::string& id, const apps::DeploymentSpec& spec);
   Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
   std::vector<runtime::ContainerInfo> containersOf(const std::string& app);
-  void pruneImages(AppRecord& record);
-  Result<void> save();
+  std::optional<AppRecord> record(const std::string& app) const;
+  // Stores (or with nullopt, forgets) the app's record and saves the file.
+  Result<void> put(const std::string& app, const std::optional<AppRecord>& record);
+  void pruneImages(const std::string& app);
+  Result<void> saveLocked();
   void emit(const std::string& app, int deployment, const std::string& state, const std::string& reason);
 
   runtime::ContainerRuntime& runtime_;
   SupervisorOptions options_;
   AppEventSink events_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;  // guards the members below
   std::map<std::string, AppRecord> apps_;
   std::set<std::string> reported_unknown_;
-  std::vector<std::function<void()>> deferred_;
+  std::set<std::string> active_;  // apps with a verb running: their new containers are not "unknown" yet
+  std::map<std::string, std::vector<std::function<void()>>> deferred_;  // by app
   std::map<std::string, runtime::ContainerStats> last_stats_;  // by container id, for CPU rates
 };
 

@@ -311,6 +311,17 @@ TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
   ASSERT_FALSE(badName.ok());
   EXPECT_NE(badName.error().message.find("'name'"), std::string::npos);
   EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), 6u);  // nothing half-applied
+
+  // A slow deployment of one app does not hold up another app on the same node.
+  auto [slowQueued, slowOut] = cli({"app", "deploy", "slow", "--image", "berth-test/web:1", "--port", "9999", "--health",
+                                    "tcp", "--health-interval", "500ms", "--health-timeout", "100ms", "--health-retries",
+                                    "40", "--detach", "--arg", "/bin/busybox", "--arg", "sleep", "--arg", "600"});
+  ASSERT_EQ(slowQueued, 0) << slowOut;
+  ASSERT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/slow/deployments/1").body["state"] == "starting";
+  }));
+  ASSERT_EQ(cli(deployArgs("quick", "1")).first, 0);
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/slow/deployments/1").body["state"], "starting");  // still probing
 }
 
 TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {

@@ -129,7 +129,7 @@ class AppSupervisorTest : public ::testing::Test {
     if (!pull.empty()) args["spec"]["pull"] = pull;
     if (!pinned.empty()) args["image"] = pinned;
     auto out = supervisor->handle("app.deploy", args);
-    supervisor->runDeferred();
+    supervisor->runDeferred("web");
     return out;
   }
 };
