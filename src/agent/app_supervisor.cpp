@@ -208,6 +208,7 @@ runtime::ContainerSpec AppSupervisor::containerSpec(const AppRecord& record, con
               {kNode, options_.node_id}};
   c.add_capabilities = spec.capabilities;
   c.read_only_root = spec.read_only;
+  c.user = spec.user;
   c.memory_bytes = spec.limits.memory_bytes;
   c.memory_swap_bytes = spec.limits.swap_bytes;
   c.cpu_millicores = spec.limits.cpu_millicores;

@@ -158,7 +158,7 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (!b.is_object()) return invalid("body", "must be a JSON object");
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
-                          "replicas", "capabilities", "read_only", "registry_auth", "pull"});
+                          "replicas", "capabilities", "read_only", "registry_auth", "pull", "user"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -235,6 +235,11 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (!b["read_only"].is_boolean()) return invalid("read_only", "must be true or false");
     spec.read_only = b["read_only"].get<bool>();
   }
+  if (b.contains("user")) {
+    if (!b["user"].is_string()) return invalid("user", "must be a string such as \"1000\" or \"1000:1000\"");
+    spec.user = b["user"];
+    if (auto r = validateUser("user", spec.user); !r) return r.error();
+  }
   if (b.contains("pull")) {
     if (!b["pull"].is_string() || (b["pull"] != "always" && b["pull"] != "missing"))
       return invalid("pull", "must be \"always\" or \"missing\"");
@@ -289,6 +294,7 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"replicas", s.replicas},
                         {"capabilities", s.capabilities},
                         {"read_only", s.read_only},
+                        {"user", s.user},
                         {"pull", s.pullAlways() ? "always" : "missing"}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();
   nlohmann::json names = nlohmann::json::array();

@@ -46,6 +46,7 @@ struct DeploymentSpec {
   int replicas = 1;
   std::vector<std::string> capabilities;  // added back after dropping all
   bool read_only = false;
+  std::string user;  // "uid[:gid]" or a name the image knows; empty = the image's USER
   std::optional<RegistryAuth> registry_auth;  // a secret too
   // "always" pulls a tag at every deploy (so a moved tag and the credentials
   // are checked each time); "missing" only when the image is not on the node.

@@ -212,6 +212,19 @@ Result<std::int64_t> parseBandwidth(const std::string& field, const std::string&
   return invalid(field, "unit must be bit, kbit, mbit or gbit (bits per second)");
 }
 
+Result<void> validateUser(const std::string& field, const std::string& user) {
+  auto part = [](const std::string& p) {
+    if (p.empty() || p.size() > 32) return false;
+    if (std::all_of(p.begin(), p.end(), isDigit)) return p.size() <= 10;
+    if (!(p[0] == '_' || (p[0] >= 'a' && p[0] <= 'z'))) return false;
+    return std::all_of(p.begin(), p.end(), [](char c) { return isLowerAlnum(c) || c == '_' || c == '-'; });
+  };
+  const auto colon = user.find(':');
+  const bool ok = colon == std::string::npos ? part(user) : part(user.substr(0, colon)) && part(user.substr(colon + 1));
+  if (!ok) return invalid(field, "must be uid[:gid] or name[:group], e.g. 1000:1000 or nobody");
+  return Ok{};
+}
+
 Result<void> validateCapability(const std::string& field, const std::string& name) {
   static const char* kKnown[] = {
       "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",

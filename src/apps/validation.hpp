@@ -41,6 +41,8 @@ Result<std::int64_t> parseCpu(const std::string& field, const std::string& text)
 Result<std::int64_t> parseBytes(const std::string& field, const std::string& text, std::int64_t minimum = 1);
 // "10mbit", "512kbit", "1gbit", "800bit" -> bits per second (at least 8000).
 Result<std::int64_t> parseBandwidth(const std::string& field, const std::string& text);
+// "uid", "uid:gid" (numbers) or "name[:group]" ([a-z_][a-z0-9_-]*, at most 32 characters each).
+Result<void> validateUser(const std::string& field, const std::string& user);
 // A Linux capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE.
 Result<void> validateCapability(const std::string& field, const std::string& name);
 // "500ms", "10s", "5m", "1h" -> milliseconds (> 0, at most a day).

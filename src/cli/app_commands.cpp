@@ -90,7 +90,7 @@ int post(const Options& o, const std::string& method, const std::string& target,
 
 struct DeployFlags {
   std::string file, image, health, health_interval, health_timeout, health_start, cpu, memory, swap, disk, net_in,
-      net_out, registry_user, registry_password_env, pull;
+      net_out, registry_user, registry_password_env, pull, user;
   std::vector<std::string> command, env, secrets, volumes, health_command, caps;
   int port = 0, publish = 0, health_retries = 0, replicas = -1, pids = 0;
   bool read_only = false;
@@ -151,6 +151,7 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   if (!f.caps.empty()) body["capabilities"] = f.caps;
   if (f.read_only) body["read_only"] = true;
   if (!f.pull.empty()) body["pull"] = f.pull;
+  if (!f.user.empty()) body["user"] = f.user;
   if (!f.registry_user.empty()) {
     const char* password = f.registry_password_env.empty() ? nullptr : std::getenv(f.registry_password_env.c_str());
     if (!password) return makeError("usage", "--registry-user needs --registry-password-env NAME of a set variable");
@@ -258,6 +259,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--replicas", f->replicas, "Containers to run");
   deploy->add_option("--cap", f->caps, "Capability to keep (all others are dropped)");
   deploy->add_flag("--read-only", f->read_only, "Read-only root filesystem");
+  deploy->add_option("--user", f->user, "Run as uid[:gid] (default: the image's USER)");
   deploy->add_option("--pull", f->pull, "always | missing (default: always for a named registry, missing for Docker Hub)");
   deploy->add_option("--registry-user", f->registry_user, "Registry user name");
   deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");

@@ -21,6 +21,7 @@ struct ContainerSpec {
   std::map<std::string, std::string> labels;
   std::vector<std::string> add_capabilities;  // everything else is dropped
   bool read_only_root = false;
+  std::string user;                 // empty = the image's USER
   std::int64_t memory_bytes = 0;    // 0 = unlimited
   std::int64_t cpu_millicores = 0;  // 0 = unlimited
   std::int64_t pids_limit = 512;
@@ -82,6 +83,7 @@ struct ContainerInfo {
   int exit_code = 0;
   std::string ip_address;        // on the first network
   std::string restart_policy;
+  std::string user;
 };
 
 class ContainerRuntime {

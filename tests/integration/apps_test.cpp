@@ -327,11 +327,19 @@ TEST_F(AppsTest, FailuresLeaveTheRunningVersionUpAndBadInputIsRefused) {
 TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   ASSERT_EQ(cli({"app", "create", "talker", "--node", nodeId}).first, 0);
   auto [deployed, out] = cli({"app", "deploy", "talker", "--image", "berth-test/web:1", "--net-in", "10mbit",
-                              "--net-out", "5mbit", "--read-only", "-v", "state:/data", "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c", "--arg",
+                              "--net-out", "5mbit", "--read-only", "--user", "65534:65534", "-v", "state:/data", "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c", "--arg",
                               "i=0; while true; do echo line $i; echo oops $i >&2; i=$((i+1)); sleep 0.2; done"});
   ASSERT_EQ(deployed, 0) << out << cluster.agent("a").log();
   auto c = only("talker");
   EXPECT_TRUE(c.read_only_root);
+  EXPECT_EQ(c.user, "65534:65534");
+  {
+    std::ifstream status("/proc/" + std::to_string(c.pid) + "/status");
+    std::string line;
+    while (std::getline(status, line) && line.rfind("Uid:", 0) != 0) {
+    }
+    EXPECT_NE(line.find("65534"), std::string::npos) << line;  // not root inside
+  }
   ASSERT_EQ(daemon->docker->request("GET", "/volumes/berth-talker-state")->status, 200);
 
   auto veth = agent::hostInterfaceOf(c.pid);

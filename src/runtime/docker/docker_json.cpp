@@ -44,6 +44,7 @@ nlohmann::json createBody(const ContainerSpec& spec) {
     }
   }
   if (!spec.command.empty()) body["Cmd"] = spec.command;
+  if (!spec.user.empty()) body["User"] = spec.user;
   return body;
 }
 
@@ -58,6 +59,7 @@ Result<ContainerInfo> parseInspect(const nlohmann::json& body) {
     info.state = state.value("Status", std::string());
     info.started_at = state.value("StartedAt", std::string());
     const auto& config = body.at("Config");
+    info.user = config.value("User", std::string());
     if (config.contains("Labels") && config["Labels"].is_object()) {
       for (auto it = config["Labels"].begin(); it != config["Labels"].end(); ++it) info.labels[it.key()] = it.value();
     }

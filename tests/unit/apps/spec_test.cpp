@@ -93,6 +93,10 @@ TEST(DeploymentSpec, RefusalsNameTheField) {
   EXPECT_NE(errorOf(with("registry_auth", {{"username", "x"}})).find("'registry_auth'"), std::string::npos);
   EXPECT_NE(errorOf(with("imagee", "x")).find("'imagee': is not a known field"), std::string::npos);
   EXPECT_NE(errorOf(with("pull", "sometimes")).find("'pull'"), std::string::npos);
+  EXPECT_NE(errorOf(with("user", "root; rm -rf /")).find("'user'"), std::string::npos);
+  EXPECT_NE(errorOf(with("user", "1000:")).find("'user'"), std::string::npos);
+  EXPECT_EQ(errorOf(with("user", "1000:1000")), "");
+  EXPECT_EQ(errorOf(with("user", "nobody")), "");
   auto dup = with("env", {{"A", "1"}});
   dup["secrets"] = {{"A", "2"}};
   EXPECT_NE(errorOf(dup).find("'secrets.A'"), std::string::npos);
