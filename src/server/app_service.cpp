@@ -30,10 +30,11 @@ nlohmann::json deploymentJson(const store::Deployment& d) {
           {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()}};
 }
 
-AppService::AppService(store::Store& store, CommandService& commands, Clock clock, const ServerConfig& config,
-                       std::string secrets_key, asio::any_io_executor executor)
+AppService::AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock,
+                       const ServerConfig& config, std::string secrets_key, asio::any_io_executor executor)
     : store_(store),
       commands_(commands),
+      metrics_(metrics),
       clock_(std::move(clock)),
       config_(config),
       secrets_key_(std::move(secrets_key)),
@@ -356,6 +357,8 @@ Result<nlohmann::json> AppService::logs(const std::string& name, std::int64_t af
 void AppService::event(const std::string& app, int deployment, const std::string& state, const std::string& reason) {
   if (auto r = store_.appendAppEvent({0, app, deployment, clock_(), state, reason}); !r)
     log::error("app event not stored", {{"app", app}, {"error", r.error().message}});
+  else
+    ++metrics_.app_events_total;
 }
 
 void AppService::setDeploymentState(const std::string& app, int number, const std::string& state,
@@ -381,6 +384,7 @@ void AppService::onCommandFinished(const store::Command& c) {
   auto result = store_.transaction([&]() -> Result<void> {
     if (c.verb == "app.deploy") {
       const int number = c.args.value("deployment", 0);
+      ++metrics_.deployments_finished_total[ok ? "healthy" : "failed"];
       if (!ok) {
         setDeploymentState(name, number, "failed", reason);
         event(name, number, "failed", reason);
@@ -460,6 +464,7 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelo
     log::error("log lines not stored", {{"app", name}, {"error", r.error().message}});
     return;
   }
+  metrics_.app_log_lines_total += records.size();
   auto [begin, end] = streams_.equal_range(name);
   for (auto it = begin; it != end;) {
     if (auto s = it->second.lock()) {

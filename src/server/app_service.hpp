@@ -23,6 +23,7 @@
 #include "common/result.hpp"
 #include "protocol/envelope.hpp"
 #include "server/command_service.hpp"
+#include "server/metrics.hpp"
 #include "server/server_config.hpp"
 #include "store/store.hpp"
 
@@ -37,7 +38,7 @@ struct AppCall {
 
 class AppService {
  public:
-  AppService(store::Store& store, CommandService& commands, Clock clock, const ServerConfig& config,
+  AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
              std::string secrets_key, boost::asio::any_io_executor executor);
 
   // body: {name, node? | labels?, keep?}. Errors name the field.
@@ -100,6 +101,7 @@ class AppService {
 
   store::Store& store_;
   CommandService& commands_;
+  Metrics& metrics_;
   Clock clock_;
   const ServerConfig& config_;
   std::string secrets_key_;

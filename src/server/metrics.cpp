@@ -53,6 +53,10 @@ std::string Metrics::render() const {
   labelled(out, "berth_frames_rejected_total", "Inbound agent frames rejected.", "code", frames_rejected_total);
   single(out, "berth_telemetry_frames_total", "counter", "TELEMETRY frames ingested.", telemetry_frames_total);
   single(out, "berth_http_requests_total", "counter", "REST requests served.", http_requests_total);
+  labelled(out, "berth_deployments_finished_total", "App deployments that ended healthy or failed.", "state",
+           deployments_finished_total);
+  single(out, "berth_app_log_lines_total", "counter", "App log lines stored.", app_log_lines_total);
+  single(out, "berth_app_events_total", "counter", "App events recorded.", app_events_total);
   dispatch_latency.render(out, "berth_command_dispatch_latency_seconds",
                           "Time from sending a COMMAND to receiving its RESULT.");
   return out;

@@ -34,6 +34,9 @@ struct Metrics {
   std::map<std::string, std::uint64_t> frames_rejected_total;    // by error code
   std::uint64_t telemetry_frames_total = 0;
   std::uint64_t http_requests_total = 0;
+  std::map<std::string, std::uint64_t> deployments_finished_total;  // by final state (healthy, failed)
+  std::uint64_t app_log_lines_total = 0;
+  std::uint64_t app_events_total = 0;
   Histogram dispatch_latency;  // COMMAND sent -> RESULT received
 
   std::string render() const;

@@ -401,6 +401,13 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
     return fresh["lines"].size() >= 4;
   }, std::chrono::seconds(20))) << cluster.agent("a").log();
 
+  // The server counts what it stored.
+  const std::string metrics = runProcess({"curl", "-s", "--cacert", cluster.caFile(), cluster.url() + "/metrics"}, 5000)->output;
+  EXPECT_NE(metrics.find("berth_deployments_finished_total{state=\"healthy\"} 1"), std::string::npos) << metrics;
+  const auto lines = metrics.find("\nberth_app_log_lines_total ");
+  ASSERT_NE(lines, std::string::npos) << metrics;
+  EXPECT_GT(std::atoll(metrics.c_str() + lines + 27), 10);
+
   // Container figures join the node's telemetry.
   nlohmann::json latest;
   EXPECT_TRUE(eventually([&] {
