@@ -227,6 +227,18 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
       return request(*o, "GET", "/api/v1/apps/" + *name, nullptr, [](const nlohmann::json& a) {
         std::cout << fmt::format("name:     {}\nnode:     {}\ndesired:  {}\ncurrent:  {}\n", str(a, "name"),
                                  str(a, "node_id"), str(a, "desired"), str(a, "current_deployment"));
+        if (!a["containers"].empty()) {
+          std::cout << fmt::format("\n{:<5} {:<8} {:>7} {:>10} {:>10} {:>10}   (reported {})\n", "DEPL", "REPLICA",
+                                   "CPU %", "MEMORY", "NET IN", "NET OUT",
+                                   ago(a.value("containers_reported_at", std::int64_t{0})));
+          for (const auto& c : a["containers"]) {
+            std::cout << fmt::format("{:<5} {:<8} {:>7.1f} {:>9}K {:>9}K {:>9}K\n", str(c, "deployment"),
+                                     str(c, "replica"), c.value("cpu_percent", 0.0),
+                                     c.value("memory_bytes", std::int64_t{0}) / 1024,
+                                     c.value("net_rx_bytes", std::int64_t{0}) / 1024,
+                                     c.value("net_tx_bytes", std::int64_t{0}) / 1024);
+          }
+        }
         std::cout << fmt::format("\n{:<5} {:<11} {:<18} {:<40} {}\n", "DEPL", "STATE", "SOURCE", "IMAGE", "REASON");
         for (const auto& d : a["deployments"]) {
           std::cout << fmt::format("{:<5} {:<11} {:<18} {:<40} {}\n", str(d, "number"), str(d, "state"),

@@ -283,7 +283,20 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
     list.push_back(deploymentJson(d));
     if (d.number == app->current_deployment) current = deploymentJson(d);
   }
+  // What runs now, as the node's latest telemetry reported it.
+  nlohmann::json running = nlohmann::json::array();
+  std::int64_t reportedAt = 0;
+  if (!app->node_id.empty()) {
+    if (auto samples = store_.telemetryHistory(app->node_id, 1); samples && !samples->empty()) {
+      reportedAt = samples->front().at;
+      for (const auto& c : samples->front().data.value("containers", nlohmann::json::array())) {
+        if (c.value("app", std::string()) == name) running.push_back(c);
+      }
+    }
+  }
   return nlohmann::json{{"name", app->name},
+                        {"containers", running},
+                        {"containers_reported_at", reportedAt},
                         {"node_id", app->node_id},
                         {"labels", app->selector},
                         {"desired", app->desired},

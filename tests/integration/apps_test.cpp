@@ -421,6 +421,12 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
     return false;
   }, std::chrono::seconds(20))) << latest.dump().substr(0, 500);
 
+  // berth app show lists what runs, from that telemetry.
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/talker").body["containers"][0]["app"], "talker");
+  auto [shown, showOut] = cli({"app", "show", "talker"});
+  EXPECT_EQ(shown, 0);
+  EXPECT_NE(showOut.find("REPLICA"), std::string::npos) << showOut;
+
   // The same as server-sent events a browser can read.
   auto sse = runProcess({"curl", "-sN", "-m", "3", "--cacert", cluster.caFile(), "-H",
                          "Authorization: Bearer " + cluster.apiKey(), cluster.url() + "/api/v1/apps/talker/logs?follow=1"},
