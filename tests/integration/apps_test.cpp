@@ -61,7 +61,18 @@ class AppsTest : public ::testing::Test {
     nodeId = cluster.startOnlineAgent("a", agentFlags());
     ASSERT_FALSE(nodeId.empty());
   }
-  void TearDown() override { daemon.reset(); }
+  void TearDown() override {
+    stopAgent();  // before its dockerd goes, or it repairs what the teardown removes
+    daemon.reset();
+  }
+
+  void stopAgent() {
+    try {
+      cluster.agent("a").signal(SIGTERM);
+      cluster.agent("a").wait(std::chrono::seconds(20));
+    } catch (const std::logic_error&) {  // never started
+    }
+  }
 
   std::vector<std::string> agentFlags() {
     return {"--docker-socket", daemon->socket, "--docker-network", "berth-test", "--reconcile-interval-s", "1",

@@ -328,10 +328,15 @@ DockerDaemon::DockerDaemon() {
 DockerDaemon::~DockerDaemon() {
   if (docker) {
     // Containers and the network first: dockerd leaves a network's bridge behind when it stops.
-    if (auto ids = docker->list({}); ids) {
-      for (const auto& id : *ids) (void)docker->remove(id, true);
+    // Retried: an agent still running may recreate a container in between.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (auto ids = docker->list({}); ids) {
+        for (const auto& id : *ids) (void)docker->remove(id, true);
+      }
+      auto deleted = docker->request("DELETE", "/networks/berth-test");
+      if (deleted && (deleted->status == 204 || deleted->status == 404)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    (void)docker->request("DELETE", "/networks/berth-test");
   }
   docker.reset();
   if (process) {

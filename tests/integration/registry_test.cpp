@@ -77,6 +77,11 @@ class RegistryTest : public ::testing::Test {
       registry->wait(std::chrono::seconds(10));
     }
     std::filesystem::remove_all(certsDir);
+    try {  // the agent before its dockerd, or it repairs what the teardown removes
+      cluster.agent("a").signal(SIGTERM);
+      cluster.agent("a").wait(std::chrono::seconds(20));
+    } catch (const std::logic_error&) {
+    }
     daemon.reset();
   }
 
