@@ -181,7 +181,7 @@ struct Agent::Impl {
   // After anything that may start or stop containers: follow the logs of what runs now.
   void publishRunning(bool with_stats) {
     auto running = supervisor->runningContainers();
-    nlohmann::json stats = with_stats ? supervisor->containerStats() : nlohmann::json();
+    nlohmann::json stats = with_stats ? supervisor->containerStats(running) : nlohmann::json();
     asio::post(io, [this, running = std::move(running), stats = std::move(stats)] {
       syncFollowers(running);
       if (!stats.is_null()) container_stats = stats;
@@ -197,10 +197,9 @@ struct Agent::Impl {
       return;
     }
     auto outcome = sup->handle(verb, args);
-    publishRunning(false);
     asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
     sup->runDeferred(args.value("app", std::string()));
-    publishRunning(false);
+    publishRunning(false);  // once the old version is gone too: one look at what runs
   }
 
   // Each pass queues one reconcile per app on that app's key (so it never

@@ -97,6 +97,14 @@ Result<void> AppSupervisor::put(const std::string& app, const std::optional<AppR
   return saveLocked();
 }
 
+Result<std::pair<AppSupervisor::AppRecord, apps::DeploymentSpec>> AppSupervisor::current(const std::string& app) const {
+  auto found = record(app);
+  if (!found) return makeError("not_found", "app " + app + " has no deployment on this node");
+  auto spec = apps::parseDeploymentSpec(found->spec);
+  if (!spec) return spec.error();
+  return std::pair{std::move(*found), std::move(*spec)};
+}
+
 std::vector<std::string> AppSupervisor::appNames() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;
@@ -435,11 +443,10 @@ void AppSupervisor::releaseImage(const History& dropped) {
 }
 
 VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool restart) {
-  auto found = this->record(app);
-  if (!found) return fail("not_found", "app " + app + " has no deployment on this node");
-  auto& record = *found;
-  auto spec = apps::parseDeploymentSpec(record.spec);
-  if (!spec) return fail(spec.error());
+  auto found = current(app);
+  if (!found) return fail(found.error());
+  auto& [record, parsed] = *found;
+  const auto* spec = &parsed;
   const bool changed = record.running != running;
   record.running = running;
   if (auto saved = put(app, record); !saved) return fail(saved.error());
@@ -501,11 +508,10 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
 }
 
 VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& wanted) {
-  auto found = this->record(app);
-  if (!found) return fail("not_found", "app " + app + " has no deployment on this node");
-  auto& record = *found;
-  auto spec = apps::parseDeploymentSpec(record.spec);
-  if (!spec) return fail(spec.error());
+  auto found = current(app);
+  if (!found) return fail(found.error());
+  auto& [record, parsed] = *found;
+  const auto* spec = &parsed;
   auto next = apps::parseLimits(wanted, apps::Limits{});
   if (!next) return fail(next.error());
   if (next->disk_bytes != spec->limits.disk_bytes)
@@ -555,11 +561,10 @@ void AppSupervisor::reconcile() {
 }
 
 void AppSupervisor::reconcileApp(const std::string& app) {
-  auto found = record(app);
+  auto found = current(app);
   if (!found) return;
-  const auto& record = *found;
-  auto spec = apps::parseDeploymentSpec(record.spec);
-  if (!spec) return;
+  const auto& [record, parsed] = *found;
+  const auto* spec = &parsed;
   std::map<int, runtime::ContainerInfo> current;
   for (const auto& c : containersOf(app)) {
     const int replica = labelInt(c, kReplica);
@@ -619,10 +624,10 @@ std::vector<RunningContainer> AppSupervisor::runningContainers() {
   return out;
 }
 
-nlohmann::json AppSupervisor::containerStats() {
+nlohmann::json AppSupervisor::containerStats(const std::vector<RunningContainer>& running) {
   nlohmann::json out = nlohmann::json::array();
   std::map<std::string, runtime::ContainerStats> seen;
-  for (const auto& c : runningContainers()) {
+  for (const auto& c : running) {
     auto s = runtime_.stats(c.id);
     if (!s) continue;
     std::optional<runtime::ContainerStats> previous;

@@ -73,8 +73,8 @@ class AppSupervisor {
   // The agent is shutting down: health waits end early (the command is not
   // answered and runs again when the server redelivers it).
   void stop() { stopping_ = true; }
-  // Per-container CPU, memory, network and block I/O, for telemetry.
-  nlohmann::json containerStats();
+  // Per-container CPU, memory, network and block I/O of `running`, for telemetry.
+  nlohmann::json containerStats(const std::vector<RunningContainer>& running);
 
 
  private:
@@ -111,6 +111,8 @@ class AppSupervisor {
   Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
   std::vector<runtime::ContainerInfo> containersOf(const std::string& app);
   std::optional<AppRecord> record(const std::string& app) const;
+  // The app's record and its parsed spec; "not_found" when this node has no deployment of it.
+  Result<std::pair<AppRecord, apps::DeploymentSpec>> current(const std::string& app) const;
   // Stores (or with nullopt, forgets) the app's record and saves the file.
   Result<void> put(const std::string& app, const std::optional<AppRecord>& record);
   void pruneImages(const std::string& app);

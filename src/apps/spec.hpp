@@ -24,7 +24,6 @@ struct Limits {
   std::int64_t disk_bytes = 0;
   std::int64_t net_in_bps = 0;  // bits per second into the container
   std::int64_t net_out_bps = 0;
-  bool operator==(const Limits&) const = default;
 };
 
 struct RegistryAuth {

@@ -82,7 +82,6 @@ struct ContainerInfo {
   int pid = 0;                   // 0 when not running
   int exit_code = 0;
   std::string ip_address;        // on the first network
-  std::string restart_policy;
   std::string user;
 };
 

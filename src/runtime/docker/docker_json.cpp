@@ -75,8 +75,6 @@ Result<ContainerInfo> parseInspect(const nlohmann::json& body) {
     info.nano_cpus = host.value("NanoCpus", std::int64_t{0});
     info.read_only_root = host.value("ReadonlyRootfs", false);
     if (host.contains("MemorySwap") && host["MemorySwap"].is_number()) info.memory_swap_bytes = host["MemorySwap"];
-    if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object())
-      info.restart_policy = host["RestartPolicy"].value("Name", std::string());
     info.pid = state.value("Pid", 0);
     info.exit_code = state.value("ExitCode", 0);
     if (body.contains("NetworkSettings") && body["NetworkSettings"].is_object()) {

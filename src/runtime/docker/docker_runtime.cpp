@@ -105,13 +105,9 @@ Result<DockerRuntime::Reply> DockerRuntime::request(const std::string& method, c
 }
 
 Result<std::optional<std::string>> DockerRuntime::imageId(const std::string& reference) {
-  auto reply = request("GET", "/images/" + reference + "/json");
-  if (!reply) return reply.error();
-  if (reply->status == 404) return std::optional<std::string>();
-  if (reply->status != 200) return daemonError("image inspect", *reply);
-  auto j = nlohmann::json::parse(reply->body, nullptr, false);
-  if (!j.is_object() || !j.contains("Id")) return makeError("runtime_error", "image inspect: no Id in the answer");
-  return std::optional<std::string>(j["Id"].get<std::string>());
+  auto image = inspectImage(reference);
+  if (!image) return image.error();
+  return *image ? std::optional<std::string>((*image)->id) : std::nullopt;
 }
 
 Result<std::string> DockerRuntime::create(const ContainerSpec& spec) {

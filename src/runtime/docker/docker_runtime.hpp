@@ -31,7 +31,6 @@ class DockerRuntime final : public ContainerRuntime {
   Result<void> update(const std::string& id, const Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<ContainerStats> stats(const std::string& id) override;
-  const std::string& socketPath() const { return socket_path_; }
 
   struct Reply {
     int status = 0;
