@@ -1,57 +1,28 @@
-// SQLite implementation of store::Store. WAL mode with synchronous=NORMAL:
-// a committed row survives a killed process (the WAL is written before the
-// call returns); only an OS crash may lose the last transactions.
+// SQLite implementation of store::Store. WAL mode with synchronous=FULL: a
+// committed row survives a killed process and an OS crash (the WAL is synced
+// before the commit returns). The schema comes from sqlite/migrations.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <functional>
 #include <limits>
 #include <set>
 #include <unordered_map>
 
+#include "common/clock.hpp"
+#include "common/json.hpp"
+#include "store/sqlite/migrations.hpp"
 #include "store/store.hpp"
 
 namespace berth::store {
 namespace {
 
-constexpr const char* kSchema = R"SQL(
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT UNIQUE NOT NULL,
-  role TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS join_tokens (id TEXT PRIMARY KEY, secret_hash TEXT UNIQUE NOT NULL,
-  description TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-  used_at INTEGER NOT NULL DEFAULT 0, used_by_node TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, hostname TEXT NOT NULL, site TEXT NOT NULL,
-  labels TEXT NOT NULL, version TEXT NOT NULL, capabilities TEXT NOT NULL, verbs TEXT NOT NULL,
-  capacity TEXT NOT NULL, status TEXT NOT NULL, cert_serial TEXT NOT NULL, cert_not_after INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, session_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, node_id TEXT NOT NULL, correlation_id TEXT NOT NULL,
-  verb TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL, dispatched_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL, exit_code INTEGER NOT NULL, result TEXT NOT NULL, stdout TEXT NOT NULL,
-  stderr TEXT NOT NULL, error TEXT NOT NULL, UNIQUE (node_id, correlation_id));
-CREATE INDEX IF NOT EXISTS commands_open ON commands (state, created_at);
-CREATE INDEX IF NOT EXISTS commands_node ON commands (node_id, created_at);
-CREATE TABLE IF NOT EXISTS telemetry (node_id TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS telemetry_node ON telemetry (node_id, at);
-CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, node_id TEXT NOT NULL, selector TEXT NOT NULL,
-  current_deployment INTEGER NOT NULL, next_deployment INTEGER NOT NULL, desired TEXT NOT NULL,
-  keep INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS deployments (app TEXT NOT NULL, number INTEGER NOT NULL, spec TEXT NOT NULL,
-  sealed_secrets TEXT NOT NULL, image TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
-  command_id TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  PRIMARY KEY (app, number));
-CREATE TABLE IF NOT EXISTS app_events (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
-  deployment INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS app_events_app ON app_events (app, id);
-CREATE TABLE IF NOT EXISTS app_logs (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
-  deployment INTEGER NOT NULL, replica INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL,
-  text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS app_logs_app ON app_logs (app, seq);
-CREATE INDEX IF NOT EXISTS app_logs_at ON app_logs (at);
-CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
-  actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL,
-  request_id TEXT NOT NULL);
-)SQL";
+
 
 // A cached prepared statement in use: binds by position, steps, and resets
 // itself for the next user on scope exit.
@@ -86,7 +57,7 @@ class Statement {
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
   nlohmann::json json(int col) const {
-    auto parsed = nlohmann::json::parse(text(col), nullptr, false);
+    auto parsed = parseJsonOrDiscarded(text(col));
     return parsed.is_discarded() ? nlohmann::json() : parsed;
   }
   std::string errorMessage() const { return sqlite3_errmsg(db_); }
@@ -600,24 +571,36 @@ class SqliteStore final : public Store {
 }  // namespace
 
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+  // Create the file 0600 whatever the umask: SQLite gives the -wal and -shm
+  // files the database file's mode.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return makeError("store_error", "cannot open " + path + ": " + std::strerror(errno));
+  const bool modeSet = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
+  if (!modeSet) return makeError("store_error", "cannot make " + path + " private (mode 0600)");
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     Error e = makeError("store_error", "cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
     sqlite3_close(db);
     return e;
   }
   sqlite3_busy_timeout(db, 5000);
   char* message = nullptr;
-  std::string setup = std::string(
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA "
-                          "mmap_size=268435456; PRAGMA cache_size=-16384;") +
-                      kSchema;
-  if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    Error e = makeError("store_error", std::string("schema: ") + (message ? message : "unknown"));
+  // synchronous=FULL: a commit reaches the disk before the API answers 202.
+  const char* setup =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+      "PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;";
+  if (sqlite3_exec(db, setup, nullptr, nullptr, &message) != SQLITE_OK) {
+    Error e = makeError("store_error", std::string("set up ") + path + ": " + (message ? message : "unknown"));
     sqlite3_free(message);
     sqlite3_close(db);
     return e;
+  }
+  for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  auto version = sqlite::migrate(db, systemNowMs());
+  if (!version) {
+    sqlite3_close(db);
+    return version.error();
   }
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(db));
 }

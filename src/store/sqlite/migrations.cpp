@@ -1,0 +1,128 @@
+#include "store/sqlite/migrations.hpp"
+
+namespace berth::store::sqlite {
+namespace {
+
+// Version 1 is the schema berth 0.1 created without a migrations table; its
+// IF NOT EXISTS clauses make it a no-op on such a database, which is then
+// recorded as version 1.
+constexpr const char* kInitialSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT UNIQUE NOT NULL,
+  role TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS join_tokens (id TEXT PRIMARY KEY, secret_hash TEXT UNIQUE NOT NULL,
+  description TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  used_at INTEGER NOT NULL DEFAULT 0, used_by_node TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, hostname TEXT NOT NULL, site TEXT NOT NULL,
+  labels TEXT NOT NULL, version TEXT NOT NULL, capabilities TEXT NOT NULL, verbs TEXT NOT NULL,
+  capacity TEXT NOT NULL, status TEXT NOT NULL, cert_serial TEXT NOT NULL, cert_not_after INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, session_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, node_id TEXT NOT NULL, correlation_id TEXT NOT NULL,
+  verb TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, dispatched_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL, exit_code INTEGER NOT NULL, result TEXT NOT NULL, stdout TEXT NOT NULL,
+  stderr TEXT NOT NULL, error TEXT NOT NULL, UNIQUE (node_id, correlation_id));
+CREATE INDEX IF NOT EXISTS commands_open ON commands (state, created_at);
+CREATE INDEX IF NOT EXISTS commands_node ON commands (node_id, created_at);
+CREATE TABLE IF NOT EXISTS telemetry (node_id TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS telemetry_node ON telemetry (node_id, at);
+CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, node_id TEXT NOT NULL, selector TEXT NOT NULL,
+  current_deployment INTEGER NOT NULL, next_deployment INTEGER NOT NULL, desired TEXT NOT NULL,
+  keep INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deployments (app TEXT NOT NULL, number INTEGER NOT NULL, spec TEXT NOT NULL,
+  sealed_secrets TEXT NOT NULL, image TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
+  command_id TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (app, number));
+CREATE TABLE IF NOT EXISTS app_events (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  deployment INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS app_events_app ON app_events (app, id);
+CREATE TABLE IF NOT EXISTS app_logs (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  deployment INTEGER NOT NULL, replica INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL,
+  text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS app_logs_app ON app_logs (app, seq);
+CREATE INDEX IF NOT EXISTS app_logs_at ON app_logs (at);
+CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL,
+  request_id TEXT NOT NULL);
+)SQL";
+
+Error sqlError(sqlite3* db, const std::string& what) {
+  return makeError("store_error", what + ": " + sqlite3_errmsg(db));
+}
+
+Result<void> exec(sqlite3* db, const std::string& sql, const std::string& what) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    Error e = makeError("store_error", what + ": " + (message ? message : sqlite3_errmsg(db)));
+    sqlite3_free(message);
+    return e;
+  }
+  return Ok{};
+}
+
+Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)", -1,
+                         &stmt, nullptr) != SQLITE_OK)
+    return sqlError(db, "record migration");
+  sqlite3_bind_int(stmt, 1, m.version);
+  sqlite3_bind_text(stmt, 2, m.description.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(stmt, 3, now_ms);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) return sqlError(db, "record migration");
+  return Ok{};
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "initial schema (berth 0.1)", kInitialSchema},
+  };
+  return all;
+}
+
+Result<int> schemaVersion(sqlite3* db) {
+  if (auto r = exec(db,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "description TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                    "create schema_migrations");
+      !r)
+    return r.error();
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &stmt, nullptr) !=
+      SQLITE_OK)
+    return sqlError(db, "read schema version");
+  const int rc = sqlite3_step(stmt);
+  const int version = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+  sqlite3_finalize(stmt);
+  if (version < 0) return sqlError(db, "read schema version");
+  return version;
+}
+
+Result<int> migrate(sqlite3* db, std::int64_t now_ms) {
+  auto current = schemaVersion(db);
+  if (!current) return current.error();
+  const int newest = migrations().back().version;
+  if (*current > newest) {
+    return makeError("schema_too_new", "the database is at schema version " + std::to_string(*current) +
+                                           " but this berth knows versions up to " + std::to_string(newest) +
+                                           "; run the newer berth or restore a backup");
+  }
+  for (const auto& m : migrations()) {
+    if (m.version <= *current) continue;
+    if (auto r = exec(db, "BEGIN IMMEDIATE", "begin migration"); !r) return r.error();
+    auto applied = exec(db, m.sql, "migration " + std::to_string(m.version) + " (" + m.description + ")");
+    if (applied) applied = record(db, m, now_ms);
+    if (!applied) {
+      (void)exec(db, "ROLLBACK", "rollback migration");
+      return applied.error();
+    }
+    if (auto r = exec(db, "COMMIT", "commit migration"); !r) return r.error();
+    *current = m.version;
+  }
+  return *current;
+}
+
+}  // namespace berth::store::sqlite

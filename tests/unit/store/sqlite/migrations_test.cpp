@@ -1,0 +1,87 @@
+// Schema migrations: from an empty database, from the schema berth 0.1
+// created (no migrations table), and refusal of a newer database.
+#include "store/sqlite/migrations.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "../../temp_dir.hpp"
+#include "store/store.hpp"
+
+namespace berth::store::sqlite {
+namespace {
+
+struct Db {
+  sqlite3* db = nullptr;
+  explicit Db(const std::string& path) { sqlite3_open(path.c_str(), &db); }
+  ~Db() { sqlite3_close(db); }
+  int count(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_finalize(s);
+    return n;
+  }
+};
+
+TEST(Migrations, AreNumberedInOrderFromOne) {
+  int expected = 1;
+  for (const auto& m : migrations()) EXPECT_EQ(m.version, expected++) << m.description;
+}
+
+TEST(Migrations, EmptyDatabaseReachesTheNewestVersion) {
+  berth::testing::TempDir dir;
+  Db db(dir.path() + "/x.db");
+  auto version = migrate(db.db, 1);
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  EXPECT_EQ(*version, migrations().back().version);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM schema_migrations"), static_cast<int>(migrations().size()));
+  // Applying again changes nothing.
+  ASSERT_TRUE(migrate(db.db, 2).ok());
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM schema_migrations"), static_cast<int>(migrations().size()));
+}
+
+TEST(Migrations, ReleaseZeroOneDatabaseKeepsItsRows) {
+  berth::testing::TempDir dir;
+  Db db(dir.path() + "/x.db");
+  // What berth 0.1 left behind: its tables, no schema_migrations.
+  ASSERT_EQ(sqlite3_exec(db.db, migrations().front().sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db.db,
+                         "INSERT INTO nodes VALUES ('n_1','h','','{}','0.1','[]','[]','{}','online','01',5,1,2,'s')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  auto version = migrate(db.db, 1);
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  EXPECT_EQ(*version, migrations().back().version);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM nodes WHERE id = 'n_1'"), 1);
+}
+
+TEST(Migrations, NewerDatabaseIsRefused) {
+  berth::testing::TempDir dir;
+  Db db(dir.path() + "/x.db");
+  ASSERT_TRUE(migrate(db.db, 1).ok());
+  ASSERT_EQ(sqlite3_exec(db.db, "INSERT INTO schema_migrations VALUES (999, 'future', 0)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  auto version = migrate(db.db, 1);
+  ASSERT_FALSE(version.ok());
+  EXPECT_EQ(version.error().code, "schema_too_new");
+}
+
+TEST(SqliteStoreFiles, DatabaseAndWalArePrivateUnderAnOpenUmask) {
+  berth::testing::TempDir dir;
+  const mode_t old = ::umask(0);
+  {
+    auto store = openSqliteStore(dir.path() + "/berth.db");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE((*store)->putSetting("k", "v").ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat((dir.path() + "/berth.db" + suffix).c_str(), &st), 0) << suffix;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << suffix;
+    }
+  }
+  ::umask(old);
+}
+
+}  // namespace
+}  // namespace berth::store::sqlite
