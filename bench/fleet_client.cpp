@@ -1,4 +1,5 @@
 #include "fleet_client.hpp"
+#include "common/json.hpp"
 
 #include <openssl/ssl.h>
 
@@ -103,7 +104,7 @@ struct Fleet::Impl {
     auto channel = agents[i].channel;
     while (auto text = co_await channel->read()) {
       if (text->find("\"type\":\"COMMAND\"") == std::string::npos) continue;
-      auto j = nlohmann::json::parse(*text, nullptr, false);
+      auto j = berth::parseJsonOrDiscarded(*text);
       if (j.is_discarded()) continue;
       const std::string corr = j.value("correlation_id", std::string());
       if (auto it = sent.find(corr); it != sent.end()) {
@@ -192,7 +193,7 @@ void Fleet::blastTelemetry(std::size_t agents, std::chrono::seconds duration) {
       R"({"cpu_percent":12.5,"memory":{"total_bytes":1000,"used_bytes":500},"load":[0.1,0.2,0.3]})";
   i.runPhase([&]() -> asio::awaitable<void> {
     const auto deadline = Steady::now() + duration;
-    const auto data = nlohmann::json::parse(payload);
+    const auto data = berth::parseJsonOrDiscarded(payload);
     while (Steady::now() < deadline) {
       for (std::size_t n = 0; n < std::min(agents, i.agents.size()); ++n) {
         auto& a = i.agents[n];

@@ -7,12 +7,13 @@
 #include <string_view>
 
 #include "apps/spec.hpp"
+#include "common/json.hpp"
 #include "runtime/docker/log_stream.hpp"
 
 namespace {
 
 void checkSpec(std::string_view text) {
-  auto body = nlohmann::json::parse(text, nullptr, false);
+  auto body = berth::parseJsonOrDiscarded(text);
   if (body.is_discarded()) return;
   auto spec = berth::apps::parseDeploymentSpec(body);
   if (!spec) {

@@ -1,4 +1,5 @@
 #include "agent/agent.hpp"
+#include "common/json.hpp"
 
 #include <unistd.h>
 
@@ -433,7 +434,7 @@ struct Agent::Impl {
   void rejectFrame(const std::string& text, const Error& error) {
     log::warn("frame rejected", {{"code", error.code}, {"reason", error.message}});
     // Best effort: name the command it was meant to be, so the server can fail it.
-    auto raw = nlohmann::json::parse(text, nullptr, false);
+    auto raw = parseJsonOrDiscarded(text);
     std::string correlation;
     if (raw.is_object() && raw.contains("correlation_id") && raw["correlation_id"].is_string()) {
       correlation = raw["correlation_id"].get<std::string>().substr(0, 128);

@@ -1,4 +1,5 @@
 #include "agent/agent_state.hpp"
+#include "common/json.hpp"
 
 #include <sys/stat.h>
 
@@ -28,7 +29,7 @@ Result<std::optional<AgentState>> loadAgentState(const std::string& state_dir) {
   if (!pki::fileExists(path)) return std::optional<AgentState>();
   auto text = pki::readFile(path);
   if (!text) return text.error();
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto j = parseJsonOrDiscarded(*text);
   if (j.is_discarded() || !j.is_object()) return makeError("state_corrupt", path + " is not valid JSON");
   auto key = pki::loadSealingKey(state_dir + "/seal.key");
   if (!key) return key.error();

@@ -1,4 +1,5 @@
 #include "agent/app_supervisor.hpp"
+#include "common/json.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -64,7 +65,7 @@ Result<void> AppSupervisor::load() {
   if (!text) return Ok{};  // first start: nothing desired yet
   auto plain = pki::unseal(*text, options_.sealing_key);
   if (!plain) return plain.error();
-  auto j = nlohmann::json::parse(*plain, nullptr, false);
+  auto j = parseJsonOrDiscarded(*plain);
   if (!j.is_array()) return makeError("bad_state", path + " is not a JSON array");
   for (const auto& a : j) {
     AppRecord r;

@@ -1,4 +1,5 @@
 #include "agent/enrollment.hpp"
+#include "common/json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -10,7 +11,7 @@ namespace berth::agent {
 namespace {
 
 Error refused(const net::HttpResponse& response, const std::string& what) {
-  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  auto body = parseJsonOrDiscarded(response.body);
   std::string detail = response.body;
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
     detail = body["error"].value("code", std::string()) + ": " + body["error"].value("message", std::string());
@@ -51,7 +52,7 @@ Result<AgentState> enroll(const EnrollRequest& request) {
   auto response = net::httpsRequest(*url, **trusted, {"POST", "/api/v1/enroll", body.dump(), {}});
   if (!response) return response.error();
   if (response->status != 201) return refused(*response, "enrolment");
-  auto reply = nlohmann::json::parse(response->body, nullptr, false);
+  auto reply = parseJsonOrDiscarded(response->body);
   if (reply.is_discarded() || !reply.contains("node_id") || !reply.contains("certificate") ||
       !reply.contains("signing_public_key")) {
     return makeError("enroll_refused", "the server's enrolment reply is incomplete");
@@ -86,7 +87,7 @@ Result<void> renewCertificate(AgentState& state) {
       net::httpsRequest(*url, **tls, {"POST", "/api/v1/agent/renew", nlohmann::json{{"csr", *csr}}.dump(), {}});
   if (!response) return response.error();
   if (response->status != 200) return refused(*response, "renewal");
-  auto reply = nlohmann::json::parse(response->body, nullptr, false);
+  auto reply = parseJsonOrDiscarded(response->body);
   if (reply.is_discarded() || !reply.contains("certificate")) {
     return makeError("enroll_refused", "the server's renewal reply is incomplete");
   }

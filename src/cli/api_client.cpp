@@ -1,4 +1,5 @@
 #include "cli/api_client.hpp"
+#include "common/json.hpp"
 
 #include "common/ids.hpp"
 #include "pki/sealed_file.hpp"
@@ -23,7 +24,7 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
   if (!contextPath.empty()) {
     auto text = pki::readFile(contextPath);
     if (!text) return text.error();
-    auto j = nlohmann::json::parse(*text, nullptr, false);
+    auto j = parseJsonOrDiscarded(*text);
     if (j.is_discarded() || !j.is_object())
       return makeError("usage", "context file " + contextPath + " is not a JSON object");
     out.server = j.value("server", std::string());
@@ -61,7 +62,7 @@ Result<ApiReply> ApiClient::call(const std::string& method, const std::string& t
   request.headers["X-Request-Id"] = newId("cli");
   auto response = net::httpsRequest(url_, *tls_, request);
   if (!response) return response.error();
-  ApiReply reply{response->status, nlohmann::json::parse(response->body, nullptr, false)};
+  ApiReply reply{response->status, parseJsonOrDiscarded(response->body)};
   if (reply.body.is_discarded()) reply.body = response->body;
   if (response->status >= 400) {
     std::string code = "http_" + std::to_string(response->status), message = response->body;

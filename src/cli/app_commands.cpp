@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/cli.hpp"
+#include "common/json.hpp"
 #include "cli/cli_common.hpp"
 #include "common/config.hpp"
 
@@ -112,7 +113,7 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   if (!f.file.empty()) {
     std::ifstream in(f.file);
     if (!in) return makeError("usage", "cannot read " + f.file);
-    body = nlohmann::json::parse(in, nullptr, false);
+    body = parseJsonOrDiscarded(std::string(std::istreambuf_iterator<char>(in), {}));
     if (!body.is_object()) return makeError("usage", f.file + " is not a JSON object");
   }
   if (!f.image.empty()) body["image"] = f.image;

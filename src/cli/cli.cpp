@@ -1,4 +1,5 @@
 #include "cli/cli.hpp"
+#include "common/json.hpp"
 
 #include <fmt/format.h>
 
@@ -169,7 +170,7 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   common(send);
   send->callback([&run, o, nodeId, verb, args, cmdTtl, correlation, wait] {
     run = [o, nodeId, verb, args, cmdTtl, correlation, wait]() -> int {
-      auto parsed = nlohmann::json::parse(*args, nullptr, false);
+      auto parsed = parseJsonOrDiscarded(*args);
       if (parsed.is_discarded() || !parsed.is_object()) {
         return fail(makeError("usage", "--args must be a JSON object"));
       }

@@ -1,4 +1,5 @@
 #include "common/config.hpp"
+#include "common/json.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -14,7 +15,7 @@ Result<nlohmann::json> loadConfigFile(const std::string& path) {
   if (!in) return makeError("config_unreadable", "config file " + path + ": cannot be opened");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  auto parsed = nlohmann::json::parse(buffer.str(), nullptr, false);
+  auto parsed = parseJsonOrDiscarded(buffer.str());
   if (parsed.is_discarded() || !parsed.is_object()) {
     return makeError("config_invalid", "config file " + path + ": must be a JSON object");
   }
@@ -29,7 +30,7 @@ nlohmann::json configFromEnvironment(const std::vector<std::string>& keys,
     std::transform(name.begin(), name.end(), name.begin(), ::toupper);
     auto it = environment.find(name);
     if (it == environment.end()) continue;
-    auto parsed = nlohmann::json::parse(it->second, nullptr, false);
+    auto parsed = parseJsonOrDiscarded(it->second);
     out[key] = (parsed.is_discarded() || parsed.is_object() || parsed.is_array()) ? nlohmann::json(it->second) : parsed;
   }
   return out;

@@ -1,4 +1,5 @@
 #include "protocol/envelope.hpp"
+#include "common/json.hpp"
 
 #include <array>
 #include <set>
@@ -87,8 +88,9 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
     return makeError(codes::kTooLarge, "frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
                                            std::to_string(max_bytes));
   }
-  auto j = nlohmann::json::parse(bytes, nullptr, false);
-  if (j.is_discarded()) return makeError(codes::kMalformed, "frame is not valid JSON");
+  auto parsed = parseJson(bytes);
+  if (!parsed) return makeError(codes::kMalformed, "frame is not valid JSON: " + parsed.error().message);
+  const auto& j = *parsed;
   if (!j.is_object()) return makeError(codes::kMalformed, "frame must be a JSON object");
 
   Envelope e;

@@ -1,4 +1,5 @@
 #include "server/api.hpp"
+#include "common/json.hpp"
 
 #include "apps/validation.hpp"
 #include "common/encoding.hpp"
@@ -142,8 +143,9 @@ ApiResponse Api::handle(const ApiRequest& request) {
     }
   }
   if (!request.body.empty()) {
-    call.body = nlohmann::json::parse(request.body, nullptr, false);
-    if (call.body.is_discarded()) return errorResponse(invalid("body", "is not valid JSON"));
+    auto body = parseJson(request.body);
+    if (!body) return errorResponse(invalid("body", "is not valid JSON: " + body.error().message));
+    call.body = std::move(*body);
   }
 
   const bool agentCall = call.path.size() >= 1 && (call.path[0] == "enroll" || call.path[0] == "agent");

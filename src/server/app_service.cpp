@@ -1,4 +1,5 @@
 #include "server/app_service.hpp"
+#include "common/json.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -499,7 +500,7 @@ Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
                          plain.error().message + ")");
   }
   args.erase("sealed");
-  auto secret = nlohmann::json::parse(*plain, nullptr, false);
+  auto secret = parseJsonOrDiscarded(*plain);
   if (secret.is_object()) {
     for (const auto& [k, v] : secret.items()) args["spec"][k] = v;
   }

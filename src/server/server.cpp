@@ -1,4 +1,5 @@
 #include "server/server.hpp"
+#include "common/json.hpp"
 
 #include <sys/stat.h>
 
@@ -118,7 +119,7 @@ Result<void> writeCliContext(const Server& server) {
   std::string key = server.newAdminKey().value_or("");
   if (key.empty() && pki::fileExists(path)) {
     auto text = pki::readFile(path);
-    auto old = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    auto old = text ? parseJsonOrDiscarded(*text) : nlohmann::json();
     if (old.is_object()) key = old.value("api_key", std::string());
   }
   return pki::writePrivateFile(

@@ -1,4 +1,5 @@
 #include "runtime/docker/docker_json.hpp"
+#include "common/json.hpp"
 
 #include <sstream>
 
@@ -107,7 +108,7 @@ std::optional<std::string> pullStreamError(const std::string& body) {
   std::istringstream lines(body);
   std::string line;
   while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto j = parseJsonOrDiscarded(line);
     if (!j.is_object()) continue;
     if (j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
     if (j.contains("errorDetail") && j["errorDetail"].is_object())

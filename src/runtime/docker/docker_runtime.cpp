@@ -1,4 +1,5 @@
 #include "runtime/docker/docker_runtime.hpp"
+#include "common/json.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -24,7 +25,7 @@ namespace {
 
 // The daemon's own message, e.g. {"message":"No such image: x"}.
 std::string daemonMessage(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  auto j = parseJsonOrDiscarded(body);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"];
   return body;
 }
@@ -56,7 +57,7 @@ Result<std::unique_ptr<DockerRuntime>> DockerRuntime::create(const std::string& 
   auto reply = runtime->request("GET", "/version");  // unversioned: works on every daemon
   if (!reply) return reply.error();
   if (reply->status != 200) return daemonError("version", *reply);
-  auto version = negotiateVersion(nlohmann::json::parse(reply->body, nullptr, false), kOurApiVersion);
+  auto version = negotiateVersion(parseJsonOrDiscarded(reply->body), kOurApiVersion);
   if (!version) return version.error();
   runtime->version_ = *version;
   return runtime;
@@ -115,7 +116,7 @@ Result<std::string> DockerRuntime::create(const ContainerSpec& spec) {
   if (!reply) return reply.error();
   if (reply->status == 409) return makeError("conflict", "container name " + spec.name + " is taken");
   if (reply->status != 201) return daemonError("create container", *reply);
-  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  auto j = parseJsonOrDiscarded(reply->body);
   if (!j.is_object() || !j.contains("Id")) return makeError("runtime_error", "create container: no Id in the answer");
   return j["Id"].get<std::string>();
 }
@@ -146,7 +147,7 @@ Result<std::optional<ContainerInfo>> DockerRuntime::inspect(const std::string& i
   if (!reply) return reply.error();
   if (reply->status == 404) return std::optional<ContainerInfo>();
   if (reply->status != 200) return daemonError("inspect container", *reply);
-  auto info = parseInspect(nlohmann::json::parse(reply->body, nullptr, false));
+  auto info = parseInspect(parseJsonOrDiscarded(reply->body));
   if (!info) return info.error();
   return std::optional<ContainerInfo>(std::move(*info));
 }
@@ -155,7 +156,7 @@ Result<std::vector<std::string>> DockerRuntime::list(const std::map<std::string,
   auto reply = request("GET", "/containers/json?all=1&filters=" + urlEncode(labelFilter(labels)));
   if (!reply) return reply.error();
   if (reply->status != 200) return daemonError("list containers", *reply);
-  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  auto j = parseJsonOrDiscarded(reply->body);
   std::vector<std::string> ids;
   if (!j.is_array()) return makeError("runtime_error", "list containers: not a JSON array");
   for (const auto& c : j) ids.push_back(c.value("Id", std::string()));
@@ -185,7 +186,7 @@ Result<std::optional<ImageInfo>> DockerRuntime::inspectImage(const std::string& 
   if (!reply) return reply.error();
   if (reply->status == 404) return std::optional<ImageInfo>();
   if (reply->status != 200) return daemonError("image inspect", *reply);
-  auto info = parseImageInspect(nlohmann::json::parse(reply->body, nullptr, false));
+  auto info = parseImageInspect(parseJsonOrDiscarded(reply->body));
   if (!info) return info.error();
   return std::optional<ImageInfo>(*info);
 }
@@ -218,7 +219,7 @@ Result<int> DockerRuntime::exec(const std::string& id, const std::vector<std::st
   auto created = request("POST", "/containers/" + id + "/exec", body.dump());
   if (!created) return created.error();
   if (created->status != 201) return daemonError("exec create", *created);
-  const std::string execId = nlohmann::json::parse(created->body, nullptr, false).value("Id", std::string());
+  const std::string execId = parseJsonOrDiscarded(created->body).value("Id", std::string());
   auto started = request("POST", "/exec/" + execId + "/start", R"({"Detach":true})");
   if (!started) return started.error();
   if (started->status != 200) return daemonError("exec start", *started);
@@ -226,7 +227,7 @@ Result<int> DockerRuntime::exec(const std::string& id, const std::vector<std::st
   while (true) {
     auto state = request("GET", "/exec/" + execId + "/json");
     if (!state) return state.error();
-    auto j = nlohmann::json::parse(state->body, nullptr, false);
+    auto j = parseJsonOrDiscarded(state->body);
     if (j.is_object() && !j.value("Running", true) && j.contains("ExitCode") && j["ExitCode"].is_number())
       return j["ExitCode"].get<int>();
     if (std::chrono::steady_clock::now() > deadline)
@@ -239,7 +240,7 @@ Result<ContainerStats> DockerRuntime::stats(const std::string& id) {
   auto reply = request("GET", "/containers/" + id + "/stats?stream=0&one-shot=1");
   if (!reply) return reply.error();
   if (reply->status != 200) return daemonError("container stats", *reply);
-  return parseStats(nlohmann::json::parse(reply->body, nullptr, false));
+  return parseStats(parseJsonOrDiscarded(reply->body));
 }
 
 }  // namespace berth::runtime::docker

@@ -1,0 +1,27 @@
+// The one way berth parses JSON that came from outside: nesting is bounded
+// before nlohmann builds a value, because copying or destroying a value nested
+// hundreds of thousands deep recurses until the stack runs out.
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace berth {
+
+inline constexpr std::size_t kMaxJsonDepth = 64;
+
+// Deepest nesting of arrays and objects in `text`, counted outside strings;
+// stops counting (and returns a value > `limit`) as soon as `limit` is passed.
+std::size_t jsonNestingDepth(std::string_view text, std::size_t limit);
+
+// Errors: "malformed_json" (not JSON), "too_deep" (nesting above `max_depth`).
+Result<nlohmann::json> parseJson(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
+
+// The same, for callers that only need to know it failed: a discarded value
+// (is_discarded()) on any error.
+nlohmann::json parseJsonOrDiscarded(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
+
+}  // namespace berth

@@ -1,0 +1,40 @@
+#include "common/json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth {
+namespace {
+
+TEST(JsonDepth, CountsNestingOutsideStrings) {
+  EXPECT_EQ(jsonNestingDepth("1", 64), 0u);
+  EXPECT_EQ(jsonNestingDepth(R"({"a":[1,{"b":[]}]})", 64), 4u);
+  EXPECT_EQ(jsonNestingDepth(R"({"a":"[[[[[[\"[[["})", 64), 1u);
+  EXPECT_EQ(jsonNestingDepth(R"(["\\",[[]]])", 64), 3u);
+}
+
+TEST(JsonDepth, TwoHundredThousandBracketsAreRefusedWithoutBuildingAValue) {
+  const std::string deep(200'000, '[');
+  auto parsed = parseJson(deep);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().code, "too_deep");
+  EXPECT_TRUE(parseJsonOrDiscarded(deep).is_discarded());
+  // Balanced and valid, still too deep.
+  std::string balanced = std::string(65, '[') + std::string(65, ']');
+  EXPECT_EQ(parseJson(balanced).error().code, "too_deep");
+}
+
+TEST(JsonDepth, SixtyFourLevelsAreFine) {
+  std::string ok = std::string(64, '[') + std::string(64, ']');
+  auto parsed = parseJson(ok);
+  ASSERT_TRUE(parsed.ok());
+  nlohmann::json copy = *parsed;  // copies and destroys without trouble
+  EXPECT_TRUE(copy.is_array());
+}
+
+TEST(JsonDepth, MalformedIsNamed) {
+  EXPECT_EQ(parseJson("{").error().code, "malformed_json");
+  EXPECT_EQ(parseJson("\"\xff\"").error().code, "malformed_json");
+}
+
+}  // namespace
+}  // namespace berth
