@@ -23,6 +23,7 @@
 #include "agent/agent_state.hpp"
 #include "agent/app_supervisor.hpp"
 #include "agent/keyed_workers.hpp"
+#include "agent/log_buffer.hpp"
 #include "pki/sealed_file.hpp"
 #include "runtime/docker/docker_runtime.hpp"
 #include "runtime/docker/log_stream.hpp"
@@ -50,17 +51,20 @@ constexpr const char* kAgentVersion = "0.1.0";
 constexpr std::size_t kResultCacheSize = 4096;
 constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr auto kRenewalCheckInterval = std::chrono::minutes(10);
-constexpr std::size_t kMaxBufferedLogLines = 20'000;  // while the session is down
+constexpr std::size_t kMaxBufferedLogLines = 20'000;  // while the session is down (then the oldest are dropped)
+constexpr std::size_t kMaxBufferedLogBytes = 16u << 20;  // and at most this much of them
 constexpr std::size_t kMaxLinesPerLogFrame = 500;
+constexpr auto kLogCursorSaveInterval = std::chrono::seconds(1);
+constexpr int kSessionBackoffCapS = 15;  // once a session has existed
 constexpr int kRuntimeThreads = 4;  // app work in parallel across apps, in order within one
-
-struct PendingLogLine {
-  std::string app;
-  int deployment = 0;
-  int replica = 0;
-  runtime::docker::LogLine line;
-};
 }  // namespace
+
+std::chrono::milliseconds reconnectDelay(int failures, bool had_session, int cap_s, double jitter) {
+  const int cap = std::max(1, had_session ? std::min(cap_s, kSessionBackoffCapS) : cap_s);
+  const double base = std::min<double>(cap, std::pow(2.0, std::clamp(failures, 0, 10)));
+  const double delay = base / 2 + std::clamp(jitter, 0.0, 1.0) * (base / 2);  // in [base/2, base]
+  return std::chrono::milliseconds(static_cast<std::int64_t>(delay * 1000));
+}
 
 struct Agent::Impl {
   AgentConfig config;
@@ -91,8 +95,10 @@ struct Agent::Impl {
   std::string docker_api_version;                          // copied to the I/O thread for followers
   std::map<std::string, std::shared_ptr<runtime::docker::LogFollower>> followers;
   std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
-  std::deque<PendingLogLine> pending_logs;
-  std::uint64_t dropped_log_lines = 0;
+  LogBuffer pending_logs{kMaxBufferedLogLines, kMaxBufferedLogBytes};
+  LogCursors log_cursors;            // container id -> newest line shipped, kept in <state_dir>/log_cursors.json
+  bool had_log_cursor_file = false;
+  Steady::time_point log_cursors_saved_at{};
   bool first_container_sync = true;
   std::int64_t started_ms = systemNowMs();
   nlohmann::json container_stats = nlohmann::json::array();
@@ -159,6 +165,8 @@ struct Agent::Impl {
     }
     docker = std::move(*runtime);
     SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
+    options.container_log_max_size = config.container_log_max_size;
+    options.container_log_max_files = config.container_log_max_files;
     auto sup = std::make_unique<AppSupervisor>(*docker, options, [this](const nlohmann::json& event) {
       asio::post(io, [this, event] {
         Envelope e = frame(FrameType::Event);
@@ -240,23 +248,20 @@ struct Agent::Impl {
     for (const auto& c : running) {
       ids.insert(c.id);
       if (followers.count(c.id)) continue;
-      // Resume after the last line seen; on the agent's first look, from its start (older lines were sent before).
-      double since = 0;
-      if (auto last = last_log_ms.find(c.id); last != last_log_ms.end())
-        since = static_cast<double>(last->second + 1) / 1000.0;
-      else if (first_container_sync)
-        since = static_cast<double>(started_ms) / 1000.0;
+      // Resume after the last line read in this run, else after the last one shipped (also by an earlier
+      // run: lines written while the agent was down still come), else from the first.
+      std::optional<std::int64_t> seen;
+      if (auto last = last_log_ms.find(c.id); last != last_log_ms.end()) seen = last->second;
+      const double since = static_cast<double>(logResumeMs(seen, log_cursors.of(c.id),
+                                                           first_container_sync && !had_log_cursor_file, started_ms)) /
+                           1000.0;
       auto follower = std::make_shared<runtime::docker::LogFollower>(
           io.get_executor(), config.docker_socket, docker_api_version, c.id, since,
           [this, c](std::vector<runtime::docker::LogLine> lines) {
             for (auto& line : lines) {
               auto& last = last_log_ms[c.id];
               last = std::max(last, line.at_ms);
-              if (pending_logs.size() >= kMaxBufferedLogLines) {
-                pending_logs.pop_front();
-                ++dropped_log_lines;
-              }
-              pending_logs.push_back({c.app, c.deployment, c.replica, std::move(line)});
+              pending_logs.push({c.app, c.id, c.deployment, c.replica, std::move(line)});  // bounded; drops count
             }
           },
           [this, id = c.id](const std::string& reason) {
@@ -277,45 +282,67 @@ struct Agent::Impl {
     }
   }
 
-  // Sends buffered lines as LOG frames, one per app, at most kMaxLinesPerLogFrame each.
+  // Sends buffered lines as LOG frames, one per app, at most kMaxLinesPerLogFrame each; an app
+  // whose lines were dropped is told how many (the server records an app event).
   void flushLogs() {
     if (!current || current->closing()) return;
-    while (!pending_logs.empty()) {
-      const std::string app = pending_logs.front().app;
+    auto dropped = pending_logs.takeDropped();
+    while (!pending_logs.empty() || !dropped.empty()) {
+      auto batch = pending_logs.takeBatch(kMaxLinesPerLogFrame);
+      const std::string app = batch.empty() ? dropped.begin()->first : batch.front().app;
       nlohmann::json lines = nlohmann::json::array();
-      for (auto it = pending_logs.begin(); it != pending_logs.end() && lines.size() < kMaxLinesPerLogFrame;) {
-        if (it->app != app) {
-          ++it;
-          continue;
-        }
-        lines.push_back({{"at", it->line.at_ms},
-                         {"stream", it->line.stream},
-                         {"text", it->line.text},
-                         {"deployment", it->deployment},
-                         {"replica", it->replica}});
-        it = pending_logs.erase(it);
+      for (const auto& l : batch) {
+        lines.push_back({{"at", l.line.at_ms},
+                         {"stream", l.line.stream},
+                         {"text", l.line.text},
+                         {"deployment", l.deployment},
+                         {"replica", l.replica}});
+        log_cursors.shipped(l.container, l.line.at_ms);
       }
       Envelope e = frame(FrameType::Log);
       e.data = {{"app", app}, {"lines", lines}};
-      if (dropped_log_lines) {
-        e.data["dropped"] = dropped_log_lines;
-        dropped_log_lines = 0;
+      if (auto d = dropped.find(app); d != dropped.end()) {
+        e.data["dropped"] = d->second;
+        dropped.erase(d);
       }
       send(e);
     }
+    if (log_cursors.dirty() && Steady::now() - log_cursors_saved_at >= kLogCursorSaveInterval) saveLogCursors();
+  }
+
+  std::string logCursorPath() const { return config.state_dir + "/log_cursors.json"; }
+
+  void loadLogCursors() {
+    auto text = pki::readFile(logCursorPath());
+    if (!text) return;  // first run with cursors: followers start from the agent's start
+    had_log_cursor_file = true;
+    auto parsed = LogCursors::parse(*text);
+    if (!parsed) {
+      log::warn("log cursors unreadable; resuming containers from their first line", {{"error", parsed.error().message}});
+      return;
+    }
+    log_cursors = std::move(*parsed);
+  }
+
+  void saveLogCursors() {
+    log_cursors_saved_at = Steady::now();
+    if (auto r = pki::writePrivateFile(logCursorPath(), log_cursors.serialize()); !r)
+      log::warn("log cursors not saved", {{"error", r.error().message}});
   }
 
   asio::awaitable<void> mainLoop() {
     int failures = 0;
+    bool hadSession = false;
     while (!stopped) {
       if (renewalDue(state, clock())) renew();
       const bool welcomed = co_await session();
       if (stopped) break;
       failures = welcomed ? 0 : failures + 1;
-      const double base = std::min<double>(config.backoff_cap_s, std::pow(2.0, std::min(failures, 10)));
-      const double delay = std::uniform_real_distribution<double>(base / 2, base)(rng);  // jitter
-      log::info("reconnecting", {{"in_ms", static_cast<int>(delay * 1000)}, {"failures", failures}});
-      backoff.expires_after(std::chrono::milliseconds(static_cast<int>(delay * 1000)));
+      hadSession |= welcomed;
+      const auto delay = reconnectDelay(failures, hadSession, config.backoff_cap_s,
+                                        std::uniform_real_distribution<double>(0, 1)(rng));
+      log::info("reconnecting", {{"in_ms", delay.count()}, {"failures", failures}});
+      backoff.expires_after(delay);
       boost::system::error_code ec;
       co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -532,6 +559,7 @@ struct Agent::Impl {
     }
     for (auto& [id, follower] : followers) follower->stop();
     followers.clear();
+    if (log_cursors.dirty()) saveLogCursors();
     if (signals) signals->cancel();
     if (current) current->close("agent shutting down");
     auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
@@ -585,6 +613,7 @@ void Agent::run() {
       if (!ec) i.shutdown();
     });
   }
+  i.loadLogCursors();
   i.workers = std::make_unique<KeyedWorkers>(kRuntimeThreads);
   // Adopt what runs and start following its logs before the first session.
   i.workers->post("", [&i] {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -30,11 +31,21 @@ struct AgentConfig {
   int reconcile_interval_s = 10;
   std::int64_t reserved_cpu_millicores = 0;
   std::int64_t reserved_memory_bytes = 0;
+  // Each app container's Docker log (json-file), rotated at this size, this many files kept.
+  std::string container_log_max_size = "10m";
+  int container_log_max_files = 3;
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.
 const std::vector<std::string>& agentConfigKeys();
 Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged);
+
+// The wait before the next dial after `failures` failed dials in a row (1 s
+// doubling, with jitter: a value in [base/2, base]). `jitter` in [0, 1] picks
+// within that range. Once a session has existed the cap is 15 s, so a node
+// back from a partition is seen again quickly; before any session (a server
+// not there yet) `cap_s` applies.
+std::chrono::milliseconds reconnectDelay(int failures, bool had_session, int cap_s, double jitter);
 
 class Agent {
  public:

@@ -31,7 +31,8 @@ const std::vector<std::string>& agentConfigKeys() {
   static const std::vector<std::string> keys = {
       "state_dir", "server",    "join",         "ca_pin",          "site",
       "labels",    "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s",
-      "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory"};
+      "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
+      "container_log_max_size", "container_log_max_files"};
   return keys;
 }
 
@@ -81,12 +82,24 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   std::tuple<const char*, int*, int, int> ints[] = {{"clock_skew_s", &config.clock_skew_s, 1, 3600},
                                                     {"max_frame_bytes", &config.max_frame_bytes, 1024, 64 << 20},
                                                     {"backoff_cap_s", &config.backoff_cap_s, 1, 3600},
-                                                    {"reconcile_interval_s", &config.reconcile_interval_s, 1, 3600}};
+                                                    {"reconcile_interval_s", &config.reconcile_interval_s, 1, 3600},
+                                                    {"container_log_max_files", &config.container_log_max_files, 1, 100}};
   for (auto& [name, target, min, max] : ints) {
     if (!merged.contains(name)) continue;
     auto value = intField(merged[name], name, min, max);
     if (!value) return value.error();
     *target = *value;
+  }
+  if (merged.contains("container_log_max_size")) {
+    // Docker's own syntax for json-file max-size: digits with an optional k, m or g.
+    const auto& v = merged["container_log_max_size"];
+    const std::string text = v.is_string() ? v.get<std::string>() : "";
+    const std::size_t digits = text.find_first_not_of("0123456789");
+    const bool ok = !text.empty() && digits != 0 && text.size() <= 12 &&
+                    (digits == std::string::npos || (digits == text.size() - 1 && std::string("kmg").find(text.back()) != std::string::npos)) &&
+                    text.find_first_not_of("0") != std::string::npos && text[0] != '0';
+    if (!ok) return fieldError("container_log_max_size", "must be a size such as 10m, 512k or 1g");
+    config.container_log_max_size = text;
   }
   if (merged.contains("reserved_cpu")) {
     const auto& v = merged["reserved_cpu"];

@@ -18,6 +18,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr const char* kManaged = "berth.managed";
 constexpr const char* kApp = "berth.app";
 constexpr const char* kDeployment = "berth.deployment";
+constexpr const char* kDeploymentId = "berth.deployment_id";
 constexpr const char* kReplica = "berth.replica";
 constexpr const char* kNode = "berth.node";
 // Without a health check a container counts as healthy once it has stayed up this long.
@@ -50,6 +51,12 @@ std::string appArg(const nlohmann::json& args) {
 
 }  // namespace
 
+bool adoptable(const std::map<std::string, std::string>& labels, const std::string& wanted_id, bool image_matches) {
+  auto it = labels.find(kDeploymentId);
+  if (it != labels.end()) return !wanted_id.empty() && it->second == wanted_id;
+  return wanted_id.empty() && image_matches;
+}
+
 std::string containerName(const std::string& app, int deployment, int replica) {
   return "berth-" + app + "-d" + std::to_string(deployment) + "-" + std::to_string(replica);
 }
@@ -71,6 +78,7 @@ Result<void> AppSupervisor::load() {
     AppRecord r;
     r.app = a.value("app", std::string());
     r.deployment = a.value("deployment", 0);
+    r.deployment_id = a.value("deployment_id", std::string());
     r.spec = a.value("spec", nlohmann::json::object());
     r.image = a.value("image", std::string());
     r.running = a.value("running", true);
@@ -120,6 +128,7 @@ Result<void> AppSupervisor::saveLocked() {
     for (const auto& h : r.history) history.push_back({{"deployment", h.deployment}, {"image", h.image}, {"pulled", h.pulled}, {"reference", h.reference}});
     j.push_back({{"app", r.app},
                  {"deployment", r.deployment},
+                 {"deployment_id", r.deployment_id},
                  {"spec", r.spec},
                  {"image", r.image},
                  {"running", r.running},
@@ -129,9 +138,34 @@ Result<void> AppSupervisor::saveLocked() {
   return pki::writePrivateFile(options_.state_dir + "/apps.sealed", pki::seal(j.dump(), options_.sealing_key));
 }
 
-void AppSupervisor::emit(const std::string& app, int deployment, const std::string& state, const std::string& reason) {
+void AppSupervisor::emit(const std::string& app, int deployment, const std::string& state, const std::string& reason,
+                         const nlohmann::json& extra) {
   log::info("app event", {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
-  if (events_) events_({{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
+  nlohmann::json event = {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}};
+  if (extra.is_object()) event.update(extra);
+  if (events_) events_(event);
+}
+
+void AppSupervisor::markUnreachable(const std::string& app, int deployment, const Error& error) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!unreachable_.insert(app).second) return;  // said once for this outage
+  }
+  emit(app, deployment, "runtime_unreachable",
+       "runtime unreachable (" + error.message + "); the agent retries quietly and looks again when it is back");
+}
+
+bool AppSupervisor::isCurrent(const runtime::ContainerInfo& c, const AppRecord& record) {
+  if (labelInt(c, kDeployment) != record.deployment) return false;
+  if (c.labels.count(kDeploymentId)) return adoptable(c.labels, record.deployment_id, false);
+  if (!record.deployment_id.empty()) return false;
+  // From before deployment ids: the same image as the deployment pinned, or it is not ours.
+  bool sameImage = c.image_id == record.image;
+  if (!sameImage && !record.image.empty()) {
+    auto image = runtime_.inspectImage(record.image);
+    sameImage = image && *image && (*image)->id == c.image_id;
+  }
+  return sameImage;
 }
 
 VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json& args) {
@@ -154,18 +188,38 @@ VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json&
   if (verb == "app.start") return setRunning(app, true, false);
   if (verb == "app.stop") return setRunning(app, false, false);
   if (verb == "app.restart") return setRunning(app, true, true);
-  if (verb == "app.delete") return remove(app, args.value("volumes", false));
+  if (verb == "app.delete") {
+    // Every volume any deployment declared, comma-separated (the server knows them all).
+    std::vector<std::string> declared;
+    const std::string names = args.contains("volume_names") && args["volume_names"].is_string()
+                                  ? args["volume_names"].get<std::string>() + ","
+                                  : "";
+    std::string name;
+    for (char c : names) {
+      if (c != ',') {
+        name += c;
+        continue;
+      }
+      if (name.empty()) continue;
+      if (auto r = apps::validateVolumeName("args.volume_names", name); !r) return fail(r.error());
+      declared.push_back(name);
+      name.clear();
+    }
+    return remove(app, args.value("volumes", false), declared);
+  }
   if (verb == "app.limits") return limits(app, args.value("limits", nlohmann::json::object()));
   if (verb == "app.status") return status(app);
   return fail("verb_not_allowed", "unknown app verb " + verb);
 }
 
-std::vector<runtime::ContainerInfo> AppSupervisor::containersOf(const std::string& app) {
+Result<std::vector<runtime::ContainerInfo>> AppSupervisor::containersOf(const std::string& app) {
   std::vector<runtime::ContainerInfo> out;
   auto ids = runtime_.list({{kApp, app}, {kNode, options_.node_id}});
-  if (!ids) return out;
+  if (!ids) return ids.error();  // unknown is not "none": callers must not act as if they were removed
   for (const auto& id : *ids) {
-    if (auto info = runtime_.inspect(id); info && *info) out.push_back(**info);
+    auto info = runtime_.inspect(id);
+    if (!info) return info.error();
+    if (*info) out.push_back(**info);
   }
   return out;
 }
@@ -215,6 +269,7 @@ runtime::ContainerSpec AppSupervisor::containerSpec(const AppRecord& record, con
               {kDeployment, std::to_string(record.deployment)},
               {kReplica, std::to_string(replica)},
               {kNode, options_.node_id}};
+  if (!record.deployment_id.empty()) c.labels[kDeploymentId] = record.deployment_id;
   c.add_capabilities = spec.capabilities;
   c.read_only_root = spec.read_only;
   c.user = spec.user;
@@ -226,6 +281,9 @@ runtime::ContainerSpec AppSupervisor::containerSpec(const AppRecord& record, con
   c.network = options_.network;
   c.container_port = spec.port;
   c.host_port = spec.publish;
+  c.host_ip = spec.publish_public ? "" : "127.0.0.1";  // loopback unless the deployment asks for every address
+  c.log_max_size = options_.container_log_max_size;
+  c.log_max_files = options_.container_log_max_files;
   for (const auto& [name, path] : spec.volumes) c.volumes[volumeName(record.app, name)] = path;
   return c;
 }
@@ -239,7 +297,7 @@ Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Li
     if (limits.net_in_bps == 0 && limits.net_out_bps == 0) return Ok{};  // nothing to shape, nothing lost
     return makeError("unsupported", "limits.net_in/net_out: " + dev.error().message);
   }
-  return applyTrafficControl(trafficControlPlan(*dev, (*info)->pid, limits.net_in_bps, limits.net_out_bps));
+  return applyTrafficControl(trafficControlPlan(hostTools(), *dev, (*info)->pid, limits.net_in_bps, limits.net_out_bps));
 }
 
 Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) {
@@ -247,6 +305,15 @@ Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const app
   std::string id;
   auto existing = runtime_.inspect(wanted.name);
   if (!existing) return existing.error();
+  if (*existing && !isCurrent(**existing, record)) {
+    // The right name but another deployment's container (a number reused after a lost write, a
+    // leftover): never the running version. Replaced, not adopted.
+    log::warn("replacing a container that is not this deployment's",
+              {{"container", wanted.name}, {"wanted_id", record.deployment_id},
+               {"found_id", (*existing)->labels.count(kDeploymentId) ? (*existing)->labels.at(kDeploymentId) : ""}});
+    if (auto removed = runtime_.remove((*existing)->id, true); !removed) return removed.error();
+    *existing = std::nullopt;
+  }
   if (*existing) {
     id = (*existing)->id;  // adopt: the same deployment was started before (redelivery, agent restart)
   } else {
@@ -331,11 +398,21 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   if (!args.contains("deployment") || !args["deployment"].is_number_integer() || args["deployment"].get<int>() < 1)
     return fail("invalid_argument", "field 'args.deployment': must be a positive integer");
   const int number = args["deployment"].get<int>();
+  std::string deploymentId;
+  if (args.contains("deployment_id")) {
+    const auto& v = args["deployment_id"];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 64 ||
+        v.get<std::string>().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos)
+      return fail("invalid_argument", "field 'args.deployment_id': must be 1-64 of letters, digits, '_' and '-'");
+    deploymentId = v.get<std::string>();
+  }
   auto spec = apps::parseDeploymentSpec(args.value("spec", nlohmann::json::object()));
   if (!spec) return fail(spec.error());
   AppRecord next = record(app).value_or(AppRecord{});
   next.app = app;
   next.deployment = number;
+  next.deployment_id = deploymentId;
   next.spec = args["spec"];
   next.running = true;
   next.keep = std::max(1, args.value("keep", 3));
@@ -352,10 +429,15 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   emit(app, number, "starting", "image " + next.image);
 
   auto before = containersOf(app);
+  if (!before) {
+    markUnreachable(app, number, before.error());
+    emit(app, number, "failed", before.error().message);
+    return fail(before.error());
+  }
   std::vector<std::string> stoppedOld;
   if (spec->publish) {  // the host port can be bound once: the old version steps aside first
-    for (const auto& c : before) {
-      if (labelInt(c, kDeployment) != number && c.state == "running") {
+    for (const auto& c : *before) {
+      if (!isCurrent(c, next) && c.state == "running") {
         (void)runtime_.stop(c.id, options_.stop_timeout_s);
         stoppedOld.push_back(c.id);
       }
@@ -387,9 +469,10 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   emit(app, number, "healthy", "");
   const int replicas = spec->replicas;
   std::lock_guard lock(mutex_);
-  deferred_[app].push_back([this, app, number, replicas] {
-    for (const auto& c : containersOf(app)) {
-      const bool current = labelInt(c, kDeployment) == number && labelInt(c, kReplica) < replicas;
+  deferred_[app].push_back([this, app, next, replicas] {
+    auto all = containersOf(app);
+    for (const auto& c : all ? *all : std::vector<runtime::ContainerInfo>{}) {
+      const bool current = isCurrent(c, next) && labelInt(c, kReplica) < replicas;
       if (!current) (void)runtime_.remove(c.id, true);
     }
     pruneImages(app);
@@ -450,10 +533,15 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
   const auto* spec = &parsed;
   const bool changed = record.running != running;
   record.running = running;
+  auto all = containersOf(app);
+  if (!all) {
+    markUnreachable(app, record.deployment, all.error());
+    return fail(all.error());
+  }
   if (auto saved = put(app, record); !saved) return fail(saved.error());
   std::vector<std::string> ids;
-  for (const auto& c : containersOf(app)) {
-    if (labelInt(c, kDeployment) != record.deployment) continue;
+  for (const auto& c : *all) {
+    if (!isCurrent(c, record)) continue;
     if (!running || restart) {
       if (auto r = runtime_.stop(c.id, options_.stop_timeout_s); !r) return fail(r.error());
     }
@@ -461,7 +549,10 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
   if (running) {
     for (int r = 0; r < spec->replicas; ++r) {
       auto id = runReplica(record, *spec, r);
-      if (!id) return fail(id.error());
+      if (!id) {
+        if (id.error().code == "runtime_unavailable") markUnreachable(app, record.deployment, id.error());
+        return fail(id.error());
+      }
       ids.push_back(*id);
     }
     for (const auto& id : ids) {
@@ -478,16 +569,19 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
   return out;
 }
 
-VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes) {
+VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes, const std::vector<std::string>& declared) {
   auto found = record(app);
   std::set<std::string> volumeNames;
+  for (const auto& name : declared) volumeNames.insert(volumeName(app, name));  // every deployment's, from the server
   if (found) {
     if (auto spec = apps::parseDeploymentSpec(found->spec)) {
       for (const auto& [name, path] : spec->volumes) volumeNames.insert(volumeName(app, name));
     }
   }
   int removed = 0;
-  for (const auto& c : containersOf(app)) {
+  auto all = containersOf(app);
+  if (!all) return fail(all.error());
+  for (const auto& c : *all) {
     if (auto r = runtime_.remove(c.id, true); !r) return fail(r.error());
     ++removed;
   }
@@ -519,8 +613,10 @@ VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& 
     return fail("invalid_argument", "field 'limits.disk': cannot change on a running container; deploy again");
   runtime::Resources resources{next->memory_bytes, next->swap_bytes, next->cpu_millicores, next->pids};
   nlohmann::json ids = nlohmann::json::array();
-  for (const auto& c : containersOf(app)) {
-    if (labelInt(c, kDeployment) != record.deployment) continue;
+  auto all = containersOf(app);
+  if (!all) return fail(all.error());
+  for (const auto& c : *all) {
+    if (!isCurrent(c, record)) continue;
     if (auto r = runtime_.update(c.id, resources); !r) return fail(r.error());
     if (c.state == "running" && (next->net_in_bps != spec->limits.net_in_bps || next->net_out_bps != spec->limits.net_out_bps)) {
       if (auto r = applyBandwidth(c.id, *next); !r) return fail(r.error());
@@ -537,12 +633,15 @@ VerbOutcome AppSupervisor::limits(const std::string& app, const nlohmann::json& 
 
 VerbOutcome AppSupervisor::status(const std::string& app) {
   nlohmann::json containers = nlohmann::json::array();
-  for (const auto& c : containersOf(app)) {
+  auto all = containersOf(app);
+  if (!all) return fail(all.error());
+  for (const auto& c : *all) {
     containers.push_back({{"id", c.id},
                           {"name", c.name},
                           {"state", c.state},
                           {"started_at", c.started_at},
                           {"deployment", labelInt(c, kDeployment)},
+                          {"deployment_id", c.labels.count(kDeploymentId) ? c.labels.at(kDeploymentId) : ""},
                           {"replica", labelInt(c, kReplica)},
                           {"ip", c.ip_address}});
   }
@@ -566,16 +665,30 @@ void AppSupervisor::reconcileApp(const std::string& app) {
   if (!found) return;
   const auto& [record, parsed] = *found;
   const auto* spec = &parsed;
+  auto all = containersOf(app);
+  if (!all) {  // not "every container was removed": the runtime is not answering
+    markUnreachable(app, record.deployment, all.error());
+    return;
+  }
+  bool wasUnreachable = false;
+  {
+    std::lock_guard lock(mutex_);
+    wasUnreachable = unreachable_.erase(app) > 0;
+  }
   std::map<int, runtime::ContainerInfo> current;
-  for (const auto& c : containersOf(app)) {
+  for (const auto& c : *all) {
     const int replica = labelInt(c, kReplica);
-    if (labelInt(c, kDeployment) != record.deployment || replica < 0 || replica >= spec->replicas) {
-      (void)runtime_.remove(c.id, true);
+    if (!isCurrent(c, record) || replica < 0 || replica >= spec->replicas) {
+      if (auto removed = runtime_.remove(c.id, true); !removed) {
+        if (removed.error().code == "runtime_unavailable") return markUnreachable(app, record.deployment, removed.error());
+        continue;
+      }
       emit(app, record.deployment, "drift", "removed leftover container " + c.name);
       continue;
     }
     current[replica] = c;
   }
+  int running = 0;
   for (int r = 0; r < spec->replicas; ++r) {
     auto it = current.find(r);
     if (!record.running) {
@@ -585,12 +698,25 @@ void AppSupervisor::reconcileApp(const std::string& app) {
       }
       continue;
     }
-    if (it != current.end() && it->second.state == "running") continue;
+    if (it != current.end() && it->second.state == "running") {
+      ++running;
+      continue;
+    }
     const std::string why = it == current.end()
                                 ? "recreated " + containerName(app, record.deployment, r) + ": the container was removed"
                                 : "started " + it->second.name + ": it was " + it->second.state;
     auto id = runReplica(record, *spec, r);
+    if (!id && id.error().code == "runtime_unavailable") return markUnreachable(app, record.deployment, id.error());
+    if (id) ++running;
     emit(app, record.deployment, "drift", id ? why : why + " failed: " + id.error().message);
+  }
+  if (wasUnreachable) {
+    // Back after an outage: say what runs now, so a command refused meanwhile does not leave a stale state.
+    const std::string derived = !record.running ? "stopped" : running == spec->replicas ? "healthy" : "degraded";
+    emit(app, record.deployment, "runtime_reachable",
+         "runtime reachable again; " + std::to_string(running) + "/" + std::to_string(spec->replicas) +
+             " replicas running",
+         {{"derived", derived}});
   }
 }
 
@@ -618,7 +744,9 @@ void AppSupervisor::reportUnknown() {
 std::vector<RunningContainer> AppSupervisor::runningContainers() {
   std::vector<RunningContainer> out;
   for (const auto& app : appNames()) {
-    for (const auto& c : containersOf(app)) {
+    auto all = containersOf(app);
+    if (!all) continue;
+    for (const auto& c : *all) {
       if (c.state == "running") out.push_back({c.id, app, labelInt(c, kDeployment), labelInt(c, kReplica)});
     }
   }

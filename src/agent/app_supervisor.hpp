@@ -34,6 +34,8 @@ struct SupervisorOptions {
   std::string network;      // docker network for app containers ("" = the daemon's default)
   std::string sealing_key;  // for <state_dir>/apps.sealed
   int stop_timeout_s = 10;
+  std::string container_log_max_size = "10m";  // Docker json-file rotation of each container's log
+  int container_log_max_files = 3;
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.
@@ -45,6 +47,13 @@ struct RunningContainer {
   int deployment = 0;
   int replica = 0;
 };
+
+// Whether a container found under a deployment's name may be adopted as that
+// deployment's. A container labelled berth.deployment_id is adopted only by
+// the deployment with that id; one from before ids existed (no such label)
+// only when the wanted deployment has no id either and it runs the image the
+// deployment pinned. Anything else is replaced.
+bool adoptable(const std::map<std::string, std::string>& labels, const std::string& wanted_id, bool image_matches);
 
 inline const std::set<std::string>& appVerbs() {
   static const std::set<std::string> verbs = {"app.deploy", "app.start",  "app.stop",  "app.restart",
@@ -87,6 +96,7 @@ class AppSupervisor {
   struct AppRecord {
     std::string app;
     int deployment = 0;
+    std::string deployment_id;  // the server's unique id ("" for deployments from before ids)
     nlohmann::json spec;  // the deployment body as the API took it, secrets included
     std::string image;    // what runs: a repo digest or an image id
     bool running = true;
@@ -96,7 +106,7 @@ class AppSupervisor {
 
   VerbOutcome deploy(const nlohmann::json& args);
   VerbOutcome setRunning(const std::string& app, bool running, bool restart);
-  VerbOutcome remove(const std::string& app, bool volumes);
+  VerbOutcome remove(const std::string& app, bool volumes, const std::vector<std::string>& declared_volumes);
   VerbOutcome limits(const std::string& app, const nlohmann::json& limits);
   VerbOutcome status(const std::string& app);
 
@@ -109,7 +119,11 @@ class AppSupervisor {
   Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica);
   Result<void> waitHealthy(const std::string& id, const apps::DeploymentSpec& spec);
   Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
-  std::vector<runtime::ContainerInfo> containersOf(const std::string& app);
+  Result<std::vector<runtime::ContainerInfo>> containersOf(const std::string& app);
+  // The container is `record`'s deployment (number, and id or legacy image match).
+  bool isCurrent(const runtime::ContainerInfo& c, const AppRecord& record);
+  // The runtime could not be reached while working on `app`: one event per outage, then quiet.
+  void markUnreachable(const std::string& app, int deployment, const Error& error);
   std::optional<AppRecord> record(const std::string& app) const;
   // The app's record and its parsed spec; "not_found" when this node has no deployment of it.
   Result<std::pair<AppRecord, apps::DeploymentSpec>> current(const std::string& app) const;
@@ -117,7 +131,8 @@ class AppSupervisor {
   Result<void> put(const std::string& app, const std::optional<AppRecord>& record);
   void pruneImages(const std::string& app);
   Result<void> saveLocked();
-  void emit(const std::string& app, int deployment, const std::string& state, const std::string& reason);
+  void emit(const std::string& app, int deployment, const std::string& state, const std::string& reason,
+            const nlohmann::json& extra = nullptr);
 
   runtime::ContainerRuntime& runtime_;
   SupervisorOptions options_;
@@ -126,6 +141,7 @@ class AppSupervisor {
   mutable std::mutex mutex_;  // guards the members below
   std::map<std::string, AppRecord> apps_;
   std::set<std::string> reported_unknown_;
+  std::set<std::string> unreachable_;  // apps that saw the runtime unreachable and were not looked at since
   std::set<std::string> active_;  // apps with a verb running: their new containers are not "unknown" yet
   std::map<std::string, std::vector<std::function<void()>>> deferred_;  // by app
   std::map<std::string, runtime::ContainerStats> last_stats_;  // by container id, for CPU rates

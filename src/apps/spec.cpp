@@ -13,7 +13,8 @@ Error invalid(const std::string& field, const std::string& rule) {
 // A size/rate/cpu given as a string or (for plain numbers) an integer.
 Result<std::string> scalarText(const nlohmann::json& value, const std::string& field) {
   if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer() || value.is_number_unsigned()) return std::to_string(value.get<std::int64_t>());
+  if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.get<std::int64_t>());
   if (value.is_number_float()) return std::to_string(value.get<double>());
   return invalid(field, "must be a string such as \"512m\" or a number");
 }
@@ -40,6 +41,9 @@ Result<std::vector<std::string>> argv(const nlohmann::json& value, const std::st
 
 Result<std::int64_t> integer(const nlohmann::json& value, const std::string& field) {
   if (!value.is_number_integer() && !value.is_number_unsigned()) return invalid(field, "must be an integer");
+  // An unsigned beyond int64 would wrap to a negative number.
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    return invalid(field, "is too large");
   return value.get<std::int64_t>();
 }
 
@@ -158,7 +162,7 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (!b.is_object()) return invalid("body", "must be a JSON object");
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
-                          "replicas", "capabilities", "read_only", "registry_auth", "pull", "user"});
+                          "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -206,6 +210,11 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     *target = *p;
   }
   if (spec.publish && !spec.port) return invalid("publish", "needs port (the container port to publish)");
+  if (b.contains("publish_public")) {
+    if (!b["publish_public"].is_boolean()) return invalid("publish_public", "must be true or false");
+    spec.publish_public = b["publish_public"].get<bool>();
+    if (spec.publish_public && !spec.publish) return invalid("publish_public", "needs publish (a host port)");
+  }
   if (b.contains("health_check") && !b["health_check"].is_null()) {
     auto h = parseHealth(b["health_check"], spec.port);
     if (!h) return h.error();
@@ -250,6 +259,8 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (!a.is_object() || !a.contains("username") || !a["username"].is_string() || !a.contains("password") ||
         !a["password"].is_string())
       return invalid("registry_auth", "must be {\"username\": ..., \"password\": ...}");
+    if (auto r = refuseControlCharacters("registry_auth.username", a["username"].get<std::string>()); !r)
+      return r.error();
     spec.registry_auth = RegistryAuth{a["username"], a["password"]};
   }
   return spec;
@@ -290,6 +301,7 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"volumes", s.volumes},
                         {"port", s.port},
                         {"publish", s.publish},
+                        {"publish_public", s.publish_public},
                         {"limits", toJson(s.limits)},
                         {"replicas", s.replicas},
                         {"capabilities", s.capabilities},

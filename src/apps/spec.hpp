@@ -40,6 +40,7 @@ struct DeploymentSpec {
   std::map<std::string, std::string> volumes;  // volume name -> mount path
   std::uint16_t port = 0;                      // the port the app listens on (0 = none)
   std::uint16_t publish = 0;                   // host port bound to `port` (0 = not published)
+  bool publish_public = false;                 // bind the host port on every address, not only 127.0.0.1
   std::optional<HealthCheck> health;
   Limits limits;
   int replicas = 1;

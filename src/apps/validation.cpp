@@ -64,6 +64,14 @@ bool splitNumber(const std::string& text, double& number, std::string& unit) {
 
 }  // namespace
 
+Result<void> refuseControlCharacters(const std::string& field, const std::string& text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      return invalid(field, "must not contain control characters (CR, LF, TAB, NUL, ...)");
+  }
+  return Ok{};
+}
+
 Result<void> validateAppName(const std::string& field, const std::string& name) {
   if (name.empty() || name.size() > 63) return invalid(field, "must be 1 to 63 characters");
   if (!std::all_of(name.begin(), name.end(), [](char c) { return isLowerAlnum(c) || c == '-'; })) {
@@ -167,8 +175,11 @@ Result<std::int64_t> parseCpu(const std::string& field, const std::string& text)
   if (!splitNumber(text, number, unit) || (unit != "" && unit != "m")) {
     return invalid(field, "must be cores (\"0.5\") or millicores (\"500m\")");
   }
-  const auto millicores = static_cast<std::int64_t>(std::llround(unit == "m" ? number : number * 1000));
-  if (millicores < 1 || millicores > kMaxMillicores) return invalid(field, "must be between 1m and 1024 cores");
+  // Range-checked as a double first: casting a value beyond int64 is undefined behaviour.
+  const double wanted = unit == "m" ? number : number * 1000;
+  if (!(wanted >= 0.5 && wanted < static_cast<double>(kMaxMillicores) + 0.5))
+    return invalid(field, "must be between 1m and 1024 cores");
+  const auto millicores = static_cast<std::int64_t>(std::llround(wanted));
   return millicores;
 }
 
@@ -188,7 +199,7 @@ Result<std::int64_t> parseBytes(const std::string& field, const std::string& tex
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     const double bytes = number * scale;
-    if (bytes > 9.0e18) return invalid(field, "is too large");
+    if (!(bytes <= 9.0e18)) return invalid(field, "is too large");
     const auto value = static_cast<std::int64_t>(bytes);
     if (value < minimum) return invalid(field, "must be at least " + std::to_string(minimum) + " bytes");
     return value;
@@ -205,7 +216,7 @@ Result<std::int64_t> parseBandwidth(const std::string& field, const std::string&
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     const double bits = number * scale;
-    if (bits > 1e12) return invalid(field, "must be at most 1000gbit");
+    if (!(bits <= 1e12)) return invalid(field, "must be at most 1000gbit");
     if (bits < 8000) return invalid(field, "must be at least 8kbit");
     return static_cast<std::int64_t>(bits);
   }
@@ -239,6 +250,28 @@ Result<void> validateCapability(const std::string& field, const std::string& nam
   return invalid(field, "'" + name + "' is not a Linux capability (write it without CAP_, e.g. NET_BIND_SERVICE)");
 }
 
+const std::vector<std::string>& defaultCapabilities() {
+  static const std::vector<std::string> kDefault = {"CHOWN",  "DAC_OVERRIDE", "FSETID",           "FOWNER",
+                                                    "MKNOD",  "NET_RAW",      "SETGID",           "SETUID",
+                                                    "SETFCAP", "SETPCAP",     "NET_BIND_SERVICE", "SYS_CHROOT",
+                                                    "KILL",   "AUDIT_WRITE"};
+  return kDefault;
+}
+
+Result<void> checkCapabilities(const std::string& field, const std::vector<std::string>& capabilities,
+                               const std::vector<std::string>& allowed) {
+  const auto& defaults = defaultCapabilities();
+  for (const auto& cap : capabilities) {
+    if (auto r = validateCapability(field, cap); !r) return r;
+    if (std::find(defaults.begin(), defaults.end(), cap) != defaults.end()) continue;
+    if (std::find(allowed.begin(), allowed.end(), cap) != allowed.end()) continue;
+    return invalid(field, "'" + cap +
+                              "' is not in Docker's default set; the server setting allowed_capabilities must list it "
+                              "before an app may keep it");
+  }
+  return Ok{};
+}
+
 Result<std::int64_t> parseDuration(const std::string& field, const std::string& text) {
   double number = 0;
   std::string unit;
@@ -254,9 +287,10 @@ Result<std::int64_t> parseDuration(const std::string& field, const std::string& 
     scale = 3'600'000;
   else
     return invalid(field, "unit must be ms, s, m or h");
-  const auto ms = static_cast<std::int64_t>(number * scale);
-  if (ms < 1 || ms > kDayMs) return invalid(field, "must be between 1ms and 24h");
-  return ms;
+  // Range-checked as a double before the cast ("5555...h" is 5.5e35 ms: beyond int64, undefined behaviour).
+  const double ms = number * scale;
+  if (!(ms >= 1 && ms <= static_cast<double>(kDayMs))) return invalid(field, "must be between 1ms and 24h");
+  return static_cast<std::int64_t>(ms);
 }
 
 Result<HealthCheck> makeHealthCheck(const std::string& kind, const std::string& path, std::int64_t port,
@@ -266,6 +300,9 @@ Result<HealthCheck> makeHealthCheck(const std::string& kind, const std::string& 
   if (kind == "http") {
     check.kind = HealthCheckKind::Http;
     if (path.empty() || path.front() != '/') return invalid("health_check.path", "must start with '/'");
+    if (auto r = refuseControlCharacters("health_check.path", path); !r) return r.error();
+    if (path.find(' ') != std::string::npos || path.size() > 2048)
+      return invalid("health_check.path", "must be at most 2048 characters without spaces (percent-encode them)");
     check.path = path;
   } else if (kind == "tcp") {
     check.kind = HealthCheckKind::Tcp;

@@ -45,6 +45,17 @@ Result<std::int64_t> parseBandwidth(const std::string& field, const std::string&
 Result<void> validateUser(const std::string& field, const std::string& user);
 // A Linux capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE.
 Result<void> validateCapability(const std::string& field, const std::string& name);
+// Docker's default capability set (what a container keeps unless told
+// otherwise): an app may keep any of these without the server allowing it.
+const std::vector<std::string>& defaultCapabilities();
+// Every capability must be in Docker's default set or in `allowed` (the
+// server's allowed_capabilities setting); the refusal names the field and the
+// setting that would allow it.
+Result<void> checkCapabilities(const std::string& field, const std::vector<std::string>& capabilities,
+                               const std::vector<std::string>& allowed);
+// Text that ends up in a request line, a header or a host name: no control
+// characters (CR and LF would split a request; NUL truncates).
+Result<void> refuseControlCharacters(const std::string& field, const std::string& text);
 // "500ms", "10s", "5m", "1h" -> milliseconds (> 0, at most a day).
 Result<std::int64_t> parseDuration(const std::string& field, const std::string& text);
 

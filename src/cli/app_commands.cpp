@@ -95,6 +95,7 @@ struct DeployFlags {
   std::vector<std::string> command, env, secrets, volumes, health_command, caps;
   int port = 0, publish = 0, health_retries = 0, replicas = -1, pids = 0;
   bool read_only = false;
+  bool publish_public = false;
 };
 
 Result<nlohmann::json> limitsFrom(const DeployFlags& f) {
@@ -132,6 +133,7 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   }
   if (f.port) body["port"] = f.port;
   if (f.publish) body["publish"] = f.publish;
+  if (f.publish_public) body["publish_public"] = true;
   if (!f.health.empty()) {
     nlohmann::json h;
     if (f.health.rfind("http:", 0) == 0) h = {{"type", "http"}, {"path", f.health.substr(5)}};
@@ -260,7 +262,8 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--secret", f->secrets, "Secret KEY=VALUE (encrypted at rest, never shown)");
   deploy->add_option("-v,--volume", f->volumes, "Named volume NAME:/mount/path");
   deploy->add_option("--port", f->port, "Port the app listens on");
-  deploy->add_option("--publish", f->publish, "Host port bound to --port");
+  deploy->add_option("--publish", f->publish, "Host port bound to --port (on 127.0.0.1 only)");
+  deploy->add_flag("--publish-public", f->publish_public, "Bind the --publish port on every host address");
   deploy->add_option("--health", f->health, "http[:/path], tcp or cmd");
   deploy->add_option("--health-cmd", f->health_command, "Health command argv, one per flag");
   deploy->add_option("--health-interval", f->health_interval, "e.g. 2s");
@@ -385,20 +388,28 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   auto followFlag = std::make_shared<bool>(false);
   auto since = std::make_shared<std::string>();
   auto after = std::make_shared<long long>(0);
+  auto tail = std::make_shared<std::string>("100");
   auto* logs = root.add_subcommand("logs", "An app's stdout and stderr");
   logs->add_option("name", *name)->required();
   logs->add_flag("-f,--follow", *followFlag, "Keep printing new lines");
   logs->add_option("--since", *since, "Only lines newer than this: 10m, 2h");
   logs->add_option("--after", *after, "Only lines after this cursor (printed with --json)");
+  logs->add_option("--tail", *tail, "The last N lines (default 100), or all");
   common(logs);
-  logs->callback([&run, o, name, followFlag, since, after] {
-    run = [o, name, followFlag, since, after]() -> int {
+  logs->callback([&run, o, name, followFlag, since, after, tail] {
+    run = [o, name, followFlag, since, after, tail]() -> int {
+      if (*tail != "all" && (tail->empty() || tail->size() > 9 || tail->find_first_not_of("0123456789") != std::string::npos))
+        return fail(makeError("usage", "--tail wants a number of lines or all, got '" + *tail + "'"));
       auto api = client(*o);
       if (!api) return fail(api.error());
       long long cursor = *after;
       bool first = true;
+      // The newest lines first (as docker logs --tail); an explicit cursor or --tail all pages from there.
+      const bool tailFirst = *after == 0 && *tail != "all";
       while (true) {
-        std::string target = "/api/v1/apps/" + *name + "/logs?limit=1000&after=" + std::to_string(cursor);
+        std::string target = "/api/v1/apps/" + *name + "/logs?limit=1000";
+        if (first && tailFirst) target += "&tail=" + *tail;
+        else target += "&after=" + std::to_string(cursor);
         if (first && !since->empty()) target += "&since=" + *since;
         auto reply = api->call("GET", target);
         if (!reply) return fail(reply.error());
@@ -409,8 +420,9 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
         }
         std::cout << std::flush;
         cursor = reply->body.value("cursor", cursor);
+        const bool wasTail = first && tailFirst;
         first = false;
-        if (!lines.empty() && lines.size() >= 1000) continue;  // more to page through
+        if (!wasTail && !lines.empty() && lines.size() >= 1000) continue;  // more to page through
         if (!*followFlag) return exit_code::kOk;
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
       }

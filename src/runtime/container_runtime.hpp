@@ -30,8 +30,12 @@ struct ContainerSpec {
   std::string network;                  // empty = the runtime's default
   std::uint16_t container_port = 0;     // exposed port
   std::uint16_t host_port = 0;          // published on the host when non-zero
+  std::string host_ip = "127.0.0.1";    // the host address host_port binds ("" = every address)
   std::map<std::string, std::string> volumes;  // named volume -> mount path
   bool restart_unless_stopped = true;
+  // Docker's json-file log, rotated: at most log_max_files files of log_max_size ("10m") each.
+  std::string log_max_size = "10m";
+  int log_max_files = 3;
 };
 
 // Resources that can change on a running container.

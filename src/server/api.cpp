@@ -300,7 +300,16 @@ ApiResponse Api::routeApps(Call& call) {
       res.stream = apps.openLogStream(name, after);
       return res;
     }
-    return answer(apps.logs(name, after, since, limitParam(call.query, 500, 5000)));
+    // ?tail=N: the newest N lines (as docker logs --tail); "all" (or none) pages from the oldest.
+    std::optional<std::size_t> tail;
+    const auto& tailText = call.query["tail"];
+    if (!tailText.empty() && tailText != "all") {
+      if (tailText.size() > 9 || tailText.find_first_not_of("0123456789") != std::string::npos)
+        return errorResponse(invalid("tail", "must be a number of lines or \"all\""));
+      tail = std::min<std::size_t>(std::stoul(tailText), 5000);
+      if (!cursor.empty()) return errorResponse(invalid("tail", "cannot be combined with after"));
+    }
+    return answer(apps.logs(name, after, since, limitParam(call.query, 500, 5000), tail));
   }
   return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
 }

@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "pki/sealed_file.hpp"
 
@@ -28,7 +29,8 @@ nlohmann::json deploymentJson(const store::Deployment& d) {
   return {{"app", d.app},         {"number", d.number},         {"spec", d.spec},
           {"image", d.image},     {"state", d.state},           {"reason", d.reason},
           {"command_id", d.command_id}, {"source", d.source},   {"created_at", d.created_at},
-          {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()}};
+          {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()},
+          {"deployment_id", d.deployment_id}};
 }
 
 AppService::AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock,
@@ -135,6 +137,9 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
                                             const std::string& pinned, const std::string& source) {
   auto spec = apps::parseDeploymentSpec(specBody);
   if (!spec) return spec.error();
+  // Checked here, not only at deploy: a rollback or scale re-runs an older spec under today's settings.
+  if (auto r = apps::checkCapabilities("capabilities", spec->capabilities, config_.allowed_capabilities); !r)
+    return r.error();
   if (app.node_id.empty()) {
     auto node = pickNode(app);
     if (!node) return node.error();
@@ -149,7 +154,12 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   d.image = pinned;
   d.source = source;
   d.created_at = d.updated_at = clock_();
-  nlohmann::json args = {{"app", app.name}, {"deployment", d.number}, {"spec", specBody}, {"keep", app.keep}};
+  d.deployment_id = "dep_" + randomHex(12);
+  nlohmann::json args = {{"app", app.name},
+                         {"deployment", d.number},
+                         {"deployment_id", d.deployment_id},
+                         {"spec", specBody},
+                         {"keep", app.keep}};
   if (!pinned.empty()) args["image"] = pinned;
   if (!sealed.empty()) args["sealed"] = sealed;
   auto id = submit(app, "app.deploy", args);
@@ -238,7 +248,21 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
     if (auto r = store_.deleteApp(name); !r) return r.error();
     return AppCall{"app.delete", *app, 0, ""};
   }
-  auto id = submit(*app, "app.delete", {{"app", name}, {"volumes", volumes}});
+  nlohmann::json args = {{"app", name}, {"volumes", volumes}};
+  if (volumes) {  // every named volume any deployment declared, not only the current one's
+    auto all = store_.listDeployments(name);
+    if (!all) return all.error();
+    std::set<std::string> names;
+    for (const auto& d : *all) {
+      const auto declared = d.spec.value("volumes", nlohmann::json::object());
+      if (!declared.is_object()) continue;
+      for (const auto& [volume, path] : declared.items()) names.insert(volume);
+    }
+    std::string joined;  // comma-separated: volume names cannot hold a comma
+    for (const auto& n : names) joined += (joined.empty() ? "" : ",") + n;
+    args["volume_names"] = joined;
+  }
+  auto id = submit(*app, "app.delete", args);
   if (force) {
     if (!id) log::warn("app forgotten without telling its node", {{"app", name}, {"error", id.error().message}});
     if (auto r = store_.deleteApp(name); !r) return r.error();
@@ -350,9 +374,9 @@ Result<nlohmann::json> AppService::events(const std::string& name, std::size_t l
 }
 
 Result<nlohmann::json> AppService::logs(const std::string& name, std::int64_t after, std::int64_t since,
-                                        std::size_t limit) {
+                                        std::size_t limit, std::optional<std::size_t> tail) {
   if (auto app = findApp(name); !app) return app.error();
-  auto lines = store_.listLogs(name, after, since, limit);
+  auto lines = tail ? store_.tailLogs(name, since, *tail) : store_.listLogs(name, after, since, limit);
   if (!lines) return lines.error();
   nlohmann::json out = nlohmann::json::array();
   std::int64_t cursor = after;
@@ -364,6 +388,9 @@ Result<nlohmann::json> AppService::logs(const std::string& name, std::int64_t af
                    {"replica", l.replica},
                    {"text", l.text}});
     cursor = l.seq;
+  }
+  if (tail && lines->empty()) {  // --tail 0 -f: follow from the newest line, not from the start
+    if (auto newest = store_.tailLogs(name, 0, 1); newest && !newest->empty()) cursor = newest->back().seq;
   }
   return nlohmann::json{{"lines", out}, {"cursor", cursor}};
 }
@@ -454,6 +481,16 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelo
       return;  // recorded from the command's RESULT, which carries the outcome durably
     (void)store_.transaction([&]() -> Result<void> {
       event(name, number, state, frame.data.value("reason", std::string()));
+      if (state == "runtime_reachable") {
+        // The agent looked again after an outage: what runs now is the truth, whatever a
+        // command refused during the outage left recorded.
+        const std::string derived = frame.data.value("derived", std::string());
+        const auto& app = **found;
+        if (number == app.current_deployment && (derived == "healthy" || derived == "stopped")) {
+          auto d = store_.getDeployment(name, number);
+          if (d && *d && (*d)->state != derived) setDeploymentState(name, number, derived, "runtime reachable again");
+        }
+      }
       if (state == "pulling" || state == "starting") {
         auto d = store_.getDeployment(name, number);
         if (d && *d && !finalDeploymentState((*d)->state)) setDeploymentState(name, number, state, "");
@@ -470,9 +507,12 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelo
     records.push_back({0, name, l.value("deployment", 0), l.value("replica", 0), l.value("at", std::int64_t{0}),
                        l.value("stream", std::string("stdout")), l.value("text", std::string())});
   }
-  if (frame.data.contains("dropped"))
+  if (frame.data.contains("dropped") && frame.data["dropped"].is_number_unsigned() && frame.data["dropped"] > 0) {
+    const std::string dropped = frame.data["dropped"].dump();
     records.push_back({0, name, 0, 0, clock_(), "berth",
-                       "[berth] the agent dropped " + frame.data["dropped"].dump() + " lines while disconnected"});
+                       "[berth] the agent dropped " + dropped + " lines it could not ship"});
+    event(name, (*found)->current_deployment, "logs_dropped", dropped + " log lines dropped");
+  }
   if (records.empty()) return;
   if (auto r = store_.appendLogs(records); !r) {
     log::error("log lines not stored", {{"app", name}, {"error", r.error().message}});

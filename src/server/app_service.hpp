@@ -59,9 +59,10 @@ class AppService {
   Result<nlohmann::json> list();
   Result<nlohmann::json> deployment(const std::string& name, int number);
   Result<nlohmann::json> events(const std::string& name, std::size_t limit);
-  // Lines after `after_seq` (the cursor) and not older than `since_ms`.
+  // Lines after `after_seq` (the cursor) and not older than `since_ms`; with
+  // `tail`, the newest `tail` such lines instead (oldest first, cursor = the last).
   Result<nlohmann::json> logs(const std::string& name, std::int64_t after_seq, std::int64_t since_ms,
-                              std::size_t limit);
+                              std::size_t limit, std::optional<std::size_t> tail = std::nullopt);
 
   // Wiring: command outcomes, agent frames, dispatch of sealed args.
   void onCommandFinished(const store::Command& command);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "apps/validation.hpp"
 #include "common/logging.hpp"
 
 namespace berth::server {
@@ -39,7 +40,7 @@ Error fieldError(const std::string& field, const std::string& rule) {
 
 const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level"};
+    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     return k;
   }();
@@ -90,13 +91,40 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
     if (parsed.empty()) return fieldError("server_names", "must name at least one host");
     config.server_names = parsed;
   }
+  if (merged.contains("allowed_capabilities")) {
+    const auto& caps = merged["allowed_capabilities"];
+    std::vector<std::string> parsed;
+    if (caps.is_string()) {  // comma-separated, as from an environment variable or flag
+      std::string item;
+      for (char c : caps.get<std::string>() + ",") {
+        if (c == ',') {
+          if (!item.empty()) parsed.push_back(item);
+          item.clear();
+        } else if (c != ' ') {
+          item += c;
+        }
+      }
+    } else if (caps.is_array()) {
+      for (const auto& c : caps) {
+        if (!c.is_string()) return fieldError("allowed_capabilities", "must be a list of capability names");
+        parsed.push_back(c.get<std::string>());
+      }
+    } else {
+      return fieldError("allowed_capabilities", "must be a list of capability names, e.g. [\"NET_ADMIN\"]");
+    }
+    for (const auto& cap : parsed) {
+      if (auto r = apps::validateCapability("allowed_capabilities", cap); !r)
+        return fieldError("allowed_capabilities", "'" + cap + "' is not a Linux capability (no CAP_ prefix)");
+    }
+    config.allowed_capabilities = parsed;
+  }
   for (const auto& f : kIntFields) {
     if (!merged.contains(f.name)) continue;
     const auto& v = merged[f.name];
     std::int64_t number = 0;
     if (v.is_number_integer()) {
       number = v.get<std::int64_t>();
-    } else if (v.is_string() && !v.get<std::string>().empty() &&
+    } else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() <= 18 &&
                v.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
       number = std::stoll(v.get<std::string>());
     } else {
@@ -114,7 +142,8 @@ nlohmann::json toJson(const ServerConfig& config) {
   nlohmann::json j = {{"data_dir", config.data_dir},
                       {"listen", config.listen},
                       {"server_names", config.server_names},
-                      {"log_level", config.log_level}};
+                      {"log_level", config.log_level},
+                      {"allowed_capabilities", config.allowed_capabilities}};
   for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
   return j;
 }

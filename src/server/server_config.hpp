@@ -33,6 +33,8 @@ struct ServerConfig {
   int log_retention_hours = 168;   // app log lines older than this go
   int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
+  // Capabilities beyond Docker's default set that apps may keep (empty: none).
+  std::vector<std::string> allowed_capabilities;
 };
 
 // The keys accepted in files, as BERTH_<KEY> variables and as --<key> flags.

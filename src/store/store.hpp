@@ -118,6 +118,10 @@ struct Deployment {
   std::string source;  // "deploy", "rollback of 3", "scale", ...
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  // Unique across all deployments ever made ("dep_<hex>"; empty for ones made
+  // before it existed). Containers carry it as the berth.deployment_id label,
+  // so a number reused after a lost write never adopts another's container.
+  std::string deployment_id;
 };
 
 struct AppEvent {
@@ -128,6 +132,10 @@ struct AppEvent {
   std::string state;
   std::string reason;
 };
+
+// What a stored log line costs beyond its text (row header, columns, index
+// entries), counted by log retention.
+inline constexpr std::int64_t kLogRowOverheadBytes = 64;
 
 struct LogRecord {
   std::int64_t seq = 0;  // assigned by the store; the cursor
@@ -207,8 +215,11 @@ class Store {
   // Oldest first: lines with seq > after_seq and at >= since_ms, at most `limit`.
   virtual Result<std::vector<LogRecord>> listLogs(const std::string& app, std::int64_t after_seq, std::int64_t since_ms,
                                                   std::size_t limit) = 0;
+  // The newest `tail` lines with at >= since_ms, oldest first.
+  virtual Result<std::vector<LogRecord>> tailLogs(const std::string& app, std::int64_t since_ms, std::size_t tail) = 0;
   // Drops lines older than `min_at_ms`, then the oldest lines of each app
-  // beyond `max_bytes_per_app` of text. Returns how many went.
+  // beyond `max_bytes_per_app`, counting what a row costs: its text plus
+  // kLogRowOverheadBytes (a million empty lines are not free). Returns how many went.
   virtual Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) = 0;
 
   virtual Result<void> appendAudit(const AuditRecord& record) = 0;

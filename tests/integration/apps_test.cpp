@@ -5,14 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "agent/traffic_control.hpp"
 #include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "pki/sealed_file.hpp"
+#include "runtime/docker/log_stream.hpp"
 
 namespace berth::itest {
 namespace {
@@ -455,6 +458,26 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   const auto resumedFirst = std::stoll(resumed->output.substr(resumed->output.find("id: ") + 4));
   EXPECT_EQ(resumedFirst, std::stoll(firstId) + 1) << resumed->output.substr(0, 200);
 
+  // berth logs shows the newest 100 lines by default; --tail N the newest N; --tail all everything.
+  ASSERT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/talker/logs?limit=5000").body["lines"].size() > 110;
+  }, std::chrono::seconds(60)));
+  auto [tailCode, tailed] = cli({"logs", "talker"});
+  ASSERT_EQ(tailCode, 0) << tailed;
+  EXPECT_EQ(count(tailed), 100) << tailed.substr(0, 300);
+  auto [threeCode, three] = cli({"logs", "talker", "--tail", "3"});
+  ASSERT_EQ(threeCode, 0) << three;
+  EXPECT_EQ(count(three), 3) << three;
+  auto [allLinesCode, allLines] = cli({"logs", "talker", "--tail", "all"});
+  ASSERT_EQ(allLinesCode, 0);
+  EXPECT_GT(count(allLines), 110);
+  EXPECT_NE(allLines.find("line 0\n"), std::string::npos);  // from the very first line
+  auto newest = cluster.api("GET", "/api/v1/apps/talker/logs?tail=2").body;
+  ASSERT_EQ(newest["lines"].size(), 2u);
+  EXPECT_LT(newest["lines"][0]["seq"].get<std::int64_t>(), newest["lines"][1]["seq"].get<std::int64_t>());
+  EXPECT_EQ(newest["cursor"], newest["lines"][1]["seq"]);
+  EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/talker/logs?tail=lots").error().code, "invalid_argument");
+
   // Delete --volumes takes the named volume too.
   ASSERT_EQ(cli({"app", "delete", "talker", "--volumes"}).first, 0);
   EXPECT_EQ(daemon->docker->request("GET", "/volumes/berth-talker-state")->status, 404);
@@ -488,6 +511,162 @@ TEST_F(AppsTest, SecretsThatCannotBeOpenedFailTheDeploymentInsteadOfDeployingWit
   EXPECT_EQ(cluster.apiResult("GET", "/api/v1/apps/web").error().code, "not_found");
   ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
   EXPECT_TRUE(eventually([&] { return containers("web").empty(); }, std::chrono::seconds(20)));
+}
+
+TEST_F(AppsTest, ALeftoverContainerUnderTheNextDeploymentsNameIsReplacedNotAdopted) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(cli(deployArgs("web", "1")).first, 0);
+  const auto d1 = cluster.api("GET", "/api/v1/apps/web/deployments/1").body;
+  ASSERT_EQ(d1["deployment_id"].get<std::string>().rfind("dep_", 0), 0u) << d1.dump();
+  EXPECT_EQ(only("web").labels["berth.deployment_id"], d1["deployment_id"]);
+
+  // A deployment 2 of VERSION two ran once and the server lost its record (a failed write), so the
+  // next deploy gets number 2 again. No reconcile pass runs meanwhile (it would remove the leftover).
+  stopAgent();
+  ASSERT_EQ(cluster.startOnlineAgent("a", {"--docker-socket", daemon->socket, "--docker-network", "berth-test",
+                                           "--reconcile-interval-s", "3600"}),
+            nodeId);
+  runtime::ContainerSpec leftover;
+  leftover.name = "berth-web-d2-0";
+  leftover.image = v2;
+  leftover.command = {"/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"};
+  leftover.network = "berth-test";
+  leftover.container_port = 8080;
+  leftover.labels = {{"berth.managed", "1"}, {"berth.app", "web"},      {"berth.deployment", "2"},
+                     {"berth.replica", "0"}, {"berth.node", nodeId},    {"berth.deployment_id", "dep_lost"}};
+  auto stale = daemon->docker->create(leftover);
+  ASSERT_TRUE(stale.ok()) << stale.error().message;
+  ASSERT_TRUE(daemon->docker->start(*stale).ok());
+
+  auto [deployed, out] = cli(deployArgs("web", "1"));
+  ASSERT_EQ(deployed, 0) << out << cluster.agent("a").log();
+  const auto d2 = cluster.api("GET", "/api/v1/apps/web/deployments/2").body;
+  EXPECT_EQ(d2["state"], "healthy");
+  EXPECT_NE(d2["deployment_id"], d1["deployment_id"]);
+  auto running = only("web");
+  EXPECT_NE(running.id, *stale);  // replaced, not adopted
+  EXPECT_EQ(running.labels["berth.deployment_id"], d2["deployment_id"]);
+  EXPECT_EQ(running.image_id, v1);
+  EXPECT_EQ(page(running), "version one\n");  // what was deployed, not the leftover's VERSION two
+}
+
+TEST_F(AppsTest, PublishedPortsBindLoopbackUnlessPublicAndCapabilitiesNeedTheServersAllowlist) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  const std::string gateway = daemon->networkGateway();
+  ASSERT_FALSE(gateway.empty());
+  const int port = 20000 + ::getpid() % 20000;
+  auto fetch = [&](const std::string& host) {
+    auto r = runProcess({"curl", "-s", "-m", "2", "http://" + host + ":" + std::to_string(port) + "/"}, 5000);
+    return r ? r->output : "";
+  };
+  ASSERT_EQ(cli(deployArgs("web", "1", {"--publish", std::to_string(port)})).first, 0);
+  EXPECT_TRUE(eventually([&] { return fetch("127.0.0.1") == "version one\n"; }));
+  EXPECT_EQ(fetch(gateway), "");  // a host address other than loopback: nothing listens there
+  auto [pub, pubOut] = cli(deployArgs("web", "2", {"--publish", std::to_string(port), "--publish-public"}));
+  ASSERT_EQ(pub, 0) << pubOut;
+  EXPECT_TRUE(eventually([&] { return fetch(gateway) == "version two\n"; }));
+
+  // Capabilities beyond Docker's default set are refused before anything is queued...
+  const auto before = cluster.api("GET", "/api/v1/apps/web").body["deployments"].size();
+  auto [refused, refusedOut] = cli(deployArgs("web", "1", {"--cap", "SYS_PTRACE"}));
+  EXPECT_EQ(refused, 2) << refusedOut;  // invalid_argument
+  EXPECT_NE(refusedOut.find("capabilities"), std::string::npos) << refusedOut;
+  EXPECT_NE(refusedOut.find("allowed_capabilities"), std::string::npos) << refusedOut;
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), before);
+  EXPECT_EQ(cli(deployArgs("web", "1", {"--cap", "NET_BIND_SERVICE"})).first, 0);  // in the default set
+  // ...until the server's allowed_capabilities lists them.
+  cluster.killServer(SIGTERM);
+  cluster.startServer({"--telemetry-interval-s", "1", "--allowed-capabilities", "SYS_PTRACE"});
+  ASSERT_TRUE(eventually([&] { return cluster.node(nodeId).value("status", "") == "online"; }));
+  auto [allowed, allowedOut] = cli(deployArgs("web", "1", {"--cap", "SYS_PTRACE"}));
+  EXPECT_EQ(allowed, 0) << allowedOut;
+}
+
+TEST_F(AppsTest, LinesWrittenWhileTheAgentIsStoppedArriveAfterItStarts) {
+  ASSERT_EQ(cli({"app", "create", "ticker", "--node", nodeId}).first, 0);
+  auto [deployed, out] = cli({"app", "deploy", "ticker", "--image", "berth-test/web:1", "--arg", "/bin/busybox",
+                              "--arg", "sh", "--arg", "-c", "--arg",
+                              "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"});
+  ASSERT_EQ(deployed, 0) << out;
+  auto ticks = [&](const std::string& text) {
+    std::set<int> seen;
+    for (auto at = text.find("tick "); at != std::string::npos; at = text.find("tick ", at + 1))
+      seen.insert(std::atoi(text.c_str() + at + 5));
+    return seen;
+  };
+  auto shipped = [&] { return ticks(cluster.api("GET", "/api/v1/apps/ticker/logs?limit=5000").body.dump()); };
+  ASSERT_TRUE(eventually([&] { return shipped().count(5) > 0; }, std::chrono::seconds(20))) << cluster.agent("a").log();
+  stopAgent();
+  const int lastShipped = *shipped().rbegin();
+  // The container keeps writing while the agent is away; wait until Docker holds 10 more lines.
+  const auto id = only("ticker").id;
+  auto held = [&] {
+    auto r = daemon->docker->request("GET", "/containers/" + id + "/logs?stdout=1&tail=5");
+    std::string text;
+    if (r) {
+      runtime::docker::LogDemuxer demuxer;
+      for (const auto& l : demuxer.feed(r->body)) text += l.text + "\n";
+    }
+    return ticks(text);
+  };
+  ASSERT_TRUE(eventually([&] { auto h = held(); return !h.empty() && *h.rbegin() >= lastShipped + 10; }));
+  ASSERT_EQ(cluster.startOnlineAgent("a", agentFlags()), nodeId);
+  ASSERT_TRUE(eventually([&] { return shipped().count(lastShipped + 10) > 0; }, std::chrono::seconds(20)))
+      << cluster.agent("a").log();
+  const auto all = shipped();
+  for (int i = 0; i <= lastShipped + 10; ++i) EXPECT_TRUE(all.count(i)) << "tick " << i << " never arrived";
+  const auto cursorFile = cluster.agentDir("a") + "/log_cursors.json";
+  ASSERT_TRUE(std::filesystem::exists(cursorFile));
+  EXPECT_EQ(std::filesystem::status(cursorFile).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+TEST_F(AppsTest, DockerdDownIsSaidOnceAndTheAppsStateIsDerivedAgainWhenItReturns) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(cli(deployArgs("web", "1")).first, 0);
+  auto eventsOf = [&](const std::string& state, const std::string& reasonPart = "") {
+    int n = 0;
+    for (const auto& e : cluster.api("GET", "/api/v1/apps/web/events?limit=1000").body) {
+      if ((state.empty() || e["state"] == state) &&
+          e["reason"].get<std::string>().find(reasonPart) != std::string::npos)
+        ++n;
+    }
+    return n;
+  };
+  daemon->stop();
+  ASSERT_TRUE(eventually([&] { return eventsOf("runtime_unreachable") > 0; }, std::chrono::seconds(20)))
+      << cluster.agent("a").log();
+  // A restart asked for during the outage is refused...
+  auto [restart, restartOut] = cli({"app", "restart", "web"});
+  EXPECT_NE(restart, 0) << restartOut;
+  ASSERT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/web/deployments/1").body["state"] == "failed";
+  }));
+  // ...and several reconcile passes later the outage is still one event, no "removed" storm.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(eventsOf("runtime_unreachable"), 1);
+  EXPECT_EQ(eventsOf("", "the container was removed"), 0);
+
+  ASSERT_TRUE(daemon->start()) << daemon->log_path;
+  // Back: the app serves, and its state says so again (not `failed` for good).
+  ASSERT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/web/deployments/1").body["state"] == "healthy";
+  }, std::chrono::seconds(60))) << cluster.api("GET", "/api/v1/apps/web/events").body.dump();
+  EXPECT_TRUE(eventually([&] { return page(only("web")) == "version one\n"; }, std::chrono::seconds(30)));
+  EXPECT_EQ(eventsOf("runtime_reachable"), 1);
+  EXPECT_EQ(eventsOf("", "the container was removed"), 0);
+}
+
+TEST_F(AppsTest, DeleteWithVolumesRemovesEveryVolumeAnyDeploymentDeclared) {
+  ASSERT_EQ(cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(cli(deployArgs("web", "1", {"-v", "data:/data"})).first, 0);
+  ASSERT_EQ(cli(deployArgs("web", "2", {"-v", "cache:/cache"})).first, 0);
+  for (const char* v : {"berth-web-data", "berth-web-cache"})
+    ASSERT_EQ(daemon->docker->request("GET", std::string("/volumes/") + v)->status, 200) << v;
+  auto [deleted, out] = cli({"app", "delete", "web", "--volumes"});
+  ASSERT_EQ(deleted, 0) << out;
+  EXPECT_EQ(daemon->docker->request("GET", "/volumes/berth-web-cache")->status, 404);
+  EXPECT_EQ(daemon->docker->request("GET", "/volumes/berth-web-data")->status, 404);  // the earlier deployment's
 }
 
 }  // namespace

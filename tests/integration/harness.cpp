@@ -307,10 +307,10 @@ DockerDaemon::DockerDaemon() {
     ADD_FAILURE() << "cannot create bridge " << bridge << ": " << *pki::readFile(setupLog);
     return;
   }
-  process = Process::spawn({"/usr/bin/env", "dockerd", "--storage-driver", "vfs", "--data-root", root + "/data",
-                            "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", bridge,
-                            "--iptables=false", "--ip-masq=false", "-H", "unix://" + socket},
-                           log_path);
+  argv = {"/usr/bin/env", "dockerd", "--storage-driver", "vfs", "--data-root", root + "/data",
+          "--exec-root", root + "/exec", "--pidfile", root + "/dockerd.pid", "--bridge", bridge,
+          "--iptables=false", "--ip-masq=false", "-H", "unix://" + socket};
+  process = Process::spawn(argv, log_path);
   if (!eventually([&] { return runtime::docker::DockerRuntime::create(socket).ok(); }, std::chrono::seconds(60))) {
     ADD_FAILURE() << "dockerd did not start: " << process->log();
     return;
@@ -345,6 +345,31 @@ DockerDaemon::~DockerDaemon() {
   }
   if (!bridge.empty()) run({"/usr/bin/env", "ip", "link", "del", bridge}, "/dev/null");
   if (!root.empty() && !::testing::Test::HasFailure()) std::filesystem::remove_all(root);
+}
+
+void DockerDaemon::stop() {
+  if (!process) return;
+  process->signal(SIGTERM);
+  process->wait(std::chrono::seconds(60));
+}
+
+bool DockerDaemon::start() {
+  process = Process::spawn(argv, log_path + ".restart");
+  return eventually([&] { return runtime::docker::DockerRuntime::create(socket).ok(); }, std::chrono::seconds(60));
+}
+
+std::string DockerDaemon::networkGateway() {
+  auto reply = docker->request("GET", "/networks/berth-test");
+  if (!reply || reply->status != 200) return "";
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  try {
+    const auto& config = j.at("IPAM").at("Config").at(0);
+    if (config.contains("Gateway")) return config["Gateway"].get<std::string>();
+    std::string subnet = config.at("Subnet");  // a.b.c.0/24 -> a.b.c.1, dockerd's default gateway
+    return subnet.substr(0, subnet.rfind('.')) + ".1";
+  } catch (...) {
+    return "";
+  }
 }
 
 std::string DockerDaemon::importBusybox(const std::string& repo, const std::string& tag,

@@ -61,7 +61,13 @@ class DockerDaemon {
   // Imports a rootfs with /bin/busybox plus `files` (path -> content) as repo:tag; its image id.
   std::string importBusybox(const std::string& repo, const std::string& tag,
                             const std::map<std::string, std::string>& files = {});
+  // Stops dockerd (its containers stop with it); start() runs it again on the same socket and data.
+  void stop();
+  bool start();
+  // The gateway address of the berth-test network: a host address that is not loopback.
+  std::string networkGateway();
   std::string root, socket, log_path, bridge;
+  std::vector<std::string> argv;
   std::unique_ptr<Process> process;
   std::unique_ptr<runtime::docker::DockerRuntime> docker;
 };

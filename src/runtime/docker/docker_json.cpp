@@ -33,6 +33,9 @@ nlohmann::json createBody(const ContainerSpec& spec) {
   if (spec.disk_bytes > 0) host["StorageOpt"] = {{"size", std::to_string(spec.disk_bytes)}};
   if (!spec.network.empty()) host["NetworkMode"] = spec.network;
   if (spec.restart_unless_stopped) host["RestartPolicy"] = {{"Name", "unless-stopped"}};
+  // Bounded on disk whatever the daemon's default driver is: a chatty app rotates, it does not fill /var.
+  host["LogConfig"] = {{"Type", "json-file"},
+                       {"Config", {{"max-size", spec.log_max_size}, {"max-file", std::to_string(spec.log_max_files)}}}};
   nlohmann::json mounts = nlohmann::json::array();
   for (const auto& [name, path] : spec.volumes) mounts.push_back({{"Type", "volume"}, {"Source", name}, {"Target", path}});
   if (!mounts.empty()) host["Mounts"] = mounts;
@@ -41,7 +44,7 @@ nlohmann::json createBody(const ContainerSpec& spec) {
     const std::string port = std::to_string(spec.container_port) + "/tcp";
     body["ExposedPorts"] = {{port, nlohmann::json::object()}};
     if (spec.host_port) {
-      body["HostConfig"]["PortBindings"] = {{port, {{{"HostIp", ""}, {"HostPort", std::to_string(spec.host_port)}}}}};
+      body["HostConfig"]["PortBindings"] = {{port, {{{"HostIp", spec.host_ip}, {"HostPort", std::to_string(spec.host_port)}}}}};
     }
   }
   if (!spec.command.empty()) body["Cmd"] = spec.command;

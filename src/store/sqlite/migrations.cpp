@@ -79,6 +79,8 @@ Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "initial schema (berth 0.1)", kInitialSchema},
+      {2, "deployments get a unique id that their containers carry as a label",
+       "ALTER TABLE deployments ADD COLUMN deployment_id TEXT NOT NULL DEFAULT '';"},
   };
   return all;
 }

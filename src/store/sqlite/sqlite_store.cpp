@@ -82,7 +82,8 @@ constexpr const char* kNodeColumns =
 constexpr const char* kAppColumns =
     "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
 constexpr const char* kDeploymentColumns =
-    "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at";
+    "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at, "
+    "deployment_id";
 
 App readApp(const Statement& s) {
   App a;
@@ -111,6 +112,7 @@ Deployment readDeployment(const Statement& s) {
   d.source = s.text(8);
   d.created_at = s.integer(9);
   d.updated_at = s.integer(10);
+  d.deployment_id = s.text(11);
   return d;
 }
 
@@ -409,11 +411,13 @@ class SqliteStore final : public Store {
 
   Result<void> upsertDeployment(const Deployment& d) override {
     auto s = query(
-        "INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
+        std::string("INSERT INTO deployments (") + kDeploymentColumns +
+        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
         "spec=excluded.spec, sealed_secrets=excluded.sealed_secrets, image=excluded.image, state=excluded.state, "
-        "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at");
+        "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at, "
+        "deployment_id=excluded.deployment_id");
     s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(d.state).bind(d.reason);
-    s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at);
+    s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at).bind(d.deployment_id);
     return done(s, "upsert deployment");
   }
 
@@ -477,6 +481,19 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::vector<LogRecord>> tailLogs(const std::string& app, std::int64_t since_ms, std::size_t tail) override {
+    auto s = query(
+        "SELECT seq, app, deployment, replica, at, stream, text FROM (SELECT * FROM app_logs WHERE app=? AND at>=? "
+        "ORDER BY seq DESC LIMIT ?) ORDER BY seq");
+    s.bind(app).bind(since_ms).bind(static_cast<std::int64_t>(tail));
+    std::vector<LogRecord> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
+                              s.integer(4), s.text(5), s.text(6)});
+    }
+    return out;
+  }
+
   Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) override {
     std::int64_t removed = 0;
     auto r = transaction([&]() -> Result<void> {
@@ -486,9 +503,10 @@ class SqliteStore final : public Store {
       removed += sqlite3_changes(db_);
       // Per app: the seq below which the newest max_bytes_per_app of text begins.
       auto cut = query(
-          "SELECT app, (SELECT MIN(seq) FROM (SELECT seq, SUM(LENGTH(text)) OVER (ORDER BY seq DESC) AS total "
+          "SELECT app, (SELECT MIN(seq) FROM (SELECT seq, SUM(LENGTH(CAST(text AS BLOB)) + ?) OVER (ORDER BY seq DESC) "
+          "AS total "
           "FROM app_logs l WHERE l.app=a.app) WHERE total<=?) FROM (SELECT DISTINCT app FROM app_logs) a");
-      cut.bind(max_bytes_per_app);
+      cut.bind(kLogRowOverheadBytes).bind(max_bytes_per_app);
       std::vector<std::pair<std::string, std::int64_t>> cuts;
       while (cut.step() == SQLITE_ROW) cuts.emplace_back(cut.text(0), cut.integer(1));
       for (const auto& [app, firstKept] : cuts) {

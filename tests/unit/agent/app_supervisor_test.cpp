@@ -22,6 +22,9 @@ class FakeRuntime : public runtime::ContainerRuntime {
   std::vector<std::string> pulls, removed_images, removed_volumes;
   int exec_exit = 0;
   int next = 0;
+  bool down = false;  // dockerd unreachable: every call fails as the real client does
+  std::map<std::string, runtime::ContainerSpec> specs;  // by container id, as created
+  Error unreachable() const { return makeError("runtime_unavailable", "cannot reach dockerd at /x.sock: refused"); }
 
   Result<std::string> apiVersion() override { return std::string("1.41"); }
   Result<std::optional<std::string>> imageId(const std::string& ref) override {
@@ -29,6 +32,7 @@ class FakeRuntime : public runtime::ContainerRuntime {
     return it == images.end() ? std::optional<std::string>() : std::optional<std::string>(it->second.id);
   }
   Result<std::string> create(const runtime::ContainerSpec& spec) override {
+    if (down) return unreachable();
     for (const auto& [id, c] : containers) {
       if (c.name == spec.name) return makeError("conflict", "taken");
     }
@@ -39,9 +43,11 @@ class FakeRuntime : public runtime::ContainerRuntime {
     c.state = "created";
     c.labels = spec.labels;
     containers[c.id] = c;
+    specs[c.id] = spec;
     return c.id;
   }
   Result<void> start(const std::string& id) override {
+    if (down) return unreachable();
     containers[id].state = "running";
     containers[id].started_at = std::to_string(++next);
     return Ok{};
@@ -51,16 +57,19 @@ class FakeRuntime : public runtime::ContainerRuntime {
     return Ok{};
   }
   Result<void> remove(const std::string& id, bool) override {
+    if (down) return unreachable();
     containers.erase(id);
     return Ok{};
   }
   Result<std::optional<runtime::ContainerInfo>> inspect(const std::string& idOrName) override {
+    if (down) return unreachable();
     for (const auto& [id, c] : containers) {
       if (id == idOrName || c.name == idOrName) return std::optional<runtime::ContainerInfo>(c);
     }
     return std::optional<runtime::ContainerInfo>();
   }
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override {
+    if (down) return unreachable();
     std::vector<std::string> out;
     for (const auto& [id, c] : containers) {
       bool all = true;
@@ -78,6 +87,7 @@ class FakeRuntime : public runtime::ContainerRuntime {
     return Ok{};
   }
   Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& ref) override {
+    if (down) return unreachable();
     auto it = images.find(ref);
     if (it == images.end()) return std::optional<runtime::ImageInfo>();
     return std::optional<runtime::ImageInfo>(runtime::ImageInfo{it->second.id, it->second.digests});
@@ -124,8 +134,9 @@ class AppSupervisorTest : public ::testing::Test {
   }
 
   VerbOutcome deploy(int number, const std::string& tag, int keep = 3, const std::string& pinned = "",
-                     const std::string& pull = "") {
+                     const std::string& pull = "", const std::string& deployment_id = "") {
     nlohmann::json args = {{"app", "web"}, {"deployment", number}, {"spec", spec(tag)}, {"keep", keep}};
+    if (!deployment_id.empty()) args["deployment_id"] = deployment_id;
     if (!pull.empty()) args["spec"]["pull"] = pull;
     if (!pinned.empty()) args["image"] = pinned;
     auto out = supervisor->handle("app.deploy", args);
@@ -251,6 +262,115 @@ TEST_F(AppSupervisorTest, ARestartedSupervisorAdoptsAndReconcileRepairsDrift) {
   const auto reported = events.size();
   supervisor->reconcile();
   EXPECT_EQ(events.size(), reported);  // once
+}
+
+TEST(Adoption, OnlyTheSameDeploymentIdOrALegacyContainerWithTheSameImage) {
+  EXPECT_TRUE(adoptable({{"berth.deployment_id", "dep_a"}}, "dep_a", false));
+  EXPECT_FALSE(adoptable({{"berth.deployment_id", "dep_a"}}, "dep_b", true));
+  EXPECT_FALSE(adoptable({{"berth.deployment_id", "dep_a"}}, "", true));
+  EXPECT_FALSE(adoptable({}, "dep_b", true));  // from before ids, but the deployment has one: not its container
+  EXPECT_TRUE(adoptable({}, "", true));        // before ids on both sides: adopted when the image matches
+  EXPECT_FALSE(adoptable({}, "", false));
+}
+
+TEST_F(AppSupervisorTest, AContainerWithTheRightNameButAnotherDeploymentIdIsReplacedNotAdopted) {
+  ASSERT_TRUE(deploy(1, "1", 3, "", "", "dep_one").ok);
+  // Deployment 2 started once (the server then lost its record) and left its container behind.
+  runtime::ContainerSpec leftover;
+  leftover.name = "berth-web-d2-0";
+  leftover.image = "reg:5000/web@sha256:2";
+  leftover.labels = {{"berth.managed", "1"}, {"berth.app", "web"}, {"berth.deployment", "2"},
+                     {"berth.replica", "0"}, {"berth.node", "n_1"}, {"berth.deployment_id", "dep_lost"}};
+  auto stale = runtime.create(leftover);
+  ASSERT_TRUE(runtime.start(*stale).ok());
+  // The server reuses number 2 for a new deployment of tag 3.
+  auto out = deploy(2, "3", 3, "", "", "dep_new");
+  ASSERT_TRUE(out.ok) << out.error_message;
+  EXPECT_FALSE(runtime.containers.count(*stale));  // replaced
+  ASSERT_EQ(runtime.running().size(), 1u);
+  const auto now = runtime.running()[0];
+  EXPECT_EQ(now.name, "berth-web-d2-0");
+  EXPECT_EQ(now.labels.at("berth.deployment_id"), "dep_new");
+  EXPECT_EQ(now.image_id, "reg:5000/web@sha256:3");
+
+  // Reconcile never treats an impostor as the running version either.
+  runtime.containers.clear();
+  leftover.labels["berth.deployment_id"] = "dep_other";
+  auto impostor = runtime.create(leftover);
+  ASSERT_TRUE(runtime.start(*impostor).ok());
+  supervisor->reconcile();
+  EXPECT_FALSE(runtime.containers.count(*impostor));
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.running()[0].labels.at("berth.deployment_id"), "dep_new");
+  // A redelivered deploy with the same id adopts its own container.
+  const auto own = runtime.running()[0].id;
+  ASSERT_TRUE(deploy(2, "3", 3, "", "", "dep_new").ok);
+  EXPECT_EQ(runtime.running()[0].id, own);
+}
+
+TEST_F(AppSupervisorTest, ContainersFromBeforeIdsAreAdoptedOnlyWithTheDeploymentsImage) {
+  ASSERT_TRUE(deploy(1, "1").ok);  // no id: an agent state written before ids
+  auto original = runtime.running()[0];
+  runtime.containers[original.id].labels.erase("berth.deployment_id");
+  supervisor = make();
+  ASSERT_TRUE(supervisor->load().ok());
+  supervisor->reconcile();
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.running()[0].id, original.id);  // adopted: same number, same image
+  runtime.containers[original.id].image_id = "sha256:something-else";
+  supervisor->reconcile();
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_NE(runtime.running()[0].id, original.id);  // another image under the name: replaced
+}
+
+TEST_F(AppSupervisorTest, AnUnreachableRuntimeIsSaidOnceAndTheStateIsDerivedAgainWhenItReturns) {
+  ASSERT_TRUE(deploy(1, "1", 3, "", "", "dep_one").ok);
+  const auto before = events.size();
+  runtime.down = true;
+  for (int i = 0; i < 20; ++i) supervisor->reconcile();
+  auto restart = supervisor->handle("app.restart", {{"app", "web"}});
+  EXPECT_FALSE(restart.ok);
+  EXPECT_EQ(restart.error_code, "runtime_unavailable");
+  int unreachable = 0;
+  for (std::size_t i = before; i < events.size(); ++i) {
+    const std::string reason = events[i]["reason"];
+    EXPECT_EQ(reason.find("the container was removed"), std::string::npos) << reason;
+    unreachable += events[i]["state"] == "runtime_unreachable";
+  }
+  EXPECT_EQ(unreachable, 1);
+  runtime.down = false;
+  supervisor->reconcile();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["state"], "runtime_reachable");
+  EXPECT_EQ(events.back()["derived"], "healthy");
+  EXPECT_EQ(runtime.running().size(), 1u);
+  const auto after = events.size();
+  supervisor->reconcile();
+  EXPECT_EQ(events.size(), after);  // once per outage
+}
+
+TEST_F(AppSupervisorTest, DeleteWithVolumesTakesEveryVolumeAnyDeploymentDeclared) {
+  ASSERT_TRUE(deploy(1, "1").ok);  // declares "data"
+  auto out = supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", "cache,data"}});
+  ASSERT_TRUE(out.ok) << out.error_message;
+  std::set<std::string> removed(runtime.removed_volumes.begin(), runtime.removed_volumes.end());
+  EXPECT_EQ(removed, (std::set<std::string>{"berth-web-cache", "berth-web-data"}));
+  EXPECT_FALSE(supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", "ok,../x"}}).ok);
+}
+
+TEST_F(AppSupervisorTest, PublishedPortsBindLoopbackUnlessPublicAndLogsAreBounded) {
+  nlohmann::json body = spec("1");
+  body["port"] = 8080;
+  body["publish"] = 18080;
+  ASSERT_TRUE(supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 1}, {"spec", body}}).ok);
+  auto created = runtime.specs.at(runtime.running()[0].id);
+  EXPECT_EQ(created.host_ip, "127.0.0.1");
+  EXPECT_EQ(created.log_max_size, "10m");
+  EXPECT_EQ(created.log_max_files, 3);
+  body["publish_public"] = true;
+  ASSERT_TRUE(supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 2}, {"spec", body}}).ok);
+  supervisor->runDeferred("web");
+  EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).host_ip, "");
 }
 
 }  // namespace

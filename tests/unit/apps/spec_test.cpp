@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace berth::apps {
 namespace {
 
@@ -143,6 +145,28 @@ TEST(Validation, BandwidthAndCapabilities) {
   EXPECT_FALSE(parseBandwidth("x", "10MB").ok());
   EXPECT_TRUE(validateCapability("x", "NET_BIND_SERVICE").ok());
   EXPECT_FALSE(validateCapability("x", "net_bind_service").ok());
+}
+
+TEST(DeploymentSpec, PublishBindsLoopbackUnlessAskedAndHugeIntegersAreRefused) {
+  auto local = parseDeploymentSpec({{"image", "web:1"}, {"port", 8080}, {"publish", 18080}});
+  ASSERT_TRUE(local.ok());
+  EXPECT_FALSE(local->publish_public);
+  auto pub = parseDeploymentSpec({{"image", "web:1"}, {"port", 8080}, {"publish", 18080}, {"publish_public", true}});
+  ASSERT_TRUE(pub.ok()) << pub.error().message;
+  EXPECT_TRUE(pub->publish_public);
+  EXPECT_EQ(toJson(*pub, false)["publish_public"], true);
+  auto without = parseDeploymentSpec({{"image", "web:1"}, {"port", 8080}, {"publish_public", true}});
+  ASSERT_FALSE(without.ok());
+  EXPECT_NE(without.error().message.find("publish_public"), std::string::npos);
+  // An unsigned beyond int64 must not wrap into a small (or negative) number.
+  auto huge = parseDeploymentSpec({{"image", "web:1"}, {"replicas", std::numeric_limits<std::uint64_t>::max()}});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.error().message.find("replicas"), std::string::npos);
+  auto hugeMemory = parseDeploymentSpec({{"image", "web:1"}, {"limits", {{"memory", std::numeric_limits<std::uint64_t>::max()}}}});
+  EXPECT_FALSE(hugeMemory.ok());
+  auto hugeInterval = parseDeploymentSpec(
+      {{"image", "web:1"}, {"port", 80}, {"health_check", {{"type", "tcp"}, {"interval", std::string(40, '5') + "h"}}}});
+  EXPECT_FALSE(hugeInterval.ok());
 }
 
 }  // namespace

@@ -109,5 +109,56 @@ TEST(HealthCheck, ValidatesEachKind) {
   expectRefused(makeHealthCheck("tcp", "", 80, {}, "soon", "1s", 1, ""), "health_check.interval");
 }
 
+TEST(Validation, HugeNumbersAreRefusedNotCastBeyondInt64) {
+  // Found by fuzzing: "5555...h" is 5.5e35 ms, and casting that to int64 is undefined behaviour.
+  const std::string huge(40, '5');
+  for (const char* unit : {"h", "m", "s", "ms"}) {
+    auto d = parseDuration("health_check.interval", huge + unit);
+    ASSERT_FALSE(d.ok()) << unit;
+    EXPECT_NE(d.error().message.find("health_check.interval"), std::string::npos);
+  }
+  EXPECT_FALSE(parseDuration("f", std::string(400, '9') + "h").ok());  // beyond double: stod fails, refused
+  EXPECT_FALSE(parseDuration("f", "0.0000001ms").ok());
+  EXPECT_EQ(*parseDuration("f", "24h"), 86'400'000);
+  EXPECT_FALSE(parseDuration("f", "24.0001h").ok());
+  EXPECT_FALSE(parseCpu("limits.cpu", huge).ok());
+  EXPECT_FALSE(parseCpu("limits.cpu", huge + "m").ok());
+  EXPECT_FALSE(parseCpu("limits.cpu", "0.0001").ok());
+  EXPECT_EQ(*parseCpu("limits.cpu", "1024"), 1'024'000);
+  EXPECT_FALSE(parseCpu("limits.cpu", "1024.5").ok());
+  EXPECT_FALSE(parseBytes("limits.memory", huge + "t").ok());
+  EXPECT_FALSE(parseBytes("limits.memory", huge).ok());
+  EXPECT_FALSE(parseBandwidth("limits.net_in", huge + "gbit").ok());
+}
+
+TEST(Validation, HealthPathsRefuseControlCharacters) {
+  // `--health $'http:/a\r\nX: y'` would otherwise split the probe's request.
+  auto crlf = makeHealthCheck("http", "/a\r\nX: y", 8080, {}, "2s", "1s", 3, "0");
+  ASSERT_FALSE(crlf.ok());
+  EXPECT_NE(crlf.error().message.find("health_check.path"), std::string::npos);
+  EXPECT_NE(crlf.error().message.find("control characters"), std::string::npos);
+  EXPECT_FALSE(makeHealthCheck("http", std::string("/a\0b", 4), 8080, {}, "2s", "1s", 3, "0").ok());
+  EXPECT_FALSE(makeHealthCheck("http", "/a\tb", 8080, {}, "2s", "1s", 3, "0").ok());
+  EXPECT_FALSE(makeHealthCheck("http", "/a b", 8080, {}, "2s", "1s", 3, "0").ok());
+  EXPECT_TRUE(makeHealthCheck("http", "/healthz?full=1", 8080, {}, "2s", "1s", 3, "0").ok());
+  EXPECT_FALSE(refuseControlCharacters("x", "a\x7f").ok());
+  EXPECT_TRUE(refuseControlCharacters("x", "caf\xc3\xa9").ok());
+}
+
+TEST(Validation, CapabilitiesBeyondDockersDefaultSetNeedTheServersAllowlist) {
+  EXPECT_TRUE(checkCapabilities("capabilities", {"NET_BIND_SERVICE", "CHOWN", "KILL", "AUDIT_WRITE"}, {}).ok());
+  EXPECT_EQ(defaultCapabilities().size(), 14u);
+  for (const char* cap : {"SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "NET_ADMIN", "BPF"}) {
+    auto refused = checkCapabilities("capabilities", {"CHOWN", cap}, {});
+    ASSERT_FALSE(refused.ok()) << cap;
+    EXPECT_NE(refused.error().message.find("field 'capabilities'"), std::string::npos);
+    EXPECT_NE(refused.error().message.find(cap), std::string::npos);
+    EXPECT_NE(refused.error().message.find("allowed_capabilities"), std::string::npos);
+  }
+  EXPECT_TRUE(checkCapabilities("capabilities", {"NET_ADMIN"}, {"NET_ADMIN"}).ok());
+  EXPECT_FALSE(checkCapabilities("capabilities", {"SYS_ADMIN"}, {"NET_ADMIN"}).ok());
+  EXPECT_FALSE(checkCapabilities("capabilities", {"CAP_CHOWN"}, {}).ok());  // not a name
+}
+
 }  // namespace
 }  // namespace berth::apps

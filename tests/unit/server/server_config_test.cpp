@@ -38,5 +38,27 @@ TEST(ServerConfig, ErrorsNameTheFieldAndRule) {
   }
 }
 
+TEST(ServerConfig, AllowedCapabilitiesAreEmptyByDefaultAndValidated) {
+  auto defaults = serverConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->allowed_capabilities.empty());
+  auto flag = serverConfigFromJson({{"allowed_capabilities", "NET_ADMIN, SYS_PTRACE"}});
+  ASSERT_TRUE(flag.ok()) << flag.error().message;
+  EXPECT_EQ(flag->allowed_capabilities, (std::vector<std::string>{"NET_ADMIN", "SYS_PTRACE"}));
+  auto file = serverConfigFromJson({{"allowed_capabilities", {"BPF"}}});
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->allowed_capabilities, std::vector<std::string>{"BPF"});
+  auto bad = serverConfigFromJson({{"allowed_capabilities", {"CAP_SYS_ADMIN"}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("allowed_capabilities"), std::string::npos);
+  EXPECT_EQ(toJson(*file)["allowed_capabilities"], nlohmann::json::array({"BPF"}));
+}
+
+TEST(ServerConfig, AnOverlongNumberIsRefusedNotThrown) {
+  auto c = serverConfigFromJson({{"max_queue", std::string(30, '9')}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("max_queue"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::server

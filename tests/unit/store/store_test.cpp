@@ -195,14 +195,58 @@ TEST_P(StoreTest, LogsPageByCursorAndPruneByAgeAndSize) {
   ASSERT_EQ(next->size(), 6u);
   EXPECT_EQ(next->front().text, std::string(10, 'e'));
   EXPECT_EQ(store->listLogs("web", 0, 1008, 100)->size(), 2u);  // --since
-  // Age: lines before 1003 go. Size: at most 30 bytes of text per app stay (the newest three lines).
-  auto removed = store->pruneLogs(1003, 30);
+  // Age: lines before 1003 go. Size: what three lines cost (text plus the per-row overhead) stays per app.
+  auto removed = store->pruneLogs(1003, 3 * (10 + kLogRowOverheadBytes));
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 3 + 4);
   auto left = store->listLogs("web", 0, 0, 100);
   ASSERT_EQ(left->size(), 3u);
   EXPECT_EQ(left->front().text, std::string(10, 'h'));
   EXPECT_EQ(store->listLogs("db", 0, 0, 100)->size(), 1u);
+}
+
+TEST_P(StoreTest, RetentionCountsWhatARowCostsNotOnlyItsText) {
+  auto store = open();
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 1000; ++i) records.push_back({0, "chatty", 1, 0, 2000 + i, "stdout", "x"});
+  ASSERT_TRUE(store->appendLogs(records).ok());
+  // 1000 one-character lines are 1000 bytes of text but ~65 KB of rows: a 10,000-byte budget keeps ~150.
+  auto removed = store->pruneLogs(0, 10'000);
+  ASSERT_TRUE(removed.ok());
+  const auto kept = store->listLogs("chatty", 0, 0, 5000)->size();
+  EXPECT_EQ(kept, static_cast<std::size_t>(10'000 / (1 + kLogRowOverheadBytes)));
+  EXPECT_EQ(*removed, static_cast<std::int64_t>(1000 - kept));
+  EXPECT_EQ(store->listLogs("chatty", 0, 0, 5000)->back().at, 2999);  // the newest stay
+}
+
+TEST_P(StoreTest, TailReturnsTheNewestLinesInOrder) {
+  auto store = open();
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 250; ++i) records.push_back({0, "web", 1, 0, 1000 + i, "stdout", "line " + std::to_string(i)});
+  records.push_back({0, "db", 1, 0, 5000, "stdout", "other app"});
+  ASSERT_TRUE(store->appendLogs(records).ok());
+  auto tail = store->tailLogs("web", 0, 100);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 100u);
+  EXPECT_EQ(tail->front().text, "line 150");
+  EXPECT_EQ(tail->back().text, "line 249");
+  EXPECT_LT(tail->front().seq, tail->back().seq);
+  EXPECT_EQ(store->tailLogs("web", 1245, 100)->size(), 5u);  // with --since
+  EXPECT_EQ(store->tailLogs("web", 0, 1000)->size(), 250u);
+  EXPECT_TRUE(store->tailLogs("web", 0, 0)->empty());
+}
+
+TEST_P(StoreTest, DeploymentIdRoundTrips) {
+  auto store = open();
+  Deployment d;
+  d.app = "web";
+  d.number = 2;
+  d.deployment_id = "dep_0123456789abcdef";
+  ASSERT_TRUE(store->upsertDeployment(d).ok());
+  EXPECT_EQ((*store->getDeployment("web", 2))->deployment_id, "dep_0123456789abcdef");
+  d.state = "healthy";
+  ASSERT_TRUE(store->upsertDeployment(d).ok());
+  EXPECT_EQ(store->listDeployments("web")->front().deployment_id, "dep_0123456789abcdef");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {

@@ -129,4 +129,24 @@ TEST(DockerJson, ReferencesSplitIntoNameAndTagOrDigest) {
 }
 
 }  // namespace
+TEST(DockerJson, LogsAreRotatedAndPublishedPortsBindLoopbackByDefault) {
+  ContainerSpec spec;
+  spec.name = "berth-web-d1-0";
+  spec.image = "web";
+  spec.container_port = 8080;
+  spec.host_port = 18080;
+  auto body = createBody(spec);
+  EXPECT_EQ(body["HostConfig"]["LogConfig"]["Type"], "json-file");
+  EXPECT_EQ(body["HostConfig"]["LogConfig"]["Config"]["max-size"], "10m");
+  EXPECT_EQ(body["HostConfig"]["LogConfig"]["Config"]["max-file"], "3");
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"], "127.0.0.1");
+  spec.log_max_size = "1m";
+  spec.log_max_files = 5;
+  spec.host_ip = "";  // publish_public
+  body = createBody(spec);
+  EXPECT_EQ(body["HostConfig"]["LogConfig"]["Config"]["max-size"], "1m");
+  EXPECT_EQ(body["HostConfig"]["LogConfig"]["Config"]["max-file"], "5");
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"], "");
+}
+
 }  // namespace berth::runtime::docker
