@@ -4,6 +4,7 @@
 
 #include "common/ids.hpp"
 #include "common/logging.hpp"
+#include "protocol/verb_args.hpp"
 
 namespace berth::server {
 namespace {
@@ -67,6 +68,9 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
     if (!body["args"].is_object()) return invalid("args", "must be a JSON object");
     args = body["args"];
   }
+  // Each verb declares its arguments; anything else is refused before it is stored.
+  if (auto checked = protocol::checkVerbArgs(verb, args); !checked)
+    return makeError("invalid_argument", checked.error().message);
   int ttl = kDefaultTtlS;
   if (body.contains("ttl_s")) {
     if (!body["ttl_s"].is_number_integer()) return invalid("ttl_s", "must be an integer number of seconds");
@@ -89,7 +93,7 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
       return SubmitOutcome{**existing, false};
     }
   }
-  auto& queue = nodes_[request.node_id];
+  const auto& queue = nodes_[request.node_id];
   if (queue.queued.size() >= static_cast<std::size_t>(config_.max_queue)) {
     return makeError("queue_full", "the node's command queue holds " + std::to_string(queue.queued.size()) +
                                        " commands (limit " + std::to_string(config_.max_queue) + ")");
@@ -103,9 +107,13 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
   command.created_at = clock_();
   command.expires_at = command.created_at + static_cast<std::int64_t>(ttl) * 1000;
   if (auto r = store_.insertCommand(command); !r) return r.error();
-  queue.queued.push_back(command.id);
-  open_[command.id] = command;
-  ++metrics_.commands_submitted_total;
+  // Queued in memory (and so sent) only once the row is committed.
+  store_.afterCommit([this, command] {
+    nodes_[command.node_id].queued.push_back(command.id);
+    open_[command.id] = command;
+    ++metrics_.commands_submitted_total;
+    if (on_queued_) on_queued_(command.node_id);
+  });
   return SubmitOutcome{std::move(command), true};
 }
 

@@ -79,7 +79,12 @@ Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "initial schema (berth 0.1)", kInitialSchema},
-      {2, "deployments get a unique id that their containers carry as a label",
+      {2, "node clock skew, last refusal and telemetry sequence",
+       "ALTER TABLE nodes ADD COLUMN clock_skew_ms INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE nodes ADD COLUMN last_refusal TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE nodes ADD COLUMN last_refusal_at INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE telemetry ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"},
+      {3, "deployments get a unique id that their containers carry as a label",
        "ALTER TABLE deployments ADD COLUMN deployment_id TEXT NOT NULL DEFAULT '';"},
   };
   return all;

@@ -77,7 +77,7 @@ constexpr const char* kCommandColumns =
     "attempts, exit_code, result, stdout, stderr, error";
 constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
-    "created_at, last_seen_at, session_id";
+    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at";
 
 constexpr const char* kAppColumns =
     "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
@@ -153,6 +153,9 @@ Node readNode(const Statement& s) {
   n.created_at = s.integer(11);
   n.last_seen_at = s.integer(12);
   n.session_id = s.text(13);
+  n.clock_skew_ms = s.integer(14);
+  n.last_refusal = s.text(15);
+  n.last_refusal_at = s.integer(16);
   return n;
 }
 
@@ -177,10 +180,18 @@ class SqliteStore final : public Store {
     const std::string savepoint = "sp" + std::to_string(depth_);
     if (!outermost) sqlite3_exec(db_, ("SAVEPOINT " + savepoint).c_str(), nullptr, nullptr, nullptr);
     ++depth_;
+    if (pending_.size() < static_cast<std::size_t>(depth_)) pending_.resize(static_cast<std::size_t>(depth_));
     auto result = body();
+    auto callbacks = std::move(pending_[static_cast<std::size_t>(depth_ - 1)]);
+    pending_[static_cast<std::size_t>(depth_ - 1)].clear();
     --depth_;
     if (!outermost) {
-      if (!result) sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      if (!result) {
+        sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      } else {
+        auto& parent = depth_ > 0 ? pending_[static_cast<std::size_t>(depth_ - 1)] : batch_callbacks_;
+        for (auto& fn : callbacks) parent.push_back(std::move(fn));
+      }
       sqlite3_exec(db_, ("RELEASE " + savepoint).c_str(), nullptr, nullptr, nullptr);
       return result;
     }
@@ -188,7 +199,18 @@ class SqliteStore final : public Store {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return result;
     }
-    return commit();
+    auto committed = commit();
+    if (committed) runAll(callbacks);
+    return committed;
+  }
+
+  void afterCommit(std::function<void()> fn) override {
+    if (depth_ > 0)
+      pending_[static_cast<std::size_t>(depth_ - 1)].push_back(std::move(fn));
+    else if (batch_open_)
+      batch_callbacks_.push_back(std::move(fn));
+    else
+      fn();
   }
 
   void enableGroupCommit(std::function<void()> on_open) override { on_batch_open_ = std::move(on_open); }
@@ -196,7 +218,11 @@ class SqliteStore final : public Store {
   Result<void> flush() override {
     if (!batch_open_) return Ok{};
     batch_open_ = false;
-    return commit();
+    auto callbacks = std::move(batch_callbacks_);
+    batch_callbacks_.clear();
+    auto committed = commit();
+    if (committed) runAll(callbacks);
+    return committed;
   }
 
   bool batchOpen() const override { return batch_open_; }
@@ -257,8 +283,8 @@ class SqliteStore final : public Store {
   Result<void> upsertNode(const Node& n) override {
     Statement s = query(
         "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
-        "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, "
+        "last_refusal_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(n.id)
         .bind(n.hostname)
         .bind(n.site)
@@ -272,7 +298,10 @@ class SqliteStore final : public Store {
         .bind(n.cert_not_after)
         .bind(n.created_at)
         .bind(n.last_seen_at)
-        .bind(n.session_id);
+        .bind(n.session_id)
+        .bind(n.clock_skew_ms)
+        .bind(n.last_refusal)
+        .bind(n.last_refusal_at);
     return done(s, "upsert node");
   }
 
@@ -348,8 +377,8 @@ class SqliteStore final : public Store {
     return transaction([&]() -> Result<void> {
       std::set<std::string> touched;
       for (const auto& [node_id, sample] : samples) {
-        Statement s = query("INSERT INTO telemetry (node_id, at, data) VALUES (?, ?, ?)");
-        s.bind(node_id).bind(sample.at).bind(sample.data);
+        Statement s = query("INSERT INTO telemetry (node_id, at, data, seq) VALUES (?, ?, ?, ?)");
+        s.bind(node_id).bind(sample.at).bind(sample.data).bind(sample.seq);
         if (auto r = done(s, "append telemetry"); !r) return r;
         touched.insert(node_id);
       }
@@ -364,11 +393,19 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::int64_t> latestTelemetrySeq(const std::string& node_id) override {
+    Statement s = query("SELECT COALESCE(MAX(seq), 0) FROM telemetry WHERE node_id = ?");
+    s.bind(node_id);
+    if (s.step() != SQLITE_ROW) return dbError(db_, "latest telemetry seq");
+    return s.integer(0);
+  }
+
   Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) override {
-    Statement s = query("SELECT at, data FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
+    Statement s =
+        query("SELECT at, data, seq FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
     s.bind(node_id).bind(static_cast<std::int64_t>(limit));
     std::vector<TelemetrySample> out;
-    while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1)});
+    while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1), s.integer(2)});
     return out;
   }
 
@@ -559,6 +596,11 @@ class SqliteStore final : public Store {
     return Ok{};
   }
 
+  // Callbacks may write (and so open the next batch); the finished one is closed by now.
+  static void runAll(std::vector<std::function<void()>>& callbacks) {
+    for (auto& fn : callbacks) fn();
+  }
+
   Result<void> commit() {
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
     Error e = dbError(db_, "commit");
@@ -583,6 +625,8 @@ class SqliteStore final : public Store {
   int depth_ = 0;
   bool batch_open_ = false;
   std::function<void()> on_batch_open_;
+  std::vector<std::vector<std::function<void()>>> pending_;  // afterCommit callbacks per transaction depth
+  std::vector<std::function<void()>> batch_callbacks_;       // released transactions of the open batch
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
