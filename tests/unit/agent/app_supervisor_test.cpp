@@ -363,6 +363,7 @@ TEST_F(AppSupervisorTest, PublishedPortsBindLoopbackUnlessPublicAndLogsAreBounde
   body["port"] = 8080;
   body["publish"] = 18080;
   ASSERT_TRUE(supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 1}, {"spec", body}}).ok);
+  supervisor->runDeferred("web");
   auto created = runtime.specs.at(runtime.running()[0].id);
   EXPECT_EQ(created.host_ip, "127.0.0.1");
   EXPECT_EQ(created.log_max_size, "10m");
@@ -370,6 +371,7 @@ TEST_F(AppSupervisorTest, PublishedPortsBindLoopbackUnlessPublicAndLogsAreBounde
   body["publish_public"] = true;
   ASSERT_TRUE(supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 2}, {"spec", body}}).ok);
   supervisor->runDeferred("web");
+  ASSERT_EQ(runtime.running().size(), 1u);
   EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).host_ip, "");
 }
 

@@ -247,6 +247,8 @@ TEST_P(StoreTest, DeploymentIdRoundTrips) {
   d.state = "healthy";
   ASSERT_TRUE(store->upsertDeployment(d).ok());
   EXPECT_EQ(store->listDeployments("web")->front().deployment_id, "dep_0123456789abcdef");
+}
+
 TEST_P(StoreTest, AfterCommitRunsOnlyForWhatCommitted) {
   auto store = open();
   std::vector<std::string> ran;
