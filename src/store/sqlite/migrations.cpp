@@ -79,6 +79,10 @@ Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "initial schema (berth 0.1)", kInitialSchema},
+      {2, "rejoin tokens bound to a node; a node's previous certificate serial; used tokens deleted",
+       "ALTER TABLE join_tokens ADD COLUMN node_id TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE nodes ADD COLUMN previous_cert_serial TEXT NOT NULL DEFAULT '';"
+       "DELETE FROM join_tokens WHERE used_at != 0;"},
   };
   return all;
 }
