@@ -285,15 +285,16 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
       if (!body) return fail(body.error());
       auto api = client(*o);
       if (!api) return fail(api.error());
-      const std::string target = "/api/v1/apps/" + *name + "/deployments";
-      auto reply = api->call("POST", target, *body);
-      if (!reply && reply.error().code == "not_found") {  // first deploy of a new app creates it, like Kamal
-        nlohmann::json app = {{"name", *name}};
-        if (!node->empty()) app["node"] = *node;
-        if (auto created = api->call("POST", "/api/v1/apps", app); !created) return fail(created.error());
-        if (!o->json) std::cerr << "created app " << *name << "\n";
-        reply = api->call("POST", target, *body);
+      // The first deploy of a new app creates it (like Kamal), in the same
+      // request, so a refused spec leaves no app behind.
+      std::string target = "/api/v1/apps/" + *name + "/deployments?create=1";
+      if (!node->empty()) {
+        if (node->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos)
+          return fail(makeError("usage", "--node: a node id has only letters, digits, '_', '.' and '-'"));
+        target += "&node=" + *node;
       }
+      auto reply = api->call("POST", target, *body);
       if (!reply) return fail(reply.error());
       return follow(*o, *api, reply->body, *detach);
     };

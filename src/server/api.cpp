@@ -40,6 +40,7 @@ int statusFor(const std::string& code) {
       {"token_invalid", 401},    {"rate_limited", 429},  {"payload_too_large", 413},
       {"headers_too_large", 431},
       {"not_found", 404},        {"conflict", 409},      {"queue_full", 429},    {"over_capacity", 409},
+      {"store_unavailable", 503}, {"store_error", 503},
       {"no_node", 409}};
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
@@ -88,7 +89,7 @@ Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms,
 ApiResponse errorResponse(const Error& error) {
   auto res = json(statusFor(error.code), {{"error", {{"code", error.code}, {"message", error.message}}}});
   res.error_code = error.code;
-  if (error.code == "queue_full") res.headers["Retry-After"] = "5";
+  if (error.code == "queue_full" || res.status == 503) res.headers["Retry-After"] = "5";
   if (error.code == "payload_too_large" || error.code == "headers_too_large") res.headers["Connection"] = "close";
   return res;
 }
@@ -187,8 +188,8 @@ ApiResponse Api::handle(const ApiRequest& request) {
   if (request.method == "GET") {
     response = route(call);
   } else {
-    // A mutating call and its audit record commit together; a failed one is
-    // rolled back and still audited.
+    // A mutating call and its audit record commit together; a refused or
+    // failed one (any 4xx or 5xx) is rolled back whole and still audited.
     auto audit = [&] {
       std::string outcome = std::to_string(response.status);
       if (!response.error_code.empty()) outcome += " " + response.error_code;
@@ -197,10 +198,10 @@ ApiResponse Api::handle(const ApiRequest& request) {
     };
     auto committed = d_.store.transaction([&]() -> Result<void> {
       response = route(call);
-      if (response.status >= 500) return makeError("rolled_back", "the request failed");
+      if (response.status >= 400) return makeError("rolled_back", "the request was refused");
       return audit();
     });
-    if (!committed && response.status < 500) response = errorResponse(committed.error());
+    if (!committed && response.status < 400) response = errorResponse(committed.error());
     if (!committed) {
       if (auto r = audit(); !r) {
         log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
@@ -240,7 +241,6 @@ ApiResponse Api::route(Call& call) {
 
 ApiResponse Api::accepted(const Result<AppCall>& call) {
   if (!call) return errorResponse(call.error());
-  if (!call->command_id.empty()) d_.gateway.pump(call->app.node_id);
   return json(202, {{"app", call->app.name},
                     {"verb", call->verb},
                     {"deployment", call->deployment},
@@ -269,7 +269,20 @@ ApiResponse Api::routeApps(Call& call) {
     return accepted(apps.remove(name, flag("volumes"), flag("force")));
   }
   const std::string what = n >= 3 ? p[2] : "";
-  if (n == 3 && what == "deployments" && m == "POST") return accepted(apps.deploy(name, call.body));
+  if (n == 3 && what == "deployments" && m == "POST") {
+    // ?create=1: the first deploy of a new app creates it in the same transaction,
+    // so a refused spec leaves no empty app behind.
+    if (call.query["create"] == "1") {
+      auto existing = d_.store.getApp(name);
+      if (!existing) return errorResponse(existing.error());
+      if (!*existing) {
+        nlohmann::json placement = {{"name", name}};
+        if (!call.query["node"].empty()) placement["node"] = call.query["node"];
+        if (auto created = apps.create(placement); !created) return errorResponse(created.error());
+      }
+    }
+    return accepted(apps.deploy(name, call.body));
+  }
   if (n == 4 && what == "deployments" && m == "GET") {
     const auto& number = p[3];
     if (number.empty() || number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos)
@@ -498,8 +511,7 @@ ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
   }
   auto outcome = d_.commands.submit(SubmitRequest{node_id, call.body});
   if (!outcome) return errorResponse(outcome.error());
-  d_.gateway.pump(node_id);
-  // Show the state after the pump (dispatched when the node is online).
+  // A new command is sent once committed; a repeated one shows where it is now.
   const auto current = d_.commands.openCommand(outcome->command.id);
   return json(outcome->created ? 202 : 200, commandJson(current ? *current : outcome->command));
 }

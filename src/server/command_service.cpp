@@ -89,7 +89,7 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
       return SubmitOutcome{**existing, false};
     }
   }
-  auto& queue = nodes_[request.node_id];
+  const auto& queue = nodes_[request.node_id];
   if (queue.queued.size() >= static_cast<std::size_t>(config_.max_queue)) {
     return makeError("queue_full", "the node's command queue holds " + std::to_string(queue.queued.size()) +
                                        " commands (limit " + std::to_string(config_.max_queue) + ")");
@@ -103,9 +103,13 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
   command.created_at = clock_();
   command.expires_at = command.created_at + static_cast<std::int64_t>(ttl) * 1000;
   if (auto r = store_.insertCommand(command); !r) return r.error();
-  queue.queued.push_back(command.id);
-  open_[command.id] = command;
-  ++metrics_.commands_submitted_total;
+  // Queued in memory (and so sent) only once the row is committed.
+  store_.afterCommit([this, command] {
+    nodes_[command.node_id].queued.push_back(command.id);
+    open_[command.id] = command;
+    ++metrics_.commands_submitted_total;
+    if (on_queued_) on_queued_(command.node_id);
+  });
   return SubmitOutcome{std::move(command), true};
 }
 

@@ -45,6 +45,8 @@ class CommandService {
 
   Result<void> load();
 
+  // Writes the command; it joins the in-memory queue only when that write
+  // commits (see Store::afterCommit), so a rolled-back request sends nothing.
   // Errors: "invalid_argument" (names the field), "queue_full", "store_error".
   Result<SubmitOutcome> submit(const SubmitRequest& request);
   // Marks up to (max_in_flight - in flight) queued commands dispatched and returns them.
@@ -60,6 +62,9 @@ class CommandService {
   std::size_t expireDue();
   Result<store::Command> cancel(const std::string& command_id);
 
+  // Called with the node of every command that became queued, after its row
+  // was committed (the gateway sends it from there).
+  void onQueued(std::function<void(const std::string& node_id)> listener) { on_queued_ = std::move(listener); }
   // Called with every command that reaches a final state (after it is saved).
   void onFinished(std::function<void(const store::Command&)> listener) { on_finished_ = std::move(listener); }
 
@@ -88,6 +93,7 @@ class CommandService {
   std::unordered_map<std::string, store::Command> open_;  // non-terminal commands by id
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> sent_at_;
   std::function<void(const store::Command&)> on_finished_;
+  std::function<void(const std::string&)> on_queued_;
 };
 
 }  // namespace berth::server

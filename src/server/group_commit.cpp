@@ -23,8 +23,10 @@ void GroupCommit::onBatchOpened() {
 
 void GroupCommit::flushNow() {
   if (!store_.batchOpen()) return;
+  // Callbacks run by flush() may open the next batch; it is not this one.
+  const std::uint64_t flushing = opened_;
   auto r = store_.flush();
-  committed_ = opened_;
+  committed_ = flushing;
   if (r) {
     last_error_.reset();
   } else {

@@ -252,7 +252,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
     }
     if (request.method != "GET") {  // answer only once the writes are committed
       auto durable = co_await group_commit_.durable();
-      if (!durable) response = errorResponse(makeError("store_error", "not committed: " + durable.error().message));
+      if (!durable) response = errorResponse(makeError("store_unavailable", "not committed, nothing was changed (retry later): " + durable.error().message));
     }
     if (response.stream) {  // server-sent events: head, then chunks until either side ends
       beast::get_lowest_layer(stream).expires_never();

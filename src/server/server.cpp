@@ -250,6 +250,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (!secretsKey) return secretsKey.error();
   impl->apps = std::make_unique<AppService>(*impl->store, *impl->commands, impl->metrics, impl->clock, impl->config,
                                             *secretsKey, impl->io.get_executor());
+  impl->commands->onQueued([gateway = impl->gateway.get()](const std::string& node) { gateway->pump(node); });
   impl->commands->onFinished([apps = impl->apps.get()](const store::Command& c) { apps->onCommandFinished(c); });
   impl->gateway->setDispatchArgs([apps = impl->apps.get()](const store::Command& c) { return apps->dispatchArgs(c); });
   impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::Envelope& e) {

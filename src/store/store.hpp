@@ -157,6 +157,13 @@ class Store {
   virtual Result<void> flush() = 0;
   virtual bool batchOpen() const = 0;
 
+  // Runs `fn` once the writes made so far are committed: at once outside a
+  // transaction, else when the outermost transaction (or, under group commit,
+  // its batch) commits. Dropped when that transaction, the savepoint it was
+  // registered in, or the batch fails, so memory never shows what the
+  // database does not hold.
+  virtual void afterCommit(std::function<void()> fn) = 0;
+
   virtual Result<std::optional<std::string>> getSetting(const std::string& key) = 0;
   virtual Result<void> putSetting(const std::string& key, const std::string& value) = 0;
 

@@ -61,5 +61,25 @@ TEST(Cli, VerbsAndExitCodes) {
   EXPECT_EQ(c.node(id)["status"], "revoked");
 }
 
+TEST(Cli, ARefusedFirstDeployLeavesNoApp) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a1");
+  auto [code, out] = c.cli({"app", "deploy", "fresh", "--image", "busybox:1", "--memory", "12q", "--detach"});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("memory"), std::string::npos) << out;
+  auto shown = c.apiResult("GET", "/api/v1/apps/fresh");
+  ASSERT_FALSE(shown.ok());
+  EXPECT_EQ(shown.error().code, "not_found");
+  EXPECT_TRUE(c.api("GET", "/api/v1/apps").body.empty());
+  // A refused request is still audited, as refused.
+  auto audit = c.api("GET", "/api/v1/audit").body;
+  EXPECT_NE(audit.dump().find("400 invalid_argument"), std::string::npos) << audit.dump();
+  // The same call with a good spec creates the app (queued on the online node).
+  auto [okCode, okOut] = c.cli({"app", "deploy", "fresh", "--image", "busybox:1", "--memory", "64m", "--detach"});
+  EXPECT_EQ(okCode, 0) << okOut;
+  EXPECT_EQ(c.api("GET", "/api/v1/apps/fresh").body["name"], "fresh");
+}
+
 }  // namespace
 }  // namespace berth::itest

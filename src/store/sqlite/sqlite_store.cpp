@@ -176,10 +176,18 @@ class SqliteStore final : public Store {
     const std::string savepoint = "sp" + std::to_string(depth_);
     if (!outermost) sqlite3_exec(db_, ("SAVEPOINT " + savepoint).c_str(), nullptr, nullptr, nullptr);
     ++depth_;
+    if (pending_.size() < static_cast<std::size_t>(depth_)) pending_.resize(static_cast<std::size_t>(depth_));
     auto result = body();
+    auto callbacks = std::move(pending_[static_cast<std::size_t>(depth_ - 1)]);
+    pending_[static_cast<std::size_t>(depth_ - 1)].clear();
     --depth_;
     if (!outermost) {
-      if (!result) sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      if (!result) {
+        sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      } else {
+        auto& parent = depth_ > 0 ? pending_[static_cast<std::size_t>(depth_ - 1)] : batch_callbacks_;
+        for (auto& fn : callbacks) parent.push_back(std::move(fn));
+      }
       sqlite3_exec(db_, ("RELEASE " + savepoint).c_str(), nullptr, nullptr, nullptr);
       return result;
     }
@@ -187,7 +195,18 @@ class SqliteStore final : public Store {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return result;
     }
-    return commit();
+    auto committed = commit();
+    if (committed) runAll(callbacks);
+    return committed;
+  }
+
+  void afterCommit(std::function<void()> fn) override {
+    if (depth_ > 0)
+      pending_[static_cast<std::size_t>(depth_ - 1)].push_back(std::move(fn));
+    else if (batch_open_)
+      batch_callbacks_.push_back(std::move(fn));
+    else
+      fn();
   }
 
   void enableGroupCommit(std::function<void()> on_open) override { on_batch_open_ = std::move(on_open); }
@@ -195,7 +214,11 @@ class SqliteStore final : public Store {
   Result<void> flush() override {
     if (!batch_open_) return Ok{};
     batch_open_ = false;
-    return commit();
+    auto callbacks = std::move(batch_callbacks_);
+    batch_callbacks_.clear();
+    auto committed = commit();
+    if (committed) runAll(callbacks);
+    return committed;
   }
 
   bool batchOpen() const override { return batch_open_; }
@@ -550,6 +573,11 @@ class SqliteStore final : public Store {
     return Ok{};
   }
 
+  // Callbacks may write (and so open the next batch); the finished one is closed by now.
+  static void runAll(std::vector<std::function<void()>>& callbacks) {
+    for (auto& fn : callbacks) fn();
+  }
+
   Result<void> commit() {
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
     Error e = dbError(db_, "commit");
@@ -574,6 +602,8 @@ class SqliteStore final : public Store {
   int depth_ = 0;
   bool batch_open_ = false;
   std::function<void()> on_batch_open_;
+  std::vector<std::vector<std::function<void()>>> pending_;  // afterCommit callbacks per transaction depth
+  std::vector<std::function<void()>> batch_callbacks_;       // released transactions of the open batch
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 

@@ -53,6 +53,29 @@ TEST_F(CommandServiceTest, CorrelationIdMakesSubmitIdempotent) {
   EXPECT_EQ(different.error().code, "conflict");
 }
 
+TEST_F(CommandServiceTest, ARolledBackSubmitLeavesNoTraceAndIsNeverOffered) {
+  std::vector<std::string> queuedFor;
+  service.onQueued([&](const std::string& node) { queuedFor.push_back(node); });
+  std::string id;
+  auto r = store->transaction([&]() -> Result<void> {
+    auto outcome = submit({{"verb", "ping"}});
+    EXPECT_TRUE(outcome.ok());
+    id = outcome->command.id;
+    EXPECT_EQ(service.queuedCount("n_1"), 0u);  // not before the commit
+    return makeError("store_error", "disk full");
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(service.queuedCount("n_1"), 0u);
+  EXPECT_TRUE(service.takeForDispatch("n_1").empty());
+  EXPECT_FALSE(service.openCommand(id));
+  EXPECT_FALSE(store->getCommand(id)->has_value());
+  EXPECT_TRUE(queuedFor.empty());
+  // The same submit committed is queued and announced once.
+  ASSERT_TRUE(store->transaction([&]() -> Result<void> { return submit({{"verb", "ping"}}).ok() ? Result<void>(Ok{}) : makeError("x", "y"); }).ok());
+  EXPECT_EQ(service.queuedCount("n_1"), 1u);
+  EXPECT_EQ(queuedFor, std::vector<std::string>{"n_1"});
+}
+
 TEST_F(CommandServiceTest, QueueIsBounded) {
   config.max_queue = 2;
   ASSERT_TRUE(submit({{"verb", "ping"}}).ok());

@@ -231,6 +231,54 @@ TEST_P(StoreTest, LogsPageByCursorAndPruneByAgeAndSize) {
   EXPECT_EQ(store->listLogs("db", 0, 0, 100)->size(), 1u);
 }
 
+TEST_P(StoreTest, AfterCommitRunsOnlyForWhatCommitted) {
+  auto store = open();
+  std::vector<std::string> ran;
+  store->afterCommit([&] { ran.push_back("outside"); });  // no transaction: at once
+  EXPECT_EQ(ran, std::vector<std::string>{"outside"});
+  ran.clear();
+  ASSERT_TRUE(store
+                  ->transaction([&]() -> Result<void> {
+                    store->afterCommit([&] { ran.push_back("outer"); });
+                    // A savepoint that fails takes its callbacks with it.
+                    (void)store->transaction([&]() -> Result<void> {
+                      store->afterCommit([&] { ran.push_back("failed inner"); });
+                      return makeError("x", "refused");
+                    });
+                    EXPECT_TRUE(store->transaction([&]() -> Result<void> {
+                      store->afterCommit([&] { ran.push_back("inner"); });
+                      return Ok{};
+                    }).ok());
+                    EXPECT_TRUE(ran.empty());  // nothing before the commit
+                    return Ok{};
+                  })
+                  .ok());
+  EXPECT_EQ(ran, (std::vector<std::string>{"outer", "inner"}));
+  ran.clear();
+  EXPECT_FALSE(store->transaction([&]() -> Result<void> {
+    store->afterCommit([&] { ran.push_back("rolled back"); });
+    return makeError("x", "refused");
+  }).ok());
+  EXPECT_TRUE(ran.empty());
+}
+
+TEST_P(StoreTest, AfterCommitUnderGroupCommitWaitsForTheFlush) {
+  auto store = open();
+  store->enableGroupCommit([] {});
+  std::vector<std::string> ran;
+  ASSERT_TRUE(store->transaction([&]() -> Result<void> {
+    store->afterCommit([&] { ran.push_back("a"); });
+    return Ok{};
+  }).ok());
+  EXPECT_FALSE(store->transaction([&]() -> Result<void> {
+    store->afterCommit([&] { ran.push_back("refused"); });
+    return makeError("x", "refused");
+  }).ok());
+  EXPECT_TRUE(ran.empty());
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_EQ(ran, std::vector<std::string>{"a"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
                            auto s = openSqliteStore(dir + "/test.db");
                            EXPECT_TRUE(s.ok());
