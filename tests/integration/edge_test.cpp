@@ -20,7 +20,8 @@ namespace {
 namespace asio = boost::asio;
 
 // Writes `text` over a fresh TLS connection (with the client certificate in
-// `tls`) and returns everything the server sends until it closes or 5 s pass.
+// `tls`) and returns everything the server sends until it closes (or, for an
+// accepted WebSocket upgrade, the response head).
 std::string rawExchange(const std::string& url_text, net::ssl::context& tls, const std::string& text) {
   auto url = net::parseUrl(url_text);
   asio::io_context io;
@@ -30,14 +31,14 @@ std::string rawExchange(const std::string& url_text, net::ssl::context& tls, con
   stream.handshake(asio::ssl::stream_base::client);
   asio::write(stream, asio::buffer(text));
   std::string out;
-  struct timeval timeout{5, 0};
-  ::setsockopt(stream.lowest_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   boost::system::error_code ec;
   char chunk[4096];
   for (;;) {
     auto n = stream.read_some(asio::buffer(chunk), ec);
     out.append(chunk, n);
     if (ec) break;
+    // An accepted upgrade stays open: its head is all there is to read.
+    if (out.rfind("HTTP/1.1 101", 0) == 0 && out.find("\r\n\r\n") != std::string::npos) break;
   }
   return out;
 }
