@@ -40,6 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                               FrameType::Error};
   agentSide.allowed_verbs = {"ping", "host.info", "host.metrics"};
   agentSide.command_public_key = serverKey().public_key;
+  agentSide.signed_types = {FrameType::Welcome, FrameType::Command, FrameType::Event};
   FrameValidator agent(agentSide);
   auto accepted = agent.accept(bytes, kNow);
   if (accepted.ok() && accepted->type == FrameType::Command && !verify(*accepted, serverKey().public_key)) {

@@ -34,6 +34,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/logging.hpp"
+#include "common/token_bucket.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
 #include "net/ws_channel.hpp"
@@ -80,6 +81,10 @@ struct Agent::Impl {
   int heartbeat_interval_s = 20;
   int telemetry_interval_s = 30;
   bool trimmed = false;
+  TokenBucket error_replies{1.0, 10.0};  // ERROR answers and their log lines
+  TokenBucket skew_warnings{1.0 / 60, 1.0};
+  std::int64_t telemetry_seq = 0;  // next block reserved in <state_dir>/telemetry.seq
+  std::int64_t telemetry_seq_limit = 0;
 
   // Apps. The runtime and supervisor are used from the workers (keyed by app);
   // the log followers, buffered lines and latest container stats live on the I/O thread.
@@ -386,16 +391,17 @@ struct Agent::Impl {
     auto channel = std::make_shared<net::WsChannel>(std::move(ws));
     channel->start();
     current = channel;
-    protocol::FrameValidator validator(agentPolicy(state.signing_public_key, verbs.names(),
+    protocol::FrameValidator validator(agentPolicy(state.node_id, state.signing_public_key, verbs.names(),
                                                    static_cast<std::int64_t>(config.clock_skew_s) * 1000,
-                                                   static_cast<std::size_t>(config.max_frame_bytes)));
+                                                   static_cast<std::size_t>(config.max_frame_bytes),
+                                                   static_cast<std::int64_t>(config.max_envelope_lifetime_s) * 1000));
     send(hello());
     bool welcomed = false;
     auto lastHeard = std::make_shared<Steady::time_point>(Steady::now());
     while (auto text = co_await channel->read()) {
       auto envelope = validator.accept(*text, clock());
       if (!envelope) {
-        rejectFrame(*text, envelope.error());
+        rejectFrame(validator.lastRefused(), envelope.error());
         continue;
       }
       *lastHeard = Steady::now();
@@ -411,6 +417,13 @@ struct Agent::Impl {
               trimmed = true;
             }
             asio::co_spawn(io, sessionTicker(channel, lastHeard), asio::detached);
+          }
+          break;
+        case FrameType::Heartbeat:
+          if (envelope->data.contains("probe")) {  // the server asks whether this session is alive
+            Envelope answer = frame(FrameType::Heartbeat);
+            answer.data = {{"probe", true}};
+            send(answer);
           }
           break;
         case FrameType::Command:
@@ -432,20 +445,45 @@ struct Agent::Impl {
     co_return welcomed;
   }
 
+  // Telemetry sequence numbers grow across restarts: blocks of them are
+  // reserved on disk before use, so a clock stepping back does not matter.
+  std::int64_t nextTelemetrySeq() {
+    constexpr std::int64_t kBlock = 1'000'000;
+    if (telemetry_seq >= telemetry_seq_limit) {
+      const std::string path = config.state_dir + "/telemetry.seq";
+      std::int64_t floor = std::max(telemetry_seq, std::int64_t{0});
+      if (auto text = pki::readFile(path)) {
+        try {
+          floor = std::max<std::int64_t>(floor, std::stoll(*text));
+        } catch (const std::exception&) {
+          log::warn("telemetry.seq unreadable; starting above the clock", {{"path", path}});
+          floor = std::max(floor, clock() * 1000);
+        }
+      }
+      if (auto r = pki::writePrivateFile(path, std::to_string(floor + kBlock)); !r)
+        log::error("telemetry sequence not reserved", {{"error", r.error().message}});
+      telemetry_seq = floor;
+      telemetry_seq_limit = floor + kBlock;
+    }
+    return ++telemetry_seq;
+  }
+
   void applySettings(const nlohmann::json& data) {
     heartbeat_interval_s = std::max(1, data.value("heartbeat_interval_s", heartbeat_interval_s));
     telemetry_interval_s = std::max(1, data.value("telemetry_interval_s", telemetry_interval_s));
   }
 
-  void rejectFrame(const std::string& text, const Error& error) {
-    log::warn("frame rejected", {{"code", error.code}, {"reason", error.message}});
-    // Best effort: name the command it was meant to be, so the server can fail it.
-    auto raw = parseJsonOrDiscarded(text);
-    std::string correlation;
-    if (raw.is_object() && raw.contains("correlation_id") && raw["correlation_id"].is_string()) {
-      correlation = raw["correlation_id"].get<std::string>().substr(0, 128);
+  // Answers a refused frame with an ERROR naming the command it was meant to
+  // be (so the server can fail it) — but never an ERROR, and only a few a second.
+  void rejectFrame(const protocol::Refused& what, const Error& error) {
+    if (error.code == protocol::codes::kClockSkew && what.issued_at != 0 && skew_warnings.take(clock())) {
+      log::error("this machine's clock differs from the server's; fix its time (NTP)",
+                 {{"skew_s", (clock() - what.issued_at) / 1000}});
     }
-    send(protocol::makeErrorFrame(error, state.node_id, correlation, clock()));
+    if (!error_replies.take(clock())) return;
+    log::warn("frame rejected", {{"code", error.code}, {"reason", error.message}});
+    if (what.type == FrameType::Error) return;
+    send(protocol::makeErrorFrame(error, state.node_id, what.correlation_id, clock()));
   }
 
   void onCommand(const Envelope& command) {
@@ -521,6 +559,7 @@ struct Agent::Impl {
       if (now - lastTelemetry >= std::chrono::seconds(telemetry_interval_s)) {
         Envelope t = frame(FrameType::Telemetry);
         t.data = sampler.metrics(config.state_dir);
+        t.data["seq"] = nextTelemetrySeq();
         if (!container_stats.empty()) t.data["containers"] = container_stats;
         send(t);
         lastTelemetry = now;

@@ -21,6 +21,7 @@ struct AgentConfig {
   nlohmann::json labels = nlohmann::json::object();
   std::string log_level = "info";
   int clock_skew_s = 60;
+  int max_envelope_lifetime_s = 600;
   int max_frame_bytes = 1 << 20;
   int backoff_cap_s = 60;
   bool handle_signals = true;

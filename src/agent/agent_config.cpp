@@ -30,7 +30,7 @@ Result<int> intField(const nlohmann::json& v, const std::string& name, int min, 
 const std::vector<std::string>& agentConfigKeys() {
   static const std::vector<std::string> keys = {
       "state_dir", "server",    "join",         "ca_pin",          "site",
-      "labels",    "log_level", "clock_skew_s", "max_frame_bytes", "backoff_cap_s",
+      "labels",    "log_level", "clock_skew_s", "max_envelope_lifetime_s", "max_frame_bytes", "backoff_cap_s",
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory"};
   return keys;
 }
@@ -79,6 +79,7 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
     config.labels = labels;
   }
   std::tuple<const char*, int*, int, int> ints[] = {{"clock_skew_s", &config.clock_skew_s, 1, 3600},
+                                                    {"max_envelope_lifetime_s", &config.max_envelope_lifetime_s, 10, 86400},
                                                     {"max_frame_bytes", &config.max_frame_bytes, 1024, 64 << 20},
                                                     {"backoff_cap_s", &config.backoff_cap_s, 1, 3600},
                                                     {"reconcile_interval_s", &config.reconcile_interval_s, 1, 3600}};

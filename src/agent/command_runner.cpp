@@ -49,8 +49,9 @@ protocol::Envelope resultFrame(const std::string& agent_id, const std::string& c
   return e;
 }
 
-protocol::ValidationPolicy agentPolicy(const std::string& signing_public_key, const std::set<std::string>& verbs,
-                                       std::int64_t max_clock_skew_ms, std::size_t max_frame_bytes) {
+protocol::ValidationPolicy agentPolicy(const std::string& node_id, const std::string& signing_public_key,
+                                       const std::set<std::string>& verbs, std::int64_t max_clock_skew_ms,
+                                       std::size_t max_frame_bytes, std::int64_t max_lifetime_ms) {
   protocol::ValidationPolicy p;
   p.max_frame_bytes = max_frame_bytes;
   p.max_clock_skew_ms = max_clock_skew_ms;
@@ -58,6 +59,9 @@ protocol::ValidationPolicy agentPolicy(const std::string& signing_public_key, co
                       protocol::FrameType::Event, protocol::FrameType::Error};
   p.allowed_verbs = verbs;
   p.command_public_key = signing_public_key;
+  p.signed_types = {protocol::FrameType::Welcome, protocol::FrameType::Command, protocol::FrameType::Event};
+  p.expected_agent_id = node_id;
+  p.max_lifetime_ms = max_lifetime_ms;
   return p;
 }
 

@@ -40,9 +40,12 @@ class ResultCache {
 protocol::Envelope resultFrame(const std::string& agent_id, const std::string& correlation_id,
                                const VerbOutcome& outcome, bool replayed, std::int64_t now_ms);
 
-// What the agent accepts from the server: WELCOME, HEARTBEAT, COMMAND (signed
-// by `signing_public_key`, verb in `verbs`), EVENT and ERROR.
-protocol::ValidationPolicy agentPolicy(const std::string& signing_public_key, const std::set<std::string>& verbs,
-                                       std::int64_t max_clock_skew_ms, std::size_t max_frame_bytes);
+// What the agent `node_id` accepts from the server: WELCOME, HEARTBEAT,
+// COMMAND (verb in `verbs`), EVENT and ERROR, all addressed to it; WELCOME,
+// COMMAND and EVENT (they change what the agent does) signed by
+// `signing_public_key`, refused when it is empty.
+protocol::ValidationPolicy agentPolicy(const std::string& node_id, const std::string& signing_public_key,
+                                       const std::set<std::string>& verbs, std::int64_t max_clock_skew_ms,
+                                       std::size_t max_frame_bytes, std::int64_t max_lifetime_ms = 600'000);
 
 }  // namespace berth::agent

@@ -47,6 +47,7 @@ inline constexpr const char* kClockSkew = "clock_skew";
 inline constexpr const char* kExpired = "expired";
 inline constexpr const char* kReplay = "replayed_nonce";
 inline constexpr const char* kVerbNotAllowed = "verb_not_allowed";
+inline constexpr const char* kBadArgs = "invalid_args";
 inline constexpr const char* kBadSignature = "bad_signature";
 inline constexpr const char* kUnexpected = "unexpected_frame";
 }  // namespace codes

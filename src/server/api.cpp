@@ -127,7 +127,10 @@ nlohmann::json Api::nodeJson(const store::Node& n) {
           {"session_id", d_.gateway.sessionId(n.id)},
           {"cert_not_after", n.cert_not_after},
           {"created_at", n.created_at},
-          {"last_seen_at", n.last_seen_at},
+          {"last_seen_at", d_.gateway.online(n.id) ? d_.gateway.lastSeenMs(n.id) : n.last_seen_at},
+          {"clock_skew_ms", n.clock_skew_ms},
+          {"last_refusal", n.last_refusal},
+          {"last_refusal_at", n.last_refusal_at},
           {"commands_queued", d_.commands.queuedCount(n.id)},
           {"commands_in_flight", d_.commands.inFlightCount(n.id)}};
 }

@@ -4,6 +4,7 @@
 
 #include "common/ids.hpp"
 #include "common/logging.hpp"
+#include "protocol/verb_args.hpp"
 
 namespace berth::server {
 namespace {
@@ -67,6 +68,9 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
     if (!body["args"].is_object()) return invalid("args", "must be a JSON object");
     args = body["args"];
   }
+  // Each verb declares its arguments; anything else is refused before it is stored.
+  if (auto checked = protocol::checkVerbArgs(verb, args); !checked)
+    return makeError("invalid_argument", checked.error().message);
   int ttl = kDefaultTtlS;
   if (body.contains("ttl_s")) {
     if (!body["ttl_s"].is_number_integer()) return invalid("ttl_s", "must be an integer number of seconds");

@@ -20,6 +20,7 @@ namespace {
 constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr std::uint64_t kTrimEveryTicks = 10;
 constexpr auto kHelloTimeout = std::chrono::seconds(10);
+constexpr auto kDuplicateProbeTimeout = std::chrono::seconds(2);
 
 Error schema(const std::string& field, const std::string& rule) {
   return makeError(protocol::codes::kSchema, "field '" + field + "': " + rule);
@@ -37,8 +38,10 @@ Gateway::Gateway(asio::any_io_executor executor, store::Store& store, CommandSer
       identity_(identity),
       ticker_(executor) {}
 
-protocol::ValidationPolicy Gateway::policy() const {
+protocol::ValidationPolicy Gateway::policy(const std::string& node_id) const {
   protocol::ValidationPolicy p;
+  p.expected_agent_id = node_id;  // the client certificate's CN
+  p.max_lifetime_ms = static_cast<std::int64_t>(config_.max_envelope_lifetime_s) * 1000;
   p.max_frame_bytes = static_cast<std::size_t>(config_.max_frame_bytes);
   p.max_clock_skew_ms = static_cast<std::int64_t>(config_.clock_skew_s) * 1000;
   p.accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
@@ -60,6 +63,11 @@ void Gateway::send(Session& session, const Envelope& envelope) { session.channel
 
 void Gateway::reject(Session& session, const Error& error, const std::string& correlation_id) {
   ++metrics_.frames_rejected_total[error.code];
+  // A peer that keeps sending bad frames gets a few answers and log lines, not one per frame.
+  if (!session.error_replies.take(clock_())) {
+    ++metrics_.frames_rejected_total["unanswered"];
+    return;
+  }
   log::warn(
       "frame rejected",
       {{"node_id", session.node_id}, {"session_id", session.id}, {"code", error.code}, {"reason", error.message}});
@@ -75,14 +83,18 @@ void Gateway::stop() {
   for (auto& [id, session] : sessions_) session->channel->close("server shutting down");
 }
 
+std::int64_t Gateway::lastSeenMs(const std::string& node_id) const {
+  auto it = sessions_.find(node_id);
+  return it == sessions_.end() ? 0 : it->second->last_seen_ms;
+}
+
 std::string Gateway::sessionId(const std::string& node_id) const {
   auto it = sessions_.find(node_id);
   return it == sessions_.end() ? std::string() : it->second->id;
 }
 
 asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id) {
-  auto session = std::make_shared<Session>(Session{newId("s"), node_id, channel, protocol::FrameValidator(policy()),
-                                                   std::chrono::steady_clock::now(), std::chrono::steady_clock::now()});
+  auto session = std::make_shared<Session>(newId("s"), node_id, channel, protocol::FrameValidator(policy(node_id)));
   channel->start();
   bool registered = false;
   // A connection that never says HELLO would otherwise hold its slot forever.
@@ -93,32 +105,48 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
     log::warn("no HELLO in time; closing", {{"node_id", node_id}});
     channel->abort();
   });
-  while (auto text = co_await channel->read()) {
-    auto envelope = session->validator.accept(*text, clock_());
-    if (!envelope) {
-      reject(*session, envelope.error(), "");
-      continue;
-    }
-    if (envelope->agent_id != node_id) {
-      reject(*session, schema("agent_id", "does not match the client certificate"), envelope->correlation_id);
-      continue;
-    }
-    session->last_seen = std::chrono::steady_clock::now();
-    if (!registered) {
+  try {
+    while (auto text = co_await channel->read()) {
+      auto envelope = session->validator.accept(*text, clock_());
+      if (!envelope) {
+        refused(*session, envelope.error());
+        continue;
+      }
+      session->last_seen = std::chrono::steady_clock::now();
+      session->last_seen_ms = clock_();
+      if (registered) {
+        handleFrame(*session, *envelope);
+        continue;
+      }
       if (envelope->type != FrameType::Hello) {
         reject(*session, makeError(protocol::codes::kUnexpected, "the first frame must be HELLO"), "");
         continue;
       }
+      if (auto old = sessions_.find(node_id); old != sessions_.end()) {
+        // One live session per identity: a second one is refused while the
+        // first still answers (a copied key), and replaces it otherwise.
+        auto first = old->second;
+        if (co_await answersProbe(first)) {
+          const std::string why = "a second session for this node was refused while the first (" + first->id +
+                                  ") still answered: is its key in use on two machines?";
+          log::warn("duplicate session refused", {{"node_id", node_id}, {"session_id", session->id}});
+          ++metrics_.frames_rejected_total["duplicate_session"];
+          recordRefusal(node_id, why, std::nullopt);
+          reject(*session, makeError("duplicate_session", why), "");
+          channel->close("duplicate session");
+          break;
+        }
+        if (auto still = sessions_.find(node_id); still != sessions_.end() && still->second == first) {
+          log::info("session replaced", {{"node_id", node_id}, {"old_session_id", first->id}});
+          commands_.requeueInFlight(node_id);
+          first->channel->close("replaced by a newer session");
+          sessions_.erase(still);
+          --metrics_.sessions_active;
+        }
+      }
       if (auto r = handleHello(*session, *envelope); !r) {
         reject(*session, r.error(), "");
         continue;
-      }
-      if (auto old = sessions_.find(node_id); old != sessions_.end()) {
-        log::info("session replaced", {{"node_id", node_id}, {"old_session_id", old->second->id}});
-        commands_.requeueInFlight(node_id);
-        old->second->channel->close("replaced by a newer session");
-        sessions_.erase(old);
-        --metrics_.sessions_active;
       }
       sessions_[node_id] = session;
       *greeted = true;
@@ -132,15 +160,55 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
                       {"telemetry_interval_s", config_.telemetry_interval_s},
                       {"command_timeout_s", config_.command_timeout_s},
                       {"server_time", clock_()}};
+      protocol::sign(welcome, identity_.signing_secret_key);
       send(*session, welcome);
       log::info("agent session opened", {{"node_id", node_id}, {"session_id", session->id}});
       pump(node_id);
-      continue;
     }
-    handleFrame(*session, *envelope);
+  } catch (const std::exception& e) {
+    // A bug in a handler: end this session through the normal path, visibly.
+    ++metrics_.frames_rejected_total["internal"];
+    log::error("agent session failed", {{"node_id", node_id}, {"session_id", session->id}, {"error", e.what()}});
+    recordRefusal(node_id, std::string("internal error in the server's session: ") + e.what(), std::nullopt);
+    channel->abort();
   }
   helloDeadline->cancel();
   if (registered) endSession(session);
+}
+
+asio::awaitable<bool> Gateway::answersProbe(std::shared_ptr<Session> session) {
+  const auto asked = std::chrono::steady_clock::now();
+  Envelope probe = frame(FrameType::Heartbeat, session->node_id);
+  probe.data = {{"probe", true}};
+  send(*session, probe);
+  asio::steady_timer wait(executor_, kDuplicateProbeTimeout);
+  boost::system::error_code ec;
+  co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return session->last_seen > asked && !session->channel->closing();
+}
+
+void Gateway::refused(Session& session, const Error& error) {
+  const auto& what = session.validator.lastRefused();
+  std::optional<std::int64_t> skew;
+  if (error.code == protocol::codes::kClockSkew && what.issued_at != 0) skew = what.issued_at - clock_();
+  if (session.refusal_records.take(clock_())) recordRefusal(session.node_id, error.code + ": " + error.message, skew);
+  // Never answer an ERROR with an ERROR: two sides that both refuse would echo for ever.
+  if (what.type == FrameType::Error) {
+    ++metrics_.frames_rejected_total[error.code];
+    return;
+  }
+  reject(session, error, what.correlation_id);
+}
+
+void Gateway::recordRefusal(const std::string& node_id, const std::string& reason, std::optional<std::int64_t> skew) {
+  auto node = store_.getNode(node_id);
+  if (!node || !*node) return;
+  store::Node updated = **node;
+  updated.last_refusal = reason.substr(0, 512);
+  updated.last_refusal_at = clock_();
+  if (skew) updated.clock_skew_ms = *skew;
+  if (auto r = store_.upsertNode(updated); !r)
+    log::error("node refusal not recorded", {{"node_id", node_id}, {"error", r.error().message}});
 }
 
 Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
@@ -170,6 +238,12 @@ Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   node.verbs = d.value("verbs", nlohmann::json::array());
   node.status = store::NodeStatus::Online;
   node.last_seen_at = clock_();
+  node.clock_skew_ms = hello.issued_at - node.last_seen_at;
+  auto seq = store_.latestTelemetrySeq(session.node_id);
+  if (!seq) return seq.error();
+  session.telemetry_seq = std::max(session.telemetry_seq, *seq);
+  if (auto live = telemetry_seq_.find(session.node_id); live != telemetry_seq_.end())
+    session.telemetry_seq = std::max(session.telemetry_seq, live->second);
   node.session_id = session.id;
   return store_.upsertNode(node);
 }
@@ -179,8 +253,19 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
     case FrameType::Heartbeat:
       return;
     case FrameType::Telemetry: {
+      // A per-node sequence, kept across sessions and restarts, refuses replays.
+      auto seq = e.data.find("seq");
+      if (seq == e.data.end() || !seq->is_number_integer() || seq->get<std::int64_t>() <= session.telemetry_seq) {
+        reject(session, schema("data.seq", "must be an integer above the last one stored (" +
+                                               std::to_string(session.telemetry_seq) + "): a replay?"),
+               "");
+        return;
+      }
+      session.telemetry_seq = seq->get<std::int64_t>();
+      telemetry_seq_[session.node_id] = session.telemetry_seq;
       ++metrics_.telemetry_frames_total;
-      pending_telemetry_.emplace_back(session.node_id, store::TelemetrySample{e.issued_at, e.data});
+      pending_telemetry_.emplace_back(session.node_id,
+                                      store::TelemetrySample{e.issued_at, e.data, session.telemetry_seq});
       return;
     }
     case FrameType::Event: {
@@ -231,7 +316,9 @@ void Gateway::pump(const std::string& node_id) {
     } else {
       e.args = command.args;
     }
-    e.expires_at = std::max(command.expires_at, e.issued_at + 1);
+    // Re-signed at each dispatch: the envelope lives at most the maximum
+    // lifetime even when the command's TTL is days.
+    e.expires_at = std::max(std::min(command.expires_at, e.issued_at + maxLifetimeMs()), e.issued_at + 1);
     protocol::sign(e, identity_.signing_secret_key);
     send(session, e);
   }
@@ -252,6 +339,7 @@ void Gateway::broadcastConfig() {
     e.data = {{"kind", "config"},
               {"heartbeat_interval_s", config_.heartbeat_interval_s},
               {"telemetry_interval_s", config_.telemetry_interval_s}};
+    protocol::sign(e, identity_.signing_secret_key);  // settings come only from signed frames
     send(*session, e);
   }
 }

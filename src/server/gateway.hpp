@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "common/clock.hpp"
+#include "common/token_bucket.hpp"
 #include "net/ws_channel.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/validator.hpp"
@@ -57,22 +58,34 @@ class Gateway {
 
   bool online(const std::string& node_id) const { return sessions_.count(node_id) > 0; }
   std::string sessionId(const std::string& node_id) const;
+  // Wall time of the last frame from the node's live session (0 when none).
+  std::int64_t lastSeenMs(const std::string& node_id) const;
   std::size_t sessionCount() const { return sessions_.size(); }
 
  private:
   struct Session {
+    Session(std::string id_, std::string node, std::shared_ptr<net::WsChannel> ch, protocol::FrameValidator v)
+        : id(std::move(id_)), node_id(std::move(node)), channel(std::move(ch)), validator(std::move(v)) {}
     std::string id;
     std::string node_id;
     std::shared_ptr<net::WsChannel> channel;
     protocol::FrameValidator validator;
-    std::chrono::steady_clock::time_point last_seen;
-    std::chrono::steady_clock::time_point last_heartbeat_sent;
+    std::chrono::steady_clock::time_point last_seen = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_heartbeat_sent = std::chrono::steady_clock::now();
+    std::int64_t last_seen_ms = 0;
+    std::int64_t telemetry_seq = 0;
+    TokenBucket error_replies{1.0, 10.0};     // ERROR frames (and log lines) answering bad frames
+    TokenBucket refusal_records{0.1, 1.0};    // node.last_refusal writes
   };
 
-  protocol::ValidationPolicy policy() const;
+  protocol::ValidationPolicy policy(const std::string& node_id) const;
+  std::int64_t maxLifetimeMs() const { return static_cast<std::int64_t>(config_.max_envelope_lifetime_s) * 1000; }
   protocol::Envelope frame(protocol::FrameType type, const std::string& node_id) const;
   void send(Session& session, const protocol::Envelope& envelope);
   void reject(Session& session, const Error& error, const std::string& correlation_id);
+  void refused(Session& session, const Error& error);
+  void recordRefusal(const std::string& node_id, const std::string& reason, std::optional<std::int64_t> skew);
+  boost::asio::awaitable<bool> answersProbe(std::shared_ptr<Session> session);
   Result<void> handleHello(Session& session, const protocol::Envelope& hello);
   void handleFrame(Session& session, const protocol::Envelope& envelope);
   void endSession(const std::shared_ptr<Session>& session);
@@ -90,6 +103,7 @@ class Gateway {
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
   // TELEMETRY waits here and is written in one transaction per tick.
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
+  std::unordered_map<std::string, std::int64_t> telemetry_seq_;  // newest accepted, by node (not yet stored, maybe)
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
   std::uint64_t ticks_ = 0;

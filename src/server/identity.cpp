@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/encoding.hpp"
+#include "common/json.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "protocol/signing.hpp"
@@ -10,7 +11,41 @@
 namespace berth::server {
 namespace {
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
+constexpr std::int64_t kServerCertValidityMs = 365 * kDayMs;
+// Back-dated so an agent whose clock is a little behind still accepts it.
+constexpr std::int64_t kNotBeforeSlackMs = 3600LL * 1000;
+
+// The TLS certificate (leaf PEM, key PEM), kept across restarts: re-issued
+// only when the name set changed or a third of its life is left, so agents
+// never meet a certificate that starts "now".
+Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const std::string& pki_dir,
+                                                                         const pki::CertificateAuthority& ca,
+                                                                         const std::vector<std::string>& names,
+                                                                         std::int64_t now_ms) {
+  const std::string certPath = pki_dir + "/server.crt", keyPath = pki_dir + "/server.key";
+  const std::string metaPath = pki_dir + "/server.json";
+  if (pki::fileExists(certPath) && pki::fileExists(keyPath) && pki::fileExists(metaPath)) {
+    auto meta = pki::readFile(metaPath);
+    auto cert = pki::readFile(certPath);
+    auto key = pki::readFile(keyPath);
+    auto j = meta ? parseJsonOrDiscarded(*meta) : nlohmann::json();
+    if (cert && key && j.is_object() && j.value("names", nlohmann::json()) == nlohmann::json(names) &&
+        j.contains("not_after") && j["not_after"].is_number_integer() &&
+        j["not_after"].get<std::int64_t>() - now_ms > kServerCertValidityMs / 3) {
+      return std::make_pair(*cert, *key);
+    }
+  }
+  std::string key = pki::generatePrivateKeyPem();
+  auto leaf = ca.issueServerCertificate(key, names, now_ms - kNotBeforeSlackMs, kServerCertValidityMs + kNotBeforeSlackMs);
+  if (!leaf) return leaf.error();
+  if (auto r = pki::writePrivateFile(keyPath, key); !r) return r.error();
+  if (auto r = pki::writePrivateFile(certPath, leaf->cert_pem); !r) return r.error();
+  if (auto r = pki::writePrivateFile(metaPath, nlohmann::json{{"names", names}, {"not_after", leaf->not_after_ms}}.dump());
+      !r)
+    return r.error();
+  return std::make_pair(leaf->cert_pem, key);
 }
+}  // namespace
 
 Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const std::vector<std::string>& server_names,
                                             std::int64_t now_ms) {
@@ -45,12 +80,11 @@ Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const st
   auto pub = base64Decode(*publicText);
   if (!secret || !pub) return makeError("identity_corrupt", "signing key files in " + pki_dir + " are not base64");
 
-  std::string serverKey = pki::generatePrivateKeyPem();
-  auto leaf = ca->issueServerCertificate(serverKey, server_names, now_ms, 365 * kDayMs);
+  auto leaf = loadOrIssueServerCertificate(pki_dir, *ca, server_names, now_ms);
   if (!leaf) return leaf.error();
   auto pin = pki::publicKeyPin(ca->certPem());
   if (!pin) return pin.error();
-  return ServerIdentity{std::move(*ca), leaf->cert_pem + *caCertPem, std::move(serverKey), *pub, *secret, *pin};
+  return ServerIdentity{std::move(*ca), leaf->first + *caCertPem, std::move(leaf->second), *pub, *secret, *pin};
 }
 
 }  // namespace berth::server

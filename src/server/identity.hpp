@@ -21,8 +21,8 @@ struct ServerIdentity {
 };
 
 // Loads the identity from `pki_dir`, creating what is missing. The server
-// certificate is re-issued at every start for `server_names` (agents trust the
-// CA, not the leaf, so this is invisible to them).
+// certificate is kept across restarts and re-issued (with notBefore an hour
+// back) only when `server_names` changed or a third of its life is left.
 Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const std::vector<std::string>& server_names,
                                             std::int64_t now_ms);
 

@@ -23,6 +23,7 @@ constexpr IntField kIntFields[] = {
     {"max_in_flight", &ServerConfig::max_in_flight, 1, 1024},
     {"max_queue", &ServerConfig::max_queue, 1, 1000000},
     {"clock_skew_s", &ServerConfig::clock_skew_s, 1, 3600},
+    {"max_envelope_lifetime_s", &ServerConfig::max_envelope_lifetime_s, 10, 86400},
     {"max_frame_bytes", &ServerConfig::max_frame_bytes, 1024, 64 << 20},
     {"max_output_bytes", &ServerConfig::max_output_bytes, 0, 16 << 20},
     {"client_cert_days", &ServerConfig::client_cert_days, 1, 3650},

@@ -27,6 +27,7 @@ struct ServerConfig {
   int max_in_flight = 4;
   int max_queue = 1000;
   int clock_skew_s = 60;
+  int max_envelope_lifetime_s = 600;  // expires_at - issued_at of any frame, both ways
   int max_frame_bytes = 1 << 20;
   int max_output_bytes = 64 * 1024;
   int client_cert_days = 30;

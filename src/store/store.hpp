@@ -55,6 +55,9 @@ struct Node {
   std::int64_t created_at = 0;
   std::int64_t last_seen_at = 0;
   std::string session_id;
+  std::int64_t clock_skew_ms = 0;  // agent clock minus server clock, as last measured
+  std::string last_refusal;        // why the server last refused its frames or handshake
+  std::int64_t last_refusal_at = 0;
 };
 
 enum class CommandState { Queued, Dispatched, Running, Succeeded, Failed, Expired, Cancelled };
@@ -94,6 +97,7 @@ struct AuditRecord {
 struct TelemetrySample {
   std::int64_t at = 0;
   nlohmann::json data;
+  std::int64_t seq = 0;  // the agent's sequence number; replays carry an old one
 };
 
 struct App {
@@ -196,6 +200,8 @@ class Store {
   // Appends samples in one transaction and keeps only the newest `keep` per node.
   virtual Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,
                                        std::size_t keep) = 0;
+  // The highest sequence number stored for the node (0 when none).
+  virtual Result<std::int64_t> latestTelemetrySeq(const std::string& node_id) = 0;
   // Newest first.
   virtual Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) = 0;
 

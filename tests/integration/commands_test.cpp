@@ -136,13 +136,7 @@ TEST(Sessions, HeartbeatLossMarksTheNodeUnreachable) {
   EXPECT_TRUE(eventually([&] { return c.node(id)["status"] == "online"; }, std::chrono::seconds(20)));
 }
 
-TEST(Sessions, ASecondSessionReplacesTheFirst) {
-  Cluster c;
-  c.startServer();
-  const std::string id = c.startOnlineAgent("a1");
-  const auto first = c.node(id)["session_id"];
-  RawAgentConnection raw;
-  ASSERT_TRUE(raw.connect(c.url(), c.agentState("a1")).ok());
+protocol::Envelope secondHello(const std::string& id) {
   protocol::Envelope hello;
   hello.type = protocol::FrameType::Hello;
   hello.agent_id = id;
@@ -150,10 +144,39 @@ TEST(Sessions, ASecondSessionReplacesTheFirst) {
   hello.expires_at = hello.issued_at + 30'000;
   hello.nonce = "feedfacefeedface0001";
   hello.data = {{"hostname", "second"}, {"version", "test"}};
-  raw.send(protocol::serialize(hello));
+  return hello;
+}
+
+TEST(Sessions, ASecondSessionIsRefusedWhileTheFirstAnswers) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a1");
+  const auto first = c.node(id)["session_id"];
+  RawAgentConnection raw;
+  ASSERT_TRUE(raw.connect(c.url(), c.agentState("a1")).ok());
+  raw.send(protocol::serialize(secondHello(id)));
+  auto answer = raw.read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(nlohmann::json::parse(*answer)["error"]["code"], "duplicate_session") << *answer;
+  auto node = c.node(id);
+  EXPECT_EQ(node["session_id"], first);
+  EXPECT_NE(node["hostname"], "second");
+  EXPECT_NE(node["last_refusal"].get<std::string>().find("second session"), std::string::npos) << node.dump();
+}
+
+TEST(Sessions, ASecondSessionReplacesAFirstThatNoLongerAnswers) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a1");
+  const auto first = c.node(id)["session_id"];
+  c.agent("a1").signal(SIGSTOP);  // its connection stays open but nothing answers
+  RawAgentConnection raw;
+  ASSERT_TRUE(raw.connect(c.url(), c.agentState("a1")).ok());
+  raw.send(protocol::serialize(secondHello(id)));
   ASSERT_TRUE(raw.read().has_value());
   EXPECT_TRUE(eventually([&] { return c.node(id)["session_id"] != first && c.node(id)["hostname"] == "second"; }));
   EXPECT_EQ(c.api("GET", "/api/v1/status").body["sessions"], 1);
+  c.agent("a1").signal(SIGCONT);
 }
 
 TEST(Sessions, ConfigReloadKeepsSessions) {

@@ -113,6 +113,64 @@ TEST_F(FramesTest, MalformedAndSchemaViolatingFramesAreRejected) {
   EXPECT_EQ(c.node(state.node_id)["connected"], true);
 }
 
+TEST_F(FramesTest, ErrorFramesAreNeverAnsweredWithErrorFrames) {
+  // An ERROR the server must refuse (its clock is two minutes off) gets no answer...
+  Envelope error = frame(FrameType::Error);
+  error.issued_at += 120'000;
+  error.expires_at = error.issued_at + 1'000;
+  error.error = protocol::ErrorInfo{"clock_skew", "yours is wrong"};
+  conn.send(protocol::serialize(error));
+  // ...so the next ERROR to arrive answers the replay sent after it.
+  const std::string text = protocol::serialize(frame(FrameType::Heartbeat));
+  conn.send(text);
+  EXPECT_EQ(rejection(text), "replayed_nonce");
+  // The skew is shown on the node instead of a bare "unreachable".
+  auto node = c.node(state.node_id);
+  EXPECT_GT(node["clock_skew_ms"].get<std::int64_t>(), 100'000) << node.dump();
+  EXPECT_NE(node["last_refusal"].get<std::string>().find("clock_skew"), std::string::npos) << node.dump();
+}
+
+TEST_F(FramesTest, RejectionsAreRateLimitedPerSession) {
+  for (int i = 0; i < 200; ++i) conn.send("{not json " + std::to_string(i));
+  int answers = 0;
+  while (auto text = conn.read(std::chrono::milliseconds(1500))) {
+    if (nlohmann::json::parse(*text)["type"] == "ERROR") ++answers;
+  }
+  EXPECT_GT(answers, 0);
+  EXPECT_LE(answers, 15);  // a burst of 10, refilled at one a second
+  EXPECT_NE(metrics().find("berth_frames_rejected_total{code=\"unanswered\"}"), std::string::npos);
+}
+
+TEST_F(FramesTest, ReplayedTelemetryIsNotStoredAgainOnANewSession) {
+  Envelope t = frame(FrameType::Telemetry);
+  t.data = {{"seq", 7}, {"cpu_percent", 1.0}};
+  conn.send(protocol::serialize(t));
+  EXPECT_TRUE(eventually([&] {
+    return c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"].size() == 1;
+  }));
+  Envelope missing = frame(FrameType::Telemetry);
+  missing.data = {{"cpu_percent", 2.0}};
+  EXPECT_EQ(rejection(protocol::serialize(missing)), "schema_violation");
+  // A new connection (as after a reconnect or a server restart) replays the same sequence number.
+  RawAgentConnection again;
+  ASSERT_TRUE(again.connect(c.url(), state).ok());
+  Envelope hello = frame(FrameType::Hello);
+  hello.data = {{"hostname", "raw"}, {"version", "test"}};
+  again.send(protocol::serialize(hello));
+  Envelope replay = frame(FrameType::Telemetry);  // fresh nonce and time, old sequence
+  replay.data = t.data;
+  bool refused = false;
+  for (int i = 0; i < 5 && !refused; ++i) {
+    auto text = again.read();
+    if (!text) break;
+    auto j = nlohmann::json::parse(*text);
+    if (j["type"] == "WELCOME") again.send(protocol::serialize(replay));
+    if (j["type"] == "ERROR") refused = j["error"]["message"].get<std::string>().find("seq") != std::string::npos;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"].size(), 1u);
+}
+
 // Servers started: one `berth server`; the test connects with a valid certificate and stays silent.
 TEST(Handshake, ASessionWithoutHelloIsClosed) {
   Cluster c;

@@ -79,7 +79,12 @@ Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "initial schema (berth 0.1)", kInitialSchema},
-      {2, "rejoin tokens bound to a node; a node's previous certificate serial; used tokens deleted",
+      {2, "node clock skew, last refusal and telemetry sequence",
+       "ALTER TABLE nodes ADD COLUMN clock_skew_ms INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE nodes ADD COLUMN last_refusal TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE nodes ADD COLUMN last_refusal_at INTEGER NOT NULL DEFAULT 0;"
+       "ALTER TABLE telemetry ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"},
+      {3, "rejoin tokens bound to a node; a node's previous certificate serial; used tokens deleted",
        "ALTER TABLE join_tokens ADD COLUMN node_id TEXT NOT NULL DEFAULT '';"
        "ALTER TABLE nodes ADD COLUMN previous_cert_serial TEXT NOT NULL DEFAULT '';"
        "DELETE FROM join_tokens WHERE used_at != 0;"},

@@ -77,7 +77,7 @@ constexpr const char* kCommandColumns =
     "attempts, exit_code, result, stdout, stderr, error";
 constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
-    "created_at, last_seen_at, session_id, previous_cert_serial";
+    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at, previous_cert_serial";
 
 constexpr const char* kAppColumns =
     "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
@@ -151,7 +151,10 @@ Node readNode(const Statement& s) {
   n.created_at = s.integer(11);
   n.last_seen_at = s.integer(12);
   n.session_id = s.text(13);
-  n.previous_cert_serial = s.text(14);
+  n.clock_skew_ms = s.integer(14);
+  n.last_refusal = s.text(15);
+  n.last_refusal_at = s.integer(16);
+  n.previous_cert_serial = s.text(17);
   return n;
 }
 
@@ -286,8 +289,8 @@ class SqliteStore final : public Store {
   Result<void> upsertNode(const Node& n) override {
     Statement s = query(
         "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
-        "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id, previous_cert_serial) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, "
+        "last_refusal_at, previous_cert_serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(n.id)
         .bind(n.hostname)
         .bind(n.site)
@@ -302,6 +305,9 @@ class SqliteStore final : public Store {
         .bind(n.created_at)
         .bind(n.last_seen_at)
         .bind(n.session_id)
+        .bind(n.clock_skew_ms)
+        .bind(n.last_refusal)
+        .bind(n.last_refusal_at)
         .bind(n.previous_cert_serial);
     return done(s, "upsert node");
   }
@@ -378,8 +384,8 @@ class SqliteStore final : public Store {
     return transaction([&]() -> Result<void> {
       std::set<std::string> touched;
       for (const auto& [node_id, sample] : samples) {
-        Statement s = query("INSERT INTO telemetry (node_id, at, data) VALUES (?, ?, ?)");
-        s.bind(node_id).bind(sample.at).bind(sample.data);
+        Statement s = query("INSERT INTO telemetry (node_id, at, data, seq) VALUES (?, ?, ?, ?)");
+        s.bind(node_id).bind(sample.at).bind(sample.data).bind(sample.seq);
         if (auto r = done(s, "append telemetry"); !r) return r;
         touched.insert(node_id);
       }
@@ -394,11 +400,19 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::int64_t> latestTelemetrySeq(const std::string& node_id) override {
+    Statement s = query("SELECT COALESCE(MAX(seq), 0) FROM telemetry WHERE node_id = ?");
+    s.bind(node_id);
+    if (s.step() != SQLITE_ROW) return dbError(db_, "latest telemetry seq");
+    return s.integer(0);
+  }
+
   Result<std::vector<TelemetrySample>> telemetryHistory(const std::string& node_id, std::size_t limit) override {
-    Statement s = query("SELECT at, data FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
+    Statement s =
+        query("SELECT at, data, seq FROM telemetry WHERE node_id = ? ORDER BY at DESC, rowid DESC LIMIT ?");
     s.bind(node_id).bind(static_cast<std::int64_t>(limit));
     std::vector<TelemetrySample> out;
-    while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1)});
+    while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1), s.integer(2)});
     return out;
   }
 

@@ -45,7 +45,7 @@ TEST(ResultFrame, MarksReplaysAndFailures) {
 TEST(AgentPolicy, RefusesCommandsNotSignedByTheServer) {
   auto server = protocol::generateSigningKey();
   auto attacker = protocol::generateSigningKey();
-  protocol::FrameValidator validator(agentPolicy(server.public_key, {"ping"}, 60'000, 1 << 20));
+  protocol::FrameValidator validator(agentPolicy("n_1", server.public_key, {"ping"}, 60'000, 1 << 20));
   protocol::Envelope e;
   e.type = protocol::FrameType::Command;
   e.agent_id = "n_1";
@@ -60,6 +60,75 @@ TEST(AgentPolicy, RefusesCommandsNotSignedByTheServer) {
   EXPECT_EQ(r.error().code, protocol::codes::kBadSignature);
   protocol::sign(e, server.secret_key);
   EXPECT_TRUE(validator.accept(protocol::serialize(e), 1000).ok());
+}
+
+class AgentPolicyTest : public ::testing::Test {
+ protected:
+  protocol::SigningKeyPair server = protocol::generateSigningKey();
+  int nonces = 0;
+  protocol::Envelope frame(protocol::FrameType type, const std::string& to = "n_1") {
+    protocol::Envelope e;
+    e.type = type;
+    e.agent_id = to;
+    e.issued_at = 1000;
+    e.expires_at = 5000;
+    e.nonce = "0123456789abcd" + std::to_string(10 + nonces++);
+    if (type == protocol::FrameType::Command) {
+      e.correlation_id = "c1";
+      e.verb = "ping";
+    }
+    return e;
+  }
+  std::string code(protocol::FrameValidator& v, protocol::Envelope e, bool sign = true) {
+    if (sign) protocol::sign(e, server.secret_key);
+    auto r = v.accept(protocol::serialize(e), 1000);
+    return r ? "accepted" : r.error().code;
+  }
+};
+
+TEST_F(AgentPolicyTest, ACommandForAnotherNodeIsNotRun) {
+  protocol::FrameValidator v(agentPolicy("n_1", server.public_key, {"ping"}, 60'000, 1 << 20));
+  EXPECT_EQ(code(v, frame(protocol::FrameType::Command, "n_2")), protocol::codes::kSchema);
+  EXPECT_EQ(code(v, frame(protocol::FrameType::Command)), "accepted");
+}
+
+TEST_F(AgentPolicyTest, EnvelopesLiveAtMostTheMaximumLifetime) {
+  protocol::FrameValidator v(agentPolicy("n_1", server.public_key, {"ping"}, 60'000, 1 << 20, 600'000));
+  auto e = frame(protocol::FrameType::Command);
+  e.expires_at = e.issued_at + 10LL * 365 * 86400 * 1000;  // ten years
+  EXPECT_EQ(code(v, e), protocol::codes::kSchema);
+  e.expires_at = e.issued_at + 600'000;
+  EXPECT_EQ(code(v, e), "accepted");
+}
+
+TEST_F(AgentPolicyTest, WithoutASigningKeyEveryCommandIsRefused) {
+  protocol::FrameValidator v(agentPolicy("n_1", "", {"ping"}, 60'000, 1 << 20));
+  EXPECT_EQ(code(v, frame(protocol::FrameType::Command)), protocol::codes::kBadSignature);
+}
+
+TEST_F(AgentPolicyTest, SettingsComeOnlyFromSignedFrames) {
+  protocol::FrameValidator v(agentPolicy("n_1", server.public_key, {"ping"}, 60'000, 1 << 20));
+  auto event = frame(protocol::FrameType::Event);
+  event.data = {{"kind", "config"}, {"heartbeat_interval_s", 1}};
+  EXPECT_EQ(code(v, event, false), protocol::codes::kBadSignature);  // unsigned
+  event.signature = "AAAA";
+  EXPECT_EQ(code(v, event, false), protocol::codes::kBadSignature);
+  EXPECT_EQ(code(v, frame(protocol::FrameType::Welcome), false), protocol::codes::kBadSignature);
+  EXPECT_EQ(code(v, event), "accepted");
+  EXPECT_EQ(code(v, frame(protocol::FrameType::Heartbeat), false), "accepted");  // carries nothing to act on
+}
+
+TEST_F(AgentPolicyTest, UnexpectedArgumentsAreRefused) {
+  protocol::FrameValidator v(agentPolicy("n_1", server.public_key, {"ping", "app.delete"}, 60'000, 1 << 20));
+  auto e = frame(protocol::FrameType::Command);
+  e.args = {{"cmd", "id; rm -rf /"}};
+  EXPECT_EQ(code(v, e), protocol::codes::kBadArgs);
+  auto del = frame(protocol::FrameType::Command);
+  del.verb = "app.delete";
+  del.args = {{"app", "web"}, {"volumes", "yes"}};  // wrong type: would throw in json::value
+  EXPECT_EQ(code(v, del), protocol::codes::kBadArgs);
+  del.args = {{"app", "web"}, {"volumes", true}};
+  EXPECT_EQ(code(v, del), "accepted");
 }
 
 TEST(Verbs, PingValidatesItsDelay) {

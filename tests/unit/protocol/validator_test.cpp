@@ -18,6 +18,7 @@ class ValidatorTest : public ::testing::Test {
     p.accepted_types = {FrameType::Command, FrameType::Heartbeat};
     p.allowed_verbs = {"ping"};
     p.command_public_key = key.public_key;
+    p.signed_types = {FrameType::Command};
     p.max_frame_bytes = 4096;
     return p;
   }

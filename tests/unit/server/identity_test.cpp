@@ -1,0 +1,53 @@
+#include "server/identity.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include "../temp_dir.hpp"
+
+namespace berth::server {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000'000;
+constexpr std::int64_t kDay = 86'400'000;
+
+std::string leafOf(const ServerIdentity& id) { return id.server_cert_pem.substr(0, id.server_cert_pem.find("-----END") + 25); }
+
+// notBefore of the first certificate in `pem`, in unix seconds.
+std::int64_t notBefore(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  std::tm tm{};
+  ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
+  X509_free(cert);
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+TEST(ServerIdentity, CertificateIsKeptAcrossRestartsAndReissuedOnlyWhenNamesChange) {
+  berth::testing::TempDir dir;
+  const std::vector<std::string> names = {"localhost", "127.0.0.1"};
+  auto first = loadOrCreateIdentity(dir.path() + "/pki", names, kNow);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  // Back-dated an hour, so an agent slightly behind accepts it.
+  EXPECT_LE(notBefore(first->server_cert_pem), (kNow - 3600 * 1000) / 1000);
+  auto again = loadOrCreateIdentity(dir.path() + "/pki", names, kNow + kDay);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(leafOf(*again), leafOf(*first));
+  EXPECT_EQ(again->server_key_pem, first->server_key_pem);
+  auto renamed = loadOrCreateIdentity(dir.path() + "/pki", {"cp.example", "127.0.0.1"}, kNow + 2 * kDay);
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_NE(leafOf(*renamed), leafOf(*first));
+  // With a third of its life left it is renewed.
+  auto late = loadOrCreateIdentity(dir.path() + "/pki", {"cp.example", "127.0.0.1"}, kNow + 300 * kDay);
+  ASSERT_TRUE(late.ok());
+  EXPECT_NE(leafOf(*late), leafOf(*renamed));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() + "/pki/server.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+}  // namespace
+}  // namespace berth::server
