@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 docker image inspect "$IMAGE" >/dev/null
 
-"$BERTH" server --data-dir "$WORK/server" --listen 127.0.0.1:0 >server.log 2>&1 &
+XDG_CONFIG_HOME="$WORK/xdg" "$BERTH" server --data-dir "$WORK/server" --listen 127.0.0.1:0 >server.log 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -f "$WORK/server/cli.json" ] && break; sleep 0.1; done
 export BERTH_CLI_CONFIG=$WORK/server/cli.json

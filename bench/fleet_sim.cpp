@@ -195,6 +195,7 @@ Figures benchBerth(const Options& o, const std::string& dir) {
                                    "127.0.0.1:" + port,   "--log-level", "warn",       "--max-queue", "100000",
                                    "--telemetry-history", "10"};
   if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) argv.insert(argv.begin(), wrapper);  // e.g. heaptrack
+  ::setenv("XDG_CONFIG_HOME", dir.c_str(), 1);  // the server's CLI context goes here, not into the user's
   Child server = spawn(argv, dir + "/berth-server.log");
   if (!waitFor([&] { return pki::fileExists(data + "/cli.json"); }, std::chrono::seconds(30))) {
     throw std::runtime_error("berth server did not start; see " + dir + "/berth-server.log");

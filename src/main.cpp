@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "agent/agent.hpp"
+#include "agent/agent_state.hpp"
+#include "cli/api_client.hpp"
 #include "cli/cli.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
@@ -37,15 +39,16 @@ nlohmann::json toJson(const std::map<std::string, std::string>& overrides) {
 
 int runServer(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
   log::setComponent("server");
-  auto server = server::Server::create({configFile, toJson(overrides), true});
+  const std::string userContext = cli::userContextPath(processEnvironment());
+  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
   }
   if (auto key = (*server)->newAdminKey()) {
     std::cout << "berth server: first start\n  API:       " << (*server)->apiUrl() << "\n  admin key: " << *key
-              << "  (shown once; also in " << (*server)->config().data_dir
-              << "/cli.json)\n  CA pin:    " << (*server)->caPin() << "\n"
+              << "  (shown once; the CLI reads it from " << (userContext.empty() ? (*server)->config().data_dir + "/cli.json" : userContext)
+              << ")\n  CA pin:    " << (*server)->caPin() << "\n"
               << std::flush;
   }
   (*server)->run();
@@ -82,7 +85,8 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
 int runDev(const std::string& configFile, std::map<std::string, std::string> overrides) {
   log::setComponent("dev");
   if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
-  auto server = server::Server::create({configFile, toJson(overrides), true});
+  const std::string userContext = cli::userContextPath(processEnvironment());
+  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
@@ -91,16 +95,25 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   const std::string dataDir = srv.config().data_dir;
   std::cout << "berth dev\n  API:      " << srv.apiUrl() << "\n  CA pin:   " << srv.caPin()
             << "\n  data:     " << dataDir << "\n";
+  const std::string contextShown = userContext.empty() ? dataDir + "/cli.json" : userContext;
   if (auto key = srv.newAdminKey()) {
-    std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from " << dataDir << "/cli.json)\n";
+    std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from " << contextShown << ")\n";
   }
-  std::cout << "  try:      BERTH_CLI_CONFIG=" << dataDir << "/cli.json berth node ls\n" << std::flush;
+  std::cout << "  try:      berth node ls   (context: " << contextShown << "; another one with --context "
+            << dataDir << "/cli.json)\n" << std::flush;
 
-  // Made before the server thread starts: the store belongs to that thread afterwards.
-  auto token = srv.createJoinToken(300, "berth dev's own agent");
-  if (!token) {
-    std::cerr << "error: " << token.error().message << "\n";
-    return 1;
+  // The dev agent joins only once: --join on an enrolled state directory re-enrols.
+  const std::string agentDir = dataDir + "/agent";
+  auto existing = agent::loadAgentState(agentDir);
+  std::string token;
+  if (!existing || !existing->has_value()) {
+    // Made before the server thread starts: the store belongs to that thread afterwards.
+    auto created = srv.createJoinToken(300, "berth dev's own agent");
+    if (!created) {
+      std::cerr << "error: " << created.error().message << "\n";
+      return 1;
+    }
+    token = *created;
   }
   std::unique_ptr<agent::Agent> devAgent;
   std::mutex agentMutex;
@@ -113,13 +126,13 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   });
 
   agent::AgentConfig agentConfig;
-  agentConfig.state_dir = dataDir + "/agent";
+  agentConfig.state_dir = agentDir;
   agentConfig.server_url = srv.apiUrl();
   agentConfig.ca_pin = srv.caPin();
   agentConfig.site = "dev";
   agentConfig.labels = {{"role", "dev"}};
   agentConfig.handle_signals = false;
-  agentConfig.join_token = *token;
+  agentConfig.join_token = token;
   auto created = agent::Agent::create(agentConfig);
   if (!created) {
     std::cerr << "error: the dev agent could not start: " << created.error().message << "\n";

@@ -24,6 +24,7 @@
 #include "agent/app_supervisor.hpp"
 #include "agent/keyed_workers.hpp"
 #include "agent/log_buffer.hpp"
+#include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "runtime/docker/docker_runtime.hpp"
 #include "runtime/docker/log_stream.hpp"
@@ -339,8 +340,13 @@ struct Agent::Impl {
     int failures = 0;
     bool hadSession = false;
     while (!stopped) {
-      if (renewalDue(state, clock())) renew();
-      const bool welcomed = co_await session();
+      bool welcomed = false;
+      if (auto expired = expiredCertificateMessage(state, clock())) {
+        log::error(*expired, {{"node_id", state.node_id}});  // dialing would only be refused
+      } else {
+        if (renewalDue(state, clock())) renew();
+        welcomed = co_await session();
+      }
       if (stopped) break;
       failures = welcomed ? 0 : failures + 1;
       hadSession |= welcomed;
@@ -614,7 +620,31 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   impl->config = std::move(config);
   auto loaded = loadAgentState(impl->config.state_dir);
   if (!loaded) return loaded.error();
-  if (*loaded) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  if (*loaded && !impl->config.join_token.empty()) {
+    // --join on an enrolled state directory re-enrols: a token bound to this
+    // node (berth token create --node ID) keeps its id, a plain one makes a new node.
+    const AgentState old = std::move(**loaded);
+    std::string pin = impl->config.ca_pin;
+    if (pin.empty()) {
+      auto stored = pki::publicKeyPin(old.ca_pem);
+      if (!stored) return stored.error();
+      pin = *stored;
+    }
+    const std::string server = impl->config.server_url.empty() ? old.server_url : impl->config.server_url;
+    auto state = enroll({server, impl->config.join_token, pin, host});
+    if (!state) return state.error();
+    impl->state = std::move(*state);
+    if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
+    if (impl->state.node_id == old.node_id) {
+      log::info("rejoined as the same node with a new certificate", {{"node_id", impl->state.node_id}});
+    } else {
+      log::warn("joined as a NEW node: the token was not bound to this node (berth token create --node " +
+                    old.node_id + " keeps the id)",
+                {{"node_id", impl->state.node_id}, {"previous_node_id", old.node_id}});
+    }
+  } else if (*loaded) {
     impl->state = std::move(**loaded);
     // --server on a later start moves an enrolled agent to the server's new address.
     if (!impl->config.server_url.empty() && impl->config.server_url != impl->state.server_url) {
@@ -626,8 +656,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     if (impl->config.server_url.empty() || impl->config.join_token.empty() || impl->config.ca_pin.empty()) {
       return makeError("not_enrolled", "this agent has not joined a server yet: pass --server, --join and --ca-pin");
     }
-    char host[256] = {0};
-    ::gethostname(host, sizeof host - 1);
     auto state = enroll({impl->config.server_url, impl->config.join_token, impl->config.ca_pin, host});
     if (!state) return state.error();
     impl->state = std::move(*state);

@@ -3,8 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ctime>
+
 #include "common/encoding.hpp"
 #include "net/http_client.hpp"
+#include "pki/authority.hpp"
 #include "pki/keys.hpp"
 
 namespace berth::agent {
@@ -46,7 +49,8 @@ Result<AgentState> enroll(const EnrollRequest& request) {
   if (!trusted) return trusted.error();
   AgentState state;
   state.key_pem = pki::generatePrivateKeyPem();
-  auto csr = pki::makeCsr(state.key_pem, request.hostname.empty() ? "berth-agent" : request.hostname);
+  // The server names the node; the CSR asks for no name of its own.
+  auto csr = pki::makeCsr(state.key_pem, pki::kEnrolmentCommonName);
   if (!csr) return csr.error();
   nlohmann::json body = {{"token", request.join_token}, {"csr", *csr}, {"hostname", request.hostname}};
   auto response = net::httpsRequest(*url, **trusted, {"POST", "/api/v1/enroll", body.dump(), {}});
@@ -95,6 +99,23 @@ Result<void> renewCertificate(AgentState& state) {
   state.key_pem = newKey;
   state.cert_not_after = reply.value("expires_at", std::int64_t{0});
   return Ok{};
+}
+
+}  // namespace berth::agent
+
+namespace berth::agent {
+
+std::optional<std::string> expiredCertificateMessage(const AgentState& state, std::int64_t now_ms) {
+  auto info = pki::inspectCertificate(state.cert_pem);
+  const std::int64_t notAfter = info ? info->not_after_ms : state.cert_not_after;
+  if (notAfter == 0 || now_ms < notAfter) return std::nullopt;
+  const std::time_t seconds = static_cast<std::time_t>(notAfter / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return "certificate expired at " + std::string(when) + "; the server refuses it and it cannot be renewed: " +
+         "rejoin with `berth token create --node " + state.node_id + "` and `berth agent --join TOKEN`";
 }
 
 }  // namespace berth::agent

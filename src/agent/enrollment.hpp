@@ -5,6 +5,8 @@
 // CA) send the one-time join token and a CSR for a freshly generated key.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "agent/agent_state.hpp"
@@ -29,5 +31,9 @@ bool renewalDue(const AgentState& state, std::int64_t now_ms);
 
 // Requests a new certificate over mutual TLS with the current one.
 Result<void> renewCertificate(AgentState& state);
+
+// When the certificate has expired at `now_ms` (the server would refuse the
+// handshake), the message to log instead of dialing; else nullopt.
+std::optional<std::string> expiredCertificateMessage(const AgentState& state, std::int64_t now_ms);
 
 }  // namespace berth::agent

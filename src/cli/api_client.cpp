@@ -6,6 +6,18 @@
 
 namespace berth::cli {
 
+std::string userContextPath(const std::map<std::string, std::string>& environment) {
+  auto env = [&](const char* name) {
+    auto it = environment.find(name);
+    return it == environment.end() ? std::string() : it->second;
+  };
+  const std::string xdg = env("XDG_CONFIG_HOME");
+  if (!xdg.empty() && xdg.front() == '/') return xdg + "/berth/cli.json";
+  const std::string home = env("HOME");
+  if (!home.empty()) return home + "/.config/berth/cli.json";
+  return {};
+}
+
 Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
                                              const std::map<std::string, std::string>& environment) {
   ClientSettings out;
@@ -13,13 +25,13 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
     auto it = environment.find(name);
     return it == environment.end() ? std::string() : it->second;
   };
-  std::string contextPath = env("BERTH_CLI_CONFIG");
+  // Named files must exist; the user's own is optional.
+  std::string contextPath = !flags.context.empty() ? flags.context : env("BERTH_CLI_CONFIG");
   if (contextPath.empty()) {
-    if (pki::fileExists("./berth-data/cli.json")) {
-      contextPath = "./berth-data/cli.json";
-    } else if (!env("HOME").empty() && pki::fileExists(env("HOME") + "/.config/berth/cli.json")) {
-      contextPath = env("HOME") + "/.config/berth/cli.json";
-    }
+    const std::string user = userContextPath(environment);
+    if (!user.empty() && pki::fileExists(user)) contextPath = user;
+  } else if (!pki::fileExists(contextPath)) {
+    return makeError("usage", "context file " + contextPath + " does not exist");
   }
   if (!contextPath.empty()) {
     auto text = pki::readFile(contextPath);
@@ -41,7 +53,12 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
   pick(out.api_key, flags.api_key);
   pick(out.ca_file, flags.ca_file);
   if (out.server.empty())
-    return makeError("usage", "no server: pass --server, set BERTH_SERVER, or run `berth dev` here");
+    return makeError("usage",
+                     "no server: pass --server or --context FILE, set BERTH_SERVER, or start `berth dev` / `berth "
+                     "server` as this user (they write " +
+                         (userContextPath(environment).empty() ? std::string("~/.config/berth/cli.json")
+                                                               : userContextPath(environment)) +
+                         ")");
   if (out.ca_file.empty()) return makeError("usage", "no CA certificate: pass --ca-file or set BERTH_CA_FILE");
   return out;
 }

@@ -16,11 +16,19 @@ struct ClientSettings {
   std::string server;  // https://host:port
   std::string api_key;
   std::string ca_file;  // PEM of the server's CA
+  std::string context;  // --context: a context file to read instead of the user's
 };
 
+// The user's context file: $XDG_CONFIG_HOME/berth/cli.json (an absolute
+// XDG_CONFIG_HOME only), else $HOME/.config/berth/cli.json; empty when neither
+// variable is set.
+std::string userContextPath(const std::map<std::string, std::string>& environment);
+
 // Flags win over BERTH_SERVER / BERTH_API_KEY / BERTH_CA_FILE, which win over
-// the context file ($BERTH_CLI_CONFIG, else ./berth-data/cli.json, else
-// ~/.config/berth/cli.json) that `berth dev` and `berth server` write.
+// the context file: --context, else $BERTH_CLI_CONFIG, else the user's
+// (userContextPath) that `berth dev` and `berth server` write. Nothing is read
+// from the working directory unless named: a directory someone else controls
+// must not pick the server your API key goes to.
 Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
                                              const std::map<std::string, std::string>& environment);
 

@@ -76,6 +76,9 @@ std::function<void(CLI::App*)> detail::commonOptions(std::shared_ptr<Options> o)
     cmd->add_option("--server", o->flags.server, "Server URL (https://host:port); env BERTH_SERVER");
     cmd->add_option("--api-key", o->flags.api_key, "API key; env BERTH_API_KEY");
     cmd->add_option("--ca-file", o->flags.ca_file, "Server CA certificate (PEM); env BERTH_CA_FILE");
+    cmd->add_option("--context", o->flags.context,
+                    "Context file to read (e.g. <data_dir>/cli.json); env BERTH_CLI_CONFIG; default "
+                    "~/.config/berth/cli.json");
     cmd->add_flag("--json", o->json, "Print the API's JSON");
   };
 }
@@ -139,18 +142,23 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   auto* tokenCreate = token->add_subcommand("create", "Create a one-time join token");
   auto ttl = std::make_shared<int>(3600);
   auto description = std::make_shared<std::string>();
+  auto boundNode = std::make_shared<std::string>();
   tokenCreate->add_option("--ttl", *ttl, "Seconds until the token expires")->capture_default_str();
   tokenCreate->add_option("--description", *description, "A note for the audit trail");
+  tokenCreate->add_option("--node", *boundNode,
+                          "Rejoin token for this existing node (e.g. its certificate expired): it keeps its id");
   common(tokenCreate);
-  tokenCreate->callback([&run, o, ttl, description] {
-    run = [o, ttl, description] {
-      return request(*o, "POST", "/api/v1/tokens", {{"ttl_s", *ttl}, {"description", *description}},
-                     [o](const nlohmann::json& t) {
-                       auto settings = resolveClientSettings(o->flags, processEnvironment());
-                       std::cout << str(t, "token") << "\n\nJoin a node with:\n  berth agent --server "
-                                 << (settings ? settings->server : "https://SERVER:7443") << " --join "
-                                 << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
-                     });
+  tokenCreate->callback([&run, o, ttl, description, boundNode] {
+    run = [o, ttl, description, boundNode] {
+      nlohmann::json body = {{"ttl_s", *ttl}, {"description", *description}};
+      if (!boundNode->empty()) body["node_id"] = *boundNode;
+      return request(*o, "POST", "/api/v1/tokens", body, [o, boundNode](const nlohmann::json& t) {
+        auto settings = resolveClientSettings(o->flags, processEnvironment());
+        std::cout << str(t, "token") << "\n\n"
+                  << (boundNode->empty() ? "Join a node with:" : "Rejoin node " + *boundNode + " (on that machine):")
+                  << "\n  berth agent --server " << (settings ? settings->server : "https://SERVER:7443")
+                  << " --join " << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
+      });
     };
   });
 

@@ -39,12 +39,23 @@ Result<std::unique_ptr<ssl::context>> makeServerContext(const ServerTlsConfig& c
   if (auto r = useIdentity(*ctx, config.cert_chain_pem, config.key_pem); !r) return r.error();
   if (auto r = trustCa(*ctx, config.client_ca_pem); !r) return r.error();
   ctx->set_verify_mode(ssl::verify_peer);
-  auto allowed = config.is_client_allowed;
-  ctx->set_verify_callback([allowed](bool preverified, ssl::verify_context& vctx) {
-    if (!preverified) return false;
+  auto check = config.check_client;
+  ctx->set_verify_callback([check](bool preverified, ssl::verify_context& vctx) {
     X509_STORE_CTX* store = vctx.native_handle();
-    if (X509_STORE_CTX_get_error_depth(store) != 0 || !allowed) return true;
-    return allowed(commonName(X509_STORE_CTX_get_current_cert(store)));
+    if (preverified && X509_STORE_CTX_get_error_depth(store) != 0) return true;  // the CA itself
+    if (!check) return preverified;
+    X509* leaf = X509_STORE_CTX_get0_cert(store);
+    ClientCertificateCheck facts;
+    if (leaf) {
+      facts.common_name = commonName(leaf);
+      facts.serial_hex = pki::serialHex(leaf);
+    }
+    if (!preverified) {
+      facts.chain_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store));
+      check(facts);
+      return false;
+    }
+    return check(facts);
   });
   // Idle sessions give their TLS read/write buffers back (~34 KiB each).
   SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);

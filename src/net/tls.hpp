@@ -13,13 +13,24 @@ namespace berth::net {
 
 namespace ssl = boost::asio::ssl;
 
+// What the handshake learned about a client's leaf certificate.
+struct ClientCertificateCheck {
+  std::string common_name;
+  std::string serial_hex;
+  // Empty when the chain verified against the CA; else OpenSSL's reason
+  // ("certificate has expired", ...) and the handshake is refused whatever
+  // the callback answers.
+  std::string chain_error;
+};
+
 struct ServerTlsConfig {
   std::string cert_chain_pem;  // server certificate followed by the CA
   std::string key_pem;
   std::string client_ca_pem;  // client certificates must chain to this CA
-  // Called for a verified client leaf certificate's CN; false refuses the
-  // handshake (revoked nodes).
-  std::function<bool(const std::string& common_name)> is_client_allowed;
+  // Called once per presented client certificate (the leaf): with an empty
+  // chain_error its answer decides (false refuses: revoked node, replaced
+  // serial); with a chain_error it is told why the handshake fails, to log it.
+  std::function<bool(const ClientCertificateCheck& check)> check_client;
 };
 
 // Client certificates are requested but optional (the REST API and enrolment

@@ -62,7 +62,58 @@ bool looksLikeIp(const std::string& name) {
   return name.find_first_not_of("0123456789.") == std::string::npos || name.find(':') != std::string::npos;
 }
 
+Error badCsr(const std::string& rule) { return makeError("bad_csr", "field 'csr': " + rule); }
+
 }  // namespace
+
+Result<void> checkAgentCsr(const std::string& csr_pem, const std::vector<std::string>& allowed_cns) {
+  auto bio = memBio(csr_pem);
+  X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) return badCsr("not a PEM certificate request");
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (!key || X509_REQ_verify(req.get(), key) != 1) return badCsr("the request's signature does not verify");
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  std::string cn;
+  if (X509_NAME_entry_count(subject) > 0) {
+    if (X509_NAME_get_index_by_NID(subject, NID_commonName, -1) < 0 ||
+        X509_NAME_get_index_by_NID(subject, NID_commonName, X509_NAME_get_index_by_NID(subject, NID_commonName, -1)) >=
+            0)
+      return badCsr("the subject must hold exactly one CN");
+    char text[256] = {0};
+    X509_NAME_get_text_by_NID(subject, NID_commonName, text, sizeof text - 1);
+    cn = text;
+  }
+  bool known = false;
+  for (const auto& allowed : allowed_cns) known |= cn == allowed;
+  if (!known) {
+    std::string list;
+    for (const auto& allowed : allowed_cns) list += (list.empty() ? "'" : " or '") + allowed + "'";
+    return badCsr("subject CN '" + cn + "' must be " + list + " (the server names the node)");
+  }
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());
+  std::string refusal;
+  for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts) && refusal.empty(); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+    const int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    if (nid == NID_subject_alt_name) {
+      refusal = "must not ask for subjectAltName entries";
+    } else if (nid == NID_basic_constraints) {
+      auto* bc = static_cast<BASIC_CONSTRAINTS*>(X509V3_EXT_d2i(ext));
+      if (!bc) refusal = "basicConstraints does not parse";
+      else if (bc->ca) refusal = "must not ask for CA:TRUE";
+      BASIC_CONSTRAINTS_free(bc);
+    } else if (nid == NID_key_usage) {
+      auto* usage = static_cast<ASN1_BIT_STRING*>(X509V3_EXT_d2i(ext));
+      if (!usage) refusal = "keyUsage does not parse";
+      else if (ASN1_BIT_STRING_get_bit(usage, 5) || ASN1_BIT_STRING_get_bit(usage, 6))
+        refusal = "keyUsage must not include keyCertSign or cRLSign";
+      ASN1_BIT_STRING_free(usage);
+    }
+  }
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  if (!refusal.empty()) return badCsr(refusal);
+  return Ok{};
+}
 
 CertificateAuthority CertificateAuthority::createNew(const std::string& common_name, std::int64_t now_ms,
                                                      std::int64_t validity_ms) {

@@ -17,6 +17,15 @@ struct IssuedCertificate {
   std::int64_t not_after_ms = 0;
 };
 
+// The CN an agent asks for when it enrols: its node id is not known yet.
+constexpr const char* kEnrolmentCommonName = "berth-agent";
+
+// Checks an agent's CSR before any token is spent or anything signed: it is a
+// PEM request whose signature verifies, its subject CN is one of `allowed_cns`,
+// and it asks for no subjectAltName, no CA:TRUE and no keyCertSign/cRLSign.
+// Fails "bad_csr" naming the rule.
+Result<void> checkAgentCsr(const std::string& csr_pem, const std::vector<std::string>& allowed_cns);
+
 class CertificateAuthority {
  public:
   static CertificateAuthority createNew(const std::string& common_name, std::int64_t now_ms, std::int64_t validity_ms);

@@ -6,6 +6,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "pki/keys.hpp"
+#include "server/http_edge.hpp"
 
 namespace berth::server {
 namespace {
@@ -15,8 +16,17 @@ constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr int kDefaultTokenTtlS = 3600;
 constexpr int kMaxTokenTtlS = 30 * 86400;
 
+// Invalid UTF-8 echoed from a request (a path, a name) becomes U+FFFD
+// instead of making dump() throw.
 ApiResponse json(int status, const nlohmann::json& body) {
-  return ApiResponse{status, body.dump(), "application/json", {}, {}, nullptr};
+  return ApiResponse{status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json",
+                     {}, {}, nullptr};
+}
+
+// The one answer an unauthenticated caller gets for any unusable join token:
+// which node used it, or whether it ever existed, is for the server log only.
+Error invalidToken() {
+  return makeError("token_invalid", "join token is not valid (unknown, already used or expired)");
 }
 
 Error invalid(const std::string& field, const std::string& rule) {
@@ -27,6 +37,8 @@ int statusFor(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
       {"invalid_argument", 400}, {"bad_csr", 400},       {"unauthorized", 401}, {"token_unknown", 401},
       {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},    {"revoked", 403},
+      {"token_invalid", 401},    {"rate_limited", 429},  {"payload_too_large", 413},
+      {"headers_too_large", 431},
       {"not_found", 404},        {"conflict", 409},      {"queue_full", 429},    {"over_capacity", 409},
       {"store_unavailable", 503}, {"store_error", 503},
       {"no_node", 409}};
@@ -60,7 +72,8 @@ std::size_t limitParam(const std::map<std::string, std::string>& query, std::siz
 }  // namespace
 
 Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
-                                       const std::string& description) {
+                                       const std::string& description, const std::string& node_id) {
+  if (auto pruned = store.pruneJoinTokens(now_ms); !pruned) return pruned.error();
   IssuedJoinToken issued;
   issued.secret = "bjt_" + randomHex(24);
   issued.token.id = newId("tok");
@@ -68,6 +81,7 @@ Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms,
   issued.token.description = description;
   issued.token.created_at = now_ms;
   issued.token.expires_at = now_ms + static_cast<std::int64_t>(ttl_s) * 1000;
+  issued.token.node_id = node_id;
   if (auto r = store.insertJoinToken(issued.token); !r) return r.error();
   return issued;
 }
@@ -76,6 +90,7 @@ ApiResponse errorResponse(const Error& error) {
   auto res = json(statusFor(error.code), {{"error", {{"code", error.code}, {"message", error.message}}}});
   res.error_code = error.code;
   if (error.code == "queue_full" || res.status == 503) res.headers["Retry-After"] = "5";
+  if (error.code == "payload_too_large" || error.code == "headers_too_large") res.headers["Connection"] = "close";
   return res;
 }
 
@@ -122,6 +137,9 @@ nlohmann::json Api::nodeJson(const store::Node& n) {
 
 ApiResponse Api::handle(const ApiRequest& request) {
   ++d_.metrics.http_requests_total;
+  if (!isValidUtf8(request.target)) {
+    return errorResponse(invalid("path", "must be valid UTF-8 (percent-encode other bytes)"));
+  }
   const auto q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
   if (request.method == "GET" && path == "/healthz") return json(200, {{"status", "ok"}});
@@ -335,27 +353,67 @@ ApiResponse Api::enroll(Call& call) {
   if (!b.is_object()) return errorResponse(invalid("body", "must be a JSON object"));
   if (!b.contains("token") || !b["token"].is_string()) return errorResponse(invalid("token", "is required"));
   if (!b.contains("csr") || !b["csr"].is_string()) return errorResponse(invalid("csr", "is required (PEM)"));
-  const std::string nodeId = newId("n");
+  if (b.contains("hostname") && !b["hostname"].is_string()) return errorResponse(invalid("hostname", "must be a string"));
   const auto now = d_.clock();
-  // Sign first: a bad CSR must not burn the one-time token.
-  auto cert = d_.identity.ca.signAgentCsr(b["csr"], nodeId, now, d_.config.client_cert_days * kDayMs);
-  if (!cert) return errorResponse(cert.error());
-  auto token = d_.store.consumeJoinToken(sha256Hex(b["token"].get<std::string>()), nodeId, now);
-  if (!token) {
-    log::warn("enrolment refused", {{"code", token.error().code}, {"request_id", call.request.request_id}});
-    return errorResponse(token.error());
+  const std::string& address = call.request.remote_address;
+  if (!wrong_tokens_.allowed(address, now)) {
+    ++d_.metrics.enrollments_rate_limited_total;
+    auto refusal = errorResponse(makeError("rate_limited", "too many wrong join tokens from this address; retry later"));
+    refusal.headers["Retry-After"] = std::to_string(wrong_tokens_.retryAfterSeconds(address, now));
+    return refusal;
   }
+  // The CSR's shape first: a bad one must not burn the one-time token.
+  if (auto shape = pki::checkAgentCsr(b["csr"], {pki::kEnrolmentCommonName}); !shape) {
+    return errorResponse(shape.error());
+  }
+  auto token = d_.store.consumeJoinToken(sha256Hex(b["token"].get<std::string>()), "", now);
+  if (!token) {
+    if (token.error().code == "store_error") return errorResponse(token.error());
+    wrong_tokens_.charge(address, now);
+    log::warn("enrolment refused",
+              {{"code", token.error().code}, {"remote", address}, {"request_id", call.request.request_id}});
+    return errorResponse(invalidToken());
+  }
+  const bool rejoin = !token->node_id.empty();
   store::Node node;
-  node.id = nodeId;
-  node.hostname = b.value("hostname", std::string());
-  node.status = store::NodeStatus::Unreachable;
+  if (rejoin) {
+    auto existing = findNode(token->node_id);
+    if (!existing) {
+      log::warn("rejoin refused: the token's node is gone", {{"node_id", token->node_id}, {"token_id", token->id}});
+      return errorResponse(invalidToken());
+    }
+    if (existing->status == store::NodeStatus::Revoked) return errorResponse(makeError("revoked", "node is revoked"));
+    node = *existing;
+  } else {
+    node.id = newId("n");
+    node.status = store::NodeStatus::Unreachable;
+    node.created_at = now;
+  }
+  // Past the checks above signing cannot fail for the request's sake; a failure
+  // is a 500 so the transaction (and the token's use) rolls back.
+  auto cert = d_.identity.ca.signAgentCsr(b["csr"], node.id, now, d_.config.client_cert_days * kDayMs);
+  if (!cert) return errorResponse(makeError("internal", "could not sign the certificate: " + cert.error().message));
+  const std::string retired = node.cert_serial + (node.previous_cert_serial.empty() ? "" : "," + node.previous_cert_serial);
+  if (b.contains("hostname") && !b["hostname"].get<std::string>().empty()) node.hostname = b["hostname"].get<std::string>();
   node.cert_serial = cert->serial_hex;
+  node.previous_cert_serial.clear();  // a rejoin retires every older certificate
   node.cert_not_after = cert->not_after_ms;
-  node.created_at = now;
   if (auto r = d_.store.upsertNode(node); !r) return errorResponse(r.error());
-  log::info("node enrolled", {{"node_id", nodeId}, {"token_id", token->id}});
   call.actor = "enrollment:" + token->id;
-  return json(201, {{"node_id", nodeId},
+  if (rejoin) {
+    if (auto r = d_.store.appendAudit(store::AuditRecord{0, now, call.actor, "node rejoin", node.id,
+                                                         "retired certificate serials " + retired,
+                                                         call.request.request_id});
+        !r)
+      return errorResponse(r.error());
+    d_.gateway.disconnect(node.id, "node rejoined with a new certificate");
+    log::info("node rejoined", {{"node_id", node.id}, {"token_id", token->id}, {"retired_serials", retired}});
+  } else {
+    log::info("node enrolled", {{"node_id", node.id}, {"token_id", token->id}});
+  }
+  d_.certificates.set(node.id, {node.cert_serial, "", false});
+  return json(201, {{"node_id", node.id},
+                    {"rejoined", rejoin},
                     {"certificate", cert->cert_pem},
                     {"ca", d_.identity.ca.certPem()},
                     {"expires_at", cert->not_after_ms},
@@ -371,13 +429,26 @@ ApiResponse Api::renew(Call& call) {
   auto node = findNode(nodeId);
   if (!node) return errorResponse(node.error());
   if (node->status == store::NodeStatus::Revoked) return errorResponse(makeError("revoked", "node is revoked"));
+  const std::string& presented = call.request.client_cert_serial;
+  const bool withCurrent = node->cert_serial.empty() || presented == node->cert_serial;
+  const bool withPrevious = !node->previous_cert_serial.empty() && presented == node->previous_cert_serial;
+  if (!withCurrent && !withPrevious) {
+    log::warn("renewal refused: replaced certificate", {{"node_id", nodeId}, {"serial", presented}});
+    return errorResponse(makeError("forbidden", "this certificate was replaced by a renewal; rejoin with `berth token "
+                                                "create --node " + nodeId + "`"));
+  }
+  if (auto shape = pki::checkAgentCsr(call.body["csr"], {nodeId}); !shape) return errorResponse(shape.error());
   auto cert = d_.identity.ca.signAgentCsr(call.body["csr"], nodeId, d_.clock(), d_.config.client_cert_days * kDayMs);
   if (!cert) return errorResponse(cert.error());
   store::Node updated = *node;
+  // Renewing with the current certificate makes it the previous one; renewing
+  // again with the previous one (the answer was lost) drops the never-used current.
+  if (withCurrent) updated.previous_cert_serial = node->cert_serial;
   updated.cert_serial = cert->serial_hex;
   updated.cert_not_after = cert->not_after_ms;
   if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
-  log::info("certificate renewed", {{"node_id", nodeId}, {"not_after", cert->not_after_ms}});
+  d_.certificates.set(nodeId, {updated.cert_serial, updated.previous_cert_serial, false});
+  log::info("certificate renewed", {{"node_id", nodeId}, {"serial", cert->serial_hex}, {"not_after", cert->not_after_ms}});
   return json(200, {{"certificate", cert->cert_pem}, {"expires_at", cert->not_after_ms}});
 }
 
@@ -428,7 +499,7 @@ ApiResponse Api::revokeNode(const std::string& id) {
   store::Node updated = *node;
   updated.status = store::NodeStatus::Revoked;
   if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
-  d_.revoked_nodes.insert(id);
+  d_.certificates.revoke(id);
   d_.gateway.disconnect(id, "node revoked");
   log::warn("node revoked", {{"node_id", id}});
   return json(200, nodeJson(updated));
@@ -497,12 +568,24 @@ ApiResponse Api::createToken(Call& call) {
   if (b.contains("description") && !b["description"].is_string()) {
     return errorResponse(invalid("description", "must be a string"));
   }
-  auto issued = issueJoinToken(d_.store, d_.clock(), ttl, b.value("description", std::string()));
+  std::string nodeId;
+  if (b.contains("node_id") && !b["node_id"].is_null()) {
+    if (!b["node_id"].is_string()) return errorResponse(invalid("node_id", "must be a node id"));
+    nodeId = b["node_id"];
+    auto node = findNode(nodeId);
+    if (!node) return errorResponse(node.error());
+    if (node->status == store::NodeStatus::Revoked)
+      return errorResponse(makeError("conflict", "node " + nodeId + " is revoked; enrol a new node instead"));
+  }
+  auto issued = issueJoinToken(d_.store, d_.clock(), ttl, b.value("description", std::string()), nodeId);
   if (!issued) return errorResponse(issued.error());
   const auto& token = issued->token;
   const auto& secret = issued->secret;
-  return json(201,
-              {{"id", token.id}, {"token", secret}, {"expires_at", token.expires_at}, {"ca_pin", d_.identity.ca_pin}});
+  return json(201, {{"id", token.id},
+                    {"token", secret},
+                    {"expires_at", token.expires_at},
+                    {"node_id", token.node_id.empty() ? nlohmann::json() : nlohmann::json(token.node_id)},
+                    {"ca_pin", d_.identity.ca_pin}});
 }
 
 ApiResponse Api::listAudit(Call& call) {

@@ -12,10 +12,12 @@
 
 #include "common/clock.hpp"
 #include "server/app_service.hpp"
+#include "server/client_certificates.hpp"
 #include "server/command_service.hpp"
 #include "server/gateway.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
+#include "server/rate_limiter.hpp"
 #include "server/server_config.hpp"
 #include "store/store.hpp"
 
@@ -28,6 +30,8 @@ struct ApiRequest {
   std::string bearer;  // Authorization: Bearer <secret>, or empty
   std::string request_id;
   std::string client_node_id;  // CN of a verified client certificate, or empty
+  std::string client_cert_serial;  // its serial (hex), or empty
+  std::string remote_address;      // the client's IP address
   std::string last_event_id;   // Last-Event-ID: a reconnecting EventSource resumes after it
 };
 
@@ -52,7 +56,7 @@ struct ApiDependencies {
   const ServerIdentity& identity;
   Clock clock;
   std::int64_t started_at;
-  std::set<std::string>& revoked_nodes;  // consulted by the TLS handshake
+  ClientCertificates& certificates;  // consulted by the TLS handshake; kept in step with the store
 };
 
 class Api {
@@ -90,6 +94,8 @@ class Api {
   Result<store::Node> findNode(const std::string& id);
 
   ApiDependencies d_;
+  // Wrong join tokens per source address: 5 a second, bursts of 10.
+  RateLimiter wrong_tokens_{5.0, 10.0};
   // Verified key hash -> key id. Keys cannot be deleted yet, so entries never go stale;
   // saves a store lookup per request.
   std::unordered_map<std::string, std::string> verified_keys_;
@@ -101,8 +107,10 @@ struct IssuedJoinToken {
   store::JoinToken token;
   std::string secret;  // shown once; only its hash is stored
 };
+// A one-time join token; `node_id` set makes it a rejoin token for that
+// existing node. Prunes expired tokens first.
 Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
-                                       const std::string& description);
+                                       const std::string& description, const std::string& node_id = "");
 ApiResponse errorResponse(const Error& error);
 
 }  // namespace berth::server

@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <optional>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -15,6 +17,7 @@
 #include "common/logging.hpp"
 #include "net/ws_channel.hpp"
 #include "pki/keys.hpp"
+#include "pki/ossl.hpp"
 #include "protocol/envelope.hpp"
 
 namespace berth::server {
@@ -29,14 +32,25 @@ constexpr std::size_t kMaxRequestBody = 1 << 20;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
-// CN of the client's certificate when it was presented and verified.
-std::string verifiedClientCn(SSL* ssl) {
+struct VerifiedClient {
+  std::string cn;
+  std::string serial_hex;
+};
+
+// CN and serial of the client's certificate when it was presented and verified.
+VerifiedClient verifiedClient(SSL* ssl) {
   if (SSL_get_verify_result(ssl) != X509_V_OK) return {};
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) return {};
   char cn[256] = {0};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn - 1);
-  return cn;
+  return {cn, pki::serialHex(cert)};
+}
+
+bool isLoopback(const asio::ip::address& address) {
+  if (address.is_loopback()) return true;
+  return address.is_v6() && address.to_v6().is_v4_mapped() &&
+         asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
 }
 
 http::response<http::string_body> toHttp(const ApiResponse& r, unsigned version, bool keep_alive,
@@ -53,20 +67,35 @@ http::response<http::string_body> toHttp(const ApiResponse& r, unsigned version,
 }
 
 bool offersSubprotocol(const http::request<http::string_body>& req) {
-  auto offered = req[http::field::sec_websocket_protocol];
-  return offered.find(protocol::kSubprotocol) != std::string_view::npos;
+  return offersToken(req[http::field::sec_websocket_protocol], protocol::kSubprotocol);
+}
+
+// The answer to a request Beast refused to read whole, or nullopt when the
+// connection just ends (closed, timed out, garbage).
+std::optional<ApiResponse> readFailure(const beast::error_code& ec) {
+  if (ec == http::error::body_limit) {
+    auto r = errorResponse(makeError(
+        "payload_too_large", "request body: must be at most " + std::to_string(kMaxRequestBody) + " bytes"));
+    return r;
+  }
+  if (ec == http::error::header_limit) {
+    return errorResponse(makeError("headers_too_large", "request headers: must be at most 8192 bytes in all"));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 HttpListener::HttpListener(asio::any_io_executor executor, asio::ssl::context& tls, Api& api, Gateway& gateway,
-                           GroupCommit& group_commit, const ServerConfig& config)
+                           GroupCommit& group_commit, const ServerConfig& config, Metrics& metrics)
     : executor_(executor),
       tls_(tls),
       api_(api),
       gateway_(gateway),
       group_commit_(group_commit),
       config_(config),
+      metrics_(metrics),
+      connections_(config.max_connections_per_address),
       acceptor_(executor) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
@@ -108,11 +137,39 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       log::warn("accept failed", {{"error", ec.message()}});
       continue;
     }
-    asio::co_spawn(executor_, connection(std::move(socket)), asio::detached);
+    boost::system::error_code peerError;
+    const auto peer = socket.remote_endpoint(peerError).address();
+    if (peerError) continue;  // already gone
+    std::string counted;
+    if (config_.limit_loopback_connections || !isLoopback(peer)) {
+      counted = peer.to_string();
+      if (!connections_.tryAcquire(counted)) {
+        ++metrics_.connections_refused_total;
+        log::debug("connection refused: too many from one address", {{"remote", counted}});
+        socket.close(peerError);
+        continue;
+      }
+    }
+    asio::co_spawn(executor_, connection(std::move(socket), std::move(counted)), asio::detached);
   }
 }
 
-asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
+asio::awaitable<void> HttpListener::connection(tcp::socket socket, std::string counted_address) {
+  struct Release {
+    ConnectionCounter& counter;
+    const std::string& address;
+    ~Release() {
+      if (!address.empty()) counter.release(address);
+    }
+  } release{connections_, counted_address};
+  try {
+    co_await serve(std::move(socket));
+  } catch (const std::exception& e) {  // a bug: drop this connection, keep serving others
+    log::error("connection handler threw", {{"error", e.what()}});
+  }
+}
+
+asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
   beast::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   const std::string remote = socket.remote_endpoint(ec).address().to_string();
@@ -123,17 +180,25 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
     log::info("TLS handshake refused", {{"remote", remote}, {"error", ec.message()}});
     co_return;
   }
-  const std::string clientNode = verifiedClientCn(stream.native_handle());
+  const VerifiedClient client = verifiedClient(stream.native_handle());
+  const std::string& clientNode = client.cn;
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxRequestBody);
     beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
     co_await http::async_read(stream, buffer, parser, token);
-    if (ec) break;
+    if (ec) {
+      // Too large: say so (the connection then closes) instead of just closing.
+      if (auto refusal = readFailure(ec)) {
+        const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+        beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+        co_await http::async_write(stream, toHttp(*refusal, version, false, newId("req")), token);
+      }
+      break;
+    }
     auto req = parser.release();
-    std::string requestId(req["X-Request-Id"]);
-    if (requestId.empty() || requestId.size() > 128) requestId = newId("req");
+    const std::string requestId = acceptableRequestId(req["X-Request-Id"], newId("req"));
 
     if (websocket::is_upgrade(req)) {
       ApiResponse refusal;
@@ -173,6 +238,8 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket) {
     request.body = std::move(req.body());
     request.request_id = requestId;
     request.client_node_id = clientNode;
+    request.client_cert_serial = client.serial_hex;
+    request.remote_address = remote;
     request.last_event_id = std::string(req["Last-Event-ID"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);

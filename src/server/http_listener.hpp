@@ -16,6 +16,8 @@
 #include "server/api.hpp"
 #include "server/gateway.hpp"
 #include "server/group_commit.hpp"
+#include "server/http_edge.hpp"
+#include "server/metrics.hpp"
 #include "server/server_config.hpp"
 
 namespace berth::server {
@@ -23,7 +25,7 @@ namespace berth::server {
 class HttpListener {
  public:
   HttpListener(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, Api& api, Gateway& gateway,
-               GroupCommit& group_commit, const ServerConfig& config);
+               GroupCommit& group_commit, const ServerConfig& config, Metrics& metrics);
 
   Result<void> listen(const std::string& host_port);
   void start();
@@ -32,7 +34,10 @@ class HttpListener {
 
  private:
   boost::asio::awaitable<void> acceptLoop();
-  boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket);
+  // `counted_address`: released from the per-address count when the
+  // connection ends or is handed to the gateway (empty: not counted).
+  boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket, std::string counted_address);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::any_io_executor executor_;
   boost::asio::ssl::context& tls_;
@@ -40,6 +45,8 @@ class HttpListener {
   Gateway& gateway_;
   GroupCommit& group_commit_;
   const ServerConfig& config_;
+  Metrics& metrics_;
+  ConnectionCounter connections_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
 };

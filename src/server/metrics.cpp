@@ -53,6 +53,12 @@ std::string Metrics::render() const {
   labelled(out, "berth_frames_rejected_total", "Inbound agent frames rejected.", "code", frames_rejected_total);
   single(out, "berth_telemetry_frames_total", "counter", "TELEMETRY frames ingested.", telemetry_frames_total);
   single(out, "berth_http_requests_total", "counter", "REST requests served.", http_requests_total);
+  single(out, "berth_connections_refused_total", "counter",
+         "Connections closed at once: the client address was at max_connections_per_address.",
+         connections_refused_total);
+  single(out, "berth_enrollments_rate_limited_total", "counter",
+         "Enrolments answered 429 after too many wrong join tokens from one address.",
+         enrollments_rate_limited_total);
   labelled(out, "berth_deployments_finished_total", "App deployments that ended healthy or failed.", "state",
            deployments_finished_total);
   single(out, "berth_app_log_lines_total", "counter", "App log lines stored.", app_log_lines_total);

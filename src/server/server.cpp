@@ -3,6 +3,10 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -42,7 +46,7 @@ struct Server::Impl {
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
   Metrics metrics;
-  std::set<std::string> revoked;
+  ClientCertificates certificates;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<GroupCommit> group_commit;
   std::unique_ptr<CommandService> commands;
@@ -56,12 +60,46 @@ struct Server::Impl {
   Clock clock = systemNowMs;
   std::int64_t started_at = 0;
 
-  // App log retention once a minute.
+  // The TLS handshake's word on an agent certificate; logs every refusal with
+  // the node and the reason, and persists the retirement of a previous serial.
+  bool checkClient(const net::ClientCertificateCheck& check) {
+    if (!check.chain_error.empty()) {
+      log::warn("refused a client certificate", {{"node_id", check.common_name}, {"reason", check.chain_error}});
+      return false;
+    }
+    auto decision = certificates.check(check.common_name, check.serial_hex);
+    if (!decision.allowed) {
+      const bool revoked = decision.reason == "node is revoked";
+      log::warn(revoked ? "refused a revoked node's certificate" : "refused a client certificate",
+                {{"node_id", check.common_name}, {"serial", check.serial_hex}, {"reason", decision.reason}});
+      return false;
+    }
+    if (decision.retired_previous) {
+      auto r = store->transaction([&]() -> Result<void> {
+        auto node = store->getNode(check.common_name);
+        if (!node) return node.error();
+        if (!*node) return Ok{};
+        store::Node updated = **node;
+        updated.previous_cert_serial.clear();
+        return store->upsertNode(updated);
+      });
+      if (!r) log::error("previous certificate not retired in the store", {{"error", r.error().message}});
+      log::info("renewed certificate in use; the previous one is retired", {{"node_id", check.common_name}});
+    }
+    return true;
+  }
+
+  // App log retention and expired join tokens, once a minute.
   void scheduleRetention() {
     retention_timer->expires_after(std::chrono::seconds(60));
     retention_timer->async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       apps->pruneLogs();
+      (void)store->transaction([this]() -> Result<void> {
+        auto pruned = store->pruneJoinTokens(clock());
+        if (!pruned) return pruned.error();
+        return Ok{};
+      });
       scheduleRetention();
     });
   }
@@ -112,9 +150,18 @@ struct Server::Impl {
 };
 
 namespace {
-// <data_dir>/cli.json lets the CLI on this machine find the server. The admin
-// key is only known on the first start, so later starts keep the stored one.
-Result<void> writeCliContext(const Server& server) {
+// mkdir -p with `mode` for the directories it creates.
+bool makeDirectories(const std::filesystem::path& dir, mode_t mode) {
+  if (dir.empty() || std::filesystem::exists(dir)) return true;
+  if (!makeDirectories(dir.parent_path(), mode)) return false;
+  return ::mkdir(dir.c_str(), mode) == 0 || errno == EEXIST;
+}
+
+// The CLI context: <data_dir>/cli.json (for `--context`) and the user's
+// ~/.config/berth/cli.json (read by default), 0600 in a 0700 directory, with
+// absolute paths so the CLI works from any directory. The admin key is only
+// known on the first start, so later starts keep the stored one.
+Result<void> writeCliContext(const Server& server, const std::string& user_path) {
   const std::string path = server.config().data_dir + "/cli.json";
   std::string key = server.newAdminKey().value_or("");
   if (key.empty() && pki::fileExists(path)) {
@@ -122,8 +169,22 @@ Result<void> writeCliContext(const Server& server) {
     auto old = text ? parseJsonOrDiscarded(*text) : nlohmann::json();
     if (old.is_object()) key = old.value("api_key", std::string());
   }
-  return pki::writePrivateFile(
-      path, nlohmann::json{{"server", server.apiUrl()}, {"ca_file", server.caCertPath()}, {"api_key", key}}.dump(2));
+  std::error_code ec;
+  const auto caFile = std::filesystem::absolute(server.caCertPath(), ec).lexically_normal().string();
+  const std::string text =
+      nlohmann::json{{"server", server.apiUrl()}, {"ca_file", caFile}, {"api_key", key}}.dump(2);
+  if (auto r = pki::writePrivateFile(path, text); !r) return r.error();
+  if (user_path.empty()) return Ok{};
+  const auto dir = std::filesystem::path(user_path).parent_path();
+  if (!makeDirectories(dir, 0700)) {
+    log::warn("CLI context not written", {{"path", user_path}, {"error", std::strerror(errno)}});
+    return Ok{};
+  }
+  ::chmod(dir.c_str(), 0700);
+  if (auto r = pki::writePrivateFile(user_path, text); !r) {
+    log::warn("CLI context not written", {{"path", user_path}, {"error", r.error().message}});
+  }
+  return Ok{};
 }
 }  // namespace
 
@@ -161,9 +222,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   auto nodes = impl->store->listNodes();
   if (!nodes) return nodes.error();
   for (const auto& node : *nodes) {
-    if (node.status == store::NodeStatus::Revoked)
-      impl->revoked.insert(node.id);
-    else if (node.status == store::NodeStatus::Online) {
+    impl->certificates.set(node.id, {node.cert_serial, node.previous_cert_serial,
+                                     node.status == store::NodeStatus::Revoked});
+    if (node.status == store::NodeStatus::Online) {
       store::Node stale = node;  // no session survives a restart
       stale.status = store::NodeStatus::Unreachable;
       (void)impl->store->upsertNode(stale);
@@ -174,14 +235,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   tlsConfig.cert_chain_pem = impl->identity->server_cert_pem;
   tlsConfig.key_pem = impl->identity->server_key_pem;
   tlsConfig.client_ca_pem = impl->identity->ca.certPem();
-  auto* revoked = &impl->revoked;
-  tlsConfig.is_client_allowed = [revoked](const std::string& cn) {
-    if (revoked->count(cn)) {
-      log::warn("refused a revoked node's certificate", {{"node_id", cn}});
-      return false;
-    }
-    return true;
-  };
+  tlsConfig.check_client = [i = impl.get()](const net::ClientCertificateCheck& check) { return i->checkClient(check); };
   auto tls = net::makeServerContext(tlsConfig);
   if (!tls) return tls.error();
   impl->tls = std::move(*tls);
@@ -204,13 +258,13 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   });
   impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
                                                     impl->metrics, impl->config, *impl->identity, impl->clock,
-                                                    impl->started_at, impl->revoked});
+                                                    impl->started_at, impl->certificates});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
-                                                  *impl->group_commit, impl->config);
+                                                  *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
 
   auto server = std::unique_ptr<Server>(new Server(std::move(impl)));
-  if (auto r = writeCliContext(*server); !r) return r.error();
+  if (auto r = writeCliContext(*server, server->impl_->options.user_context_path); !r) return r.error();
   return server;
 }
 

@@ -17,6 +17,9 @@ struct ServerOptions {
   std::string config_file;                                   // may be empty
   nlohmann::json flag_overrides = nlohmann::json::object();  // from the command line
   bool handle_signals = true;                                // SIGINT/SIGTERM stop, SIGHUP reloads
+  // The user's CLI context file (~/.config/berth/cli.json), written besides
+  // <data_dir>/cli.json; empty: only the latter.
+  std::string user_context_path;
 };
 
 class Server {

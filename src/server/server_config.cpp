@@ -31,6 +31,16 @@ constexpr IntField kIntFields[] = {
     {"log_retention_hours", &ServerConfig::log_retention_hours, 1, 24 * 3650},
     {"log_max_mib_per_app", &ServerConfig::log_max_mib_per_app, 1, 1 << 20},
     {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
+    {"max_connections_per_address", &ServerConfig::max_connections_per_address, 1, 1000000},
+};
+
+struct BoolField {
+  const char* name;
+  bool ServerConfig::*member;
+};
+
+constexpr BoolField kBoolFields[] = {
+    {"limit_loopback_connections", &ServerConfig::limit_loopback_connections},
 };
 
 Error fieldError(const std::string& field, const std::string& rule) {
@@ -43,6 +53,7 @@ const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
+    for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;
   }();
   return keys;
@@ -136,6 +147,19 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
     }
     config.*(f.member) = static_cast<int>(number);
   }
+  for (const auto& f : kBoolFields) {
+    if (!merged.contains(f.name)) continue;
+    const auto& v = merged[f.name];
+    if (v.is_boolean()) {
+      config.*(f.member) = v.get<bool>();
+    } else if (v.is_string() && (v == "true" || v == "1")) {
+      config.*(f.member) = true;
+    } else if (v.is_string() && (v == "false" || v == "0")) {
+      config.*(f.member) = false;
+    } else {
+      return fieldError(f.name, "must be true or false");
+    }
+  }
   return config;
 }
 
@@ -146,6 +170,7 @@ nlohmann::json toJson(const ServerConfig& config) {
                       {"log_level", config.log_level},
                       {"allowed_capabilities", config.allowed_capabilities}};
   for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
+  for (const auto& f : kBoolFields) j[f.name] = config.*(f.member);
   return j;
 }
 

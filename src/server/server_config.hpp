@@ -34,6 +34,9 @@ struct ServerConfig {
   int log_retention_hours = 168;   // app log lines older than this go
   int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
+  // Open connections one client address may hold; more are closed at once.
+  int max_connections_per_address = 256;
+  bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
   // Capabilities beyond Docker's default set that apps may keep (empty: none).
   std::vector<std::string> allowed_capabilities;
 };

@@ -32,6 +32,7 @@ struct JoinToken {
   std::int64_t expires_at = 0;
   std::int64_t used_at = 0;  // 0 = unused
   std::string used_by_node;
+  std::string node_id;  // set: a rejoin token for this existing node
 };
 
 enum class NodeStatus { Online, Unreachable, Revoked };
@@ -49,6 +50,7 @@ struct Node {
   nlohmann::json capacity = nlohmann::json::object();
   NodeStatus status = NodeStatus::Unreachable;
   std::string cert_serial;
+  std::string previous_cert_serial;  // accepted until cert_serial is first used; then empty
   std::int64_t cert_not_after = 0;
   std::int64_t created_at = 0;
   std::int64_t last_seen_at = 0;
@@ -181,10 +183,13 @@ class Store {
   virtual Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) = 0;
 
   virtual Result<void> insertJoinToken(const JoinToken& token) = 0;
-  // Marks the token used by `node_id`. Fails "token_unknown", "token_used" or
-  // "token_expired"; atomic, so a token is consumed at most once.
+  // Deletes the token and returns it with used_at/used_by_node filled in.
+  // Fails "token_unknown" (never issued, or already used: used tokens are
+  // deleted) or "token_expired"; atomic, so a token is consumed at most once.
   virtual Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
                                              std::int64_t now_ms) = 0;
+  // Deletes tokens that expired at or before `now_ms`; how many went.
+  virtual Result<std::int64_t> pruneJoinTokens(std::int64_t now_ms) = 0;
 
   virtual Result<void> upsertNode(const Node& node) = 0;
   virtual Result<std::optional<Node>> getNode(const std::string& id) = 0;

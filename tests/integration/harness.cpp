@@ -29,18 +29,29 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
 std::unique_ptr<Process> Process::spawn(const std::vector<std::string>& argv, const std::string& log_path,
-                                        const std::vector<std::string>& extra_env) {
+                                        const std::vector<std::string>& extra_env, const std::string& cwd) {
   auto p = std::make_unique<Process>();
   p->log_path_ = log_path;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> envStrings;
-  for (char** e = environ; *e; ++e) envStrings.emplace_back(*e);
+  // extra_env replaces inherited variables of the same name.
+  auto overridden = [&](const std::string& entry) {
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    for (const auto& e : extra_env) {
+      if (e.rfind(name, 0) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e; ++e) {
+    if (!overridden(*e)) envStrings.emplace_back(*e);
+  }
   for (const auto& e : extra_env) envStrings.push_back(e);
   std::vector<char*> env;
   for (auto& e : envStrings) env.push_back(e.data());
@@ -125,7 +136,8 @@ void Cluster::startServer(const std::vector<std::string>& flags) {
   const std::string cliFile = serverDir() + "/cli.json";
   const auto before =
       pki::fileExists(cliFile) ? std::filesystem::last_write_time(cliFile) : std::filesystem::file_time_type::min();
-  server_ = Process::spawn(argv, root_ + "/server-" + std::to_string(++server_starts_) + ".log");
+  server_ = Process::spawn(argv, root_ + "/server-" + std::to_string(++server_starts_) + ".log",
+                           {"XDG_CONFIG_HOME=" + configHome()});
   ASSERT_TRUE(eventually([&] {
     return pki::fileExists(cliFile) && std::filesystem::last_write_time(cliFile) != before;
   })) << server_->log();
@@ -161,8 +173,9 @@ std::string Cluster::createToken(int ttl_s) {
 }
 
 Process& Cluster::startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir", agentDir(name), "--server",        url_,
-                                   "--ca-pin",   ca_pin_, "--join",      token,          "--backoff-cap-s", "2"};
+  std::vector<std::string> argv = {BERTH_BINARY, "agent",   "--state-dir", agentDir(name), "--server", url_,
+                                   "--ca-pin",   ca_pin_,   "--backoff-cap-s", "2"};
+  if (!token.empty()) argv.insert(argv.end(), {"--join", token});
   argv.insert(argv.end(), flags.begin(), flags.end());
   for (auto& [n, p] : agents_) {
     if (n == name) {
@@ -183,7 +196,7 @@ Process& Cluster::agent(const std::string& name) {
 
 std::string Cluster::startOnlineAgent(const std::string& name, const std::vector<std::string>& flags) {
   const bool enrolled = pki::fileExists(agentDir(name) + "/agent.json");
-  auto& process = startAgent(name, enrolled ? "unused" : createToken(), flags);
+  auto& process = startAgent(name, enrolled ? "" : createToken(), flags);
   if (!eventually([&] { return pki::fileExists(agentDir(name) + "/agent.json"); })) {
     ADD_FAILURE() << "agent did not enrol: " << process.log();
     return "";

@@ -24,9 +24,10 @@ namespace berth::itest {
 
 class Process {
  public:
-  // Starts `argv` with stdout and stderr appended to `log_path`.
+  // Starts `argv` with stdout and stderr appended to `log_path`, in `cwd`
+  // when given.
   static std::unique_ptr<Process> spawn(const std::vector<std::string>& argv, const std::string& log_path,
-                                        const std::vector<std::string>& extra_env = {});
+                                        const std::vector<std::string>& extra_env = {}, const std::string& cwd = "");
   ~Process();
   void signal(int sig);
   // Waits for exit; returns the exit code, or -1 on timeout.
@@ -82,6 +83,8 @@ class Cluster {
   void killServer(int sig = SIGKILL);
   Process& server() { return *server_; }
   std::string serverDir() const { return root_ + "/server"; }
+  // XDG_CONFIG_HOME of the server processes: they write berth/cli.json there, never the tester's own.
+  std::string configHome() const { return root_ + "/xdg"; }
 
   // REST call with the admin key; the reply's status and body.
   cli::ApiReply api(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
@@ -90,7 +93,8 @@ class Cluster {
                                   const nlohmann::json& body = nullptr);
   std::string createToken(int ttl_s = 600);
 
-  // Starts an agent with its own state directory under the test's root.
+  // Starts an agent with its own state directory under the test's root
+  // (`token` empty: no --join, for an enrolled state directory).
   Process& startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags = {});
   Process& agent(const std::string& name);
   std::string agentDir(const std::string& name) const { return root_ + "/" + name; }

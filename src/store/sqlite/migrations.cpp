@@ -84,7 +84,11 @@ const std::vector<Migration>& migrations() {
        "ALTER TABLE nodes ADD COLUMN last_refusal TEXT NOT NULL DEFAULT '';"
        "ALTER TABLE nodes ADD COLUMN last_refusal_at INTEGER NOT NULL DEFAULT 0;"
        "ALTER TABLE telemetry ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"},
-      {3, "deployments get a unique id that their containers carry as a label",
+      {3, "rejoin tokens bound to a node; a node's previous certificate serial; used tokens deleted",
+       "ALTER TABLE join_tokens ADD COLUMN node_id TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE nodes ADD COLUMN previous_cert_serial TEXT NOT NULL DEFAULT '';"
+       "DELETE FROM join_tokens WHERE used_at != 0;"},
+      {4, "deployments get a unique id that their containers carry as a label",
        "ALTER TABLE deployments ADD COLUMN deployment_id TEXT NOT NULL DEFAULT '';"},
   };
   return all;

@@ -77,7 +77,7 @@ constexpr const char* kCommandColumns =
     "attempts, exit_code, result, stdout, stderr, error";
 constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
-    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at";
+    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at, previous_cert_serial";
 
 constexpr const char* kAppColumns =
     "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
@@ -156,6 +156,7 @@ Node readNode(const Statement& s) {
   n.clock_skew_ms = s.integer(14);
   n.last_refusal = s.text(15);
   n.last_refusal_at = s.integer(16);
+  n.previous_cert_serial = s.text(17);
   return n;
 }
 
@@ -256,35 +257,42 @@ class SqliteStore final : public Store {
 
   Result<void> insertJoinToken(const JoinToken& t) override {
     Statement s =
-        query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
-    s.bind(t.id).bind(t.secret_hash).bind(t.description).bind(t.created_at).bind(t.expires_at);
+        query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at, node_id) "
+              "VALUES (?, ?, ?, ?, ?, ?)");
+    s.bind(t.id).bind(t.secret_hash).bind(t.description).bind(t.created_at).bind(t.expires_at).bind(t.node_id);
     return done(s, "insert join token");
   }
 
   Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
                                      std::int64_t now_ms) override {
     Statement s = query(
-        "SELECT id, description, created_at, expires_at, used_at, used_by_node FROM join_tokens WHERE secret_hash = ?");
+        "SELECT id, description, created_at, expires_at, node_id FROM join_tokens WHERE secret_hash = ? AND used_at = 0");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) return makeError("token_unknown", "join token is not known to this server");
-    JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), s.integer(4), s.text(5)};
-    if (t.used_at != 0) return makeError("token_used", "join token was already used by node " + t.used_by_node);
+    JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), 0, "", s.text(4)};
     if (t.expires_at <= now_ms) return makeError("token_expired", "join token has expired");
-    // The used_at = 0 guard makes the claim atomic even if two enrolments race.
-    Statement claim = query("UPDATE join_tokens SET used_at = ?, used_by_node = ? WHERE id = ? AND used_at = 0");
-    claim.bind(now_ms).bind(node_id).bind(t.id);
+    // Deleting is the claim: of two racing enrolments only one removes the row.
+    Statement claim = query("DELETE FROM join_tokens WHERE id = ?");
+    claim.bind(t.id);
     if (claim.step() != SQLITE_DONE) return dbError(db_, "consume join token");
-    if (sqlite3_changes(db_) != 1) return makeError("token_used", "join token was already used");
+    if (sqlite3_changes(db_) != 1) return makeError("token_unknown", "join token is not known to this server");
     t.used_at = now_ms;
     t.used_by_node = node_id;
     return t;
+  }
+
+  Result<std::int64_t> pruneJoinTokens(std::int64_t now_ms) override {
+    Statement s = query("DELETE FROM join_tokens WHERE expires_at <= ? OR used_at != 0");
+    s.bind(now_ms);
+    if (s.step() != SQLITE_DONE) return dbError(db_, "prune join tokens");
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
   }
 
   Result<void> upsertNode(const Node& n) override {
     Statement s = query(
         "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
         "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, "
-        "last_refusal_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "last_refusal_at, previous_cert_serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(n.id)
         .bind(n.hostname)
         .bind(n.site)
@@ -301,7 +309,8 @@ class SqliteStore final : public Store {
         .bind(n.session_id)
         .bind(n.clock_skew_ms)
         .bind(n.last_refusal)
-        .bind(n.last_refusal_at);
+        .bind(n.last_refusal_at)
+        .bind(n.previous_cert_serial);
     return done(s, "upsert node");
   }
 

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <openssl/x509v3.h>
+
 #include "pki/keys.hpp"
+#include "pki/ossl.hpp"
 #include "pki/sealed_file.hpp"
 
 namespace berth::pki {
@@ -24,6 +27,51 @@ TEST(Authority, SignsAgentCsrWithTheNodeIdAsSubject) {
   EXPECT_EQ(info->common_name, "n_42");
   EXPECT_EQ(info->not_after_ms, kNow + 30 * kDay);
   EXPECT_EQ(info->serial_hex, cert->serial_hex);
+}
+
+// A CSR for `cn` asking for `extensions` (name -> value, as in openssl.cnf).
+std::string csrWith(const std::string& key_pem, const std::string& cn,
+                    const std::vector<std::pair<int, std::string>>& extensions) {
+  auto key = loadPrivateKey(key_pem);
+  X509ReqPtr req(X509_REQ_new());
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  for (const auto& [nid, value] : extensions) {
+    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, nid, value.c_str()));
+  }
+  if (!extensions.empty()) X509_REQ_add_extensions(req.get(), exts);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  X509_REQ_set_pubkey(req.get(), key->get());
+  X509_REQ_sign(req.get(), key->get(), EVP_sha256());
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  return bioToString(bio.get());
+}
+
+TEST(Authority, CsrCheckRefusesOtherNamesSansAndCaRequestsNamingTheRule) {
+  auto key = generatePrivateKeyPem();
+  EXPECT_TRUE(checkAgentCsr(*makeCsr(key, kEnrolmentCommonName), {kEnrolmentCommonName}).ok());
+  EXPECT_TRUE(checkAgentCsr(*makeCsr(key, "n_42"), {"n_42"}).ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {*makeCsr(key, "n_other"), "subject CN 'n_other' must be 'n_42'"},
+      {csrWith(key, "n_42", {{NID_subject_alt_name, "DNS:evil.example"}}), "subjectAltName"},
+      {csrWith(key, "n_42", {{NID_basic_constraints, "critical,CA:TRUE"}}), "CA:TRUE"},
+      {csrWith(key, "n_42", {{NID_key_usage, "critical,digitalSignature,keyCertSign"}}), "keyCertSign"},
+      {"not pem", "not a PEM certificate request"},
+  };
+  for (const auto& [csr, rule] : cases) {
+    auto r = checkAgentCsr(csr, {"n_42"});
+    ASSERT_FALSE(r.ok()) << rule;
+    EXPECT_EQ(r.error().code, "bad_csr");
+    EXPECT_NE(r.error().message.find(rule), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("field 'csr'"), std::string::npos) << r.error().message;
+  }
+  // Harmless extensions pass.
+  EXPECT_TRUE(checkAgentCsr(csrWith(key, "n_42", {{NID_basic_constraints, "CA:FALSE"},
+                                                  {NID_key_usage, "digitalSignature"}}),
+                            {"n_42"})
+                  .ok());
 }
 
 TEST(Authority, RefusesAGarbageCsr) {

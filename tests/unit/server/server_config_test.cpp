@@ -13,6 +13,19 @@ TEST(ServerConfig, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c->max_in_flight, 4);
   EXPECT_EQ(c->clock_skew_s, 60);
   EXPECT_EQ(c->client_cert_days, 30);
+  EXPECT_EQ(c->max_connections_per_address, 256);
+  EXPECT_FALSE(c->limit_loopback_connections);
+}
+
+TEST(ServerConfig, ConnectionCapSettings) {
+  auto c = serverConfigFromJson({{"max_connections_per_address", "3"}, {"limit_loopback_connections", "true"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_connections_per_address, 3);
+  EXPECT_TRUE(c->limit_loopback_connections);
+  auto bad = serverConfigFromJson({{"limit_loopback_connections", "maybe"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'limit_loopback_connections': must be true or false"), std::string::npos);
+  EXPECT_EQ(toJson(*c)["limit_loopback_connections"], true);
 }
 
 TEST(ServerConfig, AcceptsNumbersAsStringsFromFlags) {

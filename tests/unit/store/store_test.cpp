@@ -37,7 +37,33 @@ TEST_P(StoreTest, JoinTokenIsConsumedOnce) {
   EXPECT_EQ(first->used_by_node, "n_a");
   auto second = store->consumeJoinToken("hash1", "n_b", 1001);
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.error().code, "token_used");
+  EXPECT_EQ(second.error().code, "token_unknown");  // a used token is deleted, not kept
+}
+
+TEST_P(StoreTest, ExpiredTokensArePrunedAndNodeBindingIsKept) {
+  auto store = open();
+  ASSERT_TRUE(store->insertJoinToken({"t1", "old", "", 0, 5000, 0, "", ""}).ok());
+  ASSERT_TRUE(store->insertJoinToken({"t2", "live", "", 0, 9000, 0, "", "n_7"}).ok());
+  auto pruned = store->pruneJoinTokens(5000);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_EQ(store->consumeJoinToken("old", "n", 1).error().code, "token_unknown");
+  auto live = store->consumeJoinToken("live", "n_7", 6000);
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->node_id, "n_7");
+}
+
+TEST_P(StoreTest, NodeKeepsItsPreviousCertificateSerial) {
+  auto store = open();
+  Node n;
+  n.id = "n_1";
+  n.cert_serial = "BB";
+  n.previous_cert_serial = "AA";
+  ASSERT_TRUE(store->upsertNode(n).ok());
+  auto back = store->getNode("n_1");
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->cert_serial, "BB");
+  EXPECT_EQ((*back)->previous_cert_serial, "AA");
 }
 
 TEST_P(StoreTest, ExpiredAndUnknownTokensAreRefused) {
