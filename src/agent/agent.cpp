@@ -28,6 +28,7 @@
 #include "pki/sealed_file.hpp"
 #include "runtime/docker/docker_runtime.hpp"
 #include "runtime/docker/log_stream.hpp"
+#include "agent/command_journal.hpp"
 #include "agent/command_runner.hpp"
 #include "agent/enrollment.hpp"
 #include "agent/resident_trim.hpp"
@@ -75,6 +76,7 @@ struct Agent::Impl {
   HostSampler sampler{realHostReader()};
   VerbRegistry verbs;
   ResultCache results{kResultCacheSize};
+  CommandJournal journal;  // the part of `results` and the replay cache that survives restarts
   std::shared_ptr<net::WsChannel> current;  // the live session's channel, if any
   std::optional<asio::signal_set> signals;
   asio::steady_timer backoff{io};
@@ -526,6 +528,26 @@ struct Agent::Impl {
       case ResultCache::Status::New:
         break;
     }
+    // Across restarts: a finished command is answered again, a replayed frame refused.
+    if (auto stored = journal.result(corr)) {
+      log::info("command ran before this agent restarted; answering from the journal", {{"correlation_id", corr}});
+      results.markRunning(corr);
+      results.finish(corr, *stored);
+      send(resultFrame(state.node_id, corr, *stored, true, clock()));
+      return;
+    }
+    if (!journal.admit(command.nonce, command.expires_at, clock())) {
+      log::warn("replayed COMMAND refused", {{"correlation_id", corr}, {"nonce", command.nonce}});
+      send(protocol::makeErrorFrame(makeError(protocol::codes::kReplay, "COMMAND nonce was already used"),
+                                    state.node_id, corr, clock()));
+      return;
+    }
+    if (auto saved = journal.save(); !saved) {  // remembered before it runs, or not run at all
+      log::error("command journal not saved; command refused", {{"error", saved.error().message}});
+      send(protocol::makeErrorFrame(makeError("journal_unavailable", saved.error().message), state.node_id, corr,
+                                    clock()));
+      return;
+    }
     results.markRunning(corr);
     log::info("executing command", {{"correlation_id", corr}, {"verb", command.verb}});
     Envelope running = frame(FrameType::Event);
@@ -551,6 +573,9 @@ struct Agent::Impl {
 
   void complete(const std::string& corr, const VerbOutcome& outcome) {
     results.finish(corr, outcome);
+    journal.finish(corr, outcome);
+    if (auto saved = journal.save(); !saved)
+      log::error("command result not journaled", {{"correlation_id", corr}, {"error", saved.error().message}});
     log::info("command finished", {{"correlation_id", corr}, {"ok", outcome.ok}});
     send(resultFrame(state.node_id, corr, outcome, false, clock()));  // if no session, the server redelivers
   }
@@ -662,6 +687,9 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
     log::info("enrolled", {{"node_id", impl->state.node_id}, {"server", impl->state.server_url}});
   }
+  auto journal = CommandJournal::load(impl->config.state_dir + "/commands.json");
+  if (!journal) return journal.error();
+  impl->journal = std::move(*journal);
   impl->verbs = builtinVerbs(impl->sampler, kAgentVersion, impl->config.state_dir);
   // App verbs run on the worker (Impl::onCommand); registering them puts them on the allowlist.
   for (const auto& verb : appVerbs()) {

@@ -11,7 +11,7 @@
 namespace berth::agent {
 
 Result<void> saveAgentState(const std::string& state_dir, const AgentState& s) {
-  ::mkdir(state_dir.c_str(), 0700);
+  if (auto r = pki::ensurePrivateDirectory(state_dir); !r) return r.error();
   auto key = pki::loadSealingKey(state_dir + "/seal.key");
   if (!key) return key.error();
   nlohmann::json j = {{"node_id", s.node_id},

@@ -228,6 +228,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
                          std::cout << fmt::format("{:<22} {:<20} {:<14} {:<11} {}\n", str(c, "id"), str(c, "node_id"),
                                                   str(c, "verb"), str(c, "state"), str(c, "exit_code"));
                        }
+                       if (body.value("more", false))
+                         std::cerr << "(older commands not shown; the API takes ?limit= up to 1000)\n";
                      });
     };
   });

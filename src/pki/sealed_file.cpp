@@ -5,30 +5,67 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "common/encoding.hpp"
+#include "common/ids.hpp"
 
 namespace berth::pki {
 
 Result<void> writePrivateFile(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError("write_failed", "cannot create " + tmp);
-  ::fchmod(fd, 0600);
+  const std::string tmp = path + ".tmp." + randomHex(6);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return makeError("write_failed", "cannot create " + tmp + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return makeError("write_failed", "cannot " + what + " " + tmp + ": " + reason);
+  };
+  if (::fchmod(fd, 0600) != 0) return fail("make private");
   std::size_t off = 0;
   while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      return makeError("write_failed", "cannot write " + tmp);
-    }
+    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write");
     off += static_cast<std::size_t>(n);
   }
-  ::fsync(fd);
+  if (::fsync(fd) != 0) return fail("sync");
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return makeError("write_failed", "cannot rename to " + path);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return makeError("write_failed", "cannot rename " + tmp + " to " + path + ": " + reason);
+  }
+  // The rename is durable only once the directory entry is.
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0) {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
+  return Ok{};
+}
+
+Result<void> ensurePrivateDirectory(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return Ok{};
+  if (errno != EEXIST) return makeError("unsafe_directory", "cannot create " + dir + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return makeError("unsafe_directory", "cannot inspect " + dir);
+  if (!S_ISDIR(st.st_mode)) return makeError("unsafe_directory", dir + " is not a directory (a link or a file)");
+  if (st.st_uid != ::geteuid())
+    return makeError("unsafe_directory", dir + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user");
+  if (st.st_mode & 077)
+    return makeError("unsafe_directory", dir + " is open to other users (mode " + [&] {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+      return std::string(mode);
+    }() + "); run chmod 700 " + dir);
   return Ok{};
 }
 

@@ -9,8 +9,15 @@
 
 namespace berth::pki {
 
-// Writes `content` to `path` atomically (temp file + rename) with mode 0600.
+// Writes `content` to `path` atomically with mode 0600: a fresh temp file
+// (O_EXCL|O_NOFOLLOW, so a planted link or file is never written through),
+// fsync, rename over `path`, fsync of the directory. Errors: "write_failed".
 Result<void> writePrivateFile(const std::string& path, const std::string& content);
+
+// Creates `dir` mode 0700 when missing; when it exists, checks that it is a
+// real directory (not a link) owned by this user and not open to group or
+// others. Errors: "unsafe_directory" naming the problem and the fix.
+Result<void> ensurePrivateDirectory(const std::string& dir);
 Result<std::string> readFile(const std::string& path);
 bool fileExists(const std::string& path);
 

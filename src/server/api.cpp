@@ -507,12 +507,17 @@ ApiResponse Api::revokeNode(const std::string& id) {
 
 ApiResponse Api::telemetry(Call& call, const std::string& id) {
   if (auto node = findNode(id); !node) return errorResponse(node.error());
-  auto history = d_.store.telemetryHistory(id, limitParam(call.query, 60, 10000));
+  const auto limit = limitParam(call.query, 60, 10000);
+  auto history = d_.store.telemetryHistory(id, limit + 1);
   if (!history) return errorResponse(history.error());
+  const bool more = history->size() > limit;
+  if (more) history->pop_back();
   nlohmann::json samples = nlohmann::json::array();
   for (const auto& s : *history) samples.push_back({{"at", s.at}, {"data", s.data}});
-  return json(
-      200, {{"node_id", id}, {"latest", samples.empty() ? nlohmann::json() : samples.front()}, {"history", samples}});
+  return json(200, {{"node_id", id},
+                    {"latest", samples.empty() ? nlohmann::json() : samples.front()},
+                    {"history", samples},
+                    {"more", more}});
 }
 
 ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
@@ -529,14 +534,18 @@ ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
 }
 
 ApiResponse Api::listCommands(Call& call, const std::string& node_id) {
-  auto commands = d_.store.listCommands(node_id, limitParam(call.query, 50, 1000));
+  // limit + 1 rows: "more" says the page is not the whole list.
+  const auto limit = limitParam(call.query, 50, 1000);
+  auto commands = d_.store.listCommands(node_id, limit + 1);
   if (!commands) return errorResponse(commands.error());
+  const bool more = commands->size() > limit;
+  if (more) commands->pop_back();
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : *commands) {
     auto live = d_.commands.openCommand(c.id);  // in-flight states live in memory
     out.push_back(commandJson(live ? *live : c));
   }
-  return json(200, {{"commands", out}});
+  return json(200, {{"commands", out}, {"more", more}});
 }
 
 ApiResponse Api::showCommand(const std::string& id) {
@@ -589,8 +598,11 @@ ApiResponse Api::createToken(Call& call) {
 }
 
 ApiResponse Api::listAudit(Call& call) {
-  auto records = d_.store.listAudit(limitParam(call.query, 100, 10000));
+  const auto limit = limitParam(call.query, 100, 10000);
+  auto records = d_.store.listAudit(limit + 1);
   if (!records) return errorResponse(records.error());
+  const bool more = records->size() > limit;
+  if (more) records->pop_back();
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : *records) {
     out.push_back({{"id", r.id},
@@ -601,7 +613,7 @@ ApiResponse Api::listAudit(Call& call) {
                    {"outcome", r.outcome},
                    {"request_id", r.request_id}});
   }
-  return json(200, {{"records", out}});
+  return json(200, {{"records", out}, {"more", more}});
 }
 
 }  // namespace berth::server

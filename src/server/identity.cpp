@@ -49,7 +49,7 @@ Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const s
 
 Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const std::vector<std::string>& server_names,
                                             std::int64_t now_ms) {
-  ::mkdir(pki_dir.c_str(), 0700);
+  if (auto r = pki::ensurePrivateDirectory(pki_dir); !r) return r.error();
   const std::string caCert = pki_dir + "/ca.crt", caKey = pki_dir + "/ca.key";
   const std::string signKey = pki_dir + "/signing.key", signPub = pki_dir + "/signing.pub";
 

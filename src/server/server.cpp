@@ -200,7 +200,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   log::Level level;
   if (log::parseLevel(impl->config.log_level, level)) log::setLevel(level);
   const auto& dataDir = impl->config.data_dir;
-  ::mkdir(dataDir.c_str(), 0700);
+  if (auto r = pki::ensurePrivateDirectory(dataDir); !r) return r.error();
   impl->started_at = impl->clock();
 
   auto store = store::openSqliteStore(dataDir + "/berth.db");

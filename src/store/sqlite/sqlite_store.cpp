@@ -50,7 +50,9 @@ class Statement {
   Statement& bind(int v) { return bind(static_cast<std::int64_t>(v)); }
   Statement& bind(const nlohmann::json& v) { return bind(v.dump()); }
 
-  int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+  int step() { return last_rc_ = stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+  // What the last step() returned: SQLITE_DONE after a loop that read every row.
+  int lastCode() const { return last_rc_; }
   std::string text(int col) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
@@ -66,6 +68,7 @@ class Statement {
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   int index_ = 0;
+  int last_rc_ = SQLITE_OK;
 };
 
 Error dbError(sqlite3* db, const std::string& what) {
@@ -232,6 +235,7 @@ class SqliteStore final : public Store {
     Statement s = query("SELECT value FROM settings WHERE key = ?");
     s.bind(key);
     if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "get setting");
     return std::optional<std::string>();
   }
 
@@ -251,7 +255,10 @@ class SqliteStore final : public Store {
   Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) override {
     Statement s = query("SELECT id, name, secret_hash, role, created_at FROM api_keys WHERE secret_hash = ?");
     s.bind(secret_hash);
-    if (s.step() != SQLITE_ROW) return std::optional<ApiKey>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read apikey");
+      return std::optional<ApiKey>();
+    }
     return std::optional<ApiKey>(ApiKey{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
   }
 
@@ -268,7 +275,10 @@ class SqliteStore final : public Store {
     Statement s = query(
         "SELECT id, description, created_at, expires_at, node_id FROM join_tokens WHERE secret_hash = ? AND used_at = 0");
     s.bind(secret_hash);
-    if (s.step() != SQLITE_ROW) return makeError("token_unknown", "join token is not known to this server");
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read join token");
+      return makeError("token_unknown", "join token is not known to this server");
+    }
     JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), 0, "", s.text(4)};
     if (t.expires_at <= now_ms) return makeError("token_expired", "join token has expired");
     // Deleting is the claim: of two racing enrolments only one removes the row.
@@ -317,7 +327,10 @@ class SqliteStore final : public Store {
   Result<std::optional<Node>> getNode(const std::string& id) override {
     Statement s = query((std::string("SELECT ") + kNodeColumns + " FROM nodes WHERE id = ?"));
     s.bind(id);
-    if (s.step() != SQLITE_ROW) return std::optional<Node>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read node");
+      return std::optional<Node>();
+    }
     return std::optional<Node>(readNode(s));
   }
 
@@ -325,6 +338,7 @@ class SqliteStore final : public Store {
     Statement s = query((std::string("SELECT ") + kNodeColumns + " FROM nodes ORDER BY created_at, id"));
     std::vector<Node> out;
     while (s.step() == SQLITE_ROW) out.push_back(readNode(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -348,7 +362,10 @@ class SqliteStore final : public Store {
   Result<std::optional<Command>> getCommand(const std::string& id) override {
     Statement s = query((std::string("SELECT ") + kCommandColumns + " FROM commands WHERE id = ?"));
     s.bind(id);
-    if (s.step() != SQLITE_ROW) return std::optional<Command>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read command");
+      return std::optional<Command>();
+    }
     return std::optional<Command>(readCommand(s));
   }
 
@@ -357,7 +374,10 @@ class SqliteStore final : public Store {
     Statement s =
         query((std::string("SELECT ") + kCommandColumns + " FROM commands WHERE node_id = ? AND correlation_id = ?"));
     s.bind(node_id).bind(correlation_id);
-    if (s.step() != SQLITE_ROW) return std::optional<Command>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read command");
+      return std::optional<Command>();
+    }
     return std::optional<Command>(readCommand(s));
   }
 
@@ -369,6 +389,7 @@ class SqliteStore final : public Store {
     s.bind(static_cast<std::int64_t>(limit));
     std::vector<Command> out;
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -377,6 +398,7 @@ class SqliteStore final : public Store {
                          " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id"));
     std::vector<Command> out;
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -415,6 +437,7 @@ class SqliteStore final : public Store {
     s.bind(node_id).bind(static_cast<std::int64_t>(limit));
     std::vector<TelemetrySample> out;
     while (s.step() == SQLITE_ROW) out.push_back(TelemetrySample{s.integer(0), s.json(1), s.integer(2)});
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -432,7 +455,10 @@ class SqliteStore final : public Store {
   Result<std::optional<App>> getApp(const std::string& name) override {
     auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps WHERE name=?");
     s.bind(name);
-    if (s.step() != SQLITE_ROW) return std::optional<App>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read app");
+      return std::optional<App>();
+    }
     return std::optional<App>(readApp(s));
   }
 
@@ -440,6 +466,7 @@ class SqliteStore final : public Store {
     auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps ORDER BY name");
     std::vector<App> out;
     while (s.step() == SQLITE_ROW) out.push_back(readApp(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -470,7 +497,10 @@ class SqliteStore final : public Store {
   Result<std::optional<Deployment>> getDeployment(const std::string& app, int number) override {
     auto s = query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE app=? AND number=?");
     s.bind(app).bind(number);
-    if (s.step() != SQLITE_ROW) return std::optional<Deployment>();
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read deployment");
+      return std::optional<Deployment>();
+    }
     return std::optional<Deployment>(readDeployment(s));
   }
 
@@ -479,6 +509,7 @@ class SqliteStore final : public Store {
     s.bind(app);
     std::vector<Deployment> out;
     while (s.step() == SQLITE_ROW) out.push_back(readDeployment(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -498,6 +529,7 @@ class SqliteStore final : public Store {
       out.push_back(AppEvent{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), s.integer(3), s.text(4),
                              s.text(5)});
     }
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -524,6 +556,7 @@ class SqliteStore final : public Store {
       out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
                               s.integer(4), s.text(5), s.text(6)});
     }
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -537,6 +570,7 @@ class SqliteStore final : public Store {
       out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
                               s.integer(4), s.text(5), s.text(6)});
     }
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 
@@ -581,6 +615,7 @@ class SqliteStore final : public Store {
     while (s.step() == SQLITE_ROW) {
       out.push_back(AuditRecord{s.integer(0), s.integer(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)});
     }
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
   }
 

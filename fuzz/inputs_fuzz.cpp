@@ -1,0 +1,59 @@
+// libFuzzer target over the other inputs an outsider reaches: JSON of any
+// depth (API bodies, config files), verb arguments, server config files,
+// image references and the number-bearing fields (durations, sizes, CPU,
+// bandwidth). The first byte picks the target.
+// Invariants: nothing crashes (no undefined behaviour in any conversion);
+// every refusal names a field; accepted values are within their ranges.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "apps/validation.hpp"
+#include "common/json.hpp"
+#include "protocol/verb_args.hpp"
+#include "server/server_config.hpp"
+
+namespace {
+
+void requireNamedField(const berth::Error& e) {
+  if (e.message.find("field '") == std::string::npos) __builtin_trap();
+}
+
+void checkJson(std::string_view text) {
+  auto parsed = berth::parseJson(text);
+  if (!parsed) {
+    if (parsed.error().code != "too_deep" && parsed.error().code != "malformed_json") __builtin_trap();
+    return;
+  }
+  nlohmann::json copy = *parsed;  // copies and destroys within the depth bound
+  if (copy != *parsed) __builtin_trap();
+  if (parsed->is_object()) {
+    for (const auto& [verb, rules] : berth::protocol::verbArgRules()) {
+      if (auto r = berth::protocol::checkVerbArgs(verb, *parsed); !r) requireNamedField(r.error());
+    }
+    if (auto config = berth::server::serverConfigFromJson(*parsed); !config) requireNamedField(config.error());
+  }
+}
+
+void checkFields(const std::string& text) {
+  namespace apps = berth::apps;
+  if (auto r = apps::parseImageReference("image", text); !r) requireNamedField(r.error());
+  if (auto r = apps::parseDuration("d", text); r && *r < 0) __builtin_trap();
+  if (auto r = apps::parseBytes("b", text); r && *r < 1) __builtin_trap();
+  if (auto r = apps::parseCpu("c", text); r && *r < 0) __builtin_trap();
+  if (auto r = apps::parseBandwidth("n", text); r && *r < 0) __builtin_trap();
+  (void)apps::validateUser("user", text);
+  (void)apps::refuseControlCharacters("path", text);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] % 2 == 0)
+    checkJson(rest);
+  else
+    checkFields(std::string(rest));
+  return 0;
+}
