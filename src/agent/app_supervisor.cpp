@@ -189,21 +189,15 @@ VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json&
   if (verb == "app.stop") return setRunning(app, false, false);
   if (verb == "app.restart") return setRunning(app, true, true);
   if (verb == "app.delete") {
-    // Every volume any deployment declared, comma-separated (the server knows them all).
+    // Every volume any deployment declared (the server knows them all).
     std::vector<std::string> declared;
-    const std::string names = args.contains("volume_names") && args["volume_names"].is_string()
-                                  ? args["volume_names"].get<std::string>() + ","
-                                  : "";
-    std::string name;
-    for (char c : names) {
-      if (c != ',') {
-        name += c;
-        continue;
+    if (auto list = args.find("volume_names"); list != args.end() && list->is_array()) {
+      for (const auto& item : *list) {
+        if (!item.is_string()) return fail("invalid_args", "field 'args.volume_names': must be an array of strings");
+        const std::string name = item.get<std::string>();
+        if (auto r = apps::validateVolumeName("args.volume_names", name); !r) return fail(r.error());
+        declared.push_back(name);
       }
-      if (name.empty()) continue;
-      if (auto r = apps::validateVolumeName("args.volume_names", name); !r) return fail(r.error());
-      declared.push_back(name);
-      name.clear();
     }
     return remove(app, args.value("volumes", false), declared);
   }

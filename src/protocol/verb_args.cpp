@@ -13,6 +13,11 @@ bool hasType(const nlohmann::json& value, ArgType type) {
       return value.is_boolean();
     case ArgType::Object:
       return value.is_object();
+    case ArgType::StringList:
+      if (!value.is_array()) return false;
+      for (const auto& item : value)
+        if (!item.is_string()) return false;
+      return true;
   }
   return false;
 }
@@ -27,6 +32,8 @@ const char* typeName(ArgType type) {
       return "true or false";
     case ArgType::Object:
       return "an object";
+    case ArgType::StringList:
+      return "an array of strings";
   }
   return "?";
 }
@@ -55,7 +62,7 @@ const std::map<std::string, VerbArgRules>& verbArgRules() {
       {"app.stop", {{"app", app}}},
       {"app.restart", {{"app", app}}},
       {"app.status", {{"app", app}}},
-      {"app.delete", {{"app", app}, {"volumes", {ArgType::Boolean, false}}, {"volume_names", {ArgType::String, false}}}},
+      {"app.delete", {{"app", app}, {"volumes", {ArgType::Boolean, false}}, {"volume_names", {ArgType::StringList, false}}}},
       {"app.limits", {{"app", app}, {"limits", {ArgType::Object, true}}}},
   };
   return rules;

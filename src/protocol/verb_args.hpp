@@ -12,7 +12,7 @@
 
 namespace berth::protocol {
 
-enum class ArgType { String, Integer, Boolean, Object };
+enum class ArgType { String, Integer, Boolean, Object, StringList };
 
 struct ArgRule {
   ArgType type = ArgType::String;

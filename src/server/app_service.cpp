@@ -258,9 +258,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
       if (!declared.is_object()) continue;
       for (const auto& [volume, path] : declared.items()) names.insert(volume);
     }
-    std::string joined;  // comma-separated: volume names cannot hold a comma
-    for (const auto& n : names) joined += (joined.empty() ? "" : ",") + n;
-    args["volume_names"] = joined;
+    args["volume_names"] = names;
   }
   auto id = submit(*app, "app.delete", args);
   if (force) {

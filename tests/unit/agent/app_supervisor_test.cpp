@@ -351,11 +351,11 @@ TEST_F(AppSupervisorTest, AnUnreachableRuntimeIsSaidOnceAndTheStateIsDerivedAgai
 
 TEST_F(AppSupervisorTest, DeleteWithVolumesTakesEveryVolumeAnyDeploymentDeclared) {
   ASSERT_TRUE(deploy(1, "1").ok);  // declares "data"
-  auto out = supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", "cache,data"}});
+  auto out = supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", {"cache", "data"}}});
   ASSERT_TRUE(out.ok) << out.error_message;
   std::set<std::string> removed(runtime.removed_volumes.begin(), runtime.removed_volumes.end());
   EXPECT_EQ(removed, (std::set<std::string>{"berth-web-cache", "berth-web-data"}));
-  EXPECT_FALSE(supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", "ok,../x"}}).ok);
+  EXPECT_FALSE(supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", {"ok", "../x"}}}).ok);
 }
 
 TEST_F(AppSupervisorTest, PublishedPortsBindLoopbackUnlessPublicAndLogsAreBounded) {
