@@ -137,36 +137,28 @@ std::uint64_t refusedConnections(Cluster& c) {
   return at == std::string::npos ? 0 : std::stoull(r->body.substr(at + name.size()));
 }
 
+// Holds `held` connections open, then says whether one more is closed at once.
+bool fourthClosedAtOnce(const std::string& server_url, int held_count) {
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+  auto url = net::parseUrl(server_url);
+  asio::ip::tcp::resolver resolver(io);
+  for (int i = 0; i < held_count; ++i) {
+    held.push_back(std::make_unique<asio::ip::tcp::socket>(io));
+    asio::connect(*held.back(), resolver.resolve(url->host, url->port));
+  }
+  asio::ip::tcp::socket next(io);
+  return closedAtOnce(io, next, server_url);
+}
+
 TEST(Edge, ConnectionsPerAddressAreCappedLoopbackOnlyWhenAsked) {
   Cluster c;
   c.startServer({"--max-connections-per-address", "3"});
-  {
-    asio::io_context io;  // loopback is exempt by default
-    std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
-    for (int i = 0; i < 3; ++i) {
-      held.push_back(std::make_unique<asio::ip::tcp::socket>(io));
-      auto url = net::parseUrl(c.url());
-      asio::ip::tcp::resolver resolver(io);
-      asio::connect(*held.back(), resolver.resolve(url->host, url->port));
-    }
-    asio::ip::tcp::socket fourth(io);
-    EXPECT_FALSE(closedAtOnce(io, fourth, c.url()));
-  }
+  EXPECT_FALSE(fourthClosedAtOnce(c.url(), 3));  // loopback is exempt by default
   EXPECT_EQ(refusedConnections(c), 0u);
   c.killServer(SIGTERM);
   c.startServer({"--max-connections-per-address", "3", "--limit-loopback-connections", "true"});
-  {
-    asio::io_context io;
-    std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
-    for (int i = 0; i < 3; ++i) {
-      held.push_back(std::make_unique<asio::ip::tcp::socket>(io));
-      auto url = net::parseUrl(c.url());
-      asio::ip::tcp::resolver resolver(io);
-      asio::connect(*held.back(), resolver.resolve(url->host, url->port));
-    }
-    asio::ip::tcp::socket fourth(io);
-    EXPECT_TRUE(closedAtOnce(io, fourth, c.url()));
-  }
+  EXPECT_TRUE(fourthClosedAtOnce(c.url(), 3));
   // The held connections are gone: the address is under the cap again and the refusal was counted.
   std::uint64_t refused = 0;
   EXPECT_TRUE(eventually([&] { return (refused = refusedConnections(c)) >= 1; }));
