@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "protocol/agent_frames.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/validator.hpp"
@@ -51,6 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   serverSide.accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
                                FrameType::Log,   FrameType::Event,     FrameType::Error};
   FrameValidator server(serverSide);
-  (void)server.accept(bytes, kNow);
+  if (auto frame = server.accept(bytes, kNow)) {
+    // The typed payload parsers the server runs next: they refuse, never throw.
+    (void)parseAppEvent(frame->data);
+    (void)parseLogFrame(frame->data);
+    (void)parseResultFrame(frame->data);
+    (void)eventKind(frame->data);
+  }
   return 0;
 }

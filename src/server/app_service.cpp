@@ -463,26 +463,27 @@ void AppService::onCommandFinished(const store::Command& c) {
   if (!result) log::error("app outcome not stored", {{"app", name}, {"error", result.error().message}});
 }
 
-void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelope& frame) {
-  const std::string name = frame.data.value("app", std::string());
+void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFrame& frame) {
+  const auto* appEvent = std::get_if<protocol::AppEventFrame>(&frame);
+  const std::string name = appEvent ? appEvent->app : std::get<protocol::LogFrame>(frame).app;
   auto found = store_.getApp(name);
   if (!found || !*found || (*found)->node_id != node_id) {
-    if (frame.type == protocol::FrameType::Event && frame.data.value("state", std::string()) == "unknown_container")
-      log::warn("agent reports an unknown berth container", {{"node_id", node_id}, {"reason", frame.data.value("reason", "")}});
+    if (appEvent && appEvent->state == "unknown_container")
+      log::warn("agent reports an unknown berth container", {{"node_id", node_id}, {"reason", appEvent->reason}});
     return;
   }
-  if (frame.type == protocol::FrameType::Event) {
-    const std::string state = frame.data.value("state", std::string());
-    const int number = frame.data.value("deployment", 0);
+  if (appEvent) {
+    const std::string& state = appEvent->state;
+    const int number = appEvent->deployment;
     if (state == "healthy" || state == "failed" || state == "stopped" || state == "deleted" ||
         state == "limits_changed")
       return;  // recorded from the command's RESULT, which carries the outcome durably
     (void)store_.transaction([&]() -> Result<void> {
-      event(name, number, state, frame.data.value("reason", std::string()));
+      event(name, number, state, appEvent->reason);
       if (state == "runtime_reachable") {
         // The agent looked again after an outage: what runs now is the truth, whatever a
         // command refused during the outage left recorded.
-        const std::string derived = frame.data.value("derived", std::string());
+        const std::string& derived = appEvent->derived;
         const auto& app = **found;
         if (number == app.current_deployment && (derived == "healthy" || derived == "stopped")) {
           auto d = store_.getDeployment(name, number);
@@ -497,16 +498,12 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::Envelo
     });
     return;
   }
-  // LOG
-  const auto& lines = frame.data.value("lines", nlohmann::json::array());
+  const auto& logs = std::get<protocol::LogFrame>(frame);
   std::vector<store::LogRecord> records;
-  for (const auto& l : lines) {
-    if (!l.is_object()) continue;
-    records.push_back({0, name, l.value("deployment", 0), l.value("replica", 0), l.value("at", std::int64_t{0}),
-                       l.value("stream", std::string("stdout")), l.value("text", std::string())});
-  }
-  if (frame.data.contains("dropped") && frame.data["dropped"].is_number_unsigned() && frame.data["dropped"] > 0) {
-    const std::string dropped = frame.data["dropped"].dump();
+  records.reserve(logs.lines.size() + 1);
+  for (const auto& l : logs.lines) records.push_back({0, name, l.deployment, l.replica, l.at, l.stream, l.text});
+  if (logs.dropped > 0) {
+    const std::string dropped = std::to_string(logs.dropped);
     records.push_back({0, name, 0, 0, clock_(), "berth",
                        "[berth] the agent dropped " + dropped + " lines it could not ship"});
     event(name, (*found)->current_deployment, "logs_dropped", dropped + " log lines dropped");

@@ -21,6 +21,7 @@
 #include "apps/spec.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "protocol/agent_frames.hpp"
 #include "protocol/envelope.hpp"
 #include "server/command_service.hpp"
 #include "server/metrics.hpp"
@@ -66,7 +67,7 @@ class AppService {
 
   // Wiring: command outcomes, agent frames, dispatch of sealed args.
   void onCommandFinished(const store::Command& command);
-  void onAgentFrame(const std::string& node_id, const protocol::Envelope& frame);
+  void onAgentFrame(const std::string& node_id, const protocol::AppFrame& frame);
   // app.deploy's args with its sealed secrets opened; fails when they cannot be.
   Result<nlohmann::json> dispatchArgs(const store::Command& command);
   // Age and size retention of logs; call now and then.

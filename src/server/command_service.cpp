@@ -4,6 +4,7 @@
 
 #include "common/ids.hpp"
 #include "common/logging.hpp"
+#include "protocol/agent_frames.hpp"
 #include "protocol/verb_args.hpp"
 
 namespace berth::server {
@@ -162,13 +163,17 @@ std::optional<store::Command> CommandService::complete(const std::string& node_i
 
   const std::size_t limit = static_cast<std::size_t>(config_.max_output_bytes);
   bool truncated = false;
-  command.exit_code = data.value("exit_code", error.empty() ? 0 : 1);
-  command.stdout_text = truncate(data.value("stdout", std::string()), limit, truncated);
-  command.stderr_text = truncate(data.value("stderr", std::string()), limit, truncated);
-  command.result = data.contains("output") ? data["output"] : nlohmann::json::object();
+  // Typed first: a RESULT with a field of the wrong type fails the command, it does not throw.
+  auto parsed = protocol::parseResultFrame(data);
+  protocol::ResultFrame result;
+  if (parsed) result = std::move(*parsed);
+  command.exit_code = data.contains("exit_code") && parsed ? result.exit_code : (error.empty() && parsed ? 0 : 1);
+  command.stdout_text = truncate(std::move(result.stdout_text), limit, truncated);
+  command.stderr_text = truncate(std::move(result.stderr_text), limit, truncated);
+  command.result = std::move(result.output);
   if (truncated) command.result["output_truncated"] = true;
-  command.error = error;
-  const bool ok = error.empty() && data.value("status", std::string("succeeded")) == "succeeded";
+  command.error = parsed ? error : "malformed RESULT: " + parsed.error().message;
+  const bool ok = command.error.empty() && result.succeeded;
   if (auto sent = sent_at_.find(id); sent != sent_at_.end()) {
     metrics_.dispatch_latency.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - sent->second).count());

@@ -9,6 +9,7 @@
 
 #include "common/ids.hpp"
 #include "common/logging.hpp"
+#include "protocol/agent_frames.hpp"
 #include "protocol/signing.hpp"
 
 namespace berth::server {
@@ -269,9 +270,12 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       return;
     }
     case FrameType::Event: {
-      const std::string kind = e.data.value("kind", std::string());
+      const std::string kind = protocol::eventKind(e.data);
       if (kind == "command.running") commands_.markRunning(session.node_id, e.correlation_id);
-      if (kind == "app" && app_listener_) app_listener_(session.node_id, e);
+      if (kind != "app" || !app_listener_) return;
+      auto event = protocol::parseAppEvent(e.data);
+      if (!event) return reject(session, event.error(), e.correlation_id);
+      app_listener_(session.node_id, protocol::AppFrame{std::move(*event)});
       return;
     }
     case FrameType::Result:
@@ -288,9 +292,13 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       pump(session.node_id);
       return;
     }
-    case FrameType::Log:
-      if (app_listener_) app_listener_(session.node_id, e);
+    case FrameType::Log: {
+      if (!app_listener_) return;
+      auto logs = protocol::parseLogFrame(e.data);
+      if (!logs) return reject(session, logs.error(), e.correlation_id);
+      app_listener_(session.node_id, protocol::AppFrame{std::move(*logs)});
       return;
+    }
     default:
       reject(session, makeError(protocol::codes::kUnexpected, "unexpected frame after HELLO"), e.correlation_id);
   }

@@ -19,6 +19,7 @@
 #include "common/clock.hpp"
 #include "common/token_bucket.hpp"
 #include "net/ws_channel.hpp"
+#include "protocol/agent_frames.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/validator.hpp"
 #include "server/command_service.hpp"
@@ -52,7 +53,7 @@ class Gateway {
     dispatch_args_ = std::move(fn);
   }
   // Receives EVENT (kind "app") and LOG frames from agents.
-  void setAppListener(std::function<void(const std::string& node_id, const protocol::Envelope&)> fn) {
+  void setAppListener(std::function<void(const std::string& node_id, const protocol::AppFrame&)> fn) {
     app_listener_ = std::move(fn);
   }
 
@@ -108,7 +109,7 @@ class Gateway {
   bool stopped_ = false;
   std::uint64_t ticks_ = 0;
   std::function<Result<nlohmann::json>(const store::Command&)> dispatch_args_;
-  std::function<void(const std::string&, const protocol::Envelope&)> app_listener_;
+  std::function<void(const std::string&, const protocol::AppFrame&)> app_listener_;
 };
 
 }  // namespace berth::server

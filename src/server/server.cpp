@@ -253,7 +253,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   impl->commands->onQueued([gateway = impl->gateway.get()](const std::string& node) { gateway->pump(node); });
   impl->commands->onFinished([apps = impl->apps.get()](const store::Command& c) { apps->onCommandFinished(c); });
   impl->gateway->setDispatchArgs([apps = impl->apps.get()](const store::Command& c) { return apps->dispatchArgs(c); });
-  impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::Envelope& e) {
+  impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::AppFrame& e) {
     apps->onAgentFrame(node, e);
   });
   impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,

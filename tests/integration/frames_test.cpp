@@ -171,6 +171,22 @@ TEST_F(FramesTest, ReplayedTelemetryIsNotStoredAgainOnANewSession) {
   EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"].size(), 1u);
 }
 
+TEST_F(FramesTest, PayloadsOfTheWrongTypeAreRefusedNamingTheFieldNotThrown) {
+  Envelope log = frame(FrameType::Log);
+  log.data = {{"app", "web"}, {"lines", {{{"at", "soon"}, {"text", "x"}}}}};
+  conn.send(protocol::serialize(log));
+  auto error = nextOfType("ERROR");
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE((*error)["error"]["message"].get<std::string>().find("data.lines[0].at"), std::string::npos) << error->dump();
+  Envelope event = frame(FrameType::Event);
+  event.data = {{"kind", 42}};
+  conn.send(protocol::serialize(event));
+  const std::string beat = protocol::serialize(frame(FrameType::Heartbeat));
+  conn.send(beat);
+  EXPECT_EQ(rejection(beat), "replayed_nonce");  // the session is still served
+  EXPECT_EQ(c.node(state.node_id)["connected"], true);
+}
+
 // Servers started: one `berth server`; the test connects with a valid certificate and stays silent.
 TEST(Handshake, ASessionWithoutHelloIsClosed) {
   Cluster c;

@@ -1,0 +1,58 @@
+// The payloads an agent sends about apps, as typed values: one pure function
+// per frame turns `data` into a struct or an error naming the field, so no
+// handler reads untyped JSON (where json::value throws on a wrong type).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace berth::protocol {
+
+// EVENT {kind: "app", app, deployment, state, reason, derived?}
+struct AppEventFrame {
+  std::string app;
+  int deployment = 0;
+  std::string state;
+  std::string reason;
+  std::string derived;  // runtime_reachable: what the agent found running
+};
+
+struct LogLine {
+  std::int64_t at = 0;
+  std::string stream = "stdout";
+  std::string text;
+  int deployment = 0;
+  int replica = 0;
+};
+
+// LOG {app, lines: [{at, stream, text, deployment, replica}], dropped?}
+struct LogFrame {
+  std::string app;
+  std::vector<LogLine> lines;
+  std::uint64_t dropped = 0;
+};
+
+using AppFrame = std::variant<AppEventFrame, LogFrame>;
+
+// RESULT {status, exit_code, output, stdout?, stderr?, replayed?}
+struct ResultFrame {
+  bool succeeded = true;
+  int exit_code = 0;
+  nlohmann::json output = nlohmann::json::object();
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+// Errors: "schema_violation" naming the field, e.g. "field 'data.lines[3].at': must be an integer".
+Result<AppEventFrame> parseAppEvent(const nlohmann::json& data);
+Result<LogFrame> parseLogFrame(const nlohmann::json& data);
+Result<ResultFrame> parseResultFrame(const nlohmann::json& data);
+// EVENT's `kind`, "" when absent or not a string.
+std::string eventKind(const nlohmann::json& data);
+
+}  // namespace berth::protocol

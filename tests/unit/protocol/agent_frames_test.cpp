@@ -1,0 +1,43 @@
+#include "protocol/agent_frames.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::protocol {
+namespace {
+
+TEST(AgentFrames, LogFramesAreTypedAndBadFieldsNamed) {
+  auto ok = parseLogFrame({{"app", "web"},
+                           {"dropped", 3},
+                           {"lines", {{{"at", 5}, {"stream", "stderr"}, {"text", "x"}, {"deployment", 2}, {"replica", 1}}}}});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->dropped, 3u);
+  ASSERT_EQ(ok->lines.size(), 1u);
+  EXPECT_EQ(ok->lines[0].stream, "stderr");
+  EXPECT_EQ(ok->lines[0].deployment, 2);
+  // Wrong types used to throw inside json::value on the server's I/O thread.
+  auto bad = parseLogFrame({{"app", "web"}, {"lines", {{{"at", "soon"}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "schema_violation");
+  EXPECT_NE(bad.error().message.find("data.lines[0].at"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(parseLogFrame({{"app", 7}}).ok());
+  EXPECT_FALSE(parseLogFrame({{"app", "web"}, {"lines", {{{"deployment", 1LL << 40}}}}}).ok());
+  EXPECT_FALSE(parseLogFrame({{"app", "web"}, {"dropped", -1}}).ok());
+}
+
+TEST(AgentFrames, AppEventsAndResultsAreTyped) {
+  auto e = parseAppEvent({{"kind", "app"}, {"app", "web"}, {"deployment", 3}, {"state", "drift"}, {"reason", "r"}});
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->deployment, 3);
+  EXPECT_FALSE(parseAppEvent({{"app", "web"}, {"state", 5}}).ok());
+  EXPECT_FALSE(parseAppEvent({{"state", "x"}}).ok());
+  auto r = parseResultFrame({{"status", "failed"}, {"exit_code", 2}, {"output", {{"a", 1}}}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->succeeded);
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_FALSE(parseResultFrame({{"exit_code", "2"}}).ok());
+  EXPECT_FALSE(parseResultFrame({{"status", "maybe"}}).ok());
+  EXPECT_EQ(eventKind({{"kind", 5}}), "");
+}
+
+}  // namespace
+}  // namespace berth::protocol
