@@ -198,7 +198,11 @@ void Fleet::blastTelemetry(std::size_t agents, std::chrono::seconds duration) {
       for (std::size_t n = 0; n < std::min(agents, i.agents.size()); ++n) {
         auto& a = i.agents[n];
         if (!a.welcomed || a.channel->closing()) continue;
-        while (a.channel->queuedFrames() < 4) a.channel->send(frame("TELEMETRY", a.node_id, {{"data", data}}));
+        while (a.channel->queuedFrames() < 4) {
+          auto sample = data;
+          sample["seq"] = ++a.telemetry_seq;
+          a.channel->send(frame("TELEMETRY", a.node_id, {{"data", sample}}));
+        }
       }
       co_await i.sleep(std::chrono::milliseconds(1));
     }

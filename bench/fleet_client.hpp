@@ -28,6 +28,7 @@ struct SimAgent {
   std::string cert_pem;
   std::shared_ptr<net::WsChannel> channel;
   bool welcomed = false;
+  std::int64_t telemetry_seq = 0;  // the server refuses TELEMETRY whose seq does not grow
 };
 
 class Fleet {

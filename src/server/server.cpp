@@ -203,7 +203,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (auto r = pki::ensurePrivateDirectory(dataDir); !r) return r.error();
   impl->started_at = impl->clock();
 
-  auto store = store::openSqliteStore(dataDir + "/berth.db");
+  auto store = store::openSqliteStore(dataDir + "/berth.db", impl->config.sqlite_synchronous == "full");
   if (!store) return store.error();
   impl->store = std::move(*store);
   auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());

@@ -51,7 +51,7 @@ Error fieldError(const std::string& field, const std::string& rule) {
 
 const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities"};
+    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities", "sqlite_synchronous"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;
@@ -67,7 +67,7 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
       return fieldError(it.key(), "is not a known setting");
     }
   }
-  for (const char* name : {"data_dir", "listen", "log_level"}) {
+  for (const char* name : {"data_dir", "listen", "log_level", "sqlite_synchronous"}) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string() || merged[name].get<std::string>().empty()) {
       return fieldError(name, "must be a non-empty string");
@@ -76,6 +76,9 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
   if (merged.contains("data_dir")) config.data_dir = merged["data_dir"];
   if (merged.contains("listen")) config.listen = merged["listen"];
   if (merged.contains("log_level")) config.log_level = merged["log_level"];
+  if (merged.contains("sqlite_synchronous")) config.sqlite_synchronous = merged["sqlite_synchronous"];
+  if (config.sqlite_synchronous != "full" && config.sqlite_synchronous != "normal")
+    return fieldError("sqlite_synchronous", "must be full or normal");
   log::Level level;
   if (!log::parseLevel(config.log_level, level)) return fieldError("log_level", "must be debug, info, warn or error");
   if (config.listen.rfind(':') == std::string::npos) return fieldError("listen", "must be host:port");
@@ -168,6 +171,7 @@ nlohmann::json toJson(const ServerConfig& config) {
                       {"listen", config.listen},
                       {"server_names", config.server_names},
                       {"log_level", config.log_level},
+                      {"sqlite_synchronous", config.sqlite_synchronous},
                       {"allowed_capabilities", config.allowed_capabilities}};
   for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
   for (const auto& f : kBoolFields) j[f.name] = config.*(f.member);

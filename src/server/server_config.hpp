@@ -15,6 +15,9 @@ struct ServerConfig {
   // Fixed for the life of the process.
   std::string data_dir = "./berth-data";
   std::string listen = "127.0.0.1:7443";
+  // "full": a 202 is on disk even across an OS crash. "normal" survives a killed
+  // process only; kept for measuring what FULL costs (docs/BENCHMARKS.md).
+  std::string sqlite_synchronous = "full";
   std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
 
   // Reloadable on SIGHUP without dropping sessions.

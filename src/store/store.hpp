@@ -245,6 +245,7 @@ class Store {
 };
 
 // Opens the SQLite store at `path` (created with its schema if missing).
-Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+// `synchronous_full` false means synchronous=NORMAL (benchmarks only).
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path, bool synchronous_full = true);
 
 }  // namespace berth::store

@@ -676,7 +676,7 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path, bool synchronous_full) {
   // Create the file 0600 whatever the umask: SQLite gives the -wal and -shm
   // files the database file's mode.
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -693,10 +693,10 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
   sqlite3_busy_timeout(db, 5000);
   char* message = nullptr;
   // synchronous=FULL: a commit reaches the disk before the API answers 202.
-  const char* setup =
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-      "PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;";
-  if (sqlite3_exec(db, setup, nullptr, nullptr, &message) != SQLITE_OK) {
+  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                            (synchronous_full ? "FULL" : "NORMAL") +
+                            "; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;";
+  if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     Error e = makeError("store_error", std::string("set up ") + path + ": " + (message ? message : "unknown"));
     sqlite3_free(message);
     sqlite3_close(db);

@@ -73,5 +73,14 @@ TEST(ServerConfig, AnOverlongNumberIsRefusedNotThrown) {
   EXPECT_NE(c.error().message.find("max_queue"), std::string::npos);
 }
 
+TEST(ServerConfig, SqliteSynchronousIsFullUnlessAskedAndChecked) {
+  EXPECT_EQ(serverConfigFromJson(nlohmann::json::object())->sqlite_synchronous, "full");
+  EXPECT_EQ(serverConfigFromJson({{"sqlite_synchronous", "normal"}})->sqlite_synchronous, "normal");
+  auto bad = serverConfigFromJson({{"sqlite_synchronous", "off"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'sqlite_synchronous': must be full or normal"), std::string::npos)
+      << bad.error().message;
+}
+
 }  // namespace
 }  // namespace berth::server
