@@ -23,8 +23,9 @@ run_one() {
   local artifacts="$BUILD_DIR/fuzz/${1}-artifacts/" log="$BUILD_DIR/fuzz/${1}-long.log"
   [ -x "$bin" ] || { echo "fuzz.sh: no fuzzer $bin" >&2; return 2; }
   mkdir -p "$scratch" "$artifacts" "fuzz/corpus/$name"
-  local rc=0
-  ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -print_final_stats=1 \
+  local rc=0 max_len=4096
+  [ "$name" = protocol ] && max_len=409600  # whole frames, deep nesting included
+  ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$SECONDS_EACH" -max_len="$max_len" -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts" "$scratch" "fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
   # Keep what covers new ground, minimised, in the committed corpus.
   "$bin" -merge=1 "fuzz/corpus/$name" "$scratch" >>"$log" 2>&1 || true
