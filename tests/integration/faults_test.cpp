@@ -8,7 +8,11 @@
 #include <fstream>
 #include <thread>
 
+#include "agent/enrollment.hpp"
+#include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "harness.hpp"
+#include "protocol/envelope.hpp"
 #include "net/http_client.hpp"
 #include "pki/sealed_file.hpp"
 
@@ -81,6 +85,31 @@ TEST(DiskFull, WritesAnswer503AndRefusedCommandsNeverRun) {
   EXPECT_EQ(c.api("GET", "/api/v1/commands?node=" + id).body["commands"].size(),
             before + static_cast<std::size_t>(accepted) + 1);
   c.killServer(SIGTERM);
+}
+
+// Servers started: one `berth server`; the test plays an enrolled agent.
+TEST(DeepJson, FromAnAgentAndThroughTheApiIsRefusedWithoutHarm) {
+  Cluster c;
+  c.startServer();
+  const std::string deep = std::string(200'000, '[') + std::string(200'000, ']');
+  auto r = rawPost(c, "/api/v1/tokens", deep);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("nested deeper than 64"), std::string::npos) << r.body;
+
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "deep"});
+  ASSERT_TRUE(enrolled.ok());
+  RawAgentConnection conn;
+  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
+  const auto now = systemNowMs();
+  conn.send(R"({"type":"HELLO","agent_id":")" + enrolled->node_id + R"(","issued_at":)" + std::to_string(now) +
+            R"(,"expires_at":)" + std::to_string(now + 30'000) + R"(,"nonce":")" + randomHex(16) +
+            R"(","data":{"hostname":"deep","version":"t","labels":)" + deep + "}}");
+  auto answer = conn.read();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_NE(answer->find("malformed_frame"), std::string::npos) << *answer;
+  // The server is alive and still serves.
+  EXPECT_TRUE(c.server().running());
+  EXPECT_EQ(c.api("GET", "/api/v1/status").status, 200);
 }
 
 }  // namespace
