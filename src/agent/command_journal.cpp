@@ -94,6 +94,6 @@ std::optional<VerbOutcome> CommandJournal::result(const std::string& correlation
   return it->second;
 }
 
-Result<void> CommandJournal::save() const { return pki::writePrivateFile(path_, toJson().dump()); }
+Result<void> CommandJournal::save() const { return pki::writePrivateFile(path_, dumpJson(toJson())); }
 
 }  // namespace berth::agent
