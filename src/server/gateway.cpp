@@ -228,6 +228,7 @@ Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   for (const char* field : {"capabilities", "verbs"}) {
     if (d.contains(field) && !d[field].is_array()) return schema(std::string("data.") + field, "must be an array");
   }
+  if (auto text = protocol::checkHelloText(d); !text) return text.error();
   auto existing = store_.getNode(session.node_id);
   if (!existing) return existing.error();
   if (!*existing) return makeError("unknown_node", "node " + session.node_id + " is not enrolled");
