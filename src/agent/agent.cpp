@@ -666,6 +666,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
     log::info("enrolled", {{"node_id", impl->state.node_id}, {"server", impl->state.server_url}});
   }
+  if (auto n = pki::removeStaleTempFiles(impl->config.state_dir))  // left by a kill mid-write
+    log::info("stale temp files removed", {{"count", n}, {"dir", impl->config.state_dir}});
   impl->telemetry_seq.emplace(impl->config.state_dir + "/telemetry.seq", impl->clock);
   auto journal = CommandJournal::load(impl->config.state_dir + "/commands.json");
   if (!journal) return journal.error();
