@@ -24,6 +24,7 @@
 #include "agent/app_supervisor.hpp"
 #include "agent/keyed_workers.hpp"
 #include "agent/log_buffer.hpp"
+#include "agent/telemetry_sequence.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "runtime/docker/docker_runtime.hpp"
@@ -89,8 +90,7 @@ struct Agent::Impl {
   bool trimmed = false;
   TokenBucket error_replies{1.0, 10.0};  // ERROR answers and their log lines
   TokenBucket skew_warnings{1.0 / 60, 1.0};
-  std::int64_t telemetry_seq = 0;  // next block reserved in <state_dir>/telemetry.seq
-  std::int64_t telemetry_seq_limit = 0;
+  std::optional<TelemetrySequence> telemetry_seq;  // set in create(): needs the state directory
 
   // Apps. The runtime and supervisor are used from the workers (keyed by app);
   // the log followers, buffered lines and latest container stats live on the I/O thread.
@@ -439,6 +439,8 @@ struct Agent::Impl {
           if (!welcomed) {
             welcomed = true;
             applySettings(envelope->data);
+            if (auto seq = envelope->data.find("telemetry_seq"); seq != envelope->data.end() && seq->is_number_integer())
+              telemetry_seq->resumeAbove(seq->get<std::int64_t>());
             log::info("session established",
                       {{"node_id", state.node_id}, {"session_id", envelope->data.value("session_id", "")}});
             if (!trimmed) {  // start-up code has run; let its pages go
@@ -472,29 +474,6 @@ struct Agent::Impl {
     if (current == channel) current.reset();
     log::info("session ended", {{"node_id", state.node_id}});
     co_return welcomed;
-  }
-
-  // Telemetry sequence numbers grow across restarts: blocks of them are
-  // reserved on disk before use, so a clock stepping back does not matter.
-  std::int64_t nextTelemetrySeq() {
-    constexpr std::int64_t kBlock = 1'000'000;
-    if (telemetry_seq >= telemetry_seq_limit) {
-      const std::string path = config.state_dir + "/telemetry.seq";
-      std::int64_t floor = std::max(telemetry_seq, std::int64_t{0});
-      if (auto text = pki::readFile(path)) {
-        try {
-          floor = std::max<std::int64_t>(floor, std::stoll(*text));
-        } catch (const std::exception&) {
-          log::warn("telemetry.seq unreadable; starting above the clock", {{"path", path}});
-          floor = std::max(floor, clock() * 1000);
-        }
-      }
-      if (auto r = pki::writePrivateFile(path, std::to_string(floor + kBlock)); !r)
-        log::error("telemetry sequence not reserved", {{"error", r.error().message}});
-      telemetry_seq = floor;
-      telemetry_seq_limit = floor + kBlock;
-    }
-    return ++telemetry_seq;
   }
 
   void applySettings(const nlohmann::json& data) {
@@ -611,7 +590,7 @@ struct Agent::Impl {
       if (now - lastTelemetry >= std::chrono::seconds(telemetry_interval_s)) {
         Envelope t = frame(FrameType::Telemetry);
         t.data = sampler.metrics(config.state_dir);
-        t.data["seq"] = nextTelemetrySeq();
+        t.data["seq"] = telemetry_seq->next();
         if (!container_stats.empty()) t.data["containers"] = container_stats;
         send(t);
         lastTelemetry = now;
@@ -687,6 +666,9 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
     log::info("enrolled", {{"node_id", impl->state.node_id}, {"server", impl->state.server_url}});
   }
+  if (auto n = pki::removeStaleTempFiles(impl->config.state_dir))  // left by a kill mid-write
+    log::info("stale temp files removed", {{"count", n}, {"dir", impl->config.state_dir}});
+  impl->telemetry_seq.emplace(impl->config.state_dir + "/telemetry.seq", impl->clock);
   auto journal = CommandJournal::load(impl->config.state_dir + "/commands.json");
   if (!journal) return journal.error();
   impl->journal = std::move(*journal);

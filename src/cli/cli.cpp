@@ -49,7 +49,19 @@ int request(const Options& o, const std::string& method, const std::string& targ
 
 std::string str(const nlohmann::json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return "-";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+  return printable(j[key].is_string() ? j[key].get<std::string>() : dumpJson(j[key]));
+}
+
+std::string printable(std::string text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto& c = reinterpret_cast<unsigned char&>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      c = '?';
+    } else if (c == 0xc2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xe0) == 0x80) {
+      text.replace(i, 2, "?");  // a C1 control (U+0080..U+009F) in UTF-8
+    }
+  }
+  return text;
 }
 
 std::string ago(std::int64_t at_ms) {

@@ -23,6 +23,7 @@ constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr std::uint64_t kTrimEveryTicks = 10;
 constexpr auto kHelloTimeout = std::chrono::seconds(10);
 constexpr auto kDuplicateProbeTimeout = std::chrono::seconds(2);
+constexpr std::int64_t kMaxTelemetrySeq = std::int64_t{1} << 62;  // as the agent's (agent/telemetry_sequence.hpp)
 
 Error schema(const std::string& field, const std::string& rule) {
   return makeError(protocol::codes::kSchema, "field '" + field + "': " + rule);
@@ -215,7 +216,9 @@ asio::awaitable<Gateway::Greeting> Gateway::greet(std::shared_ptr<Session> sessi
                   {"heartbeat_interval_s", config_.heartbeat_interval_s},
                   {"telemetry_interval_s", config_.telemetry_interval_s},
                   {"command_timeout_s", config_.command_timeout_s},
-                  {"server_time", clock_()}};
+                  {"server_time", clock_()},
+                  // The agent numbers its telemetry above this, whatever its own files say.
+                  {"telemetry_seq", session->telemetry_seq}};
   protocol::sign(welcome, identity_.signing_secret_key);
   send(*session, welcome);
   log::info("agent session opened", {{"node_id", node_id}, {"session_id", session->id}});
@@ -270,6 +273,7 @@ Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   for (const char* field : {"capabilities", "verbs"}) {
     if (d.contains(field) && !d[field].is_array()) return schema(std::string("data.") + field, "must be an array");
   }
+  if (auto text = protocol::checkHelloText(d); !text) return text.error();
   auto existing = store_.getNode(session.node_id);
   if (!existing) return existing.error();
   if (!*existing) return makeError("unknown_node", "node " + session.node_id + " is not enrolled");
@@ -305,6 +309,11 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
         reject(session, schema("data.seq", "must be an integer above the last one stored (" +
                                                std::to_string(session.telemetry_seq) + "): a replay?"),
                "");
+        return;
+      }
+      // A number at the top of the range would leave the node no number to send next.
+      if (seq->get<std::int64_t>() > kMaxTelemetrySeq) {
+        reject(session, schema("data.seq", "must be at most 2^62"), "");
         return;
       }
       session.telemetry_seq = seq->get<std::int64_t>();

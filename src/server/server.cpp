@@ -217,6 +217,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   if (log::parseLevel(impl->config.log_level, level)) log::setLevel(level);
   const auto& dataDir = impl->config.data_dir;
   if (auto r = pki::ensurePrivateDirectory(dataDir); !r) return r.error();
+  for (const auto& dir : {dataDir, dataDir + "/pki"})  // left by a kill mid-write
+    if (auto n = pki::removeStaleTempFiles(dir)) log::info("stale temp files removed", {{"count", n}, {"dir", dir}});
   impl->started_at = impl->clock();
   impl->store = std::move(store);
   auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());
