@@ -26,8 +26,6 @@
 #include "agent/log_buffer.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
-#include "runtime/docker/docker_runtime.hpp"
-#include "runtime/docker/log_stream.hpp"
 #include "agent/command_journal.hpp"
 #include "agent/command_runner.hpp"
 #include "agent/enrollment.hpp"
@@ -73,7 +71,8 @@ struct Agent::Impl {
   AgentConfig config;
   AgentState state;
   asio::io_context io{1};
-  HostSampler sampler{realHostReader()};
+  RuntimeConnector connect_runtime;
+  HostSampler sampler{nullptr};
   VerbRegistry verbs;
   ResultCache results{kResultCacheSize};
   CommandJournal journal;  // the part of `results` and the replay cache that survives restarts
@@ -95,13 +94,13 @@ struct Agent::Impl {
   // Apps. The runtime and supervisor are used from the workers (keyed by app);
   // the log followers, buffered lines and latest container stats live on the I/O thread.
   std::mutex runtime_mutex;                                // guards the three below
-  std::unique_ptr<runtime::docker::DockerRuntime> docker;
+  std::unique_ptr<runtime::ContainerRuntime> runtime;
   std::unique_ptr<AppSupervisor> supervisor;
   bool runtime_warned = false;
   std::mutex reconcile_mutex;
   std::set<std::string> reconcile_queued;  // apps with a reconcile task waiting
-  std::string docker_api_version;                          // copied to the I/O thread for followers
-  std::map<std::string, std::shared_ptr<runtime::docker::LogFollower>> followers;
+  runtime::ContainerRuntime* log_runtime = nullptr;  // `runtime`, told to the I/O thread once connected
+  std::map<std::string, std::unique_ptr<runtime::LogSubscription>> followers;
   std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
   LogBuffer pending_logs{kMaxBufferedLogLines, kMaxBufferedLogBytes};
   LogCursors log_cursors;            // container id -> newest line shipped, kept in <state_dir>/log_cursors.json
@@ -155,14 +154,14 @@ struct Agent::Impl {
 
   // ---- apps (worker thread) ----
 
-  // Connects to dockerd on first use, and keeps trying on later calls while it
-  // is not there (each runtime call opens its own connection afterwards).
+  // Connects to the runtime on first use, and keeps trying on later calls while it
+  // is not there (each Docker call opens its own connection afterwards).
   AppSupervisor* ensureSupervisor() {
     std::lock_guard lock(runtime_mutex);
     if (supervisor) return supervisor.get();
-    auto runtime = runtime::docker::DockerRuntime::create(config.docker_socket);
-    if (!runtime) {
-      if (!runtime_warned) log::warn("container runtime unavailable", {{"error", runtime.error().message}});
+    auto connected = connect_runtime();
+    if (!connected) {
+      if (!runtime_warned) log::warn("container runtime unavailable", {{"error", connected.error().message}});
       runtime_warned = true;  // once, not every reconcile pass
       return nullptr;
     }
@@ -171,11 +170,11 @@ struct Agent::Impl {
       log::error("sealing key unavailable", {{"error", key.error().message}});
       return nullptr;
     }
-    docker = std::move(*runtime);
+    runtime = std::move(*connected);
     SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
     options.container_log_max_size = config.container_log_max_size;
     options.container_log_max_files = config.container_log_max_files;
-    auto sup = std::make_unique<AppSupervisor>(*docker, options, [this](const nlohmann::json& event) {
+    auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {
       asio::post(io, [this, event] {
         Envelope e = frame(FrameType::Event);
         e.data = {{"kind", "app"}};
@@ -185,12 +184,13 @@ struct Agent::Impl {
     });
     if (auto loaded = sup->load(); !loaded) {
       log::error("app desired state unreadable; apps are left as they are", {{"error", loaded.error().message}});
-      docker.reset();
+      runtime.reset();
       return nullptr;
     }
     supervisor = std::move(sup);
-    const std::string version = *docker->apiVersion();
-    asio::post(io, [this, version] { docker_api_version = version; });
+    auto apiVersion = runtime->apiVersion();
+    const std::string version = apiVersion ? *apiVersion : "";
+    asio::post(io, [this, connected = runtime.get()] { log_runtime = connected; });
     log::info("container runtime connected", {{"socket", config.docker_socket}, {"api_version", version}});
     return supervisor.get();
   }
@@ -251,7 +251,7 @@ struct Agent::Impl {
   // ---- logs (I/O thread) ----
 
   void syncFollowers(const std::vector<RunningContainer>& running) {
-    if (docker_api_version.empty()) return;
+    if (!log_runtime) return;
     std::set<std::string> ids;
     for (const auto& c : running) {
       ids.insert(c.id);
@@ -260,12 +260,11 @@ struct Agent::Impl {
       // run: lines written while the agent was down still come), else from the first.
       std::optional<std::int64_t> seen;
       if (auto last = last_log_ms.find(c.id); last != last_log_ms.end()) seen = last->second;
-      const double since = static_cast<double>(logResumeMs(seen, log_cursors.of(c.id),
-                                                           first_container_sync && !had_log_cursor_file, started_ms)) /
-                           1000.0;
-      auto follower = std::make_shared<runtime::docker::LogFollower>(
-          io.get_executor(), config.docker_socket, docker_api_version, c.id, since,
-          [this, c](std::vector<runtime::docker::LogLine> lines) {
+      const std::int64_t since =
+          logResumeMs(seen, log_cursors.of(c.id), first_container_sync && !had_log_cursor_file, started_ms);
+      followers[c.id] = log_runtime->followLogs(
+          io.get_executor(), c.id, since,
+          [this, c](std::vector<runtime::LogLine> lines) {
             for (auto& line : lines) {
               auto& last = last_log_ms[c.id];
               last = std::max(last, line.at_ms);
@@ -276,8 +275,6 @@ struct Agent::Impl {
             log::debug("log stream ended", {{"container", id}, {"reason", reason}});
             followers.erase(id);
           });
-      followers[c.id] = follower;
-      follower->start();
     }
     first_container_sync = false;
     for (auto it = followers.begin(); it != followers.end();) {
@@ -640,9 +637,13 @@ struct Agent::Impl {
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() = default;
 
-Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
+Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, AgentParts parts) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
+  impl->connect_runtime = std::move(parts.connect_runtime);
+  impl->sampler = HostSampler(std::move(parts.host_reader));
+  impl->clock = std::move(parts.clock);
+  impl->journal = std::move(parts.journal);
   auto loaded = loadAgentState(impl->config.state_dir);
   if (!loaded) return loaded.error();
   char host[256] = {0};
@@ -687,9 +688,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
     if (auto r = saveAgentState(impl->config.state_dir, impl->state); !r) return r.error();
     log::info("enrolled", {{"node_id", impl->state.node_id}, {"server", impl->state.server_url}});
   }
-  auto journal = CommandJournal::load(impl->config.state_dir + "/commands.json");
-  if (!journal) return journal.error();
-  impl->journal = std::move(*journal);
   impl->verbs = builtinVerbs(impl->sampler, kAgentVersion, impl->config.state_dir);
   // App verbs run on the worker (Impl::onCommand); registering them puts them on the allowlist.
   for (const auto& verb : appVerbs()) {
