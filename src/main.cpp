@@ -13,6 +13,7 @@
 #include "cli/cli.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
+#include "composition/agent_root.hpp"
 #include "pki/sealed_file.hpp"
 #include "store/store.hpp"
 #include "server/server.hpp"
@@ -86,7 +87,7 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
   }
   log::Level level;
   if (log::parseLevel(config->log_level, level)) log::setLevel(level);
-  auto agent = agent::Agent::create(*config);
+  auto agent = composition::makeAgent(*config);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << " (" << agent.error().code << ")\n";
     return agent.error().code == "enroll_refused" || agent.error().code == "pin_mismatch" ? 4 : 1;
@@ -147,7 +148,7 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   agentConfig.labels = {{"role", "dev"}};
   agentConfig.handle_signals = false;
   agentConfig.join_token = token;
-  auto created = agent::Agent::create(agentConfig);
+  auto created = composition::makeAgent(agentConfig);
   if (!created) {
     std::cerr << "error: the dev agent could not start: " << created.error().message << "\n";
     srv.stop();
