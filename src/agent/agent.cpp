@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
@@ -398,10 +397,12 @@ struct Agent::Impl {
       co_return false;
     }
     SSL_set_tlsext_host_name(ws.next_layer().native_handle(), url->host.c_str());
-    ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(url->host));
+    auto names = std::make_shared<net::ServerNameCheck>();
+    ws.next_layer().set_verify_callback(net::verifyServerName(url->host, names));
     co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, token);
     if (ec) {
-      log::warn("TLS handshake failed", {{"error", ec.message()}});
+      log::warn("TLS handshake failed",
+                {{"error", names->mismatch ? net::serverNameMismatch(url->host, names->names_held).message : ec.message()}});
       co_return false;
     }
     beast::get_lowest_layer(ws).expires_never();

@@ -23,6 +23,7 @@
 #include "server/gateway.hpp"
 #include "pki/sealed_file.hpp"
 #include "server/group_commit.hpp"
+#include "server/host_facts.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
@@ -45,6 +46,7 @@ struct Server::Impl {
   asio::io_context io{1};
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
+  Advertised advertised;  // the URL's host and the certificate's names
   Metrics metrics;
   ClientCertificates certificates;
   std::unique_ptr<asio::ssl::context> tls;
@@ -122,13 +124,14 @@ struct Server::Impl {
     auto fresh = loadServerConfig(options);
     if (!fresh) return fresh.error();
     if (fresh->data_dir != config.data_dir || fresh->listen != config.listen ||
-        fresh->server_names != config.server_names) {
-      log::warn("data_dir, listen and server_names change only on restart");
+        fresh->server_names != config.server_names || fresh->advertise_url != config.advertise_url) {
+      log::warn("data_dir, listen, server_names and advertise_url change only on restart");
     }
     ServerConfig next = *fresh;
     next.data_dir = config.data_dir;
     next.listen = config.listen;
     next.server_names = config.server_names;
+    next.advertise_url = config.advertise_url;
     config = next;  // the services hold a reference to this struct
     log::Level level;
     if (log::parseLevel(config.log_level, level)) log::setLevel(level);
@@ -206,7 +209,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   auto store = store::openSqliteStore(dataDir + "/berth.db", impl->config.sqlite_synchronous == "full");
   if (!store) return store.error();
   impl->store = std::move(*store);
-  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());
+  auto advertised =
+      planAdvertising(impl->config.listen, impl->config.advertise_url, impl->config.server_names, readHostFacts());
+  if (!advertised) return advertised.error();
+  impl->advertised = std::move(*advertised);
+  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->advertised.certificate_names, impl->clock());
   if (!identity) return identity.error();
   impl->identity = std::move(*identity);
 
@@ -258,7 +265,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   });
   impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
                                                     impl->metrics, impl->config, *impl->identity, impl->clock,
-                                                    impl->started_at, impl->certificates});
+                                                    impl->started_at, impl->certificates,
+                                                    [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
                                                   *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
@@ -278,7 +286,10 @@ void Server::run() {
   i.gateway->start();
   i.retention_timer = std::make_unique<asio::steady_timer>(i.io);
   i.scheduleRetention();
-  log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
+  log::info("server listening", {{"url", apiUrl()},
+                                 {"listen", i.config.listen},
+                                 {"certificate_names", i.advertised.certificate_names},
+                                 {"ca_pin", caPin()}});
   i.io.run();
   i.group_commit->flushNow();  // writes made while the loop wound down
 }
@@ -289,11 +300,7 @@ void Server::stop() {
 
 Result<void> Server::reload() { return impl_->reloadConfig(); }
 
-std::string Server::apiUrl() const {
-  const auto& names = impl_->config.server_names;
-  return "https://" + (names.empty() ? std::string("127.0.0.1") : names.front()) + ":" +
-         std::to_string(impl_->listener->port());
-}
+std::string Server::apiUrl() const { return advertisedUrl(impl_->advertised, impl_->listener->port()); }
 std::string Server::caPin() const { return impl_->identity->ca_pin; }
 std::string Server::caCertPath() const { return impl_->config.data_dir + "/pki/ca.crt"; }
 const ServerConfig& Server::config() const { return impl_->config; }
