@@ -62,6 +62,14 @@ class NetworkNamespace {
   bool ok_ = false;
 };
 
+// Process::spawn does not search PATH.
+std::string ipBinary() {
+  for (const char* path : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (::access(path, X_OK) == 0) return path;
+  }
+  return "ip";
+}
+
 // The `berth agent ...` line `berth token create` printed, as argv.
 std::vector<std::string> joinLine(const std::string& output) {
   auto at = output.find("berth agent ");
@@ -81,9 +89,9 @@ std::string valueAfter(const std::vector<std::string>& argv, const std::string& 
 
 bool onlineNodes(Cluster& cluster, int count) {
   auto reply = cluster.apiResult("GET", "/api/v1/nodes");
-  if (!reply || !reply->body.is_array()) return false;
+  if (!reply || !reply->body.is_object() || !reply->body.contains("nodes")) return false;
   int online = 0;
-  for (const auto& node : reply->body) online += node.value("status", "") == "online";
+  for (const auto& node : reply->body["nodes"]) online += node.value("status", "") == "online";
   return online == count;
 }
 
@@ -117,7 +125,7 @@ TEST(Join, AgentInAnotherNetworkNamespaceJoinsAServerOnEveryAddressWithThePrinte
   // README: berth agent --server URL --join TOKEN --ca-pin PIN --state-dir DIR, run on the other host.
   argv[0] = BERTH_BINARY;
   argv.insert(argv.end(), {"--state-dir", cluster.agentDir("far")});
-  argv.insert(argv.begin(), {"ip", "netns", "exec", ns.name()});
+  argv.insert(argv.begin(), {ipBinary(), "netns", "exec", ns.name()});
   auto agent = Process::spawn(argv, cluster.root() + "/far.log");
   EXPECT_TRUE(eventually([&] { return onlineNodes(cluster, 1); }, std::chrono::seconds(30))) << agent->log();
   EXPECT_TRUE(agent->running()) << agent->log();
