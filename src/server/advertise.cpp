@@ -102,8 +102,8 @@ bool isLoopbackHost(const std::string& host) {
 }
 
 bool isVirtualInterfaceName(const std::string& name) {
-  for (const char* prefix : {"docker", "br-", "veth", "virbr", "cni", "flannel", "cali", "vxlan", "lxcbr", "kube-",
-                             "weave", "podman"}) {
+  for (const char* prefix :
+       {"docker", "br-", "veth", "virbr", "cni", "flannel", "cali", "vxlan", "lxcbr", "kube-", "weave", "podman"}) {
     if (name.rfind(prefix, 0) == 0) return true;
   }
   return false;

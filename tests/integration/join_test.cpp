@@ -29,7 +29,8 @@ class NetworkNamespace {
     host_address_ = prefix.substr(0, prefix.rfind('.') + 1) + std::to_string(id % 64 * 4 + 1);
     const std::string ns_address = prefix.substr(0, prefix.rfind('.') + 1) + std::to_string(id % 64 * 4 + 2);
     run({"ip", "netns", "del", name_}, false);  // a leftover from a killed run
-    ok_ = run({"ip", "netns", "add", name_}) && run({"ip", "link", "add", host_link_, "type", "veth", "peer", "name", ns_link}) &&
+    ok_ = run({"ip", "netns", "add", name_}) &&
+          run({"ip", "link", "add", host_link_, "type", "veth", "peer", "name", ns_link}) &&
           run({"ip", "link", "set", ns_link, "netns", name_}) &&
           run({"ip", "addr", "add", host_address_ + "/30", "dev", host_link_}) &&
           run({"ip", "link", "set", host_link_, "up"}) &&

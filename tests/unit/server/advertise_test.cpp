@@ -18,8 +18,8 @@ HostFacts hostWithDocker() {
   HostFacts facts;
   facts.host_name = "cp1";
   facts.default_route_interfaces = {"eth0"};
-  facts.addresses = {{"lo", "127.0.0.1", true},       {"docker0", "172.17.0.1", true}, {"eth0", "192.0.2.2", false},
-                     {"eth0", "fd00::2", false},      {"eth0", "fe80::1", false},      {"veth1a2b", "10.9.0.1", true},
+  facts.addresses = {{"lo", "127.0.0.1", true},  {"docker0", "172.17.0.1", true}, {"eth0", "192.0.2.2", false},
+                     {"eth0", "fd00::2", false}, {"eth0", "fe80::1", false},      {"veth1a2b", "10.9.0.1", true},
                      {"lo", "::1", true}};
   return facts;
 }
