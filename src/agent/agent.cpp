@@ -401,8 +401,9 @@ struct Agent::Impl {
     ws.next_layer().set_verify_callback(net::verifyServerName(url->host, names));
     co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, token);
     if (ec) {
-      log::warn("TLS handshake failed",
-                {{"error", names->mismatch ? net::serverNameMismatch(url->host, names->names_held).message : ec.message()}});
+      log::warn(
+          "TLS handshake failed",
+          {{"error", names->mismatch ? net::serverNameMismatch(url->host, names->names_held).message : ec.message()}});
       co_return false;
     }
     beast::get_lowest_layer(ws).expires_never();

@@ -164,8 +164,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
         }
         std::cout << str(t, "token") << "\n\n"
                   << (boundNode->empty() ? "Join a node with:" : "Rejoin node " + *boundNode + " (on that machine):")
-                  << "\n  berth agent --server " << server
-                  << " --join " << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
+                  << "\n  berth agent --server " << server << " --join " << str(t, "token") << " --ca-pin "
+                  << str(t, "ca_pin") << "\n";
       });
     };
   });

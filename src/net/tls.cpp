@@ -84,7 +84,7 @@ Result<std::unique_ptr<ssl::context>> makeClientContext(const ClientTlsConfig& c
 }
 
 std::function<bool(bool, ssl::verify_context&)> verifyServerName(const std::string& host,
-                                                                std::shared_ptr<ServerNameCheck> out) {
+                                                                 std::shared_ptr<ServerNameCheck> out) {
   return [check = ssl::host_name_verification(host), out](bool preverified, ssl::verify_context& vctx) mutable {
     if (check(preverified, vctx)) return true;
     X509_STORE_CTX* store = vctx.native_handle();
@@ -102,11 +102,10 @@ std::function<bool(bool, ssl::verify_context&)> verifyServerName(const std::stri
 Error serverNameMismatch(const std::string& host, const std::vector<std::string>& names_held) {
   std::string held;
   for (const auto& name : names_held) held += (held.empty() ? "" : ", ") + name;
-  return makeError("server_name_mismatch",
-                   "the server's certificate does not name '" + host + "': it holds " +
-                       (held.empty() ? std::string("no names") : held) + "; add '" + host +
-                       "' to the server's server_names (or set its advertise_url to https://" + host +
-                       ":PORT) and restart it, or dial one of the names it holds");
+  return makeError("server_name_mismatch", "the server's certificate does not name '" + host + "': it holds " +
+                                               (held.empty() ? std::string("no names") : held) + "; add '" + host +
+                                               "' to the server's server_names (or set its advertise_url to https://" +
+                                               host + ":PORT) and restart it, or dial one of the names it holds");
 }
 
 std::string peerCertificatePem(SSL* ssl) {

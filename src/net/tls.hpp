@@ -56,7 +56,7 @@ struct ServerNameCheck {
 // name `host` (RFC 2818, like asio's host_name_verification); on a mismatch
 // `out` records the names the leaf holds, for serverNameMismatch().
 std::function<bool(bool, ssl::verify_context&)> verifyServerName(const std::string& host,
-                                                                std::shared_ptr<ServerNameCheck> out);
+                                                                 std::shared_ptr<ServerNameCheck> out);
 
 // The error for a certificate that does not name `host`: which names it holds
 // and which server setting adds one. Pure.

@@ -2,10 +2,10 @@
 // pki interface; only pki/*.cpp and net/tls.cpp include it.
 #pragma once
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <arpa/inet.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -99,7 +99,8 @@ inline std::vector<std::string> subjectAltNames(X509* cert) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
     if (name->type == GEN_DNS) {
       const ASN1_STRING* s = name->d.dNSName;
-      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<std::size_t>(ASN1_STRING_length(s)));
     } else if (name->type == GEN_IPADD) {
       const ASN1_STRING* s = name->d.iPAddress;
       const int len = ASN1_STRING_length(s);

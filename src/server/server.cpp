@@ -18,10 +18,9 @@
 #include "net/tls.hpp"
 #include "pki/sealed_file.hpp"
 #include "server/api.hpp"
-#include "server/command_service.hpp"
 #include "server/app_service.hpp"
+#include "server/command_service.hpp"
 #include "server/gateway.hpp"
-#include "pki/sealed_file.hpp"
 #include "server/group_commit.hpp"
 #include "server/host_facts.hpp"
 #include "server/http_listener.hpp"
@@ -263,10 +262,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::AppFrame& e) {
     apps->onAgentFrame(node, e);
   });
-  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
-                                                    impl->metrics, impl->config, *impl->identity, impl->clock,
-                                                    impl->started_at, impl->certificates,
-                                                    [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
+  impl->api = std::make_unique<Api>(
+      ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps, impl->metrics, impl->config,
+                      *impl->identity, impl->clock, impl->started_at, impl->certificates,
+                      [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
   impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
                                                   *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();

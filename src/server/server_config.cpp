@@ -52,8 +52,9 @@ Error fieldError(const std::string& field, const std::string& rule) {
 
 const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities", "sqlite_synchronous",
-                                  "advertise_url"};
+    std::vector<std::string> k = {
+        "data_dir",           "listen",       "server_names", "log_level", "allowed_capabilities",
+        "sqlite_synchronous", "advertise_url"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;

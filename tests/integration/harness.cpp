@@ -175,8 +175,8 @@ std::string Cluster::createToken(int ttl_s) {
 }
 
 Process& Cluster::startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir", agentDir(name), "--ca-pin", ca_pin_,
-                                   "--backoff-cap-s", "2"};
+  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir",     agentDir(name),
+                                   "--ca-pin",   ca_pin_, "--backoff-cap-s", "2"};
   if (std::find(flags.begin(), flags.end(), "--server") == flags.end()) argv.insert(argv.end(), {"--server", url_});
   if (!token.empty()) argv.insert(argv.end(), {"--join", token});
   argv.insert(argv.end(), flags.begin(), flags.end());
