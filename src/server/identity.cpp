@@ -51,6 +51,8 @@ Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const s
     if (!sameNames) {
       log::info("server certificate re-issued: the names it should hold changed",
                 {{"names", names}, {"previous_names", previousNames}});
+    } else if (!cert || !key) {
+      log::warn("server certificate re-issued: its files could not be read", {{"names", names}});
     } else {
       log::info("server certificate re-issued: a third of its life is left", {{"names", names}});
     }
