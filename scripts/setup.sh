@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git
-  libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libfmt-dev
   libcli11-dev libsqlite3-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev procps docker.io busybox-static
   iproute2 util-linux curl docker-registry apache2-utils openssl python3)

@@ -13,6 +13,8 @@
 #include "cli/cli.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
+#include "pki/sealed_file.hpp"
+#include "store/store.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -37,10 +39,22 @@ nlohmann::json toJson(const std::map<std::string, std::string>& overrides) {
   return j;
 }
 
+// The server's composition: settings, then the store they ask for (today
+// SQLite at <data_dir>/berth.db; the data directory is created 0700 first),
+// then the server on top.
+Result<std::unique_ptr<server::Server>> openServer(server::ServerOptions options) {
+  auto config = server::loadServerConfig(options);
+  if (!config) return config.error();
+  if (auto r = pki::ensurePrivateDirectory(config->data_dir); !r) return r.error();
+  auto store = store::openSqliteStore(config->data_dir + "/berth.db", config->sqlite_synchronous == "full");
+  if (!store) return store.error();
+  return server::Server::create(std::move(options), std::move(*config), std::move(*store));
+}
+
 int runServer(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
   log::setComponent("server");
   const std::string userContext = cli::userContextPath(processEnvironment());
-  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
+  auto server = openServer({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
@@ -92,7 +106,7 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   log::setComponent("dev");
   if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
   const std::string userContext = cli::userContextPath(processEnvironment());
-  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
+  auto server = openServer({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;

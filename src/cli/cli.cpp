@@ -10,6 +10,7 @@
 #include "cli/api_client.hpp"
 #include "cli/cli_common.hpp"
 #include "common/config.hpp"
+#include "common/states.hpp"
 
 namespace berth::cli {
 namespace detail {
@@ -202,7 +203,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*cmdTtl + 5);
       while (*wait && std::chrono::steady_clock::now() < deadline) {
         const std::string state = command.value("state", std::string());
-        if (state != "queued" && state != "dispatched" && state != "running") break;
+        const auto parsed = parseCommandState(state);
+        if (!parsed || isTerminal(*parsed)) break;
         if (!o->json) std::cerr << "\r" << state << "..." << std::flush;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         auto next = client->call("GET", "/api/v1/commands/" + command.value("id", std::string()));
@@ -217,8 +219,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       } else {
         std::cout << str(command, "id") << "\n";
       }
-      const std::string state = command.value("state", std::string());
-      if (*wait && state != "succeeded") return exit_code::kCommandFailed;
+      if (*wait && parseCommandState(command.value("state", std::string())) != CommandState::Succeeded)
+        return exit_code::kCommandFailed;
       return exit_code::kOk;
     };
   });
