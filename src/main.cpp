@@ -60,12 +60,18 @@ int runServer(const std::string& configFile, const std::map<std::string, std::st
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
   }
-  if (auto key = (*server)->newAdminKey()) {
-    std::cout << "berth server: first start\n  API:       " << (*server)->apiUrl() << "\n  admin key: " << *key
-              << "  (shown once; the CLI reads it from " << (userContext.empty() ? (*server)->config().data_dir + "/cli.json" : userContext)
-              << ")\n  CA pin:    " << (*server)->caPin() << "\n"
-              << std::flush;
+  // The URL is the advertised one (advertise_url): the certificate names it.
+  const auto& srv = **server;
+  const auto key = srv.newAdminKey();
+  std::cout << (key ? "berth server: first start" : "berth server") << "\n  API:       " << srv.apiUrl() << "\n";
+  if (key) {
+    std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from "
+              << (userContext.empty() ? srv.config().data_dir + "/cli.json" : userContext) << ")\n";
   }
+  std::cout << "  CA pin:    " << srv.caPin() << "\n  join:      berth agent --server " << srv.apiUrl()
+            << " --join TOKEN --ca-pin " << srv.caPin() << "\n             (TOKEN from `berth token create`, which "
+            << "prints this line whole)\n"
+            << std::flush;
   (*server)->run();
   return 0;
 }
@@ -175,6 +181,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"berth: a self-hosted platform-as-a-service (control plane, node agent and CLI in one binary)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION, "Print the version and exit");
   std::function<int()> run;
   std::string configFile;
   std::map<std::string, std::string> overrides;
@@ -194,12 +201,21 @@ int main(int argc, char** argv) {
   addConfigFlags(devCmd, server::serverConfigKeys(), overrides);
   devCmd->callback([&] { run = [&] { return runDev(configFile, overrides); }; });
 
+  app.add_subcommand("version", "Print the version")->callback([&] {
+    run = [] {
+      std::cout << "berth " << BERTH_VERSION << "\n";
+      return 0;
+    };
+  });
+
   cli::addClientCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

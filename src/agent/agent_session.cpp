@@ -64,10 +64,13 @@ asio::awaitable<bool> Agent::Impl::session() {
     co_return false;
   }
   SSL_set_tlsext_host_name(ws.next_layer().native_handle(), url->host.c_str());
-  ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(url->host));
+  auto names = std::make_shared<net::ServerNameCheck>();
+  ws.next_layer().set_verify_callback(net::verifyServerName(url->host, names));
   co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, token);
   if (ec) {
-    log::warn("TLS handshake failed", {{"error", ec.message()}});
+    log::warn(
+        "TLS handshake failed",
+        {{"error", names->mismatch ? net::serverNameMismatch(url->host, names->names_held).message : ec.message()}});
     co_return false;
   }
   beast::get_lowest_layer(ws).expires_never();

@@ -21,7 +21,8 @@ int exitCodeFor(const Error& error) {
   if (c == "not_found") return exit_code::kNotFound;
   if (c == "unauthorized" || c == "forbidden" || c == "revoked") return exit_code::kUnauthorized;
   if (c == "conflict" || c == "queue_full" || c == "over_capacity" || c == "no_node") return exit_code::kConflict;
-  if (c == "connect_failed" || c == "tls_failed" || c == "http_failed") return exit_code::kUnreachable;
+  if (c == "connect_failed" || c == "tls_failed" || c == "http_failed" || c == "server_name_mismatch")
+    return exit_code::kUnreachable;
   return exit_code::kServerError;
 }
 
@@ -166,11 +167,18 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       nlohmann::json body = {{"ttl_s", *ttl}, {"description", *description}};
       if (!boundNode->empty()) body["node_id"] = *boundNode;
       return request(*o, "POST", "/api/v1/tokens", body, [o, boundNode](const nlohmann::json& t) {
-        auto settings = resolveClientSettings(o->flags, processEnvironment());
+        // The server's advertised URL (advertise_url), the one its certificate
+        // names; this CLI's own URL only from an older server.
+        std::string server =
+            t.contains("server_url") && t["server_url"].is_string() ? t["server_url"].get<std::string>() : "";
+        if (server.empty()) {
+          auto settings = resolveClientSettings(o->flags, processEnvironment());
+          server = settings ? settings->server : "https://SERVER:7443";
+        }
         std::cout << str(t, "token") << "\n\n"
                   << (boundNode->empty() ? "Join a node with:" : "Rejoin node " + *boundNode + " (on that machine):")
-                  << "\n  berth agent --server " << (settings ? settings->server : "https://SERVER:7443")
-                  << " --join " << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
+                  << "\n  berth agent --server " << server << " --join " << str(t, "token") << " --ca-pin "
+                  << str(t, "ca_pin") << "\n";
       });
     };
   });

@@ -607,7 +607,8 @@ ApiResponse Api::createToken(Call& call) {
                     {"token", secret},
                     {"expires_at", token.expires_at},
                     {"node_id", token.node_id.empty() ? nlohmann::json() : nlohmann::json(token.node_id)},
-                    {"ca_pin", d_.identity.ca_pin}});
+                    {"ca_pin", d_.identity.ca_pin},
+                    {"server_url", d_.server_url ? d_.server_url() : std::string()}});
 }
 
 ApiResponse Api::listAudit(Call& call) {

@@ -59,6 +59,7 @@ struct ApiDependencies {
   Clock clock;
   std::int64_t started_at;
   ClientCertificates& certificates;  // consulted by the TLS handshake; kept in step with the store
+  std::function<std::string()> server_url;  // the advertised URL (advertise_url), for join lines
 };
 
 class Api {

@@ -20,11 +20,11 @@
 #include "net/tls.hpp"
 #include "pki/sealed_file.hpp"
 #include "server/api.hpp"
-#include "server/command_service.hpp"
 #include "server/app_service.hpp"
+#include "server/command_service.hpp"
 #include "server/gateway.hpp"
-#include "pki/sealed_file.hpp"
 #include "server/group_commit.hpp"
+#include "server/host_facts.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
@@ -51,6 +51,7 @@ struct Server::Impl {
   asio::io_context service{1};
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
+  Advertised advertised;  // the URL's host and the certificate's names
   Metrics metrics;
   ClientCertificates certificates;
   std::unique_ptr<asio::ssl::context> tls;
@@ -130,16 +131,19 @@ struct Server::Impl {
     auto fresh = loadServerConfig(options);
     if (!fresh) return fresh.error();
     if (fresh->data_dir != config.data_dir || fresh->listen != config.listen ||
-        fresh->server_names != config.server_names || fresh->max_frame_bytes != config.max_frame_bytes ||
+        fresh->server_names != config.server_names || fresh->advertise_url != config.advertise_url ||
+        fresh->max_frame_bytes != config.max_frame_bytes ||
         fresh->limit_loopback_connections != config.limit_loopback_connections ||
         fresh->max_connections_per_address != config.max_connections_per_address) {
       log::warn(
-          "data_dir, listen, server_names, max_frame_bytes and the connection limits change only on restart");
+          "data_dir, listen, server_names, advertise_url, max_frame_bytes and the connection limits change only "
+          "on restart");
     }
     ServerConfig next = *fresh;
     next.data_dir = config.data_dir;
     next.listen = config.listen;
     next.server_names = config.server_names;
+    next.advertise_url = config.advertise_url;
     next.max_frame_bytes = config.max_frame_bytes;
     next.limit_loopback_connections = config.limit_loopback_connections;
     next.max_connections_per_address = config.max_connections_per_address;
@@ -221,7 +225,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
     if (auto n = pki::removeStaleTempFiles(dir)) log::info("stale temp files removed", {{"count", n}, {"dir", dir}});
   impl->started_at = impl->clock();
   impl->store = std::move(store);
-  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());
+  auto advertised =
+      planAdvertising(impl->config.listen, impl->config.advertise_url, impl->config.server_names, readHostFacts());
+  if (!advertised) return advertised.error();
+  impl->advertised = std::move(*advertised);
+  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->advertised.certificate_names, impl->clock());
   if (!identity) return identity.error();
   impl->identity = std::move(*identity);
 
@@ -276,9 +284,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::AppFrame& e) {
     apps->onAgentFrame(node, e);
   });
-  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
-                                                    impl->metrics, impl->config, *impl->identity, impl->clock,
-                                                    impl->started_at, impl->certificates});
+  // The advertised URL is read from the service thread; the port is fixed before either thread starts.
+  impl->api = std::make_unique<Api>(
+      ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps, impl->metrics, impl->config,
+                      *impl->identity, impl->clock, impl->started_at, impl->certificates,
+                      [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
   impl->listener =
       std::make_unique<HttpListener>(impl->io.get_executor(), impl->service.get_executor(), *impl->tls, *impl->api,
                                      *impl->gateway, *impl->group_commit, impl->config, impl->metrics);
@@ -299,7 +309,10 @@ void Server::run() {
   i.gateway->start();
   i.retention_timer = std::make_unique<asio::steady_timer>(i.service);
   i.scheduleRetention();
-  log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
+  log::info("server listening", {{"url", apiUrl()},
+                                 {"listen", i.config.listen},
+                                 {"certificate_names", i.advertised.certificate_names},
+                                 {"ca_pin", caPin()}});
   auto networkWork = asio::make_work_guard(i.io);
   auto serviceWork = asio::make_work_guard(i.service);
   std::thread serviceThread([&i] { i.service.run(); });
@@ -324,11 +337,7 @@ void Server::stop() {
 
 Result<void> Server::reload() { return impl_->reloadConfig(); }
 
-std::string Server::apiUrl() const {
-  const auto& names = impl_->config.server_names;
-  return "https://" + (names.empty() ? std::string("127.0.0.1") : names.front()) + ":" +
-         std::to_string(impl_->listener->port());
-}
+std::string Server::apiUrl() const { return advertisedUrl(impl_->advertised, impl_->listener->port()); }
 std::string Server::caPin() const { return impl_->identity->ca_pin; }
 std::string Server::caCertPath() const { return impl_->config.data_dir + "/pki/ca.crt"; }
 const ServerConfig& Server::config() const { return impl_->config; }
