@@ -97,7 +97,10 @@ struct Fleet::Impl {
     agent.channel = channel;
     channel->send(frame("HELLO", agent.node_id, {{"data", {{"hostname", "sim"}, {"version", "sim"}}}}));
     auto welcome = co_await channel->read();
-    if (!welcome || welcome->find("\"WELCOME\"") == std::string::npos) co_return;
+    if (!welcome || welcome->find("\"WELCOME\"") == std::string::npos) {
+      channel->abort();  // a failed attempt must not keep its socket (and the server's) open
+      co_return;
+    }
     agent.welcomed = true;
     asio::co_spawn(io, readLoop(i), asio::detached);
   }

@@ -286,6 +286,7 @@ int benchStorm(const Options& o, const std::string& dir) {
 
   std::atomic<bool> sampling{true};
   double peakRss = 0, peakCpuPercent = 0;
+  std::size_t peakFds = 0;
   const double cpuAtStart = cpuSeconds(again.pid);
   std::thread sampler([&] {
     double lastCpu = cpuAtStart;
@@ -293,6 +294,12 @@ int benchStorm(const Options& o, const std::string& dir) {
     while (sampling) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       peakRss = std::max(peakRss, rssMiB(again.pid));
+      std::error_code ec;
+      std::size_t fds = 0;
+      for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(again.pid) + "/fd", ec);
+           !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++fds;
+      peakFds = std::max(peakFds, fds);
       if (Steady::now() - lastAt >= std::chrono::seconds(1)) {
         const double cpu = cpuSeconds(again.pid);
         const double wall = std::chrono::duration<double>(Steady::now() - lastAt).count();
@@ -326,6 +333,10 @@ int benchStorm(const Options& o, const std::string& dir) {
   row("dials refused or failed", std::to_string(storm.failed_attempts), "");
   row("last refused dial after the kill (s)", fmt::format("{:.1f}", since(storm.last_failure_at)), "a few s");
   row("server peak RSS during the storm (MiB)", fmt::format("{:.0f}", peakRss), "");
+  row("server peak open descriptors", std::to_string(peakFds), "");
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  row("open-files limit (hard) on this machine", std::to_string(files.rlim_max), "");
   row("server RSS once all are back (MiB)", fmt::format("{:.0f}", rssAfter), "");
   row("server CPU during the storm (s)", fmt::format("{:.1f}", cpuUsed), "");
   row("server peak CPU (% of one core, 1 s)", fmt::format("{:.0f}", peakCpuPercent), "");

@@ -1,6 +1,7 @@
 // The one place that wires concrete classes together: parses the command
 // line, picks the role (server, agent, dev, or a client command) and runs it.
 #include <sodium.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -52,7 +53,17 @@ Result<std::unique_ptr<server::Server>> openServer(server::ServerOptions options
   return server::Server::create(std::move(options), std::move(*config), std::move(*store));
 }
 
+// One descriptor per agent session: lift the soft limit (often 1024) to the
+// hard one, as nginx's worker_rlimit_nofile or Go's runtime do.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) log::warn("could not raise the open-files limit");
+}
+
 int runServer(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
+  raiseDescriptorLimit();
   log::setComponent("server");
   const std::string userContext = cli::userContextPath(processEnvironment());
   auto server = openServer({configFile, toJson(overrides), true, userContext});
@@ -104,6 +115,7 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
 
 // Server and one agent in this process, state under one data directory.
 int runDev(const std::string& configFile, std::map<std::string, std::string> overrides) {
+  raiseDescriptorLimit();
   log::setComponent("dev");
   if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
   const std::string userContext = cli::userContextPath(processEnvironment());

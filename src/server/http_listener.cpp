@@ -2,7 +2,10 @@
 
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <optional>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,6 +32,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr std::size_t kMaxRequestBody = 1 << 20;
+
+std::int64_t clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
@@ -137,7 +145,17 @@ asio::awaitable<void> HttpListener::acceptLoop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
-      log::warn("accept failed", {{"error", ec.message()}});
+      // Out of file descriptors (a reconnect storm): retrying at once would spin
+      // and log thousands of lines a second; pause while sessions settle.
+      const bool outOfFiles = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+      if (!outOfFiles || accept_failures_logged_.take(clock_ms())) {
+        log::warn("accept failed", {{"error", ec.message()}});
+      }
+      if (outOfFiles) {
+        ++metrics_.accept_out_of_files_total;
+        asio::steady_timer pause(executor_, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
       continue;
     }
     boost::system::error_code peerError;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/result.hpp"
+#include "common/token_bucket.hpp"
 #include "server/api.hpp"
 #include "server/gateway.hpp"
 #include "server/group_commit.hpp"
@@ -55,6 +56,7 @@ class HttpListener {
   const bool limit_loopback_connections_;
   Metrics& metrics_;
   ConnectionCounter connections_;
+  TokenBucket accept_failures_logged_{1.0, 5.0};  // "accept failed" lines, when out of descriptors
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
 };
