@@ -13,11 +13,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "agent/agent.hpp"
 #include "net/http_client.hpp"
 #include "net/tls.hpp"
 #include "pki/ossl.hpp"
@@ -185,6 +187,46 @@ std::size_t Fleet::connectAll(std::size_t parallel, std::chrono::seconds timeout
   std::size_t welcomed = 0;
   for (const auto& a : i.agents) welcomed += a.welcomed;
   return welcomed;
+}
+
+Fleet::StormFigures Fleet::reconnectStorm(std::chrono::seconds timeout) {
+  auto& i = *impl_;
+  StormFigures f;
+  i.runPhase([&]() -> asio::awaitable<void> {
+    const auto deadline = Steady::now() + timeout;
+    auto dropped = [&] {
+      for (const auto& a : i.agents)
+        if (a.channel && !a.channel->closing()) return false;
+      return true;
+    };
+    while (!dropped() && Steady::now() < deadline) co_await i.sleep(std::chrono::milliseconds(5));
+    for (auto& a : i.agents) a.welcomed = false;
+    std::mt19937 rng(42);
+    std::size_t active = 0;
+    for (std::size_t n = 0; n < i.agents.size(); ++n) {
+      ++active;
+      asio::co_spawn(
+          i.io,
+          [&, n, seed = rng()]() -> asio::awaitable<void> {
+            std::mt19937 own(seed);
+            int failures = 0;
+            while (Steady::now() < deadline) {
+              const auto delay = agent::reconnectDelay(failures, true, 15, std::uniform_real_distribution<double>(0, 1)(own));
+              co_await i.sleep(delay);
+              co_await i.connectOne(n);
+              if (i.agents[n].welcomed) co_return;
+              ++failures;
+              ++f.failed_attempts;
+              f.last_failure_at = Steady::now();
+            }
+          },
+          [&active](std::exception_ptr) { --active; });
+    }
+    while (active > 0) co_await i.sleep(std::chrono::milliseconds(5));
+    for (const auto& a : i.agents) f.welcomed += a.welcomed;
+    if (f.welcomed == i.agents.size()) f.all_back_at = Steady::now();
+  });
+  return f;
 }
 
 void Fleet::blastTelemetry(std::size_t agents, std::chrono::seconds duration) {

@@ -46,6 +46,17 @@ class Fleet {
   // `connections` keep-alive HTTPS clients POST ping commands to the first
   // `agents` agents for `duration`. Latencies are POST sent -> COMMAND at the agent.
   void commandLoad(std::size_t agents, std::size_t connections, std::chrono::seconds duration);
+  // Reconnect storm: waits until every session has dropped (the hub was
+  // killed), then each agent redials on `berth agent`'s own schedule
+  // (agent::reconnectDelay: jittered exponential backoff, 15 s cap) until
+  // welcomed again or `timeout`. Returns the figures from the first drop.
+  struct StormFigures {
+    std::size_t welcomed = 0;
+    std::chrono::steady_clock::time_point all_back_at{};  // default: not all came back in time
+    std::uint64_t failed_attempts = 0;
+    std::chrono::steady_clock::time_point last_failure_at{};  // the last dial refused or failed
+  };
+  StormFigures reconnectStorm(std::chrono::seconds timeout);
   // Sends HEARTBEATs from every session (keeps them alive across long phases).
   void heartbeatAll();
   void closeAll();

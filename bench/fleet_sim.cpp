@@ -4,7 +4,9 @@
 //   TELEMETRY frames ingested per second
 //   command round trips per second and p50/p99 latency at --rt-agents agents
 //   idle agent resident memory (`berth agent` vs a Node ws agent)
-// Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub]
+//   --storm: the reconnect storm instead (server killed and restarted under N sessions)
+// Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub] [--storm]
+// FLEET_BERTH_BINARY=path runs another berth build (e.g. before a change) under the same load.
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -18,7 +20,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <atomic>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -50,10 +54,20 @@ struct Options {
   int seconds = 10;
   std::size_t connections = 32;
   bool skip_hub = false;
+  bool storm = false;
 };
 
 struct Child {
   pid_t pid = -1;
+  Child() = default;
+  Child(Child&& other) noexcept : pid(std::exchange(other.pid, -1)) {}
+  Child& operator=(Child&& other) noexcept {
+    if (this != &other) {
+      stop();
+      pid = std::exchange(other.pid, -1);
+    }
+    return *this;
+  }
   ~Child() { stop(); }
   void stop() {
     if (pid > 0) {
@@ -188,32 +202,144 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
   return f;
 }
 
-Figures benchBerth(const Options& o, const std::string& dir) {
-  std::cerr << "berth server:\n";
-  const std::string port = freePort(), data = dir + "/berth";
-  std::vector<std::string> argv = {BERTH_BINARY,          "server",      "--data-dir", data,          "--listen",
-                                   "127.0.0.1:" + port,   "--log-level", "warn",       "--max-queue", "100000",
-                                   "--telemetry-history", "10"};
-  if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) argv.insert(argv.begin(), wrapper);  // e.g. heaptrack
+// The berth binary under test: the one built with this benchmark, or
+// FLEET_BERTH_BINARY (to compare an older build in the same run).
+std::string berthBinary() {
+  const char* other = std::getenv("FLEET_BERTH_BINARY");
+  return other && *other ? other : BERTH_BINARY;
+}
+
+struct BerthServer {
+  std::vector<std::string> argv;
+  Child process;
+  std::string port, data, ca_pem;
+  std::optional<pki::CertificateAuthority> ca;
+  bench::FleetTarget target;
+};
+
+// Starts `berth server` on loopback and registers `sessions` simulated nodes as if they had enrolled.
+BerthServer startBerth(std::size_t sessions, const std::string& dir) {
+  BerthServer b;
+  b.port = freePort();
+  b.data = dir + "/berth";
+  b.argv = {berthBinary(),       "server",      "--data-dir", b.data,        "--listen",
+            "127.0.0.1:" + b.port, "--log-level", "warn",       "--max-queue", "100000",
+            "--telemetry-history", "10"};
+  if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) b.argv.insert(b.argv.begin(), wrapper);  // e.g. heaptrack
   ::setenv("XDG_CONFIG_HOME", dir.c_str(), 1);  // the server's CLI context goes here, not into the user's
-  Child server = spawn(argv, dir + "/berth-server.log");
-  if (!waitFor([&] { return pki::fileExists(data + "/cli.json"); }, std::chrono::seconds(30))) {
+  b.process = spawn(b.argv, dir + "/berth-server.log");
+  if (!waitFor([&] { return pki::fileExists(b.data + "/cli.json"); }, std::chrono::seconds(30))) {
     throw std::runtime_error("berth server did not start; see " + dir + "/berth-server.log");
   }
-  auto cli = nlohmann::json::parse(*pki::readFile(data + "/cli.json"));
-  const std::string caPem = *pki::readFile(data + "/pki/ca.crt");
-  auto ca = *pki::CertificateAuthority::fromPem(caPem, *pki::readFile(data + "/pki/ca.key"));
-  {  // Register the simulated nodes as if they had enrolled.
-    auto store = store::openSqliteStore(data + "/berth.db").value();
-    for (std::size_t i = 0; i < o.sessions; ++i) {
-      store::Node n;
-      n.id = fmt::format("n_sim{:06}", i);
-      n.created_at = systemNowMs();
-      (void)store->upsertNode(n);
-    }
+  auto cli = nlohmann::json::parse(*pki::readFile(b.data + "/cli.json"));
+  b.ca_pem = *pki::readFile(b.data + "/pki/ca.crt");
+  b.ca = *pki::CertificateAuthority::fromPem(b.ca_pem, *pki::readFile(b.data + "/pki/ca.key"));
+  {
+    auto store = store::openSqliteStore(b.data + "/berth.db").value();
+    (void)store->transaction([&]() -> Result<void> {
+      for (std::size_t i = 0; i < sessions; ++i) {
+        store::Node n;
+        n.id = fmt::format("n_sim{:06}", i);
+        n.created_at = systemNowMs();
+        (void)store->upsertNode(n);
+      }
+      return Ok{};
+    });
   }
-  bench::FleetTarget target{"127.0.0.1", port, cli["api_key"]};
-  Figures f = runWorkload(o, target, caPem, ca, server.pid);
+  b.target = bench::FleetTarget{"127.0.0.1", b.port, cli["api_key"]};
+  return b;
+}
+
+// CPU seconds (user + system) a process has used so far.
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Reconnect storm: N sessions up, the server killed (SIGKILL) and started
+// again on the same data and port, agents redialing on berth agent's
+// schedule; time until all N are back, and the server's peak RSS and CPU.
+int benchStorm(const Options& o, const std::string& dir) {
+  std::cerr << "reconnect storm, berth server (" << berthBinary() << "):\n";
+  BerthServer server = startBerth(o.sessions, dir);
+  const std::string key = pki::generatePrivateKeyPem();
+  bench::Fleet fleet(server.target, server.ca_pem, key, identities(*server.ca, key, o.sessions));
+  const std::size_t up = fleet.connectAll(256, std::chrono::seconds(300));
+  std::cerr << fmt::format("  {} sessions up; killing the server\n", up);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ::kill(server.process.pid, SIGKILL);
+  int status = 0;
+  ::waitpid(server.process.pid, &status, 0);
+  server.process.pid = -1;
+  const auto killed = Steady::now();
+  Child again = spawn(server.argv, dir + "/berth-server.log");
+
+  std::atomic<bool> sampling{true};
+  double peakRss = 0, peakCpuPercent = 0;
+  const double cpuAtStart = cpuSeconds(again.pid);
+  std::thread sampler([&] {
+    double lastCpu = cpuAtStart;
+    auto lastAt = Steady::now();
+    while (sampling) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      peakRss = std::max(peakRss, rssMiB(again.pid));
+      if (Steady::now() - lastAt >= std::chrono::seconds(1)) {
+        const double cpu = cpuSeconds(again.pid);
+        const double wall = std::chrono::duration<double>(Steady::now() - lastAt).count();
+        peakCpuPercent = std::max(peakCpuPercent, 100.0 * (cpu - lastCpu) / wall);
+        lastCpu = cpu;
+        lastAt = Steady::now();
+      }
+    }
+  });
+  auto storm = fleet.reconnectStorm(std::chrono::seconds(120));
+  const double cpuUsed = cpuSeconds(again.pid) - cpuAtStart;
+  sampling = false;
+  sampler.join();
+  const double rssAfter = rssMiB(again.pid);
+  auto since = [&](Steady::time_point t) {
+    return t == Steady::time_point{} ? -1.0 : std::chrono::duration<double>(t - killed).count();
+  };
+  const double allBack = since(storm.all_back_at);
+  std::cout << fmt::format("\nfleet_sim --storm: {} sessions, server killed with SIGKILL and restarted at once\n",
+                           o.sessions);
+  std::cout << "peer: the issue's target (all back within 30 s, nobody left refused); the Node hub keeps no state\n"
+               "to restart from, so it is not a column here\n\n";
+  std::cout << fmt::format("| {:<44} | {:>12} | {:<16} |\n", "figure", "berth", "target");
+  std::cout << "|" << std::string(46, '-') << "|" << std::string(14, '-') << "|" << std::string(18, '-') << "|\n";
+  auto row = [](const std::string& name, const std::string& value, const std::string& target) {
+    std::cout << fmt::format("| {:<44} | {:>12} | {:<16} |\n", name, value, target);
+  };
+  row("sessions before the kill", std::to_string(up), "");
+  row("sessions back", std::to_string(storm.welcomed), std::to_string(o.sessions));
+  row("all back after the kill (s)", allBack < 0 ? "not all" : fmt::format("{:.1f}", allBack), "<= 30");
+  row("dials refused or failed", std::to_string(storm.failed_attempts), "");
+  row("last refused dial after the kill (s)", fmt::format("{:.1f}", since(storm.last_failure_at)), "a few s");
+  row("server peak RSS during the storm (MiB)", fmt::format("{:.0f}", peakRss), "");
+  row("server RSS once all are back (MiB)", fmt::format("{:.0f}", rssAfter), "");
+  row("server CPU during the storm (s)", fmt::format("{:.1f}", cpuUsed), "");
+  row("server peak CPU (% of one core, 1 s)", fmt::format("{:.0f}", peakCpuPercent), "");
+  fleet.closeAll();
+  return storm.welcomed == o.sessions ? 0 : 1;
+}
+
+Figures benchBerth(const Options& o, const std::string& dir) {
+  std::cerr << "berth server (" << berthBinary() << "):\n";
+  BerthServer server = startBerth(o.sessions, dir);
+  const std::string port = server.port;
+  const std::string caPem = server.ca_pem;
+  bench::FleetTarget target = server.target;
+  Figures f = runWorkload(o, target, caPem, *server.ca, server.process.pid);
 
   // A real agent, enrolled and idle.
   auto tls = net::makeClientContext({caPem, "", ""});
@@ -222,7 +348,7 @@ Figures benchBerth(const Options& o, const std::string& dir) {
                                  std::chrono::seconds(30), false);
   const std::string joinToken = nlohmann::json::parse(token->body)["token"];
   const std::string pin = *pki::publicKeyPin(caPem);
-  Child agent = spawn({BERTH_BINARY, "agent", "--state-dir", dir + "/agent", "--server", "https://127.0.0.1:" + port,
+  Child agent = spawn({berthBinary(), "agent", "--state-dir", dir + "/agent", "--server", "https://127.0.0.1:" + port,
                        "--join", joinToken, "--ca-pin", pin},
                       dir + "/berth-agent.log");
   std::this_thread::sleep_for(std::chrono::seconds(6));
@@ -315,8 +441,11 @@ int main(int argc, char** argv) {
       o.connections = std::stoul(next());
     else if (a == "--skip-hub")
       o.skip_hub = true;
+    else if (a == "--storm")
+      o.storm = true;
     else {
-      std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n";
+      std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n"
+                   "       fleet_sim --storm [--sessions N]\n";
       return 2;
     }
   }
@@ -331,6 +460,7 @@ int main(int argc, char** argv) {
   const std::string dir = ::mkdtemp(pattern.data());
   std::cerr << "work files in " << dir << "\n";
   try {
+    if (o.storm) return benchStorm(o, dir);
     Figures b = benchBerth(o, dir);
     std::optional<Figures> h;
     if (!o.skip_hub) h = benchHub(o, dir);

@@ -43,7 +43,7 @@ berth_pch_reuse(berth_common berth_protocol berth_apps berth_pki berth_store)
 
 target_precompile_headers(berth_runtime PRIVATE ${BERTH_PCH_IO})
 target_compile_options(berth_runtime PRIVATE -Winvalid-pch)
-berth_pch_reuse(berth_runtime berth_net berth_agent berth_server berth_cli berth)
+berth_pch_reuse(berth_runtime berth_net berth_agent berth_server berth_cli berth berth_test_support)
 
 if(TARGET unit_tests)
   target_precompile_headers(unit_tests PRIVATE ${BERTH_PCH_IO} <gtest/gtest.h>)

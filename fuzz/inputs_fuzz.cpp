@@ -1,6 +1,6 @@
 // libFuzzer target over the other inputs an outsider reaches: JSON of any
 // depth (API bodies, config files), verb arguments, server config files,
-// image references and the number-bearing fields (durations, sizes, CPU,
+// image references, advertise_url and route tables, and the number-bearing fields (durations, sizes, CPU,
 // bandwidth). The first byte picks the target.
 // Invariants: nothing crashes (no undefined behaviour in any conversion);
 // every refusal names a field; accepted values are within their ranges.
@@ -11,6 +11,7 @@
 #include "apps/validation.hpp"
 #include "common/json.hpp"
 #include "protocol/verb_args.hpp"
+#include "server/advertise.hpp"
 #include "server/server_config.hpp"
 
 namespace {
@@ -44,6 +45,9 @@ void checkFields(const std::string& text) {
   if (auto r = apps::parseBandwidth("n", text); r && *r < 0) __builtin_trap();
   (void)apps::validateUser("user", text);
   (void)apps::refuseControlCharacters("path", text);
+  // advertise_url and listen as a user types them, and /proc/net/route text.
+  if (auto r = berth::server::planAdvertising(text, text, {}, {}); !r) requireNamedField(r.error());
+  (void)berth::server::parseDefaultRouteInterfaces(text);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ done
 RUN_PACKAGES=(docker.io busybox-static iproute2 util-linux procps curl)
 # What building the `berth` binary needs.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
-  libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libfmt-dev
   libcli11-dev libsqlite3-dev libsodium-dev)
 # What the tests, fuzzers and benchmarks add (scripts/test.sh, fuzz.sh, bench.sh).
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
 cd build
-ctest --output-on-failure --timeout 600 -j2 "$@"
+ctest --output-on-failure --no-tests=error --timeout 600 -j2 "$@"

@@ -13,6 +13,9 @@
 #include "cli/cli.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
+#include "composition/agent_root.hpp"
+#include "pki/sealed_file.hpp"
+#include "store/store.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -37,20 +40,38 @@ nlohmann::json toJson(const std::map<std::string, std::string>& overrides) {
   return j;
 }
 
+// The server's composition: settings, then the store they ask for (today
+// SQLite at <data_dir>/berth.db; the data directory is created 0700 first),
+// then the server on top.
+Result<std::unique_ptr<server::Server>> openServer(server::ServerOptions options) {
+  auto config = server::loadServerConfig(options);
+  if (!config) return config.error();
+  if (auto r = pki::ensurePrivateDirectory(config->data_dir); !r) return r.error();
+  auto store = store::openSqliteStore(config->data_dir + "/berth.db", config->sqlite_synchronous == "full");
+  if (!store) return store.error();
+  return server::Server::create(std::move(options), std::move(*config), std::move(*store));
+}
+
 int runServer(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
   log::setComponent("server");
   const std::string userContext = cli::userContextPath(processEnvironment());
-  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
+  auto server = openServer({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
   }
-  if (auto key = (*server)->newAdminKey()) {
-    std::cout << "berth server: first start\n  API:       " << (*server)->apiUrl() << "\n  admin key: " << *key
-              << "  (shown once; the CLI reads it from " << (userContext.empty() ? (*server)->config().data_dir + "/cli.json" : userContext)
-              << ")\n  CA pin:    " << (*server)->caPin() << "\n"
-              << std::flush;
+  // The URL is the advertised one (advertise_url): the certificate names it.
+  const auto& srv = **server;
+  const auto key = srv.newAdminKey();
+  std::cout << (key ? "berth server: first start" : "berth server") << "\n  API:       " << srv.apiUrl() << "\n";
+  if (key) {
+    std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from "
+              << (userContext.empty() ? srv.config().data_dir + "/cli.json" : userContext) << ")\n";
   }
+  std::cout << "  CA pin:    " << srv.caPin() << "\n  join:      berth agent --server " << srv.apiUrl()
+            << " --join TOKEN --ca-pin " << srv.caPin() << "\n             (TOKEN from `berth token create`, which "
+            << "prints this line whole)\n"
+            << std::flush;
   (*server)->run();
   return 0;
 }
@@ -72,7 +93,7 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
   }
   log::Level level;
   if (log::parseLevel(config->log_level, level)) log::setLevel(level);
-  auto agent = agent::Agent::create(*config);
+  auto agent = composition::makeAgent(*config);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << " (" << agent.error().code << ")\n";
     return agent.error().code == "enroll_refused" || agent.error().code == "pin_mismatch" ? 4 : 1;
@@ -86,7 +107,7 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   log::setComponent("dev");
   if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
   const std::string userContext = cli::userContextPath(processEnvironment());
-  auto server = server::Server::create({configFile, toJson(overrides), true, userContext});
+  auto server = openServer({configFile, toJson(overrides), true, userContext});
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
@@ -133,7 +154,7 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
   agentConfig.labels = {{"role", "dev"}};
   agentConfig.handle_signals = false;
   agentConfig.join_token = token;
-  auto created = agent::Agent::create(agentConfig);
+  auto created = composition::makeAgent(agentConfig);
   if (!created) {
     std::cerr << "error: the dev agent could not start: " << created.error().message << "\n";
     srv.stop();
@@ -160,6 +181,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"berth: a self-hosted platform-as-a-service (control plane, node agent and CLI in one binary)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION, "Print the version and exit");
   std::function<int()> run;
   std::string configFile;
   std::map<std::string, std::string> overrides;
@@ -179,12 +201,21 @@ int main(int argc, char** argv) {
   addConfigFlags(devCmd, server::serverConfigKeys(), overrides);
   devCmd->callback([&] { run = [&] { return runDev(configFile, overrides); }; });
 
+  app.add_subcommand("version", "Print the version")->callback([&] {
+    run = [] {
+      std::cout << "berth " << BERTH_VERSION << "\n";
+      return 0;
+    };
+  });
+
   cli::addClientCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

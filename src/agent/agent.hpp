@@ -4,12 +4,17 @@
 // jitter, and renews its certificate before it expires. Never listens.
 #pragma once
 
-#include <memory>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "agent/command_journal.hpp"
+#include "agent/verbs.hpp"
+#include "common/clock.hpp"
 #include "common/result.hpp"
+#include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
 
@@ -48,10 +53,23 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged);
 // not there yet) `cap_s` applies.
 std::chrono::milliseconds reconnectDelay(int failures, bool had_session, int cap_s, double jitter);
 
+// Connects to the container runtime. Called on a worker thread at start and
+// again on later app work while it fails (the runtime may come up after the agent).
+using RuntimeConnector = std::function<Result<std::unique_ptr<runtime::ContainerRuntime>>()>;
+
+// The concrete parts an agent runs on, wired by its composition root
+// (src/composition/agent_root.cpp: Docker, the journal file, /proc); tests pass their own.
+struct AgentParts {
+  RuntimeConnector connect_runtime;
+  CommandJournal journal;  // <state_dir>/commands.json as loaded
+  HostReader host_reader;
+  Clock clock = systemNowMs;
+};
+
 class Agent {
  public:
   // Loads the enrolled state, or enrols with server_url/join_token/ca_pin.
-  static Result<std::unique_ptr<Agent>> create(AgentConfig config);
+  static Result<std::unique_ptr<Agent>> create(AgentConfig config, AgentParts parts);
   ~Agent();
   void run();
   // Thread-safe.

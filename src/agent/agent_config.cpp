@@ -3,6 +3,7 @@
 #include "agent/agent.hpp"
 #include "apps/validation.hpp"
 #include "common/logging.hpp"
+#include "protocol/agent_frames.hpp"
 
 namespace berth::agent {
 namespace {
@@ -77,6 +78,8 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
     for (auto it = labels.begin(); it != labels.end(); ++it) {
       if (!it.value().is_string()) return fieldError("labels." + it.key(), "must be a string");
     }
+    // The server's rule for HELLO, checked here so a bad label stops the start, not every session.
+    if (auto text = protocol::checkHelloText({{"labels", labels}}); !text) return text.error();
     config.labels = labels;
   }
   std::tuple<const char*, int*, int, int> ints[] = {{"clock_skew_s", &config.clock_skew_s, 1, 3600},

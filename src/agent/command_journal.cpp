@@ -1,5 +1,8 @@
 #include "agent/command_journal.hpp"
 
+#include <cstdint>
+#include <type_traits>
+
 #include "common/json.hpp"
 #include "pki/sealed_file.hpp"
 
@@ -47,11 +50,14 @@ Result<CommandJournal> CommandJournal::fromJson(const nlohmann::json& j, std::st
     for (const auto& item : *r) {
       if (!item.is_object() || !item.contains("correlation_id") || !item["correlation_id"].is_string()) return bad;
       VerbOutcome o;
+      // Each field only from a value of its own type: get<bool>() on a string would throw.
       auto field = [&](const char* key, auto fallback) {
+        using T = decltype(fallback);
         auto it = item.find(key);
-        return it != item.end() && (it->is_string() || it->is_boolean() || it->is_number_integer())
-                   ? it->get<decltype(fallback)>()
-                   : fallback;
+        if (it == item.end()) return fallback;
+        if constexpr (std::is_same_v<T, bool>) return it->is_boolean() ? it->get<bool>() : fallback;
+        else if constexpr (std::is_same_v<T, std::string>) return it->is_string() ? it->get<std::string>() : fallback;
+        else return it->is_number_integer() && *it >= INT32_MIN && *it <= INT32_MAX ? it->get<T>() : fallback;
       };
       o.ok = field("ok", false);
       o.exit_code = field("exit_code", 0);
@@ -94,6 +100,6 @@ std::optional<VerbOutcome> CommandJournal::result(const std::string& correlation
   return it->second;
 }
 
-Result<void> CommandJournal::save() const { return pki::writePrivateFile(path_, toJson().dump()); }
+Result<void> CommandJournal::save() const { return pki::writePrivateFile(path_, dumpJson(toJson())); }
 
 }  // namespace berth::agent

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "runtime/docker/log_stream.hpp"
+#include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
 
@@ -25,7 +25,7 @@ struct PendingLogLine {
   std::string container;
   int deployment = 0;
   int replica = 0;
-  runtime::docker::LogLine line;
+  runtime::LogLine line;
 };
 
 class LogBuffer {

@@ -11,6 +11,7 @@
 #include "common/json.hpp"
 #include "cli/cli_common.hpp"
 #include "common/config.hpp"
+#include "common/states.hpp"
 
 namespace berth::cli {
 namespace {
@@ -50,11 +51,12 @@ int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, boo
       const std::string state = d->body.value("state", std::string());
       if (state != last) std::cerr << fmt::format("{} deployment {}: {}\n", app, number, state);
       last = state;
-      if (state == "healthy" || state == "superseded") {
+      const auto parsed = parseDeploymentState(state);
+      if (parsed && ranHealthy(*parsed)) {
         std::cout << fmt::format("{} deployment {} is healthy ({})\n", app, number, str(d->body, "image"));
         return exit_code::kOk;
       }
-      if (state == "failed") {
+      if (parsed == DeploymentState::Failed) {
         std::cerr << "error: " << d->body.value("reason", std::string()) << "\n";
         return exit_code::kCommandFailed;
       }
@@ -66,11 +68,12 @@ int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, boo
       const std::string state = c->body.value("state", std::string());
       if (state != last) std::cerr << fmt::format("{} {}: {}\n", app, verb.substr(4), state);
       last = state;
-      if (state == "succeeded") {
+      const auto parsed = parseCommandState(state);
+      if (parsed == CommandState::Succeeded) {
         std::cout << fmt::format("{} {}: done\n", app, verb.substr(4));
         return exit_code::kOk;
       }
-      if (state == "failed" || state == "expired" || state == "cancelled") {
+      if (parsed && isTerminal(*parsed)) {
         std::cerr << "error: " << c->body.value("error", state) << "\n";
         return exit_code::kCommandFailed;
       }

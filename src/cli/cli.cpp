@@ -10,6 +10,7 @@
 #include "cli/api_client.hpp"
 #include "cli/cli_common.hpp"
 #include "common/config.hpp"
+#include "common/states.hpp"
 
 namespace berth::cli {
 namespace detail {
@@ -20,7 +21,8 @@ int exitCodeFor(const Error& error) {
   if (c == "not_found") return exit_code::kNotFound;
   if (c == "unauthorized" || c == "forbidden" || c == "revoked") return exit_code::kUnauthorized;
   if (c == "conflict" || c == "queue_full" || c == "over_capacity" || c == "no_node") return exit_code::kConflict;
-  if (c == "connect_failed" || c == "tls_failed" || c == "http_failed") return exit_code::kUnreachable;
+  if (c == "connect_failed" || c == "tls_failed" || c == "http_failed" || c == "server_name_mismatch")
+    return exit_code::kUnreachable;
   return exit_code::kServerError;
 }
 
@@ -48,7 +50,19 @@ int request(const Options& o, const std::string& method, const std::string& targ
 
 std::string str(const nlohmann::json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return "-";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+  return printable(j[key].is_string() ? j[key].get<std::string>() : dumpJson(j[key]));
+}
+
+std::string printable(std::string text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto& c = reinterpret_cast<unsigned char&>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      c = '?';
+    } else if (c == 0xc2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xe0) == 0x80) {
+      text.replace(i, 2, "?");  // a C1 control (U+0080..U+009F) in UTF-8
+    }
+  }
+  return text;
 }
 
 std::string ago(std::int64_t at_ms) {
@@ -153,11 +167,18 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       nlohmann::json body = {{"ttl_s", *ttl}, {"description", *description}};
       if (!boundNode->empty()) body["node_id"] = *boundNode;
       return request(*o, "POST", "/api/v1/tokens", body, [o, boundNode](const nlohmann::json& t) {
-        auto settings = resolveClientSettings(o->flags, processEnvironment());
+        // The server's advertised URL (advertise_url), the one its certificate
+        // names; this CLI's own URL only from an older server.
+        std::string server =
+            t.contains("server_url") && t["server_url"].is_string() ? t["server_url"].get<std::string>() : "";
+        if (server.empty()) {
+          auto settings = resolveClientSettings(o->flags, processEnvironment());
+          server = settings ? settings->server : "https://SERVER:7443";
+        }
         std::cout << str(t, "token") << "\n\n"
                   << (boundNode->empty() ? "Join a node with:" : "Rejoin node " + *boundNode + " (on that machine):")
-                  << "\n  berth agent --server " << (settings ? settings->server : "https://SERVER:7443")
-                  << " --join " << str(t, "token") << " --ca-pin " << str(t, "ca_pin") << "\n";
+                  << "\n  berth agent --server " << server << " --join " << str(t, "token") << " --ca-pin "
+                  << str(t, "ca_pin") << "\n";
       });
     };
   });
@@ -194,7 +215,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*cmdTtl + 5);
       while (*wait && std::chrono::steady_clock::now() < deadline) {
         const std::string state = command.value("state", std::string());
-        if (state != "queued" && state != "dispatched" && state != "running") break;
+        const auto parsed = parseCommandState(state);
+        if (!parsed || isTerminal(*parsed)) break;
         if (!o->json) std::cerr << "\r" << state << "..." << std::flush;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         auto next = client->call("GET", "/api/v1/commands/" + command.value("id", std::string()));
@@ -209,8 +231,8 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
       } else {
         std::cout << str(command, "id") << "\n";
       }
-      const std::string state = command.value("state", std::string());
-      if (*wait && state != "succeeded") return exit_code::kCommandFailed;
+      if (*wait && parseCommandState(command.value("state", std::string())) != CommandState::Succeeded)
+        return exit_code::kCommandFailed;
       return exit_code::kOk;
     };
   });

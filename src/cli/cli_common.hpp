@@ -27,7 +27,11 @@ int fail(const Error& error);
 // Runs one API call and hands the body to `show` (or prints JSON with --json).
 int request(const Options& o, const std::string& method, const std::string& target, const nlohmann::json& body,
             const std::function<void(const nlohmann::json&)>& show);
+// A table cell: `j[key]` as text, "-" when absent, control characters shown as '?'.
 std::string str(const nlohmann::json& j, const char* key);
+// `text` with C0/C1 control characters and DEL as '?', so text from a node or
+// an app cannot move the cursor or retitle the operator's terminal.
+std::string printable(std::string text);
 std::string ago(std::int64_t at_ms);
 // --server, --api-key, --ca-file, --json.
 std::function<void(CLI::App*)> commonOptions(std::shared_ptr<Options> o);

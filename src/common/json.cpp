@@ -52,4 +52,17 @@ nlohmann::json parseJsonOrDiscarded(std::string_view text, std::size_t max_depth
   return std::move(*parsed);
 }
 
+std::string dumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string truncateUtf8(std::string text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  // Step back over continuation bytes (10xxxxxx) to the start of the sequence that straddles the cut.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80 && max_bytes - cut < 3) --cut;
+  text.resize(cut);
+  return text;
+}
+
 }  // namespace berth

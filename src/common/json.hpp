@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 #include "common/result.hpp"
@@ -23,5 +24,13 @@ Result<nlohmann::json> parseJson(std::string_view text, std::size_t max_depth = 
 // The same, for callers that only need to know it failed: a discarded value
 // (is_discarded()) on any error.
 nlohmann::json parseJsonOrDiscarded(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
+
+// Compact JSON text that never throws: a string holding invalid UTF-8 (a
+// container's output, a subprocess's error text) has those bytes replaced by
+// U+FFFD, where json::dump() would throw and end whatever was sending it.
+std::string dumpJson(const nlohmann::json& value);
+
+// `text` cut to at most `max_bytes` without splitting a UTF-8 sequence.
+std::string truncateUtf8(std::string text, std::size_t max_bytes);
 
 }  // namespace berth

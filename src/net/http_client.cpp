@@ -6,7 +6,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,7 +28,14 @@ Result<Url> parseUrl(const std::string& text) {
   url.path = slash == std::string::npos ? "/" : rest.substr(slash);
   std::string authority = rest.substr(0, slash);
   auto colon = authority.rfind(':');
-  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+  if (!authority.empty() && authority.front() == '[') {  // an IPv6 address: [fd00::2]:7443
+    auto close = authority.find(']');
+    if (close == std::string::npos) return makeError("bad_url", "URL '" + text + "' has an unclosed '['");
+    url.host = authority.substr(1, close - 1);
+    const std::string after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return makeError("bad_url", "URL '" + text + "' has an invalid port");
+    url.port = after.empty() ? "443" : after.substr(1);
+  } else if (colon != std::string::npos) {
     url.host = authority.substr(0, colon);
     url.port = authority.substr(colon + 1);
   } else {
@@ -59,8 +65,13 @@ asio::awaitable<Result<HttpResponse>> run(const Url& server, ssl::context& tls, 
   co_await beast::get_lowest_layer(stream).async_connect(endpoints, token);
   if (ec) co_return makeError("connect_failed", "connect " + server.host + ":" + server.port + ": " + ec.message());
   SSL_set_tlsext_host_name(stream.native_handle(), server.host.c_str());
-  if (verify_host_name) stream.set_verify_callback(ssl::host_name_verification(server.host));
+  auto names = std::make_shared<ServerNameCheck>();
+  if (verify_host_name) stream.set_verify_callback(verifyServerName(server.host, names));
   co_await stream.async_handshake(ssl::stream_base::client, token);
+  if (ec && names->mismatch) {
+    auto error = serverNameMismatch(server.host, names->names_held);
+    co_return makeError(error.code, "TLS handshake with " + server.host + ": " + error.message);
+  }
   if (ec) co_return makeError("tls_failed", "TLS handshake with " + server.host + ": " + ec.message());
 
   http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};

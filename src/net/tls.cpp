@@ -3,6 +3,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <boost/asio/ssl/host_name_verification.hpp>
+
 #include "pki/ossl.hpp"
 
 namespace berth::net {
@@ -79,6 +81,31 @@ Result<std::unique_ptr<ssl::context>> makeClientContext(const ClientTlsConfig& c
     if (auto r = useIdentity(*ctx, config.cert_pem, config.key_pem); !r) return r.error();
   }
   return ctx;
+}
+
+std::function<bool(bool, ssl::verify_context&)> verifyServerName(const std::string& host,
+                                                                 std::shared_ptr<ServerNameCheck> out) {
+  return [check = ssl::host_name_verification(host), out](bool preverified, ssl::verify_context& vctx) mutable {
+    if (check(preverified, vctx)) return true;
+    X509_STORE_CTX* store = vctx.native_handle();
+    // Only a good chain whose leaf names another host is a name mismatch.
+    if (preverified && out && X509_STORE_CTX_get_error_depth(store) == 0) {
+      if (X509* leaf = X509_STORE_CTX_get_current_cert(store)) {
+        out->mismatch = true;
+        out->names_held = pki::subjectAltNames(leaf);
+      }
+    }
+    return false;
+  };
+}
+
+Error serverNameMismatch(const std::string& host, const std::vector<std::string>& names_held) {
+  std::string held;
+  for (const auto& name : names_held) held += (held.empty() ? "" : ", ") + name;
+  return makeError("server_name_mismatch", "the server's certificate does not name '" + host + "': it holds " +
+                                               (held.empty() ? std::string("no names") : held) + "; add '" + host +
+                                               "' to the server's server_names (or set its advertise_url to https://" +
+                                               host + ":PORT) and restart it, or dial one of the names it holds");
 }
 
 std::string peerCertificatePem(SSL* ssl) {

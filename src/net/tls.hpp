@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -43,6 +44,23 @@ struct ClientTlsConfig {
   std::string key_pem;
 };
 Result<std::unique_ptr<ssl::context>> makeClientContext(const ClientTlsConfig& config);
+
+// What a client learned when the server's certificate did not name the host
+// it dialled (the chain itself verified).
+struct ServerNameCheck {
+  bool mismatch = false;
+  std::vector<std::string> names_held;  // the leaf's subjectAltName entries
+};
+
+// A client stream's verify callback: the chain as usual, then the leaf must
+// name `host` (RFC 2818, like asio's host_name_verification); on a mismatch
+// `out` records the names the leaf holds, for serverNameMismatch().
+std::function<bool(bool, ssl::verify_context&)> verifyServerName(const std::string& host,
+                                                                 std::shared_ptr<ServerNameCheck> out);
+
+// The error for a certificate that does not name `host`: which names it holds
+// and which server setting adds one. Pure.
+Error serverNameMismatch(const std::string& host, const std::vector<std::string>& names_held);
 
 // The peer's leaf certificate (PEM) on an established connection, or empty.
 std::string peerCertificatePem(SSL* ssl);

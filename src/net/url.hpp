@@ -13,7 +13,8 @@ struct Url {
   std::string path;  // "/" when absent
 };
 
-// Accepts "https://host[:port][/path]"; port defaults to 443.
+// Accepts "https://host[:port][/path]" (an IPv6 host in brackets, returned
+// without them); port defaults to 443.
 Result<Url> parseUrl(const std::string& text);
 
 }  // namespace berth::net

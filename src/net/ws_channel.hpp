@@ -4,7 +4,8 @@
 //
 // Held by shared_ptr because the reader and writer coroutines and the owner
 // (session table or agent loop) each keep it alive independently.
-// Not thread-safe: use from the executor's single thread only.
+// Not thread-safe: use from the executor's single thread only (closing() may
+// be read from any thread; other threads post their calls to executor()).
 #pragma once
 
 #include <utility>
@@ -14,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -38,7 +40,8 @@ class WsChannel : public std::enable_shared_from_this<WsChannel> {
   // Drops the connection at once without a close handshake.
   void abort();
 
-  bool closing() const { return closing_; }
+  bool closing() const { return closing_.load(std::memory_order_relaxed); }
+  boost::asio::any_io_executor executor() { return stream_.get_executor(); }
   std::size_t queuedFrames() const { return queue_.size(); }
   WsStream& stream() { return stream_; }
 
@@ -49,7 +52,7 @@ class WsChannel : public std::enable_shared_from_this<WsChannel> {
   boost::asio::steady_timer wake_;
   std::deque<std::string> queue_;
   boost::beast::flat_buffer read_buffer_;
-  bool closing_ = false;
+  std::atomic<bool> closing_{false};
   bool aborted_ = false;
   std::string close_reason_;
 };

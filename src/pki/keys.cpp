@@ -47,6 +47,7 @@ Result<CertificateInfo> inspectCertificate(const std::string& cert_pem) {
   info.not_before_ms = asn1TimeToMs(X509_get0_notBefore(cert->get()));
   info.not_after_ms = asn1TimeToMs(X509_get0_notAfter(cert->get()));
   info.spki_pin = spkiPin(cert->get());
+  info.names = subjectAltNames(cert->get());
   return info;
 }
 

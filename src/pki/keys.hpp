@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -20,6 +21,7 @@ struct CertificateInfo {
   std::int64_t not_before_ms = 0;
   std::int64_t not_after_ms = 0;
   std::string spki_pin;  // "sha256:<hex>" of the DER SubjectPublicKeyInfo
+  std::vector<std::string> names;  // subjectAltName DNS names and IP addresses
 };
 
 Result<CertificateInfo> inspectCertificate(const std::string& cert_pem);

@@ -2,14 +2,17 @@
 // pki interface; only pki/*.cpp and net/tls.cpp include it.
 #pragma once
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/encoding.hpp"
 #include "common/ids.hpp"
@@ -85,6 +88,31 @@ inline std::string spkiPin(X509* cert) {
   std::string bytes(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
   OPENSSL_free(der);
   return "sha256:" + sha256Hex(bytes);
+}
+
+// The DNS names and IP addresses in the subjectAltName extension, in order.
+inline std::vector<std::string> subjectAltNames(X509* cert) {
+  std::vector<std::string> out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (!names) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type == GEN_DNS) {
+      const ASN1_STRING* s = name->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<std::size_t>(ASN1_STRING_length(s)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_STRING* s = name->d.iPAddress;
+      const int len = ASN1_STRING_length(s);
+      char text[INET6_ADDRSTRLEN] = {0};
+      if ((len == 4 || len == 16) &&
+          ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text)) {
+        out.emplace_back(text);
+      }
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return out;
 }
 
 }  // namespace berth::pki

@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -50,6 +52,23 @@ Result<void> writePrivateFile(const std::string& path, const std::string& conten
     ::close(dirFd);
   }
   return Ok{};
+}
+
+std::size_t removeStaleTempFiles(const std::string& dir, int min_age_s) {
+  std::error_code ec;
+  std::size_t removed = 0;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto dot = name.rfind(".tmp.");
+    if (dot == std::string::npos || name.size() - dot != 5 + 12) continue;
+    if (name.find_first_not_of("0123456789abcdef", dot + 5) != std::string::npos) continue;
+    if (!entry.is_regular_file(ec) || entry.is_symlink(ec)) continue;
+    const auto written = entry.last_write_time(ec);
+    if (ec || now - written < std::chrono::seconds(min_age_s)) continue;
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 Result<void> ensurePrivateDirectory(const std::string& dir) {

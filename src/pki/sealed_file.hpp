@@ -3,6 +3,7 @@
 // machine id, so a copied data directory alone does not reveal them.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "common/result.hpp"
@@ -13,6 +14,13 @@ namespace berth::pki {
 // (O_EXCL|O_NOFOLLOW, so a planted link or file is never written through),
 // fsync, rename over `path`, fsync of the directory. Errors: "write_failed".
 Result<void> writePrivateFile(const std::string& path, const std::string& content);
+
+// Removes the temp files writePrivateFile leaves in `dir` when its process is
+// killed between creating and renaming one (`<name>.tmp.<12 hex>`, untouched
+// for `min_age_s`, so a live writer's file is left alone); how many it removed.
+// Called at start-up on the directories a process writes, so crashes do not
+// slowly fill them.
+std::size_t removeStaleTempFiles(const std::string& dir, int min_age_s = 60);
 
 // Creates `dir` mode 0700 when missing; when it exists, checks that it is a
 // real directory (not a link) owned by this user and not open to group or

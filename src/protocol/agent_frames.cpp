@@ -34,7 +34,42 @@ Result<void> readInt(const nlohmann::json& obj, const std::string& prefix, const
   return Ok{};
 }
 
+bool hasControlCharacter(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return true;
+    // C1 controls (U+0080..U+009F, e.g. the one-byte CSI) in UTF-8.
+    if (c == 0xc2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xe0) == 0x80) return true;
+  }
+  return false;
+}
+
+Result<void> checkText(const std::string& field, const std::string& text, std::size_t max) {
+  if (text.size() > max) return bad(field, "must be at most " + std::to_string(max) + " characters");
+  if (hasControlCharacter(text)) return bad(field, "must not contain control characters");
+  return Ok{};
+}
+
 }  // namespace
+
+Result<void> checkHelloText(const nlohmann::json& data) {
+  if (!data.is_object()) return bad("", "must be an object");
+  for (auto [key, max] : {std::pair<const char*, std::size_t>{"hostname", 253}, {"version", 128}, {"site", 128}}) {
+    std::string text;
+    if (auto r = readString(data, "", key, text); !r) return r;
+    if (auto r = checkText(key, text, max); !r) return r;
+  }
+  auto labels = data.find("labels");
+  if (labels == data.end()) return Ok{};
+  if (!labels->is_object()) return bad("labels", "must be an object");
+  if (labels->size() > 64) return bad("labels", "must hold at most 64 labels");
+  for (const auto& [key, value] : labels->items()) {
+    if (auto r = checkText("labels", key, 63); !r) return r;
+    if (!value.is_string()) return bad("labels." + key, "must be a string");
+    if (auto r = checkText("labels." + key, value.get<std::string>(), 128); !r) return r;
+  }
+  return Ok{};
+}
 
 Result<AppEventFrame> parseAppEvent(const nlohmann::json& data) {
   if (!data.is_object()) return bad("", "must be an object");

@@ -52,6 +52,11 @@ struct ResultFrame {
 Result<AppEventFrame> parseAppEvent(const nlohmann::json& data);
 Result<LogFrame> parseLogFrame(const nlohmann::json& data);
 Result<ResultFrame> parseResultFrame(const nlohmann::json& data);
+// HELLO's text an operator reads (`berth node ls`): hostname (≤ 253), version
+// and site (≤ 128) strings, labels an object of at most 64 string values
+// (keys ≤ 63, values ≤ 128); none may hold a control character (a terminal
+// escape from a node would otherwise reach the operator's screen).
+Result<void> checkHelloText(const nlohmann::json& data);
 // EVENT's `kind`, "" when absent or not a string.
 std::string eventKind(const nlohmann::json& data);
 

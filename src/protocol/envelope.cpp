@@ -81,7 +81,7 @@ nlohmann::json toJson(const Envelope& e, bool include_signature) {
   return j;
 }
 
-std::string serialize(const Envelope& envelope) { return toJson(envelope).dump(); }
+std::string serialize(const Envelope& envelope) { return dumpJson(toJson(envelope)); }
 
 Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.size() > max_bytes) {

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "common/encoding.hpp"
+#include "common/json.hpp"
 
 namespace berth::protocol {
 
@@ -15,7 +16,7 @@ SigningKeyPair generateSigningKey() {
   return pair;
 }
 
-std::string signedBytes(const Envelope& envelope) { return toJson(envelope, false).dump(); }
+std::string signedBytes(const Envelope& envelope) { return dumpJson(toJson(envelope, false)); }
 
 void sign(Envelope& envelope, const std::string& secret_key) {
   const std::string message = signedBytes(envelope);

@@ -1,10 +1,16 @@
 // The container runtime interface the agent drives. Docker (runtime/docker) is
-// the first implementation; tests/integration/docker_runtime_test.cpp runs it
-// against a real dockerd. Calls block; use from one thread per instance.
+// the first implementation; tests/support/memory_runtime is the in-memory one
+// tests use. tests/support/runtime_conformance.hpp is the behaviour both must
+// show (run against a real dockerd by tests/integration and against the fake by
+// tests/unit). Every call but followLogs blocks and may run on any thread; an
+// implementation makes each call on its own (Docker: its own connection).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +95,24 @@ struct ContainerInfo {
   std::string user;
 };
 
+// One line a container wrote.
+struct LogLine {
+  std::string stream;  // "stdout" or "stderr"
+  std::int64_t at_ms = 0;  // when the runtime received it, unix ms
+  std::string text;  // without the trailing newline
+};
+
+using LogLinesHandler = std::function<void(std::vector<LogLine>)>;
+using LogEndHandler = std::function<void(const std::string& reason)>;
+
+// An open log stream from followLogs. stop() ends it: no handler runs after
+// it returns. Destroying it stops it. Use it on the executor it was opened with.
+class LogSubscription {
+ public:
+  virtual ~LogSubscription() = default;
+  virtual void stop() = 0;
+};
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -119,6 +143,17 @@ class ContainerRuntime {
   virtual Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) = 0;
   // One sample, without waiting for a second one (so CPU % comes from the caller's previous sample).
   virtual Result<ContainerStats> stats(const std::string& id) = 0;
+
+  // Follows the stdout and stderr of container `id` (id or name): the lines
+  // stamped at or after `since_ms` (unix ms) it wrote already, in order, then
+  // new ones as they come. When the container stops (or was not running) the
+  // stream ends after its last line and `on_end` runs once with a reason; a
+  // missing container ends it at once. Asynchronous: returns immediately and
+  // runs both handlers on `executor`, so following many containers costs no
+  // threads. Call it on that executor's thread.
+  virtual std::unique_ptr<LogSubscription> followLogs(boost::asio::any_io_executor executor, const std::string& id,
+                                                      std::int64_t since_ms, LogLinesHandler on_lines,
+                                                      LogEndHandler on_end) = 0;
 };
 
 }  // namespace berth::runtime

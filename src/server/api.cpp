@@ -41,7 +41,7 @@ int statusFor(const std::string& code) {
       {"headers_too_large", 431},
       {"not_found", 404},        {"conflict", 409},      {"queue_full", 429},    {"over_capacity", 409},
       {"store_unavailable", 503}, {"store_error", 503},
-      {"no_node", 409}};
+      {"no_node", 409},          {"method_not_allowed", 405}};
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
 }
@@ -164,14 +164,16 @@ ApiResponse Api::handle(const ApiRequest& request) {
       }
     }
   }
-  if (!request.body.empty()) {
-    auto body = parseJson(request.body);
-    if (!body) return errorResponse(invalid("body", "is not valid JSON: " + body.error().message));
-    call.body = std::move(*body);
+  const auto match = routes_.match(request.method, call.path);
+  if (!match.route) {
+    if (match.allowed.empty()) return errorResponse(makeError("not_found", "no such endpoint: " + request.method + " " + path));
+    std::string allow;
+    for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+    auto refusal = errorResponse(makeError("method_not_allowed", path + " answers " + allow + ", not " + request.method));
+    refusal.headers["Allow"] = allow;
+    return refusal;
   }
-
-  const bool agentCall = call.path.size() >= 1 && (call.path[0] == "enroll" || call.path[0] == "agent");
-  if (agentCall) {
+  if (match.route->scope == Scope::Agent) {
     call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
   } else {
     if (request.bearer.empty())
@@ -186,10 +188,18 @@ ApiResponse Api::handle(const ApiRequest& request) {
     }
     call.actor = "key:" + known->second;
   }
+  // Bodies are parsed only for callers that passed authentication.
+  if (!request.body.empty()) {
+    auto body = parseJson(request.body);
+    if (!body) return errorResponse(invalid("body", "is not valid JSON: " + body.error().message));
+    call.body = std::move(*body);
+  }
+  const auto& handler = match.route->handler;
+  const auto& params = match.params;
 
   ApiResponse response;
   if (request.method == "GET") {
-    response = route(call);
+    response = handler(call, params);
   } else {
     // A mutating call and its audit record commit together; a refused or
     // failed one (any 4xx or 5xx) is rolled back whole and still audited.
@@ -200,7 +210,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
                                                      outcome, request.request_id});
     };
     auto committed = d_.store.transaction([&]() -> Result<void> {
-      response = route(call);
+      response = handler(call, params);
       if (response.status >= 400) return makeError("rolled_back", "the request was refused");
       return audit();
     });
@@ -220,26 +230,76 @@ ApiResponse Api::handle(const ApiRequest& request) {
   return response;
 }
 
-ApiResponse Api::route(Call& call) {
-  const auto& p = call.path;
-  const auto& m = call.request.method;
-  const auto n = p.size();
-  if (n >= 1 && p[0] == "apps") return routeApps(call);
-  if (n == 1 && p[0] == "enroll" && m == "POST") return enroll(call);
-  if (n == 2 && p[0] == "agent" && p[1] == "renew" && m == "POST") return renew(call);
-  if (n == 1 && p[0] == "status" && m == "GET") return status();
-  if (n == 1 && p[0] == "tokens" && m == "POST") return createToken(call);
-  if (n == 1 && p[0] == "audit" && m == "GET") return listAudit(call);
-  if (n == 1 && p[0] == "nodes" && m == "GET") return listNodes();
-  if (n == 2 && p[0] == "nodes" && m == "GET") return showNode(p[1]);
-  if (n == 3 && p[0] == "nodes" && p[2] == "revoke" && m == "POST") return revokeNode(p[1]);
-  if (n == 3 && p[0] == "nodes" && p[2] == "telemetry" && m == "GET") return telemetry(call, p[1]);
-  if (n == 3 && p[0] == "nodes" && p[2] == "commands" && m == "POST") return submitCommand(call, p[1]);
-  if (n == 3 && p[0] == "nodes" && p[2] == "commands" && m == "GET") return listCommands(call, p[1]);
-  if (n == 1 && p[0] == "commands" && m == "GET") return listCommands(call, call.query["node"]);
-  if (n == 2 && p[0] == "commands" && m == "GET") return showCommand(p[1]);
-  if (n == 3 && p[0] == "commands" && p[2] == "cancel" && m == "POST") return cancelCommand(p[1]);
-  return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
+void Api::addRoutes() {
+  using P = const RouteParams&;
+  auto& r = routes_;
+  r.add("POST", "/enroll", Scope::Agent, [this](Call& c, P) { return enroll(c); });
+  r.add("POST", "/agent/renew", Scope::Agent, [this](Call& c, P) { return renew(c); });
+  r.add("GET", "/status", Scope::Read, [this](Call&, P) { return status(); });
+  r.add("POST", "/tokens", Scope::Admin, [this](Call& c, P) { return createToken(c); });
+  r.add("GET", "/audit", Scope::Admin, [this](Call& c, P) { return listAudit(c); });
+  r.add("GET", "/nodes", Scope::Read, [this](Call&, P) { return listNodes(); });
+  r.add("GET", "/nodes/{id}", Scope::Read, [this](Call&, P p) { return showNode(p.at("id")); });
+  r.add("POST", "/nodes/{id}/revoke", Scope::Admin, [this](Call&, P p) { return revokeNode(p.at("id")); });
+  r.add("GET", "/nodes/{id}/telemetry", Scope::Read, [this](Call& c, P p) { return telemetry(c, p.at("id")); });
+  r.add("POST", "/nodes/{id}/commands", Scope::Admin, [this](Call& c, P p) { return submitCommand(c, p.at("id")); });
+  r.add("GET", "/nodes/{id}/commands", Scope::Read, [this](Call& c, P p) { return listCommands(c, p.at("id")); });
+  r.add("GET", "/commands", Scope::Read, [this](Call& c, P) { return listCommands(c, c.query["node"]); });
+  r.add("GET", "/commands/{id}", Scope::Read, [this](Call&, P p) { return showCommand(p.at("id")); });
+  r.add("POST", "/commands/{id}/cancel", Scope::Admin, [this](Call&, P p) { return cancelCommand(p.at("id")); });
+
+  auto answer = [](const Result<nlohmann::json>& result, int status = 200) {
+    return result ? json(status, *result) : errorResponse(result.error());
+  };
+  auto& apps = d_.apps;
+  r.add("GET", "/apps", Scope::Read, [&apps, answer](Call&, P) { return answer(apps.list()); });
+  r.add("POST", "/apps", Scope::Deploy, [&apps, answer](Call& c, P) {
+    auto app = apps.create(c.body);
+    if (!app) return errorResponse(app.error());
+    return answer(apps.show(app->name), 201);
+  });
+  r.add("GET", "/apps/{name}", Scope::Read, [&apps, answer](Call&, P p) { return answer(apps.show(p.at("name"))); });
+  r.add("DELETE", "/apps/{name}", Scope::Deploy, [this, &apps](Call& c, P p) {
+    auto flag = [&](const char* key) { return c.query[key] == "1" || c.query[key] == "true"; };
+    return accepted(apps.remove(p.at("name"), flag("volumes"), flag("force")));
+  });
+  r.add("POST", "/apps/{name}/deployments", Scope::Deploy, [this](Call& c, P p) { return deploy(c, p.at("name")); });
+  r.add("GET", "/apps/{name}/deployments/{number}", Scope::Read, [&apps, answer](Call&, P p) {
+    const auto& number = p.at("number");
+    if (number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos)
+      return errorResponse(invalid("deployment", "must be a deployment number"));
+    return answer(apps.deployment(p.at("name"), std::stoi(number)));
+  });
+  for (const char* verb : {"start", "stop", "restart"}) {
+    r.add("POST", std::string("/apps/{name}/") + verb, Scope::Deploy, [this, &apps, verb](Call&, P p) {
+      return accepted(apps.lifecycle(p.at("name"), std::string("app.") + verb));
+    });
+  }
+  r.add("POST", "/apps/{name}/rollback", Scope::Deploy, [this, &apps](Call& c, P p) {
+    int to = 0;
+    if (c.body.is_object() && c.body.contains("to")) {
+      const auto& t = c.body["to"];
+      if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 1'000'000'000)
+        return errorResponse(invalid("to", "must be a deployment number"));
+      to = t.get<int>();
+    }
+    return accepted(apps.rollback(p.at("name"), to));
+  });
+  r.add("POST", "/apps/{name}/scale", Scope::Deploy, [this, &apps](Call& c, P p) {
+    if (!c.body.is_object() || !c.body.contains("replicas") || !c.body["replicas"].is_number_integer())
+      return errorResponse(invalid("replicas", "is required and must be an integer"));
+    const auto replicas = c.body["replicas"].get<std::int64_t>();
+    if (replicas < 0 || replicas > 100) return errorResponse(invalid("replicas", "must be between 0 and 100"));
+    return accepted(apps.scale(p.at("name"), static_cast<int>(replicas)));
+  });
+  for (const char* method : {"POST", "PUT"}) {
+    r.add(method, "/apps/{name}/limits", Scope::Deploy,
+          [this, &apps](Call& c, P p) { return accepted(apps.setLimits(p.at("name"), c.body)); });
+  }
+  r.add("GET", "/apps/{name}/events", Scope::Read, [&apps, answer](Call& c, P p) {
+    return answer(apps.events(p.at("name"), limitParam(c.query, 100, 1000)));
+  });
+  r.add("GET", "/apps/{name}/logs", Scope::Read, [this](Call& c, P p) { return appLogs(c, p.at("name")); });
 }
 
 ApiResponse Api::accepted(const Result<AppCall>& call) {
@@ -251,101 +311,54 @@ ApiResponse Api::accepted(const Result<AppCall>& call) {
                     {"command_id", call->command_id}});
 }
 
-ApiResponse Api::routeApps(Call& call) {
-  const auto& p = call.path;
-  const auto& m = call.request.method;
-  const auto n = p.size();
+ApiResponse Api::deploy(Call& call, const std::string& name) {
+  // ?create=1: the first deploy of a new app creates it in the same transaction,
+  // so a refused spec leaves no empty app behind.
+  if (call.query["create"] == "1") {
+    auto existing = d_.store.getApp(name);
+    if (!existing) return errorResponse(existing.error());
+    if (!*existing) {
+      nlohmann::json placement = {{"name", name}};
+      if (!call.query["node"].empty()) placement["node"] = call.query["node"];
+      if (auto created = d_.apps.create(placement); !created) return errorResponse(created.error());
+    }
+  }
+  return accepted(d_.apps.deploy(name, call.body));
+}
+
+ApiResponse Api::appLogs(Call& call, const std::string& name) {
   auto& apps = d_.apps;
-  auto answer = [](const Result<nlohmann::json>& r, int status = 200) {
-    return r ? json(status, *r) : errorResponse(r.error());
-  };
-  if (n == 1 && m == "GET") return answer(apps.list());
-  if (n == 1 && m == "POST") {
-    auto app = apps.create(call.body);
-    if (!app) return errorResponse(app.error());
-    return answer(apps.show(app->name), 201);
+  auto logsAnswer = [](const Result<nlohmann::json>& r) { return r ? json(200, *r) : errorResponse(r.error()); };
+  std::int64_t after = 0, since = 0;
+  // A browser's EventSource reconnects with Last-Event-ID (our ids are the cursor).
+  const auto& cursor = call.query["after"].empty() ? call.request.last_event_id : call.query["after"];
+  if (!cursor.empty()) {
+    if (cursor.size() > 18 || cursor.find_first_not_of("0123456789") != std::string::npos)
+      return errorResponse(invalid("after", "must be a cursor (a number) from an earlier answer"));
+    after = std::stoll(cursor);
   }
-  const std::string name = p[1];
-  if (n == 2 && m == "GET") return answer(apps.show(name));
-  if (n == 2 && m == "DELETE") {
-    auto flag = [&](const char* key) { return call.query[key] == "1" || call.query[key] == "true"; };
-    return accepted(apps.remove(name, flag("volumes"), flag("force")));
+  const auto& sinceText = call.query["since"];
+  if (!sinceText.empty()) {
+    auto ago = apps::parseDuration("since", sinceText);
+    if (!ago) return errorResponse(ago.error());
+    since = d_.clock() - *ago;
   }
-  const std::string what = n >= 3 ? p[2] : "";
-  if (n == 3 && what == "deployments" && m == "POST") {
-    // ?create=1: the first deploy of a new app creates it in the same transaction,
-    // so a refused spec leaves no empty app behind.
-    if (call.query["create"] == "1") {
-      auto existing = d_.store.getApp(name);
-      if (!existing) return errorResponse(existing.error());
-      if (!*existing) {
-        nlohmann::json placement = {{"name", name}};
-        if (!call.query["node"].empty()) placement["node"] = call.query["node"];
-        if (auto created = apps.create(placement); !created) return errorResponse(created.error());
-      }
-    }
-    return accepted(apps.deploy(name, call.body));
+  if (call.query["follow"] == "1" || call.query["follow"] == "true") {
+    if (auto shown = apps.show(name); !shown) return errorResponse(shown.error());
+    ApiResponse res{200, "", "text/event-stream", {{"Cache-Control", "no-cache"}}, {}, nullptr};
+    res.stream = apps.openLogStream(name, after);
+    return res;
   }
-  if (n == 4 && what == "deployments" && m == "GET") {
-    const auto& number = p[3];
-    if (number.empty() || number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos)
-      return errorResponse(invalid("deployment", "must be a deployment number"));
-    return answer(apps.deployment(name, std::stoi(number)));
+  // ?tail=N: the newest N lines (as docker logs --tail); "all" (or none) pages from the oldest.
+  std::optional<std::size_t> tail;
+  const auto& tailText = call.query["tail"];
+  if (!tailText.empty() && tailText != "all") {
+    if (tailText.size() > 9 || tailText.find_first_not_of("0123456789") != std::string::npos)
+      return errorResponse(invalid("tail", "must be a number of lines or \"all\""));
+    tail = std::min<std::size_t>(std::stoul(tailText), 5000);
+    if (!cursor.empty()) return errorResponse(invalid("tail", "cannot be combined with after"));
   }
-  if (n == 3 && m == "POST" && (what == "start" || what == "stop" || what == "restart"))
-    return accepted(apps.lifecycle(name, "app." + what));
-  if (n == 3 && what == "rollback" && m == "POST") {
-    int to = 0;
-    if (call.body.is_object() && call.body.contains("to")) {
-      const auto& t = call.body["to"];
-      if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 1'000'000'000)
-        return errorResponse(invalid("to", "must be a deployment number"));
-      to = t.get<int>();
-    }
-    return accepted(apps.rollback(name, to));
-  }
-  if (n == 3 && what == "scale" && m == "POST") {
-    if (!call.body.is_object() || !call.body.contains("replicas") || !call.body["replicas"].is_number_integer())
-      return errorResponse(invalid("replicas", "is required and must be an integer"));
-    const auto replicas = call.body["replicas"].get<std::int64_t>();
-    if (replicas < 0 || replicas > 100) return errorResponse(invalid("replicas", "must be between 0 and 100"));
-    return accepted(apps.scale(name, static_cast<int>(replicas)));
-  }
-  if (n == 3 && what == "limits" && (m == "POST" || m == "PUT")) return accepted(apps.setLimits(name, call.body));
-  if (n == 3 && what == "events" && m == "GET") return answer(apps.events(name, limitParam(call.query, 100, 1000)));
-  if (n == 3 && what == "logs" && m == "GET") {
-    std::int64_t after = 0, since = 0;
-    // A browser's EventSource reconnects with Last-Event-ID (our ids are the cursor).
-    const auto& cursor = call.query["after"].empty() ? call.request.last_event_id : call.query["after"];
-    if (!cursor.empty()) {
-      if (cursor.size() > 18 || cursor.find_first_not_of("0123456789") != std::string::npos)
-        return errorResponse(invalid("after", "must be a cursor (a number) from an earlier answer"));
-      after = std::stoll(cursor);
-    }
-    const auto& sinceText = call.query["since"];
-    if (!sinceText.empty()) {
-      auto ago = apps::parseDuration("since", sinceText);
-      if (!ago) return errorResponse(ago.error());
-      since = d_.clock() - *ago;
-    }
-    if (call.query["follow"] == "1" || call.query["follow"] == "true") {
-      if (auto shown = apps.show(name); !shown) return errorResponse(shown.error());
-      ApiResponse res{200, "", "text/event-stream", {{"Cache-Control", "no-cache"}}, {}, nullptr};
-      res.stream = apps.openLogStream(name, after);
-      return res;
-    }
-    // ?tail=N: the newest N lines (as docker logs --tail); "all" (or none) pages from the oldest.
-    std::optional<std::size_t> tail;
-    const auto& tailText = call.query["tail"];
-    if (!tailText.empty() && tailText != "all") {
-      if (tailText.size() > 9 || tailText.find_first_not_of("0123456789") != std::string::npos)
-        return errorResponse(invalid("tail", "must be a number of lines or \"all\""));
-      tail = std::min<std::size_t>(std::stoul(tailText), 5000);
-      if (!cursor.empty()) return errorResponse(invalid("tail", "cannot be combined with after"));
-    }
-    return answer(apps.logs(name, after, since, limitParam(call.query, 500, 5000), tail));
-  }
-  return errorResponse(makeError("not_found", "no such endpoint: " + m + " " + call.request.target));
+  return logsAnswer(apps.logs(name, after, since, limitParam(call.query, 500, 5000), tail));
 }
 
 ApiResponse Api::enroll(Call& call) {
@@ -594,7 +607,8 @@ ApiResponse Api::createToken(Call& call) {
                     {"token", secret},
                     {"expires_at", token.expires_at},
                     {"node_id", token.node_id.empty() ? nlohmann::json() : nlohmann::json(token.node_id)},
-                    {"ca_pin", d_.identity.ca_pin}});
+                    {"ca_pin", d_.identity.ca_pin},
+                    {"server_url", d_.server_url ? d_.server_url() : std::string()}});
 }
 
 ApiResponse Api::listAudit(Call& call) {

@@ -1,6 +1,7 @@
 // The REST API under /api/v1 plus /healthz and /metrics. Transport-free: the
 // HTTP listener turns requests into ApiRequest and writes ApiResponse back.
-// Every mutating call is audited. Runs on the server's I/O thread.
+// Every mutating call is audited. Endpoints live in one route table (method,
+// pattern, scope, handler). Runs on the server's service thread.
 #pragma once
 
 #include <functional>
@@ -18,6 +19,7 @@
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
 #include "server/rate_limiter.hpp"
+#include "server/route_table.hpp"
 #include "server/server_config.hpp"
 #include "store/store.hpp"
 
@@ -57,12 +59,20 @@ struct ApiDependencies {
   Clock clock;
   std::int64_t started_at;
   ClientCertificates& certificates;  // consulted by the TLS handshake; kept in step with the store
+  std::function<std::string()> server_url;  // the advertised URL (advertise_url), for join lines
 };
 
 class Api {
  public:
-  explicit Api(ApiDependencies deps) : d_(deps) {}
+  explicit Api(ApiDependencies deps) : d_(deps) { addRoutes(); }
   ApiResponse handle(const ApiRequest& request);
+
+ private:
+  struct Call;
+
+ public:
+  using Handler = std::function<ApiResponse(Call&, const RouteParams&)>;
+  const RouteTable<Handler>& routes() const { return routes_; }
 
  private:
   struct Call {
@@ -73,7 +83,7 @@ class Api {
     std::string actor;  // api key id or node:<id>
   };
 
-  ApiResponse route(Call& call);
+  void addRoutes();
   ApiResponse enroll(Call& call);
   ApiResponse renew(Call& call);
   ApiResponse status();
@@ -87,13 +97,15 @@ class Api {
   ApiResponse cancelCommand(const std::string& id);
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
-  ApiResponse routeApps(Call& call);
+  ApiResponse deploy(Call& call, const std::string& name);
+  ApiResponse appLogs(Call& call, const std::string& name);
   ApiResponse accepted(const Result<AppCall>& call);
   nlohmann::json nodeJson(const store::Node& node);
   // The node, or a not_found error naming it.
   Result<store::Node> findNode(const std::string& id);
 
   ApiDependencies d_;
+  RouteTable<Handler> routes_;
   // Wrong join tokens per source address: 5 a second, bursts of 10.
   RateLimiter wrong_tokens_{5.0, 10.0};
   // Verified key hash -> key id. Keys cannot be deleted yet, so entries never go stale;

@@ -19,15 +19,11 @@ Error invalid(const std::string& field, const std::string& rule) {
   return makeError("invalid_argument", "field '" + field + "': " + rule);
 }
 
-bool finalDeploymentState(const std::string& state) {
-  return state == "healthy" || state == "failed" || state == "stopped" || state == "superseded";
-}
-
 }  // namespace
 
 nlohmann::json deploymentJson(const store::Deployment& d) {
   return {{"app", d.app},         {"number", d.number},         {"spec", d.spec},
-          {"image", d.image},     {"state", d.state},           {"reason", d.reason},
+          {"image", d.image},     {"state", deploymentStateName(d.state)},           {"reason", d.reason},
           {"command_id", d.command_id}, {"source", d.source},   {"created_at", d.created_at},
           {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()},
           {"deployment_id", d.deployment_id}};
@@ -85,42 +81,53 @@ Result<store::App> AppService::create(const nlohmann::json& b) {
   return app;
 }
 
-Result<store::Node> AppService::pickNode(const store::App& app) {
-  if (!app.node_id.empty()) {
-    auto node = store_.getNode(app.node_id);
-    if (!node) return node.error();
-    if (!*node) return makeError("not_found", "the app's node " + app.node_id + " no longer exists");
-    if ((*node)->status == store::NodeStatus::Revoked) return makeError("conflict", "the app's node is revoked");
-    return **node;
-  }
+Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const std::string& app_name) {
   auto nodes = store_.listNodes();
   if (!nodes) return nodes.error();
-  for (const auto& n : *nodes) {
-    if (n.status != store::NodeStatus::Online) continue;
-    bool matches = true;
-    for (const auto& [k, v] : app.selector.items()) matches &= n.labels.value(k, std::string()) == v;
-    if (matches) return n;
-  }
-  return makeError("no_node", "no online node matches the app's labels " + app.selector.dump());
-}
-
-Result<void> AppService::checkCapacity(const store::App& app, const apps::DeploymentSpec& spec) {
-  auto node = store_.getNode(app.node_id);
-  if (!node || !*node) return Ok{};
-  const auto& capacity = (*node)->capacity;
-  if (!capacity.contains("allocatable_cpu_millicores")) return Ok{};  // an agent that does not report it
-  apps::Allocatable allocatable{capacity.value("allocatable_cpu_millicores", std::int64_t{0}),
-                                capacity.value("allocatable_memory_bytes", std::int64_t{0})};
-  std::vector<apps::Claim> others;
   auto all = store_.listApps();
   if (!all) return all.error();
+  std::map<std::string, std::vector<apps::Claim>> claims;  // by node
   for (const auto& other : *all) {
-    if (other.node_id != app.node_id || other.name == app.name || other.current_deployment == 0) continue;
+    if (other.node_id.empty() || other.name == app_name || other.current_deployment == 0) continue;
     auto d = store_.getDeployment(other.name, other.current_deployment);
-    if (!d || !*d) continue;
-    if (auto s = apps::parseDeploymentSpec((*d)->spec)) others.push_back(apps::claimOf(other.name, *s));
+    if (!d) return d.error();
+    if (!*d) continue;
+    if (auto s = apps::parseDeploymentSpec((*d)->spec)) claims[other.node_id].push_back(apps::claimOf(other.name, *s));
   }
-  return apps::checkCapacity(allocatable, others, apps::claimOf(app.name, spec));
+  std::vector<apps::NodeCandidate> out;
+  out.reserve(nodes->size());
+  for (const auto& n : *nodes) {
+    apps::NodeCandidate c;
+    c.id = n.id;
+    c.online = n.status == store::NodeStatus::Online;
+    c.revoked = n.status == store::NodeStatus::Revoked;
+    if (n.labels.is_object()) {
+      for (const auto& [k, v] : n.labels.items()) {
+        if (v.is_string()) c.labels[k] = v.get<std::string>();
+      }
+    }
+    if (n.capacity.is_object() && n.capacity.contains("allocatable_cpu_millicores")) {
+      c.allocatable = apps::Allocatable{n.capacity.value("allocatable_cpu_millicores", std::int64_t{0}),
+                                        n.capacity.value("allocatable_memory_bytes", std::int64_t{0})};
+    }
+    c.claims = std::move(claims[n.id]);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec) {
+  auto candidates = placementCandidates(app.name);
+  if (!candidates) return candidates.error();
+  apps::PlacementRequest request;
+  request.claim = apps::claimOf(app.name, spec);
+  request.pinned_node = app.node_id;
+  for (const auto& [k, v] : app.selector.items()) {
+    if (v.is_string()) request.selector[k] = v.get<std::string>();
+  }
+  auto chosen = apps::place(*candidates, request);
+  if (!chosen) return chosen.error();
+  return chosen->front();
 }
 
 Result<std::string> AppService::submit(const store::App& app, const std::string& verb, nlohmann::json args) {
@@ -140,12 +147,9 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   // Checked here, not only at deploy: a rollback or scale re-runs an older spec under today's settings.
   if (auto r = apps::checkCapabilities("capabilities", spec->capabilities, config_.allowed_capabilities); !r)
     return r.error();
-  if (app.node_id.empty()) {
-    auto node = pickNode(app);
-    if (!node) return node.error();
-    app.node_id = node->id;
-  }
-  if (auto r = checkCapacity(app, *spec); !r) return r.error();
+  auto node = placeApp(app, *spec);
+  if (!node) return node.error();
+  app.node_id = *node;
   store::Deployment d;
   d.app = app.name;
   d.number = app.next_deployment++;
@@ -165,7 +169,7 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   auto id = submit(app, "app.deploy", args);
   if (!id) return id.error();
   d.command_id = *id;
-  app.desired = "running";
+  app.desired = AppDesired::Running;
   app.updated_at = d.created_at;
   if (auto r = store_.upsertDeployment(d); !r) return r.error();
   if (auto r = store_.upsertApp(app); !r) return r.error();
@@ -176,7 +180,7 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
 Result<AppCall> AppService::deploy(const std::string& name, const nlohmann::json& body) {
   auto app = findApp(name);
   if (!app) return app.error();
-  if (app->desired == "deleting") return makeError("conflict", "app " + name + " is being deleted");
+  if (app->desired == AppDesired::Deleting) return makeError("conflict", "app " + name + " is being deleted");
   auto spec = apps::parseDeploymentSpec(body);  // refuse bad input before anything is stored
   if (!spec) return spec.error();
   nlohmann::json specBody = body;
@@ -199,7 +203,7 @@ Result<AppCall> AppService::rollback(const std::string& name, int to) {
   const store::Deployment* target = nullptr;
   for (const auto& d : *all) {  // newest first
     if (to > 0 ? d.number == to
-               : d.number < app->current_deployment && (d.state == "superseded" || d.state == "healthy") &&
+               : d.number < app->current_deployment && ranHealthy(d.state) &&
                      !d.image.empty()) {
       target = &d;
       break;
@@ -235,7 +239,7 @@ Result<AppCall> AppService::lifecycle(const std::string& name, const std::string
     return makeError("conflict", "app " + name + " has no healthy deployment yet; deploy first");
   auto id = submit(*app, verb, {{"app", name}});
   if (!id) return id.error();
-  app->desired = verb == "app.stop" ? "stopped" : "running";
+  app->desired = verb == "app.stop" ? AppDesired::Stopped : AppDesired::Running;
   app->updated_at = clock_();
   if (auto r = store_.upsertApp(*app); !r) return r.error();
   return AppCall{verb, *app, app->current_deployment, *id};
@@ -268,7 +272,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
     return AppCall{"app.delete", *app, app->current_deployment, id ? *id : ""};
   }
   if (!id) return id.error();
-  app->desired = "deleting";
+  app->desired = AppDesired::Deleting;
   app->updated_at = clock_();
   if (auto r = store_.upsertApp(*app); !r) return r.error();
   return AppCall{"app.delete", *app, app->current_deployment, *id};
@@ -289,7 +293,7 @@ Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::j
   if (!parsed) return parsed.error();
   if (parsed->limits.disk_bytes != apps::parseDeploymentSpec((*current)->spec)->limits.disk_bytes)
     return invalid("limits.disk", "cannot change on a running container; deploy again");
-  if (auto r = checkCapacity(*app, *parsed); !r) return r.error();
+  if (auto r = placeApp(*app, *parsed); !r) return r.error();  // its node, with the new claim
   auto id = submit(*app, "app.limits", {{"app", name}, {"limits", merged}});
   if (!id) return id.error();
   return AppCall{"app.limits", *app, app->current_deployment, *id};
@@ -322,7 +326,7 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
                         {"containers_reported_at", reportedAt},
                         {"node_id", app->node_id},
                         {"labels", app->selector},
-                        {"desired", app->desired},
+                        {"desired", appDesiredName(app->desired)},
                         {"current_deployment", app->current_deployment},
                         {"keep", app->keep},
                         {"created_at", app->created_at},
@@ -339,13 +343,13 @@ Result<nlohmann::json> AppService::list() {
     std::string state = "new", image;
     if (a.current_deployment > 0) {
       if (auto d = store_.getDeployment(a.name, a.current_deployment); d && *d) {
-        state = (*d)->state;
+        state = deploymentStateName((*d)->state);
         image = (*d)->spec.value("image", std::string());
       }
     }
     out.push_back({{"name", a.name},
                    {"node_id", a.node_id},
-                   {"desired", a.desired},
+                   {"desired", appDesiredName(a.desired)},
                    {"current_deployment", a.current_deployment},
                    {"state", state},
                    {"image", image}});
@@ -400,7 +404,7 @@ void AppService::event(const std::string& app, int deployment, const std::string
     ++metrics_.app_events_total;
 }
 
-void AppService::setDeploymentState(const std::string& app, int number, const std::string& state,
+void AppService::setDeploymentState(const std::string& app, int number, DeploymentState state,
                                     const std::string& reason, const std::string& image) {
   auto d = store_.getDeployment(app, number);
   if (!d || !*d) return;
@@ -425,15 +429,15 @@ void AppService::onCommandFinished(const store::Command& c) {
       const int number = c.args.value("deployment", 0);
       ++metrics_.deployments_finished_total[ok ? "healthy" : "failed"];
       if (!ok) {
-        setDeploymentState(name, number, "failed", reason);
+        setDeploymentState(name, number, DeploymentState::Failed, reason);
         event(name, number, "failed", reason);
         return Ok{};
       }
       if (app.current_deployment > 0 && app.current_deployment != number)
-        setDeploymentState(name, app.current_deployment, "superseded", "replaced by " + std::to_string(number));
-      setDeploymentState(name, number, "healthy", "", c.result.value("image", std::string()));
+        setDeploymentState(name, app.current_deployment, DeploymentState::Superseded, "replaced by " + std::to_string(number));
+      setDeploymentState(name, number, DeploymentState::Healthy, "", c.result.value("image", std::string()));
       app.current_deployment = number;
-      app.desired = "running";
+      app.desired = AppDesired::Running;
       event(name, number, "healthy", "");
     } else if (c.verb == "app.delete") {
       if (ok) return store_.deleteApp(name);
@@ -452,10 +456,11 @@ void AppService::onCommandFinished(const store::Command& c) {
             ok ? c.args.value("limits", nlohmann::json::object()).dump() : reason);
       return Ok{};
     } else {  // start, stop, restart
-      const std::string state = c.verb == "app.stop" ? "stopped" : "healthy";
+      const auto state = c.verb == "app.stop" ? DeploymentState::Stopped : DeploymentState::Healthy;
       if (ok) setDeploymentState(name, app.current_deployment, state, c.verb == "app.restart" ? "restarted" : "");
-      else setDeploymentState(name, app.current_deployment, "failed", reason);
-      event(name, app.current_deployment, ok ? state : "failed", ok ? c.verb.substr(4) : reason);
+      else setDeploymentState(name, app.current_deployment, DeploymentState::Failed, reason);
+      event(name, app.current_deployment, deploymentStateName(ok ? state : DeploymentState::Failed),
+            ok ? c.verb.substr(4) : reason);
     }
     app.updated_at = clock_();
     return store_.upsertApp(app);
@@ -483,16 +488,18 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
       if (state == "runtime_reachable") {
         // The agent looked again after an outage: what runs now is the truth, whatever a
         // command refused during the outage left recorded.
-        const std::string& derived = appEvent->derived;
+        const auto derived = parseDeploymentState(appEvent->derived);
         const auto& app = **found;
-        if (number == app.current_deployment && (derived == "healthy" || derived == "stopped")) {
+        if (number == app.current_deployment &&
+            (derived == DeploymentState::Healthy || derived == DeploymentState::Stopped)) {
           auto d = store_.getDeployment(name, number);
-          if (d && *d && (*d)->state != derived) setDeploymentState(name, number, derived, "runtime reachable again");
+          if (d && *d && (*d)->state != *derived) setDeploymentState(name, number, *derived, "runtime reachable again");
         }
       }
-      if (state == "pulling" || state == "starting") {
+      const auto progress = parseDeploymentState(state);
+      if (progress == DeploymentState::Pulling || progress == DeploymentState::Starting) {
         auto d = store_.getDeployment(name, number);
-        if (d && *d && !finalDeploymentState((*d)->state)) setDeploymentState(name, number, state, "");
+        if (d && *d && !isSettled((*d)->state)) setDeploymentState(name, number, *progress, "");
       }
       return Ok{};
     });

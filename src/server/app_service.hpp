@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "apps/placement.hpp"
 #include "apps/spec.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
@@ -91,14 +92,16 @@ class AppService {
 
  private:
   Result<store::App> findApp(const std::string& name);
-  Result<store::Node> pickNode(const store::App& app);
-  Result<void> checkCapacity(const store::App& app, const apps::DeploymentSpec& spec);
+  // The nodes as placement sees them (state, labels, capacity, other apps' claims).
+  Result<std::vector<apps::NodeCandidate>> placementCandidates(const std::string& app_name);
+  // The app's node: where it lives already, or where apps::place puts it.
+  Result<std::string> placeApp(const store::App& app, const apps::DeploymentSpec& spec);
   // Stores deployment number app.next_deployment and queues app.deploy for it.
   Result<AppCall> startDeployment(store::App app, nlohmann::json spec_body, const std::string& sealed,
                                   const std::string& pinned_image, const std::string& source);
   Result<std::string> submit(const store::App& app, const std::string& verb, nlohmann::json args);
   void event(const std::string& app, int deployment, const std::string& state, const std::string& reason);
-  void setDeploymentState(const std::string& app, int number, const std::string& state, const std::string& reason,
+  void setDeploymentState(const std::string& app, int number, DeploymentState state, const std::string& reason,
                           const std::string& image = "");
 
   store::Store& store_;

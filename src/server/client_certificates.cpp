@@ -2,14 +2,25 @@
 
 namespace berth::server {
 
-const NodeSerials* ClientCertificates::find(const std::string& node_id) const {
-  auto it = nodes_.find(node_id);
-  return it == nodes_.end() ? nullptr : &it->second;
+void ClientCertificates::set(const std::string& node_id, NodeSerials serials) {
+  std::lock_guard lock(mutex_);
+  nodes_[node_id] = std::move(serials);
 }
 
-void ClientCertificates::revoke(const std::string& node_id) { nodes_[node_id].revoked = true; }
+std::optional<NodeSerials> ClientCertificates::find(const std::string& node_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ClientCertificates::revoke(const std::string& node_id) {
+  std::lock_guard lock(mutex_);
+  nodes_[node_id].revoked = true;
+}
 
 CertificateDecision ClientCertificates::check(const std::string& node_id, const std::string& serial_hex) {
+  std::lock_guard lock(mutex_);
   auto it = nodes_.find(node_id);
   // Not tracked (no serial recorded): the CA issued it, so it passes as before
   // serials were kept; the gateway still decides what the node may do.

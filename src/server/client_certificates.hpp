@@ -5,10 +5,12 @@
 // presented once; from then on it is retired. Any other serial of a tracked
 // node, or a revoked node, is refused; a node without a recorded serial
 // (registered outside enrolment, as the fleet benchmark does) passes. Pure bookkeeping: the server persists the
-// serials and this mirrors them in memory for the handshake. Not thread-safe:
-// the server's I/O thread owns it.
+// serials and this mirrors them in memory for the handshake. Thread-safe: the
+// TLS handshakes (network thread) check while the API (service thread) sets.
 #pragma once
 
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -29,8 +31,8 @@ struct CertificateDecision {
 
 class ClientCertificates {
  public:
-  void set(const std::string& node_id, NodeSerials serials) { nodes_[node_id] = std::move(serials); }
-  const NodeSerials* find(const std::string& node_id) const;
+  void set(const std::string& node_id, NodeSerials serials);
+  std::optional<NodeSerials> find(const std::string& node_id) const;
   void revoke(const std::string& node_id);
 
   // The decision for a verified certificate naming `node_id` with `serial_hex`;
@@ -38,7 +40,8 @@ class ClientCertificates {
   CertificateDecision check(const std::string& node_id, const std::string& serial_hex);
 
  private:
-  std::unordered_map<std::string, NodeSerials> nodes_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, NodeSerials> nodes_;  // guarded by mutex_
 };
 
 }  // namespace berth::server

@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -22,31 +23,35 @@ constexpr std::int64_t kFrameLifetimeMs = 60'000;
 constexpr std::uint64_t kTrimEveryTicks = 10;
 constexpr auto kHelloTimeout = std::chrono::seconds(10);
 constexpr auto kDuplicateProbeTimeout = std::chrono::seconds(2);
+constexpr std::int64_t kMaxTelemetrySeq = std::int64_t{1} << 62;  // as the agent's (agent/telemetry_sequence.hpp)
 
 Error schema(const std::string& field, const std::string& rule) {
   return makeError(protocol::codes::kSchema, "field '" + field + "': " + rule);
 }
 }  // namespace
 
-Gateway::Gateway(asio::any_io_executor executor, store::Store& store, CommandService& commands, Metrics& metrics,
-                 Clock clock, const ServerConfig& config, const ServerIdentity& identity)
-    : executor_(executor),
+Gateway::Gateway(asio::any_io_executor network, asio::any_io_executor service, store::Store& store,
+                 CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
+                 const ServerIdentity& identity)
+    : network_(network),
+      service_(service),
       store_(store),
       commands_(commands),
       metrics_(metrics),
       clock_(std::move(clock)),
       config_(config),
       identity_(identity),
-      ticker_(executor) {}
+      ticker_(service) {
+  policy_.store(makePolicy());
+}
 
-protocol::ValidationPolicy Gateway::policy(const std::string& node_id) const {
-  protocol::ValidationPolicy p;
-  p.expected_agent_id = node_id;  // the client certificate's CN
-  p.max_lifetime_ms = static_cast<std::int64_t>(config_.max_envelope_lifetime_s) * 1000;
-  p.max_frame_bytes = static_cast<std::size_t>(config_.max_frame_bytes);
-  p.max_clock_skew_ms = static_cast<std::int64_t>(config_.clock_skew_s) * 1000;
-  p.accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
-                      FrameType::Log,   FrameType::Event,     FrameType::Error};
+std::shared_ptr<const protocol::ValidationPolicy> Gateway::makePolicy() const {
+  auto p = std::make_shared<protocol::ValidationPolicy>();
+  p->max_lifetime_ms = static_cast<std::int64_t>(config_.max_envelope_lifetime_s) * 1000;
+  p->max_frame_bytes = static_cast<std::size_t>(config_.max_frame_bytes);
+  p->max_clock_skew_ms = static_cast<std::int64_t>(config_.clock_skew_s) * 1000;
+  p->accepted_types = {FrameType::Hello, FrameType::Heartbeat, FrameType::Telemetry, FrameType::Result,
+                       FrameType::Log,   FrameType::Event,     FrameType::Error};
   return p;
 }
 
@@ -60,7 +65,36 @@ Envelope Gateway::frame(FrameType type, const std::string& node_id) const {
   return e;
 }
 
-void Gateway::send(Session& session, const Envelope& envelope) { session.channel->send(protocol::serialize(envelope)); }
+void Gateway::send(Session& session, const Envelope& envelope) {
+  asio::post(session.channel->executor(),
+             [channel = session.channel, text = protocol::serialize(envelope)]() mutable { channel->send(std::move(text)); });
+}
+
+void Gateway::closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason) {
+  asio::post(channel->executor(), [channel, reason = std::move(reason)] { channel->close(reason); });
+}
+
+void Gateway::abortChannel(const std::shared_ptr<net::WsChannel>& channel) {
+  asio::post(channel->executor(), [channel] { channel->abort(); });
+}
+
+void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler) {
+  asio::post(service_, [this, session = std::move(session), handler = std::move(handler)] {
+    try {
+      handler(*session);
+    } catch (const std::exception& e) {
+      failSession(session, e.what());
+    }
+  });
+}
+
+// A bug in a handler: end this session through the normal path, visibly. Service thread.
+void Gateway::failSession(const std::shared_ptr<Session>& session, const std::string& what) {
+  ++metrics_.frames_rejected_total["internal"];
+  log::error("agent session failed", {{"node_id", session->node_id}, {"session_id", session->id}, {"error", what}});
+  recordRefusal(session->node_id, "internal error in the server's session: " + what, std::nullopt);
+  abortChannel(session->channel);
+}
 
 void Gateway::reject(Session& session, const Error& error, const std::string& correlation_id) {
   ++metrics_.frames_rejected_total[error.code];
@@ -75,18 +109,18 @@ void Gateway::reject(Session& session, const Error& error, const std::string& co
   send(session, protocol::makeErrorFrame(error, session.node_id, correlation_id, clock_()));
 }
 
-void Gateway::start() { asio::co_spawn(executor_, tickLoop(), asio::detached); }
+void Gateway::start() { asio::co_spawn(service_, tickLoop(), asio::detached); }
 
 void Gateway::stop() {
   stopped_ = true;
   flushTelemetry();
   ticker_.cancel();
-  for (auto& [id, session] : sessions_) session->channel->close("server shutting down");
+  for (auto& [id, session] : sessions_) closeChannel(session->channel, "server shutting down");
 }
 
 std::int64_t Gateway::lastSeenMs(const std::string& node_id) const {
   auto it = sessions_.find(node_id);
-  return it == sessions_.end() ? 0 : it->second->last_seen_ms;
+  return it == sessions_.end() ? 0 : it->second->last_seen_ms.load();
 }
 
 std::string Gateway::sessionId(const std::string& node_id) const {
@@ -95,11 +129,13 @@ std::string Gateway::sessionId(const std::string& node_id) const {
 }
 
 asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id) {
-  auto session = std::make_shared<Session>(newId("s"), node_id, channel, protocol::FrameValidator(policy(node_id)));
+  protocol::ValidationPolicy rules = *policy_.load();
+  rules.expected_agent_id = node_id;  // the client certificate's CN
+  auto session = std::make_shared<Session>(newId("s"), node_id, channel, protocol::FrameValidator(std::move(rules)));
   channel->start();
   bool registered = false;
   // A connection that never says HELLO would otherwise hold its slot forever.
-  auto helloDeadline = std::make_shared<asio::steady_timer>(executor_, kHelloTimeout);
+  auto helloDeadline = std::make_shared<asio::steady_timer>(network_, kHelloTimeout);
   auto greeted = std::make_shared<bool>(false);
   helloDeadline->async_wait([channel, greeted, node_id](const boost::system::error_code& ec) {
     if (ec || *greeted) return;
@@ -110,71 +146,84 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
     while (auto text = co_await channel->read()) {
       auto envelope = session->validator.accept(*text, clock_());
       if (!envelope) {
-        refused(*session, envelope.error());
+        onService(session, [this, error = envelope.error(), what = session->validator.lastRefused()](Session& s) {
+          refused(s, error, what);
+        });
         continue;
       }
-      session->last_seen = std::chrono::steady_clock::now();
-      session->last_seen_ms = clock_();
+      session->touch(clock_());
       if (registered) {
-        handleFrame(*session, *envelope);
+        onService(session, [this, e = std::move(*envelope)](Session& s) { handleFrame(s, e); });
         continue;
       }
       if (envelope->type != FrameType::Hello) {
-        reject(*session, makeError(protocol::codes::kUnexpected, "the first frame must be HELLO"), "");
+        onService(session, [this](Session& s) {
+          reject(s, makeError(protocol::codes::kUnexpected, "the first frame must be HELLO"), "");
+        });
         continue;
       }
-      if (auto old = sessions_.find(node_id); old != sessions_.end()) {
-        // One live session per identity: a second one is refused while the
-        // first still answers (a copied key), and replaces it otherwise.
-        auto first = old->second;
-        if (co_await answersProbe(first)) {
-          const std::string why = "a second session for this node was refused while the first (" + first->id +
-                                  ") still answered: is its key in use on two machines?";
-          log::warn("duplicate session refused", {{"node_id", node_id}, {"session_id", session->id}});
-          ++metrics_.frames_rejected_total["duplicate_session"];
-          recordRefusal(node_id, why, std::nullopt);
-          reject(*session, makeError("duplicate_session", why), "");
-          channel->close("duplicate session");
-          break;
-        }
-        if (auto still = sessions_.find(node_id); still != sessions_.end() && still->second == first) {
-          log::info("session replaced", {{"node_id", node_id}, {"old_session_id", first->id}});
-          commands_.requeueInFlight(node_id);
-          first->channel->close("replaced by a newer session");
-          sessions_.erase(still);
-          --metrics_.sessions_active;
-        }
-      }
-      if (auto r = handleHello(*session, *envelope); !r) {
-        reject(*session, r.error(), "");
-        continue;
-      }
-      sessions_[node_id] = session;
+      // Reads pause until the service thread has answered the HELLO. Named, not
+      // temporaries in the co_await: g++ 12 destroys such temporaries twice.
+      auto greetOnService = [this, session, hello = std::move(*envelope)]() { return greet(session, hello); };
+      auto greeted_op = asio::co_spawn(service_, std::move(greetOnService), asio::use_awaitable);
+      const Greeting greeting = co_await std::move(greeted_op);
+      if (greeting == Greeting::Closed) break;
+      if (greeting == Greeting::Refused) continue;
       *greeted = true;
       helloDeadline->cancel();
-      ++metrics_.sessions_active;
-      ++metrics_.sessions_opened_total;
       registered = true;
-      Envelope welcome = frame(FrameType::Welcome, node_id);
-      welcome.data = {{"session_id", session->id},
-                      {"heartbeat_interval_s", config_.heartbeat_interval_s},
-                      {"telemetry_interval_s", config_.telemetry_interval_s},
-                      {"command_timeout_s", config_.command_timeout_s},
-                      {"server_time", clock_()}};
-      protocol::sign(welcome, identity_.signing_secret_key);
-      send(*session, welcome);
-      log::info("agent session opened", {{"node_id", node_id}, {"session_id", session->id}});
-      pump(node_id);
     }
   } catch (const std::exception& e) {
-    // A bug in a handler: end this session through the normal path, visibly.
-    ++metrics_.frames_rejected_total["internal"];
-    log::error("agent session failed", {{"node_id", node_id}, {"session_id", session->id}, {"error", e.what()}});
-    recordRefusal(node_id, std::string("internal error in the server's session: ") + e.what(), std::nullopt);
-    channel->abort();
+    asio::post(service_, [this, session, what = std::string(e.what())] { failSession(session, what); });
   }
   helloDeadline->cancel();
-  if (registered) endSession(session);
+  if (registered) asio::post(service_, [this, session] { endSession(session); });
+}
+
+asio::awaitable<Gateway::Greeting> Gateway::greet(std::shared_ptr<Session> session, Envelope hello) {
+  const std::string& node_id = session->node_id;
+  if (auto old = sessions_.find(node_id); old != sessions_.end()) {
+    // One live session per identity: a second one is refused while the
+    // first still answers (a copied key), and replaces it otherwise.
+    auto first = old->second;
+    if (co_await answersProbe(first)) {
+      const std::string why = "a second session for this node was refused while the first (" + first->id +
+                              ") still answered: is its key in use on two machines?";
+      log::warn("duplicate session refused", {{"node_id", node_id}, {"session_id", session->id}});
+      ++metrics_.frames_rejected_total["duplicate_session"];
+      recordRefusal(node_id, why, std::nullopt);
+      reject(*session, makeError("duplicate_session", why), "");
+      closeChannel(session->channel, "duplicate session");
+      co_return Greeting::Closed;
+    }
+    if (auto still = sessions_.find(node_id); still != sessions_.end() && still->second == first) {
+      log::info("session replaced", {{"node_id", node_id}, {"old_session_id", first->id}});
+      commands_.requeueInFlight(node_id);
+      closeChannel(first->channel, "replaced by a newer session");
+      sessions_.erase(still);
+      --metrics_.sessions_active;
+    }
+  }
+  if (auto r = handleHello(*session, hello); !r) {
+    reject(*session, r.error(), "");
+    co_return Greeting::Refused;
+  }
+  sessions_[node_id] = session;
+  ++metrics_.sessions_active;
+  ++metrics_.sessions_opened_total;
+  Envelope welcome = frame(FrameType::Welcome, node_id);
+  welcome.data = {{"session_id", session->id},
+                  {"heartbeat_interval_s", config_.heartbeat_interval_s},
+                  {"telemetry_interval_s", config_.telemetry_interval_s},
+                  {"command_timeout_s", config_.command_timeout_s},
+                  {"server_time", clock_()},
+                  // The agent numbers its telemetry above this, whatever its own files say.
+                  {"telemetry_seq", session->telemetry_seq}};
+  protocol::sign(welcome, identity_.signing_secret_key);
+  send(*session, welcome);
+  log::info("agent session opened", {{"node_id", node_id}, {"session_id", session->id}});
+  pump(node_id);
+  co_return Greeting::Welcomed;
 }
 
 asio::awaitable<bool> Gateway::answersProbe(std::shared_ptr<Session> session) {
@@ -182,14 +231,13 @@ asio::awaitable<bool> Gateway::answersProbe(std::shared_ptr<Session> session) {
   Envelope probe = frame(FrameType::Heartbeat, session->node_id);
   probe.data = {{"probe", true}};
   send(*session, probe);
-  asio::steady_timer wait(executor_, kDuplicateProbeTimeout);
+  asio::steady_timer wait(service_, kDuplicateProbeTimeout);
   boost::system::error_code ec;
   co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  co_return session->last_seen > asked && !session->channel->closing();
+  co_return session->lastSeen() > asked && !session->channel->closing();
 }
 
-void Gateway::refused(Session& session, const Error& error) {
-  const auto& what = session.validator.lastRefused();
+void Gateway::refused(Session& session, const Error& error, const protocol::Refused& what) {
   std::optional<std::int64_t> skew;
   if (error.code == protocol::codes::kClockSkew && what.issued_at != 0) skew = what.issued_at - clock_();
   if (session.refusal_records.take(clock_())) recordRefusal(session.node_id, error.code + ": " + error.message, skew);
@@ -225,6 +273,7 @@ Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   for (const char* field : {"capabilities", "verbs"}) {
     if (d.contains(field) && !d[field].is_array()) return schema(std::string("data.") + field, "must be an array");
   }
+  if (auto text = protocol::checkHelloText(d); !text) return text.error();
   auto existing = store_.getNode(session.node_id);
   if (!existing) return existing.error();
   if (!*existing) return makeError("unknown_node", "node " + session.node_id + " is not enrolled");
@@ -260,6 +309,11 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
         reject(session, schema("data.seq", "must be an integer above the last one stored (" +
                                                std::to_string(session.telemetry_seq) + "): a replay?"),
                "");
+        return;
+      }
+      // A number at the top of the range would leave the node no number to send next.
+      if (seq->get<std::int64_t>() > kMaxTelemetrySeq) {
+        reject(session, schema("data.seq", "must be at most 2^62"), "");
         return;
       }
       session.telemetry_seq = seq->get<std::int64_t>();
@@ -338,10 +392,11 @@ void Gateway::disconnect(const std::string& node_id, const std::string& reason) 
   log::info("closing agent session", {{"node_id", node_id}, {"reason", reason}});
   auto session = it->second;
   endSession(session);
-  session->channel->abort();
+  abortChannel(session->channel);
 }
 
 void Gateway::broadcastConfig() {
+  policy_.store(makePolicy());
   for (auto& [node_id, session] : sessions_) {
     Envelope e = frame(FrameType::Event, node_id);
     e.data = {{"kind", "config"},
@@ -382,7 +437,7 @@ void Gateway::tick() {
   const auto interval = std::chrono::seconds(config_.heartbeat_interval_s);
   std::vector<std::shared_ptr<Session>> lost;
   for (auto& [node_id, session] : sessions_) {
-    if (now - session->last_seen > interval * config_.heartbeat_misses) {
+    if (now - session->lastSeen() > interval * config_.heartbeat_misses) {
       lost.push_back(session);
       continue;
     }
@@ -396,7 +451,7 @@ void Gateway::tick() {
     log::warn("agent missed heartbeats; node unreachable",
               {{"node_id", session->node_id}, {"session_id", session->id}, {"misses", config_.heartbeat_misses}});
     endSession(session);
-    session->channel->abort();
+    abortChannel(session->channel);
   }
   commands_.expireDue();
   flushTelemetry();

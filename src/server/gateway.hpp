@@ -1,7 +1,12 @@
 // The agent gateway: one session per connected agent (a newer session for the
 // same node replaces the older), HELLO/WELCOME, heartbeats, telemetry,
-// command dispatch and results. Everything runs on the server's single I/O
-// thread, so sessions and the command queue need no locks.
+// command dispatch and results.
+//
+// Two threads, no locks: each session's socket, reads and frame validation
+// run on the network thread; everything that touches the store or the command
+// queue (the session table, HELLO, frame handling, dispatch, the tick) runs on
+// the service thread, reached by posting. A slow disk stalls the service
+// thread, not the reads, TLS handshakes or heartbeat bookkeeping of sessions.
 #pragma once
 
 #include <utility>
@@ -9,6 +14,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,20 +38,24 @@ namespace berth::server {
 
 class Gateway {
  public:
-  Gateway(boost::asio::any_io_executor executor, store::Store& store, CommandService& commands, Metrics& metrics,
-          Clock clock, const ServerConfig& config, const ServerIdentity& identity);
+  // `network`: where sessions read and write; `service`: the thread that owns
+  // the store, the command queue and this object's session table.
+  Gateway(boost::asio::any_io_executor network, boost::asio::any_io_executor service, store::Store& store,
+          CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
+          const ServerIdentity& identity);
 
-  // Starts the 1 s housekeeping tick (heartbeats, missed-heartbeat checks, expiry).
+  // Starts the 1 s housekeeping tick (heartbeats, missed-heartbeat checks, expiry). Service thread.
   void start();
   void stop();
-  // Serves one agent connection until it ends. `node_id` comes from the
-  // verified client certificate.
+  // Serves one agent connection until it ends; runs on the network thread.
+  // `node_id` comes from the verified client certificate.
   boost::asio::awaitable<void> serve(std::shared_ptr<net::WsChannel> channel, std::string node_id);
+  // The members below run on the service thread.
   // Sends queued commands to the node if it has a session.
   void pump(const std::string& node_id);
   // Closes the node's session at once (revocation).
   void disconnect(const std::string& node_id, const std::string& reason);
-  // Tells connected agents about reloaded settings.
+  // Tells connected agents about reloaded settings and applies them to new frames.
   void broadcastConfig();
   // Turns a stored command's args into what is signed and sent (e.g. unsealing
   // secrets). An error fails the command instead of sending it.
@@ -67,25 +77,44 @@ class Gateway {
   struct Session {
     Session(std::string id_, std::string node, std::shared_ptr<net::WsChannel> ch, protocol::FrameValidator v)
         : id(std::move(id_)), node_id(std::move(node)), channel(std::move(ch)), validator(std::move(v)) {}
-    std::string id;
-    std::string node_id;
-    std::shared_ptr<net::WsChannel> channel;
+    void touch(std::int64_t wall_ms) {
+      last_seen_steady_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+      last_seen_ms = wall_ms;
+    }
+    std::chrono::steady_clock::time_point lastSeen() const {
+      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_seen_steady_ns.load()));
+    }
+
+    const std::string id;
+    const std::string node_id;
+    const std::shared_ptr<net::WsChannel> channel;
+    // Network thread only.
     protocol::FrameValidator validator;
-    std::chrono::steady_clock::time_point last_seen = std::chrono::steady_clock::now();
+    // Written by the network thread, read by the service thread.
+    std::atomic<std::int64_t> last_seen_steady_ns{std::chrono::steady_clock::now().time_since_epoch().count()};
+    std::atomic<std::int64_t> last_seen_ms{0};
+    // Service thread only.
     std::chrono::steady_clock::time_point last_heartbeat_sent = std::chrono::steady_clock::now();
-    std::int64_t last_seen_ms = 0;
     std::int64_t telemetry_seq = 0;
     TokenBucket error_replies{1.0, 10.0};     // ERROR frames (and log lines) answering bad frames
     TokenBucket refusal_records{0.1, 1.0};    // node.last_refusal writes
   };
+  enum class Greeting { Welcomed, Refused, Closed };
 
-  protocol::ValidationPolicy policy(const std::string& node_id) const;
+  std::shared_ptr<const protocol::ValidationPolicy> makePolicy() const;
   std::int64_t maxLifetimeMs() const { return static_cast<std::int64_t>(config_.max_envelope_lifetime_s) * 1000; }
   protocol::Envelope frame(protocol::FrameType type, const std::string& node_id) const;
+  // Channel calls from the service thread, posted to the session's network executor.
   void send(Session& session, const protocol::Envelope& envelope);
+  static void closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason);
+  static void abortChannel(const std::shared_ptr<net::WsChannel>& channel);
+  // Runs `handler` on the service thread; a throw ends that session visibly.
+  void onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler);
+  void failSession(const std::shared_ptr<Session>& session, const std::string& what);
   void reject(Session& session, const Error& error, const std::string& correlation_id);
-  void refused(Session& session, const Error& error);
+  void refused(Session& session, const Error& error, const protocol::Refused& what);
   void recordRefusal(const std::string& node_id, const std::string& reason, std::optional<std::int64_t> skew);
+  boost::asio::awaitable<Greeting> greet(std::shared_ptr<Session> session, protocol::Envelope hello);
   boost::asio::awaitable<bool> answersProbe(std::shared_ptr<Session> session);
   Result<void> handleHello(Session& session, const protocol::Envelope& hello);
   void handleFrame(Session& session, const protocol::Envelope& envelope);
@@ -94,13 +123,16 @@ class Gateway {
   void tick();
   void flushTelemetry();
 
-  boost::asio::any_io_executor executor_;
+  boost::asio::any_io_executor network_;
+  boost::asio::any_io_executor service_;
   store::Store& store_;
   CommandService& commands_;
   Metrics& metrics_;
   Clock clock_;
   const ServerConfig& config_;
   const ServerIdentity& identity_;
+  // The frame rules new sessions take, replaced whole on reload (read by the network thread).
+  std::atomic<std::shared_ptr<const protocol::ValidationPolicy>> policy_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
   // TELEMETRY waits here and is written in one transaction per tick.
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;

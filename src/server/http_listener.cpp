@@ -86,17 +86,20 @@ std::optional<ApiResponse> readFailure(const beast::error_code& ec) {
 
 }  // namespace
 
-HttpListener::HttpListener(asio::any_io_executor executor, asio::ssl::context& tls, Api& api, Gateway& gateway,
-                           GroupCommit& group_commit, const ServerConfig& config, Metrics& metrics)
-    : executor_(executor),
+HttpListener::HttpListener(asio::any_io_executor network, asio::any_io_executor service, asio::ssl::context& tls,
+                           Api& api, Gateway& gateway, GroupCommit& group_commit, const ServerConfig& config,
+                           Metrics& metrics)
+    : executor_(network),
+      service_(service),
       tls_(tls),
       api_(api),
       gateway_(gateway),
       group_commit_(group_commit),
-      config_(config),
+      max_frame_bytes_(static_cast<std::size_t>(config.max_frame_bytes)),
+      limit_loopback_connections_(config.limit_loopback_connections),
       metrics_(metrics),
       connections_(config.max_connections_per_address),
-      acceptor_(executor) {}
+      acceptor_(network) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
   auto colon = host_port.rfind(':');
@@ -141,7 +144,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
     const auto peer = socket.remote_endpoint(peerError).address();
     if (peerError) continue;  // already gone
     std::string counted;
-    if (config_.limit_loopback_connections || !isLoopback(peer)) {
+    if (limit_loopback_connections_ || !isLoopback(peer)) {
       counted = peer.to_string();
       if (!connections_.tryAcquire(counted)) {
         ++metrics_.connections_refused_total;
@@ -220,7 +223,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
         }));
         // Frames a little over the limit reach the validator (and get frame_too_large);
         // far larger ones end the connection inside Beast.
-        ws.read_message_max(static_cast<std::size_t>(config_.max_frame_bytes) * 4);
+        ws.read_message_max(max_frame_bytes_ * 4);
         co_await ws.async_accept(req, token);
         if (ec) co_return;
         // The session outlives this coroutine, whose HTTP buffers are freed now.
@@ -243,24 +246,19 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
     request.last_event_id = std::string(req["Last-Event-ID"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
-    ApiResponse response;
-    try {
-      response = api_.handle(request);
-    } catch (const std::exception& e) {  // a bug: answer 500 and keep serving
-      log::error("request handler threw", {{"error", e.what()}, {"request_id", requestId}, {"target", request.target}});
-      response = errorResponse(makeError("internal", "internal error; see the server log for " + requestId));
-    }
-    if (request.method != "GET") {  // answer only once the writes are committed
-      auto durable = co_await group_commit_.durable();
-      if (!durable) response = errorResponse(makeError("store_unavailable", "not committed, nothing was changed (retry later): " + durable.error().message));
-    }
+    // The handler runs on the service thread. The awaitable is a named local:
+    // g++ 12 destroys non-trivial temporaries inside a co_await twice.
+    auto handled = asio::co_spawn(service_, [this, &request] { return handle(request); }, asio::use_awaitable);
+    ApiResponse response = co_await std::move(handled);
     if (response.stream) {  // server-sent events: head, then chunks until either side ends
       beast::get_lowest_layer(stream).expires_never();
       std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                          "Connection: close\r\nX-Request-Id: " + requestId + "\r\n\r\n";
       co_await asio::async_write(stream, asio::buffer(head), token);
       while (!ec) {
-        auto chunk = co_await response.stream->next();
+        auto nextChunk = [stream = response.stream] { return stream->next(); };
+        auto pending = asio::co_spawn(service_, std::move(nextChunk), asio::use_awaitable);
+        auto chunk = co_await std::move(pending);
         if (!chunk) break;
         beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
         co_await asio::async_write(stream, asio::buffer(*chunk), token);
@@ -273,6 +271,24 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
   }
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
   co_await stream.async_shutdown(token);
+}
+
+asio::awaitable<ApiResponse> HttpListener::handle(const ApiRequest& request) {
+  ApiResponse response;
+  try {
+    response = api_.handle(request);
+  } catch (const std::exception& e) {  // a bug: answer 500 and keep serving
+    log::error("request handler threw",
+               {{"error", e.what()}, {"request_id", request.request_id}, {"target", request.target}});
+    response = errorResponse(makeError("internal", "internal error; see the server log for " + request.request_id));
+  }
+  if (request.method != "GET") {  // answer only once the writes are committed
+    auto durable = co_await group_commit_.durable();
+    if (!durable)
+      response = errorResponse(makeError(
+          "store_unavailable", "not committed, nothing was changed (retry later): " + durable.error().message));
+  }
+  co_return response;
 }
 
 }  // namespace berth::server

@@ -1,6 +1,8 @@
 // The HTTPS listener: TLS handshake (client certificate optional, verified
 // when presented), HTTP/1.1 keep-alive to the REST API, and the WebSocket
-// upgrade at /agent/ws handed to the gateway.
+// upgrade at /agent/ws handed to the gateway. Sockets, TLS and HTTP parsing
+// run on the network thread; each request's handler (and its group commit)
+// runs on the service thread, which owns the store.
 #pragma once
 
 #include <utility>
@@ -24,8 +26,10 @@ namespace berth::server {
 
 class HttpListener {
  public:
-  HttpListener(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, Api& api, Gateway& gateway,
-               GroupCommit& group_commit, const ServerConfig& config, Metrics& metrics);
+  // Settings are read once here: the ones this class uses change only on restart.
+  HttpListener(boost::asio::any_io_executor network, boost::asio::any_io_executor service,
+               boost::asio::ssl::context& tls, Api& api, Gateway& gateway, GroupCommit& group_commit,
+               const ServerConfig& config, Metrics& metrics);
 
   Result<void> listen(const std::string& host_port);
   void start();
@@ -38,13 +42,17 @@ class HttpListener {
   // connection ends or is handed to the gateway (empty: not counted).
   boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket, std::string counted_address);
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // On the service thread: the handler, then (for writes) the commit it waits for.
+  boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
   boost::asio::any_io_executor executor_;
+  boost::asio::any_io_executor service_;
   boost::asio::ssl::context& tls_;
   Api& api_;
   Gateway& gateway_;
   GroupCommit& group_commit_;
-  const ServerConfig& config_;
+  const std::size_t max_frame_bytes_;
+  const bool limit_loopback_connections_;
   Metrics& metrics_;
   ConnectionCounter connections_;
   boost::asio::ip::tcp::acceptor acceptor_;

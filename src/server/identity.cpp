@@ -2,8 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "common/encoding.hpp"
 #include "common/json.hpp"
+#include "common/logging.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "protocol/signing.hpp"
@@ -15,6 +18,12 @@ constexpr std::int64_t kServerCertValidityMs = 365 * kDayMs;
 // Back-dated so an agent whose clock is a little behind still accepts it.
 constexpr std::int64_t kNotBeforeSlackMs = 3600LL * 1000;
 
+std::vector<std::string> sortedUnique(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 // The TLS certificate (leaf PEM, key PEM), kept across restarts: re-issued
 // only when the name set changed or a third of its life is left, so agents
 // never meet a certificate that starts "now".
@@ -24,16 +33,31 @@ Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const s
                                                                          std::int64_t now_ms) {
   const std::string certPath = pki_dir + "/server.crt", keyPath = pki_dir + "/server.key";
   const std::string metaPath = pki_dir + "/server.json";
+  std::vector<std::string> previousNames;
   if (pki::fileExists(certPath) && pki::fileExists(keyPath) && pki::fileExists(metaPath)) {
     auto meta = pki::readFile(metaPath);
     auto cert = pki::readFile(certPath);
     auto key = pki::readFile(keyPath);
     auto j = meta ? parseJsonOrDiscarded(*meta) : nlohmann::json();
-    if (cert && key && j.is_object() && j.value("names", nlohmann::json()) == nlohmann::json(names) &&
-        j.contains("not_after") && j["not_after"].is_number_integer() &&
-        j["not_after"].get<std::int64_t>() - now_ms > kServerCertValidityMs / 3) {
-      return std::make_pair(*cert, *key);
+    if (j.is_object() && j.contains("names") && j["names"].is_array()) {
+      for (const auto& n : j["names"]) {
+        if (n.is_string()) previousNames.push_back(n);
+      }
     }
+    const bool sameNames = sortedUnique(previousNames) == sortedUnique(names);
+    const bool fresh = j.is_object() && j.contains("not_after") && j["not_after"].is_number_integer() &&
+                       j["not_after"].get<std::int64_t>() - now_ms > kServerCertValidityMs / 3;
+    if (cert && key && sameNames && fresh) return std::make_pair(*cert, *key);
+    if (!sameNames) {
+      log::info("server certificate re-issued: the names it should hold changed",
+                {{"names", names}, {"previous_names", previousNames}});
+    } else if (!cert || !key) {
+      log::warn("server certificate re-issued: its files could not be read", {{"names", names}});
+    } else {
+      log::info("server certificate re-issued: a third of its life is left", {{"names", names}});
+    }
+  } else {
+    log::info("server certificate issued", {{"names", names}});
   }
   std::string key = pki::generatePrivateKeyPem();
   auto leaf = ca.issueServerCertificate(key, names, now_ms - kNotBeforeSlackMs, kServerCertValidityMs + kNotBeforeSlackMs);

@@ -22,7 +22,8 @@ struct ServerIdentity {
 
 // Loads the identity from `pki_dir`, creating what is missing. The server
 // certificate is kept across restarts and re-issued (with notBefore an hour
-// back) only when `server_names` changed or a third of its life is left.
+// back, same CA) only when the set of `server_names` changed (their order does
+// not matter) or a third of its life is left; a re-issue is logged.
 Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const std::vector<std::string>& server_names,
                                             std::int64_t now_ms);
 

@@ -55,7 +55,7 @@ std::string Metrics::render() const {
   single(out, "berth_http_requests_total", "counter", "REST requests served.", http_requests_total);
   single(out, "berth_connections_refused_total", "counter",
          "Connections closed at once: the client address was at max_connections_per_address.",
-         connections_refused_total);
+         connections_refused_total.load());
   single(out, "berth_enrollments_rate_limited_total", "counter",
          "Enrolments answered 429 after too many wrong join tokens from one address.",
          enrollments_rate_limited_total);

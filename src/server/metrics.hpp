@@ -1,8 +1,9 @@
 // Server metrics in the Prometheus text exposition format. Used from the
-// server's I/O thread only.
+// server's service thread, except the atomics, which the network thread bumps.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -34,7 +35,7 @@ struct Metrics {
   std::map<std::string, std::uint64_t> frames_rejected_total;    // by error code
   std::uint64_t telemetry_frames_total = 0;
   std::uint64_t http_requests_total = 0;
-  std::uint64_t connections_refused_total = 0;  // over max_connections_per_address
+  std::atomic<std::uint64_t> connections_refused_total{0};  // over max_connections_per_address (network thread)
   std::uint64_t enrollments_rate_limited_total = 0;
   std::map<std::string, std::uint64_t> deployments_finished_total;  // by final state (healthy, failed)
   std::uint64_t app_log_lines_total = 0;

@@ -9,7 +9,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <thread>
 #include <set>
 
 #include "common/config.hpp"
@@ -18,11 +20,11 @@
 #include "net/tls.hpp"
 #include "pki/sealed_file.hpp"
 #include "server/api.hpp"
-#include "server/command_service.hpp"
 #include "server/app_service.hpp"
+#include "server/command_service.hpp"
 #include "server/gateway.hpp"
-#include "pki/sealed_file.hpp"
 #include "server/group_commit.hpp"
+#include "server/host_facts.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
@@ -42,9 +44,14 @@ Result<ServerConfig> loadServerConfig(const ServerOptions& options) {
 struct Server::Impl {
   ServerOptions options;
   ServerConfig config;
+  // Two threads: `io` runs sockets, TLS and frame validation; `service` runs
+  // everything that touches the store (API handlers, command queue, gateway
+  // sessions table), so a slow disk never stalls the network.
   asio::io_context io{1};
+  asio::io_context service{1};
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
+  Advertised advertised;  // the URL's host and the certificate's names
   Metrics metrics;
   ClientCertificates certificates;
   std::unique_ptr<asio::ssl::context> tls;
@@ -74,17 +81,19 @@ struct Server::Impl {
                 {{"node_id", check.common_name}, {"serial", check.serial_hex}, {"reason", decision.reason}});
       return false;
     }
-    if (decision.retired_previous) {
-      auto r = store->transaction([&]() -> Result<void> {
-        auto node = store->getNode(check.common_name);
-        if (!node) return node.error();
-        if (!*node) return Ok{};
-        store::Node updated = **node;
-        updated.previous_cert_serial.clear();
-        return store->upsertNode(updated);
+    if (decision.retired_previous) {  // handshakes run on the network thread; the store lives on the service thread
+      asio::post(service, [this, node_id = check.common_name] {
+        auto r = store->transaction([&]() -> Result<void> {
+          auto node = store->getNode(node_id);
+          if (!node) return node.error();
+          if (!*node) return Ok{};
+          store::Node updated = **node;
+          updated.previous_cert_serial.clear();
+          return store->upsertNode(updated);
+        });
+        if (!r) log::error("previous certificate not retired in the store", {{"error", r.error().message}});
+        log::info("renewed certificate in use; the previous one is retired", {{"node_id", node_id}});
       });
-      if (!r) log::error("previous certificate not retired in the store", {{"error", r.error().message}});
-      log::info("renewed certificate in use; the previous one is retired", {{"node_id", check.common_name}});
     }
     return true;
   }
@@ -122,13 +131,22 @@ struct Server::Impl {
     auto fresh = loadServerConfig(options);
     if (!fresh) return fresh.error();
     if (fresh->data_dir != config.data_dir || fresh->listen != config.listen ||
-        fresh->server_names != config.server_names) {
-      log::warn("data_dir, listen and server_names change only on restart");
+        fresh->server_names != config.server_names || fresh->advertise_url != config.advertise_url ||
+        fresh->max_frame_bytes != config.max_frame_bytes ||
+        fresh->limit_loopback_connections != config.limit_loopback_connections ||
+        fresh->max_connections_per_address != config.max_connections_per_address) {
+      log::warn(
+          "data_dir, listen, server_names, advertise_url, max_frame_bytes and the connection limits change only "
+          "on restart");
     }
     ServerConfig next = *fresh;
     next.data_dir = config.data_dir;
     next.listen = config.listen;
     next.server_names = config.server_names;
+    next.advertise_url = config.advertise_url;
+    next.max_frame_bytes = config.max_frame_bytes;
+    next.limit_loopback_connections = config.limit_loopback_connections;
+    next.max_connections_per_address = config.max_connections_per_address;
     config = next;  // the services hold a reference to this struct
     log::Level level;
     if (log::parseLevel(config.log_level, level)) log::setLevel(level);
@@ -137,15 +155,19 @@ struct Server::Impl {
     return Ok{};
   }
 
+  // On the service thread.
   void shutdown() {
-    listener->stop();
+    asio::post(io, [this] { listener->stop(); });
     gateway->stop();
     if (retention_timer) retention_timer->cancel();
     group_commit->flushNow();
     if (signals) signals->cancel();
-    // Give close frames a moment to leave, then stop the loop.
-    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
-    timer->async_wait([this, timer](const boost::system::error_code&) { io.stop(); });
+    // Give close frames a moment to leave, then stop both loops.
+    auto timer = std::make_shared<asio::steady_timer>(service, std::chrono::milliseconds(200));
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+      io.stop();
+      service.stop();
+    });
   }
 };
 
@@ -189,24 +211,25 @@ Result<void> writeCliContext(const Server& server, const std::string& user_path)
 }  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Server::~Server() = default;
 
-Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConfig config,
+                                               std::unique_ptr<store::Store> store) {
   auto impl = std::make_unique<Impl>();
-  auto config = loadServerConfig(options);
-  if (!config) return config.error();
   impl->options = std::move(options);
-  impl->config = *config;
+  impl->config = std::move(config);
   log::Level level;
   if (log::parseLevel(impl->config.log_level, level)) log::setLevel(level);
   const auto& dataDir = impl->config.data_dir;
   if (auto r = pki::ensurePrivateDirectory(dataDir); !r) return r.error();
+  for (const auto& dir : {dataDir, dataDir + "/pki"})  // left by a kill mid-write
+    if (auto n = pki::removeStaleTempFiles(dir)) log::info("stale temp files removed", {{"count", n}, {"dir", dir}});
   impl->started_at = impl->clock();
-
-  auto store = store::openSqliteStore(dataDir + "/berth.db", impl->config.sqlite_synchronous == "full");
-  if (!store) return store.error();
-  impl->store = std::move(*store);
-  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->config.server_names, impl->clock());
+  impl->store = std::move(store);
+  auto advertised =
+      planAdvertising(impl->config.listen, impl->config.advertise_url, impl->config.server_names, readHostFacts());
+  if (!advertised) return advertised.error();
+  impl->advertised = std::move(*advertised);
+  auto identity = loadOrCreateIdentity(dataDir + "/pki", impl->advertised.certificate_names, impl->clock());
   if (!identity) return identity.error();
   impl->identity = std::move(*identity);
 
@@ -221,15 +244,20 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   }
   auto nodes = impl->store->listNodes();
   if (!nodes) return nodes.error();
-  for (const auto& node : *nodes) {
-    impl->certificates.set(node.id, {node.cert_serial, node.previous_cert_serial,
-                                     node.status == store::NodeStatus::Revoked});
-    if (node.status == store::NodeStatus::Online) {
-      store::Node stale = node;  // no session survives a restart
+  // No session survives a restart; one transaction, not one commit per node
+  // (10,000 fsyncs would delay a restart by minutes).
+  auto marked = impl->store->transaction([&]() -> Result<void> {
+    for (const auto& node : *nodes) {
+      impl->certificates.set(node.id, {node.cert_serial, node.previous_cert_serial,
+                                       node.status == store::NodeStatus::Revoked});
+      if (node.status != store::NodeStatus::Online) continue;
+      store::Node stale = node;
       stale.status = store::NodeStatus::Unreachable;
-      (void)impl->store->upsertNode(stale);
+      if (auto r = impl->store->upsertNode(stale); !r) return r;
     }
-  }
+    return Ok{};
+  });
+  if (!marked) log::error("nodes not marked unreachable at start", {{"error", marked.error().message}});
 
   net::ServerTlsConfig tlsConfig;
   tlsConfig.cert_chain_pem = impl->identity->server_cert_pem;
@@ -240,27 +268,30 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (!tls) return tls.error();
   impl->tls = std::move(*tls);
 
-  impl->group_commit = std::make_unique<GroupCommit>(impl->io.get_executor(), *impl->store);
+  impl->group_commit = std::make_unique<GroupCommit>(impl->service.get_executor(), *impl->store);
   impl->group_commit->attach();
   impl->commands = std::make_unique<CommandService>(*impl->store, impl->metrics, impl->clock, impl->config);
   if (auto r = impl->commands->load(); !r) return r.error();
-  impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), *impl->store, *impl->commands, impl->metrics,
-                                            impl->clock, impl->config, *impl->identity);
+  impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), impl->service.get_executor(), *impl->store,
+                                            *impl->commands, impl->metrics, impl->clock, impl->config, *impl->identity);
   auto secretsKey = pki::loadSealingKey(dataDir + "/pki/secrets.key");
   if (!secretsKey) return secretsKey.error();
   impl->apps = std::make_unique<AppService>(*impl->store, *impl->commands, impl->metrics, impl->clock, impl->config,
-                                            *secretsKey, impl->io.get_executor());
+                                            *secretsKey, impl->service.get_executor());
   impl->commands->onQueued([gateway = impl->gateway.get()](const std::string& node) { gateway->pump(node); });
   impl->commands->onFinished([apps = impl->apps.get()](const store::Command& c) { apps->onCommandFinished(c); });
   impl->gateway->setDispatchArgs([apps = impl->apps.get()](const store::Command& c) { return apps->dispatchArgs(c); });
   impl->gateway->setAppListener([apps = impl->apps.get()](const std::string& node, const protocol::AppFrame& e) {
     apps->onAgentFrame(node, e);
   });
-  impl->api = std::make_unique<Api>(ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps,
-                                                    impl->metrics, impl->config, *impl->identity, impl->clock,
-                                                    impl->started_at, impl->certificates});
-  impl->listener = std::make_unique<HttpListener>(impl->io.get_executor(), *impl->tls, *impl->api, *impl->gateway,
-                                                  *impl->group_commit, impl->config, impl->metrics);
+  // The advertised URL is read from the service thread; the port is fixed before either thread starts.
+  impl->api = std::make_unique<Api>(
+      ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps, impl->metrics, impl->config,
+                      *impl->identity, impl->clock, impl->started_at, impl->certificates,
+                      [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
+  impl->listener =
+      std::make_unique<HttpListener>(impl->io.get_executor(), impl->service.get_executor(), *impl->tls, *impl->api,
+                                     *impl->gateway, *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
 
   auto server = std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -271,29 +302,42 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 void Server::run() {
   auto& i = *impl_;
   if (i.options.handle_signals) {
-    i.signals.emplace(i.io, SIGINT, SIGTERM, SIGHUP);
+    i.signals.emplace(i.service, SIGINT, SIGTERM, SIGHUP);
     i.watchSignals();
   }
   i.listener->start();
   i.gateway->start();
-  i.retention_timer = std::make_unique<asio::steady_timer>(i.io);
+  i.retention_timer = std::make_unique<asio::steady_timer>(i.service);
   i.scheduleRetention();
-  log::info("server listening", {{"url", apiUrl()}, {"ca_pin", caPin()}});
+  log::info("server listening", {{"url", apiUrl()},
+                                 {"listen", i.config.listen},
+                                 {"certificate_names", i.advertised.certificate_names},
+                                 {"ca_pin", caPin()}});
+  auto networkWork = asio::make_work_guard(i.io);
+  auto serviceWork = asio::make_work_guard(i.service);
+  std::thread serviceThread([&i] { i.service.run(); });
+  struct Join {  // also when the network loop throws
+    asio::io_context& service;
+    std::thread& thread;
+    ~Join() {
+      service.stop();
+      thread.join();
+    }
+  } join{i.service, serviceThread};
   i.io.run();
-  i.group_commit->flushNow();  // writes made while the loop wound down
+}
+
+Server::~Server() {
+  if (impl_ && impl_->group_commit) impl_->group_commit->flushNow();  // writes made while the loops wound down
 }
 
 void Server::stop() {
-  asio::post(impl_->io, [this] { impl_->shutdown(); });
+  asio::post(impl_->service, [this] { impl_->shutdown(); });
 }
 
 Result<void> Server::reload() { return impl_->reloadConfig(); }
 
-std::string Server::apiUrl() const {
-  const auto& names = impl_->config.server_names;
-  return "https://" + (names.empty() ? std::string("127.0.0.1") : names.front()) + ":" +
-         std::to_string(impl_->listener->port());
-}
+std::string Server::apiUrl() const { return advertisedUrl(impl_->advertised, impl_->listener->port()); }
 std::string Server::caPin() const { return impl_->identity->ca_pin; }
 std::string Server::caCertPath() const { return impl_->config.data_dir + "/pki/ca.crt"; }
 const ServerConfig& Server::config() const { return impl_->config; }

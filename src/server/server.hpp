@@ -1,5 +1,5 @@
 // berth server: wires the store, identity, command queue, gateway, API and
-// listener together and runs them on one I/O thread.
+// listener together and runs them on two threads: network and service.
 #pragma once
 
 #include <functional>
@@ -10,6 +10,7 @@
 
 #include "common/result.hpp"
 #include "server/server_config.hpp"
+#include "store/store.hpp"
 
 namespace berth::server {
 
@@ -24,7 +25,11 @@ struct ServerOptions {
 
 class Server {
  public:
-  static Result<std::unique_ptr<Server>> create(ServerOptions options);
+  // `config` comes from loadServerConfig(options) (kept for SIGHUP reloads);
+  // the store is opened by the caller (main.cpp), so the server
+  // runs on whichever implementation it is given.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options, ServerConfig config,
+                                                std::unique_ptr<store::Store> store);
   ~Server();
 
   // Runs until stop() or SIGINT/SIGTERM.
@@ -32,7 +37,7 @@ class Server {
   // Thread-safe.
   void stop();
   // Re-reads the config layers and applies the reloadable settings. Runs on
-  // the I/O thread (SIGHUP posts it there).
+  // the service thread (SIGHUP arrives there).
   Result<void> reload();
 
   std::string apiUrl() const;

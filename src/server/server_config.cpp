@@ -4,6 +4,7 @@
 
 #include "apps/validation.hpp"
 #include "common/logging.hpp"
+#include "server/advertise.hpp"
 
 namespace berth::server {
 namespace {
@@ -51,7 +52,9 @@ Error fieldError(const std::string& field, const std::string& rule) {
 
 const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"data_dir", "listen", "server_names", "log_level", "allowed_capabilities", "sqlite_synchronous"};
+    std::vector<std::string> k = {
+        "data_dir",           "listen",       "server_names", "log_level", "allowed_capabilities",
+        "sqlite_synchronous", "advertise_url"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;
@@ -82,6 +85,11 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
   log::Level level;
   if (!log::parseLevel(config.log_level, level)) return fieldError("log_level", "must be debug, info, warn or error");
   if (config.listen.rfind(':') == std::string::npos) return fieldError("listen", "must be host:port");
+  if (merged.contains("advertise_url")) {
+    if (!merged["advertise_url"].is_string()) return fieldError("advertise_url", "must be a string");
+    config.advertise_url = merged["advertise_url"];
+    if (auto plan = planAdvertising(config.listen, config.advertise_url, {}, {}); !plan) return plan.error();
+  }
   if (merged.contains("server_names")) {
     const auto& names = merged["server_names"];
     std::vector<std::string> parsed;
@@ -170,6 +178,7 @@ nlohmann::json toJson(const ServerConfig& config) {
   nlohmann::json j = {{"data_dir", config.data_dir},
                       {"listen", config.listen},
                       {"server_names", config.server_names},
+                      {"advertise_url", config.advertise_url},
                       {"log_level", config.log_level},
                       {"sqlite_synchronous", config.sqlite_synchronous},
                       {"allowed_capabilities", config.allowed_capabilities}};

@@ -19,6 +19,10 @@ struct ServerConfig {
   // process only; kept for measuring what FULL costs (docs/BENCHMARKS.md).
   std::string sqlite_synchronous = "full";
   std::vector<std::string> server_names = {"localhost", "127.0.0.1"};
+  // "https://HOST[:PORT]" agents and the CLI use to reach this server: in the
+  // printed join line, the CLI context and the certificate. Empty: chosen from
+  // `listen` and the host (server/advertise.hpp).
+  std::string advertise_url;
 
   // Reloadable on SIGHUP without dropping sessions.
   std::string log_level = "info";

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/states.hpp"
 
 namespace berth::store {
 
@@ -35,9 +36,11 @@ struct JoinToken {
   std::string node_id;  // set: a rejoin token for this existing node
 };
 
-enum class NodeStatus { Online, Unreachable, Revoked };
-std::string nodeStatusName(NodeStatus status);
-std::optional<NodeStatus> parseNodeStatus(const std::string& name);
+using berth::AppDesired;
+using berth::DeploymentState;
+using berth::NodeStatus;
+using berth::nodeStatusName;
+using berth::parseNodeStatus;
 
 struct Node {
   std::string id;
@@ -60,10 +63,10 @@ struct Node {
   std::int64_t last_refusal_at = 0;
 };
 
-enum class CommandState { Queued, Dispatched, Running, Succeeded, Failed, Expired, Cancelled };
-std::string commandStateName(CommandState state);
-std::optional<CommandState> parseCommandState(const std::string& name);
-bool isTerminal(CommandState state);
+using berth::CommandState;
+using berth::commandStateName;
+using berth::isTerminal;
+using berth::parseCommandState;
 
 struct Command {
   std::string id;
@@ -106,7 +109,7 @@ struct App {
   nlohmann::json selector = nlohmann::json::object();  // node labels it asked for
   int current_deployment = 0;  // the deployment that runs (0 = none yet)
   int next_deployment = 1;
-  std::string desired = "running";  // running, stopped
+  AppDesired desired = AppDesired::Running;
   int keep = 3;                     // older deployments kept for rollback
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
@@ -118,7 +121,7 @@ struct Deployment {
   nlohmann::json spec = nlohmann::json::object();  // the accepted body without secret values
   std::string sealed_secrets;  // secrets and registry credentials, sealed with the server's key
   std::string image;           // the digest or image id it resolved to (empty until known)
-  std::string state = "pending";  // pending, pulling, starting, healthy, failed, stopped, superseded
+  DeploymentState state = DeploymentState::Pending;
   std::string reason;
   std::string command_id;
   std::string source;  // "deploy", "rollback of 3", "scale", ...

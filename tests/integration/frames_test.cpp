@@ -187,6 +187,35 @@ TEST_F(FramesTest, PayloadsOfTheWrongTypeAreRefusedNamingTheFieldNotThrown) {
   EXPECT_EQ(c.node(state.node_id)["connected"], true);
 }
 
+// Servers started: one `berth server`; the test plays a node whose HELLO
+// carries terminal escapes meant for the operator reading `berth node ls`.
+TEST(Handshake, AHelloWithControlCharactersIsRefusedNamingTheField) {
+  Cluster c;
+  c.startServer();
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "plain"});
+  ASSERT_TRUE(enrolled.ok());
+  RawAgentConnection conn;
+  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
+  auto hello = [&](const std::string& hostname) {
+    Envelope e;
+    e.type = FrameType::Hello;
+    e.agent_id = enrolled->node_id;
+    e.issued_at = systemNowMs();
+    e.expires_at = e.issued_at + 30'000;
+    e.nonce = randomHex(16);
+    e.data = {{"hostname", hostname}, {"version", "test"}};
+    conn.send(protocol::serialize(e));
+    auto answer = conn.read();
+    return answer ? nlohmann::json::parse(*answer) : nlohmann::json();
+  };
+  auto refused = hello("evil\x1b[31mRED\x1b]0;pwned\x07");
+  EXPECT_EQ(refused["type"], "ERROR") << refused.dump();
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("data.hostname"), std::string::npos) << refused.dump();
+  EXPECT_EQ(c.node(enrolled->node_id)["hostname"], "plain");
+  EXPECT_EQ(hello("web-1")["type"], "WELCOME");
+  EXPECT_EQ(c.node(enrolled->node_id)["hostname"], "web-1");
+}
+
 // Servers started: one `berth server`; the test connects with a valid certificate and stays silent.
 TEST(Handshake, ASessionWithoutHelloIsClosed) {
   Cluster c;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -128,10 +129,11 @@ Cluster::~Cluster() {
 }
 
 void Cluster::startServer(const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY,     "server",
-                                   "--data-dir",     serverDir(),
-                                   "--listen",       "127.0.0.1:" + std::to_string(port_),
-                                   "--server-names", "localhost,127.0.0.1"};
+  std::vector<std::string> argv = {BERTH_BINARY, "server", "--data-dir", serverDir()};
+  // Loopback and today's names unless the test says otherwise.
+  auto given = [&](const std::string& flag) { return std::find(flags.begin(), flags.end(), flag) != flags.end(); };
+  if (!given("--listen")) argv.insert(argv.end(), {"--listen", "127.0.0.1:" + std::to_string(port_)});
+  if (!given("--server-names")) argv.insert(argv.end(), {"--server-names", "localhost,127.0.0.1"});
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string cliFile = serverDir() + "/cli.json";
   const auto before =
@@ -173,8 +175,9 @@ std::string Cluster::createToken(int ttl_s) {
 }
 
 Process& Cluster::startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BERTH_BINARY, "agent",   "--state-dir", agentDir(name), "--server", url_,
-                                   "--ca-pin",   ca_pin_,   "--backoff-cap-s", "2"};
+  std::vector<std::string> argv = {BERTH_BINARY, "agent", "--state-dir",     agentDir(name),
+                                   "--ca-pin",   ca_pin_, "--backoff-cap-s", "2"};
+  if (std::find(flags.begin(), flags.end(), "--server") == flags.end()) argv.insert(argv.end(), {"--server", url_});
   if (!token.empty()) argv.insert(argv.end(), {"--join", token});
   argv.insert(argv.end(), flags.begin(), flags.end());
   for (auto& [n, p] : agents_) {

@@ -78,9 +78,12 @@ class Cluster {
   Cluster();
   ~Cluster();
 
-  // Starts (or restarts on the same port) the server with extra flags.
+  // Starts (or restarts on the same port) the server with extra flags; it
+  // listens on 127.0.0.1 with server_names localhost,127.0.0.1 unless `flags`
+  // give --listen or --server-names (a restart then takes the port itself).
   void startServer(const std::vector<std::string>& flags = {});
   void killServer(int sig = SIGKILL);
+  int port() const { return port_; }
   Process& server() { return *server_; }
   std::string serverDir() const { return root_ + "/server"; }
   // XDG_CONFIG_HOME of the server processes: they write berth/cli.json there, never the tester's own.
@@ -94,7 +97,8 @@ class Cluster {
   std::string createToken(int ttl_s = 600);
 
   // Starts an agent with its own state directory under the test's root
-  // (`token` empty: no --join, for an enrolled state directory).
+  // (`token` empty: no --join, for an enrolled state directory); `flags` may
+  // give its own --server.
   Process& startAgent(const std::string& name, const std::string& token, const std::vector<std::string>& flags = {});
   Process& agent(const std::string& name);
   std::string agentDir(const std::string& name) const { return root_ + "/" + name; }

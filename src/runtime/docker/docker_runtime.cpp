@@ -15,6 +15,7 @@
 
 #include "common/encoding.hpp"
 #include "runtime/docker/docker_json.hpp"
+#include "runtime/docker/log_stream.hpp"
 
 namespace berth::runtime::docker {
 namespace asio = boost::asio;
@@ -31,9 +32,19 @@ std::string daemonMessage(const std::string& body) {
 }
 
 Error daemonError(const std::string& what, const DockerRuntime::Reply& reply) {
-  return makeError(reply.status == 404 ? "not_found" : "runtime_error",
+  return makeError(reply.status == 404 ? "not_found" : reply.status == 409 ? "conflict" : "runtime_error",
                    what + ": dockerd answered " + std::to_string(reply.status) + ": " + daemonMessage(reply.body));
 }
+
+class FollowerSubscription final : public LogSubscription {
+ public:
+  explicit FollowerSubscription(std::shared_ptr<LogFollower> follower) : follower_(std::move(follower)) {}
+  ~FollowerSubscription() override { follower_->stop(); }
+  void stop() override { follower_->stop(); }
+
+ private:
+  std::shared_ptr<LogFollower> follower_;  // shared with its pending reads, which keep it alive until they end
+};
 
 }  // namespace
 
@@ -234,6 +245,16 @@ Result<int> DockerRuntime::exec(const std::string& id, const std::vector<std::st
       return makeError("timeout", "command did not finish within " + std::to_string(timeout_ms) + " ms");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+std::unique_ptr<LogSubscription> DockerRuntime::followLogs(asio::any_io_executor executor, const std::string& id,
+                                                          std::int64_t since_ms, LogLinesHandler on_lines,
+                                                          LogEndHandler on_end) {
+  auto follower = std::make_shared<LogFollower>(std::move(executor), socket_path_, version_, id,
+                                                static_cast<double>(since_ms) / 1000.0, std::move(on_lines),
+                                                std::move(on_end));
+  follower->start();
+  return std::make_unique<FollowerSubscription>(std::move(follower));
 }
 
 Result<ContainerStats> DockerRuntime::stats(const std::string& id) {

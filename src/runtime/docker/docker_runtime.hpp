@@ -31,6 +31,10 @@ class DockerRuntime final : public ContainerRuntime {
   Result<void> update(const std::string& id, const Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<ContainerStats> stats(const std::string& id) override;
+  // One follow=1 logs request per call (a LogFollower on `executor`).
+  std::unique_ptr<LogSubscription> followLogs(boost::asio::any_io_executor executor, const std::string& id,
+                                              std::int64_t since_ms, LogLinesHandler on_lines,
+                                              LogEndHandler on_end) override;
 
   struct Reply {
     int status = 0;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/json.hpp"
+
 namespace berth::runtime::docker {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -55,7 +57,7 @@ void LogDemuxer::addPayload(int stream, std::string_view payload, std::vector<Lo
     } else {
       line.text = partial;
     }
-    if (line.text.size() > kMaxLine) line.text.resize(kMaxLine);
+    line.text = truncateUtf8(std::move(line.text), kMaxLine);
     out.push_back(std::move(line));
     partial.clear();
   }

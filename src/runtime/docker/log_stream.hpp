@@ -2,7 +2,7 @@
 // multiplexed stream (8-byte frame headers, stdout/stderr) of a non-TTY
 // container into timestamped lines. LogFollower holds one follow=1 request open
 // asynchronously on the caller's executor, so following many containers costs
-// sockets, not threads.
+// sockets, not threads; DockerRuntime::followLogs hands it out.
 #pragma once
 
 #include <array>
@@ -18,13 +18,11 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/container_runtime.hpp"
+
 namespace berth::runtime::docker {
 
-struct LogLine {
-  std::string stream;  // "stdout" or "stderr"
-  std::int64_t at_ms = 0;
-  std::string text;  // without the trailing newline
-};
+using runtime::LogLine;
 
 // RFC 3339 with optional fraction and Z -> unix ms; nullopt when malformed.
 std::optional<std::int64_t> parseTimestampMs(std::string_view text);

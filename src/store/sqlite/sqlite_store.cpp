@@ -45,7 +45,7 @@ App readApp(const Statement& s) {
   a.selector = s.json(2);
   a.current_deployment = static_cast<int>(s.integer(3));
   a.next_deployment = static_cast<int>(s.integer(4));
-  a.desired = s.text(5);
+  a.desired = parseAppDesired(s.text(5)).value_or(AppDesired::Stopped);
   a.keep = static_cast<int>(s.integer(6));
   a.created_at = s.integer(7);
   a.updated_at = s.integer(8);
@@ -59,7 +59,7 @@ Deployment readDeployment(const Statement& s) {
   d.spec = s.json(2);
   d.sealed_secrets = s.text(3);
   d.image = s.text(4);
-  d.state = s.text(5);
+  d.state = parseDeploymentState(s.text(5)).value_or(DeploymentState::Failed);
   d.reason = s.text(6);
   d.command_id = s.text(7);
   d.source = s.text(8);
@@ -398,7 +398,7 @@ class SqliteStore final : public Store {
         "next_deployment=excluded.next_deployment, desired=excluded.desired, keep=excluded.keep, "
         "updated_at=excluded.updated_at");
     s.bind(a.name).bind(a.node_id).bind(a.selector).bind(a.current_deployment).bind(a.next_deployment);
-    s.bind(a.desired).bind(a.keep).bind(a.created_at).bind(a.updated_at);
+    s.bind(appDesiredName(a.desired)).bind(a.keep).bind(a.created_at).bind(a.updated_at);
     return done(s, "upsert app");
   }
 
@@ -439,7 +439,7 @@ class SqliteStore final : public Store {
         "spec=excluded.spec, sealed_secrets=excluded.sealed_secrets, image=excluded.image, state=excluded.state, "
         "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at, "
         "deployment_id=excluded.deployment_id");
-    s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(d.state).bind(d.reason);
+    s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(deploymentStateName(d.state)).bind(d.reason);
     s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at).bind(d.deployment_id);
     return done(s, "upsert deployment");
   }

@@ -1,123 +1,31 @@
-// The supervisor's decisions against an in-memory runtime: what it pulls and
-// pins, what it removes on failure, cleanup, volumes and drift. The real
-// dockerd path is covered by tests/integration/apps_test.cpp.
+// The supervisor's decisions against the in-memory runtime
+// (tests/support/memory_runtime, held to Docker's behaviour by the runtime
+// conformance suite): what it pulls and pins, what it removes on failure,
+// cleanup, volumes and drift. The real dockerd path is covered by
+// tests/integration/apps_test.cpp.
 #include "agent/app_supervisor.hpp"
 
 #include <gtest/gtest.h>
 
+#include "../../support/memory_runtime.hpp"
 #include "../temp_dir.hpp"
 
 namespace berth::agent {
 namespace {
 
-class FakeRuntime : public runtime::ContainerRuntime {
- public:
-  struct Image {
-    std::string id;
-    std::vector<std::string> digests;
-  };
-  std::map<std::string, Image> images;  // by reference
-  std::map<std::string, runtime::ContainerInfo> containers;  // by id
-  std::set<std::string> registry = {"reg:5000/web:1", "reg:5000/web:2", "reg:5000/web:3"};
-  std::vector<std::string> pulls, removed_images, removed_volumes;
-  int exec_exit = 0;
-  int next = 0;
-  bool down = false;  // dockerd unreachable: every call fails as the real client does
-  std::map<std::string, runtime::ContainerSpec> specs;  // by container id, as created
-  Error unreachable() const { return makeError("runtime_unavailable", "cannot reach dockerd at /x.sock: refused"); }
+using berth::testing::MemoryRuntime;
 
-  Result<std::string> apiVersion() override { return std::string("1.41"); }
-  Result<std::optional<std::string>> imageId(const std::string& ref) override {
-    auto it = images.find(ref);
-    return it == images.end() ? std::optional<std::string>() : std::optional<std::string>(it->second.id);
-  }
-  Result<std::string> create(const runtime::ContainerSpec& spec) override {
-    if (down) return unreachable();
-    for (const auto& [id, c] : containers) {
-      if (c.name == spec.name) return makeError("conflict", "taken");
-    }
-    runtime::ContainerInfo c;
-    c.id = "c" + std::to_string(++next);
-    c.name = spec.name;
-    c.image_id = spec.image;
-    c.state = "created";
-    c.labels = spec.labels;
-    containers[c.id] = c;
-    specs[c.id] = spec;
-    return c.id;
-  }
-  Result<void> start(const std::string& id) override {
-    if (down) return unreachable();
-    containers[id].state = "running";
-    containers[id].started_at = std::to_string(++next);
-    return Ok{};
-  }
-  Result<void> stop(const std::string& id, int) override {
-    containers[id].state = "exited";
-    return Ok{};
-  }
-  Result<void> remove(const std::string& id, bool) override {
-    if (down) return unreachable();
-    containers.erase(id);
-    return Ok{};
-  }
-  Result<std::optional<runtime::ContainerInfo>> inspect(const std::string& idOrName) override {
-    if (down) return unreachable();
-    for (const auto& [id, c] : containers) {
-      if (id == idOrName || c.name == idOrName) return std::optional<runtime::ContainerInfo>(c);
-    }
-    return std::optional<runtime::ContainerInfo>();
-  }
-  Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override {
-    if (down) return unreachable();
-    std::vector<std::string> out;
-    for (const auto& [id, c] : containers) {
-      bool all = true;
-      for (const auto& [k, v] : labels) all &= c.labels.count(k) && c.labels.at(k) == v;
-      if (all) out.push_back(id);
-    }
-    return out;
-  }
-  Result<void> pull(const std::string& ref, const std::optional<runtime::RegistryCredentials>& auth) override {
-    pulls.push_back(ref);
-    if (!auth || auth->password != "right") return makeError("pull_failed", "pull " + ref + ": unauthorized");
-    if (!registry.count(ref)) return makeError("pull_failed", "pull " + ref + ": manifest unknown");
-    const std::string digest = "reg:5000/web@sha256:" + ref.substr(ref.size() - 1);
-    images[ref] = images[digest] = Image{"sha256:id" + ref.substr(ref.size() - 1), {digest}};
-    return Ok{};
-  }
-  Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& ref) override {
-    if (down) return unreachable();
-    auto it = images.find(ref);
-    if (it == images.end()) return std::optional<runtime::ImageInfo>();
-    return std::optional<runtime::ImageInfo>(runtime::ImageInfo{it->second.id, it->second.digests});
-  }
-  Result<void> removeImage(const std::string& ref) override {
-    removed_images.push_back(ref);
-    images.erase(ref);
-    return Ok{};
-  }
-  Result<void> removeVolume(const std::string& name) override {
-    removed_volumes.push_back(name);
-    return Ok{};
-  }
-  Result<void> update(const std::string&, const runtime::Resources&) override { return Ok{}; }
-  Result<int> exec(const std::string&, const std::vector<std::string>&, int) override { return exec_exit; }
-  Result<runtime::ContainerStats> stats(const std::string&) override { return runtime::ContainerStats{}; }
-
-  std::vector<runtime::ContainerInfo> running() const {
-    std::vector<runtime::ContainerInfo> out;
-    for (const auto& [id, c] : containers) {
-      if (c.state == "running") out.push_back(c);
-    }
-    return out;
-  }
-};
+// Tags 1-3 of reg:5000/web in the registry, pullable with the password "right".
+void addRegistry(MemoryRuntime& runtime) {
+  for (const std::string n : {"1", "2", "3"})
+    runtime.registry["reg:5000/web:" + n] = {{"sha256:id" + n, {"reg:5000/web@sha256:" + n}}, "right"};
+}
 
 class AppSupervisorTest : public ::testing::Test {
  protected:
   berth::testing::TempDir dir;
-  FakeRuntime runtime;
+  AppSupervisorTest() { addRegistry(runtime); }
+  MemoryRuntime runtime;
   std::vector<nlohmann::json> events;
   std::unique_ptr<AppSupervisor> supervisor = make();
 
@@ -158,7 +66,7 @@ TEST_F(AppSupervisorTest, PullsPinsTheDigestAndReplacesTheOldVersion) {
   // A rollback names the pinned digest: nothing is pulled, deployment 1's bytes run.
   ASSERT_TRUE(deploy(3, "1", 3, "reg:5000/web@sha256:1").ok);
   EXPECT_EQ(runtime.pulls.size(), 2u);
-  EXPECT_EQ(runtime.running()[0].image_id, "reg:5000/web@sha256:1");
+  EXPECT_EQ(runtime.running()[0].image_id, "sha256:id1");
 }
 
 TEST_F(AppSupervisorTest, ARegistryTagIsPulledAtEveryDeployWithItsCredentials) {
@@ -254,6 +162,7 @@ TEST_F(AppSupervisorTest, ARestartedSupervisorAdoptsAndReconcileRepairsDrift) {
 
   runtime::ContainerSpec stray;
   stray.name = "stray";
+  stray.image = "reg:5000/web:1";
   stray.labels = {{"berth.managed", "1"}, {"berth.app", "ghost"}, {"berth.node", "n_1"}};
   auto id = runtime.create(stray);
   supervisor->reconcile();
@@ -279,6 +188,7 @@ TEST_F(AppSupervisorTest, AContainerWithTheRightNameButAnotherDeploymentIdIsRepl
   runtime::ContainerSpec leftover;
   leftover.name = "berth-web-d2-0";
   leftover.image = "reg:5000/web@sha256:2";
+  runtime.images[leftover.image] = {"sha256:id2", {leftover.image}};
   leftover.labels = {{"berth.managed", "1"}, {"berth.app", "web"}, {"berth.deployment", "2"},
                      {"berth.replica", "0"}, {"berth.node", "n_1"}, {"berth.deployment_id", "dep_lost"}};
   auto stale = runtime.create(leftover);
@@ -291,7 +201,7 @@ TEST_F(AppSupervisorTest, AContainerWithTheRightNameButAnotherDeploymentIdIsRepl
   const auto now = runtime.running()[0];
   EXPECT_EQ(now.name, "berth-web-d2-0");
   EXPECT_EQ(now.labels.at("berth.deployment_id"), "dep_new");
-  EXPECT_EQ(now.image_id, "reg:5000/web@sha256:3");
+  EXPECT_EQ(now.image_id, "sha256:id3");
 
   // Reconcile never treats an impostor as the running version either.
   runtime.containers.clear();

@@ -46,5 +46,19 @@ TEST(CommandJournal, ResultsAreBoundedOldestFirstAndDamageIsAnError) {
   EXPECT_FALSE(CommandJournal::fromJson({{"results", {{{"ok", true}}}}}, "/p").ok());
 }
 
+// A damaged file is read field by field, never thrown on (get<bool>() on a string throws).
+TEST(CommandJournal, FieldsOfTheWrongTypeAreReadAsAbsentNotThrown) {
+  nlohmann::json damaged = {{"results",
+                             {{{"correlation_id", "c1"}, {"ok", "yes"}, {"exit_code", "1"}, {"error_code", 5}},
+                              {{"correlation_id", "c2"}, {"ok", 1}, {"exit_code", 1e300}, {"error_message", true}},
+                              {{"correlation_id", "c3"}, {"exit_code", 99999999999}}}}};
+  Result<CommandJournal> journal = makeError("x", "x");
+  ASSERT_NO_THROW(journal = CommandJournal::fromJson(damaged, "/p"));
+  ASSERT_TRUE(journal.ok());
+  EXPECT_FALSE(journal->result("c1")->ok);
+  EXPECT_EQ(journal->result("c1")->exit_code, 0);
+  EXPECT_EQ(journal->result("c3")->exit_code, 0);
+}
+
 }  // namespace
 }  // namespace berth::agent

@@ -36,5 +36,19 @@ TEST(JsonDepth, MalformedIsNamed) {
   EXPECT_EQ(parseJson("\"\xff\"").error().code, "malformed_json");
 }
 
+TEST(DumpJson, ReplacesInvalidUtf8InsteadOfThrowing) {
+  nlohmann::json j = {{"t", std::string("a\xff")}};
+  EXPECT_THROW((void)j.dump(), nlohmann::json::type_error);
+  EXPECT_EQ(dumpJson(j), "{\"t\":\"a\xef\xbf\xbd\"}");
+}
+
+TEST(TruncateUtf8, NeverSplitsASequence) {
+  EXPECT_EQ(truncateUtf8("abc", 5), "abc");
+  EXPECT_EQ(truncateUtf8("abc", 2), "ab");
+  EXPECT_EQ(truncateUtf8("a\xc3\xa9", 2), "a");              // é cut after its lead byte
+  EXPECT_EQ(truncateUtf8("a\xf0\x9f\x98\x80" "b", 4), "a");     // 😀 cut after three of four bytes
+  EXPECT_EQ(truncateUtf8("a\xf0\x9f\x98\x80" "b", 5), "a\xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace berth

@@ -29,6 +29,16 @@ TEST(Authority, SignsAgentCsrWithTheNodeIdAsSubject) {
   EXPECT_EQ(info->serial_hex, cert->serial_hex);
 }
 
+TEST(Authority, ServerCertificateHoldsEveryNameAndAddressAndInspectionListsThem) {
+  auto ca = CertificateAuthority::createNew("test CA", kNow, 10 * kDay);
+  const std::vector<std::string> names = {"localhost", "127.0.0.1", "cp1", "10.0.0.1", "fd00::2"};
+  auto cert = ca.issueServerCertificate(generatePrivateKeyPem(), names, kNow, 30 * kDay);
+  ASSERT_TRUE(cert.ok()) << cert.error().message;
+  auto info = inspectCertificate(cert->cert_pem);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->names, names);
+}
+
 // A CSR for `cn` asking for `extensions` (name -> value, as in openssl.cnf).
 std::string csrWith(const std::string& key_pem, const std::string& cn,
                     const std::vector<std::pair<int, std::string>>& extensions) {

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "../temp_dir.hpp"
 
@@ -39,6 +41,28 @@ TEST(PrivateFiles, APlantedLinkIsReplacedNotWrittenThrough) {
   EXPECT_EQ(*readFile(victim), "untouched");
   EXPECT_FALSE(std::filesystem::is_symlink(path));
   EXPECT_EQ(*readFile(path), "secret");
+}
+
+// A process killed between creating its temp file and renaming it leaves the
+// temp behind; every crash would leave one more.
+TEST(PrivateFiles, TempFilesLeftByAKilledWriterAreRemovedAtStartUp) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  ASSERT_TRUE(writePrivateFile(d + "/commands.json", "{}").ok());
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5);
+  for (const char* name : {"commands.json.tmp.0123456789ab", "telemetry.seq.tmp.ffffffffffff", "fresh.tmp.0123456789ab",
+                           "notes.tmp.txt", "keep.tmp.0123456789abc"}) {
+    std::ofstream(d + "/" + name) << "partial";
+    if (std::string(name) != "fresh.tmp.0123456789ab") std::filesystem::last_write_time(d + "/" + name, old);
+  }
+  EXPECT_EQ(removeStaleTempFiles(d), 2u);
+  EXPECT_FALSE(fileExists(d + "/commands.json.tmp.0123456789ab"));
+  EXPECT_FALSE(fileExists(d + "/telemetry.seq.tmp.ffffffffffff"));
+  EXPECT_TRUE(fileExists(d + "/fresh.tmp.0123456789ab"));  // a live writer's, perhaps
+  EXPECT_TRUE(fileExists(d + "/notes.tmp.txt"));
+  EXPECT_TRUE(fileExists(d + "/keep.tmp.0123456789abc"));
+  EXPECT_TRUE(fileExists(d + "/commands.json"));
+  EXPECT_EQ(removeStaleTempFiles(d + "/missing"), 0u);
 }
 
 TEST(PrivateDirectories, AreCreated0700AndCheckedWhenTheyExist) {

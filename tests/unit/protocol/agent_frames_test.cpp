@@ -39,5 +39,23 @@ TEST(AgentFrames, AppEventsAndResultsAreTyped) {
   EXPECT_EQ(eventKind({{"kind", 5}}), "");
 }
 
+TEST(AgentFrames, HelloTextAnOperatorReadsIsBoundedAndHasNoControlCharacters) {
+  EXPECT_TRUE(checkHelloText({{"hostname", "web-1"}, {"version", "0.2"}, {"labels", {{"zone", "a"}}}}).ok());
+  auto escape = checkHelloText({{"hostname", "evil\x1b[31m"}, {"version", "t"}});
+  ASSERT_FALSE(escape.ok());
+  EXPECT_EQ(escape.error().code, "schema_violation");
+  EXPECT_NE(escape.error().message.find("data.hostname"), std::string::npos) << escape.error().message;
+  EXPECT_FALSE(checkHelloText({{"hostname", "h"}, {"site", "x\xc2\x9b"}}).ok());  // C1 CSI
+  EXPECT_FALSE(checkHelloText({{"hostname", std::string(254, 'h')}}).ok());
+  EXPECT_FALSE(checkHelloText({{"hostname", "h"}, {"version", 5}}).ok());
+  auto label = checkHelloText({{"hostname", "h"}, {"labels", {{"zone", std::string(129, 'a')}}}});
+  ASSERT_FALSE(label.ok());
+  EXPECT_NE(label.error().message.find("data.labels.zone"), std::string::npos) << label.error().message;
+  EXPECT_FALSE(checkHelloText({{"hostname", "h"}, {"labels", {{"zone", 1}}}}).ok());
+  nlohmann::json many = nlohmann::json::object();
+  for (int i = 0; i < 65; ++i) many["k" + std::to_string(i)] = "v";
+  EXPECT_FALSE(checkHelloText({{"hostname", "h"}, {"labels", many}}).ok());
+}
+
 }  // namespace
 }  // namespace berth::protocol

@@ -15,6 +15,21 @@ Envelope heartbeat() {
   return e;
 }
 
+// A container's output or a subprocess's error text can hold any bytes; sending
+// it must not throw (json::dump does by default), or the agent dies on the line.
+TEST(Envelope, InvalidUtf8IsSentReplacedNotThrown) {
+  Envelope e = heartbeat();
+  e.type = FrameType::Log;
+  e.data = {{"text", std::string("cut \xe4\xb8") + "\xff end"}};
+  std::string text;
+  ASSERT_NO_THROW(text = serialize(e));
+  auto back = parse(text, 1 << 20);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const std::string got = back->data["text"];
+  EXPECT_EQ(got.rfind("cut ", 0), 0u) << got;
+  EXPECT_NE(got.find("\xef\xbf\xbd end"), std::string::npos) << got;  // U+FFFD where the bad bytes were
+}
+
 TEST(Envelope, RoundTripsEveryField) {
   Envelope e;
   e.type = FrameType::Command;

@@ -49,5 +49,19 @@ TEST(ServerIdentity, CertificateIsKeptAcrossRestartsAndReissuedOnlyWhenNamesChan
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST(ServerIdentity, SameNamesInAnotherOrderKeepTheCertificateANewAddressReissuesItUnderTheSameCa) {
+  berth::testing::TempDir dir;
+  auto first = loadOrCreateIdentity(dir.path() + "/pki", {"localhost", "127.0.0.1", "10.0.0.1"}, kNow);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto reordered = loadOrCreateIdentity(dir.path() + "/pki", {"10.0.0.1", "localhost", "127.0.0.1"}, kNow + kDay);
+  ASSERT_TRUE(reordered.ok());
+  EXPECT_EQ(leafOf(*reordered), leafOf(*first));
+  auto moved = loadOrCreateIdentity(dir.path() + "/pki", {"localhost", "127.0.0.1", "10.0.0.2"}, kNow + kDay);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_NE(leafOf(*moved), leafOf(*first));
+  EXPECT_EQ(moved->ca.certPem(), first->ca.certPem());
+  EXPECT_EQ(moved->ca_pin, first->ca_pin);
+}
+
 }  // namespace
 }  // namespace berth::server

@@ -43,12 +43,24 @@ TEST(ServerConfig, ErrorsNameTheFieldAndRule) {
       {{{"listen", "no-port"}}, "listen"},
       {{{"typo_setting", 1}}, "typo_setting"},
       {{{"server_names", nlohmann::json::array()}}, "server_names"},
+      {{{"advertise_url", "cp.example:7443"}}, "advertise_url"},
+      {{{"advertise_url", 7443}}, "advertise_url"},
   };
   for (const auto& [json, field] : cases) {
     auto c = serverConfigFromJson(json);
     ASSERT_FALSE(c.ok()) << json.dump();
     EXPECT_NE(c.error().message.find("'" + field + "'"), std::string::npos) << c.error().message;
   }
+}
+
+TEST(ServerConfig, AdvertiseUrlIsEmptyByDefaultAndKeptWhenValid) {
+  auto defaults = serverConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->advertise_url, "");
+  auto set = serverConfigFromJson({{"advertise_url", "https://cp.example:7443"}});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->advertise_url, "https://cp.example:7443");
+  EXPECT_EQ(toJson(*set)["advertise_url"], "https://cp.example:7443");
 }
 
 TEST(ServerConfig, AllowedCapabilitiesAreEmptyByDefaultAndValidated) {

@@ -177,11 +177,11 @@ TEST_P(StoreTest, AppsDeploymentsAndEventsRoundTripAndDeleteTogether) {
   app.next_deployment = 3;
   app.created_at = 5;
   ASSERT_TRUE(store->upsertApp(app).ok());
-  app.desired = "stopped";
+  app.desired = AppDesired::Stopped;
   ASSERT_TRUE(store->upsertApp(app).ok());
   auto got = store->getApp("web");
   ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->desired, "stopped");
+  EXPECT_EQ((*got)->desired, AppDesired::Stopped);
   EXPECT_EQ((*got)->selector["zone"], "a");
   EXPECT_EQ((*got)->next_deployment, 3);
   for (int n : {1, 2}) {
@@ -190,7 +190,7 @@ TEST_P(StoreTest, AppsDeploymentsAndEventsRoundTripAndDeleteTogether) {
     d.number = n;
     d.spec = {{"image", "web:" + std::to_string(n)}};
     d.sealed_secrets = "sealed";
-    d.state = n == 2 ? "healthy" : "superseded";
+    d.state = n == 2 ? DeploymentState::Healthy : DeploymentState::Superseded;
     ASSERT_TRUE(store->upsertDeployment(d).ok());
   }
   auto list = store->listDeployments("web");
@@ -270,7 +270,7 @@ TEST_P(StoreTest, DeploymentIdRoundTrips) {
   d.deployment_id = "dep_0123456789abcdef";
   ASSERT_TRUE(store->upsertDeployment(d).ok());
   EXPECT_EQ((*store->getDeployment("web", 2))->deployment_id, "dep_0123456789abcdef");
-  d.state = "healthy";
+  d.state = DeploymentState::Healthy;
   ASSERT_TRUE(store->upsertDeployment(d).ok());
   EXPECT_EQ(store->listDeployments("web")->front().deployment_id, "dep_0123456789abcdef");
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace berth::runtime::docker {
 namespace {
 
@@ -49,6 +51,19 @@ TEST(LogDemuxer, CutsOverlongLines) {
   auto lines = demuxer.feed(frame(1, "2026-11-26T15:00:00Z " + std::string(40000, 'x') + "\n"));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].text.size(), LogDemuxer::kMaxLine);
+}
+
+TEST(LogDemuxer, CutsOverlongLinesOnACharacterBoundary) {
+  LogDemuxer demuxer;
+  std::string text;
+  while (text.size() < LogDemuxer::kMaxLine + 10) text += "\xe4\xb8\xad";  // 中, three bytes
+  text = "x" + text;  // so the limit falls inside a character
+  auto lines = demuxer.feed(frame(1, "2026-11-26T15:00:00Z " + text + "\n"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LE(lines[0].text.size(), LogDemuxer::kMaxLine);
+  EXPECT_GE(lines[0].text.size(), LogDemuxer::kMaxLine - 2);
+  EXPECT_EQ(lines[0].text.size() % 3, 1u) << "a character was split";
+  EXPECT_NO_THROW((void)nlohmann::json(lines[0].text).dump());
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+// Apps on the worker threads: the runtime connection, the supervisor, app
+// commands and the periodic reconcile.
+#include "agent/agent_impl.hpp"
+
+namespace berth::agent {
+
+// Connects to the runtime on first use, and keeps trying on later calls while it
+// is not there (each Docker call opens its own connection afterwards).
+AppSupervisor* Agent::Impl::ensureSupervisor() {
+  std::lock_guard lock(runtime_mutex);
+  if (supervisor) return supervisor.get();
+  auto connected = connect_runtime();
+  if (!connected) {
+    if (!runtime_warned) log::warn("container runtime unavailable", {{"error", connected.error().message}});
+    runtime_warned = true;  // once, not every reconcile pass
+    return nullptr;
+  }
+  auto key = pki::loadSealingKey(config.state_dir + "/seal.key");
+  if (!key) {
+    log::error("sealing key unavailable", {{"error", key.error().message}});
+    return nullptr;
+  }
+  runtime = std::move(*connected);
+  SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
+  options.container_log_max_size = config.container_log_max_size;
+  options.container_log_max_files = config.container_log_max_files;
+  auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {
+    asio::post(io, [this, event] {
+      Envelope e = frame(FrameType::Event);
+      e.data = {{"kind", "app"}};
+      e.data.update(event);
+      send(e);
+    });
+  });
+  if (auto loaded = sup->load(); !loaded) {
+    log::error("app desired state unreadable; apps are left as they are", {{"error", loaded.error().message}});
+    runtime.reset();
+    return nullptr;
+  }
+  supervisor = std::move(sup);
+  auto apiVersion = runtime->apiVersion();
+  const std::string version = apiVersion ? *apiVersion : "";
+  asio::post(io, [this, connected = runtime.get()] { log_runtime = connected; });
+  log::info("container runtime connected", {{"socket", config.docker_socket}, {"api_version", version}});
+  return supervisor.get();
+}
+
+// After anything that may start or stop containers: follow the logs of what runs now.
+void Agent::Impl::publishRunning(bool with_stats) {
+  auto running = supervisor->runningContainers();
+  nlohmann::json stats = with_stats ? supervisor->containerStats(running) : nlohmann::json();
+  asio::post(io, [this, running = std::move(running), stats = std::move(stats)] {
+    syncFollowers(running);
+    if (!stats.is_null()) container_stats = stats;
+  });
+}
+
+// On a worker keyed by the app: answers, then tidies up behind the answer.
+void Agent::Impl::runAppCommand(const std::string& corr, const std::string& verb, const nlohmann::json& args) {
+  auto* sup = ensureSupervisor();
+  if (!sup) {
+    VerbOutcome out{false, 1, {}, "runtime_unavailable", "cannot reach dockerd at " + config.docker_socket};
+    asio::post(io, [this, corr, out] { complete(corr, out); });
+    return;
+  }
+  auto outcome = sup->handle(verb, args);
+  asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
+  sup->runDeferred(args.value("app", std::string()));
+  publishRunning(false);  // once the old version is gone too: one look at what runs
+}
+
+// Each pass queues one reconcile per app on that app's key (so it never
+// overlaps the app's own commands) and skips apps whose last one still waits.
+void Agent::Impl::scheduleReconcile() {
+  reconcile_timer.expires_after(std::chrono::seconds(config.reconcile_interval_s));
+  reconcile_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped) return;
+    workers->post("", [this] {
+      if (auto* sup = ensureSupervisor()) {
+        for (const auto& app : sup->appNames()) {
+          {
+            std::lock_guard lock(reconcile_mutex);
+            if (!reconcile_queued.insert(app).second) continue;
+          }
+          workers->post(app, [this, sup, app] {
+            {
+              std::lock_guard lock(reconcile_mutex);
+              reconcile_queued.erase(app);
+            }
+            sup->reconcileApp(app);
+          });
+        }
+        sup->reportUnknown();
+        publishRunning(true);
+      }
+      asio::post(io, [this] { scheduleReconcile(); });
+    });
+  });
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,48 @@
+// Private to the AppSupervisor's source files (app_supervisor.cpp, app_deploy.cpp,
+// app_lifecycle.cpp): the container labels and the small helpers they share.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "agent/app_supervisor.hpp"
+
+namespace berth::agent::supervisor_internal {
+
+using SteadyClock = std::chrono::steady_clock;
+inline constexpr const char* kManaged = "berth.managed";
+inline constexpr const char* kApp = "berth.app";
+inline constexpr const char* kDeployment = "berth.deployment";
+inline constexpr const char* kDeploymentId = "berth.deployment_id";
+inline constexpr const char* kReplica = "berth.replica";
+inline constexpr const char* kNode = "berth.node";
+// Without a health check a container counts as healthy once it has stayed up this long.
+inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
+
+inline VerbOutcome fail(const std::string& code, const std::string& message) {
+  VerbOutcome out;
+  out.ok = false;
+  out.exit_code = 1;
+  out.error_code = code;
+  out.error_message = message;
+  return out;
+}
+
+inline VerbOutcome fail(const Error& error) { return fail(error.code, error.message); }
+
+inline int labelInt(const runtime::ContainerInfo& c, const char* key) {
+  auto it = c.labels.find(key);
+  if (it == c.labels.end()) return -1;
+  try {
+    return std::stoi(it->second);
+  } catch (...) {
+    return -1;
+  }
+}
+
+inline std::string appArg(const nlohmann::json& args) {
+  return args.is_object() && args.contains("app") && args["app"].is_string() ? args["app"].get<std::string>() : "";
+}
+
+}  // namespace berth::agent::supervisor_internal
