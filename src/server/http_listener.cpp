@@ -16,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "net/ws_channel.hpp"
@@ -33,10 +34,6 @@ using tcp = asio::ip::tcp;
 namespace {
 constexpr std::size_t kMaxRequestBody = 1 << 20;
 
-std::int64_t clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
@@ -148,7 +145,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       // Out of file descriptors (a reconnect storm): retrying at once would spin
       // and log thousands of lines a second; pause while sessions settle.
       const bool outOfFiles = ec == asio::error::no_descriptors || ec.value() == ENFILE;
-      if (!outOfFiles || accept_failures_logged_.take(clock_ms())) {
+      if (!outOfFiles || accept_failures_logged_.take(systemNowMs())) {
         log::warn("accept failed", {{"error", ec.message()}});
       }
       if (outOfFiles) {
