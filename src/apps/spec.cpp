@@ -6,61 +6,57 @@
 namespace berth::apps {
 namespace {
 
-Error invalid(const std::string& field, const std::string& rule) {
-  return makeError("invalid_argument", "field '" + field + "': " + rule);
-}
-
 // A size/rate/cpu given as a string or (for plain numbers) an integer.
 Result<std::string> scalarText(const nlohmann::json& value, const std::string& field) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
   if (value.is_number_integer()) return std::to_string(value.get<std::int64_t>());
   if (value.is_number_float()) return std::to_string(value.get<double>());
-  return invalid(field, "must be a string such as \"512m\" or a number");
+  return invalidField(field, "must be a string such as \"512m\" or a number");
 }
 
 Result<std::map<std::string, std::string>> stringMap(const nlohmann::json& value, const std::string& field) {
-  if (!value.is_object()) return invalid(field, "must be an object of strings");
+  if (!value.is_object()) return invalidField(field, "must be an object of strings");
   std::map<std::string, std::string> out;
   for (auto it = value.begin(); it != value.end(); ++it) {
-    if (!it.value().is_string()) return invalid(field + "." + it.key(), "must be a string");
+    if (!it.value().is_string()) return invalidField(field + "." + it.key(), "must be a string");
     out[it.key()] = it.value().get<std::string>();
   }
   return out;
 }
 
 Result<std::vector<std::string>> argv(const nlohmann::json& value, const std::string& field) {
-  if (!value.is_array()) return invalid(field, "must be an array of strings (argv, no shell string)");
+  if (!value.is_array()) return invalidField(field, "must be an array of strings (argv, no shell string)");
   std::vector<std::string> out;
   for (const auto& item : value) {
-    if (!item.is_string()) return invalid(field, "must be an array of strings (argv, no shell string)");
+    if (!item.is_string()) return invalidField(field, "must be an array of strings (argv, no shell string)");
     out.push_back(item.get<std::string>());
   }
   return out;
 }
 
 Result<std::int64_t> integer(const nlohmann::json& value, const std::string& field) {
-  if (!value.is_number_integer() && !value.is_number_unsigned()) return invalid(field, "must be an integer");
+  if (!value.is_number_integer() && !value.is_number_unsigned()) return invalidField(field, "must be an integer");
   // An unsigned beyond int64 would wrap to a negative number.
   if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    return invalid(field, "is too large");
+    return invalidField(field, "is too large");
   return value.get<std::int64_t>();
 }
 
 Result<void> onlyKnown(const nlohmann::json& object, const std::string& prefix, const std::set<std::string>& known) {
   for (auto it = object.begin(); it != object.end(); ++it) {
-    if (!known.count(it.key())) return invalid(prefix + it.key(), "is not a known field");
+    if (!known.count(it.key())) return invalidField(prefix + it.key(), "is not a known field");
   }
   return Ok{};
 }
 
 Result<HealthCheck> parseHealth(const nlohmann::json& h, std::uint16_t app_port) {
-  if (!h.is_object()) return invalid("health_check", "must be an object");
+  if (!h.is_object()) return invalidField("health_check", "must be an object");
   if (auto r = onlyKnown(h, "health_check.",
                          {"type", "path", "port", "command", "interval", "timeout", "retries", "start_period"});
       !r)
     return r.error();
-  if (!h.contains("type") || !h["type"].is_string()) return invalid("health_check.type", "must be http, tcp or command");
+  if (!h.contains("type") || !h["type"].is_string()) return invalidField("health_check.type", "must be http, tcp or command");
   std::int64_t port = app_port;
   if (h.contains("port")) {
     auto p = integer(h["port"], "health_check.port");
@@ -81,7 +77,7 @@ Result<HealthCheck> parseHealth(const nlohmann::json& h, std::uint16_t app_port)
   }
   auto text = [&](const char* key, const char* fallback) -> Result<std::string> {
     if (!h.contains(key)) return std::string(fallback);
-    if (!h[key].is_string()) return invalid(std::string("health_check.") + key, "must be a string");
+    if (!h[key].is_string()) return invalidField(std::string("health_check.") + key, "must be a string");
     return h[key].get<std::string>();
   };
   auto path = text("path", "/");
@@ -97,7 +93,7 @@ Result<HealthCheck> parseHealth(const nlohmann::json& h, std::uint16_t app_port)
 }  // namespace
 
 Result<Limits> parseLimits(const nlohmann::json& l, const Limits& base) {
-  if (!l.is_object()) return invalid("limits", "must be an object");
+  if (!l.is_object()) return invalidField("limits", "must be an object");
   if (auto r = onlyKnown(l, "limits.", {"cpu", "memory", "swap", "pids", "disk", "net_in", "net_out"}); !r)
     return r.error();
   Limits out = base;
@@ -143,7 +139,7 @@ Result<Limits> parseLimits(const nlohmann::json& l, const Limits& base) {
       *target = 0;
       continue;
     }
-    if (!l[key].is_string()) return invalid(field, "must be a string such as \"10mbit\"");
+    if (!l[key].is_string()) return invalidField(field, "must be a string such as \"10mbit\"");
     auto v = parseBandwidth(field, l[key].get<std::string>());
     if (!v) return v.error();
     *target = *v;
@@ -151,22 +147,22 @@ Result<Limits> parseLimits(const nlohmann::json& l, const Limits& base) {
   if (l.contains("pids")) {
     auto v = integer(l["pids"], "limits.pids");
     if (!v) return v.error();
-    if (*v < 8 || *v > 1'000'000) return invalid("limits.pids", "must be between 8 and 1000000");
+    if (*v < 8 || *v > 1'000'000) return invalidField("limits.pids", "must be between 8 and 1000000");
     out.pids = *v;
   }
-  if (out.swap_bytes > 0 && out.memory_bytes == 0) return invalid("limits.swap", "needs limits.memory as well");
+  if (out.swap_bytes > 0 && out.memory_bytes == 0) return invalidField("limits.swap", "needs limits.memory as well");
   return out;
 }
 
 Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
-  if (!b.is_object()) return invalid("body", "must be a JSON object");
+  if (!b.is_object()) return invalidField("body", "must be a JSON object");
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
                           "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public"});
       !r)
     return r.error();
   DeploymentSpec spec;
-  if (!b.contains("image") || !b["image"].is_string()) return invalid("image", "is required (an image reference)");
+  if (!b.contains("image") || !b["image"].is_string()) return invalidField("image", "is required (an image reference)");
   spec.image = b["image"].get<std::string>();
   auto ref = parseImageReference("image", spec.image);
   if (!ref) return ref.error();
@@ -182,12 +178,12 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (!m) return m.error();
     for (const auto& [name, value] : *m) {
       if (auto r = validateEnvName(std::string(key) + "." + name, name); !r) return r.error();
-      if (value.size() > 65536) return invalid(std::string(key) + "." + name, "must be at most 64 KiB");
+      if (value.size() > 65536) return invalidField(std::string(key) + "." + name, "must be at most 64 KiB");
     }
     *target = *m;
   }
   for (const auto& [name, value] : spec.secrets) {
-    if (spec.env.count(name)) return invalid("secrets." + name, "is also set in env; pick one");
+    if (spec.env.count(name)) return invalidField("secrets." + name, "is also set in env; pick one");
   }
   if (b.contains("volumes")) {
     auto m = stringMap(b["volumes"], "volumes");
@@ -196,8 +192,8 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     for (const auto& [name, path] : *m) {
       if (auto r = validateVolumeName("volumes." + name, name); !r) return r.error();
       if (path.empty() || path.front() != '/' || path.find("..") != std::string::npos || path == "/")
-        return invalid("volumes." + name, "mount path must be absolute, not /, without '..'");
-      if (!paths.insert(path).second) return invalid("volumes." + name, "mount path " + path + " is used twice");
+        return invalidField("volumes." + name, "mount path must be absolute, not /, without '..'");
+      if (!paths.insert(path).second) return invalidField("volumes." + name, "mount path " + path + " is used twice");
     }
     spec.volumes = *m;
   }
@@ -209,11 +205,11 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (!p) return p.error();
     *target = *p;
   }
-  if (spec.publish && !spec.port) return invalid("publish", "needs port (the container port to publish)");
+  if (spec.publish && !spec.port) return invalidField("publish", "needs port (the container port to publish)");
   if (b.contains("publish_public")) {
-    if (!b["publish_public"].is_boolean()) return invalid("publish_public", "must be true or false");
+    if (!b["publish_public"].is_boolean()) return invalidField("publish_public", "must be true or false");
     spec.publish_public = b["publish_public"].get<bool>();
-    if (spec.publish_public && !spec.publish) return invalid("publish_public", "needs publish (a host port)");
+    if (spec.publish_public && !spec.publish) return invalidField("publish_public", "needs publish (a host port)");
   }
   if (b.contains("health_check") && !b["health_check"].is_null()) {
     auto h = parseHealth(b["health_check"], spec.port);
@@ -228,10 +224,10 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (b.contains("replicas")) {
     auto n = integer(b["replicas"], "replicas");
     if (!n) return n.error();
-    if (*n < 0 || *n > 100) return invalid("replicas", "must be between 0 and 100");
+    if (*n < 0 || *n > 100) return invalidField("replicas", "must be between 0 and 100");
     spec.replicas = static_cast<int>(*n);
   }
-  if (spec.publish && spec.replicas > 1) return invalid("publish", "a host port can be published by one replica only");
+  if (spec.publish && spec.replicas > 1) return invalidField("publish", "a host port can be published by one replica only");
   if (b.contains("capabilities")) {
     auto c = argv(b["capabilities"], "capabilities");
     if (!c) return c.error();
@@ -241,24 +237,24 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     spec.capabilities = *c;
   }
   if (b.contains("read_only")) {
-    if (!b["read_only"].is_boolean()) return invalid("read_only", "must be true or false");
+    if (!b["read_only"].is_boolean()) return invalidField("read_only", "must be true or false");
     spec.read_only = b["read_only"].get<bool>();
   }
   if (b.contains("user")) {
-    if (!b["user"].is_string()) return invalid("user", "must be a string such as \"1000\" or \"1000:1000\"");
+    if (!b["user"].is_string()) return invalidField("user", "must be a string such as \"1000\" or \"1000:1000\"");
     spec.user = b["user"];
     if (auto r = validateUser("user", spec.user); !r) return r.error();
   }
   if (b.contains("pull")) {
     if (!b["pull"].is_string() || (b["pull"] != "always" && b["pull"] != "missing"))
-      return invalid("pull", "must be \"always\" or \"missing\"");
+      return invalidField("pull", "must be \"always\" or \"missing\"");
     spec.pull = b["pull"];
   }
   if (b.contains("registry_auth") && !b["registry_auth"].is_null()) {
     const auto& a = b["registry_auth"];
     if (!a.is_object() || !a.contains("username") || !a["username"].is_string() || !a.contains("password") ||
         !a["password"].is_string())
-      return invalid("registry_auth", "must be {\"username\": ..., \"password\": ...}");
+      return invalidField("registry_auth", "must be {\"username\": ..., \"password\": ...}");
     if (auto r = refuseControlCharacters("registry_auth.username", a["username"].get<std::string>()); !r)
       return r.error();
     spec.registry_auth = RegistryAuth{a["username"], a["password"]};

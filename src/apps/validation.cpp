@@ -1,5 +1,7 @@
 #include "apps/validation.hpp"
 
+#include "common/clock.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -8,11 +10,6 @@ namespace berth::apps {
 namespace {
 
 constexpr std::int64_t kMaxMillicores = 1024 * 1000;
-constexpr std::int64_t kDayMs = 86'400'000;
-
-Error invalid(const std::string& field, const std::string& rule) {
-  return makeError("invalid_argument", "field '" + field + "': " + rule);
-}
 
 bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -67,18 +64,18 @@ bool splitNumber(const std::string& text, double& number, std::string& unit) {
 Result<void> refuseControlCharacters(const std::string& field, const std::string& text) {
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7f)
-      return invalid(field, "must not contain control characters (CR, LF, TAB, NUL, ...)");
+      return invalidField(field, "must not contain control characters (CR, LF, TAB, NUL, ...)");
   }
   return Ok{};
 }
 
 Result<void> validateAppName(const std::string& field, const std::string& name) {
-  if (name.empty() || name.size() > 63) return invalid(field, "must be 1 to 63 characters");
+  if (name.empty() || name.size() > 63) return invalidField(field, "must be 1 to 63 characters");
   if (!std::all_of(name.begin(), name.end(), [](char c) { return isLowerAlnum(c) || c == '-'; })) {
-    return invalid(field, "may contain only lower-case letters, digits and '-'");
+    return invalidField(field, "may contain only lower-case letters, digits and '-'");
   }
   if (!isLowerAlnum(name.front()) || !isLowerAlnum(name.back())) {
-    return invalid(field, "must start and end with a letter or digit");
+    return invalidField(field, "must start and end with a letter or digit");
   }
   return Ok{};
 }
@@ -91,7 +88,7 @@ std::string ImageReference::canonical() const {
 }
 
 Result<ImageReference> parseImageReference(const std::string& field, const std::string& text) {
-  if (text.empty() || text.size() > 512) return invalid(field, "must be 1 to 512 characters");
+  if (text.empty() || text.size() > 512) return invalidField(field, "must be 1 to 512 characters");
   ImageReference ref;
   std::string rest = text;
   if (auto at = rest.find('@'); at != std::string::npos) {
@@ -99,7 +96,7 @@ Result<ImageReference> parseImageReference(const std::string& field, const std::
     rest = rest.substr(0, at);
     if (ref.digest.rfind("sha256:", 0) != 0 || ref.digest.size() != 7 + 64 ||
         !std::all_of(ref.digest.begin() + 7, ref.digest.end(), isHex)) {
-      return invalid(field, "digest must be sha256: followed by 64 lower-case hex digits");
+      return invalidField(field, "digest must be sha256: followed by 64 lower-case hex digits");
     }
   }
   // A ':' after the last '/' starts the tag (a ':' before it is a registry port).
@@ -109,7 +106,7 @@ Result<ImageReference> parseImageReference(const std::string& field, const std::
     ref.tag = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
     if (!validTag(ref.tag)) {
-      return invalid(field, "tag must be 1 to 128 of letters, digits, '_', '.', '-', not starting with '.' or '-'");
+      return invalidField(field, "tag must be 1 to 128 of letters, digits, '_', '.', '-', not starting with '.' or '-'");
     }
   }
   std::vector<std::string> parts;
@@ -124,7 +121,7 @@ Result<ImageReference> parseImageReference(const std::string& field, const std::
   const bool hasRegistry = parts.size() > 1 && (first.find('.') != std::string::npos ||
                                                 first.find(':') != std::string::npos || first == "localhost");
   if (hasRegistry) {
-    if (!validHost(first)) return invalid(field, "registry '" + first + "' is not a valid host[:port]");
+    if (!validHost(first)) return invalidField(field, "registry '" + first + "' is not a valid host[:port]");
     ref.registry = first;
     parts.erase(parts.begin());
   } else {
@@ -132,7 +129,7 @@ Result<ImageReference> parseImageReference(const std::string& field, const std::
   }
   for (const auto& part : parts) {
     if (!validPathComponent(part)) {
-      return invalid(
+      return invalidField(
           field, "repository '" + rest + "' must be lower-case letters and digits separated by '/', '.', '_' or '-'");
     }
   }
@@ -143,29 +140,29 @@ Result<ImageReference> parseImageReference(const std::string& field, const std::
 }
 
 Result<void> validateEnvName(const std::string& field, const std::string& name) {
-  if (name.empty() || name.size() > 255) return invalid(field, "must be 1 to 255 characters");
-  if (isDigit(name.front())) return invalid(field, "must not start with a digit");
+  if (name.empty() || name.size() > 255) return invalidField(field, "must be 1 to 255 characters");
+  if (isDigit(name.front())) return invalidField(field, "must not start with a digit");
   if (!std::all_of(name.begin(), name.end(),
                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; })) {
-    return invalid(field, "may contain only letters, digits and '_'");
+    return invalidField(field, "may contain only letters, digits and '_'");
   }
   return Ok{};
 }
 
 Result<void> validateVolumeName(const std::string& field, const std::string& name) {
-  if (name.empty() || name.size() > 128) return invalid(field, "must be 1 to 128 characters");
+  if (name.empty() || name.size() > 128) return invalidField(field, "must be 1 to 128 characters");
   if (!std::isalnum(static_cast<unsigned char>(name.front())))
-    return invalid(field, "must start with a letter or digit");
+    return invalidField(field, "must start with a letter or digit");
   if (!std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
       })) {
-    return invalid(field, "may contain only letters, digits, '_', '.' and '-'");
+    return invalidField(field, "may contain only letters, digits, '_', '.' and '-'");
   }
   return Ok{};
 }
 
 Result<std::uint16_t> parsePort(const std::string& field, std::int64_t port) {
-  if (port < 1 || port > 65535) return invalid(field, "must be a port number from 1 to 65535");
+  if (port < 1 || port > 65535) return invalidField(field, "must be a port number from 1 to 65535");
   return static_cast<std::uint16_t>(port);
 }
 
@@ -173,12 +170,12 @@ Result<std::int64_t> parseCpu(const std::string& field, const std::string& text)
   double number = 0;
   std::string unit;
   if (!splitNumber(text, number, unit) || (unit != "" && unit != "m")) {
-    return invalid(field, "must be cores (\"0.5\") or millicores (\"500m\")");
+    return invalidField(field, "must be cores (\"0.5\") or millicores (\"500m\")");
   }
   // Range-checked as a double first: casting a value beyond int64 is undefined behaviour.
   const double wanted = unit == "m" ? number : number * 1000;
   if (!(wanted >= 0.5 && wanted < static_cast<double>(kMaxMillicores) + 0.5))
-    return invalid(field, "must be between 1m and 1024 cores");
+    return invalidField(field, "must be between 1m and 1024 cores");
   const auto millicores = static_cast<std::int64_t>(std::llround(wanted));
   return millicores;
 }
@@ -186,7 +183,7 @@ Result<std::int64_t> parseCpu(const std::string& field, const std::string& text)
 Result<std::int64_t> parseBytes(const std::string& field, const std::string& text, std::int64_t minimum) {
   double number = 0;
   std::string unit;
-  if (!splitNumber(text, number, unit)) return invalid(field, "must be a size such as 512m, 1g or 1048576");
+  if (!splitNumber(text, number, unit)) return invalidField(field, "must be a size such as 512m, 1g or 1048576");
   std::transform(unit.begin(), unit.end(), unit.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
   if (unit.size() == 2 && unit[1] == 'i') unit.pop_back();  // Mi == m (binary)
   if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();  // mb == m
@@ -199,28 +196,28 @@ Result<std::int64_t> parseBytes(const std::string& field, const std::string& tex
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     const double bytes = number * scale;
-    if (!(bytes <= 9.0e18)) return invalid(field, "is too large");
+    if (!(bytes <= 9.0e18)) return invalidField(field, "is too large");
     const auto value = static_cast<std::int64_t>(bytes);
-    if (value < minimum) return invalid(field, "must be at least " + std::to_string(minimum) + " bytes");
+    if (value < minimum) return invalidField(field, "must be at least " + std::to_string(minimum) + " bytes");
     return value;
   }
-  return invalid(field, "unit must be one of b, k, m, g, t (binary)");
+  return invalidField(field, "unit must be one of b, k, m, g, t (binary)");
 }
 
 Result<std::int64_t> parseBandwidth(const std::string& field, const std::string& text) {
   double number = 0;
   std::string unit;
-  if (!splitNumber(text, number, unit)) return invalid(field, "must be a rate such as 10mbit or 512kbit");
+  if (!splitNumber(text, number, unit)) return invalidField(field, "must be a rate such as 10mbit or 512kbit");
   static const std::pair<const char*, double> kUnits[] = {
       {"bit", 1.0}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     const double bits = number * scale;
-    if (!(bits <= 1e12)) return invalid(field, "must be at most 1000gbit");
-    if (bits < 8000) return invalid(field, "must be at least 8kbit");
+    if (!(bits <= 1e12)) return invalidField(field, "must be at most 1000gbit");
+    if (bits < 8000) return invalidField(field, "must be at least 8kbit");
     return static_cast<std::int64_t>(bits);
   }
-  return invalid(field, "unit must be bit, kbit, mbit or gbit (bits per second)");
+  return invalidField(field, "unit must be bit, kbit, mbit or gbit (bits per second)");
 }
 
 Result<void> validateUser(const std::string& field, const std::string& user) {
@@ -232,7 +229,7 @@ Result<void> validateUser(const std::string& field, const std::string& user) {
   };
   const auto colon = user.find(':');
   const bool ok = colon == std::string::npos ? part(user) : part(user.substr(0, colon)) && part(user.substr(colon + 1));
-  if (!ok) return invalid(field, "must be uid[:gid] or name[:group], e.g. 1000:1000 or nobody");
+  if (!ok) return invalidField(field, "must be uid[:gid] or name[:group], e.g. 1000:1000 or nobody");
   return Ok{};
 }
 
@@ -247,7 +244,7 @@ Result<void> validateCapability(const std::string& field, const std::string& nam
   for (const char* known : kKnown) {
     if (name == known) return Ok{};
   }
-  return invalid(field, "'" + name + "' is not a Linux capability (write it without CAP_, e.g. NET_BIND_SERVICE)");
+  return invalidField(field, "'" + name + "' is not a Linux capability (write it without CAP_, e.g. NET_BIND_SERVICE)");
 }
 
 const std::vector<std::string>& defaultCapabilities() {
@@ -265,7 +262,7 @@ Result<void> checkCapabilities(const std::string& field, const std::vector<std::
     if (auto r = validateCapability(field, cap); !r) return r;
     if (std::find(defaults.begin(), defaults.end(), cap) != defaults.end()) continue;
     if (std::find(allowed.begin(), allowed.end(), cap) != allowed.end()) continue;
-    return invalid(field, "'" + cap +
+    return invalidField(field, "'" + cap +
                               "' is not in Docker's default set; the server setting allowed_capabilities must list it "
                               "before an app may keep it");
   }
@@ -275,7 +272,7 @@ Result<void> checkCapabilities(const std::string& field, const std::vector<std::
 Result<std::int64_t> parseDuration(const std::string& field, const std::string& text) {
   double number = 0;
   std::string unit;
-  if (!splitNumber(text, number, unit)) return invalid(field, "must be a duration such as 500ms, 10s or 5m");
+  if (!splitNumber(text, number, unit)) return invalidField(field, "must be a duration such as 500ms, 10s or 5m");
   double scale = 0;
   if (unit == "ms")
     scale = 1;
@@ -286,10 +283,10 @@ Result<std::int64_t> parseDuration(const std::string& field, const std::string& 
   else if (unit == "h")
     scale = 3'600'000;
   else
-    return invalid(field, "unit must be ms, s, m or h");
+    return invalidField(field, "unit must be ms, s, m or h");
   // Range-checked as a double before the cast ("5555...h" is 5.5e35 ms: beyond int64, undefined behaviour).
   const double ms = number * scale;
-  if (!(ms >= 1 && ms <= static_cast<double>(kDayMs))) return invalid(field, "must be between 1ms and 24h");
+  if (!(ms >= 1 && ms <= static_cast<double>(kDayMs))) return invalidField(field, "must be between 1ms and 24h");
   return static_cast<std::int64_t>(ms);
 }
 
@@ -299,21 +296,21 @@ Result<HealthCheck> makeHealthCheck(const std::string& kind, const std::string& 
   HealthCheck check;
   if (kind == "http") {
     check.kind = HealthCheckKind::Http;
-    if (path.empty() || path.front() != '/') return invalid("health_check.path", "must start with '/'");
+    if (path.empty() || path.front() != '/') return invalidField("health_check.path", "must start with '/'");
     if (auto r = refuseControlCharacters("health_check.path", path); !r) return r.error();
     if (path.find(' ') != std::string::npos || path.size() > 2048)
-      return invalid("health_check.path", "must be at most 2048 characters without spaces (percent-encode them)");
+      return invalidField("health_check.path", "must be at most 2048 characters without spaces (percent-encode them)");
     check.path = path;
   } else if (kind == "tcp") {
     check.kind = HealthCheckKind::Tcp;
   } else if (kind == "command") {
     check.kind = HealthCheckKind::Command;
     if (command.empty() || command.front().empty()) {
-      return invalid("health_check.command", "must be a non-empty argv list (no shell string)");
+      return invalidField("health_check.command", "must be a non-empty argv list (no shell string)");
     }
     check.command = command;
   } else {
-    return invalid("health_check.type", "must be http, tcp or command");
+    return invalidField("health_check.type", "must be http, tcp or command");
   }
   if (check.kind != HealthCheckKind::Command) {
     auto p = parsePort("health_check.port", port);
@@ -324,8 +321,8 @@ Result<HealthCheck> makeHealthCheck(const std::string& kind, const std::string& 
   if (!i) return i.error();
   auto t = parseDuration("health_check.timeout", timeout);
   if (!t) return t.error();
-  if (*t > *i) return invalid("health_check.timeout", "must not be longer than the interval");
-  if (retries < 1 || retries > 100) return invalid("health_check.retries", "must be between 1 and 100");
+  if (*t > *i) return invalidField("health_check.timeout", "must not be longer than the interval");
+  if (retries < 1 || retries > 100) return invalidField("health_check.retries", "must be between 1 and 100");
   check.interval_ms = *i;
   check.timeout_ms = *t;
   check.retries = static_cast<int>(retries);

@@ -55,4 +55,9 @@ class [[nodiscard]] Result<void> {
 
 inline Error makeError(std::string code, std::string message) { return Error{std::move(code), std::move(message)}; }
 
+// The one spelling of a rejected input: names the field and the rule it broke.
+inline Error invalidField(const std::string& field, const std::string& rule) {
+  return makeError("invalid_argument", "field '" + field + "': " + rule);
+}
+
 }  // namespace berth

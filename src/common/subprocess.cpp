@@ -22,6 +22,9 @@ Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeo
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  // Asio opens sockets without CLOEXEC: without this the child would inherit the
+  // agent's TLS session to the server, the Docker socket and any other descriptor.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -1,4 +1,6 @@
 #include "server/api.hpp"
+
+#include "common/clock.hpp"
 #include "common/json.hpp"
 
 #include "apps/validation.hpp"
@@ -12,7 +14,6 @@ namespace berth::server {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
-constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr int kDefaultTokenTtlS = 3600;
 constexpr int kMaxTokenTtlS = 30 * 86400;
 
@@ -27,10 +28,6 @@ ApiResponse json(int status, const nlohmann::json& body) {
 // which node used it, or whether it ever existed, is for the server log only.
 Error invalidToken() {
   return makeError("token_invalid", "join token is not valid (unknown, already used or expired)");
-}
-
-Error invalid(const std::string& field, const std::string& rule) {
-  return makeError("invalid_argument", "field '" + field + "': " + rule);
 }
 
 int statusFor(const std::string& code) {
@@ -138,7 +135,7 @@ nlohmann::json Api::nodeJson(const store::Node& n) {
 ApiResponse Api::handle(const ApiRequest& request) {
   ++d_.metrics.http_requests_total;
   if (!isValidUtf8(request.target)) {
-    return errorResponse(invalid("path", "must be valid UTF-8 (percent-encode other bytes)"));
+    return errorResponse(invalidField("path", "must be valid UTF-8 (percent-encode other bytes)"));
   }
   const auto q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
@@ -191,7 +188,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
   // Bodies are parsed only for callers that passed authentication.
   if (!request.body.empty()) {
     auto body = parseJson(request.body);
-    if (!body) return errorResponse(invalid("body", "is not valid JSON: " + body.error().message));
+    if (!body) return errorResponse(invalidField("body", "is not valid JSON: " + body.error().message));
     call.body = std::move(*body);
   }
   const auto& handler = match.route->handler;
@@ -267,7 +264,7 @@ void Api::addRoutes() {
   r.add("GET", "/apps/{name}/deployments/{number}", Scope::Read, [&apps, answer](Call&, P p) {
     const auto& number = p.at("number");
     if (number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos)
-      return errorResponse(invalid("deployment", "must be a deployment number"));
+      return errorResponse(invalidField("deployment", "must be a deployment number"));
     return answer(apps.deployment(p.at("name"), std::stoi(number)));
   });
   for (const char* verb : {"start", "stop", "restart"}) {
@@ -280,16 +277,16 @@ void Api::addRoutes() {
     if (c.body.is_object() && c.body.contains("to")) {
       const auto& t = c.body["to"];
       if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 1'000'000'000)
-        return errorResponse(invalid("to", "must be a deployment number"));
+        return errorResponse(invalidField("to", "must be a deployment number"));
       to = t.get<int>();
     }
     return accepted(apps.rollback(p.at("name"), to));
   });
   r.add("POST", "/apps/{name}/scale", Scope::Deploy, [this, &apps](Call& c, P p) {
     if (!c.body.is_object() || !c.body.contains("replicas") || !c.body["replicas"].is_number_integer())
-      return errorResponse(invalid("replicas", "is required and must be an integer"));
+      return errorResponse(invalidField("replicas", "is required and must be an integer"));
     const auto replicas = c.body["replicas"].get<std::int64_t>();
-    if (replicas < 0 || replicas > 100) return errorResponse(invalid("replicas", "must be between 0 and 100"));
+    if (replicas < 0 || replicas > 100) return errorResponse(invalidField("replicas", "must be between 0 and 100"));
     return accepted(apps.scale(p.at("name"), static_cast<int>(replicas)));
   });
   for (const char* method : {"POST", "PUT"}) {
@@ -334,7 +331,7 @@ ApiResponse Api::appLogs(Call& call, const std::string& name) {
   const auto& cursor = call.query["after"].empty() ? call.request.last_event_id : call.query["after"];
   if (!cursor.empty()) {
     if (cursor.size() > 18 || cursor.find_first_not_of("0123456789") != std::string::npos)
-      return errorResponse(invalid("after", "must be a cursor (a number) from an earlier answer"));
+      return errorResponse(invalidField("after", "must be a cursor (a number) from an earlier answer"));
     after = std::stoll(cursor);
   }
   const auto& sinceText = call.query["since"];
@@ -354,19 +351,19 @@ ApiResponse Api::appLogs(Call& call, const std::string& name) {
   const auto& tailText = call.query["tail"];
   if (!tailText.empty() && tailText != "all") {
     if (tailText.size() > 9 || tailText.find_first_not_of("0123456789") != std::string::npos)
-      return errorResponse(invalid("tail", "must be a number of lines or \"all\""));
+      return errorResponse(invalidField("tail", "must be a number of lines or \"all\""));
     tail = std::min<std::size_t>(std::stoul(tailText), 5000);
-    if (!cursor.empty()) return errorResponse(invalid("tail", "cannot be combined with after"));
+    if (!cursor.empty()) return errorResponse(invalidField("tail", "cannot be combined with after"));
   }
   return logsAnswer(apps.logs(name, after, since, limitParam(call.query, 500, 5000), tail));
 }
 
 ApiResponse Api::enroll(Call& call) {
   const auto& b = call.body;
-  if (!b.is_object()) return errorResponse(invalid("body", "must be a JSON object"));
-  if (!b.contains("token") || !b["token"].is_string()) return errorResponse(invalid("token", "is required"));
-  if (!b.contains("csr") || !b["csr"].is_string()) return errorResponse(invalid("csr", "is required (PEM)"));
-  if (b.contains("hostname") && !b["hostname"].is_string()) return errorResponse(invalid("hostname", "must be a string"));
+  if (!b.is_object()) return errorResponse(invalidField("body", "must be a JSON object"));
+  if (!b.contains("token") || !b["token"].is_string()) return errorResponse(invalidField("token", "is required"));
+  if (!b.contains("csr") || !b["csr"].is_string()) return errorResponse(invalidField("csr", "is required (PEM)"));
+  if (b.contains("hostname") && !b["hostname"].is_string()) return errorResponse(invalidField("hostname", "must be a string"));
   const auto now = d_.clock();
   const std::string& address = call.request.remote_address;
   if (!wrong_tokens_.allowed(address, now)) {
@@ -437,7 +434,7 @@ ApiResponse Api::renew(Call& call) {
   const std::string& nodeId = call.request.client_node_id;
   if (nodeId.empty()) return errorResponse(makeError("unauthorized", "renewal needs the node's client certificate"));
   if (!call.body.is_object() || !call.body.contains("csr") || !call.body["csr"].is_string()) {
-    return errorResponse(invalid("csr", "is required (PEM)"));
+    return errorResponse(invalidField("csr", "is required (PEM)"));
   }
   auto node = findNode(nodeId);
   if (!node) return errorResponse(node.error());
@@ -577,22 +574,22 @@ ApiResponse Api::cancelCommand(const std::string& id) {
 
 ApiResponse Api::createToken(Call& call) {
   const auto& b = call.body.is_null() ? nlohmann::json::object() : call.body;
-  if (!b.is_object()) return errorResponse(invalid("body", "must be a JSON object"));
+  if (!b.is_object()) return errorResponse(invalidField("body", "must be a JSON object"));
   int ttl = kDefaultTokenTtlS;
   if (b.contains("ttl_s")) {
-    if (!b["ttl_s"].is_number_integer()) return errorResponse(invalid("ttl_s", "must be an integer number of seconds"));
+    if (!b["ttl_s"].is_number_integer()) return errorResponse(invalidField("ttl_s", "must be an integer number of seconds"));
     auto v = b["ttl_s"].get<std::int64_t>();
     if (v < 1 || v > kMaxTokenTtlS) {
-      return errorResponse(invalid("ttl_s", "must be between 1 and " + std::to_string(kMaxTokenTtlS)));
+      return errorResponse(invalidField("ttl_s", "must be between 1 and " + std::to_string(kMaxTokenTtlS)));
     }
     ttl = static_cast<int>(v);
   }
   if (b.contains("description") && !b["description"].is_string()) {
-    return errorResponse(invalid("description", "must be a string"));
+    return errorResponse(invalidField("description", "must be a string"));
   }
   std::string nodeId;
   if (b.contains("node_id") && !b["node_id"].is_null()) {
-    if (!b["node_id"].is_string()) return errorResponse(invalid("node_id", "must be a node id"));
+    if (!b["node_id"].is_string()) return errorResponse(invalidField("node_id", "must be a node id"));
     nodeId = b["node_id"];
     auto node = findNode(nodeId);
     if (!node) return errorResponse(node.error());

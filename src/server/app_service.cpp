@@ -1,4 +1,6 @@
 #include "server/app_service.hpp"
+
+#include "common/clock.hpp"
 #include "common/json.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -13,11 +15,6 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int kAppCommandTtlS = 3600;  // an app command waits up to an hour for an offline node
-constexpr std::int64_t kHourMs = 3'600'000;
-
-Error invalid(const std::string& field, const std::string& rule) {
-  return makeError("invalid_argument", "field '" + field + "': " + rule);
-}
 
 }  // namespace
 
@@ -48,8 +45,8 @@ Result<store::App> AppService::findApp(const std::string& name) {
 }
 
 Result<store::App> AppService::create(const nlohmann::json& b) {
-  if (!b.is_object()) return invalid("body", "must be a JSON object");
-  if (!b.contains("name") || !b["name"].is_string()) return invalid("name", "is required");
+  if (!b.is_object()) return invalidField("body", "must be a JSON object");
+  if (!b.contains("name") || !b["name"].is_string()) return invalidField("name", "is required");
   store::App app;
   app.name = b["name"];
   if (auto r = apps::validateAppName("name", app.name); !r) return r.error();
@@ -57,22 +54,22 @@ Result<store::App> AppService::create(const nlohmann::json& b) {
   if (!existing) return existing.error();
   if (*existing) return makeError("conflict", "field 'name': an app named " + app.name + " exists");
   if (b.contains("node") && !b["node"].is_null()) {
-    if (!b["node"].is_string()) return invalid("node", "must be a node id");
+    if (!b["node"].is_string()) return invalidField("node", "must be a node id");
     auto node = store_.getNode(b["node"]);
     if (!node) return node.error();
-    if (!*node) return invalid("node", "no node " + b["node"].get<std::string>());
+    if (!*node) return invalidField("node", "no node " + b["node"].get<std::string>());
     app.node_id = b["node"];
   }
   if (b.contains("labels")) {
-    if (!b["labels"].is_object()) return invalid("labels", "must be an object of strings");
+    if (!b["labels"].is_object()) return invalidField("labels", "must be an object of strings");
     for (const auto& [k, v] : b["labels"].items()) {
-      if (!v.is_string()) return invalid("labels." + k, "must be a string");
+      if (!v.is_string()) return invalidField("labels." + k, "must be a string");
     }
     app.selector = b["labels"];
   }
   app.keep = config_.deployments_kept;
   if (b.contains("keep")) {
-    if (!b["keep"].is_number_integer() || b["keep"] < 1 || b["keep"] > 100) return invalid("keep", "must be 1-100");
+    if (!b["keep"].is_number_integer() || b["keep"] < 1 || b["keep"] > 100) return invalidField("keep", "must be 1-100");
     app.keep = b["keep"];
   }
   app.created_at = app.updated_at = clock_();
@@ -210,17 +207,17 @@ Result<AppCall> AppService::rollback(const std::string& name, int to) {
     }
   }
   if (!target) {
-    return to > 0 ? invalid("to", "app " + name + " has no deployment " + std::to_string(to))
+    return to > 0 ? invalidField("to", "app " + name + " has no deployment " + std::to_string(to))
                   : makeError("not_found", "app " + name + " has no earlier healthy deployment to roll back to");
   }
   if (target->image.empty())
-    return invalid("to", "deployment " + std::to_string(target->number) + " never resolved an image (it failed to pull)");
+    return invalidField("to", "deployment " + std::to_string(target->number) + " never resolved an image (it failed to pull)");
   return startDeployment(*app, target->spec, target->sealed_secrets, target->image,
                          "rollback to " + std::to_string(target->number));
 }
 
 Result<AppCall> AppService::scale(const std::string& name, int replicas) {
-  if (replicas < 0 || replicas > 100) return invalid("replicas", "must be between 0 and 100");
+  if (replicas < 0 || replicas > 100) return invalidField("replicas", "must be between 0 and 100");
   auto app = findApp(name);
   if (!app) return app.error();
   auto current = store_.getDeployment(name, app->current_deployment);
@@ -281,7 +278,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
 Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::json& limits) {
   auto app = findApp(name);
   if (!app) return app.error();
-  if (!limits.is_object() || limits.empty()) return invalid("limits", "must be an object with at least one limit");
+  if (!limits.is_object() || limits.empty()) return invalidField("limits", "must be an object with at least one limit");
   auto current = store_.getDeployment(name, app->current_deployment);
   if (!current) return current.error();
   if (!*current) return makeError("conflict", "app " + name + " has no running deployment");
@@ -292,7 +289,7 @@ Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::j
   auto parsed = apps::parseDeploymentSpec(spec);
   if (!parsed) return parsed.error();
   if (parsed->limits.disk_bytes != apps::parseDeploymentSpec((*current)->spec)->limits.disk_bytes)
-    return invalid("limits.disk", "cannot change on a running container; deploy again");
+    return invalidField("limits.disk", "cannot change on a running container; deploy again");
   if (auto r = placeApp(*app, *parsed); !r) return r.error();  // its node, with the new claim
   auto id = submit(*app, "app.limits", {{"app", name}, {"limits", merged}});
   if (!id) return id.error();

@@ -13,10 +13,6 @@ namespace {
 constexpr int kDefaultTtlS = 300;
 constexpr int kMaxTtlS = 7 * 86400;
 
-Error invalid(const std::string& field, const std::string& rule) {
-  return makeError("invalid_argument", "field '" + field + "': " + rule);
-}
-
 bool validCorrelationId(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -58,15 +54,15 @@ Result<void> CommandService::load() {
 
 Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
   const auto& body = request.body;
-  if (!body.is_object()) return invalid("body", "must be a JSON object");
-  if (!body.contains("verb") || !body["verb"].is_string()) return invalid("verb", "is required and must be a string");
+  if (!body.is_object()) return invalidField("body", "must be a JSON object");
+  if (!body.contains("verb") || !body["verb"].is_string()) return invalidField("verb", "is required and must be a string");
   const std::string verb = body["verb"];
   const bool appVerb = verb.rfind("app.", 0) == 0;
   if (!serverVerbAllowlist().count(verb) && !(request.internal && appVerb))
-    return invalid("verb", "'" + verb + "' is not an allowed verb" + (appVerb ? " here (use /api/v1/apps)" : ""));
+    return invalidField("verb", "'" + verb + "' is not an allowed verb" + (appVerb ? " here (use /api/v1/apps)" : ""));
   nlohmann::json args = nlohmann::json::object();
   if (body.contains("args")) {
-    if (!body["args"].is_object()) return invalid("args", "must be a JSON object");
+    if (!body["args"].is_object()) return invalidField("args", "must be a JSON object");
     args = body["args"];
   }
   // Each verb declares its arguments; anything else is refused before it is stored.
@@ -74,15 +70,15 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
     return makeError("invalid_argument", checked.error().message);
   int ttl = kDefaultTtlS;
   if (body.contains("ttl_s")) {
-    if (!body["ttl_s"].is_number_integer()) return invalid("ttl_s", "must be an integer number of seconds");
+    if (!body["ttl_s"].is_number_integer()) return invalidField("ttl_s", "must be an integer number of seconds");
     auto value = body["ttl_s"].get<std::int64_t>();
-    if (value < 1 || value > kMaxTtlS) return invalid("ttl_s", "must be between 1 and " + std::to_string(kMaxTtlS));
+    if (value < 1 || value > kMaxTtlS) return invalidField("ttl_s", "must be between 1 and " + std::to_string(kMaxTtlS));
     ttl = static_cast<int>(value);
   }
   std::string correlation = newId("corr");
   if (body.contains("correlation_id")) {
     if (!body["correlation_id"].is_string() || !validCorrelationId(body["correlation_id"])) {
-      return invalid("correlation_id", "must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
+      return invalidField("correlation_id", "must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
     }
     correlation = body["correlation_id"];
     auto existing = store_.findCommandByCorrelation(request.node_id, correlation);

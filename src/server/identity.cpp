@@ -1,5 +1,7 @@
 #include "server/identity.hpp"
 
+#include "common/clock.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 
 namespace berth::server {
 namespace {
-constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 constexpr std::int64_t kServerCertValidityMs = 365 * kDayMs;
 // Back-dated so an agent whose clock is a little behind still accepts it.
 constexpr std::int64_t kNotBeforeSlackMs = 3600LL * 1000;
