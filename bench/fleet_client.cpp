@@ -217,9 +217,13 @@ Fleet::StormFigures Fleet::reconnectStorm(std::chrono::seconds timeout) {
               const auto delay = agent::reconnectDelay(failures, true, 15, std::uniform_real_distribution<double>(0, 1)(own));
               co_await i.sleep(delay);
               co_await i.connectOne(n);
-              if (i.agents[n].welcomed) co_return;
+              if (i.agents[n].welcomed) {
+                ++storm_back;
+                co_return;
+              }
               ++failures;
               ++f.failed_attempts;
+              ++storm_failures;
               f.last_failure_at = Steady::now();
             }
           },

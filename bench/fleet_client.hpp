@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,9 @@ class Fleet {
     std::chrono::steady_clock::time_point last_failure_at{};  // the last dial refused or failed
   };
   StormFigures reconnectStorm(std::chrono::seconds timeout);
+  // Progress of the storm under way, read from another thread for the timeline.
+  std::atomic<std::size_t> storm_back{0};
+  std::atomic<std::uint64_t> storm_failures{0};
   // Sends HEARTBEATs from every session (keeps them alive across long phases).
   void heartbeatAll();
   void closeAll();

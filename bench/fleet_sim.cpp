@@ -87,6 +87,9 @@ Child spawn(const std::vector<std::string>& argv, const std::string& log) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // The simulator holds thousands of sockets without CLOEXEC; a restarted server
+  // must not start with them (they once filled half its descriptor limit).
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -304,6 +307,11 @@ int benchStorm(const Options& o, const std::string& dir) {
         const double cpu = cpuSeconds(again.pid);
         const double wall = std::chrono::duration<double>(Steady::now() - lastAt).count();
         peakCpuPercent = std::max(peakCpuPercent, 100.0 * (cpu - lastCpu) / wall);
+        // One timeline line a second: where the storm spends its time.
+        std::cerr << fmt::format("  t={:5.1f}s back={:6} failed dials={:6} server fds={:6} cpu={:3.0f}%\n",
+                                 std::chrono::duration<double>(Steady::now() - killed).count(),
+                                 fleet.storm_back.load(), fleet.storm_failures.load(), fds,
+                                 100.0 * (cpu - lastCpu) / wall);
         lastCpu = cpu;
         lastAt = Steady::now();
       }
