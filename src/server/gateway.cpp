@@ -135,13 +135,20 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
   channel->start();
   bool registered = false;
   // A connection that never says HELLO would otherwise hold its slot forever.
-  auto helloDeadline = std::make_shared<asio::steady_timer>(network_, kHelloTimeout);
-  auto greeted = std::make_shared<bool>(false);
-  helloDeadline->async_wait([channel, greeted, node_id](const boost::system::error_code& ec) {
-    if (ec || *greeted) return;
-    log::warn("no HELLO in time; closing", {{"node_id", node_id}});
-    channel->abort();
-  });
+  // The clock stops when a HELLO arrives, not when the service thread has
+  // answered it: in a reconnect storm HELLOs wait their turn there, and closing
+  // them would only send their agents to the back of the queue.
+  auto helloDeadline = std::make_shared<asio::steady_timer>(network_);
+  const auto helloBy = std::chrono::steady_clock::now() + kHelloTimeout;
+  auto armHelloDeadline = [helloDeadline, helloBy, channel, node_id] {
+    helloDeadline->expires_at(helloBy);
+    helloDeadline->async_wait([channel, node_id](const boost::system::error_code& ec) {
+      if (ec) return;
+      log::warn("no HELLO in time; closing", {{"node_id", node_id}});
+      channel->abort();
+    });
+  };
+  armHelloDeadline();
   try {
     while (auto text = co_await channel->read()) {
       auto envelope = session->validator.accept(*text, clock_());
@@ -164,13 +171,15 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
       }
       // Reads pause until the service thread has answered the HELLO. Named, not
       // temporaries in the co_await: g++ 12 destroys such temporaries twice.
+      helloDeadline->cancel();
       auto greetOnService = [this, session, hello = std::move(*envelope)]() { return greet(session, hello); };
       auto greeted_op = asio::co_spawn(service_, std::move(greetOnService), asio::use_awaitable);
       const Greeting greeting = co_await std::move(greeted_op);
       if (greeting == Greeting::Closed) break;
-      if (greeting == Greeting::Refused) continue;
-      *greeted = true;
-      helloDeadline->cancel();
+      if (greeting == Greeting::Refused) {
+        armHelloDeadline();  // same deadline: a refused HELLO buys no time for the next one
+        continue;
+      }
       registered = true;
     }
   } catch (const std::exception& e) {

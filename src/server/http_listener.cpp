@@ -104,6 +104,8 @@ HttpListener::HttpListener(asio::any_io_executor network, asio::any_io_executor 
       limit_loopback_connections_(config.limit_loopback_connections),
       metrics_(metrics),
       connections_(config.max_connections_per_address),
+      max_handshakes_in_flight_(static_cast<std::size_t>(config.max_handshakes_in_flight)),
+      handshake_slot_freed_(network),
       acceptor_(network) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
@@ -134,10 +136,25 @@ void HttpListener::start() { asio::co_spawn(executor_, acceptLoop(), asio::detac
 void HttpListener::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  handshake_slot_freed_.cancel();
+}
+
+asio::awaitable<void> HttpListener::waitForHandshakeSlot() {
+  while (handshakes_in_flight_ >= max_handshakes_in_flight_ && acceptor_.is_open()) {
+    handshake_slot_freed_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await handshake_slot_freed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void HttpListener::releaseHandshakeSlot() {
+  --handshakes_in_flight_;
+  handshake_slot_freed_.cancel();
 }
 
 asio::awaitable<void> HttpListener::acceptLoop() {
   for (;;) {
+    co_await waitForHandshakeSlot();
     boost::system::error_code ec;
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
@@ -168,6 +185,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
         continue;
       }
     }
+    ++handshakes_in_flight_;  // released by serve() once the handshake is over, whichever way
     asio::co_spawn(executor_, connection(std::move(socket), std::move(counted)), asio::detached);
   }
 }
@@ -191,9 +209,18 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
   beast::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   const std::string remote = socket.remote_endpoint(ec).address().to_string();
+  struct HandshakeSlot {
+    HttpListener& listener;
+    bool held = true;
+    void release() {
+      if (std::exchange(held, false)) listener.releaseHandshakeSlot();
+    }
+    ~HandshakeSlot() { release(); }
+  } slot{*this};
   beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server, token);
+  slot.release();
   if (ec) {
     log::info("TLS handshake refused", {{"remote", remote}, {"error", ec.message()}});
     co_return;

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <string>
 
@@ -43,6 +44,9 @@ class HttpListener {
   // connection ends or is handed to the gateway (empty: not counted).
   boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket, std::string counted_address);
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // Accepting waits while max_handshakes_in_flight are under way.
+  boost::asio::awaitable<void> waitForHandshakeSlot();
+  void releaseHandshakeSlot();
   // On the service thread: the handler, then (for writes) the commit it waits for.
   boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
@@ -57,6 +61,9 @@ class HttpListener {
   Metrics& metrics_;
   ConnectionCounter connections_;
   TokenBucket accept_failures_logged_{1.0, 5.0};  // "accept failed" lines, when out of descriptors
+  const std::size_t max_handshakes_in_flight_;
+  std::size_t handshakes_in_flight_ = 0;        // network thread only
+  boost::asio::steady_timer handshake_slot_freed_;  // cancelled when one finishes
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
 };

@@ -134,7 +134,8 @@ struct Server::Impl {
         fresh->server_names != config.server_names || fresh->advertise_url != config.advertise_url ||
         fresh->max_frame_bytes != config.max_frame_bytes ||
         fresh->limit_loopback_connections != config.limit_loopback_connections ||
-        fresh->max_connections_per_address != config.max_connections_per_address) {
+        fresh->max_connections_per_address != config.max_connections_per_address ||
+        fresh->max_handshakes_in_flight != config.max_handshakes_in_flight) {
       log::warn(
           "data_dir, listen, server_names, advertise_url, max_frame_bytes and the connection limits change only "
           "on restart");
@@ -147,6 +148,7 @@ struct Server::Impl {
     next.max_frame_bytes = config.max_frame_bytes;
     next.limit_loopback_connections = config.limit_loopback_connections;
     next.max_connections_per_address = config.max_connections_per_address;
+    next.max_handshakes_in_flight = config.max_handshakes_in_flight;
     config = next;  // the services hold a reference to this struct
     log::Level level;
     if (log::parseLevel(config.log_level, level)) log::setLevel(level);

@@ -33,6 +33,7 @@ constexpr IntField kIntFields[] = {
     {"log_max_mib_per_app", &ServerConfig::log_max_mib_per_app, 1, 1 << 20},
     {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
     {"max_connections_per_address", &ServerConfig::max_connections_per_address, 1, 1000000},
+    {"max_handshakes_in_flight", &ServerConfig::max_handshakes_in_flight, 1, 100000},
 };
 
 struct BoolField {

@@ -43,6 +43,10 @@ struct ServerConfig {
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
   // Open connections one client address may hold; more are closed at once.
   int max_connections_per_address = 256;
+  // TLS handshakes under way at once; further connections wait in the kernel's
+  // backlog (no descriptor, no CPU) until one finishes, so a reconnect storm
+  // queues instead of thousands of handshakes timing out together.
+  int max_handshakes_in_flight = 256;
   bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
   // Capabilities beyond Docker's default set that apps may keep (empty: none).
   std::vector<std::string> allowed_capabilities;

@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <thread>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -163,6 +165,38 @@ TEST(Edge, ConnectionsPerAddressAreCappedLoopbackOnlyWhenAsked) {
   std::uint64_t refused = 0;
   EXPECT_TRUE(eventually([&] { return (refused = refusedConnections(c)) >= 1; }));
   EXPECT_GE(refused, 1u);
+}
+
+// Whether a TLS handshake with the server (no client certificate) finishes within `limit`.
+bool handshakeWithin(const std::string& server_url, std::chrono::milliseconds limit) {
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_verify_mode(asio::ssl::verify_none);
+  asio::ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
+  auto url = net::parseUrl(server_url);
+  asio::ip::tcp::resolver resolver(io);
+  asio::connect(tls.next_layer(), resolver.resolve(url->host, url->port));
+  bool done = false;
+  tls.async_handshake(asio::ssl::stream_base::client, [&](const boost::system::error_code& ec) { done = !ec; });
+  io.run_for(limit);
+  return done;
+}
+
+// Servers started: one `berth server` allowing one TLS handshake at a time.
+TEST(Edge, ConnectionsBeyondTheHandshakeLimitWaitForASlotInsteadOfFailing) {
+  Cluster c;
+  c.startServer({"--max-handshakes-in-flight", "1"});
+  EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10)));
+  // A client that connects and never says ClientHello holds the only slot.
+  asio::io_context io;
+  asio::ip::tcp::socket silent(io);
+  auto url = net::parseUrl(c.url());
+  asio::ip::tcp::resolver resolver(io);
+  asio::connect(silent, resolver.resolve(url->host, url->port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(handshakeWithin(c.url(), std::chrono::milliseconds(1500)));  // waits in the backlog
+  silent.close();
+  EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10)));  // the slot is free again
 }
 
 }  // namespace

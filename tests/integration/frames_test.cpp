@@ -2,6 +2,8 @@
 // agent over a real mutual-TLS WebSocket and sends bad frames.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "agent/enrollment.hpp"
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
@@ -226,6 +228,36 @@ TEST(Handshake, ASessionWithoutHelloIsClosed) {
   ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
   EXPECT_FALSE(conn.read(std::chrono::seconds(30)).has_value());
   // The server closed it (rather than the read giving up): it says so.
+  EXPECT_NE(c.server().log().find("no HELLO in time"), std::string::npos) << c.server().log();
+}
+
+// Servers started: one `berth server`; the test sends a refused HELLO every
+// 2 s. Each one is answered, but none moves the 10 s HELLO deadline.
+TEST(Handshake, RefusedHellosDoNotKeepASessionOpenPastTheHelloDeadline) {
+  Cluster c;
+  c.startServer();
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "stubborn"});
+  ASSERT_TRUE(enrolled.ok());
+  RawAgentConnection conn;
+  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
+  const auto started = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(30)) {
+    Envelope e;
+    e.type = FrameType::Hello;
+    e.agent_id = enrolled->node_id;
+    e.issued_at = systemNowMs();
+    e.expires_at = e.issued_at + 30'000;
+    e.nonce = randomHex(16);
+    e.data = {{"hostname", 42}, {"version", "test"}};  // refused: hostname must be a string
+    conn.send(protocol::serialize(e));
+    if (!conn.read().has_value()) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  EXPECT_TRUE(closed) << "refused HELLOs kept the session open for 30 s";
   EXPECT_NE(c.server().log().find("no HELLO in time"), std::string::npos) << c.server().log();
 }
 
