@@ -14,6 +14,7 @@
 #include "cli/cli.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
+#include "common/version.hpp"
 #include "composition/agent_root.hpp"
 #include "pki/sealed_file.hpp"
 #include "store/store.hpp"
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"berth: a self-hosted platform-as-a-service (control plane, node agent and CLI in one binary)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("berth ") + BERTH_VERSION, "Print the version and exit");
+  app.set_version_flag("--version", std::string("berth ") + kVersion, "Print the version and exit");
   std::function<int()> run;
   std::string configFile;
   std::map<std::string, std::string> overrides;
@@ -215,7 +216,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version")->callback([&] {
     run = [] {
-      std::cout << "berth " << BERTH_VERSION << "\n";
+      std::cout << "berth " << kVersion << "\n";
       return 0;
     };
   });

@@ -32,7 +32,7 @@ Envelope Agent::Impl::hello() {
   e.data = {{"hostname", host},
             {"site", config.site},
             {"labels", config.labels},
-            {"version", kAgentVersion},
+            {"version", kVersion},
             {"capabilities", nlohmann::json::array({"host.metrics", "apps"})},
             {"verbs", verbNames},
             {"capacity", capacity()}};
@@ -123,7 +123,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, AgentParts part
   if (auto n = pki::removeStaleTempFiles(impl->config.state_dir))  // left by a kill mid-write
     log::info("stale temp files removed", {{"count", n}, {"dir", impl->config.state_dir}});
   impl->telemetry_seq.emplace(impl->config.state_dir + "/telemetry.seq", impl->clock);
-  impl->verbs = builtinVerbs(impl->sampler, kAgentVersion, impl->config.state_dir);
+  impl->verbs = builtinVerbs(impl->sampler, kVersion, impl->config.state_dir);
   // App verbs run on the worker (Impl::onCommand); registering them puts them on the allowlist.
   for (const auto& verb : appVerbs()) {
     impl->verbs.add(verb, [](const nlohmann::json&) {

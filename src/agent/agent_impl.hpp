@@ -37,6 +37,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "common/version.hpp"
 #include "common/logging.hpp"
 #include "common/token_bucket.hpp"
 #include "net/tls.hpp"
@@ -53,7 +54,6 @@ using protocol::Envelope;
 using protocol::FrameType;
 using Steady = std::chrono::steady_clock;
 
-inline constexpr const char* kAgentVersion = "0.1.0";
 inline constexpr std::size_t kResultCacheSize = 4096;
 inline constexpr std::int64_t kFrameLifetimeMs = 60'000;
 inline constexpr auto kRenewalCheckInterval = std::chrono::minutes(10);

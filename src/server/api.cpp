@@ -1,6 +1,7 @@
 #include "server/api.hpp"
 
 #include "common/clock.hpp"
+#include "common/version.hpp"
 #include "common/json.hpp"
 
 #include "apps/validation.hpp"
@@ -13,7 +14,6 @@
 namespace berth::server {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr int kDefaultTokenTtlS = 3600;
 constexpr int kMaxTokenTtlS = 30 * 86400;
 

@@ -2,10 +2,25 @@
 // separate `berth` process against the REST API.
 #include <gtest/gtest.h>
 
+#include "common/version.hpp"
 #include "harness.hpp"
 
 namespace berth::itest {
 namespace {
+
+// The binary, the server's /version and the agent's HELLO say the same version, CMake's.
+TEST(Cli, VersionIsOneValueEverywhere) {
+  Cluster c;
+  for (const char* flag : {"--version", "version"}) {
+    auto [code, out] = c.cli({flag});
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(out, std::string("berth ") + kVersion + "\n");
+  }
+  c.startServer();
+  EXPECT_EQ(c.api("GET", "/api/v1/status").body["version"], kVersion);
+  const std::string id = c.startOnlineAgent("v1");
+  EXPECT_EQ(c.node(id)["version"], kVersion);
+}
 
 TEST(Cli, VerbsAndExitCodes) {
   Cluster c;

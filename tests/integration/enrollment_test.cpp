@@ -5,6 +5,7 @@
 #include <thread>
 #include "agent/enrollment.hpp"
 #include "common/clock.hpp"
+#include "common/version.hpp"
 #include "harness.hpp"
 #include "net/http_client.hpp"
 #include "pki/authority.hpp"
@@ -24,7 +25,7 @@ TEST(Enrollment, AgentJoinsAndComesOnlineWithItsFacts) {
   auto node = c.node(id);
   EXPECT_EQ(node["site"], "lab");
   EXPECT_EQ(node["labels"]["zone"], "a");
-  EXPECT_EQ(node["version"], "0.1.0");
+  EXPECT_EQ(node["version"], kVersion);
   EXPECT_TRUE(node["capacity"].contains("cpus"));
   EXPECT_EQ(node["connected"], true);
   // The client certificate is short-lived (30 days by default) and names the node.
