@@ -57,7 +57,8 @@ void Agent::Impl::shutdown() {
     std::lock_guard lock(runtime_mutex);
     if (supervisor) supervisor->stop();
   }
-  for (auto& [id, follower] : followers) follower->stop();
+  for (auto& [id, follower] : followers)
+    if (follower.subscription) follower.subscription->stop();
   followers.clear();
   if (log_cursors.dirty()) saveLogCursors();
   if (signals) signals->cancel();

@@ -96,7 +96,14 @@ struct Agent::Impl {
   std::mutex reconcile_mutex;
   std::set<std::string> reconcile_queued;  // apps with a reconcile task waiting
   runtime::ContainerRuntime* log_runtime = nullptr;  // `runtime`, told to the I/O thread once connected
-  std::map<std::string, std::unique_ptr<runtime::LogSubscription>> followers;
+  // Container id -> its log subscription; the number tells a late end of an
+  // earlier subscription of the same container from the current one.
+  struct Follower {
+    std::uint64_t number = 0;
+    std::unique_ptr<runtime::LogSubscription> subscription;
+  };
+  std::map<std::string, Follower> followers;
+  std::uint64_t followers_started = 0;
   std::map<std::string, std::int64_t> last_log_ms;  // container id -> newest line seen
   LogBuffer pending_logs{kMaxBufferedLogLines, kMaxBufferedLogBytes};
   LogCursors log_cursors;            // container id -> newest line shipped, kept in <state_dir>/log_cursors.json

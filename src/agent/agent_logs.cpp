@@ -16,7 +16,9 @@ void Agent::Impl::syncFollowers(const std::vector<RunningContainer>& running) {
     if (auto last = last_log_ms.find(c.id); last != last_log_ms.end()) seen = last->second;
     const std::int64_t since =
         logResumeMs(seen, log_cursors.of(c.id), first_container_sync && !had_log_cursor_file, started_ms);
-    followers[c.id] = log_runtime->followLogs(
+    const std::uint64_t number = ++followers_started;
+    followers[c.id] = Follower{number, nullptr};  // in place before a stream that ends at once can remove it
+    auto subscription = log_runtime->followLogs(
         io.get_executor(), c.id, since,
         [this, c](std::vector<runtime::LogLine> lines) {
           for (auto& line : lines) {
@@ -25,10 +27,14 @@ void Agent::Impl::syncFollowers(const std::vector<RunningContainer>& running) {
             pending_logs.push({c.app, c.id, c.deployment, c.replica, std::move(line)});  // bounded; drops count
           }
         },
-        [this, id = c.id](const std::string& reason) {
+        [this, id = c.id, number](const std::string& reason) {
           log::debug("log stream ended", {{"container", id}, {"reason", reason}});
-          followers.erase(id);
+          // Only this subscription's own entry: a stream stopped earlier may end after the
+          // container was followed again.
+          if (auto it = followers.find(id); it != followers.end() && it->second.number == number) followers.erase(it);
         });
+    if (auto it = followers.find(c.id); it != followers.end() && it->second.number == number)
+      it->second.subscription = std::move(subscription);
   }
   first_container_sync = false;
   for (auto it = followers.begin(); it != followers.end();) {
@@ -36,7 +42,7 @@ void Agent::Impl::syncFollowers(const std::vector<RunningContainer>& running) {
       ++it;
       continue;
     }
-    it->second->stop();
+    if (it->second.subscription) it->second.subscription->stop();
     it = followers.erase(it);
   }
 }
