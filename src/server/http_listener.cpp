@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -106,6 +107,8 @@ HttpListener::HttpListener(asio::any_io_executor network, asio::any_io_executor 
       connections_(config.max_connections_per_address),
       max_handshakes_in_flight_(static_cast<std::size_t>(config.max_handshakes_in_flight)),
       handshake_slot_freed_(network),
+      handshakes_per_address_limit_(std::max(1, config.max_handshakes_in_flight / 4)),
+      handshakes_per_address_(handshakes_per_address_limit_),
       acceptor_(network) {}
 
 Result<void> HttpListener::listen(const std::string& host_port) {
@@ -147,7 +150,8 @@ asio::awaitable<void> HttpListener::waitForHandshakeSlot() {
   }
 }
 
-void HttpListener::releaseHandshakeSlot() {
+void HttpListener::releaseHandshakeSlot(const std::string& counted_address) {
+  if (!counted_address.empty()) handshakes_per_address_.release(counted_address);
   --handshakes_in_flight_;
   handshake_slot_freed_.cancel();
 }
@@ -185,6 +189,13 @@ asio::awaitable<void> HttpListener::acceptLoop() {
         continue;
       }
     }
+    if (!counted.empty() && !handshakes_per_address_.tryAcquire(counted)) {
+      ++metrics_.connections_refused_total;
+      log::debug("connection refused: too many handshakes from one address", {{"remote", counted}});
+      connections_.release(counted);
+      socket.close(peerError);
+      continue;
+    }
     ++handshakes_in_flight_;  // released by serve() once the handshake is over, whichever way
     asio::co_spawn(executor_, connection(std::move(socket), std::move(counted)), asio::detached);
   }
@@ -199,24 +210,25 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket, std::string c
     }
   } release{connections_, counted_address};
   try {
-    co_await serve(std::move(socket));
+    co_await serve(std::move(socket), counted_address);
   } catch (const std::exception& e) {  // a bug: drop this connection, keep serving others
     log::error("connection handler threw", {{"error", e.what()}});
   }
 }
 
-asio::awaitable<void> HttpListener::serve(tcp::socket socket) {
+asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string& counted_address) {
   beast::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   const std::string remote = socket.remote_endpoint(ec).address().to_string();
   struct HandshakeSlot {
     HttpListener& listener;
+    const std::string& address;
     bool held = true;
     void release() {
-      if (std::exchange(held, false)) listener.releaseHandshakeSlot();
+      if (std::exchange(held, false)) listener.releaseHandshakeSlot(address);
     }
     ~HandshakeSlot() { release(); }
-  } slot{*this};
+  } slot{*this, counted_address};
   beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server, token);

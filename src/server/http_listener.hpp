@@ -43,10 +43,10 @@ class HttpListener {
   // `counted_address`: released from the per-address count when the
   // connection ends or is handed to the gateway (empty: not counted).
   boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket, std::string counted_address);
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, const std::string& counted_address);
   // Accepting waits while max_handshakes_in_flight are under way.
   boost::asio::awaitable<void> waitForHandshakeSlot();
-  void releaseHandshakeSlot();
+  void releaseHandshakeSlot(const std::string& counted_address);
   // On the service thread: the handler, then (for writes) the commit it waits for.
   boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
@@ -64,6 +64,10 @@ class HttpListener {
   const std::size_t max_handshakes_in_flight_;
   std::size_t handshakes_in_flight_ = 0;        // network thread only
   boost::asio::steady_timer handshake_slot_freed_;  // cancelled when one finishes
+  // One counted address holds at most a quarter of the slots, so a client that
+  // opens connections and stays silent cannot lock every agent out alone.
+  const int handshakes_per_address_limit_;
+  ConnectionCounter handshakes_per_address_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
 };

@@ -199,5 +199,17 @@ TEST(Edge, ConnectionsBeyondTheHandshakeLimitWaitForASlotInsteadOfFailing) {
   EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10)));  // the slot is free again
 }
 
+// Servers started: one `berth server` with 8 handshake slots, loopback counted
+// like any address: one address may hold 2 of them; its third silent connection is closed.
+TEST(Edge, OneAddressHoldsAtMostAQuarterOfTheHandshakeSlots) {
+  Cluster c;
+  c.startServer({"--max-handshakes-in-flight", "8", "--limit-loopback-connections", "true"});
+  EXPECT_FALSE(fourthClosedAtOnce(c.url(), 1));
+  EXPECT_TRUE(fourthClosedAtOnce(c.url(), 2));
+  std::uint64_t refused = 0;
+  EXPECT_TRUE(eventually([&] { return (refused = refusedConnections(c)) >= 1; }));
+  EXPECT_GE(refused, 1u);
+}
+
 }  // namespace
 }  // namespace berth::itest
