@@ -80,7 +80,19 @@ std::string acmeLocation(const ProxyState& state) {
 
 }  // namespace
 
-std::string renderMain(const NginxOptions& o) {
+std::string renderGeneration(const std::string& token) {
+  return fmt::format(
+      "location = /.berth-generation {{\n"
+      "    allow 127.0.0.1;\n"
+      "    allow ::1;\n"
+      "    deny all;\n"
+      "    default_type text/plain;\n"
+      "    return 200 \"{}\";\n"
+      "}}\n",
+      token);
+}
+
+std::string renderMain(const NginxOptions& o, const std::string& sites_dir) {
   return fmt::format(
       "{gen}"
       "worker_processes auto;\n"
@@ -102,13 +114,15 @@ std::string renderMain(const NginxOptions& o) {
       "    server {{\n"
       "{listen}"
       "        server_name _;\n"
-      "        return 404;\n"
+      "        # Which set of files this nginx has loaded: berth waits for it after a reload.\n"
+      "        include {dir}/generation.conf;\n"
+      "        location / {{ return 404; }}\n"
       "    }}\n"
       "    include {dir}/apps/*.conf;\n"
       "    include {dir}/hosts/*.conf;\n"
       "}}\n",
       fmt::arg("gen", kGenerated), fmt::arg("run", o.runtime_dir), fmt::arg("shutdown", o.worker_shutdown_timeout_s),
-      fmt::arg("dir", o.config_dir), fmt::arg("listen", "    " + listen(o, o.http_port, " default_server")));
+      fmt::arg("dir", sites_dir), fmt::arg("listen", "    " + listen(o, o.http_port, " default_server")));
 }
 
 std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& o) {
@@ -137,7 +151,8 @@ std::map<std::string, std::string> renderSites(const ProxyState& state, const Ng
     std::string f = kGenerated;
     f += "server {\n" + listen(o, o.http_port) + "    server_name " + host + ";\n" + acmeLocation(state);
     if (https) {
-      f += "    location / {\n        return 308 https://$host$request_uri;\n    }\n";
+      const std::string port = o.https_port == 443 ? "" : ":" + std::to_string(o.https_port);
+      f += "    location / {\n        return 308 https://$host" + port + "$request_uri;\n    }\n";
     } else {
       f += locations(routes, false, state.retry_after_s);
     }

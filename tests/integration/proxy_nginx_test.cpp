@@ -1,0 +1,175 @@
+// Servers started: a real nginx (berth's own master, on free loopback ports)
+// and a python3 http.server as the app's upstream; no dockerd.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.hpp"
+#include "common/subprocess.hpp"
+#include "harness.hpp"
+#include "pki/authority.hpp"
+#include "pki/keys.hpp"
+#include "proxy/nginx/nginx_proxy.hpp"
+
+namespace berth::itest {
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using proxy::AppRoutes;
+using proxy::ProxyState;
+
+int freePort() {
+  auto r = runProcess({"python3", "-c", "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"},
+                      5000);
+  return r ? std::atoi(r->output.c_str()) : 0;
+}
+
+struct Answer {
+  int status = 0;
+  std::string body;
+  std::string location, retry_after;
+};
+
+// One HTTP/1.1 request to 127.0.0.1:port with `host`; TLS (SNI `host`, no verification) when asked.
+Answer request(int port, const std::string& host, const std::string& target, bool tls = false) {
+  asio::io_context io;
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::connection, "close");
+  http::response<http::string_body> res;
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  if (tls) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+    beast::get_lowest_layer(stream).connect(endpoint, ec);
+    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  } else {
+    beast::tcp_stream stream(io);
+    stream.connect(endpoint, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  }
+  if (ec) return {};
+  return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::location]),
+          std::string(res["Retry-After"])};
+}
+
+class NginxAdapter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/berth-nginx-XXXXXX";
+    root_ = ::mkdtemp(pattern.data());
+    std::filesystem::create_directories(root_ + "/www");
+    std::ofstream(root_ + "/www/index.html") << "v1\n";
+    upstream_port_ = freePort();
+    upstream_ = Process::spawn({"/usr/bin/python3", "-m", "http.server", std::to_string(upstream_port_), "--bind", "127.0.0.1",
+                                "--directory", root_ + "/www"},
+                               root_ + "/upstream.log");
+    ASSERT_TRUE(eventually([&] { return request(upstream_port_, "x", "/").status == 200; }));
+    options_.listen_address = "127.0.0.1";
+    options_.http_port = freePort();
+    options_.https_port = freePort();
+    options_.config_dir = root_ + "/nginx";
+    options_.runtime_dir = root_ + "/run";
+    nginx_ = std::make_unique<proxy::nginx::NginxProxy>(options_);
+    ASSERT_TRUE(nginx_->detect().ok()) << "nginx is not installed (scripts/setup.sh installs it)";
+    auto started = nginx_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+  }
+  void TearDown() override {
+    if (nginx_) nginx_->stop();
+    eventually([&] { return !nginx_ || nginx_->masterPid() == 0; }, std::chrono::seconds(10));
+    upstream_.reset();
+    std::filesystem::remove_all(root_);
+  }
+  ProxyState webState() {
+    ProxyState s;
+    s.apps.push_back(AppRoutes{"web", {{{"web.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(upstream_port_)}}, false});
+    return s;
+  }
+
+  std::string root_;
+  int upstream_port_ = 0;
+  std::unique_ptr<Process> upstream_;
+  proxy::nginx::NginxOptions options_;
+  std::unique_ptr<proxy::nginx::NginxProxy> nginx_;
+};
+
+TEST_F(NginxAdapter, ARouteServesItsAppAndUnknownHostsGet404) {
+  auto applied = nginx_->apply(webState());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  const auto answer = request(options_.http_port, "web.test", "/");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "v1\n");
+  EXPECT_EQ(request(options_.http_port, "other.test", "/").status, 404);
+}
+
+TEST_F(NginxAdapter, AnAppWithoutUpstreamsAnswers503WithRetryAfter) {
+  auto state = webState();
+  state.apps[0].upstreams.clear();
+  ASSERT_TRUE(nginx_->apply(state).ok());
+  const auto answer = request(options_.http_port, "web.test", "/");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.retry_after, "10");
+}
+
+TEST_F(NginxAdapter, AConfigurationNginxRefusesIsRolledBackAndThePreviousOneKeepsServing) {
+  ASSERT_TRUE(nginx_->apply(webState()).ok());
+  const auto before = std::filesystem::read_symlink(options_.config_dir + "/current");
+  auto broken = webState();
+  broken.certificates["web.test"] = {root_ + "/missing.pem", root_ + "/missing.key"};  // nginx -t cannot load it
+  auto applied = nginx_->apply(broken);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.error().code, "proxy_config_refused");
+  EXPECT_NE(applied.error().message.find("missing.pem"), std::string::npos) << applied.error().message;
+  EXPECT_EQ(std::filesystem::read_symlink(options_.config_dir + "/current"), before);
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").status, 200);
+  EXPECT_EQ(request(options_.https_port, "web.test", "/", true).status, 0);  // no HTTPS was switched on
+}
+
+TEST_F(NginxAdapter, InvalidStatesAreRefusedBeforeNginxSeesThem) {
+  ASSERT_TRUE(nginx_->apply(webState()).ok());
+  auto hostile = webState();
+  hostile.apps[0].routes[0].path_prefix = "/x;return 200 pwned";
+  auto applied = nginx_->apply(hostile);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_NE(applied.error().message.find("path_prefix"), std::string::npos);
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
+}
+
+TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) {
+  auto ca = pki::CertificateAuthority::createNew("berth test CA", systemNowMs(), kDayMs);
+  const std::string key = pki::generatePrivateKeyPem();
+  auto cert = ca.issueServerCertificate(key, {"web.test"}, systemNowMs(), kDayMs);
+  ASSERT_TRUE(cert.ok());
+  std::ofstream(root_ + "/web.pem") << cert->cert_pem << ca.certPem();
+  std::ofstream(root_ + "/web.key") << key;
+  auto state = webState();
+  state.certificates["web.test"] = {root_ + "/web.pem", root_ + "/web.key"};
+  state.apps[0].hsts = true;
+  auto applied = nginx_->apply(state);
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  const auto secure = request(options_.https_port, "web.test", "/", true);
+  EXPECT_EQ(secure.status, 200);
+  EXPECT_EQ(secure.body, "v1\n");
+  const auto plain = request(options_.http_port, "web.test", "/page?q=1");
+  EXPECT_EQ(plain.status, 308);
+  EXPECT_EQ(plain.location, "https://web.test:" + std::to_string(options_.https_port) + "/page?q=1");
+}
+
+}  // namespace
+}  // namespace berth::itest
