@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -169,6 +173,67 @@ TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) 
   const auto plain = request(options_.http_port, "web.test", "/page?q=1");
   EXPECT_EQ(plain.status, 308);
   EXPECT_EQ(plain.location, "https://web.test:" + std::to_string(options_.https_port) + "/page?q=1");
+}
+
+// An upstream that answers an Upgrade with 101 and then echoes bytes: what
+// nginx sees of a WebSocket (it tunnels the upgraded connection as is).
+constexpr const char* kUpgradeEchoServer = R"(
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
+def serve(c):
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = c.recv(4096)
+        if not chunk: return
+        data += chunk
+    if b'upgrade: websocket' not in data.lower():
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'); c.close(); return
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+    while True:
+        chunk = c.recv(4096)
+        if not chunk: return
+        c.sendall(chunk)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)";
+
+// Servers started: nginx, the python3 upgrade-echo upstream. A tunnel opened
+// through app A stays open and echoing across a reload that adds app B.
+TEST_F(NginxAdapter, AnotherAppsOpenWebSocketSurvivesARouteChange) {
+  const int echoPort = freePort();
+  std::ofstream(root_ + "/echo.py") << kUpgradeEchoServer;
+  auto echo = Process::spawn({"/usr/bin/python3", root_ + "/echo.py", std::to_string(echoPort)}, root_ + "/echo.log");
+  ASSERT_TRUE(eventually([&] { return request(echoPort, "x", "/").status == 200; })) << echo->log();
+  ProxyState state;
+  state.apps.push_back(AppRoutes{"chat", {{{"chat.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(echoPort)}}, false});
+  ASSERT_TRUE(nginx_->apply(state).ok());
+
+  asio::io_context io;
+  asio::ip::tcp::socket tunnel(io);
+  tunnel.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(options_.http_port)});
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: chat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  asio::write(tunnel, asio::buffer(upgrade));
+  asio::streambuf head;
+  asio::read_until(tunnel, head, "\r\n\r\n");
+  const std::string response(asio::buffers_begin(head.data()), asio::buffers_end(head.data()));
+  ASSERT_EQ(response.rfind("HTTP/1.1 101", 0), 0u) << response;
+  auto echoes = [&](const std::string& text) {
+    asio::write(tunnel, asio::buffer(text));
+    std::string back(text.size(), '\0');
+    boost::system::error_code ec;
+    asio::read(tunnel, asio::buffer(back), ec);
+    return !ec && back == text;
+  };
+  EXPECT_TRUE(echoes("before"));
+
+  state.apps.push_back(AppRoutes{"web", {{{"web.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(upstream_port_)}}, false});
+  ASSERT_TRUE(nginx_->apply(state).ok());  // returns once the new workers answer
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
+  EXPECT_TRUE(echoes("after the reload"));  // still on the old worker, still open
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <filesystem>
 #include <fstream>
@@ -84,6 +86,34 @@ std::string loadedGeneration(const std::string& listen_address, int port) {
   return body == std::string::npos ? "" : answer.substr(body + 4);
 }
 
+// The master's children (its workers and cache processes), from /proc.
+std::vector<int> childrenOf(int master) {
+  std::vector<int> children;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    char state;
+    int ppid = 0;
+    if (rest >> state >> ppid && ppid == master) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+// A worker that still accepts connections: alive and not yet "shutting down".
+bool stillAccepting(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string title((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return !title.empty() && title.find("shutting down") == std::string::npos;
+}
+
 }  // namespace
 
 NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary)
@@ -130,10 +160,21 @@ Result<void> NginxProxy::pointCurrentAt(const std::string& sites_dir) {
 // A reload is a signal: nginx loads the files after `nginx -s reload` has returned.
 // Done when its new workers answer with the token of the set they loaded.
 Result<void> NginxProxy::reload(const std::string& token) {
+  const int master = masterPid();
+  const std::vector<int> before = master ? childrenOf(master) : std::vector<int>{};
   auto r = runProcess({binary_, "-s", "reload", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
   if (!r) return r.error();
   if (r->exit_code != 0) return makeError("proxy_reload_failed", "nginx -s reload failed: " + complaint(r->output));
-  return waitForGeneration(token);
+  if (auto loaded = waitForGeneration(token); !loaded) return loaded;
+  // New workers answer before the master has told the old ones to stop accepting;
+  // done when none of the old ones takes new connections any more.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::any_of(before.begin(), before.end(), stillAccepting)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError("proxy_reload_failed", "nginx's previous workers still accept connections after 10 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Ok{};
 }
 
 Result<void> NginxProxy::waitForGeneration(const std::string& token) {
