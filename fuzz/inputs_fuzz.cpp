@@ -1,14 +1,18 @@
 // libFuzzer target over the other inputs an outsider reaches: JSON of any
 // depth (API bodies, config files), verb arguments, server config files,
-// image references, advertise_url and route tables, and the number-bearing fields (durations, sizes, CPU,
-// bandwidth). The first byte picks the target.
+// image references, advertise_url and route tables, the number-bearing fields (durations, sizes, CPU,
+// bandwidth), domains and path prefixes and the nginx files rendered from them. The first byte picks the target.
 // Invariants: nothing crashes (no undefined behaviour in any conversion);
 // every refusal names a field; accepted values are within their ranges.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "apps/domains.hpp"
 #include "apps/validation.hpp"
+#include "proxy/nginx/nginx_render.hpp"
+#include "proxy/proxy_state.hpp"
 #include "common/json.hpp"
 #include "protocol/verb_args.hpp"
 #include "server/advertise.hpp"
@@ -48,6 +52,24 @@ void checkFields(const std::string& text) {
   // advertise_url and listen as a user types them, and /proc/net/route text.
   if (auto r = berth::server::planAdvertising(text, text, {}, {}); !r) requireNamedField(r.error());
   (void)berth::server::parseDefaultRouteInterfaces(text);
+  // Domains and path prefixes end up in proxy configuration: whatever is accepted
+  // must render to a file whose blocks still balance.
+  if (auto r = apps::validateDomain(text, true); r) {
+    if (r->size() > apps::kMaxDomainLength || r->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-*") != std::string::npos)
+      __builtin_trap();
+  } else {
+    requireNamedField(r.error());
+  }
+  if (auto r = apps::validatePathPrefix(text); !r) requireNamedField(r.error());
+  berth::proxy::ProxyState state;
+  state.apps.push_back({"app", {{{"a.example.com", text}, text.size() > 1 && text.back() == '/' ? text.substr(0, text.size() - 1) : text, true}}, {{"10.0.0.1", 80}}, true});
+  state.certificates[text] = {"/c.pem", "/c.key"};
+  if (berth::proxy::validate(state)) {
+    for (const auto& [name, file] : berth::proxy::nginx::renderSites(state, {})) {
+      if (std::count(file.begin(), file.end(), '{') != std::count(file.begin(), file.end(), '}')) __builtin_trap();
+      if (file.find('\0') != std::string::npos || file.find('\r') != std::string::npos) __builtin_trap();
+    }
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "apps/domains.hpp"
 #include "apps/validation.hpp"
 
 namespace berth::proxy {
@@ -14,8 +15,6 @@ bool onlyFrom(const std::string& text, const char* allowed) {
   return !text.empty() && text.find_first_not_of(allowed) == std::string::npos;
 }
 
-constexpr const char* kHostCharacters = "abcdefghijklmnopqrstuvwxyz0123456789.-*";
-constexpr const char* kPathCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/%";
 // Absolute file paths the proxy reads (certificates, the challenge directory).
 constexpr const char* kFileCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._/";
 
@@ -24,13 +23,17 @@ bool isIpAddress(const std::string& text) {
   return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
+// The same rules as when the domain was stored (apps/domains), and already in the stored spelling.
+Result<void> validateHost(const std::string& field, const std::string& host) {
+  auto normal = apps::validateDomain(host, true, field);
+  if (!normal) return normal.error();
+  if (*normal != host) return invalidField(field, "'" + host + "' must be given lower-case");
+  return Ok{};
+}
+
 Result<void> validatePrefix(const std::string& field, const std::string& prefix) {
-  if (prefix == "/") return Ok{};
-  if (prefix.size() > 256 || prefix.front() != '/' || prefix.back() == '/' || !onlyFrom(prefix, kPathCharacters))
-    return invalidField(field, "must be '/' or '/segment[/segment...]' of A-Z a-z 0-9 - . _ ~ %, at most 256 characters");
-  if (prefix.find("//") != std::string::npos || (prefix + "/").find("/../") != std::string::npos ||
-      (prefix + "/").find("/./") != std::string::npos)
-    return invalidField(field, "must not contain empty, '.' or '..' segments");
+  if (auto r = apps::validatePathPrefix(prefix, field); !r) return r.error();
+  if (prefix.size() > 1 && prefix.back() == '/') return invalidField(field, "must not end with '/' (the routes drop it)");
   return Ok{};
 }
 
@@ -56,8 +59,7 @@ Result<void> validate(const ProxyState& state) {
       if (route.hosts.empty()) return invalidField(rf + ".hosts", "must name at least one host");
       if (auto v = validatePrefix(rf + ".path_prefix", route.path_prefix); !v) return v;
       for (const auto& host : route.hosts) {
-        if (host.size() > 253 || !onlyFrom(host, kHostCharacters))
-          return invalidField(rf + ".hosts", "'" + host + "' is not a lower-case domain name");
+        if (auto v = validateHost(rf + ".hosts", host); !v) return v;
         auto [it, fresh] = servedBy.emplace(std::make_pair(host, route.path_prefix), app.app);
         if (!fresh)
           return invalidField(rf + ".hosts", host + route.path_prefix + " is already served by app '" + it->second + "'");
@@ -71,7 +73,7 @@ Result<void> validate(const ProxyState& state) {
     }
   }
   for (const auto& [host, files] : state.certificates) {
-    if (!onlyFrom(host, kHostCharacters)) return invalidField("certificates", "'" + host + "' is not a domain name");
+    if (auto v = validateHost("certificates", host); !v) return v;
     if (auto r = validateFile("certificates." + host + ".certificate_path", files.certificate_path); !r) return r;
     if (auto r = validateFile("certificates." + host + ".key_path", files.key_path); !r) return r;
   }
