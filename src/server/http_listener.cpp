@@ -181,7 +181,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
     if (peerError) continue;  // already gone
     std::string counted;
     if (limit_loopback_connections_ || !isLoopback(peer)) {
-      counted = peer.to_string();
+      counted = clientAddressKey(peer);
       if (!connections_.tryAcquire(counted)) {
         ++metrics_.connections_refused_total;
         log::debug("connection refused: too many from one address", {{"remote", counted}});
