@@ -39,7 +39,7 @@ endfunction()
 
 target_precompile_headers(berth_common PRIVATE ${BERTH_PCH_PURE})
 target_compile_options(berth_common PRIVATE -Winvalid-pch)
-berth_pch_reuse(berth_common berth_protocol berth_apps berth_pki berth_store)
+berth_pch_reuse(berth_common berth_protocol berth_apps berth_proxy berth_pki berth_store)
 
 target_precompile_headers(berth_runtime PRIVATE ${BERTH_PCH_IO})
 target_compile_options(berth_runtime PRIVATE -Winvalid-pch)

@@ -31,7 +31,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
   libcli11-dev libsqlite3-dev libsodium-dev)
 # What the tests, fuzzers and benchmarks add (scripts/test.sh, fuzz.sh, bench.sh).
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev docker-registry apache2-utils openssl python3)
+  clang libclang-rt-14-dev docker-registry apache2-utils openssl python3
+  nginx caddy pebble)  # the reverse proxies and the ACME test server (issue 9); tests run their own instances
 
 if [ "$DEV" = 1 ]; then
   PACKAGES=("${RUN_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")

@@ -1,0 +1,91 @@
+#include "proxy/caddy/caddy_render.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+namespace berth::proxy::caddy {
+namespace {
+
+nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_after_s) {
+  nlohmann::json steps = nlohmann::json::array();
+  if (route.strip_prefix && route.path_prefix != "/")
+    steps.push_back({{"handle", {{{"handler", "rewrite"}, {"strip_path_prefix", route.path_prefix}}}}});
+  if (app.hsts)
+    steps.push_back({{"handle",
+                      {{{"handler", "headers"},
+                        {"response", {{"set", {{"Strict-Transport-Security", {"max-age=31536000"}}}}}}}}}});
+  if (app.upstreams.empty()) {
+    steps.push_back({{"handle",
+                      {{{"handler", "static_response"},
+                        {"status_code", 503},
+                        {"headers", {{"Retry-After", {std::to_string(retry_after_s)}}}}}}}});
+  } else {
+    nlohmann::json upstreams = nlohmann::json::array();
+    for (const auto& up : app.upstreams) {
+      const bool v6 = up.address.find(':') != std::string::npos;
+      upstreams.push_back({{"dial", fmt::format("{}{}{}:{}", v6 ? "[" : "", up.address, v6 ? "]" : "", up.port)}});
+    }
+    steps.push_back({{"handle", {{{"handler", "reverse_proxy"}, {"upstreams", upstreams}}}}});
+  }
+  return {{"handler", "subroute"}, {"routes", steps}};
+}
+
+struct Entry {
+  std::string host;
+  const AppRoutes* app;
+  const Route* route;
+};
+
+}  // namespace
+
+nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
+  std::vector<Entry> entries;
+  std::set<std::string> hosts;
+  for (const auto& app : state.apps)
+    for (const auto& route : app.routes)
+      for (const auto& host : route.hosts) {
+        entries.push_back({host, &app, &route});
+        hosts.insert(host);
+      }
+  // Caddy tries routes in order: the longest prefix of a host first.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.route->path_prefix.size() > b.route->path_prefix.size();
+  });
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& e : entries) {
+    nlohmann::json match = {{"host", {e.host}}};
+    if (e.route->path_prefix != "/") match["path"] = {e.route->path_prefix, e.route->path_prefix + "/*"};
+    routes.push_back({{"match", {match}},
+                      {"handle", {handlersFor(*e.app, *e.route, state.retry_after_s)}},
+                      {"terminal", true}});
+  }
+  const std::string address = o.listen_address.find(':') != std::string::npos ? "[" + o.listen_address + "]"
+                                                                               : o.listen_address;
+  nlohmann::json server = {
+      {"listen", {fmt::format("{}:{}", address, o.http_port), fmt::format("{}:{}", address, o.https_port)}},
+      {"routes", routes}};
+  nlohmann::json loaded = nlohmann::json::array(), skip = nlohmann::json::array();
+  for (const auto& [host, files] : state.certificates) {
+    loaded.push_back({{"certificate", files.certificate_path}, {"key", files.key_path}});
+    skip.push_back(host);
+  }
+  // Hosts with berth's certificates are not given to Caddy's ACME issuer.
+  if (!skip.empty()) server["automatic_https"] = {{"skip_certificates", skip}};
+  nlohmann::json config = {
+      {"admin", {{"listen", o.admin_listen}}},
+      {"apps",
+       {{"http", {{"http_port", o.http_port}, {"https_port", o.https_port}, {"servers", {{"berth", server}}}}}}}};
+  nlohmann::json issuer = {{"module", "acme"}};
+  if (!o.acme_directory_url.empty()) issuer["ca"] = o.acme_directory_url;
+  if (!o.acme_email.empty()) issuer["email"] = o.acme_email;
+  if (!o.acme_trusted_root.empty()) issuer["trusted_roots_pem_files"] = {o.acme_trusted_root};
+  nlohmann::json tls = {{"automation", {{"policies", {{{"issuers", {issuer}}}}}}}};
+  if (!loaded.empty()) tls["certificates"] = {{"load_files", loaded}};
+  config["apps"]["tls"] = tls;
+  return config;
+}
+
+}  // namespace berth::proxy::caddy

@@ -1,0 +1,255 @@
+#include "proxy/nginx/nginx_proxy.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/subprocess.hpp"
+
+namespace berth::proxy::nginx {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kNginxTimeoutMs = 30'000;
+
+Result<void> ensureDirectory(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return makeError("proxy_failed", "cannot create " + path + ": " + ec.message());
+  return Ok{};
+}
+
+Result<void> writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return makeError("proxy_failed", "cannot write " + path);
+  return Ok{};
+}
+
+// The lines of nginx's answer that say what is wrong, without its banner.
+std::string complaint(const std::string& output) {
+  std::istringstream in(output);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.find("[emerg]") == std::string::npos && line.find("[error]") == std::string::npos) continue;
+    if (!out.empty()) out += "; ";
+    out += line.substr(line.find("nginx:") == 0 ? 7 : 0);
+  }
+  return out.empty() ? output : out;
+}
+
+// The token at /.berth-generation on 127.0.0.1:port (or ::1), "" when nginx does not answer.
+std::string loadedGeneration(const std::string& listen_address, int port) {
+  const bool v6 = listen_address.find(':') != std::string::npos;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval timeout{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  int connected = -1;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<std::uint16_t>(port));
+    a.sin6_addr = in6addr_loopback;
+    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  std::string answer;
+  const std::string ask = "GET /.berth-generation HTTP/1.0\r\nHost: _berth\r\n\r\n";
+  if (connected == 0 && ::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(ask.size())) {
+    char buf[1024];
+    ssize_t n;
+    while (answer.size() < 8192 && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (answer.rfind("HTTP/1.1 200", 0) != 0) return "";
+  const auto body = answer.find("\r\n\r\n");
+  return body == std::string::npos ? "" : answer.substr(body + 4);
+}
+
+// The master's children (its workers and cache processes), from /proc.
+std::vector<int> childrenOf(int master) {
+  std::vector<int> children;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    char state;
+    int ppid = 0;
+    if (rest >> state >> ppid && ppid == master) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+// A worker that still accepts connections: alive and not yet "shutting down".
+bool stillAccepting(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string title((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return !title.empty() && title.find("shutting down") == std::string::npos;
+}
+
+}  // namespace
+
+NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary)
+    : options_(std::move(options)), binary_(std::move(nginx_binary)) {}
+
+Result<void> NginxProxy::detect() {
+  if (::access(binary_.c_str(), X_OK) != 0)
+    return makeError("proxy_missing", "the nginx adapter needs " + binary_ + " (Debian package: nginx)");
+  auto version = runProcess({binary_, "-v"}, kNginxTimeoutMs);
+  if (!version || version->exit_code != 0)
+    return makeError("proxy_missing", binary_ + " -v failed: " + (version ? version->output : version.error().message));
+  return Ok{};
+}
+
+int NginxProxy::masterPid() const {
+  std::ifstream in(options_.runtime_dir + "/nginx.pid");
+  int pid = 0;
+  if (!(in >> pid) || pid <= 0) return 0;
+  return ::kill(pid, 0) == 0 ? pid : 0;
+}
+
+Result<void> NginxProxy::writeMain() {
+  return writeFile(options_.config_dir + "/nginx.conf", renderMain(options_, options_.config_dir + "/current"));
+}
+
+Result<std::string> NginxProxy::check(const std::string& main_path) {
+  auto r = runProcess({binary_, "-t", "-q", "-c", main_path}, kNginxTimeoutMs);
+  if (!r) return r.error();
+  if (r->exit_code != 0) return makeError("proxy_config_refused", "nginx -t refused the new configuration: " + complaint(r->output));
+  return r->output;
+}
+
+// Replaces the `current` link in one rename, so nginx never sees a half-written set.
+Result<void> NginxProxy::pointCurrentAt(const std::string& sites_dir) {
+  const std::string link = options_.config_dir + "/current", staged = link + ".new";
+  std::error_code ec;
+  fs::remove(staged, ec);
+  fs::create_directory_symlink(sites_dir, staged, ec);
+  if (!ec) fs::rename(staged, link, ec);
+  if (ec) return makeError("proxy_failed", "cannot switch " + link + " to " + sites_dir + ": " + ec.message());
+  return Ok{};
+}
+
+// A reload is a signal: nginx loads the files after `nginx -s reload` has returned.
+// Done when its new workers answer with the token of the set they loaded.
+Result<void> NginxProxy::reload(const std::string& token) {
+  const int master = masterPid();
+  const std::vector<int> before = master ? childrenOf(master) : std::vector<int>{};
+  auto r = runProcess({binary_, "-s", "reload", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+  if (!r) return r.error();
+  if (r->exit_code != 0) return makeError("proxy_reload_failed", "nginx -s reload failed: " + complaint(r->output));
+  if (auto loaded = waitForGeneration(token); !loaded) return loaded;
+  // New workers answer before the master has told the old ones to stop accepting;
+  // done when none of the old ones takes new connections any more.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::any_of(before.begin(), before.end(), stillAccepting)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return makeError("proxy_reload_failed", "nginx's previous workers still accept connections after 10 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Ok{};
+}
+
+Result<void> NginxProxy::waitForGeneration(const std::string& token) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (loadedGeneration(options_.listen_address, options_.http_port) == token) return Ok{};
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return makeError("proxy_reload_failed", "nginx did not load the new configuration within 10 s (see " +
+                                              options_.runtime_dir + "/error.log)");
+}
+
+Result<void> NginxProxy::start() {
+  if (masterPid() != 0) return Ok{};
+  for (const auto& dir : {options_.config_dir, options_.runtime_dir})
+    if (auto r = ensureDirectory(dir); !r) return r;
+  const std::string empty = options_.config_dir + "/sites.0";
+  for (const auto& sub : {"/apps", "/hosts"})
+    if (auto r = ensureDirectory(empty + sub); !r) return r;
+  if (auto r = writeFile(empty + "/generation.conf", renderGeneration("sites.0")); !r) return r;
+  if (!fs::exists(options_.config_dir + "/current"))
+    if (auto r = pointCurrentAt(empty); !r) return r;
+  if (auto r = writeMain(); !r) return r;
+  if (auto c = check(options_.config_dir + "/nginx.conf"); !c) return c.error();
+  // nginx puts its master in the background once it listens.
+  auto r = runProcess({binary_, "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+  if (!r) return r.error();
+  if (r->exit_code != 0) return makeError("proxy_start_failed", "nginx did not start: " + complaint(r->output));
+  const fs::path current = fs::read_symlink(options_.config_dir + "/current");
+  return waitForGeneration(current.filename().string());
+}
+
+Result<void> NginxProxy::apply(const ProxyState& state) {
+  if (auto v = validate(state); !v) return v;
+  // A fresh directory per change: the previous one stays untouched until the new one serves.
+  std::string sites;
+  do {
+    sites = options_.config_dir + "/sites." + std::to_string(++generation_) + "-" + std::to_string(::getpid());
+  } while (fs::exists(sites));
+  for (const auto& sub : {"/apps", "/hosts"})
+    if (auto r = ensureDirectory(sites + sub); !r) return r;
+  for (const auto& [name, text] : renderSites(state, options_))
+    if (auto r = writeFile(sites + "/" + name, text); !r) return r;
+  const std::string token = fs::path(sites).filename().string();
+  if (auto r = writeFile(sites + "/generation.conf", renderGeneration(token)); !r) return r;
+  // Checked through a main file that includes the staged set: what will be loaded, exactly.
+  const std::string checkMain = sites + "/check.conf";
+  if (auto r = writeFile(checkMain, renderMain(options_, sites)); !r) return r;
+  std::error_code ec;
+  if (auto c = check(checkMain); !c) {
+    fs::remove_all(sites, ec);
+    return c.error();
+  }
+  const fs::path previous = fs::read_symlink(options_.config_dir + "/current", ec);
+  if (auto r = pointCurrentAt(sites); !r) return r;
+  if (auto r = reload(token); !r) {
+    if (!previous.empty()) {
+      (void)pointCurrentAt(previous.string());
+      (void)reload(previous.filename().string());
+    }
+    fs::remove_all(sites, ec);
+    return r;
+  }
+  // Keep the set now serving and the one before it (for a look when something went wrong).
+  for (const auto& entry : fs::directory_iterator(options_.config_dir, ec)) {
+    const std::string path = entry.path().string();
+    if (entry.path().filename().string().rfind("sites.", 0) == 0 && path != sites && path != previous.string())
+      fs::remove_all(entry.path(), ec);
+  }
+  return Ok{};
+}
+
+void NginxProxy::stop() {
+  if (masterPid() == 0) return;
+  (void)runProcess({binary_, "-s", "quit", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+}
+
+}  // namespace berth::proxy::nginx

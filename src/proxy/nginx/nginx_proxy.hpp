@@ -1,0 +1,41 @@
+// The nginx adapter: berth's own nginx master (`nginx -c <config_dir>/nginx.conf`),
+// configured by staging each new set of files in a fresh sites.N directory,
+// checking it with `nginx -t`, switching the `current` link to it and reloading.
+// A failed check or reload leaves (or puts back) the previous files, which keep
+// serving. A reload keeps open connections on the old workers, so other apps'
+// WebSockets survive a route change (docs/routes.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proxy/nginx/nginx_render.hpp"
+#include "proxy/reverse_proxy.hpp"
+
+namespace berth::proxy::nginx {
+
+class NginxProxy : public ReverseProxy {
+ public:
+  NginxProxy(NginxOptions options, std::string nginx_binary = "/usr/sbin/nginx");
+  std::string name() const override { return "nginx"; }
+  Result<void> detect() override;
+  Result<void> start() override;
+  Result<void> apply(const ProxyState& state) override;
+  void stop() override;
+
+  // The master's pid, 0 when not running (from its pid file).
+  int masterPid() const;
+
+ private:
+  Result<void> writeMain();
+  Result<std::string> check(const std::string& main_path);
+  Result<void> pointCurrentAt(const std::string& sites_dir);
+  Result<void> reload(const std::string& token);
+  Result<void> waitForGeneration(const std::string& token);
+
+  NginxOptions options_;
+  std::string binary_;
+  std::uint64_t generation_ = 0;
+};
+
+}  // namespace berth::proxy::nginx

@@ -1,0 +1,36 @@
+// nginx configuration rendered from a ProxyState (pure). One file per host
+// (its server blocks: port 80 with the ACME challenge and the redirect, 443
+// with its certificate, one location pair per route) and one per app (its
+// upstream), because two apps may share a host under different path prefixes.
+// Render only a state that proxy::validate() accepted.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "proxy/proxy_state.hpp"
+
+namespace berth::proxy::nginx {
+
+struct NginxOptions {
+  std::string listen_address;  // empty: every address
+  int http_port = 80;
+  int https_port = 443;
+  std::string config_dir;            // berth's nginx directory: nginx.conf, sites.N/{apps,hosts}, current -> sites.N
+  std::string runtime_dir;           // pid file, temp paths, logs
+  int worker_shutdown_timeout_s = 3600;  // how long connections open at a reload may stay on old workers
+};
+
+// The main configuration berth runs nginx with (`nginx -c <config_dir>/nginx.conf`);
+// it includes the apps/ and hosts/ files under `sites_dir`.
+std::string renderMain(const NginxOptions& options, const std::string& sites_dir);
+
+// generation.conf of a set of files: answers `token` at /.berth-generation to
+// loopback requests with a Host no app can have ("_berth"), so berth can tell
+// when a reload has taken effect. `token`: letters, digits, '.', '-' only.
+std::string renderGeneration(const std::string& token);
+
+// File name relative to config_dir ("apps/shop.conf", "hosts/shop.example.com.conf") -> contents.
+std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& options);
+
+}  // namespace berth::proxy::nginx

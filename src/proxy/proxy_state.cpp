@@ -1,0 +1,85 @@
+#include "proxy/proxy_state.hpp"
+
+#include <arpa/inet.h>
+
+#include <set>
+#include <utility>
+
+#include "apps/validation.hpp"
+
+namespace berth::proxy {
+namespace {
+
+bool onlyFrom(const std::string& text, const char* allowed) {
+  return !text.empty() && text.find_first_not_of(allowed) == std::string::npos;
+}
+
+constexpr const char* kHostCharacters = "abcdefghijklmnopqrstuvwxyz0123456789.-*";
+constexpr const char* kPathCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/%";
+// Absolute file paths the proxy reads (certificates, the challenge directory).
+constexpr const char* kFileCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._/";
+
+bool isIpAddress(const std::string& text) {
+  unsigned char buffer[16];
+  return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+Result<void> validatePrefix(const std::string& field, const std::string& prefix) {
+  if (prefix == "/") return Ok{};
+  if (prefix.size() > 256 || prefix.front() != '/' || prefix.back() == '/' || !onlyFrom(prefix, kPathCharacters))
+    return invalidField(field, "must be '/' or '/segment[/segment...]' of A-Z a-z 0-9 - . _ ~ %, at most 256 characters");
+  if (prefix.find("//") != std::string::npos || (prefix + "/").find("/../") != std::string::npos ||
+      (prefix + "/").find("/./") != std::string::npos)
+    return invalidField(field, "must not contain empty, '.' or '..' segments");
+  return Ok{};
+}
+
+Result<void> validateFile(const std::string& field, const std::string& path) {
+  if (path.empty() || path.front() != '/' || !onlyFrom(path, kFileCharacters) || path.find("..") != std::string::npos)
+    return invalidField(field, "must be an absolute path of A-Z a-z 0-9 - . _ / without '..'");
+  return Ok{};
+}
+
+}  // namespace
+
+Result<void> validate(const ProxyState& state) {
+  std::set<std::string> apps;
+  std::map<std::pair<std::string, std::string>, std::string> servedBy;  // (host, prefix) -> app
+  for (std::size_t a = 0; a < state.apps.size(); ++a) {
+    const auto& app = state.apps[a];
+    const std::string at = "apps[" + std::to_string(a) + "]";
+    if (auto r = apps::validateAppName(at + ".app", app.app); !r) return r;
+    if (!apps.insert(app.app).second) return invalidField(at + ".app", "app '" + app.app + "' is listed twice");
+    for (std::size_t r = 0; r < app.routes.size(); ++r) {
+      const auto& route = app.routes[r];
+      const std::string rf = at + ".routes[" + std::to_string(r) + "]";
+      if (route.hosts.empty()) return invalidField(rf + ".hosts", "must name at least one host");
+      if (auto v = validatePrefix(rf + ".path_prefix", route.path_prefix); !v) return v;
+      for (const auto& host : route.hosts) {
+        if (host.size() > 253 || !onlyFrom(host, kHostCharacters))
+          return invalidField(rf + ".hosts", "'" + host + "' is not a lower-case domain name");
+        auto [it, fresh] = servedBy.emplace(std::make_pair(host, route.path_prefix), app.app);
+        if (!fresh)
+          return invalidField(rf + ".hosts", host + route.path_prefix + " is already served by app '" + it->second + "'");
+      }
+    }
+    for (std::size_t u = 0; u < app.upstreams.size(); ++u) {
+      const auto& upstream = app.upstreams[u];
+      const std::string uf = at + ".upstreams[" + std::to_string(u) + "]";
+      if (!isIpAddress(upstream.address)) return invalidField(uf + ".address", "must be an IP address");
+      if (upstream.port == 0) return invalidField(uf + ".port", "must be between 1 and 65535");
+    }
+  }
+  for (const auto& [host, files] : state.certificates) {
+    if (!onlyFrom(host, kHostCharacters)) return invalidField("certificates", "'" + host + "' is not a domain name");
+    if (auto r = validateFile("certificates." + host + ".certificate_path", files.certificate_path); !r) return r;
+    if (auto r = validateFile("certificates." + host + ".key_path", files.key_path); !r) return r;
+  }
+  if (!state.acme_challenge_dir.empty())
+    if (auto r = validateFile("acme_challenge_dir", state.acme_challenge_dir); !r) return r;
+  if (state.retry_after_s < 1 || state.retry_after_s > 3600)
+    return invalidField("retry_after_s", "must be between 1 and 3600");
+  return Ok{};
+}
+
+}  // namespace berth::proxy

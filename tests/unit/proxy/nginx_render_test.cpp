@@ -1,0 +1,107 @@
+#include "proxy/nginx/nginx_render.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::proxy::nginx {
+namespace {
+
+NginxOptions options() {
+  NginxOptions o;
+  o.listen_address = "127.0.0.1";
+  o.http_port = 8080;
+  o.https_port = 8443;
+  o.config_dir = "/etc/berth/nginx";
+  o.runtime_dir = "/run/berth/nginx";
+  return o;
+}
+
+ProxyState twoAppsOnOneHost() {
+  ProxyState s;
+  s.apps.push_back({"shop", {{{"shop.example.com"}, "/", false}}, {{"172.18.0.5", 3000}, {"172.18.0.6", 3000}}, true});
+  s.apps.push_back({"api", {{{"shop.example.com"}, "/api", true}}, {}, false});
+  s.acme_challenge_dir = "/var/lib/berth/acme";
+  return s;
+}
+
+TEST(NginxRender, OneUpstreamFilePerAppWithUpstreamsAndOneServerFilePerHost) {
+  auto files = renderSites(twoAppsOnOneHost(), options());
+  ASSERT_EQ(files.size(), 2u);  // api has no upstream yet: no upstream block to refer to
+  const auto& upstream = files.at("apps/shop.conf");
+  EXPECT_NE(upstream.find("upstream berth_app_shop {"), std::string::npos);
+  EXPECT_NE(upstream.find("server 172.18.0.5:3000;"), std::string::npos);
+  EXPECT_NE(upstream.find("server 172.18.0.6:3000;"), std::string::npos);
+  const auto& host = files.at("hosts/shop.example.com.conf");
+  EXPECT_NE(host.find("listen 127.0.0.1:8080;"), std::string::npos) << host;
+  EXPECT_NE(host.find("server_name shop.example.com;"), std::string::npos);
+  EXPECT_NE(host.find("location ^~ /.well-known/acme-challenge/ {\n        alias /var/lib/berth/acme/;"),
+            std::string::npos);
+}
+
+TEST(NginxRender, APrefixMatchesItselfAndBelowButNotALongerSegment) {
+  const auto host = renderSites(twoAppsOnOneHost(), options()).at("hosts/shop.example.com.conf");
+  EXPECT_NE(host.find("location = /api {"), std::string::npos) << host;
+  EXPECT_NE(host.find("location ^~ /api/ {"), std::string::npos);
+  EXPECT_EQ(host.find("location /api {"), std::string::npos);  // would also take /apix
+  // The longer prefix is written first, the order nginx matches in.
+  EXPECT_LT(host.find("location = /api"), host.find("location / {"));
+}
+
+TEST(NginxRender, AnAppWithoutUpstreamsAnswers503WithRetryAfter) {
+  const auto host = renderSites(twoAppsOnOneHost(), options()).at("hosts/shop.example.com.conf");
+  const auto api = host.find("location ^~ /api/ {");
+  const auto end = host.find('}', api);
+  const std::string block = host.substr(api, end - api);
+  EXPECT_NE(block.find("add_header Retry-After 10 always;"), std::string::npos) << block;
+  EXPECT_NE(block.find("return 503;"), std::string::npos);
+  EXPECT_EQ(block.find("proxy_pass"), std::string::npos);
+}
+
+TEST(NginxRender, StripPrefixIsAProxyPassWithAUriAndWebSocketsAreUpgraded) {
+  auto s = twoAppsOnOneHost();
+  s.apps[1].upstreams = {{"172.18.0.9", 8000}};
+  const auto host = renderSites(s, options()).at("hosts/shop.example.com.conf");
+  EXPECT_NE(host.find("proxy_pass http://berth_app_api/;"), std::string::npos) << host;  // stripped
+  EXPECT_NE(host.find("proxy_pass http://berth_app_shop;"), std::string::npos);          // not stripped
+  EXPECT_NE(host.find("proxy_set_header Upgrade $http_upgrade;"), std::string::npos);
+  EXPECT_NE(host.find("proxy_set_header Connection $berth_connection_upgrade;"), std::string::npos);
+}
+
+TEST(NginxRender, AHostWithACertificateRedirectsPlainHttpAndServesTls) {
+  auto s = twoAppsOnOneHost();
+  s.certificates["shop.example.com"] = {"/var/lib/berth/certs/shop.pem", "/var/lib/berth/certs/shop.key"};
+  const auto host = renderSites(s, options()).at("hosts/shop.example.com.conf");
+  const auto tls = host.find("listen 127.0.0.1:8443 ssl http2;");
+  ASSERT_NE(tls, std::string::npos) << host;
+  const std::string plain = host.substr(0, tls), secure = host.substr(tls);
+  EXPECT_NE(plain.find("return 308 https://$host:8443$request_uri;"), std::string::npos);  // not 443: said
+  EXPECT_NE(plain.find("acme-challenge"), std::string::npos);  // challenges stay on port 80
+  EXPECT_EQ(plain.find("proxy_pass"), std::string::npos);
+  EXPECT_NE(secure.find("ssl_certificate /var/lib/berth/certs/shop.pem;"), std::string::npos);
+  EXPECT_NE(secure.find("proxy_pass http://berth_app_shop;"), std::string::npos);
+  // HSTS only for the app that asked, and only on HTTPS.
+  EXPECT_NE(secure.find("Strict-Transport-Security"), std::string::npos);
+  EXPECT_EQ(plain.find("Strict-Transport-Security"), std::string::npos);
+}
+
+TEST(NginxRender, WildcardHostsGetAFileNameWithoutAGlob) {
+  ProxyState s;
+  s.apps.push_back({"tenant", {{{"*.apps.example.com"}, "/", false}}, {{"10.0.0.2", 80}}, false});
+  auto files = renderSites(s, options());
+  EXPECT_EQ(files.count("hosts/_wildcard.apps.example.com.conf"), 1u);
+  EXPECT_NE(files.at("hosts/_wildcard.apps.example.com.conf").find("server_name *.apps.example.com;"),
+            std::string::npos);
+}
+
+TEST(NginxRender, TheMainFileIncludesBerthsDirectoriesAndBoundsOldWorkers) {
+  auto o = options();
+  o.worker_shutdown_timeout_s = 120;
+  const auto main = renderMain(o, "/etc/berth/nginx");
+  EXPECT_NE(main.find("include /etc/berth/nginx/apps/*.conf;"), std::string::npos) << main;
+  EXPECT_NE(main.find("include /etc/berth/nginx/hosts/*.conf;"), std::string::npos);
+  EXPECT_NE(main.find("worker_shutdown_timeout 120s;"), std::string::npos);
+  EXPECT_NE(main.find("pid /run/berth/nginx/nginx.pid;"), std::string::npos);
+  EXPECT_NE(main.find("listen 127.0.0.1:8080 default_server;"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::proxy::nginx
