@@ -245,6 +245,10 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
                                      c.value("net_tx_bytes", std::int64_t{0}) / 1024);
           }
         }
+        if (a.contains("domains") && a["domains"].is_array() && !a["domains"].empty()) {
+          std::cout << "\n";
+          printDomains(a["domains"]);
+        }
         std::cout << fmt::format("\n{:<5} {:<11} {:<18} {:<40} {}\n", "DEPL", "STATE", "SOURCE", "IMAGE", "REASON");
         for (const auto& d : a["deployments"]) {
           std::cout << fmt::format("{:<5} {:<11} {:<18} {:<40} {}\n", str(d, "number"), str(d, "state"),
@@ -388,6 +392,8 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
       });
     };
   });
+
+  addDomainCommands(*app, run);
 
   auto followFlag = std::make_shared<bool>(false);
   auto since = std::make_shared<std::string>();

@@ -20,7 +20,8 @@ int exitCodeFor(const Error& error) {
   if (c == "usage" || c == "bad_url" || c == "invalid_argument") return exit_code::kUsage;
   if (c == "not_found") return exit_code::kNotFound;
   if (c == "unauthorized" || c == "forbidden" || c == "revoked") return exit_code::kUnauthorized;
-  if (c == "conflict" || c == "queue_full" || c == "over_capacity" || c == "no_node") return exit_code::kConflict;
+  if (c == "conflict" || c == "domain_in_use" || c == "queue_full" || c == "over_capacity" || c == "no_node")
+    return exit_code::kConflict;
   if (c == "connect_failed" || c == "tls_failed" || c == "http_failed" || c == "server_name_mismatch")
     return exit_code::kUnreachable;
   return exit_code::kServerError;

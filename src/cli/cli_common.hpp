@@ -13,6 +13,8 @@
 namespace berth::cli {
 
 void addAppCommands(CLI::App& app, std::function<int()>& run);
+// `berth app domain ...` under the `app` command (cli/domain_commands.cpp).
+void addDomainCommands(CLI::App& app, std::function<int()>& run);
 
 namespace detail {
 
@@ -33,6 +35,8 @@ std::string str(const nlohmann::json& j, const char* key);
 // an app cannot move the cursor or retitle the operator's terminal.
 std::string printable(std::string text);
 std::string ago(std::int64_t at_ms);
+// A table of domains as GET /apps/NAME/domains lists them.
+void printDomains(const nlohmann::json& list);
 // --server, --api-key, --ca-file, --json.
 std::function<void(CLI::App*)> commonOptions(std::shared_ptr<Options> o);
 

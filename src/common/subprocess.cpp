@@ -62,4 +62,31 @@ Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeo
   return out;
 }
 
+Result<int> runProcessLogged(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms) {
+  if (argv.empty()) return makeError("spawn_failed", "empty argv");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return makeError("spawn_failed", "cannot run " + argv[0] + ": " + std::strerror(rc));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return makeError("timeout", argv[0] + " did not finish within " + std::to_string(timeout_ms) + " ms");
+    }
+    ::poll(nullptr, 0, 20);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace berth

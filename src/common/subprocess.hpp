@@ -18,4 +18,9 @@ struct ProcessOutput {
 // Fails "spawn_failed" when the program cannot start, "timeout" when it outlives `timeout_ms` (it is killed).
 Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeout_ms);
 
+// The same with stdout and stderr appended to `log_path` instead of captured: for
+// programs that leave a daemon behind, which would hold a capture pipe open for
+// ever (`caddy start`). Returns the exit code.
+Result<int> runProcessLogged(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms);
+
 }  // namespace berth

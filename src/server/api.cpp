@@ -36,7 +36,7 @@ int statusFor(const std::string& code) {
       {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},    {"revoked", 403},
       {"token_invalid", 401},    {"rate_limited", 429},  {"payload_too_large", 413},
       {"headers_too_large", 431},
-      {"not_found", 404},        {"conflict", 409},      {"queue_full", 429},    {"over_capacity", 409},
+      {"not_found", 404},        {"conflict", 409},      {"domain_in_use", 409},      {"queue_full", 429},    {"over_capacity", 409},
       {"store_unavailable", 503}, {"store_error", 503},
       {"no_node", 409},          {"method_not_allowed", 405}};
   auto it = kStatus.find(code);
@@ -297,6 +297,15 @@ void Api::addRoutes() {
     return answer(apps.events(p.at("name"), limitParam(c.query, 100, 1000)));
   });
   r.add("GET", "/apps/{name}/logs", Scope::Read, [this](Call& c, P p) { return appLogs(c, p.at("name")); });
+  r.add("GET", "/apps/{name}/domains", Scope::Read,
+        [&apps, answer](Call&, P p) { return answer(apps.domains(p.at("name"))); });
+  r.add("POST", "/apps/{name}/domains", Scope::Deploy,
+        [&apps, answer](Call& c, P p) { return answer(apps.addDomain(p.at("name"), c.body), 201); });
+  r.add("DELETE", "/apps/{name}/domains/{domain}", Scope::Deploy, [&apps](Call&, P p) {
+    auto removed = apps.removeDomain(p.at("name"), p.at("domain"));
+    if (!removed) return errorResponse(removed.error());
+    return ApiResponse{204, "", "application/json", {}, {}, nullptr};
+  });
 }
 
 ApiResponse Api::accepted(const Result<AppCall>& call) {

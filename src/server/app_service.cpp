@@ -307,6 +307,8 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
     list.push_back(deploymentJson(d));
     if (d.number == app->current_deployment) current = deploymentJson(d);
   }
+  auto domains = this->domains(name);
+  if (!domains) return domains.error();
   // What runs now, as the node's latest telemetry reported it.
   nlohmann::json running = nlohmann::json::array();
   std::int64_t reportedAt = 0;
@@ -329,6 +331,7 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
                         {"created_at", app->created_at},
                         {"updated_at", app->updated_at},
                         {"current", current},
+                        {"domains", *domains},
                         {"deployments", list}};
 }
 

@@ -57,6 +57,17 @@ class AppService {
   Result<AppCall> remove(const std::string& name, bool volumes, bool force = false);
   Result<AppCall> setLimits(const std::string& name, const nlohmann::json& limits);
 
+  // Custom domains (server/app_domains.cpp, docs/routes.md "Data"). The list
+  // holds the app's custom domains and, when base_domain is set and the app
+  // has a port, its generated one ("generated": true).
+  Result<nlohmann::json> domains(const std::string& name);
+  // body: {domain, path_prefix?, strip_prefix?}. Fails invalid_argument naming
+  // the field, not_found for an unknown app, domain_in_use naming the holder
+  // (another app's custom or generated domain).
+  Result<nlohmann::json> addDomain(const std::string& name, const nlohmann::json& body);
+  // Fails not_found when the app does not hold the domain.
+  Result<void> removeDomain(const std::string& name, const std::string& domain);
+
   Result<nlohmann::json> show(const std::string& name);
   Result<nlohmann::json> list();
   Result<nlohmann::json> deployment(const std::string& name, int number);
@@ -92,6 +103,8 @@ class AppService {
 
  private:
   Result<store::App> findApp(const std::string& name);
+  // The port of the app's current deployment (else its newest); 0 when none.
+  Result<int> appPort(const store::App& app);
   // The nodes as placement sees them (state, labels, capacity, other apps' claims).
   Result<std::vector<apps::NodeCandidate>> placementCandidates(const std::string& app_name);
   // The app's node: where it lives already, or where apps::place puts it.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "apps/domains.hpp"
 #include "apps/validation.hpp"
 #include "common/logging.hpp"
 #include "server/advertise.hpp"
@@ -43,6 +44,7 @@ struct BoolField {
 
 constexpr BoolField kBoolFields[] = {
     {"limit_loopback_connections", &ServerConfig::limit_loopback_connections},
+    {"allow_wildcard_domains", &ServerConfig::allow_wildcard_domains},
 };
 
 Error fieldError(const std::string& field, const std::string& rule) {
@@ -55,7 +57,7 @@ const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {
         "data_dir",           "listen",       "server_names", "log_level", "allowed_capabilities",
-        "sqlite_synchronous", "advertise_url"};
+        "sqlite_synchronous", "advertise_url", "base_domain"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;
@@ -90,6 +92,16 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
     if (!merged["advertise_url"].is_string()) return fieldError("advertise_url", "must be a string");
     config.advertise_url = merged["advertise_url"];
     if (auto plan = planAdvertising(config.listen, config.advertise_url, {}, {}); !plan) return plan.error();
+  }
+  if (merged.contains("base_domain")) {
+    if (!merged["base_domain"].is_string()) return fieldError("base_domain", "must be a string");
+    const std::string text = merged["base_domain"];
+    if (!text.empty()) {
+      // A base domain is never a wildcard: apps get <app>.<base_domain>.
+      auto domain = apps::validateDomain(text, false, "base_domain");
+      if (!domain) return makeError("invalid_config", "config " + domain.error().message);
+      config.base_domain = *domain;
+    }
   }
   if (merged.contains("server_names")) {
     const auto& names = merged["server_names"];
@@ -182,7 +194,8 @@ nlohmann::json toJson(const ServerConfig& config) {
                       {"advertise_url", config.advertise_url},
                       {"log_level", config.log_level},
                       {"sqlite_synchronous", config.sqlite_synchronous},
-                      {"allowed_capabilities", config.allowed_capabilities}};
+                      {"allowed_capabilities", config.allowed_capabilities},
+                      {"base_domain", config.base_domain}};
   for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
   for (const auto& f : kBoolFields) j[f.name] = config.*(f.member);
   return j;

@@ -51,6 +51,11 @@ struct ServerConfig {
   bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
   // Capabilities beyond Docker's default set that apps may keep (empty: none).
   std::vector<std::string> allowed_capabilities;
+  // Every app with a port also answers at <app>.<base_domain> (wildcard DNS
+  // points there). Lower-cased; empty: no generated domains.
+  std::string base_domain;
+  // Custom domains may be "*.example.com" (whole leftmost label only).
+  bool allow_wildcard_domains = false;
 };
 
 // The keys accepted in files, as BERTH_<KEY> variables and as --<key> flags.

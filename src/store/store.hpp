@@ -133,6 +133,17 @@ struct Deployment {
   std::string deployment_id;
 };
 
+// A custom domain an app answers at (docs/routes.md "Data"). Unique across the
+// installation: `domain` is the key. Values are validated before they get here
+// (apps/domains).
+struct AppDomain {
+  std::string domain;  // lower-case
+  std::string app;
+  std::string path_prefix = "/";
+  bool strip_prefix = false;
+  std::int64_t created_at = 0;
+};
+
 struct AppEvent {
   std::int64_t id = 0;
   std::string app;
@@ -219,8 +230,17 @@ class Store {
   virtual Result<void> upsertApp(const App& app) = 0;
   virtual Result<std::optional<App>> getApp(const std::string& name) = 0;
   virtual Result<std::vector<App>> listApps() = 0;
-  // Removes the app with its deployments, events and logs.
+  // Removes the app with its deployments, events, logs and domains.
   virtual Result<void> deleteApp(const std::string& name) = 0;
+
+  // Fails "domain_in_use" (the message names the holding app) when any app
+  // already holds the domain; nothing is written then.
+  virtual Result<void> insertAppDomain(const AppDomain& domain) = 0;
+  // Removes the domain only when `app` holds it; false when it does not.
+  virtual Result<bool> deleteAppDomain(const std::string& app, const std::string& domain) = 0;
+  // The app's domains, ordered by domain.
+  virtual Result<std::vector<AppDomain>> listAppDomains(const std::string& app) = 0;
+  virtual Result<std::optional<AppDomain>> findAppDomain(const std::string& domain) = 0;
 
   virtual Result<void> upsertDeployment(const Deployment& deployment) = 0;
   virtual Result<std::optional<Deployment>> getDeployment(const std::string& app, int number) = 0;

@@ -3,74 +3,21 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "common/clock.hpp"
 #include "common/subprocess.hpp"
 #include "harness.hpp"
+#include "proxy_support.hpp"
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 
 namespace berth::itest {
 namespace {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using proxy::AppRoutes;
 using proxy::ProxyState;
-
-int freePort() {
-  auto r = runProcess({"python3", "-c", "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"},
-                      5000);
-  return r ? std::atoi(r->output.c_str()) : 0;
-}
-
-struct Answer {
-  int status = 0;
-  std::string body;
-  std::string location, retry_after;
-};
-
-// One HTTP/1.1 request to 127.0.0.1:port with `host`; TLS (SNI `host`, no verification) when asked.
-Answer request(int port, const std::string& host, const std::string& target, bool tls = false) {
-  asio::io_context io;
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::connection, "close");
-  http::response<http::string_body> res;
-  beast::flat_buffer buffer;
-  beast::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
-  if (tls) {
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
-    beast::get_lowest_layer(stream).connect(endpoint, ec);
-    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
-    if (!ec) http::write(stream, req, ec);
-    if (!ec) http::read(stream, buffer, res, ec);
-  } else {
-    beast::tcp_stream stream(io);
-    stream.connect(endpoint, ec);
-    if (!ec) http::write(stream, req, ec);
-    if (!ec) http::read(stream, buffer, res, ec);
-  }
-  if (ec) return {};
-  return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::location]),
-          std::string(res["Retry-After"])};
-}
 
 class NginxAdapter : public ::testing::Test {
  protected:
@@ -175,30 +122,6 @@ TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) 
   EXPECT_EQ(plain.location, "https://web.test:" + std::to_string(options_.https_port) + "/page?q=1");
 }
 
-// An upstream that answers an Upgrade with 101 and then echoes bytes: what
-// nginx sees of a WebSocket (it tunnels the upgraded connection as is).
-constexpr const char* kUpgradeEchoServer = R"(
-import socket, sys, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
-def serve(c):
-    data = b''
-    while b'\r\n\r\n' not in data:
-        chunk = c.recv(4096)
-        if not chunk: return
-        data += chunk
-    if b'upgrade: websocket' not in data.lower():
-        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'); c.close(); return
-    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-    while True:
-        chunk = c.recv(4096)
-        if not chunk: return
-        c.sendall(chunk)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-)";
-
 // Servers started: nginx, the python3 upgrade-echo upstream. A tunnel opened
 // through app A stays open and echoing across a reload that adds app B.
 TEST_F(NginxAdapter, AnotherAppsOpenWebSocketSurvivesARouteChange) {
@@ -210,30 +133,14 @@ TEST_F(NginxAdapter, AnotherAppsOpenWebSocketSurvivesARouteChange) {
   state.apps.push_back(AppRoutes{"chat", {{{"chat.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(echoPort)}}, false});
   ASSERT_TRUE(nginx_->apply(state).ok());
 
-  asio::io_context io;
-  asio::ip::tcp::socket tunnel(io);
-  tunnel.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(options_.http_port)});
-  const std::string upgrade =
-      "GET /ws HTTP/1.1\r\nHost: chat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  asio::write(tunnel, asio::buffer(upgrade));
-  asio::streambuf head;
-  asio::read_until(tunnel, head, "\r\n\r\n");
-  const std::string response(asio::buffers_begin(head.data()), asio::buffers_end(head.data()));
-  ASSERT_EQ(response.rfind("HTTP/1.1 101", 0), 0u) << response;
-  auto echoes = [&](const std::string& text) {
-    asio::write(tunnel, asio::buffer(text));
-    std::string back(text.size(), '\0');
-    boost::system::error_code ec;
-    asio::read(tunnel, asio::buffer(back), ec);
-    return !ec && back == text;
-  };
-  EXPECT_TRUE(echoes("before"));
+  UpgradedTunnel tunnel;
+  ASSERT_TRUE(tunnel.open(options_.http_port, "chat.test"));
+  EXPECT_TRUE(tunnel.echoes("before"));
 
   state.apps.push_back(AppRoutes{"web", {{{"web.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(upstream_port_)}}, false});
   ASSERT_TRUE(nginx_->apply(state).ok());  // returns once the new workers answer
   EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
-  EXPECT_TRUE(echoes("after the reload"));  // still on the old worker, still open
+  EXPECT_TRUE(tunnel.echoes("after the reload"));  // still on the old worker, still open
 }
 
 }  // namespace

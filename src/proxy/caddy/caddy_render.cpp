@@ -75,7 +75,8 @@ nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
   // Hosts with berth's certificates are not given to Caddy's ACME issuer.
   if (!skip.empty()) server["automatic_https"] = {{"skip_certificates", skip}};
   nlohmann::json config = {
-      {"admin", {{"listen", o.admin_listen}}},
+      // berth holds the desired state; Caddy need not save its own copy.
+      {"admin", {{"listen", o.admin_listen}, {"config", {{"persist", false}}}}},
       {"apps",
        {{"http", {{"http_port", o.http_port}, {"https_port", o.https_port}, {"servers", {{"berth", server}}}}}}}};
   nlohmann::json issuer = {{"module", "acme"}};
@@ -85,6 +86,7 @@ nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
   nlohmann::json tls = {{"automation", {{"policies", {{{"issuers", {issuer}}}}}}}};
   if (!loaded.empty()) tls["certificates"] = {{"load_files", loaded}};
   config["apps"]["tls"] = tls;
+  if (!o.storage_dir.empty()) config["storage"] = {{"module", "file_system"}, {"root", o.storage_dir}};
   return config;
 }
 

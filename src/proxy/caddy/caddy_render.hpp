@@ -18,6 +18,7 @@ struct CaddyOptions {
   std::string acme_directory_url;    // empty: Caddy's default (Let's Encrypt)
   std::string acme_email;
   std::string acme_trusted_root;     // PEM file the ACME server's TLS certificate chains to (Pebble); empty: system
+  std::string storage_dir;           // where Caddy keeps its certificates and ACME account (under the agent's state)
 };
 
 nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& options);

@@ -1,10 +1,7 @@
 #include "proxy/nginx/nginx_proxy.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +14,7 @@
 #include <sstream>
 
 #include "common/subprocess.hpp"
+#include "proxy/local_http.hpp"
 
 namespace berth::proxy::nginx {
 namespace fs = std::filesystem;
@@ -51,39 +49,25 @@ std::string complaint(const std::string& output) {
   return out.empty() ? output : out;
 }
 
-// The token at /.berth-generation on 127.0.0.1:port (or ::1), "" when nginx does not answer.
+// The token at /.berth-generation on this nginx, "" when it does not answer.
 std::string loadedGeneration(const std::string& listen_address, int port) {
   const bool v6 = listen_address.find(':') != std::string::npos;
-  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const auto answer = localHttp((v6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port), "GET", "/.berth-generation",
+                                "_berth", "", 2);
+  return answer.status == 200 ? answer.body : "";
+}
+
+// A /proc file's text; "" when the process is gone (plain read(2): libstdc++'s
+// streams throw when a read fails with ESRCH).
+std::string readProcFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
-  timeval timeout{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  int connected = -1;
-  if (v6) {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(static_cast<std::uint16_t>(port));
-    a.sin6_addr = in6addr_loopback;
-    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  } else {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  std::string answer;
-  const std::string ask = "GET /.berth-generation HTTP/1.0\r\nHost: _berth\r\n\r\n";
-  if (connected == 0 && ::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(ask.size())) {
-    char buf[1024];
-    ssize_t n;
-    while (answer.size() < 8192 && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<std::size_t>(n));
-  }
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while (text.size() < 65536 && (n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
-  if (answer.rfind("HTTP/1.1 200", 0) != 0) return "";
-  const auto body = answer.find("\r\n\r\n");
-  return body == std::string::npos ? "" : answer.substr(body + 4);
+  return text;
 }
 
 // The master's children (its workers and cache processes), from /proc.
@@ -93,9 +77,7 @@ std::vector<int> childrenOf(int master) {
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text;
-    std::getline(stat, text);
+    const std::string text = readProcFile("/proc/" + name + "/stat");
     // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
     const auto close = text.rfind(')');
     if (close == std::string::npos) continue;
@@ -109,8 +91,7 @@ std::vector<int> childrenOf(int master) {
 
 // A worker that still accepts connections: alive and not yet "shutting down".
 bool stillAccepting(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string title((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string title = readProcFile("/proc/" + std::to_string(pid) + "/cmdline");
   return !title.empty() && title.find("shutting down") == std::string::npos;
 }
 

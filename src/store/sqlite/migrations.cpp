@@ -90,6 +90,11 @@ const std::vector<Migration>& migrations() {
        "DELETE FROM join_tokens WHERE used_at != 0;"},
       {4, "deployments get a unique id that their containers carry as a label",
        "ALTER TABLE deployments ADD COLUMN deployment_id TEXT NOT NULL DEFAULT '';"},
+      {5, "custom domains of apps, unique across the installation",
+       "CREATE TABLE app_domains (domain TEXT PRIMARY KEY, app TEXT NOT NULL, "
+       "path_prefix TEXT NOT NULL DEFAULT '/', strip_prefix INTEGER NOT NULL DEFAULT 0, "
+       "created_at INTEGER NOT NULL);"
+       "CREATE INDEX app_domains_app ON app_domains (app, domain);"},
   };
   return all;
 }

@@ -38,6 +38,12 @@ constexpr const char* kDeploymentColumns =
     "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at, "
     "deployment_id";
 
+constexpr const char* kAppDomainColumns = "domain, app, path_prefix, strip_prefix, created_at";
+
+AppDomain readAppDomain(const Statement& s) {
+  return AppDomain{s.text(0), s.text(1), s.text(2), s.integer(3) != 0, s.integer(4)};
+}
+
 App readApp(const Statement& s) {
   App a;
   a.name = s.text(0);
@@ -423,13 +429,52 @@ class SqliteStore final : public Store {
   Result<void> deleteApp(const std::string& name) override {
     return transaction([&]() -> Result<void> {
       for (const char* sql : {"DELETE FROM apps WHERE name=?", "DELETE FROM deployments WHERE app=?",
-                              "DELETE FROM app_events WHERE app=?", "DELETE FROM app_logs WHERE app=?"}) {
+                              "DELETE FROM app_events WHERE app=?", "DELETE FROM app_logs WHERE app=?",
+                              "DELETE FROM app_domains WHERE app=?"}) {
         auto s = query(sql);
         s.bind(name);
         if (auto r = done(s, "delete app"); !r) return r;
       }
       return Ok{};
     });
+  }
+
+  Result<void> insertAppDomain(const AppDomain& d) override {
+    return transaction([&]() -> Result<void> {
+      auto held = findAppDomain(d.domain);
+      if (!held) return held.error();
+      if (held->has_value())
+        return makeError("domain_in_use", "domain " + d.domain + " is used by app " + (*held)->app);
+      auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?)");
+      s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at);
+      return done(s, "insert app domain");
+    });
+  }
+
+  Result<bool> deleteAppDomain(const std::string& app, const std::string& domain) override {
+    auto s = query("DELETE FROM app_domains WHERE app=? AND domain=?");
+    s.bind(app).bind(domain);
+    if (auto r = done(s, "delete app domain"); !r) return r.error();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Result<std::vector<AppDomain>> listAppDomains(const std::string& app) override {
+    auto s = query(std::string("SELECT ") + kAppDomainColumns + " FROM app_domains WHERE app=? ORDER BY domain");
+    s.bind(app);
+    std::vector<AppDomain> out;
+    while (s.step() == SQLITE_ROW) out.push_back(readAppDomain(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list app domains");
+    return out;
+  }
+
+  Result<std::optional<AppDomain>> findAppDomain(const std::string& domain) override {
+    auto s = query(std::string("SELECT ") + kAppDomainColumns + " FROM app_domains WHERE domain=?");
+    s.bind(domain);
+    if (s.step() != SQLITE_ROW) {
+      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read app domain");
+      return std::optional<AppDomain>();
+    }
+    return std::optional<AppDomain>(readAppDomain(s));
   }
 
   Result<void> upsertDeployment(const Deployment& d) override {

@@ -81,6 +81,35 @@ TEST(ServerConfig, AllowedCapabilitiesAreEmptyByDefaultAndValidated) {
   EXPECT_EQ(toJson(*file)["allowed_capabilities"], nlohmann::json::array({"BPF"}));
 }
 
+TEST(ServerConfig, BaseDomainIsEmptyByDefaultValidatedAndLowerCased) {
+  auto defaults = serverConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->base_domain, "");
+  EXPECT_FALSE(defaults->allow_wildcard_domains);
+  auto set = serverConfigFromJson({{"base_domain", "Apps.Example.COM"}});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->base_domain, "apps.example.com");
+  EXPECT_EQ(toJson(*set)["base_domain"], "apps.example.com");
+  EXPECT_EQ(serverConfigFromJson({{"base_domain", ""}})->base_domain, "");
+  for (const char* bad : {"localhost", "*.example.com", "10.0.0.1", "a.com;", "a.com\nx", "example.com."}) {
+    auto c = serverConfigFromJson({{"base_domain", bad}});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.error().code, "invalid_config");
+    EXPECT_NE(c.error().message.find("'base_domain'"), std::string::npos) << c.error().message;
+  }
+  EXPECT_FALSE(serverConfigFromJson({{"base_domain", 5}}).ok());
+}
+
+TEST(ServerConfig, WildcardDomainsAreOffUnlessAllowed) {
+  auto on = serverConfigFromJson({{"allow_wildcard_domains", "true"}});
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->allow_wildcard_domains);
+  EXPECT_EQ(toJson(*on)["allow_wildcard_domains"], true);
+  auto bad = serverConfigFromJson({{"allow_wildcard_domains", "yes please"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("allow_wildcard_domains"), std::string::npos);
+}
+
 TEST(ServerConfig, AnOverlongNumberIsRefusedNotThrown) {
   auto c = serverConfigFromJson({{"max_queue", std::string(30, '9')}});
   ASSERT_FALSE(c.ok());

@@ -322,6 +322,70 @@ TEST_P(StoreTest, AfterCommitUnderGroupCommitWaitsForTheFlush) {
   ASSERT_TRUE(store->flush().ok());
   EXPECT_EQ(ran, std::vector<std::string>{"a"});
 }
+TEST_P(StoreTest, DomainsAreUniqueAcrossAppsAndListedPerApp) {
+  auto store = open();
+  ASSERT_TRUE(store->insertAppDomain({"shop.example.com", "shop", "/", false, 5}).ok());
+  ASSERT_TRUE(store->insertAppDomain({"api.example.com", "shop", "/v1", true, 6}).ok());
+  auto taken = store->insertAppDomain({"shop.example.com", "blog", "/", false, 7});
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, "domain_in_use");
+  EXPECT_NE(taken.error().message.find("used by app shop"), std::string::npos) << taken.error().message;
+  auto held = store->findAppDomain("shop.example.com");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_EQ((*held)->app, "shop");  // the refused insert changed nothing
+  EXPECT_EQ((*held)->created_at, 5);
+  auto list = store->listAppDomains("shop");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].domain, "api.example.com");  // ordered by domain
+  EXPECT_EQ((*list)[0].path_prefix, "/v1");
+  EXPECT_TRUE((*list)[0].strip_prefix);
+  EXPECT_EQ((*list)[1].domain, "shop.example.com");
+  EXPECT_FALSE((*list)[1].strip_prefix);
+  EXPECT_TRUE(store->listAppDomains("blog")->empty());
+  EXPECT_FALSE(store->findAppDomain("nope.example.com")->has_value());
+}
+
+TEST_P(StoreTest, DomainIsRemovedOnlyByTheAppHoldingIt) {
+  auto store = open();
+  ASSERT_TRUE(store->insertAppDomain({"shop.example.com", "shop", "/", false, 5}).ok());
+  auto other = store->deleteAppDomain("blog", "shop.example.com");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other);
+  EXPECT_TRUE(store->findAppDomain("shop.example.com")->has_value());
+  auto own = store->deleteAppDomain("shop", "shop.example.com");
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(*own);
+  EXPECT_FALSE(store->findAppDomain("shop.example.com")->has_value());
+  EXPECT_FALSE(*store->deleteAppDomain("shop", "shop.example.com"));
+  // Free again: another app may take it.
+  EXPECT_TRUE(store->insertAppDomain({"shop.example.com", "blog", "/", false, 9}).ok());
+}
+
+TEST_P(StoreTest, DeletingAnAppFreesItsDomainsOnly) {
+  auto store = open();
+  App app;
+  app.name = "shop";
+  ASSERT_TRUE(store->upsertApp(app).ok());
+  ASSERT_TRUE(store->insertAppDomain({"shop.example.com", "shop", "/", false, 5}).ok());
+  ASSERT_TRUE(store->insertAppDomain({"blog.example.com", "blog", "/", false, 5}).ok());
+  ASSERT_TRUE(store->deleteApp("shop").ok());
+  EXPECT_TRUE(store->listAppDomains("shop")->empty());
+  EXPECT_FALSE(store->findAppDomain("shop.example.com")->has_value());
+  EXPECT_TRUE(store->findAppDomain("blog.example.com")->has_value());
+  EXPECT_TRUE(store->insertAppDomain({"shop.example.com", "blog", "/", false, 6}).ok());
+}
+
+TEST_P(StoreTest, FailedTransactionLeavesNoDomainBehind) {
+  auto store = open();
+  auto r = store->transaction([&]() -> Result<void> {
+    if (auto w = store->insertAppDomain({"shop.example.com", "shop", "/", false, 5}); !w) return w;
+    return makeError("boom", "later step failed");
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(store->findAppDomain("shop.example.com")->has_value());
+}
+
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
                            auto s = openSqliteStore(dir + "/test.db");

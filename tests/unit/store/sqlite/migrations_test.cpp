@@ -56,6 +56,53 @@ TEST(Migrations, ReleaseZeroOneDatabaseKeepsItsRows) {
   EXPECT_EQ(db.count("SELECT COUNT(*) FROM nodes WHERE id = 'n_1'"), 1);
 }
 
+// A database at version 4 (before app_domains) keeps every row when it
+// reaches version 5, and the new table starts empty and usable.
+TEST(Migrations, VersionFourDatabaseKeepsItsRowsAndGetsAppDomains) {
+  berth::testing::TempDir dir;
+  Db db(dir.path() + "/x.db");
+  ASSERT_EQ(sqlite3_exec(db.db,
+                         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                         "applied_at INTEGER NOT NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  for (const auto& m : migrations()) {
+    if (m.version > 4) break;
+    ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
+    ASSERT_EQ(sqlite3_exec(db.db,
+                           ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  ASSERT_EQ(sqlite3_exec(db.db,
+                         "INSERT INTO apps VALUES ('shop','n_1','{}',1,2,'running',3,1,2);"
+                         "INSERT INTO apps VALUES ('blog','n_1','{}',0,1,'stopped',3,1,2);"
+                         "INSERT INTO deployments (app, number, spec, sealed_secrets, image, state, reason, "
+                         "command_id, source, created_at, updated_at, deployment_id) VALUES "
+                         "('shop',1,'{}','s','img','healthy','','c_1','deploy',1,2,'dep_1');"
+                         "INSERT INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
+                         "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) VALUES "
+                         "('n_1','h','','{}','0.1','[]','[]','{}','online','01',5,1,2,'s');"
+                         "INSERT INTO settings VALUES ('k','v');"
+                         "INSERT INTO audit (at, actor, action, target, outcome, request_id) VALUES "
+                         "(1,'a','app.deploy','shop','ok','r');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  auto version = migrate(db.db, 1);
+  ASSERT_TRUE(version.ok()) << version.error().message;
+  EXPECT_EQ(*version, migrations().back().version);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM apps"), 2);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM deployments WHERE deployment_id = 'dep_1'"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM nodes WHERE id = 'n_1'"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM settings"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM app_domains"), 0);
+  ASSERT_EQ(sqlite3_exec(db.db, "INSERT INTO app_domains (domain, app, created_at) VALUES ('shop.example.com','shop',3)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM app_domains WHERE path_prefix = '/' AND strip_prefix = 0"), 1);
+}
+
 TEST(Migrations, NewerDatabaseIsRefused) {
   berth::testing::TempDir dir;
   Db db(dir.path() + "/x.db");

@@ -1,0 +1,76 @@
+#include "proxy/caddy/caddy_proxy.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/subprocess.hpp"
+#include "proxy/local_http.hpp"
+
+namespace berth::proxy::caddy {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kCaddyTimeoutMs = 30'000;
+
+}  // namespace
+
+CaddyProxy::CaddyProxy(CaddyOptions options, std::string config_dir, std::string caddy_binary)
+    : options_(std::move(options)), config_dir_(std::move(config_dir)), binary_(std::move(caddy_binary)) {}
+
+LocalAnswer CaddyProxy::admin(const std::string& method, const std::string& path, const std::string& body) {
+  // Caddy checks Host against its admin address ("host:port"); on a unix socket
+  // the Host is not an address and is not checked.
+  const bool onSocketFile = options_.admin_listen.rfind("unix/", 0) == 0;
+  return localHttp(options_.admin_listen, method, path, onSocketFile ? "localhost" : options_.admin_listen, body);
+}
+
+Result<void> CaddyProxy::detect() {
+  if (::access(binary_.c_str(), X_OK) != 0)
+    return makeError("proxy_missing", "the caddy adapter needs " + binary_ + " (Debian package: caddy)");
+  auto version = runProcess({binary_, "version"}, kCaddyTimeoutMs);
+  // Upstream builds say "v2.6.2 h1:...", Debian's "2.6.2".
+  if (!version || version->exit_code != 0 ||
+      (version->output.rfind("v2.", 0) != 0 && version->output.rfind("2.", 0) != 0))
+    return makeError("proxy_missing", binary_ + " version did not say Caddy 2: " +
+                                          (version ? version->output : version.error().message));
+  return Ok{};
+}
+
+bool CaddyProxy::running() { return admin("GET", "/config/", "").status == 200; }
+
+Result<void> CaddyProxy::start() {
+  if (running()) return Ok{};
+  std::error_code ec;
+  fs::create_directories(config_dir_, ec);
+  if (ec) return makeError("proxy_failed", "cannot create " + config_dir_ + ": " + ec.message());
+  const std::string file = config_dir_ + "/caddy.json";
+  std::ofstream(file, std::ios::trunc) << renderConfig(ProxyState{}, options_).dump(2);
+  // `caddy start` returns once the background process has loaded the file (or failed to).
+  const std::string log = config_dir_ + "/caddy.log";
+  auto r = runProcessLogged({binary_, "start", "--config", file, "--pidfile", config_dir_ + "/caddy.pid"}, log,
+                            kCaddyTimeoutMs);
+  if (!r) return r.error();
+  if (*r != 0) {
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.size() > 1500) text = text.substr(text.size() - 1500);
+    return makeError("proxy_start_failed", "caddy did not start (exit " + std::to_string(*r) + "): " + text);
+  }
+  return Ok{};
+}
+
+Result<void> CaddyProxy::apply(const ProxyState& state) {
+  if (auto v = validate(state); !v) return v;
+  const auto answer = admin("POST", "/load", renderConfig(state, options_).dump());
+  if (answer.status == 0) return makeError("proxy_unreachable", "caddy's admin endpoint " + options_.admin_listen + " does not answer");
+  if (answer.status != 200)
+    return makeError("proxy_config_refused", "caddy refused the new configuration (" + std::to_string(answer.status) +
+                                                 "): " + answer.body.substr(0, 2000));
+  return Ok{};
+}
+
+void CaddyProxy::stop() { (void)admin("POST", "/stop", ""); }
+
+}  // namespace berth::proxy::caddy

@@ -1,0 +1,120 @@
+// AppService's custom domains: validation against the server's settings
+// (base_domain, allow_wildcard_domains), uniqueness across apps, and the list
+// with the generated domain. The rules themselves are pure, in apps/domains.
+#include <algorithm>
+
+#include "apps/domains.hpp"
+#include "apps/validation.hpp"
+#include "server/app_service.hpp"
+
+namespace berth::server {
+namespace {
+
+const char* const kDomainFields[] = {"domain", "path_prefix", "strip_prefix"};
+
+nlohmann::json domainJson(const store::AppDomain& d) {
+  return {{"domain", d.domain},
+          {"path_prefix", d.path_prefix},
+          {"strip_prefix", d.strip_prefix},
+          {"generated", false},
+          {"created_at", d.created_at}};
+}
+
+// The app a generated domain "<label>.<base_domain>" would belong to, or empty
+// when `domain` is not of that form.
+std::string generatedOwner(const std::string& domain, const std::string& base_domain) {
+  if (base_domain.empty() || domain.size() <= base_domain.size() + 1) return {};
+  const std::size_t dot = domain.size() - base_domain.size() - 1;
+  if (domain.compare(dot + 1, std::string::npos, base_domain) != 0 || domain[dot] != '.') return {};
+  std::string label = domain.substr(0, dot);
+  if (label.find('.') != std::string::npos || label == "*") return {};
+  return label;
+}
+
+}  // namespace
+
+Result<int> AppService::appPort(const store::App& app) {
+  auto deployments = store_.listDeployments(app.name);  // newest first
+  if (!deployments) return deployments.error();
+  const store::Deployment* chosen = deployments->empty() ? nullptr : &deployments->front();
+  for (const auto& d : *deployments) {
+    if (d.number == app.current_deployment) chosen = &d;
+  }
+  if (!chosen) return 0;
+  const auto port = chosen->spec.value("port", nlohmann::json());
+  return port.is_number_integer() ? port.get<int>() : 0;
+}
+
+Result<nlohmann::json> AppService::domains(const std::string& name) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  auto custom = store_.listAppDomains(name);
+  if (!custom) return custom.error();
+  nlohmann::json out = nlohmann::json::array();
+  auto port = appPort(*app);
+  if (!port) return port.error();
+  if (!config_.base_domain.empty() && *port > 0) {
+    out.push_back({{"domain", apps::generatedDomain(name, config_.base_domain)},
+                   {"path_prefix", "/"},
+                   {"strip_prefix", false},
+                   {"generated", true}});
+  }
+  for (const auto& d : *custom) out.push_back(domainJson(d));
+  return out;
+}
+
+Result<nlohmann::json> AppService::addDomain(const std::string& name, const nlohmann::json& body) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  if (!body.is_object()) return invalidField("body", "must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(std::begin(kDomainFields), std::end(kDomainFields), key) == std::end(kDomainFields))
+      return invalidField(key, "is not a known field (domain, path_prefix, strip_prefix)");
+  }
+  if (!body.contains("domain") || !body["domain"].is_string())
+    return invalidField("domain", "is required and must be a string");
+  auto domain = apps::validateDomain(body["domain"].get<std::string>(), config_.allow_wildcard_domains);
+  if (!domain) return domain.error();
+  store::AppDomain row{*domain, name, "/", false, clock_()};
+  if (body.contains("path_prefix")) {
+    if (!body["path_prefix"].is_string()) return invalidField("path_prefix", "must be a string");
+    auto prefix = apps::validatePathPrefix(body["path_prefix"].get<std::string>());
+    if (!prefix) return prefix.error();
+    row.path_prefix = *prefix;
+  }
+  if (body.contains("strip_prefix")) {
+    if (!body["strip_prefix"].is_boolean()) return invalidField("strip_prefix", "must be true or false");
+    row.strip_prefix = body["strip_prefix"].get<bool>();
+    if (row.strip_prefix && row.path_prefix == "/")
+      return invalidField("strip_prefix", "needs a path_prefix other than /");
+  }
+  if (app->desired == AppDesired::Deleting) return makeError("conflict", "app " + name + " is being deleted");
+  // "<label>.<base_domain>" is a generated domain's name: the app's own one
+  // already answers, another app's (or one made later) must stay free.
+  if (auto owner = generatedOwner(row.domain, config_.base_domain); !owner.empty()) {
+    if (owner == name)
+      return invalidField("domain", row.domain + " is this app's generated domain already (base_domain)");
+    auto holder = store_.getApp(owner);
+    if (!holder) return holder.error();
+    if (*holder) return makeError("domain_in_use", "domain " + row.domain + " is used by app " + owner + " (generated)");
+    return invalidField("domain", "names <app>." + config_.base_domain +
+                                      " are reserved for apps' generated domains (base_domain)");
+  }
+  if (auto r = store_.insertAppDomain(row); !r) return r.error();
+  return domainJson(row);
+}
+
+Result<void> AppService::removeDomain(const std::string& name, const std::string& text) {
+  auto app = findApp(name);
+  if (!app) return app.error();
+  // Wildcards are accepted here even when no longer allowed, so one added
+  // before the setting changed can still be removed.
+  auto domain = apps::validateDomain(text, true);
+  if (!domain) return domain.error();
+  auto removed = store_.deleteAppDomain(name, *domain);
+  if (!removed) return removed.error();
+  if (!*removed) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
+  return Ok{};
+}
+
+}  // namespace berth::server

@@ -1,0 +1,99 @@
+#include "proxy_support.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "common/subprocess.hpp"
+
+namespace berth::itest {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+int freePort() {
+  auto r = runProcess({"python3", "-c", "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"},
+                      5000);
+  return r ? std::atoi(r->output.c_str()) : 0;
+}
+
+ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls) {
+  asio::io_context io;
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::connection, "close");
+  http::response<http::string_body> res;
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  if (tls) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+    beast::get_lowest_layer(stream).connect(endpoint, ec);
+    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  } else {
+    beast::tcp_stream stream(io);
+    stream.connect(endpoint, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  }
+  if (ec) return {};
+  return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::location]),
+          std::string(res["Retry-After"])};
+}
+
+const char* const kUpgradeEchoServer = R"(
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
+def serve(c):
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = c.recv(4096)
+        if not chunk: return
+        data += chunk
+    if b'upgrade: websocket' not in data.lower():
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'); c.close(); return
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+    while True:
+        chunk = c.recv(4096)
+        if not chunk: return
+        c.sendall(chunk)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)";
+
+bool UpgradedTunnel::open(int port, const std::string& host) {
+  boost::system::error_code ec;
+  socket_.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+  if (ec) return false;
+  const std::string upgrade = "GET /ws HTTP/1.1\r\nHost: " + host +
+                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  asio::write(socket_, asio::buffer(upgrade), ec);
+  asio::streambuf head;
+  if (!ec) asio::read_until(socket_, head, "\r\n\r\n", ec);
+  if (ec) return false;
+  const std::string response(asio::buffers_begin(head.data()), asio::buffers_end(head.data()));
+  return response.rfind("HTTP/1.1 101", 0) == 0;
+}
+
+bool UpgradedTunnel::echoes(const std::string& text) {
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(text), ec);
+  std::string back(text.size(), '\0');
+  if (!ec) asio::read(socket_, asio::buffer(back), ec);
+  return !ec && back == text;
+}
+
+}  // namespace berth::itest

@@ -1,0 +1,38 @@
+// Helpers for the reverse-proxy adapters' tests: free loopback ports, plain or
+// TLS requests with a chosen Host, and an upgraded (WebSocket-like) tunnel
+// through the proxy to an upstream that echoes.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <string>
+
+namespace berth::itest {
+
+int freePort();
+
+struct ProxyAnswer {
+  int status = 0;  // 0: no answer
+  std::string body;
+  std::string location, retry_after;
+};
+
+// One HTTP/1.1 request to 127.0.0.1:port with `host`; TLS (SNI `host`, no verification) when asked.
+ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls = false);
+
+// A python3 program (argv[1]: port) that answers an Upgrade with 101 and then
+// echoes bytes, and anything else with 200 "ok": what a proxy sees of a WebSocket.
+extern const char* const kUpgradeEchoServer;
+
+// An upgraded connection through the proxy at 127.0.0.1:port to `host`.
+class UpgradedTunnel {
+ public:
+  bool open(int port, const std::string& host);  // true once the proxy answered 101
+  bool echoes(const std::string& text);          // sent and read back whole, connection still open
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};
+};
+
+}  // namespace berth::itest
