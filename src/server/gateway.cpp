@@ -128,7 +128,11 @@ std::string Gateway::sessionId(const std::string& node_id) const {
   return it == sessions_.end() ? std::string() : it->second->id;
 }
 
-asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id) {
+asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, std::string node_id,
+                                     std::function<void()> until_hello) {
+  auto helloOver = [&until_hello] {
+    if (auto done = std::exchange(until_hello, nullptr)) done();
+  };
   protocol::ValidationPolicy rules = *policy_.load();
   rules.expected_agent_id = node_id;  // the client certificate's CN
   auto session = std::make_shared<Session>(newId("s"), node_id, channel, protocol::FrameValidator(std::move(rules)));
@@ -181,11 +185,13 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         continue;
       }
       registered = true;
+      helloOver();
     }
   } catch (const std::exception& e) {
     asio::post(service_, [this, session, what = std::string(e.what())] { failSession(session, what); });
   }
   helloDeadline->cancel();
+  helloOver();
   if (registered) asio::post(service_, [this, session] { endSession(session); });
 }
 

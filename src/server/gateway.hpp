@@ -48,8 +48,12 @@ class Gateway {
   void start();
   void stop();
   // Serves one agent connection until it ends; runs on the network thread.
-  // `node_id` comes from the verified client certificate.
-  boost::asio::awaitable<void> serve(std::shared_ptr<net::WsChannel> channel, std::string node_id);
+  // `node_id` comes from the verified client certificate. `until_hello` (may
+  // be empty) is called once on the network thread, when a HELLO is welcomed
+  // or the connection ends before one: the listener counts the connection
+  // against its client address until then.
+  boost::asio::awaitable<void> serve(std::shared_ptr<net::WsChannel> channel, std::string node_id,
+                                     std::function<void()> until_hello = {});
   // The members below run on the service thread.
   // Sends queued commands to the node if it has a session.
   void pump(const std::string& node_id);

@@ -1,5 +1,7 @@
 #include "server/http_edge.hpp"
 
+#include <algorithm>
+
 namespace berth::server {
 
 std::string acceptableRequestId(std::string_view offered, const std::string& generated) {
@@ -77,6 +79,16 @@ void ConnectionCounter::release(const std::string& address) {
 int ConnectionCounter::open(const std::string& address) const {
   auto it = open_.find(address);
   return it == open_.end() ? 0 : it->second;
+}
+
+std::string clientAddressKey(const boost::asio::ip::address& address) {
+  namespace ip = boost::asio::ip;
+  if (address.is_v4()) return address.to_string();
+  const ip::address_v6 v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6).to_string();
+  ip::address_v6::bytes_type prefix = v6.to_bytes();
+  std::fill(prefix.begin() + 8, prefix.end(), 0);
+  return ip::address_v6(prefix).to_string() + "/64";
 }
 
 }  // namespace berth::server

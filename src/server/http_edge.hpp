@@ -9,6 +9,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <boost/asio/ip/address.hpp>
+
 namespace berth::server {
 
 constexpr std::size_t kMaxRequestIdLength = 128;
@@ -25,11 +27,17 @@ bool offersToken(std::string_view header, std::string_view wanted);
 // code points past U+10FFFF).
 bool isValidUtf8(std::string_view text);
 
+// The key a client's connections are counted under: an IPv4 address (also
+// when it arrives IPv4-mapped on a dual-stack socket), or an IPv6 address's
+// /64 prefix ("2001:db8:1:2::/64"): one host is normally given a whole /64, so
+// counting single IPv6 addresses would give it 2^64 separate allowances.
+std::string clientAddressKey(const boost::asio::ip::address& address);
+
 // Open connections per client address. Not thread-safe: the listener's
-// I/O thread owns it.
+// I/O thread owns it. The limit is copied: it changes only on restart.
 class ConnectionCounter {
  public:
-  explicit ConnectionCounter(const int& limit) : limit_(limit) {}
+  explicit ConnectionCounter(int limit) : limit_(limit) {}
   // Counts a new connection from `address` unless it already has `limit`
   // open; false when refused (nothing counted).
   bool tryAcquire(const std::string& address);
@@ -37,7 +45,7 @@ class ConnectionCounter {
   int open(const std::string& address) const;
 
  private:
-  const int& limit_;  // a reference into the config: SIGHUP changes apply at once
+  const int limit_;
   std::unordered_map<std::string, int> open_;
 };
 

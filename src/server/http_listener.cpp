@@ -181,7 +181,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
     if (peerError) continue;  // already gone
     std::string counted;
     if (limit_loopback_connections_ || !isLoopback(peer)) {
-      counted = peer.to_string();
+      counted = clientAddressKey(peer);
       if (!connections_.tryAcquire(counted)) {
         ++metrics_.connections_refused_total;
         log::debug("connection refused: too many from one address", {{"remote", counted}});
@@ -205,18 +205,20 @@ asio::awaitable<void> HttpListener::connection(tcp::socket socket, std::string c
   struct Release {
     ConnectionCounter& counter;
     const std::string& address;
+    bool handed_off = false;
     ~Release() {
-      if (!address.empty()) counter.release(address);
+      if (!address.empty() && !handed_off) counter.release(address);
     }
   } release{connections_, counted_address};
   try {
-    co_await serve(std::move(socket), counted_address);
+    co_await serve(std::move(socket), counted_address, release.handed_off);
   } catch (const std::exception& e) {  // a bug: drop this connection, keep serving others
     log::error("connection handler threw", {{"error", e.what()}});
   }
 }
 
-asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string& counted_address) {
+asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string& counted_address,
+                                         bool& handed_off) {
   beast::error_code ec;
   auto token = asio::redirect_error(asio::use_awaitable, ec);
   const std::string remote = socket.remote_endpoint(ec).address().to_string();
@@ -281,8 +283,16 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
         co_await ws.async_accept(req, token);
         if (ec) co_return;
         // The session outlives this coroutine, whose HTTP buffers are freed now.
-        asio::co_spawn(executor_, gateway_.serve(std::make_shared<net::WsChannel>(std::move(ws)), clientNode),
+        // A WebSocket still waiting for its HELLO counts against the address.
+        std::function<void()> untilHello;
+        if (!counted_address.empty()) {
+          untilHello = [this, address = counted_address] { connections_.release(address); };
+        }
+        asio::co_spawn(executor_,
+                       gateway_.serve(std::make_shared<net::WsChannel>(std::move(ws)), clientNode,
+                                      std::move(untilHello)),
                        asio::detached);
+        handed_off = true;
         co_return;
       }
       co_await http::async_write(stream, toHttp(refusal, req.version(), false, requestId), token);

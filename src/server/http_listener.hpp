@@ -41,9 +41,12 @@ class HttpListener {
  private:
   boost::asio::awaitable<void> acceptLoop();
   // `counted_address`: released from the per-address count when the
-  // connection ends or is handed to the gateway (empty: not counted).
+  // connection ends or its agent's HELLO is welcomed (empty: not counted).
   boost::asio::awaitable<void> connection(boost::asio::ip::tcp::socket socket, std::string counted_address);
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, const std::string& counted_address);
+  // Sets `handed_off` when an agent's WebSocket goes to the gateway, which then
+  // releases `counted_address` once the HELLO is welcomed or the connection ends.
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, const std::string& counted_address,
+                                     bool& handed_off);
   // Accepting waits while max_handshakes_in_flight are under way.
   boost::asio::awaitable<void> waitForHandshakeSlot();
   void releaseHandshakeSlot(const std::string& counted_address);

@@ -130,26 +130,14 @@ struct Server::Impl {
   Result<void> reloadConfig() {
     auto fresh = loadServerConfig(options);
     if (!fresh) return fresh.error();
-    if (fresh->data_dir != config.data_dir || fresh->listen != config.listen ||
-        fresh->server_names != config.server_names || fresh->advertise_url != config.advertise_url ||
-        fresh->max_frame_bytes != config.max_frame_bytes ||
-        fresh->limit_loopback_connections != config.limit_loopback_connections ||
-        fresh->max_connections_per_address != config.max_connections_per_address ||
-        fresh->max_handshakes_in_flight != config.max_handshakes_in_flight) {
-      log::warn(
-          "data_dir, listen, server_names, advertise_url, max_frame_bytes and the connection limits change only "
-          "on restart");
+    auto reload = applyReload(config, *fresh);
+    if (!reload.ignored.empty()) {
+      std::string keys;
+      for (const auto& key : reload.ignored) keys += (keys.empty() ? "" : ", ") + key;
+      log::warn("these settings change only on restart; still running with the old values",
+                {{"settings", keys}});
     }
-    ServerConfig next = *fresh;
-    next.data_dir = config.data_dir;
-    next.listen = config.listen;
-    next.server_names = config.server_names;
-    next.advertise_url = config.advertise_url;
-    next.max_frame_bytes = config.max_frame_bytes;
-    next.limit_loopback_connections = config.limit_loopback_connections;
-    next.max_connections_per_address = config.max_connections_per_address;
-    next.max_handshakes_in_flight = config.max_handshakes_in_flight;
-    config = next;  // the services hold a reference to this struct
+    config = reload.config;  // the services hold a reference to this struct
     log::Level level;
     if (log::parseLevel(config.log_level, level)) log::setLevel(level);
     gateway->broadcastConfig();

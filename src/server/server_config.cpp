@@ -201,4 +201,30 @@ nlohmann::json toJson(const ServerConfig& config) {
   return j;
 }
 
+const std::vector<std::string>& restartOnlyKeys() {
+  static const std::vector<std::string> keys = {
+      "data_dir",        "listen",          "sqlite_synchronous",          "server_names",
+      "advertise_url",   "max_frame_bytes", "max_connections_per_address", "max_handshakes_in_flight",
+      "limit_loopback_connections"};
+  return keys;
+}
+
+Reload applyReload(const ServerConfig& running, const ServerConfig& fresh) {
+  Reload r{fresh, {}};
+  const nlohmann::json before = toJson(running), after = toJson(fresh);
+  for (const auto& key : restartOnlyKeys()) {
+    if (before[key] != after[key]) r.ignored.push_back(key);
+  }
+  r.config.data_dir = running.data_dir;
+  r.config.listen = running.listen;
+  r.config.sqlite_synchronous = running.sqlite_synchronous;
+  r.config.server_names = running.server_names;
+  r.config.advertise_url = running.advertise_url;
+  r.config.max_frame_bytes = running.max_frame_bytes;
+  r.config.max_connections_per_address = running.max_connections_per_address;
+  r.config.max_handshakes_in_flight = running.max_handshakes_in_flight;
+  r.config.limit_loopback_connections = running.limit_loopback_connections;
+  return r;
+}
+
 }  // namespace berth::server

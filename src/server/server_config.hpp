@@ -35,12 +35,13 @@ struct ServerConfig {
   int max_queue = 1000;
   int clock_skew_s = 60;
   int max_envelope_lifetime_s = 600;  // expires_at - issued_at of any frame, both ways
-  int max_frame_bytes = 1 << 20;
+  int max_frame_bytes = 1 << 20;      // restart-only (restartOnlyKeys())
   int max_output_bytes = 64 * 1024;
   int client_cert_days = 30;
   int log_retention_hours = 168;   // app log lines older than this go
   int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
+  // The three below are restart-only (restartOnlyKeys()).
   // Open connections one client address may hold; more are closed at once.
   int max_connections_per_address = 256;
   // TLS handshakes under way at once; further connections wait in the kernel's
@@ -64,5 +65,17 @@ const std::vector<std::string>& serverConfigKeys();
 Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged);
 
 nlohmann::json toJson(const ServerConfig& config);
+
+// The settings a SIGHUP cannot change (the listener, the store and the frame
+// limit read them once at start), by their configuration keys.
+const std::vector<std::string>& restartOnlyKeys();
+
+struct Reload {
+  ServerConfig config;               // what runs from now on
+  std::vector<std::string> ignored;  // restart-only keys whose new value waits for a restart
+};
+
+// `fresh` with every restart-only setting kept at `running`'s value.
+Reload applyReload(const ServerConfig& running, const ServerConfig& fresh);
 
 }  // namespace berth::server

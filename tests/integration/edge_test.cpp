@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <fstream>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -197,6 +198,73 @@ TEST(Edge, ConnectionsBeyondTheHandshakeLimitWaitForASlotInsteadOfFailing) {
   EXPECT_FALSE(handshakeWithin(c.url(), std::chrono::milliseconds(1500)));  // waits in the backlog
   silent.close();
   EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10)));  // the slot is free again
+}
+
+// Sends `bytes` on a fresh TCP connection, then closes it once the server has
+// closed its side or `wait` has passed.
+void sendAndClose(const std::string& server_url, const std::string& bytes, std::chrono::milliseconds wait) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  auto url = net::parseUrl(server_url);
+  asio::ip::tcp::resolver resolver(io);
+  asio::connect(socket, resolver.resolve(url->host, url->port));
+  if (!bytes.empty()) asio::write(socket, asio::buffer(bytes));
+  pollfd fd{socket.native_handle(), POLLIN, 0};
+  (void)::poll(&fd, 1, static_cast<int>(wait.count()));
+}
+
+// Servers started: one `berth server` allowing one TLS handshake at a time, so
+// a single slot lost on any path would leave every later handshake waiting.
+TEST(Edge, EveryWayAHandshakeEndsGivesItsSlotBack) {
+  Cluster c;
+  c.startServer({"--max-handshakes-in-flight", "1"});
+  using std::chrono::milliseconds;
+  sendAndClose(c.url(), "", milliseconds(0));                            // closed before a byte
+  sendAndClose(c.url(), "GET / HTTP/1.1\r\n\r\n", milliseconds(2000));  // not TLS: refused
+  sendAndClose(c.url(), std::string("\x16\x03\x01\x02\x00\x01", 6), milliseconds(300));  // closed mid-record
+  // A handshake that succeeds, then a request the server refuses (an agent
+  // upgrade without a client certificate: 401), then one it answers.
+  auto tls = plainTls(c);
+  const std::string refused = rawExchange(c.url(), *tls,
+                                          "GET /agent/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                          "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 401", 0), 0u) << refused;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10))) << i;
+  EXPECT_EQ(c.api("GET", "/api/v1/status").status, 200);
+}
+
+// Servers started: one `berth server` reading a configuration file with one
+// handshake slot; the file then asks for 8 and the server gets a SIGHUP.
+TEST(Edge, HandshakeLimitsStayAsStartedAcrossAReloadAndTheLogSaysSo) {
+  Cluster c;
+  const std::string config = c.root() + "/server.json";
+  std::ofstream(config) << R"({"max_handshakes_in_flight": 1, "max_connections_per_address": 5})";
+  c.startServer({"--config", config});
+  std::ofstream(config) << R"({"max_handshakes_in_flight": 8, "max_connections_per_address": 6, "max_in_flight": 2})";
+  c.server().signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return c.api("GET", "/api/v1/status").body["config"]["max_in_flight"] == 2; }));
+  const std::string log = c.server().log();
+  const auto warned = log.find("change only on restart");
+  ASSERT_NE(warned, std::string::npos) << log;
+  const auto begin = log.rfind('\n', warned) + 1;  // npos + 1 == 0 on the first line
+  const std::string line = log.substr(begin, log.find('\n', warned) - begin);
+  EXPECT_NE(line.find("max_handshakes_in_flight"), std::string::npos) << line;
+  EXPECT_NE(line.find("max_connections_per_address"), std::string::npos) << line;
+  EXPECT_EQ(line.find("max_in_flight,"), std::string::npos) << line;  // that one was applied
+  auto running = c.api("GET", "/api/v1/status").body["config"];
+  EXPECT_EQ(running["max_handshakes_in_flight"], 1);
+  EXPECT_EQ(running["max_connections_per_address"], 5);
+  // And the listener still allows one handshake at a time.
+  asio::io_context io;
+  asio::ip::tcp::socket silent(io);
+  auto url = net::parseUrl(c.url());
+  asio::ip::tcp::resolver resolver(io);
+  asio::connect(silent, resolver.resolve(url->host, url->port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(handshakeWithin(c.url(), std::chrono::milliseconds(1500)));
+  silent.close();
+  EXPECT_TRUE(handshakeWithin(c.url(), std::chrono::seconds(10)));
 }
 
 // Servers started: one `berth server` with 8 handshake slots, loopback counted

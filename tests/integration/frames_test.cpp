@@ -231,6 +231,38 @@ TEST(Handshake, ASessionWithoutHelloIsClosed) {
   EXPECT_NE(c.server().log().find("no HELLO in time"), std::string::npos) << c.server().log();
 }
 
+// Servers started: one `berth server` capping loopback at 2 connections per
+// address; the test opens agent WebSockets with a valid certificate and stays
+// silent. Until its HELLO is welcomed a WebSocket counts against the address,
+// so one certificate cannot hold thousands of them open for the HELLO deadline.
+TEST(Handshake, WebSocketsWaitingForHelloCountAgainstTheirAddress) {
+  Cluster c;
+  c.startServer({"--max-connections-per-address", "2", "--limit-loopback-connections", "true"});
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "many"});
+  ASSERT_TRUE(enrolled.ok());
+  std::vector<std::unique_ptr<RawAgentConnection>> silent;
+  for (int i = 0; i < 2; ++i) {
+    silent.push_back(std::make_unique<RawAgentConnection>());
+    ASSERT_TRUE(silent.back()->connect(c.url(), *enrolled).ok()) << i;
+  }
+  RawAgentConnection third;
+  EXPECT_FALSE(third.connect(c.url(), *enrolled).ok());
+  // A welcomed HELLO makes the first one a session, which no longer counts.
+  Envelope e;
+  e.type = FrameType::Hello;
+  e.agent_id = enrolled->node_id;
+  e.issued_at = systemNowMs();
+  e.expires_at = e.issued_at + 30'000;
+  e.nonce = randomHex(16);
+  e.data = {{"hostname", "many"}, {"version", "test"}};
+  silent[0]->send(protocol::serialize(e));
+  auto welcome = silent[0]->read();
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_EQ(nlohmann::json::parse(*welcome)["type"], "WELCOME") << *welcome;
+  RawAgentConnection fourth;
+  EXPECT_TRUE(fourth.connect(c.url(), *enrolled).ok());
+}
+
 // Servers started: one `berth server`; the test sends a refused HELLO every
 // 2 s. Each one is answered, but none moves the 10 s HELLO deadline.
 TEST(Handshake, RefusedHellosDoNotKeepASessionOpenPastTheHelloDeadline) {

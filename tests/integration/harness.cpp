@@ -37,6 +37,9 @@ std::unique_ptr<Process> Process::spawn(const std::vector<std::string>& argv, co
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // The test's own sockets (Asio's have no CLOEXEC) stay here: a server that
+  // inherited one would keep open a connection the test has closed.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

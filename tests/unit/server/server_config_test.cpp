@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace berth::server {
 namespace {
 
@@ -121,6 +123,28 @@ TEST(ServerConfig, SqliteSynchronousIsFullUnlessAskedAndChecked) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("'sqlite_synchronous': must be full or normal"), std::string::npos)
       << bad.error().message;
+}
+
+TEST(ServerConfig, AReloadKeepsRestartOnlySettingsAndNamesThoseItIgnored) {
+  auto running = serverConfigFromJson({{"max_handshakes_in_flight", "8"}, {"max_in_flight", "4"}});
+  auto fresh = serverConfigFromJson({{"max_handshakes_in_flight", "64"},
+                                     {"max_connections_per_address", "9"},
+                                     {"sqlite_synchronous", "normal"},
+                                     {"max_in_flight", "2"}});
+  ASSERT_TRUE(running.ok() && fresh.ok());
+  auto reload = applyReload(*running, *fresh);
+  EXPECT_EQ(reload.config.max_handshakes_in_flight, 8);
+  EXPECT_EQ(reload.config.max_connections_per_address, 256);
+  EXPECT_EQ(reload.config.sqlite_synchronous, "full");
+  EXPECT_EQ(reload.config.max_in_flight, 2);  // reloadable settings do change
+  EXPECT_EQ(reload.ignored, (std::vector<std::string>{"sqlite_synchronous", "max_connections_per_address",
+                                                      "max_handshakes_in_flight"}));
+  EXPECT_TRUE(applyReload(*running, *running).ignored.empty());
+  // Every restart-only key is one the configuration accepts.
+  for (const auto& key : restartOnlyKeys()) {
+    const auto& keys = serverConfigKeys();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+  }
 }
 
 }  // namespace
