@@ -9,28 +9,42 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 extern char** environ;
 
 namespace berth {
+namespace {
 
-Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeout_ms) {
-  if (argv.empty()) return makeError("spawn_failed", "empty argv");
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return makeError("spawn_failed", std::string("pipe: ") + std::strerror(errno));
+// Starts argv with stdout set up by `stdout_to`, stderr the same as stdout, and
+// nothing else inherited. Returns posix_spawnp's error number (0: started).
+int spawnWithOutput(const std::vector<std::string>& argv,
+                    const std::function<void(posix_spawn_file_actions_t&)>& stdout_to, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  stdout_to(actions);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   // Asio opens sockets without CLOEXEC: without this the child would inherit the
   // agent's TLS session to the server, the Docker socket and any other descriptor.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = 0;
   const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
+}  // namespace
+
+Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeout_ms) {
+  if (argv.empty()) return makeError("spawn_failed", "empty argv");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return makeError("spawn_failed", std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = 0;
+  const int rc = spawnWithOutput(argv, [&](posix_spawn_file_actions_t& actions) {
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  }, pid);
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
@@ -64,17 +78,11 @@ Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int timeo
 
 Result<int> runProcessLogged(const std::vector<std::string>& argv, const std::string& log_path, int timeout_ms) {
   if (argv.empty()) return makeError("spawn_failed", "empty argv");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const int rc = spawnWithOutput(argv, [&](posix_spawn_file_actions_t& actions) {
+    // No O_CLOEXEC: this becomes the child's stdout.
+    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  }, pid);
   if (rc != 0) return makeError("spawn_failed", "cannot run " + argv[0] + ": " + std::strerror(rc));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   int status = 0;

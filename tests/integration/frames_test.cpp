@@ -19,6 +19,18 @@ namespace {
 using protocol::Envelope;
 using protocol::FrameType;
 
+// A HELLO from `node_id` carrying `data`, as the raw-connection tests send it.
+std::string helloFrame(const std::string& node_id, const nlohmann::json& data) {
+  Envelope e;
+  e.type = FrameType::Hello;
+  e.agent_id = node_id;
+  e.issued_at = systemNowMs();
+  e.expires_at = e.issued_at + 30'000;
+  e.nonce = randomHex(16);
+  e.data = data;
+  return protocol::serialize(e);
+}
+
 class FramesTest : public ::testing::Test {
  protected:
   Cluster c;
@@ -199,14 +211,7 @@ TEST(Handshake, AHelloWithControlCharactersIsRefusedNamingTheField) {
   RawAgentConnection conn;
   ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
   auto hello = [&](const std::string& hostname) {
-    Envelope e;
-    e.type = FrameType::Hello;
-    e.agent_id = enrolled->node_id;
-    e.issued_at = systemNowMs();
-    e.expires_at = e.issued_at + 30'000;
-    e.nonce = randomHex(16);
-    e.data = {{"hostname", hostname}, {"version", "test"}};
-    conn.send(protocol::serialize(e));
+    conn.send(helloFrame(enrolled->node_id, {{"hostname", hostname}, {"version", "test"}}));
     auto answer = conn.read();
     return answer ? nlohmann::json::parse(*answer) : nlohmann::json();
   };
@@ -248,14 +253,7 @@ TEST(Handshake, WebSocketsWaitingForHelloCountAgainstTheirAddress) {
   RawAgentConnection third;
   EXPECT_FALSE(third.connect(c.url(), *enrolled).ok());
   // A welcomed HELLO makes the first one a session, which no longer counts.
-  Envelope e;
-  e.type = FrameType::Hello;
-  e.agent_id = enrolled->node_id;
-  e.issued_at = systemNowMs();
-  e.expires_at = e.issued_at + 30'000;
-  e.nonce = randomHex(16);
-  e.data = {{"hostname", "many"}, {"version", "test"}};
-  silent[0]->send(protocol::serialize(e));
+  silent[0]->send(helloFrame(enrolled->node_id, {{"hostname", "many"}, {"version", "test"}}));
   auto welcome = silent[0]->read();
   ASSERT_TRUE(welcome.has_value());
   EXPECT_EQ(nlohmann::json::parse(*welcome)["type"], "WELCOME") << *welcome;
@@ -275,14 +273,8 @@ TEST(Handshake, RefusedHellosDoNotKeepASessionOpenPastTheHelloDeadline) {
   const auto started = std::chrono::steady_clock::now();
   bool closed = false;
   while (std::chrono::steady_clock::now() - started < std::chrono::seconds(30)) {
-    Envelope e;
-    e.type = FrameType::Hello;
-    e.agent_id = enrolled->node_id;
-    e.issued_at = systemNowMs();
-    e.expires_at = e.issued_at + 30'000;
-    e.nonce = randomHex(16);
-    e.data = {{"hostname", 42}, {"version", "test"}};  // refused: hostname must be a string
-    conn.send(protocol::serialize(e));
+    // Refused: hostname must be a string.
+    conn.send(helloFrame(enrolled->node_id, {{"hostname", 42}, {"version", "test"}}));
     if (!conn.read().has_value()) {
       closed = true;
       break;
