@@ -173,9 +173,9 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         });
         continue;
       }
+      helloDeadline->cancel();  // it arrived; re-armed below if refused
       // Reads pause until the service thread has answered the HELLO. Named, not
       // temporaries in the co_await: g++ 12 destroys such temporaries twice.
-      helloDeadline->cancel();
       auto greetOnService = [this, session, hello = std::move(*envelope)]() { return greet(session, hello); };
       auto greeted_op = asio::co_spawn(service_, std::move(greetOnService), asio::use_awaitable);
       const Greeting greeting = co_await std::move(greeted_op);
