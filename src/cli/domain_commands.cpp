@@ -6,23 +6,15 @@
 #include <iostream>
 
 #include "cli/cli_common.hpp"
+#include "common/encoding.hpp"
 
 namespace berth::cli {
 namespace {
 using namespace detail;
 
-// One path segment: unreserved characters and '*' (a wildcard domain) stay,
-// everything else is percent-encoded, so "a.com/../x" or "a.com?y" reach the
-// server as one segment it then refuses.
-std::string pathSegment(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~' || c == '*';
-    out += keep ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
-  }
-  return out;
-}
+// One path segment: '*' (a wildcard domain) stays, so "a.com/../x" or "a.com?y"
+// reach the server as one segment it then refuses.
+std::string pathSegment(const std::string& text) { return percentEncode(text, "*"); }
 
 std::string domainsTarget(const std::string& app) { return "/api/v1/apps/" + pathSegment(app) + "/domains"; }
 

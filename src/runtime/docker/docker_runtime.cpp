@@ -48,20 +48,7 @@ class FollowerSubscription final : public LogSubscription {
 
 }  // namespace
 
-std::string urlEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
+std::string urlEncode(const std::string& text) { return percentEncode(text); }
 
 Result<std::unique_ptr<DockerRuntime>> DockerRuntime::create(const std::string& socket_path) {
   std::unique_ptr<DockerRuntime> runtime(new DockerRuntime(socket_path));
