@@ -79,8 +79,8 @@ void Agent::Impl::runAppCommand(const std::string& corr, const std::string& verb
   publishRunning(false);  // once the old version is gone too: one look at what runs
 }
 
-// Every second: one settling step per app with an update settling (drain, watch window), on the
-// app's key so it never overlaps the app's commands; a step still queued is not queued twice.
+// Every second: the settling steps of apps with an update settling (drain, watch window); a step
+// still queued is not queued twice.
 void Agent::Impl::scheduleSettle() {
   settle_timer.expires_after(kSettleTick);
   settle_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -91,17 +91,23 @@ void Agent::Impl::scheduleSettle() {
       sup = supervisor.get();
     }
     if (sup) {
-      for (const auto& app : sup->settlingApps()) {
+      // Watch steps on the app's key (a switch back must not overlap its deploys); retiring on a
+      // key of its own, so a container slow to stop does not hold up the app's next deploy.
+      std::vector<std::pair<std::string, std::string>> steps;
+      for (const auto& app : sup->watchedApps()) steps.emplace_back(app, app);
+      for (const auto& app : sup->retiringApps()) steps.emplace_back(app, "retire:" + app);
+      for (const auto& [app, key] : steps) {
         {
           std::lock_guard lock(reconcile_mutex);
-          if (!settle_queued.insert(app).second) continue;
+          if (!settle_queued.insert(key).second) continue;
         }
-        workers->post(app, [this, sup, app] {
+        workers->post(key, [this, sup, app, key] {
           {
             std::lock_guard lock(reconcile_mutex);
-            settle_queued.erase(app);
+            settle_queued.erase(key);
           }
-          sup->settle(app);
+          if (key == app) sup->watchStep(app);
+          else sup->retire(app);
           publishRunning(false);
         });
       }

@@ -6,6 +6,7 @@
 #include "agent/app_supervisor_internal.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "agent/health_probe.hpp"
 #include "apps/domains.hpp"
@@ -125,11 +126,20 @@ void AppSupervisor::restoreRoutes() {
   }
 }
 
-std::vector<std::string> AppSupervisor::settlingApps() const {
+std::vector<std::string> AppSupervisor::retiringApps() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;
   for (const auto& [name, r] : apps_) {
-    if (!r.retiring.empty() || r.watch) out.push_back(name);
+    if (!r.retiring.empty()) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> AppSupervisor::watchedApps() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [name, r] : apps_) {
+    if (r.watch) out.push_back(name);
   }
   return out;
 }
@@ -161,81 +171,88 @@ Result<void> AppSupervisor::probeOnce(const std::string& id, const apps::Deploym
   return Ok{};
 }
 
-void AppSupervisor::settle(const std::string& app) {
+void AppSupervisor::watchStep(const std::string& app) {
   auto found = record(app);
-  if (!found || (found->retiring.empty() && !found->watch)) return;
+  if (!found || !found->watch) return;
   AppRecord rec = std::move(*found);
   const std::int64_t now = options_.clock();
-  bool changed = false;
-  if (rec.watch && now >= rec.watch->until) {
+  if (now >= rec.watch->until) {
     // The window closed with the new version healthy: the old one is not needed for a switch back.
-    for (auto& r : rec.retiring) {
-      if (r.deployment == rec.watch->previous.deployment) r.remove_at = std::min(r.remove_at, r.stop_at);
+    {
+      std::lock_guard lock(mutex_);
+      auto it = apps_.find(app);
+      if (it == apps_.end() || it->second.deployment != rec.deployment || !it->second.watch) return;
+      for (auto& r : it->second.retiring) {
+        if (r.deployment == rec.watch->previous.deployment) r.remove_at = std::min(r.remove_at, r.stop_at);
+      }
+      it->second.watch.reset();
+      if (auto saved = saveLocked(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
     }
     emit(app, rec.deployment, "watch_passed", "healthy through the watch window");
-    rec.watch.reset();
-    changed = true;
+    return;
   }
-  if (rec.watch && now >= rec.watch->next_probe) {
-    auto spec = apps::parseDeploymentSpec(rec.spec);
-    const auto ids = runningIdsOf(rec);
-    Result<void> outcome = Ok{};
-    if (!spec) outcome = spec.error();
-    else if (static_cast<int>(ids.size()) < spec->replicas)
-      outcome = makeError("exited", std::to_string(spec->replicas - static_cast<int>(ids.size())) + " of " +
-                                        std::to_string(spec->replicas) + " replicas are not running");
-    for (const auto& id : ids) {
-      if (!outcome) break;
-      outcome = probeOnce(id, *spec);
-    }
-    const std::int64_t interval = spec && spec->health ? spec->health->interval_ms : 1000;
-    const int retries = spec && spec->health ? spec->health->retries : 1;
-    rec.watch->next_probe = now + interval;
-    if (outcome) {
-      rec.watch->failures = 0;
-    } else {
-      rec.watch->failures++;
-      rec.watch->last_failure = outcome.error().message;
-      if (rec.watch->failures >= retries) {
-        const std::string reason = "unhealthy " + std::to_string(rec.watch->failures) +
-                                   " times inside the watch window: " + rec.watch->last_failure;
-        return switchBack(std::move(rec), reason);
-      }
-    }
-    // Probe bookkeeping lives in memory only: a restart starts the count again.
-    std::lock_guard lock(mutex_);
-    if (auto it = apps_.find(app); it != apps_.end() && it->second.watch) *it->second.watch = *rec.watch;
+  if (now < rec.watch->next_probe) return;
+  auto spec = apps::parseDeploymentSpec(rec.spec);
+  const auto ids = runningIdsOf(rec);
+  Result<void> outcome = Ok{};
+  if (!spec) outcome = spec.error();
+  else if (static_cast<int>(ids.size()) < spec->replicas)
+    outcome = makeError("exited", std::to_string(spec->replicas - static_cast<int>(ids.size())) + " of " +
+                                      std::to_string(spec->replicas) + " replicas are not running");
+  for (const auto& id : ids) {
+    if (!outcome) break;
+    outcome = probeOnce(id, *spec);
   }
-  for (auto it = rec.retiring.begin(); it != rec.retiring.end();) {
-    if (!it->stopped && now >= it->stop_at) {
-      if (auto r = runtime_.stop(it->id, options_.stop_timeout_s); !r && r.error().code != "not_found") {
-        ++it;  // the runtime did not answer: next pass
-        continue;
-      }
-      it->stopped = true;
-      changed = true;
+  rec.watch->next_probe = now + (spec && spec->health ? spec->health->interval_ms : 1000);
+  if (outcome) {
+    rec.watch->failures = 0;
+  } else {
+    rec.watch->failures++;
+    rec.watch->last_failure = outcome.error().message;
+    if (rec.watch->failures >= (spec && spec->health ? spec->health->retries : 1)) {
+      const std::string reason = "unhealthy " + std::to_string(rec.watch->failures) +
+                                 " times inside the watch window: " + rec.watch->last_failure;
+      return switchBack(std::move(rec), reason);
     }
-    if (now >= it->remove_at) {
-      if (auto r = runtime_.remove(it->id, true); !r && r.error().code != "not_found") {
-        ++it;
-        continue;
-      }
-      it = rec.retiring.erase(it);
-      changed = true;
-      continue;
-    }
-    ++it;
   }
-  if (!changed) return;
+  // Probe bookkeeping lives in memory only: a restart starts the count again.
+  std::lock_guard lock(mutex_);
+  if (auto it = apps_.find(app); it != apps_.end() && it->second.watch && it->second.deployment == rec.deployment)
+    *it->second.watch = *rec.watch;
+}
+
+void AppSupervisor::retire(const std::string& app) {
+  auto found = record(app);
+  if (!found || found->retiring.empty()) return;
+  const std::int64_t now = options_.clock();
+  // Runs beside the app's own work (a stop may wait out its timeout): what it did is merged back by
+  // container id, so a deploy that changed the list meanwhile loses nothing.
+  std::set<std::string> stopped, removed;
+  for (const auto& r : found->retiring) {
+    if (!r.stopped && now >= r.stop_at) {
+      auto done = runtime_.stop(r.id, options_.stop_timeout_s);
+      if (!done && done.error().code != "not_found") continue;  // the runtime did not answer: next pass
+      stopped.insert(r.id);
+    }
+    if (now >= r.remove_at) {
+      auto done = runtime_.remove(r.id, true);
+      if (!done && done.error().code != "not_found") continue;
+      removed.insert(r.id);
+    }
+  }
+  if (stopped.empty() && removed.empty()) return;
+  bool empty = false;
   {
     std::lock_guard lock(mutex_);
     auto it = apps_.find(app);
-    if (it == apps_.end() || it->second.deployment != rec.deployment) return;  // replaced meanwhile
-    it->second.retiring = rec.retiring;
-    if (!rec.watch) it->second.watch.reset();
+    if (it == apps_.end()) return;
+    auto& list = it->second.retiring;
+    for (auto& r : list) r.stopped |= stopped.count(r.id) > 0;
+    std::erase_if(list, [&](const Retiring& r) { return removed.count(r.id) > 0; });
+    empty = list.empty() && !it->second.watch;
     if (auto saved = saveLocked(); !saved) log::error("app state not saved", {{"error", saved.error().message}});
   }
-  if (rec.retiring.empty() && !rec.watch) pruneImages(app);
+  if (empty) pruneImages(app);
 }
 
 void AppSupervisor::switchBack(AppRecord rec, const std::string& reason) {

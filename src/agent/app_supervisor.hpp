@@ -89,12 +89,16 @@ class AppSupervisor {
   void stop() { stopping_ = true; }
   // Per-container CPU, memory, network and block I/O of `running`, for telemetry.
   nlohmann::json containerStats(const std::vector<RunningContainer>& running);
-  // Apps with an update still settling (old containers draining, a watch window open).
-  std::vector<std::string> settlingApps() const;
-  // One step of `app`'s settling, on its worker: stops drained old containers,
-  // removes them when no longer needed for a switch back, probes the new
-  // version during its watch window and switches back when it turns unhealthy.
-  void settle(const std::string& app);
+  // Apps with old containers draining or kept for a switch back; apps in a watch window.
+  std::vector<std::string> retiringApps() const;
+  std::vector<std::string> watchedApps() const;
+  // Stops `app`'s old containers whose drain is over and removes those no
+  // longer needed for a switch back. May run beside the app's own work (on
+  // another worker key): a stop can take its whole timeout.
+  void retire(const std::string& app);
+  // One step of `app`'s watch window, on the app's own worker key: probes the
+  // new version when due and switches back when it turns unhealthy.
+  void watchStep(const std::string& app);
   // Serves every app's routes at once (after a start: one proxy change, not one per app).
   void restoreRoutes();
 

@@ -94,11 +94,12 @@ int post(const Options& o, const std::string& method, const std::string& target,
 
 struct DeployFlags {
   std::string file, image, health, health_interval, health_timeout, health_start, cpu, memory, swap, disk, net_in,
-      net_out, registry_user, registry_password_env, pull, user;
+      net_out, registry_user, registry_password_env, pull, user, drain, watch;
   std::vector<std::string> command, env, secrets, volumes, health_command, caps;
   int port = 0, publish = 0, health_retries = 0, replicas = -1, pids = 0;
   bool read_only = false;
   bool publish_public = false;
+  bool allow_downtime = false;
 };
 
 Result<nlohmann::json> limitsFrom(const DeployFlags& f) {
@@ -157,6 +158,9 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   if (!f.caps.empty()) body["capabilities"] = f.caps;
   if (f.read_only) body["read_only"] = true;
   if (!f.pull.empty()) body["pull"] = f.pull;
+  if (!f.drain.empty()) body["drain"] = f.drain;
+  if (!f.watch.empty()) body["watch"] = f.watch;
+  if (f.allow_downtime) body["allow_downtime"] = true;
   if (!f.user.empty()) body["user"] = f.user;
   if (!f.registry_user.empty()) {
     const char* password = f.registry_password_env.empty() ? nullptr : std::getenv(f.registry_password_env.c_str());
@@ -283,6 +287,9 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--cap", f->caps, "Capability to keep (all others are dropped)");
   deploy->add_flag("--read-only", f->read_only, "Read-only root filesystem");
   deploy->add_option("--user", f->user, "Run as uid[:gid] (default: the image's USER)");
+  deploy->add_option("--drain", f->drain, "After the switch, time the old version keeps for its in-flight requests (default 30s)");
+  deploy->add_option("--watch", f->watch, "After the switch, time the new version is watched and switched back from if it fails (default 60s; 0 = off)");
+  deploy->add_flag("--allow-downtime", f->allow_downtime, "When the node cannot run both versions at once, stop the old one first");
   deploy->add_option("--pull", f->pull, "always | missing (default: always for a named registry, missing for Docker Hub)");
   deploy->add_option("--registry-user", f->registry_user, "Registry user name");
   deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");

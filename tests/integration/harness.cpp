@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/config.hpp"
+#include "common/json.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
 #include "net/ws_channel.hpp"
@@ -354,8 +355,17 @@ DockerDaemon::~DockerDaemon() {
       if (auto ids = docker->list({}); ids) {
         for (const auto& id : *ids) (void)docker->remove(id, true);
       }
-      auto deleted = docker->request("DELETE", "/networks/berth-test");
-      if (deleted && (deleted->status == 204 || deleted->status == 404)) break;
+      // Every network but the built-in ones: berth-test, and the ones agents or tests created.
+      bool allGone = true;
+      if (auto listed = docker->request("GET", "/networks"); listed && listed->status == 200) {
+        for (const auto& n : parseJsonOrDiscarded(listed->body)) {
+          const std::string name = n.is_object() ? n.value("Name", std::string()) : "";
+          if (name.empty() || name == "bridge" || name == "host" || name == "none") continue;
+          auto deleted = docker->request("DELETE", "/networks/" + name);
+          allGone &= deleted && (deleted->status == 204 || deleted->status == 404);
+        }
+      }
+      if (allGone) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }

@@ -1,0 +1,238 @@
+// Routed apps end to end (issue 9): domains, the node's nginx, zero-downtime
+// updates, drain, a failing new version and the automatic switch back.
+// Servers started: berth server (base_domain apps.test), one berth agent with
+// its own nginx on free loopback ports (proxy=nginx), and a private dockerd
+// (DockerDaemon); the agent creates the app network "berth" itself. Apps are
+// busybox images whose `nc -ll` runs a small shell handler per connection: a
+// page naming the version, or a 101 and an echo for an Upgrade. The shell
+// around it ends on SIGTERM, as a well-behaved app does (a PID 1 that ignores
+// it makes every stop wait out Docker's timeout).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "harness.hpp"
+#include "proxy_support.hpp"
+
+namespace berth::itest {
+namespace {
+
+// One request per connection; "Upgrade:" gets a 101 and an echo. With /fail-after
+// holding N, it answers 500 once the container has run N seconds.
+const char* const kHandler = R"(cr=$(printf '\r')
+upgrade=0
+while IFS= read -r line; do
+  line=${line%"$cr"}
+  [ -z "$line" ] && break
+  case "$line" in [Uu]pgrade:*) upgrade=1 ;; esac
+done
+if [ "$upgrade" = 1 ]; then
+  printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
+  exec busybox cat
+fi
+if [ -f /fail-after ] && [ $(( $(busybox date +%s) - $(busybox cat /tmp/started) )) -ge $(busybox cat /fail-after) ]; then
+  printf 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfail\n'
+  exit 0
+fi
+body=$(busybox cat /www/index.html)
+printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n' $(( ${#body} + 1 )) "$body"
+)";
+
+const std::vector<std::string> kServe = {
+    "--arg", "/bin/busybox", "--arg", "sh", "--arg", "-c",
+    "--arg",
+    "busybox date +%s > /tmp/started; trap 'exit 0' TERM; busybox nc -ll -p 8080 -e /bin/busybox sh /handler.sh & wait"};
+
+class RoutesTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DockerDaemon> daemon;
+  Cluster cluster;
+  std::string nodeId;
+  int httpPort = 0, httpsPort = 0;
+
+  void SetUp() override {
+    daemon = std::make_unique<DockerDaemon>();
+    ASSERT_TRUE(daemon->ready());
+    for (const auto& [tag, files] : std::vector<std::pair<std::string, std::map<std::string, std::string>>>{
+             {"1", {{"/www/index.html", "version one"}, {"/handler.sh", kHandler}}},
+             {"2", {{"/www/index.html", "version two"}, {"/handler.sh", kHandler}}},
+             {"flaky", {{"/www/index.html", "flaky"}, {"/handler.sh", kHandler}, {"/fail-after", "3"}}}}) {
+      ASSERT_FALSE(daemon->importBusybox("berth-test/web", tag, files).empty());
+    }
+    cluster.startServer({"--base-domain", "apps.test"});
+    httpPort = freePort();
+    httpsPort = freePort();
+    nodeId = cluster.startOnlineAgent(
+        "a", {"--docker-socket", daemon->socket, "--proxy", "nginx", "--proxy-listen-address", "127.0.0.1",
+              "--proxy-http-port", std::to_string(httpPort), "--proxy-https-port", std::to_string(httpsPort),
+              "--proxy-shutdown-timeout-s", "60", "--reconcile-interval-s", "2"});
+    ASSERT_FALSE(nodeId.empty());
+  }
+  void TearDown() override {
+    try {
+      cluster.agent("a").signal(SIGTERM);
+      cluster.agent("a").wait(std::chrono::seconds(20));
+    } catch (const std::logic_error&) {
+    }
+    // berth leaves its nginx running across agent restarts (apps keep serving): the test stops it.
+    const std::string pidFile = cluster.agentDir("a") + "/proxy/nginx/run/nginx.pid";
+    std::ifstream in(pidFile);
+    int pid = 0;
+    if (in >> pid && pid > 0) ::kill(pid, SIGQUIT);
+    daemon.reset();
+  }
+
+  std::pair<int, std::string> deploy(const std::string& tag, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"app",  "deploy", "web", "--image", "berth-test/web:" + tag, "--port", "8080",
+                                     "--health", "http:/", "--health-interval", "300ms", "--health-timeout", "300ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), kServe.begin(), kServe.end());
+    return cluster.cli(args);
+  }
+
+  ProxyAnswer get(const std::string& host, const std::string& path = "/") { return request(httpPort, host, path); }
+
+  std::vector<runtime::ContainerInfo> containers(const std::string& app) {
+    std::vector<runtime::ContainerInfo> out;
+    auto ids = daemon->docker->list({{"berth.app", app}});
+    for (const auto& id : ids ? *ids : std::vector<std::string>{}) {
+      if (auto info = daemon->docker->inspect(id); info && *info) out.push_back(**info);
+    }
+    return out;
+  }
+};
+
+TEST_F(RoutesTest, AnAppIsServedAtItsDomainsAndTheRouteFollowsItsLifecycle) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  auto [code, out] = deploy("1");
+  ASSERT_EQ(code, 0) << out << cluster.agent("a").log();
+  // The generated domain, at once: the deploy answers once the proxy serves the new version.
+  auto answer = get("web.apps.test");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "version one\n");
+  EXPECT_EQ(get("other.apps.test").status, 404) << "a host no app holds";
+  // The app runs on the network the agent created; no host port was published.
+  auto running = containers("web");
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_FALSE(running[0].ip_address.empty());
+  auto network = daemon->docker->request("GET", "/networks/berth");
+  ASSERT_TRUE(network.ok());
+  EXPECT_EQ(network->status, 200) << "the agent creates the app network when it is missing";
+
+  // A custom domain with a prefix reaches the node without a deploy.
+  auto [added, addOut] = cluster.cli({"app", "domain", "add", "web", "shop.example.com"});
+  ASSERT_EQ(added, 0) << addOut;
+  EXPECT_TRUE(eventually([&] { return get("shop.example.com").body == "version one\n"; })) << cluster.agent("a").log();
+  ASSERT_EQ(cluster.cli({"app", "domain", "rm", "web", "shop.example.com"}).first, 0);
+  EXPECT_TRUE(eventually([&] { return get("shop.example.com").status == 404; }));
+
+  // Stopped: 503 with Retry-After (never a 502); started: served again.
+  ASSERT_EQ(cluster.cli({"app", "stop", "web"}).first, 0);
+  answer = get("web.apps.test");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.retry_after, "10");
+  ASSERT_EQ(cluster.cli({"app", "start", "web"}).first, 0);
+  EXPECT_EQ(get("web.apps.test").body, "version one\n");
+
+  // Deleted: the host is no longer served.
+  ASSERT_EQ(cluster.cli({"app", "delete", "web"}).first, 0);
+  EXPECT_TRUE(eventually([&] { return get("web.apps.test").status == 404; }));
+}
+
+TEST_F(RoutesTest, TenUpdatesUnderSteadyLoadAnswerEveryRequest) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1", {"--drain", "2s", "--watch", "0"}).first, 0);
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0}, one{0}, two{0};
+  std::mutex failuresMutex;
+  std::vector<std::string> failures;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&] {
+      while (!done) {
+        auto answer = get("web.apps.test");
+        if (answer.status == 200) {
+          ++ok;
+          (answer.body == "version one\n" ? one : two)++;
+        } else {
+          ++failed;
+          std::lock_guard lock(failuresMutex);
+          if (failures.size() < 10) failures.push_back(std::to_string(answer.status) + " " + answer.body);
+        }
+      }
+    });
+  }
+  for (int update = 0; update < 10; ++update) {
+    const auto started = std::chrono::steady_clock::now();
+    auto [code, out] = deploy(update % 2 == 0 ? "2" : "1", {"--drain", "2s", "--watch", "0"});
+    EXPECT_EQ(code, 0) << out;
+    std::cout << "update " << update << ": " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::steady_clock::now() - started).count()
+              << " ms, " << ok << " requests answered so far\n";
+  }
+  done = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed, 0) << "first failures: " << (failures.empty() ? "" : failures.front());
+  EXPECT_GT(ok, 20);
+  EXPECT_GT(one, 0);
+  EXPECT_GT(two, 0);
+  // Drained versions stop and go: at most the last two deployments' containers remain.
+  EXPECT_TRUE(eventually([&] { return containers("web").size() == 1; }, std::chrono::seconds(30)));
+}
+
+TEST_F(RoutesTest, AnOpenWebSocketStaysOnTheOldVersionUntilTheDrainEnds) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1", {"--drain", "4s", "--watch", "0"}).first, 0);
+  UpgradedTunnel tunnel;
+  ASSERT_TRUE(tunnel.open(httpPort, "web.apps.test"));
+  ASSERT_TRUE(tunnel.echoes("before"));
+  ASSERT_EQ(deploy("2", {"--drain", "4s", "--watch", "0"}).first, 0);
+  EXPECT_EQ(get("web.apps.test").body, "version two\n") << "new requests go to the new version";
+  EXPECT_TRUE(tunnel.echoes("after the switch")) << "the old version's connection outlives the switch";
+  // Once the drain is over the old container stops, and its connection with it.
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& c : containers("web"))
+      if (c.labels.at("berth.deployment") == "1" && c.state == "running") return false;
+    return true;
+  }, std::chrono::seconds(20)));
+  EXPECT_FALSE(tunnel.echoes("after the drain"));
+}
+
+TEST_F(RoutesTest, ANewVersionThatFailsItsCheckNeverServesAndTheOldOneKeepsServing) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1").first, 0);
+  // Version 2 listens nowhere near its health check's port.
+  auto [code, out] = cluster.cli({"app", "deploy", "web", "--image", "berth-test/web:2", "--port", "8080", "--health",
+                                  "http:/", "--health-interval", "200ms", "--health-timeout", "200ms",
+                                  "--health-retries", "2", "--arg", "/bin/busybox", "--arg", "sleep", "--arg", "600"});
+  EXPECT_NE(code, 0) << out;
+  auto d2 = cluster.api("GET", "/api/v1/apps/web/deployments/2").body;
+  EXPECT_EQ(d2["state"], "failed");
+  EXPECT_NE(d2["reason"].get<std::string>().find("refused"), std::string::npos) << "the probe's last answer: " << d2.dump();
+  EXPECT_EQ(get("web.apps.test").body, "version one\n");
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["current_deployment"], 1);
+}
+
+TEST_F(RoutesTest, AVersionTurningUnhealthyInsideItsWatchWindowIsSwitchedBack) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1", {"--watch", "0"}).first, 0);
+  // Healthy for its first 3 s, then 500s: it passes its start-up check and fails while watched.
+  auto [code, out] = deploy("flaky", {"--watch", "60s", "--drain", "1s", "--health-retries", "2"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(eventually([&] {
+    return cluster.api("GET", "/api/v1/apps/web/deployments/2").body["state"] == "rolled_back";
+  }, std::chrono::seconds(30))) << cluster.agent("a").log();
+  auto d2 = cluster.api("GET", "/api/v1/apps/web/deployments/2").body;
+  EXPECT_NE(d2["reason"].get<std::string>().find("watch window"), std::string::npos) << d2.dump();
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["current_deployment"], 1);
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web/deployments/1").body["state"], "healthy");
+  EXPECT_EQ(get("web.apps.test").body, "version one\n") << "the previous version serves again";
+}
+
+}  // namespace
+}  // namespace berth::itest
