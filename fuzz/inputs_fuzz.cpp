@@ -87,7 +87,7 @@ void checkDns(std::string_view packet) {
   const auto query = dns::parseQuery(bytes);
   if (answer.empty() != !query.ok()) __builtin_trap();
   if (answer.empty()) return;
-  if (answer.size() > dns::kMaxMessageSize || answer.size() < 12 || answer[0] != packet[0] || answer[1] != packet[1])
+  if (answer.size() > dns::kMaxMessageSize || answer.size() < 12 || answer[0] != bytes[0] || answer[1] != bytes[1])
     __builtin_trap();
   const int answers = (answer[6] << 8) | answer[7];
   if (answers > 0 && query->name != "chat.berth.internal") __builtin_trap();
