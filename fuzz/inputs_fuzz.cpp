@@ -1,7 +1,8 @@
 // libFuzzer target over the other inputs an outsider reaches: JSON of any
 // depth (API bodies, config files), verb arguments, server config files,
 // image references, advertise_url and route tables, the number-bearing fields (durations, sizes, CPU,
-// bandwidth), domains and path prefixes and the nginx files rendered from them. The first byte picks the target.
+// bandwidth), domains and path prefixes and the nginx files rendered from them, and DNS queries to the
+// responder for Caddy's upstreams. The first byte picks the target (0xD5: DNS).
 // Invariants: nothing crashes (no undefined behaviour in any conversion);
 // every refusal names a field; accepted values are within their ranges.
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "apps/domains.hpp"
 #include "apps/validation.hpp"
+#include "proxy/dns/dns_message.hpp"
 #include "proxy/nginx/nginx_render.hpp"
 #include "proxy/proxy_state.hpp"
 #include "common/json.hpp"
@@ -72,12 +74,33 @@ void checkFields(const std::string& text) {
   }
 }
 
+// One first byte of its own, so the seeds kept for the other targets still reach them.
+constexpr std::uint8_t kDnsSelector = 0xD5;
+
+// Any datagram: dropped or answered within a plain UDP message, echoing the
+// query's id, answers only for a name that is held.
+void checkDns(std::string_view packet) {
+  namespace dns = berth::proxy::dns;
+  static const dns::Records records = {{"chat.berth.internal", {"10.0.0.1", "fd00::1"}}};
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(packet.data()), packet.size());
+  const auto answer = dns::answerQuery(bytes, records, "berth.internal");
+  const auto query = dns::parseQuery(bytes);
+  if (answer.empty() != !query.ok()) __builtin_trap();
+  if (answer.empty()) return;
+  if (answer.size() > dns::kMaxMessageSize || answer.size() < 12 || answer[0] != bytes[0] || answer[1] != bytes[1])
+    __builtin_trap();
+  const int answers = (answer[6] << 8) | answer[7];
+  if (answers > 0 && query->name != "chat.berth.internal") __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] % 2 == 0)
+  if (data[0] == kDnsSelector)
+    checkDns(rest);
+  else if (data[0] % 2 == 0)
     checkJson(rest);
   else
     checkFields(std::string(rest));

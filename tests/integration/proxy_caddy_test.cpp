@@ -1,6 +1,8 @@
 // Servers started: a real Caddy 2.6 (berth's own, admin API on a loopback
-// port, HTTP on free loopback ports, no certificates asked for) and a python3
-// upgrade-echo upstream; no dockerd.
+// port, HTTP on free loopback ports, no certificates asked for), the adapter's
+// DNS responder for upstreams, and python3 upgrade-echo upstreams; no dockerd.
+// What every adapter must do is in proxy_conformance_test.cpp; here what is
+// Caddy's own: refusals from Caddy, and open WebSockets across changes.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -59,18 +61,6 @@ class CaddyAdapter : public ::testing::Test {
   std::unique_ptr<proxy::caddy::CaddyProxy> caddy_;
 };
 
-TEST_F(CaddyAdapter, ARouteServesItsAppAndAnAppWithoutUpstreamsAnswers503) {
-  auto applied = caddy_->apply(chatState());
-  ASSERT_TRUE(applied.ok()) << applied.error().message;
-  EXPECT_EQ(request(options_.http_port, "chat.test", "/").body, "ok\n");
-  auto empty = chatState();
-  empty.apps[0].upstreams.clear();
-  ASSERT_TRUE(caddy_->apply(empty).ok());
-  const auto answer = request(options_.http_port, "chat.test", "/");
-  EXPECT_EQ(answer.status, 503);
-  EXPECT_EQ(answer.retry_after, "10");
-}
-
 TEST_F(CaddyAdapter, AConfigurationCaddyRefusesKeepsThePreviousOneServing) {
   ASSERT_TRUE(caddy_->apply(chatState()).ok());
   auto broken = chatState();
@@ -94,6 +84,38 @@ TEST_F(CaddyAdapter, OnCaddy26ARouteChangeClosesAnotherAppsOpenWebSocket) {
   more.apps.push_back(AppRoutes{"web", {{{"web.test"}, "/", false}}, {{"127.0.0.1", static_cast<std::uint16_t>(echo_port_)}}, false});
   ASSERT_TRUE(caddy_->apply(more).ok());
   EXPECT_FALSE(tunnel.echoes("after the load"));
+}
+
+// Upstreams live in the adapter's DNS responder, not in Caddy's configuration:
+// moving them (a deploy, a replaced container) loads nothing, so an open tunnel
+// through chat survives a change of web's upstreams and of chat's own, while
+// new requests reach the new upstreams as soon as apply returns.
+TEST_F(CaddyAdapter, AnOpenWebSocketSurvivesUpstreamChangesOfItsOwnAppAndAnotherWithoutALoad) {
+  // A second container of the same image: same port, another address.
+  auto other = Process::spawn({"/usr/bin/python3", root_ + "/echo.py", std::to_string(echo_port_), "moved", "127.0.0.2"},
+                              root_ + "/other.log");
+  ASSERT_TRUE(eventually([&] { return request(echo_port_, "x", "/", false, "127.0.0.2").status == 200; })) << other->log();
+  const proxy::Upstream moved{"127.0.0.2", static_cast<std::uint16_t>(echo_port_)};
+  auto state = chatState();
+  state.apps.push_back(AppRoutes{"web", {{{"web.test"}, "/", false}}, state.apps[0].upstreams, false});
+  ASSERT_TRUE(caddy_->apply(state).ok());
+  ASSERT_EQ(request(options_.http_port, "web.test", "/").body, "ok\n");
+  UpgradedTunnel tunnel;
+  ASSERT_TRUE(tunnel.open(options_.http_port, "chat.test"));
+  EXPECT_TRUE(tunnel.echoes("before"));
+  const auto loads = caddy_->loadsPosted();
+
+  state.apps[1].upstreams = {moved};
+  auto applied = caddy_->apply(state);
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "moved\n");
+  EXPECT_TRUE(tunnel.echoes("after web's upstreams moved"));
+
+  state.apps[0].upstreams = {moved};
+  ASSERT_TRUE(caddy_->apply(state).ok());
+  EXPECT_EQ(request(options_.http_port, "chat.test", "/").body, "moved\n");
+  EXPECT_TRUE(tunnel.echoes("after chat's own upstreams moved"));  // its connection stays on the old upstream
+  EXPECT_EQ(caddy_->loadsPosted(), loads);
 }
 
 }  // namespace

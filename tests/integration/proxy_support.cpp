@@ -23,7 +23,7 @@ int freePort() {
   return r ? std::atoi(r->output.c_str()) : 0;
 }
 
-ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls) {
+ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls, const std::string& address) {
   asio::io_context io;
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, host);
@@ -31,7 +31,7 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
   http::response<http::string_body> res;
   beast::flat_buffer buffer;
   beast::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port));
   if (tls) {
     asio::ssl::context ctx(asio::ssl::context::tls_client);
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
@@ -53,8 +53,10 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
 
 const char* const kUpgradeEchoServer = R"(
 import socket, sys, threading
+body = ((sys.argv[2] if len(sys.argv) > 2 else 'ok') + '\n').encode()
+host = sys.argv[3] if len(sys.argv) > 3 else '127.0.0.1'
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
+s.bind((host, int(sys.argv[1]))); s.listen(16)
 def serve(c):
     data = b''
     while b'\r\n\r\n' not in data:
@@ -62,7 +64,7 @@ def serve(c):
         if not chunk: return
         data += chunk
     if b'upgrade: websocket' not in data.lower():
-        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'); c.close(); return
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body); c.close(); return
     c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
     while True:
         chunk = c.recv(4096)

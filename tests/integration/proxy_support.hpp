@@ -17,11 +17,14 @@ struct ProxyAnswer {
   std::string location, retry_after;
 };
 
-// One HTTP/1.1 request to 127.0.0.1:port with `host`; TLS (SNI `host`, no verification) when asked.
-ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls = false);
+// One HTTP/1.1 request to address:port with `host`; TLS (SNI `host`, no verification) when asked.
+ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls = false,
+                    const std::string& address = "127.0.0.1");
 
-// A python3 program (argv[1]: port) that answers an Upgrade with 101 and then
-// echoes bytes, and anything else with 200 "ok": what a proxy sees of a WebSocket.
+// A python3 program (argv[1]: port, argv[2]: optional body, default "ok",
+// argv[3]: optional address, default 127.0.0.1) that
+// answers an Upgrade with 101 and then echoes bytes, and anything else with 200
+// and the body plus a newline: what a proxy sees of a WebSocket.
 extern const char* const kUpgradeEchoServer;
 
 // An upgraded connection through the proxy at 127.0.0.1:port to `host`.

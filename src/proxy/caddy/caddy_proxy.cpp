@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/subprocess.hpp"
 #include "proxy/local_http.hpp"
@@ -13,6 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kCaddyTimeoutMs = 30'000;
+// Beyond upstream_refresh_ms: a lookup answered just before the switch and cached just after it.
+constexpr int kLookupMarginMs = 50;
 
 }  // namespace
 
@@ -40,11 +44,31 @@ Result<void> CaddyProxy::detect() {
 
 bool CaddyProxy::running() { return admin("GET", "/config/", "").status == 200; }
 
+Result<void> CaddyProxy::ensureResponder() {
+  if (!options_.dynamic_upstreams || responder_) return Ok{};
+  // 0 would be Caddy's default of one minute.
+  if (options_.upstream_refresh_ms < 1 || options_.upstream_refresh_ms > 10'000)
+    return invalidField("upstream_refresh_ms", "must be between 1 and 10000");
+  if (options_.upstream_dns_port < 0 || options_.upstream_dns_port > 65535)
+    return invalidField("upstream_dns_port", "must be between 0 and 65535");
+  auto started = dns::DnsResponder::start(options_.upstream_dns_listen,
+                                          static_cast<std::uint16_t>(options_.upstream_dns_port), kUpstreamZone);
+  if (!started) return started.error();
+  responder_ = std::move(*started);
+  const bool v6 = options_.upstream_dns_listen.find(':') != std::string::npos;
+  // Caddy 2.6.2 dials resolver addresses over TCP unless told otherwise; the responder is UDP only.
+  const std::string host = v6 ? "[" + options_.upstream_dns_listen + "]" : options_.upstream_dns_listen;
+  options_.upstream_resolver = "udp/" + host + ":" + std::to_string(responder_->port());
+  return Ok{};
+}
+
 Result<void> CaddyProxy::start() {
+  if (auto r = ensureResponder(); !r) return r;
   if (running()) return Ok{};
   std::error_code ec;
   fs::create_directories(config_dir_, ec);
   if (ec) return makeError("proxy_failed", "cannot create " + config_dir_ + ": " + ec.message());
+  loaded_.reset();  // a new process: nothing of ours is loaded yet
   const std::string file = config_dir_ + "/caddy.json";
   std::ofstream(file, std::ios::trunc) << renderConfig(ProxyState{}, options_).dump(2);
   // `caddy start` returns once the background process has loaded the file (or failed to).
@@ -63,14 +87,34 @@ Result<void> CaddyProxy::start() {
 
 Result<void> CaddyProxy::apply(const ProxyState& state) {
   if (auto v = validate(state); !v) return v;
-  const auto answer = admin("POST", "/load", renderConfig(state, options_).dump());
-  if (answer.status == 0) return makeError("proxy_unreachable", "caddy's admin endpoint " + options_.admin_listen + " does not answer");
-  if (answer.status != 200)
-    return makeError("proxy_config_refused", "caddy refused the new configuration (" + std::to_string(answer.status) +
-                                                 "): " + answer.body.substr(0, 2000));
+  if (auto r = ensureResponder(); !r) return r;
+  const auto config = renderConfig(state, options_);
+  const auto previous = responder_ ? responder_->records() : dns::Records{};
+  const auto records = responder_ ? upstreamRecords(state) : dns::Records{};
+  // The new names answer before a configuration that asks for them is loaded.
+  if (responder_) responder_->setRecords(records);
+  if (!loaded_ || *loaded_ != config) {
+    const auto answer = admin("POST", "/load", config.dump());
+    ++loads_posted_;
+    if (answer.status != 200) {
+      if (responder_) responder_->setRecords(previous);
+      if (answer.status == 0)
+        return makeError("proxy_unreachable", "caddy's admin endpoint " + options_.admin_listen + " does not answer");
+      return makeError("proxy_config_refused", "caddy refused the new configuration (" + std::to_string(answer.status) +
+                                                   "): " + answer.body.substr(0, 2000));
+    }
+    loaded_ = config;
+  }
+  // Caddy caches each lookup for upstream_refresh_ms (across loads too): once that
+  // has passed, every request uses the new table.
+  if (records != previous)
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.upstream_refresh_ms + kLookupMarginMs));
   return Ok{};
 }
 
-void CaddyProxy::stop() { (void)admin("POST", "/stop", ""); }
+void CaddyProxy::stop() {
+  (void)admin("POST", "/stop", "");
+  loaded_.reset();
+}
 
 }  // namespace berth::proxy::caddy

@@ -9,7 +9,26 @@
 namespace berth::proxy::caddy {
 namespace {
 
-nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_after_s) {
+std::set<std::uint16_t> caddyPortsOf(const AppRoutes& app) {
+  std::set<std::uint16_t> ports;
+  for (const auto& up : app.upstreams) ports.insert(up.port);
+  return ports;
+}
+
+// reverse_proxy's dynamic_upstreams: one `a` source per port the app's upstreams use.
+nlohmann::json caddyDynamicUpstreams(const AppRoutes& app, const CaddyOptions& o) {
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto port : caddyPortsOf(app))
+    sources.push_back({{"source", "a"},
+                       {"name", upstreamName(app, port)},
+                       {"port", std::to_string(port)},
+                       {"refresh", fmt::format("{}ms", o.upstream_refresh_ms)},
+                       {"resolver", {{"addresses", {o.upstream_resolver}}}}});
+  if (sources.size() == 1) return sources[0];
+  return {{"source", "multi"}, {"sources", sources}};
+}
+
+nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_after_s, const CaddyOptions& o) {
   nlohmann::json steps = nlohmann::json::array();
   if (route.strip_prefix && route.path_prefix != "/")
     steps.push_back({{"handle", {{{"handler", "rewrite"}, {"strip_path_prefix", route.path_prefix}}}}});
@@ -22,6 +41,8 @@ nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_a
                       {{{"handler", "static_response"},
                         {"status_code", 503},
                         {"headers", {{"Retry-After", {std::to_string(retry_after_s)}}}}}}}});
+  } else if (!o.upstream_resolver.empty()) {
+    steps.push_back({{"handle", {{{"handler", "reverse_proxy"}, {"dynamic_upstreams", caddyDynamicUpstreams(app, o)}}}}});
   } else {
     nlohmann::json upstreams = nlohmann::json::array();
     for (const auto& up : app.upstreams) {
@@ -59,7 +80,7 @@ nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
     nlohmann::json match = {{"host", {e.host}}};
     if (e.route->path_prefix != "/") match["path"] = {e.route->path_prefix, e.route->path_prefix + "/*"};
     routes.push_back({{"match", {match}},
-                      {"handle", {handlersFor(*e.app, *e.route, state.retry_after_s)}},
+                      {"handle", {handlersFor(*e.app, *e.route, state.retry_after_s, o)}},
                       {"terminal", true}});
   }
   const std::string address = o.listen_address.find(':') != std::string::npos ? "[" + o.listen_address + "]"
@@ -88,6 +109,18 @@ nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
   config["apps"]["tls"] = tls;
   if (!o.storage_dir.empty()) config["storage"] = {{"module", "file_system"}, {"root", o.storage_dir}};
   return config;
+}
+
+std::string upstreamName(const AppRoutes& app, std::uint16_t port) {
+  const std::string name = app.app + "." + kUpstreamZone;
+  return caddyPortsOf(app).size() > 1 ? fmt::format("p{}.{}", port, name) : name;
+}
+
+dns::Records upstreamRecords(const ProxyState& state) {
+  dns::Records records;
+  for (const auto& app : state.apps)
+    for (const auto& up : app.upstreams) records[upstreamName(app, up.port)].push_back(up.address);
+  return records;
 }
 
 }  // namespace berth::proxy::caddy

@@ -58,5 +58,59 @@ TEST(CaddyRender, AcmeIssuerAndBerthsOwnCertificates) {
   EXPECT_EQ(config["apps"]["http"]["servers"]["berth"]["listen"][0], "127.0.0.1:8080");
 }
 
+CaddyOptions dynamicOptions() {
+  auto o = options();
+  o.upstream_resolver = "udp/127.0.0.1:5391";
+  return o;
+}
+
+TEST(CaddyRender, WithAResolverAnAppsUpstreamsAreLookedUpByNameOnTheirPort) {
+  const auto config = renderConfig(state(), dynamicOptions());
+  const auto& shop = config["apps"]["http"]["servers"]["berth"]["routes"][1]["handle"][0]["routes"];
+  const auto& proxy = shop[1]["handle"][0];
+  EXPECT_EQ(proxy["handler"], "reverse_proxy");
+  EXPECT_FALSE(proxy.contains("upstreams"));
+  EXPECT_EQ(proxy["dynamic_upstreams"], nlohmann::json::parse(R"({"source": "a", "name": "shop.berth.internal",
+      "port": "3000", "refresh": "250ms", "resolver": {"addresses": ["udp/127.0.0.1:5391"]}})"));
+  EXPECT_EQ(upstreamRecords(state()), (dns::Records{{"shop.berth.internal", {"172.18.0.5"}}}));
+}
+
+TEST(CaddyRender, WithAResolverOnlyRoutesChangeTheConfigurationNotUpstreamAddresses) {
+  auto moved = state();
+  moved.apps[0].upstreams = {{"172.18.0.9", 3000}, {"172.18.0.10", 3000}};
+  EXPECT_EQ(renderConfig(moved, dynamicOptions()), renderConfig(state(), dynamicOptions()));
+  EXPECT_NE(upstreamRecords(moved), upstreamRecords(state()));
+  EXPECT_NE(renderConfig(moved, options()), renderConfig(state(), options()));  // without: every change is a load
+  auto rerouted = state();
+  rerouted.apps[0].routes[0].hosts.push_back("www.example.com");
+  EXPECT_NE(renderConfig(rerouted, dynamicOptions()), renderConfig(state(), dynamicOptions()));
+  auto otherPort = state();
+  otherPort.apps[0].upstreams[0].port = 8080;  // the port is in the configuration, not in DNS
+  EXPECT_NE(renderConfig(otherPort, dynamicOptions()), renderConfig(state(), dynamicOptions()));
+}
+
+TEST(CaddyRender, UpstreamsOnSeveralPortsAreOneNamePerPortUnderOneMultiSource) {
+  auto s = state();
+  s.apps[0].upstreams = {{"172.18.0.5", 3000}, {"172.18.0.6", 3001}, {"fd00::7", 3000}};
+  const auto config = renderConfig(s, dynamicOptions());
+  const auto& proxy = config["apps"]["http"]["servers"]["berth"]["routes"][1]["handle"][0]["routes"][1]["handle"][0];
+  EXPECT_EQ(proxy["dynamic_upstreams"]["source"], "multi");
+  const auto& sources = proxy["dynamic_upstreams"]["sources"];
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0]["name"], "p3000.shop.berth.internal");
+  EXPECT_EQ(sources[0]["port"], "3000");
+  EXPECT_EQ(sources[1]["name"], "p3001.shop.berth.internal");
+  EXPECT_EQ(upstreamRecords(s), (dns::Records{{"p3000.shop.berth.internal", {"172.18.0.5", "fd00::7"}},
+                                              {"p3001.shop.berth.internal", {"172.18.0.6"}}}));
+}
+
+TEST(CaddyRender, WithAResolverAnAppWithoutUpstreamsStillAnswers503WithRetryAfter) {
+  const auto config = renderConfig(state(), dynamicOptions());
+  const auto& api = config["apps"]["http"]["servers"]["berth"]["routes"][0]["handle"][0]["routes"];
+  EXPECT_EQ(api[1]["handle"][0]["handler"], "static_response");
+  EXPECT_EQ(api[1]["handle"][0]["status_code"], 503);
+  EXPECT_EQ(upstreamRecords(state()).count("api.berth.internal"), 0u);
+}
+
 }  // namespace
 }  // namespace berth::proxy::caddy

@@ -1,0 +1,204 @@
+// The behaviour every reverse-proxy adapter owes the agent, run against each
+// adapter with its real proxy. Servers started per test: the proxy (nginx:
+// berth's own master; Caddy 2.6: berth's own, admin API on a loopback port,
+// with the adapter's DNS responder for upstreams) on free loopback ports, and
+// three python3 http.server upstreams; no dockerd.
+// Traefik is not packaged for these machines: its adapter is tested on the
+// files it generates only (tests/unit/proxy/traefik_render_test.cpp,
+// traefik_proxy_test.cpp). Adapter-specific behaviour (nginx -t rollback,
+// Caddy's refusals, WebSockets across changes) is in proxy_nginx_test.cpp and
+// proxy_caddy_test.cpp.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "harness.hpp"
+#include "proxy/caddy/caddy_proxy.hpp"
+#include "proxy/nginx/nginx_proxy.hpp"
+#include "proxy_support.hpp"
+
+namespace berth::itest {
+namespace {
+using proxy::AppRoutes;
+using proxy::ProxyState;
+
+struct AdapterUnderTest {
+  std::unique_ptr<proxy::ReverseProxy> proxy;
+  int http_port = 0;
+  std::function<bool()> stopped;  // true once the proxy's processes are gone
+};
+
+struct AdapterFactory {
+  std::string name;
+  std::function<AdapterUnderTest(const std::string& root)> make;
+};
+
+AdapterFactory nginxFactory() {
+  return {"nginx", [](const std::string& root) {
+            proxy::nginx::NginxOptions o;
+            o.listen_address = "127.0.0.1";
+            o.http_port = freePort();
+            o.https_port = freePort();
+            o.config_dir = root + "/nginx";
+            o.runtime_dir = root + "/run";
+            auto nginx = std::make_unique<proxy::nginx::NginxProxy>(o);
+            auto* raw = nginx.get();
+            return AdapterUnderTest{std::move(nginx), o.http_port, [raw] { return raw->masterPid() == 0; }};
+          }};
+}
+
+AdapterFactory caddyFactory() {
+  return {"caddy", [](const std::string& root) {
+            proxy::caddy::CaddyOptions o;
+            o.admin_listen = "127.0.0.1:" + std::to_string(freePort());
+            o.listen_address = "127.0.0.1";
+            o.http_port = freePort();
+            o.https_port = freePort();
+            o.storage_dir = root + "/storage";
+            // Hosts without certificates make Caddy ask an ACME server: a closed loopback port here.
+            o.acme_directory_url = "https://127.0.0.1:" + std::to_string(freePort()) + "/dir";
+            auto caddy = std::make_unique<proxy::caddy::CaddyProxy>(o, root + "/caddy");
+            auto* raw = caddy.get();
+            return AdapterUnderTest{std::move(caddy), o.http_port, [raw] { return !raw->running(); }};
+          }};
+}
+
+class ProxyConformance : public ::testing::TestWithParam<AdapterFactory> {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/berth-conformance-XXXXXX";
+    root_ = ::mkdtemp(pattern.data());
+    v1_ = serve("v1", {{"index.html", "v1\n"}});
+    // A new container of the same app: same port, another address.
+    v2_ = serve("v2", {{"index.html", "v2\n"}}, "127.0.0.2", v1_.port);
+    api_ = serve("api", {{"index.html", "api\n"}, {"x.txt", "x\n"}});
+    adapter_ = GetParam().make(root_);
+    ASSERT_TRUE(adapter_.proxy->detect().ok()) << GetParam().name << " is not installed (scripts/setup.sh installs it)";
+    auto started = adapter_.proxy->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+  }
+  void TearDown() override {
+    if (adapter_.proxy) {
+      adapter_.proxy->stop();
+      eventually(adapter_.stopped, std::chrono::seconds(10));
+    }
+    upstreams_.clear();
+    std::filesystem::remove_all(root_);
+  }
+
+  // A python3 http.server serving `files` on address:port (0: a free one); its upstream.
+  proxy::Upstream serve(const std::string& name, const std::map<std::string, std::string>& files,
+                        const std::string& address = "127.0.0.1", int port = 0) {
+    const std::string dir = root_ + "/" + name;
+    std::filesystem::create_directories(dir);
+    for (const auto& [file, text] : files) std::ofstream(dir + "/" + file) << text;
+    if (port == 0) port = freePort();
+    upstreams_.push_back(Process::spawn({"/usr/bin/python3", "-m", "http.server", std::to_string(port), "--bind",
+                                         address, "--directory", dir},
+                                        root_ + "/" + name + ".log"));
+    EXPECT_TRUE(eventually([&] { return request(port, "x", "/", false, address).status == 200; }))
+        << upstreams_.back()->log();
+    return {address, static_cast<std::uint16_t>(port)};
+  }
+
+  static AppRoutes app(const std::string& name, const std::string& host, const std::string& prefix, bool strip,
+                       std::vector<proxy::Upstream> upstreams) {
+    return AppRoutes{name, {{{host}, prefix, strip}}, std::move(upstreams), false};
+  }
+
+  ProxyAnswer get(const std::string& host, const std::string& target) {
+    return request(adapter_.http_port, host, target);
+  }
+
+  void applyOk(const ProxyState& state) {
+    auto applied = adapter_.proxy->apply(state);
+    ASSERT_TRUE(applied.ok()) << applied.error().message;
+  }
+
+  std::string root_;
+  std::vector<std::unique_ptr<Process>> upstreams_;
+  proxy::Upstream v1_, v2_, api_;
+  AdapterUnderTest adapter_;
+};
+
+TEST_P(ProxyConformance, ARouteIsServedByItsHost) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {v1_}));
+  applyOk(s);
+  const auto answer = get("web.test", "/");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "v1\n");
+  EXPECT_NE(get("other.test", "/").body, "v1\n");
+}
+
+TEST_P(ProxyConformance, TwoAppsShareAHostByPathPrefixAndStripPrefixRemovesIt) {
+  ProxyState s;
+  s.apps.push_back(app("web", "shop.test", "/", false, {v1_}));
+  s.apps.push_back(app("api", "shop.test", "/api", true, {api_}));
+  applyOk(s);
+  EXPECT_EQ(get("shop.test", "/").body, "v1\n");
+  EXPECT_EQ(get("shop.test", "/api/").body, "api\n");  // the api server has no /api/ of its own
+  EXPECT_EQ(get("shop.test", "/api/x.txt").body, "x\n");
+  EXPECT_EQ(get("shop.test", "/x.txt").status, 404);  // web's, which has no x.txt
+  s.apps[1].routes[0].strip_prefix = false;
+  applyOk(s);
+  EXPECT_EQ(get("shop.test", "/api/x.txt").status, 404);  // api now sees /api/x.txt
+}
+
+TEST_P(ProxyConformance, AnAppWithoutUpstreamsAnswers503WithRetryAfter) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {}));
+  s.retry_after_s = 7;
+  applyOk(s);
+  const auto answer = get("web.test", "/");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.retry_after, "7");
+}
+
+TEST_P(ProxyConformance, AnInvalidStateIsRefusedAndThePreviousConfigurationKeepsServing) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {v1_}));
+  applyOk(s);
+  auto hostile = s;
+  hostile.apps[0].routes[0].path_prefix = "/x;return 200 pwned";
+  hostile.apps[0].upstreams = {v2_};
+  auto applied = adapter_.proxy->apply(hostile);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.error().code, "invalid_argument");
+  EXPECT_NE(applied.error().message.find("path_prefix"), std::string::npos) << applied.error().message;
+  EXPECT_EQ(get("web.test", "/").body, "v1\n");
+}
+
+TEST_P(ProxyConformance, AnUpstreamChangeIsServedOnceApplyReturns) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {v1_}));
+  applyOk(s);
+  EXPECT_EQ(get("web.test", "/").body, "v1\n");
+  s.apps[0].upstreams = {v2_};
+  applyOk(s);
+  EXPECT_EQ(get("web.test", "/").body, "v2\n");
+  s.apps[0].upstreams = {v1_};
+  applyOk(s);
+  EXPECT_EQ(get("web.test", "/").body, "v1\n");
+}
+
+TEST_P(ProxyConformance, ARemovedAppIsNoLongerServed) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {v1_}));
+  s.apps.push_back(app("api", "api.test", "/", false, {api_}));
+  applyOk(s);
+  EXPECT_EQ(get("api.test", "/").body, "api\n");
+  s.apps.pop_back();
+  applyOk(s);
+  EXPECT_NE(get("api.test", "/").body, "api\n");
+  EXPECT_EQ(get("web.test", "/").body, "v1\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Adapters, ProxyConformance, ::testing::Values(nginxFactory(), caddyFactory()),
+                         [](const ::testing::TestParamInfo<AdapterFactory>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace berth::itest
