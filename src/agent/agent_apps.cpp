@@ -77,6 +77,22 @@ void Agent::Impl::runAppCommand(const std::string& corr, const std::string& verb
   asio::post(io, [this, corr, outcome] { complete(corr, outcome); });
   sup->runDeferred(args.value("app", std::string()));
   publishRunning(false);  // once the old version is gone too: one look at what runs
+  if (outcome.ok) queueCertificateRefresh();  // a new host gets its certificate now, not at the next pass
+}
+
+// Certificates are issued on a key of their own (ACME round trips take seconds), one run at a time.
+void Agent::Impl::queueCertificateRefresh() {
+  {
+    std::lock_guard lock(reconcile_mutex);
+    if (!settle_queued.insert("certificates").second) return;
+  }
+  workers->post("certificates", [this] {
+    {
+      std::lock_guard lock(reconcile_mutex);
+      settle_queued.erase("certificates");
+    }
+    router->refreshCertificates();
+  });
 }
 
 // Every second: the settling steps of apps with an update settling (drain, watch window); a step
@@ -139,6 +155,7 @@ void Agent::Impl::scheduleReconcile() {
         }
         sup->reportUnknown();
         router->keepAlive();
+        queueCertificateRefresh();
         publishRunning(true);
       }
       asio::post(io, [this] { scheduleReconcile(); });

@@ -144,6 +144,7 @@ struct Agent::Impl {
   // overlaps the app's own commands) and skips apps whose last one still waits.
   void scheduleReconcile();
   void scheduleSettle();
+  void queueCertificateRefresh();
 
   // ---- logs (I/O thread) ----
 

@@ -1,13 +1,35 @@
 #include "agent/app_router.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "common/logging.hpp"
 
 namespace berth::agent {
 
-ProxyRouter::ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s)
-    : proxy_(std::move(proxy)), retry_after_s_(retry_after_s) {}
+ProxyRouter::ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s,
+                         std::shared_ptr<CertificateProvider> certificates)
+    : proxy_(std::move(proxy)), retry_after_s_(retry_after_s), certificates_(std::move(certificates)) {}
+
+std::vector<std::string> ProxyRouter::hostsLocked(const std::map<std::string, proxy::AppRoutes>& apps) const {
+  std::set<std::string> hosts;
+  for (const auto& [name, app] : apps)
+    for (const auto& r : app.routes) hosts.insert(r.hosts.begin(), r.hosts.end());
+  return {hosts.begin(), hosts.end()};
+}
+
+void ProxyRouter::refreshCertificates() {
+  if (!certificates_) return;
+  std::vector<std::string> hosts;
+  {
+    std::lock_guard lock(mutex_);
+    hosts = hostsLocked(apps_);
+  }
+  // Issuing blocks (ACME round trips): not under the lock, so routes keep moving meanwhile.
+  if (!certificates_->refresh(hosts)) return;
+  std::lock_guard lock(mutex_);
+  if (auto r = applyLocked(apps_); !r) log::error("new certificates not served", {{"error", r.error().message}});
+}
 
 Result<void> ProxyRouter::ensureStartedLocked() {
   if (started_) return Ok{};
@@ -41,6 +63,10 @@ Result<void> ProxyRouter::applyLocked(std::map<std::string, proxy::AppRoutes> ne
   proxy::ProxyState state;
   state.retry_after_s = retry_after_s_;
   for (const auto& [name, app] : next) state.apps.push_back(app);
+  if (certificates_) {
+    state.certificates = certificates_->certificatesFor(hostsLocked(next));
+    state.acme_challenge_dir = certificates_->challengeDirectory();
+  }
   if (auto applied = proxy_->apply(state); !applied)
     return makeError("proxy_failed", proxy_->name() + ": " + applied.error().message);
   apps_ = std::move(next);
@@ -85,6 +111,7 @@ nlohmann::json ProxyRouter::describe() const {
     apps[name] = {{"hosts", hosts}, {"upstreams", upstreams}};
   }
   nlohmann::json out = {{"adapter", proxy_->name()}, {"ready", started_}, {"apps", apps}};
+  if (certificates_) out["certificates"] = certificates_->status(hostsLocked(apps_));
   if (!problem_.empty()) out["problem"] = problem_;
   return out;
 }

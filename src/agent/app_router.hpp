@@ -17,6 +17,25 @@
 
 namespace berth::agent {
 
+// Where HTTPS certificates for routed hosts come from (berth's ACME client, a
+// local CA for `berth dev`, uploaded files). The router asks on every change;
+// the answer must be quick (files already on disk): issuing happens in
+// refresh(), which the agent calls on a worker now and then, and which
+// returns true when a certificate was added or replaced (the router then
+// serves it). Thread-safe.
+class CertificateProvider {
+ public:
+  virtual ~CertificateProvider() = default;
+  // The certificate files held for any of `hosts` (hosts without one are served on HTTP).
+  virtual std::map<std::string, proxy::CertificateFiles> certificatesFor(const std::vector<std::string>& hosts) = 0;
+  // Issues or renews what `hosts` need, blocking; true when anything changed.
+  virtual bool refresh(const std::vector<std::string>& hosts) = 0;
+  // The directory the proxy serves at /.well-known/acme-challenge/ ("" none).
+  virtual std::string challengeDirectory() const { return ""; }
+  // Per host: {issuer, not_after, state, last_error, next_try}, for `berth app show`, the API and /metrics.
+  virtual nlohmann::json status(const std::vector<std::string>& hosts) = 0;
+};
+
 class AppRouter {
  public:
   virtual ~AppRouter() = default;
@@ -31,6 +50,9 @@ class AppRouter {
   virtual nlohmann::json describe() const = 0;
   // Called now and then: starts the proxy again if it died, with what it served.
   virtual void keepAlive() {}
+  // Called now and then on a worker: issues and renews certificates for the
+  // routed hosts, and serves new ones.
+  virtual void refreshCertificates() {}
 };
 
 // A node without a proxy (setting proxy=none): routes are not served, and
@@ -50,8 +72,10 @@ class NoRouter final : public AppRouter {
 // deployment fails clearly instead of pretending.
 class ProxyRouter final : public AppRouter {
  public:
-  ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s);
+  ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s,
+              std::shared_ptr<CertificateProvider> certificates = nullptr);
   void keepAlive() override;
+  void refreshCertificates() override;
   Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
                      const std::vector<proxy::Upstream>& upstreams) override;
   Result<void> unroute(const std::string& app) override;
@@ -62,11 +86,13 @@ class ProxyRouter final : public AppRouter {
  private:
   Result<void> applyLocked(std::map<std::string, proxy::AppRoutes> next);
   Result<void> ensureStartedLocked();
+  std::vector<std::string> hostsLocked(const std::map<std::string, proxy::AppRoutes>& apps) const;
 
   std::unique_ptr<proxy::ReverseProxy> proxy_;
   std::string problem_;  // why it could not start, as last seen
   bool started_ = false;
   int retry_after_s_;
+  std::shared_ptr<CertificateProvider> certificates_;
   mutable std::mutex mutex_;  // one apply at a time, in the order asked
   std::map<std::string, proxy::AppRoutes> apps_;  // as last applied
 };
