@@ -78,6 +78,9 @@ struct AcmeClient::Impl {
     auto url = net::parseUrl(url_text);
     if (!url) return acmeFailed(step, url.error().message);
     request.target = url->path;
+    // With its port: CAs build the URLs of their answers from it (Pebble does).
+    const std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
+    request.headers["host"] = url->port == "443" ? host : host + ":" + url->port;
     request.max_response_bytes = settings.max_response_bytes;
     auto response = net::httpsRequest(*url, *tls, request, settings.request_timeout);
     if (!response) return makeError("acme_unreachable", "ACME " + step + ": " + response.error().message);
@@ -291,6 +294,11 @@ Result<std::unique_ptr<AcmeClient>> AcmeClient::create(AcmeSettings settings) {
     boost::system::error_code ec;
     impl->tls->add_certificate_authority(boost::asio::buffer(*pem), ec);
     if (ec) return invalidField("acme_ca_file", "must hold a PEM certificate: " + ec.message());
+  }
+  // <state_dir>/acme/account: the acme level is created private too when missing.
+  const std::string account_parent = std::filesystem::path(settings.account_dir).parent_path().string();
+  if (!account_parent.empty() && !std::filesystem::exists(account_parent)) {
+    if (auto r = pki::ensurePrivateDirectory(account_parent); !r) return r.error();
   }
   if (auto r = pki::ensurePrivateDirectory(settings.account_dir); !r) return r.error();
   std::error_code ec;

@@ -13,6 +13,15 @@ namespace {
 constexpr const char* kSourceAcme = "acme";
 constexpr const char* kSourceUploaded = "uploaded";
 
+// <state_dir>/acme/certs/<host>, each level private (0700), created when missing.
+Result<void> ensureHostDirectory(const std::string& certs_dir, const std::string& host) {
+  const std::string acme_dir = std::filesystem::path(certs_dir).parent_path().string();
+  for (const auto& dir : {acme_dir, certs_dir, certs_dir + "/" + host}) {
+    if (auto r = pki::ensurePrivateDirectory(dir); !r) return r;
+  }
+  return {};
+}
+
 bool isWildcard(const std::string& host) { return host.rfind("*.", 0) == 0; }
 
 // The host as a directory name: validated, so no '/', "..", or control characters.
@@ -71,7 +80,7 @@ CertificateManager::Entry CertificateManager::load(const std::string& host) cons
 }
 
 Result<void> CertificateManager::saveState(const CertificateStatus& s) const {
-  if (auto r = pki::ensurePrivateDirectory(hostDir(s.host)); !r) return r;
+  if (auto r = ensureHostDirectory(certs_dir_, s.host); !r) return r;
   return pki::writePrivateFile(hostDir(s.host) + "/state.json",
                                nlohmann::json{{"source", s.source},
                                               {"failures", s.failures},
@@ -81,7 +90,8 @@ Result<void> CertificateManager::saveState(const CertificateStatus& s) const {
 }
 
 bool CertificateManager::usable(const Entry& entry, UnixMs now) const {
-  return entry.has_certificate && now >= entry.status.not_before && now < entry.status.not_after;
+  // not_before is not checked: a CA whose clock runs a little ahead must not leave a fresh certificate unserved.
+  return entry.has_certificate && now < entry.status.not_after;
 }
 
 void CertificateManager::refresh(const std::string& host) {
@@ -129,7 +139,7 @@ void CertificateManager::refresh(const std::string& host) {
                                     : Result<ChainFacts>(issued.error());
   if (facts) {
     const auto files = filesOf(host);
-    Result<void> written = pki::ensurePrivateDirectory(hostDir(host));
+    Result<void> written = ensureHostDirectory(certs_dir_, host);
     if (written) written = pki::writePrivateFile(files.key_path, issued->key_pem);
     if (written) written = pki::writePrivateFile(files.certificate_path, issued->chain_pem);
     if (!written) facts = written.error();
@@ -189,7 +199,7 @@ Result<proxy::CertificateFiles> CertificateManager::upload(const std::string& ho
   auto facts = checkUploadedCertificate(cert_pem, key_pem, host, clock_());
   if (!facts) return facts.error();
   const auto files = filesOf(host);
-  if (auto r = pki::ensurePrivateDirectory(hostDir(host)); !r) return r.error();
+  if (auto r = ensureHostDirectory(certs_dir_, host); !r) return r.error();
   if (auto r = pki::writePrivateFile(files.key_path, key_pem); !r) return r.error();
   if (auto r = pki::writePrivateFile(files.certificate_path, cert_pem); !r) return r.error();
   Entry entry;
