@@ -77,6 +77,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, AgentParts part
   impl->sampler = HostSampler(std::move(parts.host_reader));
   impl->clock = std::move(parts.clock);
   impl->journal = std::move(parts.journal);
+  impl->router = parts.router ? std::move(parts.router) : std::make_unique<NoRouter>();
   auto loaded = loadAgentState(impl->config.state_dir);
   if (!loaded) return loaded.error();
   char host[256] = {0};
@@ -149,6 +150,7 @@ void Agent::run() {
     if (i.ensureSupervisor()) i.publishRunning(false);
   });
   i.scheduleReconcile();
+  i.scheduleSettle();
   asio::co_spawn(i.io, i.mainLoop(), asio::detached);
   i.io.run();
   i.workers.reset();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "agent/app_router.hpp"
 #include "agent/command_journal.hpp"
 #include "agent/verbs.hpp"
 #include "common/clock.hpp"
@@ -33,13 +34,23 @@ struct AgentConfig {
   bool handle_signals = true;
   // Apps: the container runtime and the resources kept back from apps.
   std::string docker_socket = "/var/run/docker.sock";
-  std::string docker_network;  // "" = the daemon's default bridge
+  // The bridge network app containers join and the proxy reaches them on (created when missing);
+  // "" = the daemon's default bridge.
+  std::string docker_network = "berth";
   int reconcile_interval_s = 10;
   std::int64_t reserved_cpu_millicores = 0;
   std::int64_t reserved_memory_bytes = 0;
   // Each app container's Docker log (json-file), rotated at this size, this many files kept.
   std::string container_log_max_size = "10m";
   int container_log_max_files = 3;
+  // The reverse proxy in front of routed apps (docs/routes.md): nginx (default), caddy, traefik or none.
+  std::string proxy = "nginx";
+  std::string proxy_listen_address;  // "" = every address
+  int proxy_http_port = 80;
+  int proxy_https_port = 443;
+  int proxy_shutdown_timeout_s = 3600;  // nginx: how long connections open at a reload may stay on old workers
+  std::string traefik_dynamic_file = "/etc/traefik/dynamic/berth.yml";
+  std::string base_domain;  // this node's own base domain for generated app domains, over the server's
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.
@@ -64,6 +75,7 @@ struct AgentParts {
   CommandJournal journal;  // <state_dir>/commands.json as loaded
   HostReader host_reader;
   Clock clock = systemNowMs;
+  std::unique_ptr<AppRouter> router;  // the node's reverse proxy (NoRouter when none)
 };
 
 class Agent {

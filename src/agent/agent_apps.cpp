@@ -20,10 +20,19 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
     log::error("sealing key unavailable", {{"error", key.error().message}});
     return nullptr;
   }
+  if (!config.docker_network.empty() && config.docker_network != "bridge") {
+    if (auto network = (*connected)->ensureNetwork(config.docker_network); !network) {
+      log::error("app network unavailable", {{"network", config.docker_network}, {"error", network.error().message}});
+      return nullptr;
+    }
+  }
   runtime = std::move(*connected);
   SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
   options.container_log_max_size = config.container_log_max_size;
   options.container_log_max_files = config.container_log_max_files;
+  options.router = router.get();
+  options.base_domain = config.base_domain;
+  options.clock = clock;
   auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {
     asio::post(io, [this, event] {
       Envelope e = frame(FrameType::Event);
@@ -38,6 +47,7 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
     return nullptr;
   }
   supervisor = std::move(sup);
+  supervisor->restoreRoutes();  // every app's routes in one proxy change, before any per-app work
   auto apiVersion = runtime->apiVersion();
   const std::string version = apiVersion ? *apiVersion : "";
   asio::post(io, [this, connected = runtime.get()] { log_runtime = connected; });
@@ -69,6 +79,37 @@ void Agent::Impl::runAppCommand(const std::string& corr, const std::string& verb
   publishRunning(false);  // once the old version is gone too: one look at what runs
 }
 
+// Every second: one settling step per app with an update settling (drain, watch window), on the
+// app's key so it never overlaps the app's commands; a step still queued is not queued twice.
+void Agent::Impl::scheduleSettle() {
+  settle_timer.expires_after(kSettleTick);
+  settle_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped) return;
+    AppSupervisor* sup = nullptr;
+    {
+      std::lock_guard lock(runtime_mutex);
+      sup = supervisor.get();
+    }
+    if (sup) {
+      for (const auto& app : sup->settlingApps()) {
+        {
+          std::lock_guard lock(reconcile_mutex);
+          if (!settle_queued.insert(app).second) continue;
+        }
+        workers->post(app, [this, sup, app] {
+          {
+            std::lock_guard lock(reconcile_mutex);
+            settle_queued.erase(app);
+          }
+          sup->settle(app);
+          publishRunning(false);
+        });
+      }
+    }
+    scheduleSettle();
+  });
+}
+
 // Each pass queues one reconcile per app on that app's key (so it never
 // overlaps the app's own commands) and skips apps whose last one still waits.
 void Agent::Impl::scheduleReconcile() {
@@ -91,6 +132,7 @@ void Agent::Impl::scheduleReconcile() {
           });
         }
         sup->reportUnknown();
+        router->keepAlive();
         publishRunning(true);
       }
       asio::post(io, [this] { scheduleReconcile(); });

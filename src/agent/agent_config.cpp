@@ -1,6 +1,9 @@
 #include <algorithm>
 
 #include "agent/agent.hpp"
+#include <boost/asio/ip/address.hpp>
+
+#include "apps/domains.hpp"
 #include "apps/validation.hpp"
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
@@ -33,7 +36,8 @@ const std::vector<std::string>& agentConfigKeys() {
       "state_dir", "server",    "join",         "ca_pin",          "site",
       "labels",    "log_level", "clock_skew_s", "max_envelope_lifetime_s", "max_frame_bytes", "backoff_cap_s",
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
-      "container_log_max_size", "container_log_max_files"};
+      "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
+      "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain"};
   return keys;
 }
 
@@ -48,7 +52,11 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"join", &config.join_token},     {"ca_pin", &config.ca_pin},
                                                     {"site", &config.site},           {"log_level", &config.log_level},
                                                     {"docker_socket", &config.docker_socket},
-                                                    {"docker_network", &config.docker_network}};
+                                                    {"docker_network", &config.docker_network},
+                                                    {"proxy", &config.proxy},
+                                                    {"proxy_listen_address", &config.proxy_listen_address},
+                                                    {"traefik_dynamic_file", &config.traefik_dynamic_file},
+                                                    {"base_domain", &config.base_domain}};
   for (auto& [name, target] : strings) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
@@ -87,7 +95,10 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"max_frame_bytes", &config.max_frame_bytes, 1024, 64 << 20},
                                                     {"backoff_cap_s", &config.backoff_cap_s, 1, 3600},
                                                     {"reconcile_interval_s", &config.reconcile_interval_s, 1, 3600},
-                                                    {"container_log_max_files", &config.container_log_max_files, 1, 100}};
+                                                    {"container_log_max_files", &config.container_log_max_files, 1, 100},
+                                                    {"proxy_http_port", &config.proxy_http_port, 1, 65535},
+                                                    {"proxy_https_port", &config.proxy_https_port, 1, 65535},
+                                                    {"proxy_shutdown_timeout_s", &config.proxy_shutdown_timeout_s, 1, 86400}};
   for (auto& [name, target, min, max] : ints) {
     if (!merged.contains(name)) continue;
     auto value = intField(merged[name], name, min, max);
@@ -104,6 +115,23 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                     text.find_first_not_of("0") != std::string::npos && text[0] != '0';
     if (!ok) return fieldError("container_log_max_size", "must be a size such as 10m, 512k or 1g");
     config.container_log_max_size = text;
+  }
+  if (config.proxy != "nginx" && config.proxy != "caddy" && config.proxy != "traefik" && config.proxy != "none")
+    return fieldError("proxy", "must be nginx, caddy, traefik or none");
+  if (config.proxy_http_port == config.proxy_https_port)
+    return fieldError("proxy_https_port", "must differ from proxy_http_port");
+  if (!config.proxy_listen_address.empty()) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(config.proxy_listen_address, ec);
+    if (ec) return fieldError("proxy_listen_address", "must be an IPv4 or IPv6 address");
+  }
+  if (!config.traefik_dynamic_file.empty() &&
+      (config.traefik_dynamic_file.front() != '/' || config.traefik_dynamic_file.find("..") != std::string::npos))
+    return fieldError("traefik_dynamic_file", "must be an absolute path without '..'");
+  if (!config.base_domain.empty()) {
+    auto base = apps::validateDomain(config.base_domain, false, "base_domain");
+    if (!base) return makeError("invalid_config", "config " + base.error().message);
+    config.base_domain = *base;
   }
   if (merged.contains("reserved_cpu")) {
     const auto& v = merged["reserved_cpu"];

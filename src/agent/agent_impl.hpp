@@ -63,6 +63,7 @@ inline constexpr std::size_t kMaxLinesPerLogFrame = 500;
 inline constexpr auto kLogCursorSaveInterval = std::chrono::seconds(1);
 inline constexpr int kSessionBackoffCapS = 15;  // once a session has existed
 inline constexpr int kRuntimeThreads = 4;  // app work in parallel across apps, in order within one
+inline constexpr auto kSettleTick = std::chrono::seconds(1);  // drain and watch deadlines are checked this often
 
 struct Agent::Impl {
   AgentConfig config;
@@ -95,6 +96,8 @@ struct Agent::Impl {
   bool runtime_warned = false;
   std::mutex reconcile_mutex;
   std::set<std::string> reconcile_queued;  // apps with a reconcile task waiting
+  std::set<std::string> settle_queued;     // apps with a settle step waiting
+  std::unique_ptr<AppRouter> router;       // the node's reverse proxy; outlives the supervisor that points at it
   runtime::ContainerRuntime* log_runtime = nullptr;  // `runtime`, told to the I/O thread once connected
   // Container id -> its log subscription; the number tells a late end of an
   // earlier subscription of the same container from the current one.
@@ -113,6 +116,7 @@ struct Agent::Impl {
   std::int64_t started_ms = systemNowMs();
   nlohmann::json container_stats = nlohmann::json::array();
   asio::steady_timer reconcile_timer{io};
+  asio::steady_timer settle_timer{io};
   std::unique_ptr<KeyedWorkers> workers;  // declared last: joined first on destruction
 
   Envelope frame(FrameType type) const;
@@ -139,6 +143,7 @@ struct Agent::Impl {
   // Each pass queues one reconcile per app on that app's key (so it never
   // overlaps the app's own commands) and skips apps whose last one still waits.
   void scheduleReconcile();
+  void scheduleSettle();
 
   // ---- logs (I/O thread) ----
 

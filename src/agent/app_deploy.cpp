@@ -128,58 +128,34 @@ Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const app
 
 Result<void> AppSupervisor::waitHealthy(const std::string& id, const apps::DeploymentSpec& spec) {
   const auto started = SteadyClock::now();
-  auto stillRunning = [&]() -> Result<runtime::ContainerInfo> {
-    auto info = runtime_.inspect(id);
-    if (!info) return info.error();
-    if (!*info) return makeError("container_gone", "the container was removed while starting");
-    if ((*info)->state != "running")
-      return makeError("exited", "the container " + (*info)->state + " with exit code " +
-                                     std::to_string((*info)->exit_code));
-    return **info;
+  auto pauseFor = [&](std::chrono::milliseconds total) -> Result<void> {
+    for (auto slept = std::chrono::milliseconds(0); slept < total; slept += std::chrono::milliseconds(20)) {
+      if (stopping_) return makeError("interrupted", "the agent is shutting down");
+      std::this_thread::sleep_for(std::min(std::chrono::milliseconds(20), total));
+    }
+    return Ok{};
   };
   if (!spec.health) {
-    std::this_thread::sleep_for(kSettleTime);
-    auto info = stillRunning();
-    if (!info) return info.error();
-    return Ok{};
+    if (auto paused = pauseFor(kSettleTime); !paused) return paused.error();
+    return probeOnce(id, spec);
   }
   const auto& check = *spec.health;
-  int failures = 0;
-  std::string lastReason;
+  // Probed often while it starts (the sooner it is seen healthy, the sooner it takes traffic), but
+  // given as long as `retries` failures one interval apart would give it, after its start period.
+  const auto budget = std::chrono::milliseconds(check.start_period_ms + check.retries * check.interval_ms);
+  const auto pause = std::min(std::chrono::milliseconds(kStartupProbeInterval), std::chrono::milliseconds(check.interval_ms));
+  int probes = 0;
   while (true) {
-    auto info = stillRunning();
-    if (!info) return info.error();
-    Result<void> probe = Ok{};
-    const int timeout = static_cast<int>(check.timeout_ms);
-    std::string ip = info->ip_address;
-    std::uint16_t port = check.port;
-    if (ip.empty() && spec.publish) ip = "127.0.0.1", port = spec.publish;  // no bridge: go through the host port
-    switch (check.kind) {
-      case apps::HealthCheckKind::Http:
-        probe = ip.empty() ? makeError("probe_failed", "the container has no IP address") : probeHttp(ip, port, check.path, timeout);
-        break;
-      case apps::HealthCheckKind::Tcp:
-        probe = ip.empty() ? makeError("probe_failed", "the container has no IP address") : probeTcp(ip, port, timeout);
-        break;
-      case apps::HealthCheckKind::Command: {
-        auto code = runtime_.exec(id, check.command, timeout);
-        if (!code) probe = makeError("probe_failed", code.error().message);
-        else if (*code != 0) probe = makeError("probe_failed", "command exited " + std::to_string(*code));
-        break;
-      }
-    }
+    auto probe = probeOnce(id, spec);
+    ++probes;
     if (probe) return Ok{};
-    lastReason = probe.error().message;
-    const bool inStartPeriod = SteadyClock::now() - started < std::chrono::milliseconds(check.start_period_ms);
-    if (!inStartPeriod && ++failures >= check.retries) {
-      return makeError("unhealthy", "health check failed " + std::to_string(failures) + " times: " + lastReason);
-    }
-    for (auto slept = std::chrono::milliseconds(0); slept < std::chrono::milliseconds(check.interval_ms);
-         slept += std::chrono::milliseconds(50)) {
-      if (stopping_) return makeError("interrupted", "the agent is shutting down");
-      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::milliseconds(50),
-                                                                       std::chrono::milliseconds(check.interval_ms)));
-    }
+    if (probe.error().code != "probe_failed") return probe.error();  // exited, gone, runtime away: waiting will not help
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started);
+    if (elapsed >= budget)
+      return makeError("unhealthy", "health check failed " + std::to_string(check.retries) + " times (" +
+                                        std::to_string(probes) + " probes in " + std::to_string(elapsed.count()) +
+                                        " ms): " + probe.error().message);
+    if (auto paused = pauseFor(pause); !paused) return paused.error();
   }
 }
 
@@ -199,13 +175,24 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   }
   auto spec = apps::parseDeploymentSpec(args.value("spec", nlohmann::json::object()));
   if (!spec) return fail(spec.error());
-  AppRecord next = record(app).value_or(AppRecord{});
+  const nlohmann::json routing = args.value("routing", nlohmann::json::object());
+  if (auto parsed = parseRouting(routing); !parsed) return fail(parsed.error());
+  if (args.contains("downtime") && !args["downtime"].is_boolean())
+    return fail("invalid_argument", "field 'args.downtime': must be true or false");
+  const std::optional<AppRecord> before = record(app);
+  AppRecord next = before.value_or(AppRecord{});
   next.app = app;
   next.deployment = number;
   next.deployment_id = deploymentId;
   next.spec = args["spec"];
   next.running = true;
   next.keep = std::max(1, args.value("keep", 3));
+  next.routing = routing;
+  auto routes = routesOf(next, *spec);
+  if (!routes) return fail(routes.error());
+  // Routed apps switch over without downtime; a host port can be bound once, so an app that
+  // publishes one (or a deploy the server allowed downtime for) stops the old version first.
+  const bool overlap = !routes->empty() && !spec->publish && !args.value("downtime", false);
 
   emit(app, number, "pulling", "");
   auto image = ensureImage(*spec, args.value("image", std::string()));
@@ -218,15 +205,15 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   for (const auto& h : next.history) pulled |= h.image == next.image && h.pulled;
   emit(app, number, "starting", "image " + next.image);
 
-  auto before = containersOf(app);
-  if (!before) {
-    markUnreachable(app, number, before.error());
-    emit(app, number, "failed", before.error().message);
-    return fail(before.error());
+  auto existing = containersOf(app);
+  if (!existing) {
+    markUnreachable(app, number, existing.error());
+    emit(app, number, "failed", existing.error().message);
+    return fail(existing.error());
   }
   std::vector<std::string> stoppedOld;
-  if (spec->publish) {  // the host port can be bound once: the old version steps aside first
-    for (const auto& c : *before) {
+  if (!overlap && (spec->publish || args.value("downtime", false))) {
+    for (const auto& c : *existing) {
       if (!isCurrent(c, next) && c.state == "running") {
         (void)runtime_.stop(c.id, options_.stop_timeout_s);
         stoppedOld.push_back(c.id);
@@ -247,6 +234,8 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     if (!outcome) break;
     outcome = waitHealthy(id, *spec);
   }
+  // Healthy: the route moves to the new containers (the proxy serves them when this returns).
+  if (outcome && (!routes->empty() || (before && !before->routing.empty()))) outcome = routeTo(next, *spec, ids);
   if (!outcome) {
     // The running version stays up: drop what this deployment started, bring back what it stopped.
     for (const auto& id : ids) (void)runtime_.remove(id, true);
@@ -255,20 +244,41 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     return fail(outcome.error().code, outcome.error().message);
   }
   if (next.history.empty() || next.history.back().deployment != number) next.history.push_back({number, next.image, pulled, image->second ? spec->image : ""});
+  const std::int64_t now = options_.clock();
+  if (next.watch) {
+    // A new deploy ends the previous one's watch window: its predecessor goes once drained.
+    for (auto& r : next.retiring) {
+      if (r.deployment == next.watch->previous.deployment) r.remove_at = std::min(r.remove_at, r.stop_at);
+    }
+    next.watch.reset();
+  }
+  std::vector<std::string> replaced;
+  for (const auto& c : *existing) {
+    const bool current = isCurrent(c, next) && labelInt(c, kReplica) < spec->replicas;
+    const bool retiring = std::any_of(next.retiring.begin(), next.retiring.end(), [&](const Retiring& r) { return r.id == c.id; });
+    if (!current && !retiring) replaced.push_back(c.id);
+  }
+  const bool sameDeployment = before && before->deployment == number;
+  if (overlap && before && !sameDeployment) {
+    // Out of the route now; in-flight requests finish during the drain, then the old version stops
+    // and is kept (stopped) until the watch window closes, for a switch back.
+    const std::int64_t stopAt = now + spec->drain_ms;
+    const std::int64_t removeAt = now + std::max(spec->drain_ms, spec->watch_ms);
+    for (const auto& id : replaced) next.retiring.push_back({id, before->deployment, stopAt, removeAt, false});
+    if (spec->watch_ms > 0 && before->running && !replaced.empty())
+      next.watch = Watch{{before->deployment, before->deployment_id, before->spec, before->image}, now + spec->watch_ms,
+                         now, 0, ""};
+    replaced.clear();
+  }
   if (auto saved = put(app, next); !saved) log::error("app state not saved", {{"error", saved.error().message}});
   emit(app, number, "healthy", "");
-  const int replicas = spec->replicas;
   std::lock_guard lock(mutex_);
-  deferred_[app].push_back([this, app, next, replicas] {
-    auto all = containersOf(app);
-    for (const auto& c : all ? *all : std::vector<runtime::ContainerInfo>{}) {
-      const bool current = isCurrent(c, next) && labelInt(c, kReplica) < replicas;
-      if (!current) (void)runtime_.remove(c.id, true);
-    }
+  deferred_[app].push_back([this, app, replaced] {
+    for (const auto& id : replaced) (void)runtime_.remove(id, true);
     pruneImages(app);
   });
   VerbOutcome out;
-  out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}};
+  out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}, {"routes", apps::toJson(*routes)}};
   return out;
 }
 

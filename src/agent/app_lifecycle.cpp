@@ -3,6 +3,8 @@
 #include "agent/app_supervisor.hpp"
 #include "agent/app_supervisor_internal.hpp"
 
+#include <algorithm>
+
 #include "common/logging.hpp"
 
 namespace berth::agent {
@@ -22,6 +24,10 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
   }
   if (auto saved = put(app, record); !saved) return fail(saved.error());
   std::vector<std::string> ids;
+  if (!running || restart) {
+    // Out of the route first: while nothing runs the proxy answers 503 with Retry-After, not 502.
+    if (auto routed = routeTo(record, *spec, {}); !routed) return fail(routed.error());
+  }
   for (const auto& c : *all) {
     if (!isCurrent(c, record)) continue;
     if (!running || restart) {
@@ -43,6 +49,10 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
         return fail(healthy.error());
       }
     }
+    if (auto routed = routeTo(record, *spec, ids); !routed) {
+      emit(app, record.deployment, "route_failed", routed.error().message);
+      return fail(routed.error());
+    }
   }
   const std::string state = running ? "healthy" : "stopped";
   if (changed || restart) emit(app, record.deployment, state, restart ? "restarted" : "");
@@ -59,6 +69,9 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes, const st
     if (auto spec = apps::parseDeploymentSpec(found->spec)) {
       for (const auto& [name, path] : spec->volumes) volumeNames.insert(volumeName(app, name));
     }
+  }
+  if (options_.router) {
+    if (auto unrouted = options_.router->unroute(app); !unrouted) return fail(unrouted.error());
   }
   int removed = 0;
   auto all = containersOf(app);
@@ -160,6 +173,9 @@ void AppSupervisor::reconcileApp(const std::string& app) {
   std::map<int, runtime::ContainerInfo> current;
   for (const auto& c : *all) {
     const int replica = labelInt(c, kReplica);
+    const bool retiring = std::any_of(record.retiring.begin(), record.retiring.end(),
+                                      [&](const Retiring& r) { return r.id == c.id; });
+    if (retiring) continue;  // an old version draining or kept for a switch back: settle() owns it
     if (!isCurrent(c, record) || replica < 0 || replica >= spec->replicas) {
       if (auto removed = runtime_.remove(c.id, true); !removed) {
         if (removed.error().code == "runtime_unavailable") return markUnreachable(app, record.deployment, removed.error());
@@ -171,6 +187,7 @@ void AppSupervisor::reconcileApp(const std::string& app) {
     current[replica] = c;
   }
   int running = 0;
+  std::vector<std::string> serving;
   for (int r = 0; r < spec->replicas; ++r) {
     auto it = current.find(r);
     if (!record.running) {
@@ -182,6 +199,7 @@ void AppSupervisor::reconcileApp(const std::string& app) {
     }
     if (it != current.end() && it->second.state == "running") {
       ++running;
+      serving.push_back(it->second.id);
       continue;
     }
     const std::string why = it == current.end()
@@ -189,9 +207,12 @@ void AppSupervisor::reconcileApp(const std::string& app) {
                                 : "started " + it->second.name + ": it was " + it->second.state;
     auto id = runReplica(record, *spec, r);
     if (!id && id.error().code == "runtime_unavailable") return markUnreachable(app, record.deployment, id.error());
-    if (id) ++running;
+    if (id) ++running, serving.push_back(*id);
     emit(app, record.deployment, "drift", id ? why : why + " failed: " + id.error().message);
   }
+  // The route follows what runs (a recreated container has a new address); no change, no reload.
+  if (auto routed = routeTo(record, *spec, record.running ? serving : std::vector<std::string>{}); !routed)
+    log::warn("app route not updated", {{"app", app}, {"error", routed.error().message}});
   if (wasUnreachable) {
     // Back after an outage: say what runs now, so a command refused meanwhile does not leave a stale state.
     const std::string derived = !record.running ? "stopped" : running == spec->replicas ? "healthy" : "degraded";

@@ -43,6 +43,16 @@ Result<void> AppSupervisor::load() {
     for (const auto& h : a.value("history", nlohmann::json::array()))
       r.history.push_back({h.value("deployment", 0), h.value("image", std::string()), h.value("pulled", false),
                            h.value("reference", std::string())});
+    r.routing = a.value("routing", nlohmann::json::object());
+    for (const auto& x : a.value("retiring", nlohmann::json::array()))
+      r.retiring.push_back({x.value("id", std::string()), x.value("deployment", 0), x.value("stop_at", std::int64_t{0}),
+                            x.value("remove_at", std::int64_t{0}), x.value("stopped", false)});
+    if (const auto w = a.value("watch", nlohmann::json()); w.is_object()) {
+      const auto p = w.value("previous", nlohmann::json::object());
+      r.watch = Watch{{p.value("deployment", 0), p.value("deployment_id", std::string()),
+                       p.value("spec", nlohmann::json::object()), p.value("image", std::string())},
+                      w.value("until", std::int64_t{0}), 0, 0, ""};
+    }
     std::lock_guard lock(mutex_);
     if (!r.app.empty()) apps_[r.app] = std::move(r);
   }
@@ -83,6 +93,17 @@ Result<void> AppSupervisor::saveLocked() {
   for (const auto& [name, r] : apps_) {
     nlohmann::json history = nlohmann::json::array();
     for (const auto& h : r.history) history.push_back({{"deployment", h.deployment}, {"image", h.image}, {"pulled", h.pulled}, {"reference", h.reference}});
+    nlohmann::json retiring = nlohmann::json::array();
+    for (const auto& x : r.retiring)
+      retiring.push_back({{"id", x.id}, {"deployment", x.deployment}, {"stop_at", x.stop_at},
+                          {"remove_at", x.remove_at}, {"stopped", x.stopped}});
+    nlohmann::json watch;
+    if (r.watch)
+      watch = {{"previous", {{"deployment", r.watch->previous.deployment},
+                             {"deployment_id", r.watch->previous.deployment_id},
+                             {"spec", r.watch->previous.spec},
+                             {"image", r.watch->previous.image}}},
+               {"until", r.watch->until}};
     j.push_back({{"app", r.app},
                  {"deployment", r.deployment},
                  {"deployment_id", r.deployment_id},
@@ -90,7 +111,10 @@ Result<void> AppSupervisor::saveLocked() {
                  {"image", r.image},
                  {"running", r.running},
                  {"keep", r.keep},
-                 {"history", history}});
+                 {"history", history},
+                 {"routing", r.routing},
+                 {"retiring", retiring},
+                 {"watch", watch}});
   }
   return pki::writePrivateFile(options_.state_dir + "/apps.sealed", pki::seal(j.dump(), options_.sealing_key));
 }
@@ -160,6 +184,7 @@ VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json&
   }
   if (verb == "app.limits") return limits(app, args.value("limits", nlohmann::json::object()));
   if (verb == "app.status") return status(app);
+  if (verb == "app.routes") return setRouting(app, args.value("routing", nlohmann::json::object()));
   return fail("verb_not_allowed", "unknown app verb " + verb);
 }
 

@@ -22,8 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "agent/app_router.hpp"
 #include "agent/verbs.hpp"
 #include "apps/spec.hpp"
+#include "common/clock.hpp"
 #include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
@@ -36,6 +38,9 @@ struct SupervisorOptions {
   int stop_timeout_s = 10;
   std::string container_log_max_size = "10m";  // Docker json-file rotation of each container's log
   int container_log_max_files = 3;
+  AppRouter* router = nullptr;  // where routed apps are served; null: no proxy on this node
+  std::string base_domain;      // this node's own base domain, over the server's
+  Clock clock = systemNowMs;    // drain and watch deadlines (wall clock: they survive a restart)
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.
@@ -56,8 +61,8 @@ struct RunningContainer {
 bool adoptable(const std::map<std::string, std::string>& labels, const std::string& wanted_id, bool image_matches);
 
 inline const std::set<std::string>& appVerbs() {
-  static const std::set<std::string> verbs = {"app.deploy", "app.start",  "app.stop",  "app.restart",
-                                              "app.delete", "app.limits", "app.status"};
+  static const std::set<std::string> verbs = {"app.deploy", "app.start",  "app.stop",   "app.restart",
+                                              "app.delete", "app.limits", "app.status", "app.routes"};
   return verbs;
 }
 
@@ -84,6 +89,14 @@ class AppSupervisor {
   void stop() { stopping_ = true; }
   // Per-container CPU, memory, network and block I/O of `running`, for telemetry.
   nlohmann::json containerStats(const std::vector<RunningContainer>& running);
+  // Apps with an update still settling (old containers draining, a watch window open).
+  std::vector<std::string> settlingApps() const;
+  // One step of `app`'s settling, on its worker: stops drained old containers,
+  // removes them when no longer needed for a switch back, probes the new
+  // version during its watch window and switches back when it turns unhealthy.
+  void settle(const std::string& app);
+  // Serves every app's routes at once (after a start: one proxy change, not one per app).
+  void restoreRoutes();
 
 
  private:
@@ -92,6 +105,29 @@ class AppSupervisor {
     std::string image;
     bool pulled = false;    // only images berth pulled are removed by cleanup; local builds stay
     std::string reference;  // the tag it was pulled by, removed with it
+  };
+  // An old container of a replaced version: out of the route, still finishing
+  // its requests until stop_at, kept (stopped) for a switch back until remove_at.
+  struct Retiring {
+    std::string id;
+    int deployment = 0;
+    std::int64_t stop_at = 0;
+    std::int64_t remove_at = 0;
+    bool stopped = false;
+  };
+  // The version a watch window switches back to.
+  struct Version {
+    int deployment = 0;
+    std::string deployment_id;
+    nlohmann::json spec;
+    std::string image;
+  };
+  struct Watch {
+    Version previous;
+    std::int64_t until = 0;
+    std::int64_t next_probe = 0;
+    int failures = 0;
+    std::string last_failure;
   };
   struct AppRecord {
     std::string app;
@@ -102,6 +138,9 @@ class AppSupervisor {
     bool running = true;
     int keep = 3;
     std::vector<History> history;  // newest last, for image cleanup
+    nlohmann::json routing = nlohmann::json::object();  // {domains, base_domain} as the server sent them
+    std::vector<Retiring> retiring;
+    std::optional<Watch> watch;
   };
 
   VerbOutcome deploy(const nlohmann::json& args);
@@ -109,6 +148,21 @@ class AppSupervisor {
   VerbOutcome remove(const std::string& app, bool volumes, const std::vector<std::string>& declared_volumes);
   VerbOutcome limits(const std::string& app, const nlohmann::json& limits);
   VerbOutcome status(const std::string& app);
+  VerbOutcome setRouting(const std::string& app, const nlohmann::json& routing);
+
+  // The routes `record` is served at (empty: not routed), from the server's
+  // domains and base domain, or this node's base domain when it has one.
+  Result<std::vector<apps::AppRoute>> routesOf(const AppRecord& record, const apps::DeploymentSpec& spec) const;
+  // The proxy upstreams for containers `ids` (their address on the network, the app's port).
+  std::vector<proxy::Upstream> upstreamsOf(const std::vector<std::string>& ids, std::uint16_t port);
+  // Points the app's routes at `ids` (none: 503 with Retry-After). Not routed: nothing to do.
+  Result<void> routeTo(const AppRecord& record, const apps::DeploymentSpec& spec, const std::vector<std::string>& ids);
+  // Ids of the running containers of `record`'s deployment.
+  std::vector<std::string> runningIdsOf(const AppRecord& record);
+  // One probe of a running container (the app's health check, or "still running").
+  Result<void> probeOnce(const std::string& id, const apps::DeploymentSpec& spec);
+  // Switches back from a version failing inside its watch window.
+  void switchBack(AppRecord record, const std::string& reason);
 
   // The reference to run (pinned to a digest or image id) and whether it had to be pulled.
   Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned);
@@ -148,6 +202,9 @@ class AppSupervisor {
 };
 
 std::string containerName(const std::string& app, int deployment, int replica);
+// The deploy/start/stop/routes argument "routing" ({domains: [{domain, path_prefix,
+// strip_prefix}], base_domain}) checked field by field; the domains parsed.
+Result<std::pair<std::vector<apps::DomainEntry>, std::string>> parseRouting(const nlohmann::json& routing);
 std::string volumeName(const std::string& app, const std::string& volume);
 
 }  // namespace berth::agent

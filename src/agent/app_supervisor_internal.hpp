@@ -19,6 +19,8 @@ inline constexpr const char* kReplica = "berth.replica";
 inline constexpr const char* kNode = "berth.node";
 // Without a health check a container counts as healthy once it has stayed up this long.
 inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
+// While a container starts it is probed this often (or at its interval when shorter).
+inline constexpr int kStartupProbeInterval = 100;
 
 inline VerbOutcome fail(const std::string& code, const std::string& message) {
   VerbOutcome out;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "common/clock.hpp"
+
 namespace berth::apps {
 namespace {
 
@@ -158,7 +160,8 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (!b.is_object()) return invalidField("body", "must be a JSON object");
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
-                          "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public"});
+                          "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public", "drain", "watch",
+                          "allow_downtime"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -259,6 +262,23 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
       return r.error();
     spec.registry_auth = RegistryAuth{a["username"], a["password"]};
   }
+  for (auto [key, target] : {std::pair{"drain", &spec.drain_ms}, std::pair{"watch", &spec.watch_ms}}) {
+    if (!b.contains(key)) continue;
+    if (!b[key].is_string()) return invalidField(key, "must be a duration such as 30s, or \"0\"");
+    const std::string text = b[key].get<std::string>();
+    if (text == "0") {
+      *target = 0;
+      continue;
+    }
+    auto ms = parseDuration(key, text);
+    if (!ms) return ms.error();
+    if (*ms > kHourMs) return invalidField(key, "must be at most 1h");
+    *target = *ms;
+  }
+  if (b.contains("allow_downtime")) {
+    if (!b["allow_downtime"].is_boolean()) return invalidField("allow_downtime", "must be true or false");
+    spec.allow_downtime = b["allow_downtime"].get<bool>();
+  }
   return spec;
 }
 
@@ -303,7 +323,10 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"capabilities", s.capabilities},
                         {"read_only", s.read_only},
                         {"user", s.user},
-                        {"pull", s.pullAlways() ? "always" : "missing"}};
+                        {"pull", s.pullAlways() ? "always" : "missing"},
+                        {"drain_ms", s.drain_ms},
+                        {"watch_ms", s.watch_ms},
+                        {"allow_downtime", s.allow_downtime}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();
   nlohmann::json names = nlohmann::json::array();
   for (const auto& [name, value] : s.secrets) names.push_back(name);

@@ -54,6 +54,14 @@ struct DeploymentSpec {
   // Hub. A digest (or a rollback's pinned image) is never pulled again.
   std::string pull;
   bool pullAlways() const;
+  // Zero-downtime updates of a routed app (docs/routes.md): the old version's
+  // in-flight requests get `drain_ms` after the switch before it stops; for
+  // `watch_ms` after it berth keeps probing the new one and switches back if it
+  // turns unhealthy. `allow_downtime`: when the node cannot hold both versions
+  // at once, stop the old one first instead of refusing the update.
+  std::int64_t drain_ms = 30'000;
+  std::int64_t watch_ms = 60'000;
+  bool allow_downtime = false;
 };
 
 // Parses and validates a deployment body (see docs/apps.md for the fields).

@@ -7,8 +7,8 @@ namespace {
 constexpr std::array<const char*, 3> kNodeStatus{"online", "unreachable", "revoked"};
 constexpr std::array<const char*, 7> kCommandState{"queued", "dispatched", "running",  "succeeded",
                                                    "failed", "expired",    "cancelled"};
-constexpr std::array<const char*, 7> kDeploymentState{"pending", "pulling",    "starting", "healthy",
-                                                      "failed",  "stopped",    "superseded"};
+constexpr std::array<const char*, 8> kDeploymentState{"pending", "pulling", "starting",  "healthy",
+                                                      "failed",  "stopped", "superseded", "rolled_back"};
 constexpr std::array<const char*, 3> kAppDesired{"running", "stopped", "deleting"};
 
 template <typename Enum, std::size_t N>
@@ -42,7 +42,7 @@ std::optional<DeploymentState> parseDeploymentState(const std::string& name) {
 }
 bool isSettled(DeploymentState state) {
   return state == DeploymentState::Healthy || state == DeploymentState::Failed || state == DeploymentState::Stopped ||
-         state == DeploymentState::Superseded;
+         state == DeploymentState::Superseded || state == DeploymentState::RolledBack;
 }
 bool ranHealthy(DeploymentState state) {
   return state == DeploymentState::Healthy || state == DeploymentState::Superseded;

@@ -11,7 +11,8 @@ namespace berth {
 enum class NodeStatus { Online, Unreachable, Revoked };
 enum class CommandState { Queued, Dispatched, Running, Succeeded, Failed, Expired, Cancelled };
 // pending → pulling → starting → healthy | failed; later superseded or stopped.
-enum class DeploymentState { Pending, Pulling, Starting, Healthy, Failed, Stopped, Superseded };
+// RolledBack: it went healthy, then failed inside its watch window and the node switched back.
+enum class DeploymentState { Pending, Pulling, Starting, Healthy, Failed, Stopped, Superseded, RolledBack };
 enum class AppDesired { Running, Stopped, Deleting };
 
 std::string nodeStatusName(NodeStatus status);

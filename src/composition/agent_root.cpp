@@ -1,8 +1,46 @@
 #include "composition/agent_root.hpp"
 
+#include "proxy/caddy/caddy_proxy.hpp"
+#include "proxy/nginx/nginx_proxy.hpp"
+#include "proxy/traefik/traefik_proxy.hpp"
 #include "runtime/docker/docker_runtime.hpp"
 
 namespace berth::composition {
+namespace {
+
+// How long clients are told to wait while an app has no healthy container.
+constexpr int kRetryAfterS = 10;
+
+// The adapter the `proxy` setting names, its files under <state_dir>/proxy.
+std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
+  const std::string dir = config.state_dir + "/proxy";
+  std::unique_ptr<proxy::ReverseProxy> adapter;
+  if (config.proxy == "nginx") {
+    proxy::nginx::NginxOptions o;
+    o.listen_address = config.proxy_listen_address;
+    o.http_port = config.proxy_http_port;
+    o.https_port = config.proxy_https_port;
+    o.config_dir = dir + "/nginx";
+    o.runtime_dir = dir + "/nginx/run";
+    o.worker_shutdown_timeout_s = config.proxy_shutdown_timeout_s;
+    adapter = std::make_unique<proxy::nginx::NginxProxy>(o);
+  } else if (config.proxy == "caddy") {
+    proxy::caddy::CaddyOptions o;
+    o.admin_listen = "unix/" + dir + "/caddy/admin.sock";
+    o.listen_address = config.proxy_listen_address;
+    o.http_port = config.proxy_http_port;
+    o.https_port = config.proxy_https_port;
+    o.storage_dir = dir + "/caddy/data";
+    adapter = std::make_unique<proxy::caddy::CaddyProxy>(o, dir + "/caddy");
+  } else if (config.proxy == "traefik") {
+    adapter = std::make_unique<proxy::traefik::TraefikProxy>(proxy::traefik::TraefikOptions{}, config.traefik_dynamic_file);
+  } else {
+    return std::make_unique<agent::NoRouter>();
+  }
+  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS);
+}
+
+}  // namespace
 
 Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
   auto journal = agent::CommandJournal::load(config.state_dir + "/commands.json");
@@ -16,6 +54,7 @@ Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
   parts.journal = std::move(*journal);
   parts.host_reader = agent::realHostReader();
   parts.clock = systemNowMs;
+  parts.router = makeRouter(config);
   return parts;
 }
 

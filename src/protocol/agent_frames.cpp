@@ -76,7 +76,7 @@ Result<AppEventFrame> parseAppEvent(const nlohmann::json& data) {
   AppEventFrame e;
   for (auto r : {readString(data, "", "app", e.app, true), readString(data, "", "state", e.state, true),
                  readString(data, "", "reason", e.reason), readString(data, "", "derived", e.derived),
-                 readInt(data, "", "deployment", e.deployment)}) {
+                 readInt(data, "", "deployment", e.deployment), readInt(data, "", "rolled_back_to", e.rolled_back_to)}) {
     if (!r) return r.error();
   }
   return e;

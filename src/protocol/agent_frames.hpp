@@ -13,13 +13,14 @@
 
 namespace berth::protocol {
 
-// EVENT {kind: "app", app, deployment, state, reason, derived?}
+// EVENT {kind: "app", app, deployment, state, reason, derived?, rolled_back_to?}
 struct AppEventFrame {
   std::string app;
   int deployment = 0;
   std::string state;
   std::string reason;
   std::string derived;  // runtime_reachable: what the agent found running
+  int rolled_back_to = 0;  // rolled_back: the deployment the node switched back to
 };
 
 struct LogLine {

@@ -23,6 +23,8 @@ class ReverseProxy {
   // any failure the previous configuration keeps serving and the error says why.
   virtual Result<void> apply(const ProxyState& state) = 0;
   virtual void stop() = 0;
+  // Whether the proxy process berth manages is up (one run elsewhere: whether it is reachable).
+  virtual bool running() = 0;
 };
 
 }  // namespace berth::proxy

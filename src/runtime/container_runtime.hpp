@@ -137,6 +137,9 @@ class ContainerRuntime {
   // Removing an image still in use fails "conflict"; a missing one succeeds.
   virtual Result<void> removeImage(const std::string& reference) = 0;
   virtual Result<void> removeVolume(const std::string& name) = 0;
+  // Makes sure a bridge network of that name exists (creates it, labelled
+  // berth.managed, when missing); one that exists already is left as it is.
+  virtual Result<void> ensureNetwork(const std::string& name) = 0;
   // Changes resources in place: same container, no restart.
   virtual Result<void> update(const std::string& id, const Resources& resources) = 0;
   // Runs argv inside the container; the exit code, or "timeout".

@@ -101,7 +101,31 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
                                       " are reserved for apps' generated domains (base_domain)");
   }
   if (auto r = store_.insertAppDomain(row); !r) return r.error();
-  return domainJson(row);
+  auto pushed = pushRoutes(*app);
+  if (!pushed) {  // nothing half-done: the domain goes again when its node cannot be told
+    (void)store_.deleteAppDomain(name, row.domain);
+    return pushed.error();
+  }
+  auto out = domainJson(row);
+  if (!pushed->empty()) out["command_id"] = *pushed;
+  return out;
+}
+
+Result<nlohmann::json> AppService::routingArgs(const store::App& app) {
+  auto custom = store_.listAppDomains(app.name);
+  if (!custom) return custom.error();
+  nlohmann::json domains = nlohmann::json::array();
+  for (const auto& d : *custom)
+    domains.push_back({{"domain", d.domain}, {"path_prefix", d.path_prefix}, {"strip_prefix", d.strip_prefix}});
+  return nlohmann::json{{"domains", domains}, {"base_domain", config_.base_domain}};
+}
+
+Result<std::string> AppService::pushRoutes(const store::App& app) {
+  // Not running anywhere yet: the first deploy carries the routes.
+  if (app.node_id.empty() || app.current_deployment == 0) return std::string();
+  auto routing = routingArgs(app);
+  if (!routing) return routing.error();
+  return submit(app, "app.routes", {{"app", app.name}, {"routing", *routing}});
 }
 
 Result<void> AppService::removeDomain(const std::string& name, const std::string& text) {
@@ -111,9 +135,15 @@ Result<void> AppService::removeDomain(const std::string& name, const std::string
   // before the setting changed can still be removed.
   auto domain = apps::validateDomain(text, true);
   if (!domain) return domain.error();
+  auto held = store_.findAppDomain(*domain);
+  if (!held) return held.error();
+  if (!*held || (*held)->app != name) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
   auto removed = store_.deleteAppDomain(name, *domain);
   if (!removed) return removed.error();
-  if (!*removed) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
+  if (auto pushed = pushRoutes(*app); !pushed) {
+    (void)store_.insertAppDomain(**held);  // put back: the node still serves it
+    return pushed.error();
+  }
   return Ok{};
 }
 

@@ -113,9 +113,15 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
   return out;
 }
 
-Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec) {
+Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec,
+                                        const std::optional<apps::Claim>& overlapping) {
   auto candidates = placementCandidates(app.name);
   if (!candidates) return candidates.error();
+  if (overlapping) {
+    // During a zero-downtime update the old version runs beside the new one on its node.
+    for (auto& c : *candidates)
+      if (c.id == app.node_id) c.claims.push_back(*overlapping);
+  }
   apps::PlacementRequest request;
   request.claim = apps::claimOf(app.name, spec);
   request.pinned_node = app.node_id;
@@ -144,7 +150,31 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   // Checked here, not only at deploy: a rollback or scale re-runs an older spec under today's settings.
   if (auto r = apps::checkCapabilities("capabilities", spec->capabilities, config_.allowed_capabilities); !r)
     return r.error();
-  auto node = placeApp(app, *spec);
+  // A routed app with a version running updates without downtime: both versions must fit.
+  std::optional<apps::Claim> overlapping;
+  bool downtime = false;
+  auto routing = routingArgs(app);
+  if (!routing) return routing.error();
+  const bool routed = !(*routing)["domains"].empty() || !config_.base_domain.empty();
+  if (routed && spec->port && !spec->publish && app.current_deployment > 0 && app.desired == AppDesired::Running &&
+      !app.node_id.empty()) {
+    auto running = store_.getDeployment(app.name, app.current_deployment);
+    if (!running) return running.error();
+    if (*running) {
+      if (auto old = apps::parseDeploymentSpec((*running)->spec)) {
+        overlapping = apps::claimOf(app.name + "#previous", *old);  // another name: counted, not replaced
+      }
+    }
+  }
+  auto node = placeApp(app, *spec, overlapping);
+  if (!node && overlapping && node.error().code == "over_capacity") {
+    if (!spec->allow_downtime)
+      return makeError("over_capacity", node.error().message +
+                                            " (during a zero-downtime update the old and the new version run together;"
+                                            " allow_downtime / --allow-downtime stops the old one first)");
+    downtime = true;
+    node = placeApp(app, *spec, std::nullopt);
+  }
   if (!node) return node.error();
   app.node_id = *node;
   store::Deployment d;
@@ -163,6 +193,8 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
                          {"keep", app.keep}};
   if (!pinned.empty()) args["image"] = pinned;
   if (!sealed.empty()) args["sealed"] = sealed;
+  args["routing"] = *routing;
+  if (downtime) args["downtime"] = true;
   auto id = submit(app, "app.deploy", args);
   if (!id) return id.error();
   d.command_id = *id;
@@ -290,7 +322,7 @@ Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::j
   if (!parsed) return parsed.error();
   if (parsed->limits.disk_bytes != apps::parseDeploymentSpec((*current)->spec)->limits.disk_bytes)
     return invalidField("limits.disk", "cannot change on a running container; deploy again");
-  if (auto r = placeApp(*app, *parsed); !r) return r.error();  // its node, with the new claim
+  if (auto r = placeApp(*app, *parsed, std::nullopt); !r) return r.error();  // its node, with the new claim
   auto id = submit(*app, "app.limits", {{"app", name}, {"limits", merged}});
   if (!id) return id.error();
   return AppCall{"app.limits", *app, app->current_deployment, *id};
@@ -439,6 +471,9 @@ void AppService::onCommandFinished(const store::Command& c) {
       app.current_deployment = number;
       app.desired = AppDesired::Running;
       event(name, number, "healthy", "");
+    } else if (c.verb == "app.routes") {
+      event(name, app.current_deployment, ok ? "routes_changed" : "route_failed", ok ? "" : reason);
+      return Ok{};
     } else if (c.verb == "app.delete") {
       if (ok) return store_.deleteApp(name);
       event(name, app.current_deployment, "delete_failed", reason);
@@ -485,6 +520,21 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
       return;  // recorded from the command's RESULT, which carries the outcome durably
     (void)store_.transaction([&]() -> Result<void> {
       event(name, number, state, appEvent->reason);
+      if (state == "rolled_back") {
+        // The new version failed inside its watch window; the node serves the previous one again.
+        const auto& app = **found;
+        const int to = appEvent->rolled_back_to;
+        auto back = to > 0 ? store_.getDeployment(name, to) : Result<std::optional<store::Deployment>>(std::nullopt);
+        if (number == app.current_deployment && back && *back) {
+          setDeploymentState(name, number, DeploymentState::RolledBack, appEvent->reason);
+          setDeploymentState(name, to, DeploymentState::Healthy, "switched back to from " + std::to_string(number));
+          auto updated = app;
+          updated.current_deployment = to;
+          updated.updated_at = clock_();
+          if (auto r = store_.upsertApp(updated); !r) return r;
+          ++metrics_.deployments_finished_total["rolled_back"];
+        }
+      }
       if (state == "runtime_reachable") {
         // The agent looked again after an outage: what runs now is the truth, whatever a
         // command refused during the outage left recorded.

@@ -105,10 +105,16 @@ class AppService {
   Result<store::App> findApp(const std::string& name);
   // The port of the app's current deployment (else its newest); 0 when none.
   Result<int> appPort(const store::App& app);
+  // {domains, base_domain} as deploy and app.routes commands carry them.
+  Result<nlohmann::json> routingArgs(const store::App& app);
+  // Tells the app's node its routes changed; the command id, or "" when it runs nowhere yet.
+  Result<std::string> pushRoutes(const store::App& app);
   // The nodes as placement sees them (state, labels, capacity, other apps' claims).
   Result<std::vector<apps::NodeCandidate>> placementCandidates(const std::string& app_name);
   // The app's node: where it lives already, or where apps::place puts it.
-  Result<std::string> placeApp(const store::App& app, const apps::DeploymentSpec& spec);
+  // `overlapping`: a claim that runs beside this one on the app's current node (the old version).
+  Result<std::string> placeApp(const store::App& app, const apps::DeploymentSpec& spec,
+                               const std::optional<apps::Claim>& overlapping);
   // Stores deployment number app.next_deployment and queues app.deploy for it.
   Result<AppCall> startDeployment(store::App app, nlohmann::json spec_body, const std::string& sealed,
                                   const std::string& pinned_image, const std::string& source);

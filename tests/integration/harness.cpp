@@ -182,6 +182,8 @@ Process& Cluster::startAgent(const std::string& name, const std::string& token, 
                                    "--ca-pin",   ca_pin_, "--backoff-cap-s", "2"};
   if (std::find(flags.begin(), flags.end(), "--server") == flags.end()) argv.insert(argv.end(), {"--server", url_});
   if (!token.empty()) argv.insert(argv.end(), {"--join", token});
+  // No reverse proxy unless a test asks for one: agents of parallel tests would all want port 80.
+  if (std::find(flags.begin(), flags.end(), "--proxy") == flags.end()) argv.insert(argv.end(), {"--proxy", "none"});
   argv.insert(argv.end(), flags.begin(), flags.end());
   for (auto& [n, p] : agents_) {
     if (n == name) {

@@ -195,6 +195,10 @@ Result<std::string> MemoryRuntime::create(const runtime::ContainerSpec& spec) {
   const Image* image = imageLocked(spec.image);
   if (!image)
     return makeError("not_found", "create container: dockerd answered 404: No such image: " + spec.image);
+  // Docker's built-in networks exist always; any other must have been ensured.
+  if (!spec.network.empty() && spec.network != "bridge" && spec.network != "host" && spec.network != "none" &&
+      !networks.count(spec.network))
+    return makeError("not_found", "create container: dockerd answered 404: network " + spec.network + " not found");
   runtime::ContainerInfo c;
   c.id = "mem" + std::to_string(++next_id_) + std::string(58, '0');
   c.id = c.id.substr(0, 64);
@@ -208,6 +212,8 @@ Result<std::string> MemoryRuntime::create(const runtime::ContainerSpec& spec) {
   c.memory_bytes = spec.memory_bytes;
   c.nano_cpus = spec.cpu_millicores * 1'000'000;
   c.read_only_root = spec.read_only_root;
+  // An address per container, as a bridge network would give (never routed: nothing listens there).
+  c.ip_address = "10.88." + std::to_string(next_id_ / 250) + "." + std::to_string(next_id_ % 250 + 2);
   if (spec.memory_bytes > 0 && spec.memory_swap_bytes >= 0) c.memory_swap_bytes = spec.memory_bytes + spec.memory_swap_bytes;
   c.user = spec.user;
   containers[c.id] = c;
@@ -316,6 +322,13 @@ Result<void> MemoryRuntime::removeVolume(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (down) return unreachable();
   removed_volumes.push_back(name);
+  return Ok{};
+}
+
+Result<void> MemoryRuntime::ensureNetwork(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (down) return unreachable();
+  networks.insert(name);
   return Ok{};
 }
 

@@ -49,6 +49,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ContainerInfo> containers;  // by id
   std::map<std::string, runtime::ContainerSpec> specs;   // by container id, as created
   std::vector<std::string> pulls, removed_images, removed_volumes;
+  std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
   bool down = false;  // dockerd unreachable: every call fails "runtime_unavailable" as the Docker client does
   std::vector<runtime::ContainerInfo> running() const;
@@ -66,6 +67,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& reference) override;
   Result<void> removeImage(const std::string& reference) override;
   Result<void> removeVolume(const std::string& name) override;
+  Result<void> ensureNetwork(const std::string& name) override;
   Result<void> update(const std::string& id, const runtime::Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<runtime::ContainerStats> stats(const std::string& id) override;

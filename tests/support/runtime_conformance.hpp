@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "runtime/container_runtime.hpp"
 
 namespace berth::testing {
@@ -366,6 +368,23 @@ TYPED_TEST_P(RuntimeConformance, FollowingAMissingContainerEndsAndAStoppedSubscr
   EXPECT_FALSE(quiet->ended);
 }
 
+TYPED_TEST_P(RuntimeConformance, ANetworkIsEnsuredOnceAndContainersJoinItByName) {
+  const std::string network = "conf-net-" + std::to_string(::getpid());
+  ASSERT_TRUE(this->runtime().ensureNetwork(network).ok());
+  ASSERT_TRUE(this->runtime().ensureNetwork(network).ok()) << "a second call must accept the existing network";
+  auto spec = this->program("joined", "sleep 30");
+  spec.network = network;
+  const auto id = this->started(spec);
+  EXPECT_TRUE(this->reaches(id, "running"));
+  auto missing = this->program("nowhere", "sleep 30");
+  missing.network = "conf-no-such-network";
+  auto created = this->runtime().create(missing);
+  if (created) {
+    this->created_.push_back(*created);
+    EXPECT_FALSE(this->runtime().start(*created).ok()) << "a container on a network nobody created must not run";
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(RuntimeConformance, CreateStartStopRemoveAndInspect, NamesAreUniqueAndImagesMustExist,
                             ListSelectsContainersCarryingEveryLabel, ExitCodesAndRestartingAnExitedContainer,
                             MissingIdsAreNotFoundOrNothing, RemovingARunningContainerNeedsForce,
@@ -373,6 +392,7 @@ REGISTER_TYPED_TEST_SUITE_P(RuntimeConformance, CreateStartStopRemoveAndInspect,
                             UpdateChangesResourcesInPlaceAndStatsSampleThem,
                             FollowsBothStreamsInOrderUntilTheContainerStops,
                             FollowingAnExitedContainerGivesItsLinesSinceACutThenEnds,
-                            FollowingAMissingContainerEndsAndAStoppedSubscriptionIsQuiet);
+                            FollowingAMissingContainerEndsAndAStoppedSubscriptionIsQuiet,
+                            ANetworkIsEnsuredOnceAndContainersJoinItByName);
 
 }  // namespace berth::testing

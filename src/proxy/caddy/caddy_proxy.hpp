@@ -21,7 +21,7 @@ class CaddyProxy : public ReverseProxy {
   Result<void> start() override;
   Result<void> apply(const ProxyState& state) override;
   void stop() override;
-  bool running();
+  bool running() override;
 
  private:
   // One request to the admin endpoint (loopback host:port or unix socket); status 0 when unreachable.

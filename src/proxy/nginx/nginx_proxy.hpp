@@ -22,6 +22,7 @@ class NginxProxy : public ReverseProxy {
   Result<void> start() override;
   Result<void> apply(const ProxyState& state) override;
   void stop() override;
+  bool running() override { return masterPid() != 0; }
 
   // The master's pid, 0 when not running (from its pid file).
   int masterPid() const;

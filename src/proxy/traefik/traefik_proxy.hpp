@@ -21,6 +21,7 @@ class TraefikProxy : public ReverseProxy {
   Result<void> start() override { return detect(); }
   Result<void> apply(const ProxyState& state) override;
   void stop() override {}
+  bool running() override { return detect().ok(); }  // Traefik is its own service: "its directory is there"
 
  private:
   TraefikOptions options_;

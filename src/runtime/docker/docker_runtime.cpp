@@ -205,6 +205,20 @@ Result<void> DockerRuntime::removeVolume(const std::string& name) {
   return Ok{};
 }
 
+Result<void> DockerRuntime::ensureNetwork(const std::string& name) {
+  auto found = request("GET", "/networks/" + urlEncode(name));
+  if (!found) return found.error();
+  if (found->status == 200) return Ok{};
+  if (found->status != 404) return daemonError("inspect network", *found);
+  const nlohmann::json body = {{"Name", name}, {"Driver", "bridge"}, {"CheckDuplicate", true},
+                               {"Labels", {{"berth.managed", "1"}}}};
+  auto created = request("POST", "/networks/create", body.dump());
+  if (!created) return created.error();
+  // 409: another caller created it meanwhile, which is what was wanted.
+  if (created->status != 201 && created->status != 409) return daemonError("create network", *created);
+  return Ok{};
+}
+
 Result<void> DockerRuntime::update(const std::string& id, const Resources& resources) {
   auto reply = request("POST", "/containers/" + id + "/update", updateBody(resources).dump());
   if (!reply) return reply.error();

@@ -1,0 +1,100 @@
+#include "agent/app_router.hpp"
+
+#include <algorithm>
+
+#include "common/logging.hpp"
+
+namespace berth::agent {
+
+ProxyRouter::ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s)
+    : proxy_(std::move(proxy)), retry_after_s_(retry_after_s) {}
+
+Result<void> ProxyRouter::ensureStartedLocked() {
+  if (started_) return Ok{};
+  auto ready = proxy_->detect();
+  if (ready) ready = proxy_->start();
+  if (!ready) {
+    if (problem_ != ready.error().message)
+      log::error("reverse proxy unavailable: routed apps cannot deploy on this node until it is fixed",
+                 {{"adapter", proxy_->name()}, {"problem", ready.error().message}});
+    problem_ = ready.error().message;
+    return makeError("proxy_unavailable", "this node's " + proxy_->name() + " proxy cannot run: " + problem_);
+  }
+  if (!problem_.empty()) log::info("reverse proxy running again", {{"adapter", proxy_->name()}});
+  problem_.clear();
+  started_ = true;
+  return Ok{};
+}
+
+void ProxyRouter::keepAlive() {
+  std::lock_guard lock(mutex_);
+  if (started_ && proxy_->running()) return;
+  if (started_) log::warn("reverse proxy stopped; starting it again", {{"adapter", proxy_->name()}});
+  started_ = false;
+  if (!ensureStartedLocked()) return;
+  // A fresh process may have forgotten what it served (Caddy keeps nothing): serve it again.
+  if (auto r = applyLocked(apps_); !r) log::error("routes not restored", {{"error", r.error().message}});
+}
+
+Result<void> ProxyRouter::applyLocked(std::map<std::string, proxy::AppRoutes> next) {
+  if (auto started = ensureStartedLocked(); !started) return started;
+  proxy::ProxyState state;
+  state.retry_after_s = retry_after_s_;
+  for (const auto& [name, app] : next) state.apps.push_back(app);
+  if (auto applied = proxy_->apply(state); !applied)
+    return makeError("proxy_failed", proxy_->name() + ": " + applied.error().message);
+  apps_ = std::move(next);
+  return Ok{};
+}
+
+Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::AppRoute>& routes,
+                                const std::vector<proxy::Upstream>& upstreams) {
+  std::lock_guard lock(mutex_);
+  auto next = apps_;
+  if (routes.empty()) {
+    if (!next.erase(app)) return Ok{};  // not routed before, not routed now
+  } else {
+    proxy::AppRoutes entry;
+    entry.app = app;
+    for (const auto& r : routes) entry.routes.push_back({r.hosts, r.path_prefix, r.strip_prefix});
+    entry.upstreams = upstreams;
+    auto it = apps_.find(app);
+    if (it != apps_.end() && it->second.upstreams.size() == upstreams.size() &&
+        std::equal(upstreams.begin(), upstreams.end(), it->second.upstreams.begin(),
+                   [](const auto& a, const auto& b) { return a.address == b.address && a.port == b.port; }) &&
+        it->second.routes.size() == entry.routes.size() &&
+        std::equal(entry.routes.begin(), entry.routes.end(), it->second.routes.begin(), [](const auto& a, const auto& b) {
+          return a.hosts == b.hosts && a.path_prefix == b.path_prefix && a.strip_prefix == b.strip_prefix;
+        }))
+      return Ok{};  // already served so: no reload
+    next[app] = std::move(entry);
+  }
+  return applyLocked(std::move(next));
+}
+
+Result<void> ProxyRouter::unroute(const std::string& app) { return route(app, {}, {}); }
+
+nlohmann::json ProxyRouter::describe() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json apps = nlohmann::json::object();
+  for (const auto& [name, app] : apps_) {
+    nlohmann::json hosts = nlohmann::json::array(), upstreams = nlohmann::json::array();
+    for (const auto& r : app.routes)
+      for (const auto& h : r.hosts) hosts.push_back(r.path_prefix == "/" ? h : h + r.path_prefix);
+    for (const auto& u : app.upstreams) upstreams.push_back(u.address + ":" + std::to_string(u.port));
+    apps[name] = {{"hosts", hosts}, {"upstreams", upstreams}};
+  }
+  nlohmann::json out = {{"adapter", proxy_->name()}, {"ready", started_}, {"apps", apps}};
+  if (!problem_.empty()) out["problem"] = problem_;
+  return out;
+}
+
+proxy::ProxyState ProxyRouter::applied() const {
+  std::lock_guard lock(mutex_);
+  proxy::ProxyState state;
+  state.retry_after_s = retry_after_s_;
+  for (const auto& [name, app] : apps_) state.apps.push_back(app);
+  return state;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,74 @@
+// Where a node's apps are served: the supervisor tells the router an app's
+// routes and the addresses of its healthy containers, and the router hands
+// the node's whole desired proxy state to the reverse proxy adapter
+// (proxy::ReverseProxy). Thread-safe: apps are worked on in parallel.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/routes.hpp"
+#include "common/result.hpp"
+#include "proxy/reverse_proxy.hpp"
+
+namespace berth::agent {
+
+class AppRouter {
+ public:
+  virtual ~AppRouter() = default;
+  // Serves `app` at `routes` through `upstreams` (empty: answered 503 with
+  // Retry-After). Done when the proxy serves it; on failure the proxy keeps
+  // serving what it served before and the error says why.
+  virtual Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
+                             const std::vector<proxy::Upstream>& upstreams) = 0;
+  // The app is no longer served (deleted).
+  virtual Result<void> unroute(const std::string& app) = 0;
+  // The node's proxy, for status: {adapter, ready, problem?, apps}.
+  virtual nlohmann::json describe() const = 0;
+  // Called now and then: starts the proxy again if it died, with what it served.
+  virtual void keepAlive() {}
+};
+
+// A node without a proxy (setting proxy=none): routes are not served, and
+// saying so is not an error (the operator chose it).
+class NoRouter final : public AppRouter {
+ public:
+  Result<void> route(const std::string&, const std::vector<apps::AppRoute>&, const std::vector<proxy::Upstream>&) override {
+    return Ok{};
+  }
+  Result<void> unroute(const std::string&) override { return Ok{}; }
+  nlohmann::json describe() const override { return {{"adapter", "none"}, {"ready", false}}; }
+};
+
+// The router over a real adapter. The proxy is detected and started on first
+// use and again after a failure; while it cannot run here (nginx missing, port
+// 80 taken, ...) every route() fails saying what the node needs, so a routed
+// deployment fails clearly instead of pretending.
+class ProxyRouter final : public AppRouter {
+ public:
+  ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s);
+  void keepAlive() override;
+  Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
+                     const std::vector<proxy::Upstream>& upstreams) override;
+  Result<void> unroute(const std::string& app) override;
+  nlohmann::json describe() const override;
+  // The state last applied successfully (tests, status).
+  proxy::ProxyState applied() const;
+
+ private:
+  Result<void> applyLocked(std::map<std::string, proxy::AppRoutes> next);
+  Result<void> ensureStartedLocked();
+
+  std::unique_ptr<proxy::ReverseProxy> proxy_;
+  std::string problem_;  // why it could not start, as last seen
+  bool started_ = false;
+  int retry_after_s_;
+  mutable std::mutex mutex_;  // one apply at a time, in the order asked
+  std::map<std::string, proxy::AppRoutes> apps_;  // as last applied
+};
+
+}  // namespace berth::agent
