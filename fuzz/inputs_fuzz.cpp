@@ -1,8 +1,8 @@
 // libFuzzer target over the other inputs an outsider reaches: JSON of any
 // depth (API bodies, config files), verb arguments, server config files,
 // image references, advertise_url and route tables, the number-bearing fields (durations, sizes, CPU,
-// bandwidth), domains and path prefixes and the nginx files rendered from them, and DNS queries to the
-// responder for Caddy's upstreams. The first byte picks the target (0xD5: DNS).
+// bandwidth), ACME documents, domains and path prefixes and the nginx files rendered from them, and DNS
+// queries to the responder for Caddy's upstreams. The first byte picks the target (0xD5: DNS).
 // Invariants: nothing crashes (no undefined behaviour in any conversion);
 // every refusal names a field; accepted values are within their ranges.
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "acme/documents.hpp"
 #include "apps/domains.hpp"
 #include "apps/validation.hpp"
 #include "proxy/dns/dns_message.hpp"
@@ -26,7 +27,22 @@ void requireNamedField(const berth::Error& e) {
   if (e.message.find("field '") == std::string::npos) __builtin_trap();
 }
 
+// An ACME CA's answers: every refusal names a field; an accepted token can only name a file.
+void checkAcmeDocuments(std::string_view text) {
+  namespace acme = berth::acme;
+  if (auto r = acme::parseDirectory(text); !r) requireNamedField(r.error());
+  if (auto r = acme::parseOrder(text); !r) requireNamedField(r.error());
+  if (auto r = acme::parseProblem(text); !r) requireNamedField(r.error());
+  if (auto r = acme::parseChallenge(text); !r) {
+    requireNamedField(r.error());
+  } else if (r->token.find_first_of("./") != std::string::npos) {
+    __builtin_trap();
+  }
+  if (auto r = acme::parseAuthorization(text); !r) requireNamedField(r.error());
+}
+
 void checkJson(std::string_view text) {
+  checkAcmeDocuments(text);
   auto parsed = berth::parseJson(text);
   if (!parsed) {
     if (parsed.error().code != "too_deep" && parsed.error().code != "malformed_json") __builtin_trap();

@@ -79,7 +79,9 @@ asio::awaitable<Result<HttpResponse>> run(const Url& server, ssl::context& tls, 
   req.set(http::field::user_agent, "berth");
   for (const auto& [name, value] : request.headers) req.set(name, value);
   if (!request.body.empty()) {
-    req.set(http::field::content_type, "application/json");
+    if (request.headers.count("content-type") == 0 && request.headers.count("Content-Type") == 0) {
+      req.set(http::field::content_type, "application/json");
+    }
     req.body() = request.body;
   }
   req.prepare_payload();
@@ -87,7 +89,7 @@ asio::awaitable<Result<HttpResponse>> run(const Url& server, ssl::context& tls, 
   if (ec) co_return makeError("http_failed", "send request: " + ec.message());
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(request.max_response_bytes);
   co_await http::async_read(stream, buffer, parser, token);
   if (ec) co_return makeError("http_failed", "read response: " + ec.message());
 

@@ -24,7 +24,8 @@ struct HttpRequest {
   std::string method = "GET";
   std::string target = "/";
   std::string body;
-  std::map<std::string, std::string> headers;
+  std::map<std::string, std::string> headers;  // a content-type here wins over the default application/json
+  std::size_t max_response_bytes = 64 * 1024 * 1024;  // a larger body fails "http_failed"
 };
 
 // Fails "connect_failed", "tls_failed" or "http_failed" with the reason; any

@@ -1,5 +1,5 @@
 // Internal: RAII holders and helpers around OpenSSL objects. Not part of the
-// pki interface; only pki/*.cpp and net/tls.cpp include it.
+// pki interface; only pki/*.cpp, net/*.cpp and acme/*.cpp include it.
 #pragma once
 
 #include <arpa/inet.h>
