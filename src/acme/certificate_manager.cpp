@@ -216,6 +216,19 @@ Result<proxy::CertificateFiles> CertificateManager::upload(const std::string& ho
   return files;
 }
 
+std::map<std::string, proxy::CertificateFiles> CertificateManager::stored(const std::vector<std::string>& hosts) {
+  std::map<std::string, proxy::CertificateFiles> out;
+  const UnixMs now = clock_();
+  std::lock_guard lock(mutex_);
+  for (const auto& host : hosts) {
+    if (!checkedHost(host)) continue;
+    auto it = entries_.find(host);
+    if (it == entries_.end()) it = entries_.emplace(host, load(host)).first;
+    if (usable(it->second, now)) out[host] = filesOf(host);
+  }
+  return out;
+}
+
 std::optional<CertificateStatus> CertificateManager::status(const std::string& host) const {
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(host);

@@ -55,6 +55,9 @@ class CertificateManager {
   // renews what is due and not backing off, then returns the certificate
   // files of every host that has a usable one (the rest stay on HTTP).
   std::map<std::string, proxy::CertificateFiles> ensure(const std::vector<std::string>& hosts);
+  // The files of those of `hosts` that hold a usable certificate now, read from
+  // the state directory when not seen yet; never issues (quick, for every proxy change).
+  std::map<std::string, proxy::CertificateFiles> stored(const std::vector<std::string>& hosts);
   // ensure() over the last set: the periodic renewal pass.
   std::map<std::string, proxy::CertificateFiles> renewDue();
 

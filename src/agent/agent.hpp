@@ -51,6 +51,13 @@ struct AgentConfig {
   int proxy_shutdown_timeout_s = 3600;  // nginx: how long connections open at a reload may stay on old workers
   std::string traefik_dynamic_file = "/etc/traefik/dynamic/berth.yml";
   std::string base_domain;  // this node's own base domain for generated app domains, over the server's
+  // HTTPS for routed hosts: "acme" (certificates from acme_directory_url; Caddy uses its own client) or "off".
+  std::string tls = "acme";
+  std::string acme_directory_url = "https://acme-v02.api.letsencrypt.org/directory";
+  std::string acme_email;
+  std::string acme_ca_file;  // the ACME server's own TLS root when it is not in the system store (Pebble)
+  // http-01 token files; served by the proxy's workers, so outside the private state directory.
+  std::string acme_challenge_dir = "/var/lib/berth-acme/challenge";
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.

@@ -59,9 +59,11 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
 void Agent::Impl::publishRunning(bool with_stats) {
   auto running = supervisor->runningContainers();
   nlohmann::json stats = with_stats ? supervisor->containerStats(running) : nlohmann::json();
-  asio::post(io, [this, running = std::move(running), stats = std::move(stats)] {
+  nlohmann::json proxy = router->describe();  // here, not on the I/O thread: it waits for a proxy change in progress
+  asio::post(io, [this, running = std::move(running), stats = std::move(stats), proxy = std::move(proxy)] {
     syncFollowers(running);
     if (!stats.is_null()) container_stats = stats;
+    proxy_status = proxy;
   });
 }
 

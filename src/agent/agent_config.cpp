@@ -37,7 +37,8 @@ const std::vector<std::string>& agentConfigKeys() {
       "labels",    "log_level", "clock_skew_s", "max_envelope_lifetime_s", "max_frame_bytes", "backoff_cap_s",
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
       "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
-      "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain"};
+      "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain", "tls",
+      "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir"};
   return keys;
 }
 
@@ -56,7 +57,12 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"proxy", &config.proxy},
                                                     {"proxy_listen_address", &config.proxy_listen_address},
                                                     {"traefik_dynamic_file", &config.traefik_dynamic_file},
-                                                    {"base_domain", &config.base_domain}};
+                                                    {"base_domain", &config.base_domain},
+                                                    {"tls", &config.tls},
+                                                    {"acme_directory_url", &config.acme_directory_url},
+                                                    {"acme_email", &config.acme_email},
+                                                    {"acme_ca_file", &config.acme_ca_file},
+                                                    {"acme_challenge_dir", &config.acme_challenge_dir}};
   for (auto& [name, target] : strings) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
@@ -125,6 +131,17 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
     boost::asio::ip::make_address(config.proxy_listen_address, ec);
     if (ec) return fieldError("proxy_listen_address", "must be an IPv4 or IPv6 address");
   }
+  if (config.tls != "acme" && config.tls != "off") return fieldError("tls", "must be acme or off");
+  if (config.tls == "acme" && config.acme_directory_url.rfind("https://", 0) != 0)
+    return fieldError("acme_directory_url", "must be an https:// URL");
+  for (auto [name, path] : {std::pair{"acme_ca_file", &config.acme_ca_file},
+                            std::pair{"acme_challenge_dir", &config.acme_challenge_dir}}) {
+    if (!path->empty() && (path->front() != '/' || path->find("..") != std::string::npos))
+      return fieldError(name, "must be an absolute path without '..'");
+  }
+  if (config.acme_email.find_first_of(" \t\r\n<>\"") != std::string::npos ||
+      (!config.acme_email.empty() && config.acme_email.find('@') == std::string::npos))
+    return fieldError("acme_email", "must be an e-mail address");
   if (!config.traefik_dynamic_file.empty() &&
       (config.traefik_dynamic_file.front() != '/' || config.traefik_dynamic_file.find("..") != std::string::npos))
     return fieldError("traefik_dynamic_file", "must be an absolute path without '..'");

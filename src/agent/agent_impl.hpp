@@ -115,6 +115,7 @@ struct Agent::Impl {
   bool first_container_sync = true;
   std::int64_t started_ms = systemNowMs();
   nlohmann::json container_stats = nlohmann::json::array();
+  nlohmann::json proxy_status;  // router->describe() as last seen on a worker, sent with TELEMETRY
   asio::steady_timer reconcile_timer{io};
   asio::steady_timer settle_timer{io};
   std::unique_ptr<KeyedWorkers> workers;  // declared last: joined first on destruction

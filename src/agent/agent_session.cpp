@@ -178,6 +178,7 @@ asio::awaitable<void> Agent::Impl::sessionTicker(std::shared_ptr<net::WsChannel>
       t.data = sampler.metrics(config.state_dir);
       t.data["seq"] = telemetry_seq->next();
       if (!container_stats.empty()) t.data["containers"] = container_stats;
+      if (proxy_status.is_object()) t.data["proxy"] = proxy_status;
       send(t);
       lastTelemetry = now;
     }

@@ -74,7 +74,7 @@ Result<void> ProxyRouter::applyLocked(std::map<std::string, proxy::AppRoutes> ne
 }
 
 Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                                const std::vector<proxy::Upstream>& upstreams) {
+                                const std::vector<proxy::Upstream>& upstreams, bool hsts) {
   std::lock_guard lock(mutex_);
   auto next = apps_;
   if (routes.empty()) {
@@ -84,8 +84,9 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
     entry.app = app;
     for (const auto& r : routes) entry.routes.push_back({r.hosts, r.path_prefix, r.strip_prefix});
     entry.upstreams = upstreams;
+    entry.hsts = hsts;
     auto it = apps_.find(app);
-    if (it != apps_.end() && it->second.upstreams.size() == upstreams.size() &&
+    if (it != apps_.end() && it->second.hsts == hsts && it->second.upstreams.size() == upstreams.size() &&
         std::equal(upstreams.begin(), upstreams.end(), it->second.upstreams.begin(),
                    [](const auto& a, const auto& b) { return a.address == b.address && a.port == b.port; }) &&
         it->second.routes.size() == entry.routes.size() &&

@@ -43,7 +43,7 @@ class AppRouter {
   // Retry-After). Done when the proxy serves it; on failure the proxy keeps
   // serving what it served before and the error says why.
   virtual Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                             const std::vector<proxy::Upstream>& upstreams) = 0;
+                             const std::vector<proxy::Upstream>& upstreams, bool hsts = false) = 0;
   // The app is no longer served (deleted).
   virtual Result<void> unroute(const std::string& app) = 0;
   // The node's proxy, for status: {adapter, ready, problem?, apps}.
@@ -59,7 +59,8 @@ class AppRouter {
 // saying so is not an error (the operator chose it).
 class NoRouter final : public AppRouter {
  public:
-  Result<void> route(const std::string&, const std::vector<apps::AppRoute>&, const std::vector<proxy::Upstream>&) override {
+  Result<void> route(const std::string&, const std::vector<apps::AppRoute>&, const std::vector<proxy::Upstream>&,
+                     bool) override {
     return Ok{};
   }
   Result<void> unroute(const std::string&) override { return Ok{}; }
@@ -77,7 +78,7 @@ class ProxyRouter final : public AppRouter {
   void keepAlive() override;
   void refreshCertificates() override;
   Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                     const std::vector<proxy::Upstream>& upstreams) override;
+                     const std::vector<proxy::Upstream>& upstreams, bool hsts = false) override;
   Result<void> unroute(const std::string& app) override;
   nlohmann::json describe() const override;
   // The state last applied successfully (tests, status).

@@ -80,8 +80,8 @@ Result<void> AppSupervisor::routeTo(const AppRecord& record, const apps::Deploym
   if (!options_.router) return Ok{};
   auto routes = routesOf(record, spec);
   if (!routes) return routes.error();
-  return options_.router->route(record.app, *routes, routes->empty() ? std::vector<proxy::Upstream>{}
-                                                                      : upstreamsOf(ids, spec.port));
+  return options_.router->route(record.app, *routes,
+                                routes->empty() ? std::vector<proxy::Upstream>{} : upstreamsOf(ids, spec.port), spec.hsts);
 }
 
 std::vector<std::string> AppSupervisor::runningIdsOf(const AppRecord& record) {

@@ -161,7 +161,7 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
                           "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public", "drain", "watch",
-                          "allow_downtime"});
+                          "allow_downtime", "hsts"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -275,6 +275,10 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (*ms > kHourMs) return invalidField(key, "must be at most 1h");
     *target = *ms;
   }
+  if (b.contains("hsts")) {
+    if (!b["hsts"].is_boolean()) return invalidField("hsts", "must be true or false");
+    spec.hsts = b["hsts"].get<bool>();
+  }
   if (b.contains("allow_downtime")) {
     if (!b["allow_downtime"].is_boolean()) return invalidField("allow_downtime", "must be true or false");
     spec.allow_downtime = b["allow_downtime"].get<bool>();
@@ -326,7 +330,8 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"pull", s.pullAlways() ? "always" : "missing"},
                         {"drain_ms", s.drain_ms},
                         {"watch_ms", s.watch_ms},
-                        {"allow_downtime", s.allow_downtime}};
+                        {"allow_downtime", s.allow_downtime},
+                        {"hsts", s.hsts}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();
   nlohmann::json names = nlohmann::json::array();
   for (const auto& [name, value] : s.secrets) names.push_back(name);

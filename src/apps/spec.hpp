@@ -62,6 +62,8 @@ struct DeploymentSpec {
   std::int64_t drain_ms = 30'000;
   std::int64_t watch_ms = 60'000;
   bool allow_downtime = false;
+  // With HTTPS: Strict-Transport-Security on every answer of the app's hosts.
+  bool hsts = false;
 };
 
 // Parses and validates a deployment body (see docs/apps.md for the fields).

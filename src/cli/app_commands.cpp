@@ -100,6 +100,7 @@ struct DeployFlags {
   bool read_only = false;
   bool publish_public = false;
   bool allow_downtime = false;
+  bool hsts = false;
 };
 
 Result<nlohmann::json> limitsFrom(const DeployFlags& f) {
@@ -161,6 +162,7 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   if (!f.drain.empty()) body["drain"] = f.drain;
   if (!f.watch.empty()) body["watch"] = f.watch;
   if (f.allow_downtime) body["allow_downtime"] = true;
+  if (f.hsts) body["hsts"] = true;
   if (!f.user.empty()) body["user"] = f.user;
   if (!f.registry_user.empty()) {
     const char* password = f.registry_password_env.empty() ? nullptr : std::getenv(f.registry_password_env.c_str());
@@ -289,6 +291,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--user", f->user, "Run as uid[:gid] (default: the image's USER)");
   deploy->add_option("--drain", f->drain, "After the switch, time the old version keeps for its in-flight requests (default 30s)");
   deploy->add_option("--watch", f->watch, "After the switch, time the new version is watched and switched back from if it fails (default 60s; 0 = off)");
+  deploy->add_flag("--hsts", f->hsts, "With HTTPS, send Strict-Transport-Security on every answer");
   deploy->add_flag("--allow-downtime", f->allow_downtime, "When the node cannot run both versions at once, stop the old one first");
   deploy->add_option("--pull", f->pull, "always | missing (default: always for a named registry, missing for Docker Hub)");
   deploy->add_option("--registry-user", f->registry_user, "Registry user name");

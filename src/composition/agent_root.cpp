@@ -1,5 +1,7 @@
 #include "composition/agent_root.hpp"
 
+#include "agent/acme_certificates.hpp"
+#include "common/logging.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 #include "proxy/traefik/traefik_proxy.hpp"
@@ -31,13 +33,34 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
     o.http_port = config.proxy_http_port;
     o.https_port = config.proxy_https_port;
     o.storage_dir = dir + "/caddy/data";
+    if (config.tls == "acme") {  // Caddy gets its certificates itself
+      o.acme_directory_url = config.acme_directory_url;
+      o.acme_email = config.acme_email;
+      o.acme_trusted_root = config.acme_ca_file;
+    }
     adapter = std::make_unique<proxy::caddy::CaddyProxy>(o, dir + "/caddy");
   } else if (config.proxy == "traefik") {
     adapter = std::make_unique<proxy::traefik::TraefikProxy>(proxy::traefik::TraefikOptions{}, config.traefik_dynamic_file);
   } else {
     return std::make_unique<agent::NoRouter>();
   }
-  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS);
+  std::shared_ptr<agent::CertificateProvider> certificates;
+  if (config.tls == "acme" && config.proxy != "caddy") {
+    acme::AcmeSettings settings;
+    settings.directory_url = config.acme_directory_url;
+    settings.ca_file = config.acme_ca_file;
+    settings.contact_email = config.acme_email;
+    settings.account_dir = config.state_dir + "/acme";
+    settings.challenge_dir = config.acme_challenge_dir;
+    auto acme = agent::AcmeCertificates::create(settings, config.state_dir);
+    if (!acme) {
+      // Routes still serve on HTTP; the reason is logged where an operator looks first.
+      log::error("HTTPS unavailable: berth's ACME client could not start", {{"error", acme.error().message}});
+    } else {
+      certificates = *acme;
+    }
+  }
+  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, certificates);
 }
 
 }  // namespace

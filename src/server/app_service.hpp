@@ -134,5 +134,7 @@ class AppService {
 };
 
 nlohmann::json deploymentJson(const store::Deployment& deployment);
+// What a node's telemetry says it serves for `app`: hosts, upstreams and the hosts' certificate status.
+nlohmann::json servedRoutes(const nlohmann::json& telemetry, const std::string& app);
 
 }  // namespace berth::server

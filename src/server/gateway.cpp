@@ -334,6 +334,7 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       session.telemetry_seq = seq->get<std::int64_t>();
       telemetry_seq_[session.node_id] = session.telemetry_seq;
       ++metrics_.telemetry_frames_total;
+      metrics_.recordCertificates(session.node_id, e.data.is_object() ? e.data.value("proxy", nlohmann::json()) : nlohmann::json());
       pending_telemetry_.emplace_back(session.node_id,
                                       store::TelemetrySample{e.issued_at, e.data, session.telemetry_seq});
       return;

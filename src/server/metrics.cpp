@@ -23,6 +23,25 @@ void labelled(std::string& out, const std::string& name, const std::string& help
 
 }  // namespace
 
+void Metrics::recordCertificates(const std::string& node_id, const nlohmann::json& proxy) {
+  if (!proxy.is_object() || !proxy.contains("certificates") || !proxy["certificates"].is_object()) {
+    certificates.erase(node_id);
+    return;
+  }
+  auto& hosts = certificates[node_id];
+  hosts.clear();
+  for (const auto& [host, status] : proxy["certificates"].items()) {
+    if (hosts.size() >= 1000) break;  // a node cannot grow the page without bound
+    if (host.empty() || host.size() > 253 || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-*") != std::string::npos)
+      continue;
+    if (!status.is_object()) continue;
+    CertificateGauge g;
+    if (auto v = status.find("not_after"); v != status.end() && v->is_number_integer()) g.not_after_ms = v->get<std::int64_t>();
+    if (auto v = status.find("failures"); v != status.end() && v->is_number_integer()) g.failures = v->get<std::int64_t>();
+    hosts[host] = g;
+  }
+}
+
 void Histogram::observe(double seconds) {
   for (std::size_t i = 0; i < kBounds.size(); ++i) {
     if (seconds <= kBounds[i]) ++buckets_[i];
@@ -68,6 +87,15 @@ std::string Metrics::render() const {
   single(out, "berth_app_events_total", "counter", "App events recorded.", app_events_total);
   dispatch_latency.render(out, "berth_command_dispatch_latency_seconds",
                           "Time from sending a COMMAND to receiving its RESULT.");
+  header(out, "berth_certificate_expiry_timestamp_seconds", "gauge",
+         "When each routed host's certificate expires (0: none yet), as its node last reported.");
+  for (const auto& [node, hosts] : certificates)
+    for (const auto& [host, g] : hosts)
+      out += fmt::format("berth_certificate_expiry_timestamp_seconds{{host=\"{}\"}} {}\n", host, g.not_after_ms / 1000);
+  header(out, "berth_certificate_failures", "gauge", "Failed issue or renewal attempts in a row per routed host.");
+  for (const auto& [node, hosts] : certificates)
+    for (const auto& [host, g] : hosts)
+      out += fmt::format("berth_certificate_failures{{host=\"{}\"}} {}\n", host, g.failures);
   return out;
 }
 

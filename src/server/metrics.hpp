@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace berth::server {
@@ -42,6 +43,14 @@ struct Metrics {
   std::uint64_t app_log_lines_total = 0;
   std::uint64_t app_events_total = 0;
   Histogram dispatch_latency;  // COMMAND sent -> RESULT received
+  // Certificates of routed hosts as their nodes last reported them (TELEMETRY "proxy.certificates").
+  struct CertificateGauge {
+    std::int64_t not_after_ms = 0;
+    std::int64_t failures = 0;
+  };
+  std::map<std::string, std::map<std::string, CertificateGauge>> certificates;  // node -> host -> gauge
+  // Takes a node's report; hosts that are not plain domain names are skipped (label values stay safe).
+  void recordCertificates(const std::string& node_id, const nlohmann::json& proxy);
 
   std::string render() const;
 };

@@ -28,6 +28,7 @@
 #include "pki/ossl.hpp"
 #include "pki/sealed_file.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
+#include "pebble_support.hpp"
 #include "proxy_support.hpp"
 
 namespace berth::itest {
@@ -42,37 +43,6 @@ std::map<std::string, std::string> acmePaths(const std::map<std::string, proxy::
 
 constexpr const char* kAcmeHost = "web.example.com";
 constexpr int kAcmeValiditySeconds = 3000;  // Pebble's certificateValidityPeriod: renewal due after 2000 s
-
-// An HTTPS GET to 127.0.0.1:port with SNI `host`, verified against `root_pem`
-// and `host` (what a browser trusting Pebble's root would do); the status, 0
-// when the handshake or the request failed.
-int acmeVerifiedGet(int port, const std::string& host, const std::string& root_pem) {
-  namespace asio = boost::asio;
-  namespace http = boost::beast::http;
-  asio::io_context io;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  boost::system::error_code ec;
-  ctx.add_certificate_authority(asio::buffer(root_pem), ec);
-  if (ec) return 0;
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
-  stream.set_verify_callback(asio::ssl::host_name_verification(host));
-  SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
-  stream.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return 0;
-  stream.handshake(asio::ssl::stream_base::client, ec);
-  if (ec) return 0;
-  http::request<http::empty_body> req{http::verb::get, "/", 11};
-  req.set(http::field::host, host);
-  req.set(http::field::connection, "close");
-  http::write(stream, req, ec);
-  if (ec) return 0;
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return 0;
-  return static_cast<int>(res.result_int());
-}
 
 class AcmeAgainstPebble : public ::testing::Test {
  protected:
@@ -103,72 +73,23 @@ class AcmeAgainstPebble : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.error().message;
     ASSERT_TRUE(applyState({}).ok());
 
-    // Pebble's own API certificate, from a CA the client is told to trust.
-    auto ca = pki::CertificateAuthority::createNew("pebble API test CA", systemNowMs() - kHourMs, kDayMs);
-    const std::string key = pki::generatePrivateKeyPem();
-    auto cert = ca.issueServerCertificate(key, {"127.0.0.1", "localhost"}, systemNowMs() - kHourMs, kDayMs);
-    ASSERT_TRUE(cert.ok());
-    std::ofstream(root_ + "/pebble.crt") << cert->cert_pem;
-    std::ofstream(root_ + "/pebble.key") << key;
-    std::ofstream(root_ + "/pebble-ca.pem") << ca.certPem();
-    api_ca_pem_ = ca.certPem();
-
-    const int dns_port = freePort();
-    challtestsrv_ = Process::spawn({"/usr/bin/pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns_port),
-                                    "-http01", "", "-https01", "", "-tlsalpn01", "", "-management",
-                                    "127.0.0.1:" + std::to_string(freePort()), "-defaultIPv4", "127.0.0.1",
-                                    "-defaultIPv6", ""},
-                                   root_ + "/challtestsrv.log");
-    acme_port_ = freePort();
-    management_port_ = freePort();
-    std::ofstream(root_ + "/pebble.json") << nlohmann::json{
-        {"pebble",
-         {{"listenAddress", "127.0.0.1:" + std::to_string(acme_port_)},
-          {"managementListenAddress", "127.0.0.1:" + std::to_string(management_port_)},
-          {"certificate", root_ + "/pebble.crt"},
-          {"privateKey", root_ + "/pebble.key"},
-          {"httpPort", nginx_options_.http_port},
-          {"tlsPort", freePort()},
-          {"ocspResponderURL", ""},
-          {"externalAccountBindingRequired", false},
-          {"certificateValidityPeriod", kAcmeValiditySeconds}}}}
-                                                  .dump();
-    pebble_ = Process::spawn({"/usr/bin/pebble", "-config", root_ + "/pebble.json", "-dnsserver",
-                              "127.0.0.1:" + std::to_string(dns_port)},
-                             root_ + "/pebble.log",
-                             {"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"});
-    ASSERT_TRUE(eventually([&] { return pebbleGet(acme_port_, "/dir").status == 200; }))
-        << last_get_error_ << "\n" << pebble_->log() << challtestsrv_->log();
+    pebble_ = std::make_unique<PebbleServer>(root_ + "/pebble", nginx_options_.http_port, kAcmeValiditySeconds);
+    ASSERT_TRUE(pebble_->ready()) << pebble_->lastGetError() << "\n" << pebble_->logs();
   }
 
   void TearDown() override {
     if (nginx_) nginx_->stop();
     eventually([&] { return !nginx_ || nginx_->masterPid() == 0; }, std::chrono::seconds(10));
     pebble_.reset();
-    challtestsrv_.reset();
     upstream_.reset();
     std::filesystem::remove_all(root_);
-  }
-
-  net::HttpResponse pebbleGet(int port, const std::string& path) {
-    auto ctx = net::makeClientContext({api_ca_pem_, "", ""});
-    if (!ctx) {
-      last_get_error_ = ctx.error().message;
-      return {};
-    }
-    auto url = net::parseUrl("https://127.0.0.1:" + std::to_string(port) + path);
-    net::HttpRequest get;
-    get.target = url->path;
-    auto response = net::httpsRequest(*url, **ctx, get, std::chrono::seconds(5));
-    last_get_error_ = response ? "status " + std::to_string(response->status) : response.error().message;
-    return response ? *response : net::HttpResponse{};
   }
 
   // A client and manager over the node's state directory, as the agent would build them after a start.
   void startNode(const std::string& challenge_dir, Clock clock = systemNowMs) {
     acme::AcmeSettings settings;
-    settings.directory_url = "https://127.0.0.1:" + std::to_string(acme_port_) + "/dir";
-    settings.ca_file = root_ + "/pebble-ca.pem";
+    settings.directory_url = pebble_->directoryUrl();
+    settings.ca_file = pebble_->apiCaFile();
     settings.account_dir = root_ + "/state/acme/account";
     settings.challenge_dir = challenge_dir;
     settings.poll_interval = std::chrono::milliseconds(100);
@@ -188,7 +109,7 @@ class AcmeAgainstPebble : public ::testing::Test {
     return nginx_->apply(state);
   }
 
-  std::string pebbleRoot() { return pebbleGet(management_port_, "/roots/0").body; }
+  std::string pebbleRoot() { return pebble_->root(); }
 
   // The leaf the files hold verifies through their chain up to `root_pem`.
   static bool chainVerifies(const std::string& chain_pem, const std::string& root_pem) {
@@ -210,9 +131,10 @@ class AcmeAgainstPebble : public ::testing::Test {
     return ok;
   }
 
-  std::string root_, served_challenges_, api_ca_pem_, last_get_error_;
-  int upstream_port_ = 0, acme_port_ = 0, management_port_ = 0;
-  std::unique_ptr<Process> upstream_, challtestsrv_, pebble_;
+  std::string root_, served_challenges_;
+  int upstream_port_ = 0;
+  std::unique_ptr<Process> upstream_;
+  std::unique_ptr<PebbleServer> pebble_;
   proxy::nginx::NginxOptions nginx_options_;
   std::unique_ptr<proxy::nginx::NginxProxy> nginx_;
   std::unique_ptr<acme::AcmeClient> client_;
@@ -222,7 +144,7 @@ class AcmeAgainstPebble : public ::testing::Test {
 TEST_F(AcmeAgainstPebble, IssuesACertificateThatNginxServesAndHttpRedirectsThere) {
   startNode(served_challenges_);
   auto files = manager_->ensure({kAcmeHost});
-  ASSERT_EQ(files.size(), 1u) << manager_->status(kAcmeHost)->last_error << "\n" << pebble_->log();
+  ASSERT_EQ(files.size(), 1u) << manager_->status(kAcmeHost)->last_error << "\n" << pebble_->logs();
   EXPECT_EQ(client_->ordersPlaced(), 1u);
   EXPECT_TRUE(std::filesystem::is_empty(served_challenges_));  // token files removed afterwards
   const auto status = manager_->status(kAcmeHost);
@@ -237,9 +159,9 @@ TEST_F(AcmeAgainstPebble, IssuesACertificateThatNginxServesAndHttpRedirectsThere
   auto chain = pki::readFile(files[kAcmeHost].certificate_path);
   ASSERT_TRUE(chain.ok());
   EXPECT_TRUE(chainVerifies(*chain, root));
-  EXPECT_FALSE(chainVerifies(*chain, api_ca_pem_));
-  EXPECT_EQ(acmeVerifiedGet(nginx_options_.https_port, kAcmeHost, root), 200);
-  EXPECT_EQ(acmeVerifiedGet(nginx_options_.https_port, kAcmeHost, api_ca_pem_), 0);  // really verified
+  EXPECT_FALSE(chainVerifies(*chain, *pki::readFile(pebble_->apiCaFile())));
+  EXPECT_EQ(verifiedHttpsGet(nginx_options_.https_port, kAcmeHost, root), 200);
+  EXPECT_EQ(verifiedHttpsGet(nginx_options_.https_port, kAcmeHost, *pki::readFile(pebble_->apiCaFile())), 0);  // really verified
 
   const auto plain = request(nginx_options_.http_port, kAcmeHost, "/page?q=1");
   EXPECT_EQ(plain.status, 308);
@@ -264,7 +186,7 @@ TEST_F(AcmeAgainstPebble, ARestartServesTheStoredCertificateWithoutANewOrder) {
   ASSERT_EQ(::stat((root_ + "/state/acme/account/account.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_TRUE(applyState(again).ok());
-  EXPECT_EQ(acmeVerifiedGet(nginx_options_.https_port, kAcmeHost, pebbleRoot()), 200);
+  EXPECT_EQ(verifiedHttpsGet(nginx_options_.https_port, kAcmeHost, pebbleRoot()), 200);
 }
 
 TEST_F(AcmeAgainstPebble, AShortLivedCertificateIsRenewedWhenAThirdOfItsLifeIsLeft) {
@@ -315,7 +237,7 @@ TEST_F(AcmeAgainstPebble, AnUploadedCertificateIsServedAndAMismatchingKeyRefused
   EXPECT_EQ(client_->ordersPlaced(), 0u);
   EXPECT_EQ(manager_->status(kAcmeHost)->state, "uploaded");
   ASSERT_TRUE(applyState(files).ok());
-  EXPECT_EQ(acmeVerifiedGet(nginx_options_.https_port, kAcmeHost, ca.certPem()), 200);
+  EXPECT_EQ(verifiedHttpsGet(nginx_options_.https_port, kAcmeHost, ca.certPem()), 200);
 }
 
 }  // namespace

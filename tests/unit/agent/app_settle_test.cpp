@@ -1,0 +1,170 @@
+// The zero-downtime path's decisions against the in-memory runtime and a
+// recording router, on a clock the test moves: the route moves only to a
+// healthy version, the old one drains, stops, and goes when the watch window
+// closes; a version failing inside the window is switched back from. The real
+// path (dockerd, nginx, load) is tests/integration/routes_test.cpp.
+#include <gtest/gtest.h>
+
+#include "../../support/memory_runtime.hpp"
+#include "../temp_dir.hpp"
+#include "agent/app_supervisor.hpp"
+
+namespace berth::agent {
+namespace {
+
+using berth::testing::MemoryRuntime;
+
+struct RecordingRouter final : AppRouter {
+  std::map<std::string, std::vector<proxy::Upstream>> served;
+  std::map<std::string, std::vector<apps::AppRoute>> routes;
+  Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& r,
+                     const std::vector<proxy::Upstream>& upstreams, bool) override {
+    if (r.empty()) {
+      served.erase(app);
+      routes.erase(app);
+    } else {
+      served[app] = upstreams;
+      routes[app] = r;
+    }
+    return Ok{};
+  }
+  Result<void> unroute(const std::string& app) override { return route(app, {}, {}, false); }
+  nlohmann::json describe() const override { return nlohmann::json::object(); }
+};
+
+class AppSettleTest : public ::testing::Test {
+ protected:
+  berth::testing::TempDir dir;
+  MemoryRuntime runtime;
+  RecordingRouter router;
+  std::int64_t now = 1'000'000;
+  std::vector<nlohmann::json> events;
+  std::unique_ptr<AppSupervisor> supervisor;
+
+  AppSettleTest() {
+    runtime.registry["reg:5000/web:1"] = {{"sha256:id1", {"reg:5000/web@sha256:1"}}, ""};
+    runtime.registry["reg:5000/web:2"] = {{"sha256:id2", {"reg:5000/web@sha256:2"}}, ""};
+    SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
+    options.router = &router;
+    options.clock = [this] { return now; };
+    supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  }
+
+  VerbOutcome deploy(int number, const std::string& tag, const std::string& watch = "60s") {
+    nlohmann::json spec = {{"image", "reg:5000/web:" + tag},
+                           {"port", 8080},
+                           {"drain", "30s"},
+                           {"watch", watch},
+                           {"health_check",
+                            {{"type", "command"}, {"command", {"/bin/check"}}, {"interval", "10ms"}, {"timeout", "10ms"},
+                             {"retries", 2}}}};
+    auto out = supervisor->handle("app.deploy", {{"app", "web"},
+                                                 {"deployment", number},
+                                                 {"deployment_id", "dep_" + std::to_string(number)},
+                                                 {"spec", spec},
+                                                 {"routing", {{"domains", {{{"domain", "shop.example.com"}}}}}}});
+    supervisor->runDeferred("web");
+    return out;
+  }
+
+  std::string ipOf(int deployment) {
+    for (const auto& c : runtime.running())
+      if (c.labels.at("berth.deployment") == std::to_string(deployment)) return c.ip_address;
+    return "";
+  }
+  bool runs(int deployment) { return !ipOf(deployment).empty(); }
+  bool exists(int deployment) {
+    auto ids = runtime.list({{"berth.deployment", std::to_string(deployment)}});
+    return ids && !ids->empty();
+  }
+  void settle() {
+    supervisor->watchStep("web");
+    supervisor->retire("web");
+  }
+  bool sawEvent(const std::string& state) {
+    for (const auto& e : events)
+      if (e["state"] == state) return true;
+    return false;
+  }
+};
+
+TEST_F(AppSettleTest, TheRouteMovesToTheHealthyNewVersionAndTheOldOneDrainsStopsAndGoes) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  ASSERT_EQ(router.served["web"].size(), 1u);
+  EXPECT_EQ(router.served["web"][0].address, ipOf(1));
+  EXPECT_EQ(router.served["web"][0].port, 8080);
+  EXPECT_EQ(router.routes["web"][0].hosts, std::vector<std::string>{"shop.example.com"});
+
+  auto second = deploy(2, "2");
+  ASSERT_TRUE(second.ok) << second.error_message;
+  EXPECT_EQ(router.served["web"][0].address, ipOf(2)) << "the route is on the new version when the deploy answers";
+  EXPECT_TRUE(runs(1)) << "the old version serves its open requests during the drain";
+  EXPECT_EQ(supervisor->retiringApps(), std::vector<std::string>{"web"});
+
+  now += 29'000;
+  settle();
+  EXPECT_TRUE(runs(1)) << "drain not over";
+  now += 2'000;
+  settle();
+  EXPECT_FALSE(runs(1)) << "drained: stopped";
+  EXPECT_TRUE(exists(1)) << "kept (stopped) for a switch back while the window is open";
+  supervisor->reconcileApp("web");
+  EXPECT_TRUE(exists(1)) << "reconcile leaves a retiring container to settle()";
+
+  now += 30'000;  // 61 s after the switch: the window closed
+  settle();
+  settle();
+  EXPECT_TRUE(sawEvent("watch_passed"));
+  EXPECT_FALSE(exists(1));
+  EXPECT_TRUE(supervisor->retiringApps().empty());
+  EXPECT_TRUE(supervisor->watchedApps().empty());
+}
+
+TEST_F(AppSettleTest, AVersionFailingInsideItsWatchWindowIsSwitchedBackFrom) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  ASSERT_TRUE(deploy(2, "2").ok);
+  now += 31'000;
+  settle();  // the old version is drained and stopped
+  ASSERT_FALSE(runs(1));
+  runtime.exec_exit = 1;  // the new version's check fails once...
+  settle();
+  runtime.exec_exit = 0;  // ...then passes: the count starts again
+  now += 20;
+  settle();
+  runtime.exec_exit = 1;
+  now += 20;
+  settle();
+  EXPECT_FALSE(sawEvent("rolled_back")) << "one failure in a row is not `retries` (2)";
+  runtime.exec_exit = 0;
+  // The new version crashes (its containers stop); the old one would pass its check again.
+  for (const auto& c : runtime.running())
+    if (c.labels.at("berth.deployment") == "2") (void)runtime.stop(c.id, 0);
+  now += 20;
+  settle();
+  ASSERT_TRUE(sawEvent("rolled_back"));
+  nlohmann::json rolled;
+  for (const auto& e : events)
+    if (e["state"] == "rolled_back") rolled = e;
+  EXPECT_EQ(rolled["deployment"], 2);
+  EXPECT_EQ(rolled["rolled_back_to"], 1);
+  EXPECT_NE(rolled["reason"].get<std::string>().find("watch window"), std::string::npos) << rolled.dump();
+  EXPECT_TRUE(runs(1)) << "the previous version runs again";
+  EXPECT_EQ(router.served["web"][0].address, ipOf(1)) << "and has the route";
+  auto status = supervisor->handle("app.status", {{"app", "web"}});
+  EXPECT_EQ(status.output["deployment"], 1);
+}
+
+TEST_F(AppSettleTest, ANewDeployEndsThePreviousWatchWindow) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  ASSERT_TRUE(deploy(2, "2").ok);
+  ASSERT_TRUE(deploy(3, "1").ok);
+  EXPECT_EQ(router.served["web"][0].address, ipOf(3));
+  now += 31'000;  // past both drains; deployment 3's own window is open
+  settle();
+  settle();
+  EXPECT_FALSE(exists(1)) << "the predecessor of the ended window goes once drained";
+  EXPECT_TRUE(exists(2)) << "deployment 2 is deployment 3's switch-back target";
+}
+
+}  // namespace
+}  // namespace berth::agent
