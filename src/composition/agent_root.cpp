@@ -12,7 +12,8 @@ namespace {
 constexpr int kRetryAfterS = 10;
 
 // The adapter the `proxy` setting names, its files under <state_dir>/proxy.
-std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
+std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
+                                             std::shared_ptr<agent::CertificateProvider> certificates) {
   const std::string dir = config.state_dir + "/proxy";
   std::unique_ptr<proxy::ReverseProxy> adapter;
   if (config.proxy == "nginx") {
@@ -37,12 +38,13 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
   } else {
     return std::make_unique<agent::NoRouter>();
   }
-  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS);
+  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, std::move(certificates));
 }
 
 }  // namespace
 
-Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
+Result<agent::AgentParts> agentParts(const agent::AgentConfig& config,
+                                     std::shared_ptr<agent::CertificateProvider> certificates) {
   auto journal = agent::CommandJournal::load(config.state_dir + "/commands.json");
   if (!journal) return journal.error();
   agent::AgentParts parts;
@@ -54,12 +56,13 @@ Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
   parts.journal = std::move(*journal);
   parts.host_reader = agent::realHostReader();
   parts.clock = systemNowMs;
-  parts.router = makeRouter(config);
+  parts.router = makeRouter(config, std::move(certificates));
   return parts;
 }
 
-Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config) {
-  auto parts = agentParts(config);
+Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config,
+                                                std::shared_ptr<agent::CertificateProvider> certificates) {
+  auto parts = agentParts(config, std::move(certificates));
   if (!parts) return parts.error();
   return agent::Agent::create(std::move(config), std::move(*parts));
 }
