@@ -1,5 +1,7 @@
 #include "composition/agent_root.hpp"
 
+#include <filesystem>
+
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 #include "proxy/traefik/traefik_proxy.hpp"
@@ -14,7 +16,9 @@ constexpr int kRetryAfterS = 10;
 // The adapter the `proxy` setting names, its files under <state_dir>/proxy.
 std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
                                              std::shared_ptr<agent::CertificateProvider> certificates) {
-  const std::string dir = config.state_dir + "/proxy";
+  // Absolute: nginx and Caddy resolve a relative path against their own prefix,
+  // not our working directory (`berth dev`'s state is in ./berth-data by default).
+  const std::string dir = std::filesystem::absolute(config.state_dir + "/proxy").lexically_normal().string();
   std::unique_ptr<proxy::ReverseProxy> adapter;
   if (config.proxy == "nginx") {
     proxy::nginx::NginxOptions o;
