@@ -113,7 +113,7 @@ TEST(Dev, ServesAnAppAtHttpsAppLocalhostWithACertificateFromItsLocalCa) {
   const std::string root = ::mkdtemp(pattern.data());
   DockerDaemon daemon;
   ASSERT_TRUE(daemon.ready());
-  struct NginxStopper {  // destroyed before the daemon, after the dev processes
+  struct NginxStopper {  // on an early return: destroyed before the daemon, after the dev processes
     std::string root;
     ~NginxStopper() { stopDevNginx(root); }
   } nginxStopper{root};
@@ -185,6 +185,7 @@ TEST(Dev, ServesAnAppAtHttpsAppLocalhostWithACertificateFromItsLocalCa) {
 
   again.process->signal(SIGINT);
   EXPECT_EQ(again.process->wait(std::chrono::seconds(20)), 0) << again.process->log();
+  stopDevNginx(root);  // before its pid file goes with the directory
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(root);
 }
 
