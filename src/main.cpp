@@ -16,6 +16,7 @@
 #include "common/logging.hpp"
 #include "common/version.hpp"
 #include "composition/agent_root.hpp"
+#include "composition/dev_root.hpp"
 #include "pki/sealed_file.hpp"
 #include "store/store.hpp"
 #include "server/server.hpp"
@@ -26,13 +27,13 @@ using namespace berth;
 
 // --foo-bar for every config key foo_bar; values land in `overrides` as strings.
 void addConfigFlags(CLI::App* cmd, const std::vector<std::string>& keys,
-                    std::map<std::string, std::string>& overrides) {
+                    std::map<std::string, std::string>& overrides, const std::string& over = "the config file and ") {
   for (const auto& key : keys) {
     std::string flag = "--" + key;
     for (auto& c : flag) c = c == '_' ? '-' : c;
     cmd->add_option_function<std::string>(
         flag, [&overrides, key](const std::string& v) { overrides[key] = v; },
-        "Overrides '" + key + "' from the config file and BERTH_" + key);
+        "Overrides '" + key + "' from " + over + "BERTH_" + key);
   }
 }
 
@@ -114,19 +115,28 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
   return 0;
 }
 
-// Server and one agent in this process, state under one data directory.
-int runDev(const std::string& configFile, std::map<std::string, std::string> overrides) {
+// Server and one agent in this process, state under one data directory; apps
+// at https://<app>.localhost with certificates from a local CA.
+int runDev(const std::string& configFile, std::map<std::string, std::string> overrides,
+           const std::map<std::string, std::string>& agentFlags) {
   raiseDescriptorLimit();
   log::setComponent("dev");
   if (!overrides.count("data_dir")) overrides["data_dir"] = "./berth-data";
   const std::string userContext = cli::userContextPath(processEnvironment());
-  auto server = openServer({configFile, toJson(overrides), true, userContext});
+  server::ServerOptions options{configFile, toJson(overrides), true, userContext};
+  options.defaults = {{"base_domain", "localhost"}};  // <app>.localhost reaches this machine without DNS
+  auto server = openServer(std::move(options));
   if (!server) {
     std::cerr << "error: " << server.error().message << "\n";
     return 1;
   }
   auto& srv = **server;
   const std::string dataDir = srv.config().data_dir;
+  auto dev = composition::prepareDevAgent(dataDir, agentFlags, processEnvironment());
+  if (!dev) {
+    std::cerr << "error: " << dev.error().message << "\n";
+    return 1;
+  }
   std::cout << "berth dev\n  API:      " << srv.apiUrl() << "\n  CA pin:   " << srv.caPin()
             << "\n  data:     " << dataDir << "\n";
   const std::string contextShown = userContext.empty() ? dataDir + "/cli.json" : userContext;
@@ -134,12 +144,15 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
     std::cout << "  admin key: " << *key << "  (shown once; the CLI reads it from " << contextShown << ")\n";
   }
   std::cout << "  try:      berth node ls   (context: " << contextShown << "; another one with --context "
-            << dataDir << "/cli.json)\n" << std::flush;
+            << dataDir << "/cli.json)\n";
+  if (dev->certificates && srv.config().base_domain == "localhost")
+    std::cout << composition::devHttpsBanner(dev->ports.https, dev->certificates->rootPath());
+  for (const auto& warning : dev->ports.warnings) std::cout << "  warning:  " << warning << "\n";
+  std::cout << std::flush;
 
   // The dev agent joins only once: --join on an enrolled state directory re-enrols.
-  const std::string agentDir = dataDir + "/agent";
-  auto existing = agent::loadAgentState(agentDir);
-  std::string token;
+  agent::AgentConfig agentConfig = std::move(dev->config);
+  auto existing = agent::loadAgentState(agentConfig.state_dir);
   if (!existing || !existing->has_value()) {
     // Made before the server thread starts: the store belongs to that thread afterwards.
     auto created = srv.createJoinToken(300, "berth dev's own agent");
@@ -147,7 +160,7 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
       std::cerr << "error: " << created.error().message << "\n";
       return 1;
     }
-    token = *created;
+    agentConfig.join_token = *created;
   }
   std::unique_ptr<agent::Agent> devAgent;
   std::mutex agentMutex;
@@ -159,15 +172,9 @@ int runDev(const std::string& configFile, std::map<std::string, std::string> ove
     if (devAgent) devAgent->stop();
   });
 
-  agent::AgentConfig agentConfig;
-  agentConfig.state_dir = agentDir;
   agentConfig.server_url = srv.apiUrl();
   agentConfig.ca_pin = srv.caPin();
-  agentConfig.site = "dev";
-  agentConfig.labels = {{"role", "dev"}};
-  agentConfig.handle_signals = false;
-  agentConfig.join_token = token;
-  auto created = composition::makeAgent(agentConfig);
+  auto created = composition::makeAgent(agentConfig, dev->certificates);
   if (!created) {
     std::cerr << "error: the dev agent could not start: " << created.error().message << "\n";
     srv.stop();
@@ -198,6 +205,7 @@ int main(int argc, char** argv) {
   std::function<int()> run;
   std::string configFile;
   std::map<std::string, std::string> overrides;
+  std::map<std::string, std::string> devAgentFlags;  // the dev agent's own settings
 
   auto* serverCmd = app.add_subcommand("server", "Run the control plane");
   serverCmd->add_option("--config", configFile, "JSON config file");
@@ -212,7 +220,8 @@ int main(int argc, char** argv) {
   auto* devCmd = app.add_subcommand("dev", "Run a server and one agent on this machine (SQLite, ./berth-data)");
   devCmd->add_option("--config", configFile, "JSON config file");
   addConfigFlags(devCmd, server::serverConfigKeys(), overrides);
-  devCmd->callback([&] { run = [&] { return runDev(configFile, overrides); }; });
+  addConfigFlags(devCmd, composition::devAgentKeys(), devAgentFlags, "the dev agent's defaults and ");
+  devCmd->callback([&] { run = [&] { return runDev(configFile, overrides, devAgentFlags); }; });
 
   app.add_subcommand("version", "Print the version")->callback([&] {
     run = [] {

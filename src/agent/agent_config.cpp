@@ -146,7 +146,7 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
       (config.traefik_dynamic_file.front() != '/' || config.traefik_dynamic_file.find("..") != std::string::npos))
     return fieldError("traefik_dynamic_file", "must be an absolute path without '..'");
   if (!config.base_domain.empty()) {
-    auto base = apps::validateDomain(config.base_domain, false, "base_domain");
+    auto base = apps::validateBaseDomain(config.base_domain, "base_domain");
     if (!base) return makeError("invalid_config", "config " + base.error().message);
     config.base_domain = *base;
   }

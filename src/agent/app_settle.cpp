@@ -23,7 +23,7 @@ Result<std::pair<std::vector<apps::DomainEntry>, std::string>> parseRouting(cons
   if (auto b = routing.find("base_domain"); b != routing.end() && !b->is_null()) {
     if (!b->is_string()) return invalidField("args.routing.base_domain", "must be a string");
     if (!b->get<std::string>().empty()) {
-      auto valid = apps::validateDomain(b->get<std::string>(), false, "args.routing.base_domain");
+      auto valid = apps::validateBaseDomain(b->get<std::string>(), "args.routing.base_domain");
       if (!valid) return valid.error();
       base = *valid;
     }

@@ -71,6 +71,11 @@ Result<std::string> validateDomain(const std::string& text, bool allow_wildcard,
   return domain;
 }
 
+Result<std::string> validateBaseDomain(const std::string& text, const std::string& field) {
+  if (text == "localhost") return text;
+  return validateDomain(text, false, field);
+}
+
 Result<std::string> validatePathPrefix(const std::string& text, const std::string& field) {
   if (text.empty() || text.front() != '/') return invalidField(field, "must start with '/'");
   if (text.size() > kMaxPathPrefixLength) return invalidField(field, "must be at most 256 characters");

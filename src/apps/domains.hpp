@@ -25,6 +25,11 @@ inline constexpr std::size_t kMaxPathPrefixLength = 256;
 Result<std::string> validateDomain(const std::string& text, bool allow_wildcard,
                                    const std::string& field = "domain");
 
+// A base domain (apps get "<app>.<base>"): validateDomain without wildcards,
+// or "localhost" (RFC 6761: its subdomains are loopback without DNS; `berth
+// dev`'s default), the one single-label base.
+Result<std::string> validateBaseDomain(const std::string& text, const std::string& field = "base_domain");
+
 // Returns the prefix unchanged, or an invalid_argument error naming `field`:
 // starts with '/'; only A-Z a-z 0-9 - . _ ~ / %; '%' only as an escape of two
 // hex digits that does not decode to a control character; no "." or ".."

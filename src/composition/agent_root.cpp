@@ -1,5 +1,7 @@
 #include "composition/agent_root.hpp"
 
+#include <filesystem>
+
 #include "agent/acme_certificates.hpp"
 #include "common/logging.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
@@ -14,8 +16,11 @@ namespace {
 constexpr int kRetryAfterS = 10;
 
 // The adapter the `proxy` setting names, its files under <state_dir>/proxy.
-std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
-  const std::string dir = config.state_dir + "/proxy";
+std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
+                                             std::shared_ptr<agent::CertificateProvider> certificates) {
+  // Absolute: nginx and Caddy resolve a relative path against their own prefix,
+  // not our working directory (`berth dev`'s state is in ./berth-data by default).
+  const std::string dir = std::filesystem::absolute(config.state_dir + "/proxy").lexically_normal().string();
   std::unique_ptr<proxy::ReverseProxy> adapter;
   if (config.proxy == "nginx") {
     proxy::nginx::NginxOptions o;
@@ -44,8 +49,8 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
   } else {
     return std::make_unique<agent::NoRouter>();
   }
-  std::shared_ptr<agent::CertificateProvider> certificates;
-  if (config.tls == "acme" && config.proxy != "caddy") {
+  // A provider given by the caller (`berth dev`'s local CA) wins; else berth's ACME client.
+  if (!certificates && config.tls == "acme" && config.proxy != "caddy") {
     acme::AcmeSettings settings;
     settings.directory_url = config.acme_directory_url;
     settings.ca_file = config.acme_ca_file;
@@ -60,12 +65,13 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config) {
       certificates = *acme;
     }
   }
-  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, certificates);
+  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, std::move(certificates));
 }
 
 }  // namespace
 
-Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
+Result<agent::AgentParts> agentParts(const agent::AgentConfig& config,
+                                     std::shared_ptr<agent::CertificateProvider> certificates) {
   auto journal = agent::CommandJournal::load(config.state_dir + "/commands.json");
   if (!journal) return journal.error();
   agent::AgentParts parts;
@@ -77,12 +83,13 @@ Result<agent::AgentParts> agentParts(const agent::AgentConfig& config) {
   parts.journal = std::move(*journal);
   parts.host_reader = agent::realHostReader();
   parts.clock = systemNowMs;
-  parts.router = makeRouter(config);
+  parts.router = makeRouter(config, std::move(certificates));
   return parts;
 }
 
-Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config) {
-  auto parts = agentParts(config);
+Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config,
+                                                std::shared_ptr<agent::CertificateProvider> certificates) {
+  auto parts = agentParts(config, std::move(certificates));
   if (!parts) return parts.error();
   return agent::Agent::create(std::move(config), std::move(*parts));
 }

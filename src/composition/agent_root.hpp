@@ -11,8 +11,12 @@
 namespace berth::composition {
 
 // The production parts for `config`; fails when the command journal is damaged.
-Result<agent::AgentParts> agentParts(const agent::AgentConfig& config);
+// `certificates` (optional) is where the proxy's HTTPS certificates come from
+// (`berth dev` passes its local CA).
+Result<agent::AgentParts> agentParts(const agent::AgentConfig& config,
+                                     std::shared_ptr<agent::CertificateProvider> certificates = nullptr);
 // agentParts, then agent::Agent::create (which enrols when needed).
-Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config);
+Result<std::unique_ptr<agent::Agent>> makeAgent(agent::AgentConfig config,
+                                                std::shared_ptr<agent::CertificateProvider> certificates = nullptr);
 
 }  // namespace berth::composition

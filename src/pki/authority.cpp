@@ -116,13 +116,19 @@ Result<void> checkAgentCsr(const std::string& csr_pem, const std::vector<std::st
 }
 
 CertificateAuthority CertificateAuthority::createNew(const std::string& common_name, std::int64_t now_ms,
-                                                     std::int64_t validity_ms) {
+                                                     std::int64_t validity_ms,
+                                                     const std::vector<std::string>& permitted_dns) {
   std::string key_pem = generatePrivateKeyPem();
   auto key = loadPrivateKey(key_pem);
   X509Ptr cert = newCertificate(common_name, key->get(), nullptr, now_ms, validity_ms);
   addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
   addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
+  if (!permitted_dns.empty()) {
+    std::string constraints = "critical";
+    for (const auto& name : permitted_dns) constraints += ",permitted;DNS:" + name;
+    addExtension(cert.get(), cert.get(), NID_name_constraints, constraints);
+  }
   X509_sign(cert.get(), key->get(), EVP_sha256());
   return CertificateAuthority(certToPem(cert.get()), std::move(key_pem));
 }

@@ -28,7 +28,11 @@ Result<void> checkAgentCsr(const std::string& csr_pem, const std::vector<std::st
 
 class CertificateAuthority {
  public:
-  static CertificateAuthority createNew(const std::string& common_name, std::int64_t now_ms, std::int64_t validity_ms);
+  // `permitted_dns` (when not empty) becomes a critical nameConstraints
+  // extension: the CA can then vouch only for those names and their
+  // subdomains, whoever ends up trusting it (berth dev's local CA: localhost).
+  static CertificateAuthority createNew(const std::string& common_name, std::int64_t now_ms, std::int64_t validity_ms,
+                                        const std::vector<std::string>& permitted_dns = {});
   static Result<CertificateAuthority> fromPem(std::string cert_pem, std::string key_pem);
 
   // Client certificate for an agent. The subject CN is `node_id` whatever the

@@ -29,4 +29,13 @@ Result<CertificateInfo> inspectCertificate(const std::string& cert_pem);
 // "sha256:<hex>" of the public key in `cert_pem` (the value `--ca-pin` takes).
 Result<std::string> publicKeyPin(const std::string& cert_pem);
 
+// Whether `key_pem` is the private key of `cert_pem` (false when either does not parse).
+bool keyMatchesCertificate(const std::string& key_pem, const std::string& cert_pem);
+
+// Verifies `cert_pem` as a TLS server certificate for `host` at `now_ms`,
+// chained to the root `ca_pem` alone: signature, validity, serverAuth and the
+// root's name constraints. Fails "untrusted_certificate" with OpenSSL's reason.
+Result<void> verifyServerCertificate(const std::string& cert_pem, const std::string& ca_pem, const std::string& host,
+                                     std::int64_t now_ms);
+
 }  // namespace berth::pki

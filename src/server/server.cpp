@@ -36,7 +36,8 @@ namespace asio = boost::asio;
 Result<ServerConfig> loadServerConfig(const ServerOptions& options) {
   auto file = loadConfigFile(options.config_file);
   if (!file) return file.error();
-  auto merged = mergeConfig(*file, configFromEnvironment(serverConfigKeys(), processEnvironment()));
+  auto merged = mergeConfig(mergeConfig(options.defaults, *file),
+                            configFromEnvironment(serverConfigKeys(), processEnvironment()));
   merged = mergeConfig(merged, options.flag_overrides);
   return serverConfigFromJson(merged);
 }

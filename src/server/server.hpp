@@ -21,6 +21,9 @@ struct ServerOptions {
   // The user's CLI context file (~/.config/berth/cli.json), written besides
   // <data_dir>/cli.json; empty: only the latter.
   std::string user_context_path;
+  // Settings used when neither the file, the environment nor the flags give
+  // them (`berth dev`: base_domain localhost).
+  nlohmann::json defaults = nlohmann::json::object();
 };
 
 class Server {

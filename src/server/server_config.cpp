@@ -98,7 +98,7 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
     const std::string text = merged["base_domain"];
     if (!text.empty()) {
       // A base domain is never a wildcard: apps get <app>.<base_domain>.
-      auto domain = apps::validateDomain(text, false, "base_domain");
+      auto domain = apps::validateBaseDomain(text, "base_domain");
       if (!domain) return makeError("invalid_config", "config " + domain.error().message);
       config.base_domain = *domain;
     }

@@ -23,7 +23,8 @@ int freePort() {
   return r ? std::atoi(r->output.c_str()) : 0;
 }
 
-ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls, const std::string& address) {
+ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls, const std::string& address,
+                    const std::string& ca_file) {
   asio::io_context io;
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, host);
@@ -34,8 +35,14 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port));
   if (tls) {
     asio::ssl::context ctx(asio::ssl::context::tls_client);
+    if (!ca_file.empty()) {
+      ctx.load_verify_file(ca_file, ec);
+      if (ec) return {};
+      ctx.set_verify_mode(asio::ssl::verify_peer);
+    }
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
     SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+    if (!ca_file.empty()) stream.set_verify_callback(asio::ssl::host_name_verification(host));
     beast::get_lowest_layer(stream).connect(endpoint, ec);
     if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
     if (!ec) http::write(stream, req, ec);

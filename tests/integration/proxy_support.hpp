@@ -17,9 +17,11 @@ struct ProxyAnswer {
   std::string location, retry_after;
 };
 
-// One HTTP/1.1 request to address:port with `host`; TLS (SNI `host`, no verification) when asked.
+// One HTTP/1.1 request to address:port with `host`; TLS (SNI `host`) when
+// asked, verifying the certificate for `host` against `ca_file` when given
+// (no answer when it does not verify), else not verifying.
 ProxyAnswer request(int port, const std::string& host, const std::string& target, bool tls = false,
-                    const std::string& address = "127.0.0.1");
+                    const std::string& address = "127.0.0.1", const std::string& ca_file = "");
 
 // A python3 program (argv[1]: port, argv[2]: optional body, default "ok",
 // argv[3]: optional address, default 127.0.0.1) that

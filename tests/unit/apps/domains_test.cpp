@@ -138,5 +138,15 @@ TEST(GeneratedDomain, AppDotBaseOrEmpty) {
   EXPECT_EQ(generatedDomain("shop", ""), "");
 }
 
+TEST(BaseDomain, LocalhostIsTheOneSingleLabelBase) {
+  EXPECT_EQ(*validateBaseDomain("localhost"), "localhost");
+  EXPECT_EQ(*validateBaseDomain("Apps.Example.com"), "apps.example.com");
+  for (const char* bad : {"intranet", "*.example.com", "localhost.", "10.0.0.1"}) {
+    auto r = validateBaseDomain(bad, "base_domain");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("base_domain"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace berth::apps

@@ -124,5 +124,44 @@ TEST(SealedFile, PrivateFilesAreMode0600) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST(Authority, ServerCertificateVerifiesForItsHostOnlyWithinItsValidityAndUnderItsCaOnly) {
+  auto ca = CertificateAuthority::createNew("test CA", kNow, 10 * kDay);
+  auto other = CertificateAuthority::createNew("other CA", kNow, 10 * kDay);
+  const auto key = generatePrivateKeyPem();
+  auto cert = ca.issueServerCertificate(key, {"hello.localhost"}, kNow, 30 * kDay);
+  ASSERT_TRUE(cert.ok());
+  EXPECT_TRUE(verifyServerCertificate(cert->cert_pem, ca.certPem(), "hello.localhost", kNow + kDay).ok());
+  auto wrongHost = verifyServerCertificate(cert->cert_pem, ca.certPem(), "other.localhost", kNow + kDay);
+  ASSERT_FALSE(wrongHost.ok());
+  EXPECT_EQ(wrongHost.error().code, "untrusted_certificate");
+  EXPECT_NE(wrongHost.error().message.find("other.localhost"), std::string::npos) << wrongHost.error().message;
+  EXPECT_FALSE(verifyServerCertificate(cert->cert_pem, ca.certPem(), "hello.localhost", kNow + 31 * kDay).ok());
+  EXPECT_FALSE(verifyServerCertificate(cert->cert_pem, other.certPem(), "hello.localhost", kNow + kDay).ok());
+  // An agent's client certificate is no server certificate (no serverAuth).
+  auto client = ca.signAgentCsr(*makeCsr(key, "hello.localhost"), "hello.localhost", kNow, 30 * kDay);
+  ASSERT_TRUE(client.ok());
+  EXPECT_FALSE(verifyServerCertificate(client->cert_pem, ca.certPem(), "hello.localhost", kNow + kDay).ok());
+
+  EXPECT_TRUE(keyMatchesCertificate(key, cert->cert_pem));
+  EXPECT_FALSE(keyMatchesCertificate(generatePrivateKeyPem(), cert->cert_pem));
+  EXPECT_FALSE(keyMatchesCertificate("junk", cert->cert_pem));
+}
+
+TEST(Authority, NameConstraintsLimitWhatTheCaCanVouchFor) {
+  auto ca = CertificateAuthority::createNew("local CA", kNow, 10 * kDay, {"localhost"});
+  for (const std::string host : {"localhost", "hello.localhost", "a.b.localhost"}) {
+    auto cert = ca.issueServerCertificate(generatePrivateKeyPem(), {host}, kNow, 30 * kDay);
+    ASSERT_TRUE(cert.ok());
+    EXPECT_TRUE(verifyServerCertificate(cert->cert_pem, ca.certPem(), host, kNow + kDay).ok()) << host;
+  }
+  // Signed, but outside the permitted subtree: no verifier accepts it.
+  for (const std::string host : {"example.com", "localhost.example.com", "evillocalhost"}) {
+    auto cert = ca.issueServerCertificate(generatePrivateKeyPem(), {host}, kNow, 30 * kDay);
+    ASSERT_TRUE(cert.ok());
+    auto verified = verifyServerCertificate(cert->cert_pem, ca.certPem(), host, kNow + kDay);
+    EXPECT_FALSE(verified.ok()) << host;
+  }
+}
+
 }  // namespace
 }  // namespace berth::pki
