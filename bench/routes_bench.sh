@@ -21,12 +21,15 @@
 # response from the new version through the proxy.
 # Usage: bench/routes_bench.sh [updates=20] [rate=2000] [rest_s=30]
 #        env CONNECTIONS=50 DRAIN=2s KEEP=1 (keep the work directory)
+#        WARMUP=3000: requests each new container answers itself before it listens
+#        (0: a cold V8 takes the traffic; see docs/BENCHMARKS.md)
 set -euo pipefail
 UPDATES=${1:-20}
 RATE=${2:-2000}
 REST_S=${3:-30}
 CONNECTIONS=${CONNECTIONS:-50}
 DRAIN=${DRAIN:-2s}
+WARMUP=${WARMUP:-3000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BERTH=${BERTH:-$ROOT/build/src/berth}
 LOAD=${LOAD:-$ROOT/build/bench/route_load}
@@ -79,14 +82,16 @@ deploy() {
   shift 3
   local t0 t1 id number
   t0=$(now_ms)
-  "$BERTH" app deploy "$APP" --image "berth-bench/node:$version" --port 8080 --health http:/ \
-    --drain "$DRAIN" --watch 0 "$@" >deploy.out 2>&1 || { cat deploy.out; tail -20 agent.log; exit 1; }
+  "$BERTH" app deploy "$APP" --image "berth-bench/node:$version" --port 8080 --health http:/ --health-retries 10 \
+    --drain "$DRAIN" --watch 0 --env "WARMUP=$WARMUP" "$@" >deploy.out 2>&1 || { cat deploy.out; tail -20 agent.log; exit 1; }
   t1=$(now_ms)
   # The newest deployment's container: the one this deploy started.
   read -r number id < <(docker ps --filter "label=berth.app=$APP" --filter status=running \
     --format '{{.Label "berth.deployment"}} {{.ID}}' | sort -n | tail -1)
-  echo "$phase $n v$version $number $t0 $t1 $(docker logs "$id" 2>&1 | tr -d ' ' |
-    grep -o '"first_request_ms":[0-9]*' | cut -d: -f2)" >>updates.txt
+  local first
+  first=$(docker logs "$id" 2>&1 | grep -m1 first_request_ms | tr -d ' ')
+  echo "$phase $n v$version $number $t0 $t1 $(echo "$first" | grep -o '"first_request_ms":[0-9]*' | cut -d: -f2)" \
+    "$(echo "$first" | grep -o '"ua":"[^"]*"' | cut -d'"' -f4)" >>updates.txt
 }
 
 deploy setup 0 1
@@ -114,6 +119,6 @@ kill -TERM "$LOAD_PID"
 wait "$LOAD_PID"
 LOAD_PID=
 
-echo "routes benchmark: $UPDATES updates per phase, $RATE req/s over $CONNECTIONS connections, drain $DRAIN, watch 0"
+echo "routes benchmark: $UPDATES updates per phase, $RATE req/s over $CONNECTIONS connections, drain $DRAIN, watch 0, app warm-up $WARMUP requests"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), nginx $(nginx -v 2>&1 | cut -d/ -f2)"
 python3 "$ROOT/bench/routes_report.py" requests.csv phases.txt updates.txt agent.log

@@ -40,7 +40,8 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
                 continue
             updates.append({"phase": parts[0], "n": int(parts[1]), "version": parts[2], "deployment": int(parts[3]),
                             "t0": float(parts[4]), "t1": float(parts[5]),
-                            "probe": float(parts[6]) if len(parts) > 6 else None})
+                            "probe": float(parts[6]) if len(parts) > 6 else None,
+                            "first_ua": parts[7] if len(parts) > 7 else ""})
     healthy_event = {}
     with open(agent_log_path) as f:
         for line in f:
@@ -94,7 +95,7 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
             first_new = next((r[2] for r in by_done if r[1] >= u["t0"] and r[6] == u["version"]), None)
             last_old = max((r[2] for r in records
                             if u["t0"] <= r[1] and first_new is not None and r[2] < first_new
-                            and r[6] and r[6] != u["version"]), default=None)
+                            and 200 <= r[3] < 300 and r[6] != u["version"]), default=None)
             failed = sum(1 for r in records if u["t0"] <= r[0] < nxt and not 200 <= r[3] < 300)
             s = first_new - u["probe"] if first_new is not None and u["probe"] else None
             ev = healthy_event.get(u["deployment"])
@@ -116,6 +117,9 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
         if gaps:
             print(f"  last old-version response -> first new-version response: median {statistics.median(gaps):.1f} ms,"
                   f" max {max(gaps):.1f} ms")
+        probed = sum(1 for u in ups if u["first_ua"] == "berth-health")
+        print(f"  the new container's first request was the agent's probe in {probed} of {len(ups)} updates"
+              " (otherwise the proxy reached it first: probe->first new is then not the switch)")
         print(f"  berth app deploy: median {statistics.median(durations):.0f} ms")
 
 
