@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds berth-bench/node:1 and :2 for bench/routes_bench.sh from the machine's
+# /usr/bin/node and the libraries ldd lists (nothing is pulled): the same
+# server.js, answering "v1" or "v2". Idempotent: existing images are kept.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+for v in 1 2; do
+  image=berth-bench/node:$v
+  docker image inspect "$image" >/dev/null 2>&1 && continue
+  work=$(mktemp -d)
+  mkdir -p "$work/rootfs/app" "$work/rootfs/tmp"
+  cp /usr/bin/node "$work/rootfs/node"
+  ldd /usr/bin/node | grep -o '/[^ ]*' | while read -r lib; do
+    mkdir -p "$work/rootfs$(dirname "$lib")"
+    cp -L "$lib" "$work/rootfs$lib"
+  done
+  cp "$HERE/server.js" "$work/rootfs/app/server.js"
+  echo "v$v" >"$work/rootfs/version"
+  tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+  docker import --change 'CMD ["/node","/app/server.js"]' --change 'EXPOSE 8080' "$work/rootfs.tar" "$image" >/dev/null
+  rm -rf "$work"
+  echo "built $image"
+done

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Routes benchmark (issue 9). Needs a running dockerd (scripts/ensure-dockerd.sh),
+# nginx, and a build with the berth and route_load targets. Builds its own app
+# images (bench/route-app/build-images.sh: Node.js answering "v1" or "v2").
+#
+# Starts a `berth server` (base_domain apps.test) and a `berth agent` with its
+# own nginx on free loopback ports, deploys app rbench (one replica, port 8080,
+# HTTP health check) and runs bench/route_load against the proxy (Host
+# rbench.apps.test, open loop at RATE requests/s over CONNECTIONS keep-alive
+# connections, latency counted from when each request was due) through:
+#   rest   REST_S seconds with nothing happening;
+#   zd     UPDATES zero-downtime updates, one after the other, alternating
+#          berth-bench/node:2 and :1 (--drain DRAIN, --watch 0);
+#   naive  the same app redeployed with --publish (a host port on 127.0.0.1,
+#          which berth updates stop-then-start, routed the same way), then
+#          UPDATES updates alternating the same two images.
+# Every request is recorded; bench/routes_report.py prints, per phase, the
+# achieved rate, failed requests (non-2xx, and no answer by kind), p50/p99/max,
+# and per update the switch time: from the moment the new container answered
+# its first request (the agent's health probe, logged by the app) to the first
+# response from the new version through the proxy.
+# Usage: bench/routes_bench.sh [updates=20] [rate=2000] [rest_s=30]
+#        env CONNECTIONS=50 DRAIN=2s KEEP=1 (keep the work directory)
+#        WARMUP=3000: requests each new container answers itself before it listens
+#        (0: a cold V8 takes the traffic; see docs/BENCHMARKS.md)
+set -euo pipefail
+UPDATES=${1:-20}
+RATE=${2:-2000}
+REST_S=${3:-30}
+CONNECTIONS=${CONNECTIONS:-50}
+DRAIN=${DRAIN:-2s}
+WARMUP=${WARMUP:-3000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BERTH=${BERTH:-$ROOT/build/src/berth}
+LOAD=${LOAD:-$ROOT/build/bench/route_load}
+APP=rbench
+HOST=$APP.apps.test
+WORK=$(mktemp -d /tmp/berth-routes-bench-XXXXXX)
+cd "$WORK"
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+cleanup() {
+  [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
+  if [ -n "${AGENT_PID:-}" ]; then
+    kill "$AGENT_PID" 2>/dev/null || true
+    wait "$AGENT_PID" 2>/dev/null || true
+  fi
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
+  # The agent leaves its nginx running across restarts (apps keep serving): stop it here.
+  local pid
+  pid=$(cat "$WORK/agent/proxy/nginx/run/nginx.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null || true
+  docker ps -aq --filter "label=berth.app=$APP" | xargs -r docker rm -f >/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+"$ROOT/bench/route-app/build-images.sh"
+[ -x "$LOAD" ] || cmake --build "$ROOT/build" --target route_load >/dev/null
+HTTP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+PUBLISH_PORT=$(free_port)
+
+XDG_CONFIG_HOME="$WORK/xdg" "$BERTH" server --data-dir "$WORK/server" --listen 127.0.0.1:0 \
+  --base-domain apps.test >server.log 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do [ -f "$WORK/server/cli.json" ] && break; sleep 0.1; done
+export BERTH_CLI_CONFIG=$WORK/server/cli.json
+URL=$(python3 -c "import json;print(json.load(open('$BERTH_CLI_CONFIG'))['server'])")
+PIN=$(grep -o '"ca_pin":"[^"]*"' server.log | head -1 | cut -d'"' -f4)
+TOKEN=$("$BERTH" token create --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+"$BERTH" agent --state-dir "$WORK/agent" --server "$URL" --ca-pin "$PIN" --join "$TOKEN" \
+  --proxy nginx --proxy-listen-address 127.0.0.1 --proxy-http-port "$HTTP_PORT" \
+  --proxy-https-port "$HTTPS_PORT" >agent.log 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 100); do "$BERTH" node ls 2>/dev/null | grep -q online && break; sleep 0.1; done
+
+# deploy <phase> <n> <version> [flags…]: one `berth app deploy`, timed; then the new
+# container's own log (its first answered request) while it still runs.
+deploy() {
+  local phase=$1 n=$2 version=$3
+  shift 3
+  local t0 t1 id number
+  t0=$(now_ms)
+  "$BERTH" app deploy "$APP" --image "berth-bench/node:$version" --port 8080 --health http:/ --health-retries 10 \
+    --drain "$DRAIN" --watch 0 --env "WARMUP=$WARMUP" "$@" >deploy.out 2>&1 || { cat deploy.out; tail -20 agent.log; exit 1; }
+  t1=$(now_ms)
+  # The newest deployment's container: the one this deploy started.
+  read -r number id < <(docker ps --filter "label=berth.app=$APP" --filter status=running \
+    --format '{{.Label "berth.deployment"}} {{.ID}}' | sort -n | tail -1)
+  local first
+  first=$(docker logs "$id" 2>&1 | grep -m1 first_request_ms | tr -d ' ')
+  echo "$phase $n v$version $number $t0 $t1 $(echo "$first" | grep -o '"first_request_ms":[0-9]*' | cut -d: -f2)" \
+    "$(echo "$first" | grep -o '"ua":"[^"]*"' | cut -d'"' -f4)" >>updates.txt
+}
+
+deploy setup 0 1
+curl -sf -H "Host: $HOST" "http://127.0.0.1:$HTTP_PORT/" | grep -q v1 || { echo "not served through the proxy"; tail agent.log; exit 1; }
+"$LOAD" --port "$HTTP_PORT" --host "$HOST" --rate "$RATE" --connections "$CONNECTIONS" --out requests.csv &
+LOAD_PID=$!
+sleep 5  # connections open, caches warm
+echo "rest $(now_ms)" >phases.txt
+sleep "$REST_S"
+echo "rest_end $(now_ms)" >>phases.txt
+
+echo "zd $(now_ms)" >>phases.txt
+for n in $(seq 1 "$UPDATES"); do deploy zd "$n" $(( n % 2 == 1 ? 2 : 1 )); done
+sleep 3  # the last drain ends and its container stops
+echo "zd_end $(now_ms)" >>phases.txt
+
+# Same app, now with a host port: berth stops the old version before it starts the new one.
+deploy setup 0 $(( UPDATES % 2 == 1 ? 2 : 1 )) --publish "$PUBLISH_PORT"
+sleep 5
+echo "naive $(now_ms)" >>phases.txt
+for n in $(seq 1 "$UPDATES"); do deploy naive "$n" $(( (n + UPDATES) % 2 == 1 ? 2 : 1 )) --publish "$PUBLISH_PORT"; done
+sleep 3
+echo "naive_end $(now_ms)" >>phases.txt
+kill -TERM "$LOAD_PID"
+wait "$LOAD_PID"
+LOAD_PID=
+
+echo "routes benchmark: $UPDATES updates per phase, $RATE req/s over $CONNECTIONS connections, drain $DRAIN, watch 0, app warm-up $WARMUP requests"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), nginx $(nginx -v 2>&1 | cut -d/ -f2)"
+python3 "$ROOT/bench/routes_report.py" requests.csv phases.txt updates.txt agent.log
