@@ -27,7 +27,11 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
     }
   }
   runtime = std::move(*connected);
-  SupervisorOptions options{state.node_id, config.state_dir, config.docker_network, *key};
+  SupervisorOptions options;
+  options.node_id = state.node_id;
+  options.state_dir = config.state_dir;
+  options.network = config.docker_network;
+  options.sealing_key = *key;
   options.container_log_max_size = config.container_log_max_size;
   options.container_log_max_files = config.container_log_max_files;
   options.router = router.get();

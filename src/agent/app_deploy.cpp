@@ -213,6 +213,14 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   }
   std::vector<std::string> stoppedOld;
   if (!overlap && (spec->publish || args.value("downtime", false))) {
+    // Out of the route before the old version stops: 503 with Retry-After until the new one is
+    // seen healthy, not a 502, nor traffic to a container no probe has passed yet.
+    if (!routes->empty() && before) {
+      if (auto unserved = routeTo(next, *spec, {}); !unserved) {
+        emit(app, number, "failed", unserved.error().message);
+        return fail(unserved.error());
+      }
+    }
     for (const auto& c : *existing) {
       if (!isCurrent(c, next) && c.state == "running") {
         (void)runtime_.stop(c.id, options_.stop_timeout_s);
@@ -234,12 +242,17 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     if (!outcome) break;
     outcome = waitHealthy(id, *spec);
   }
+  if (outcome) log::info("new version passed its health check", {{"app", app}, {"deployment", number}});
   // Healthy: the route moves to the new containers (the proxy serves them when this returns).
   if (outcome && (!routes->empty() || (before && !before->routing.empty()))) outcome = routeTo(next, *spec, ids);
   if (!outcome) {
     // The running version stays up: drop what this deployment started, bring back what it stopped.
     for (const auto& id : ids) (void)runtime_.remove(id, true);
     for (const auto& id : stoppedOld) (void)runtime_.start(id);
+    if (!stoppedOld.empty() && before) {  // the old version serves again: give it its route back
+      if (auto back = apps::parseDeploymentSpec(before->spec); back && waitHealthy(stoppedOld.front(), *back))
+        (void)routeTo(*before, *back, stoppedOld);
+    }
     emit(app, number, "failed", outcome.error().message);
     return fail(outcome.error().code, outcome.error().message);
   }
