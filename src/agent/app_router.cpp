@@ -18,6 +18,16 @@ std::vector<std::string> ProxyRouter::hostsLocked(const std::map<std::string, pr
   return {hosts.begin(), hosts.end()};
 }
 
+Result<void> ProxyRouter::uploadCertificate(const std::string& host, const std::string& certificate,
+                                            const std::string& key) {
+  if (!certificates_)
+    return makeError("unsupported", "this node serves no HTTPS (tls=off), so a certificate for " + host +
+                                        " has nowhere to go");
+  if (auto stored = certificates_->upload(host, certificate, key); !stored) return stored;
+  std::lock_guard lock(mutex_);
+  return applyLocked(apps_);  // served now, whether or not the routes change with it
+}
+
 void ProxyRouter::refreshCertificates() {
   if (!certificates_) return;
   std::vector<std::string> hosts;

@@ -350,10 +350,19 @@ class SqliteStore final : public Store {
       if (!held) return held.error();
       if (held->has_value())
         return makeError("domain_in_use", "domain " + d.domain + " is used by app " + (*held)->app);
-      auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?)");
-      s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at);
+      auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?,?)");
+      s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at).bind(
+          d.certificate_sealed);
       return done(s, "insert app domain");
     });
+  }
+
+  Result<bool> setAppDomainCertificate(const std::string& app, const std::string& domain,
+                                       const std::string& sealed) override {
+    auto s = query("UPDATE app_domains SET certificate_sealed=? WHERE app=? AND domain=?");
+    s.bind(sealed).bind(app).bind(domain);
+    if (auto r = done(s, "set app domain certificate"); !r) return r.error();
+    return sqlite3_changes(db_) > 0;
   }
 
   Result<bool> deleteAppDomain(const std::string& app, const std::string& domain) override {
