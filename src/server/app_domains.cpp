@@ -150,15 +150,26 @@ Result<std::string> AppService::sealedCertificates(const store::App& app) {
   return all.empty() ? std::string() : pki::seal(all.dump(), secrets_key_);
 }
 
-Result<nlohmann::json> AppService::setDomainCertificate(const std::string& name, const std::string& text,
-                                                        const nlohmann::json& body) {
+Result<std::pair<store::App, store::AppDomain>> AppService::heldDomain(const std::string& name,
+                                                                      const std::string& text) {
   auto app = findApp(name);
   if (!app) return app.error();
+  // Wildcards are accepted here even when no longer allowed, so one added
+  // before the setting changed can still be removed or given a certificate.
   auto domain = apps::validateDomain(text, true);
   if (!domain) return domain.error();
   auto held = store_.findAppDomain(*domain);
   if (!held) return held.error();
   if (!*held || (*held)->app != name) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
+  return std::pair{std::move(*app), std::move(**held)};
+}
+
+Result<nlohmann::json> AppService::setDomainCertificate(const std::string& name, const std::string& text,
+                                                        const nlohmann::json& body) {
+  auto found = heldDomain(name, text);
+  if (!found) return found.error();
+  const auto& [app, held] = *found;
+  const std::string* domain = &held.domain;
   if (!body.is_object()) return invalidField("body", "must be a JSON object with certificate and key");
   for (const auto& [key, value] : body.items()) {
     if (key != "certificate" && key != "key") return invalidField(key, "is not a known field (certificate, key)");
@@ -174,9 +185,9 @@ Result<nlohmann::json> AppService::setDomainCertificate(const std::string& name,
   const std::string sealed = pki::seal(nlohmann::json{{"certificate", certificate}, {"key", key}}.dump(), secrets_key_);
   auto set = store_.setAppDomainCertificate(name, *domain, sealed);
   if (!set) return set.error();
-  auto pushed = pushRoutes(*app);
+  auto pushed = pushRoutes(app);
   if (!pushed) {
-    (void)store_.setAppDomainCertificate(name, *domain, (*held)->certificate_sealed);
+    (void)store_.setAppDomainCertificate(name, *domain, held.certificate_sealed);
     return pushed.error();
   }
   nlohmann::json out = {{"domain", *domain}, {"not_after", facts->not_after}, {"issuer", facts->issuer}};
@@ -185,19 +196,13 @@ Result<nlohmann::json> AppService::setDomainCertificate(const std::string& name,
 }
 
 Result<void> AppService::removeDomain(const std::string& name, const std::string& text) {
-  auto app = findApp(name);
-  if (!app) return app.error();
-  // Wildcards are accepted here even when no longer allowed, so one added
-  // before the setting changed can still be removed.
-  auto domain = apps::validateDomain(text, true);
-  if (!domain) return domain.error();
-  auto held = store_.findAppDomain(*domain);
-  if (!held) return held.error();
-  if (!*held || (*held)->app != name) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
-  auto removed = store_.deleteAppDomain(name, *domain);
+  auto found = heldDomain(name, text);
+  if (!found) return found.error();
+  const auto& [app, held] = *found;
+  auto removed = store_.deleteAppDomain(name, held.domain);
   if (!removed) return removed.error();
-  if (auto pushed = pushRoutes(*app); !pushed) {
-    (void)store_.insertAppDomain(**held);  // put back: the node still serves it
+  if (auto pushed = pushRoutes(app); !pushed) {
+    (void)store_.insertAppDomain(held);  // put back: the node still serves it
     return pushed.error();
   }
   return Ok{};

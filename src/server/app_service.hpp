@@ -113,6 +113,8 @@ class AppService {
   Result<nlohmann::json> routingArgs(const store::App& app);
   // Tells the app's node its routes changed; the command id, or "" when it runs nowhere yet.
   Result<std::string> pushRoutes(const store::App& app);
+  // The app and the domain it holds ("not_found" when it holds no such domain).
+  Result<std::pair<store::App, store::AppDomain>> heldDomain(const std::string& name, const std::string& domain);
   // The uploaded certificates of the app's domains, sealed for a command's args ("" none).
   Result<std::string> sealedCertificates(const store::App& app);
   // The nodes as placement sees them (state, labels, capacity, other apps' claims).
