@@ -89,6 +89,10 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
   auto next = apps_;
   if (routes.empty()) {
     if (!next.erase(app)) return Ok{};  // not routed before, not routed now
+    // Forgotten even when the proxy cannot take it now: a proxy started later must not serve it.
+    auto applied = applyLocked(next);
+    apps_ = std::move(next);
+    return applied;
   } else {
     proxy::AppRoutes entry;
     entry.app = app;
