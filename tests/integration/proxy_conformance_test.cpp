@@ -66,6 +66,9 @@ AdapterFactory caddyFactory() {
           }};
 }
 
+// Printed by name in test listings (not as the struct's bytes).
+void PrintTo(const AdapterFactory& factory, std::ostream* out) { *out << factory.name; }
+
 class ProxyConformance : public ::testing::TestWithParam<AdapterFactory> {
  protected:
   void SetUp() override {
