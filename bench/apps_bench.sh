@@ -30,15 +30,10 @@ cleanup() {
 trap cleanup EXIT
 docker image inspect "$IMAGE" >/dev/null
 
-XDG_CONFIG_HOME="$WORK/xdg" "$BERTH" server --data-dir "$WORK/server" --listen 127.0.0.1:0 >server.log 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do [ -f "$WORK/server/cli.json" ] && break; sleep 0.1; done
-export BERTH_CLI_CONFIG=$WORK/server/cli.json
-URL=$(python3 -c "import json;print(json.load(open('$BERTH_CLI_CONFIG'))['server'])")
-PIN=$(grep -o '"ca_pin":"[^"]*"' server.log | head -1 | cut -d'"' -f4)
-TOKEN=$("$BERTH" token create --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
-"$BERTH" agent --state-dir "$WORK/agent" --server "$URL" --ca-pin "$PIN" --join "$TOKEN" >agent.log 2>&1 &
-AGENT_PID=$!
+# shellcheck source=bench/berth_local.sh
+. "$ROOT/bench/berth_local.sh"
+start_server
+start_agent --proxy none
 for _ in $(seq 1 100); do "$BERTH" node ls 2>/dev/null | grep -q online && break; sleep 0.1; done
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status"; }
 

@@ -61,18 +61,11 @@ HTTP_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
 PUBLISH_PORT=$(free_port)
 
-XDG_CONFIG_HOME="$WORK/xdg" "$BERTH" server --data-dir "$WORK/server" --listen 127.0.0.1:0 \
-  --base-domain apps.test >server.log 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do [ -f "$WORK/server/cli.json" ] && break; sleep 0.1; done
-export BERTH_CLI_CONFIG=$WORK/server/cli.json
-URL=$(python3 -c "import json;print(json.load(open('$BERTH_CLI_CONFIG'))['server'])")
-PIN=$(grep -o '"ca_pin":"[^"]*"' server.log | head -1 | cut -d'"' -f4)
-TOKEN=$("$BERTH" token create --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
-"$BERTH" agent --state-dir "$WORK/agent" --server "$URL" --ca-pin "$PIN" --join "$TOKEN" \
-  --proxy nginx --proxy-listen-address 127.0.0.1 --proxy-http-port "$HTTP_PORT" \
-  --proxy-https-port "$HTTPS_PORT" >agent.log 2>&1 &
-AGENT_PID=$!
+# shellcheck source=bench/berth_local.sh
+. "$ROOT/bench/berth_local.sh"
+start_server --base-domain apps.test
+start_agent --proxy nginx --proxy-listen-address 127.0.0.1 --proxy-http-port "$HTTP_PORT" \
+  --proxy-https-port "$HTTPS_PORT" --tls off
 for _ in $(seq 1 100); do "$BERTH" node ls 2>/dev/null | grep -q online && break; sleep 0.1; done
 
 # deploy <phase> <n> <version> [flags…]: one `berth app deploy`, timed; then the new

@@ -23,8 +23,10 @@ done
 
 # What `berth dev` runs: dockerd, the sample image (busybox), the agent's
 # host tools (tc and ip from iproute2, nsenter from util-linux), and what
-# scripts/ensure-dockerd.sh calls (curl, pgrep from procps).
-RUN_PACKAGES=(docker.io busybox-static iproute2 util-linux procps curl)
+# scripts/ensure-dockerd.sh calls (curl, pgrep from procps), and nginx: the agent's default
+# reverse proxy (berth runs its own nginx master; Debian's nginx service, where systemd starts
+# it, holds port 80, and `berth dev` then picks 8080/8443).
+RUN_PACKAGES=(docker.io busybox-static iproute2 util-linux procps curl nginx)
 # What building the `berth` binary needs.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libfmt-dev
@@ -32,7 +34,7 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
 # What the tests, fuzzers and benchmarks add (scripts/test.sh, fuzz.sh, bench.sh).
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev docker-registry apache2-utils openssl python3
-  nginx caddy pebble)  # the reverse proxies and the ACME test server (issue 9); tests run their own instances
+  caddy pebble)  # the other reverse proxy and the ACME test server (issue 9); tests run their own instances
 
 if [ "$DEV" = 1 ]; then
   PACKAGES=("${RUN_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")

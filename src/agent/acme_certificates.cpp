@@ -40,7 +40,14 @@ AcmeCertificates::AcmeCertificates(std::unique_ptr<acme::AcmeClient> client, con
     : client_(std::move(client)), manager_(state_dir, *client_), challenge_dir_(std::move(challenge_dir)) {}
 
 std::map<std::string, proxy::CertificateFiles> AcmeCertificates::certificatesFor(const std::vector<std::string>& hosts) {
-  return manager_.stored(issuable(hosts));
+  return manager_.stored(hosts);  // an uploaded certificate may cover a name no public CA issues for
+}
+
+Result<void> AcmeCertificates::upload(const std::string& host, const std::string& certificate, const std::string& key) {
+  std::lock_guard lock(refresh_mutex_);
+  auto stored = manager_.upload(host, certificate, key);
+  if (!stored) return stored.error();
+  return Ok{};
 }
 
 bool AcmeCertificates::refresh(const std::vector<std::string>& hosts) {
@@ -61,8 +68,13 @@ bool AcmeCertificates::refresh(const std::vector<std::string>& hosts) {
 }
 
 nlohmann::json AcmeCertificates::status(const std::vector<std::string>& hosts) {
+  (void)manager_.stored(hosts);  // reads what the store holds for hosts ACME does not ask about (uploads)
   nlohmann::json out = nlohmann::json::object();
   for (const auto& host : hosts) {
+    if (auto s = manager_.status(host); s && s->source == "uploaded") {
+      out[host] = acme::statusJson(*s);
+      continue;
+    }
     if (!publiclyIssuable(host)) {
       out[host] = {{"state", "http_only"}, {"reason", "not a name a public CA issues for (special-use or wildcard)"}};
       continue;

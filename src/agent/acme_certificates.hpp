@@ -29,6 +29,7 @@ class AcmeCertificates final : public CertificateProvider {
   bool refresh(const std::vector<std::string>& hosts) override;
   std::string challengeDirectory() const override { return challenge_dir_; }
   nlohmann::json status(const std::vector<std::string>& hosts) override;
+  Result<void> upload(const std::string& host, const std::string& certificate, const std::string& key) override;
 
  private:
   AcmeCertificates(std::unique_ptr<acme::AcmeClient> client, const std::string& state_dir, std::string challenge_dir);

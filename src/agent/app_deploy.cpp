@@ -175,8 +175,10 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   }
   auto spec = apps::parseDeploymentSpec(args.value("spec", nlohmann::json::object()));
   if (!spec) return fail(spec.error());
-  const nlohmann::json routing = args.value("routing", nlohmann::json::object());
-  if (auto parsed = parseRouting(routing); !parsed) return fail(parsed.error());
+  if (auto parsed = parseRouting(args.value("routing", nlohmann::json::object())); !parsed) return fail(parsed.error());
+  auto installed = installCertificates(args.value("routing", nlohmann::json::object()));
+  if (!installed) return fail(installed.error());
+  const nlohmann::json routing = *installed;
   if (args.contains("downtime") && !args["downtime"].is_boolean())
     return fail("invalid_argument", "field 'args.downtime': must be true or false");
   const std::optional<AppRecord> before = record(app);

@@ -26,7 +26,9 @@ VerbOutcome AppSupervisor::setRunning(const std::string& app, bool running, bool
   std::vector<std::string> ids;
   if (!running || restart) {
     // Out of the route first: while nothing runs the proxy answers 503 with Retry-After, not 502.
-    if (auto routed = routeTo(record, *spec, {}); !routed) return fail(routed.error());
+    // A proxy that cannot take the change must not keep an app from stopping.
+    if (auto routed = routeTo(record, *spec, {}); !routed)
+      log::warn("app stops without its route changed", {{"app", app}, {"error", routed.error().message}});
   }
   for (const auto& c : *all) {
     if (!isCurrent(c, record)) continue;
@@ -70,8 +72,9 @@ VerbOutcome AppSupervisor::remove(const std::string& app, bool volumes, const st
       for (const auto& [name, path] : spec->volumes) volumeNames.insert(volumeName(app, name));
     }
   }
-  if (options_.router) {
-    if (auto unrouted = options_.router->unroute(app); !unrouted) return fail(unrouted.error());
+  if (options_.router) {  // a broken proxy must not keep an app from being deleted
+    if (auto unrouted = options_.router->unroute(app); !unrouted)
+      log::warn("app deleted without its route removed", {{"app", app}, {"error", unrouted.error().message}});
   }
   int removed = 0;
   auto all = containersOf(app);

@@ -18,6 +18,16 @@ std::vector<std::string> ProxyRouter::hostsLocked(const std::map<std::string, pr
   return {hosts.begin(), hosts.end()};
 }
 
+Result<void> ProxyRouter::uploadCertificate(const std::string& host, const std::string& certificate,
+                                            const std::string& key) {
+  if (!certificates_)
+    return makeError("unsupported", "this node serves no HTTPS (tls=off), so a certificate for " + host +
+                                        " has nowhere to go");
+  if (auto stored = certificates_->upload(host, certificate, key); !stored) return stored;
+  std::lock_guard lock(mutex_);
+  return applyLocked(apps_);  // served now, whether or not the routes change with it
+}
+
 void ProxyRouter::refreshCertificates() {
   if (!certificates_) return;
   std::vector<std::string> hosts;
@@ -79,6 +89,10 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
   auto next = apps_;
   if (routes.empty()) {
     if (!next.erase(app)) return Ok{};  // not routed before, not routed now
+    // Forgotten even when the proxy cannot take it now: a proxy started later must not serve it.
+    auto applied = applyLocked(next);
+    apps_ = std::move(next);
+    return applied;
   } else {
     proxy::AppRoutes entry;
     entry.app = app;

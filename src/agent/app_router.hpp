@@ -34,6 +34,10 @@ class CertificateProvider {
   virtual std::string challengeDirectory() const { return ""; }
   // Per host: {issuer, not_after, state, last_error, next_try}, for `berth app show`, the API and /metrics.
   virtual nlohmann::json status(const std::vector<std::string>& hosts) = 0;
+  // An uploaded certificate (checked again here) that replaces what the provider would get itself.
+  virtual Result<void> upload(const std::string& host, const std::string&, const std::string&) {
+    return makeError("unsupported", "this node's certificates for " + host + " cannot be replaced by an upload");
+  }
 };
 
 class AppRouter {
@@ -53,6 +57,11 @@ class AppRouter {
   // Called now and then on a worker: issues and renews certificates for the
   // routed hosts, and serves new ones.
   virtual void refreshCertificates() {}
+  // Stores an uploaded certificate for `host` (served at the next route change).
+  virtual Result<void> uploadCertificate(const std::string& host, const std::string&, const std::string&) {
+    return makeError("unsupported", "this node serves no HTTPS (proxy none), so a certificate for " + host +
+                                        " has nowhere to go");
+  }
 };
 
 // A node without a proxy (setting proxy=none): routes are not served, and
@@ -77,6 +86,8 @@ class ProxyRouter final : public AppRouter {
               std::shared_ptr<CertificateProvider> certificates = nullptr);
   void keepAlive() override;
   void refreshCertificates() override;
+  Result<void> uploadCertificate(const std::string& host, const std::string& certificate,
+                                 const std::string& key) override;
   Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
                      const std::vector<proxy::Upstream>& upstreams, bool hsts = false) override;
   Result<void> unroute(const std::string& app) override;

@@ -55,7 +55,29 @@ Result<std::pair<std::vector<apps::DomainEntry>, std::string>> parseRouting(cons
       domains.push_back(std::move(entry));
     }
   }
+  if (auto certs = routing.find("certificates"); certs != routing.end() && !certs->is_null()) {
+    if (!certs->is_object()) return invalidField("args.routing.certificates", "must be an object of domain -> {certificate, key}");
+    for (const auto& [host, pair] : certs->items()) {
+      const std::string field = "args.routing.certificates." + host;
+      if (std::none_of(domains.begin(), domains.end(), [&](const apps::DomainEntry& d) { return d.domain == host; }))
+        return invalidField(field, "is not one of the app's domains");
+      if (!pair.is_object() || !pair.contains("certificate") || !pair["certificate"].is_string() ||
+          !pair.contains("key") || !pair["key"].is_string())
+        return invalidField(field, "must be {certificate, key} PEM strings");
+    }
+  }
   return std::pair{std::move(domains), std::move(base)};
+}
+
+Result<nlohmann::json> AppSupervisor::installCertificates(nlohmann::json routing) {
+  if (!routing.is_object() || !routing.contains("certificates")) return routing;
+  for (const auto& [host, pair] : routing["certificates"].items()) {
+    if (!options_.router) return makeError("unsupported", "this node runs no proxy: no certificate for " + host);
+    if (auto r = options_.router->uploadCertificate(host, pair["certificate"], pair["key"]); !r)
+      return invalidField("args.routing.certificates." + host, r.error().message);
+  }
+  routing.erase("certificates");  // kept once, in the certificate store (0600), not in the app's record
+  return routing;
 }
 
 Result<std::vector<apps::AppRoute>> AppSupervisor::routesOf(const AppRecord& record,
@@ -97,13 +119,14 @@ std::vector<std::string> AppSupervisor::runningIdsOf(const AppRecord& record) {
   return ids;
 }
 
-VerbOutcome AppSupervisor::setRouting(const std::string& app, const nlohmann::json& routing) {
-  if (auto parsed = parseRouting(routing); !parsed) return fail(parsed.error());
+VerbOutcome AppSupervisor::setRouting(const std::string& app, const nlohmann::json& given) {
+  if (auto parsed = parseRouting(given); !parsed) return fail(parsed.error());
   auto found = current(app);
   if (!found) return fail(found.error());
   auto& [record, spec] = *found;
-  const auto before = record.routing;
-  record.routing = routing;
+  auto routing = installCertificates(given);
+  if (!routing) return fail(routing.error());
+  record.routing = *routing;
   auto routes = routesOf(record, spec);
   if (!routes) return fail(routes.error());
   if (auto routed = routeTo(record, spec, record.running ? runningIdsOf(record) : std::vector<std::string>{}); !routed) {

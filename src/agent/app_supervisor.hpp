@@ -159,6 +159,8 @@ class AppSupervisor {
   Result<std::vector<apps::AppRoute>> routesOf(const AppRecord& record, const apps::DeploymentSpec& spec) const;
   // The proxy upstreams for containers `ids` (their address on the network, the app's port).
   std::vector<proxy::Upstream> upstreamsOf(const std::vector<std::string>& ids, std::uint16_t port);
+  // Hands the uploaded certificates in `routing` to the router's store; `routing` without them.
+  Result<nlohmann::json> installCertificates(nlohmann::json routing);
   // Points the app's routes at `ids` (none: 503 with Retry-After). Not routed: nothing to do.
   Result<void> routeTo(const AppRecord& record, const apps::DeploymentSpec& spec, const std::vector<std::string>& ids);
   // Ids of the running containers of `record`'s deployment.

@@ -1,8 +1,9 @@
-// berth app domain add|rm|ls: the CLI side of /api/v1/apps/NAME/domains.
+// berth app domain add|rm|ls|cert: the CLI side of /api/v1/apps/NAME/domains.
 // Validation is the server's (it names the field and the rule); the CLI only
 // keeps user text from changing the request's path.
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli/cli_common.hpp"
@@ -67,6 +68,29 @@ void addDomainCommands(CLI::App& app, std::function<int()>& run) {
                      [name, domain](const nlohmann::json&) {
                        std::cout << fmt::format("domain {} removed from app {}\n", printable(*domain),
                                                 printable(*name));
+                     });
+    };
+  });
+
+  auto certFile = std::make_shared<std::string>();
+  auto keyFile = std::make_shared<std::string>();
+  auto* cert = group->add_subcommand("cert", "Use an uploaded certificate for a domain instead of ACME");
+  cert->add_option("name", *name, "App name")->required();
+  cert->add_option("domain", *domain, "Domain")->required();
+  cert->add_option("--cert", *certFile, "PEM file: the certificate chain, leaf first")->required()->check(CLI::ExistingFile);
+  cert->add_option("--key", *keyFile, "PEM file: its private key")->required()->check(CLI::ExistingFile);
+  common(cert);
+  cert->callback([&run, o, name, domain, certFile, keyFile] {
+    run = [o, name, domain, certFile, keyFile] {
+      auto readAll = [](const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+      };
+      const nlohmann::json body = {{"certificate", readAll(*certFile)}, {"key", readAll(*keyFile)}};
+      return request(*o, "PUT", domainsTarget(*name) + "/" + pathSegment(*domain) + "/certificate", body,
+                     [](const nlohmann::json& d) {
+                       std::cout << fmt::format("certificate for {} from {} stored; the node serves it next\n",
+                                                str(d, "domain"), str(d, "issuer"));
                      });
     };
   });

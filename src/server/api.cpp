@@ -301,6 +301,9 @@ void Api::addRoutes() {
         [&apps, answer](Call&, P p) { return answer(apps.domains(p.at("name"))); });
   r.add("POST", "/apps/{name}/domains", Scope::Deploy,
         [&apps, answer](Call& c, P p) { return answer(apps.addDomain(p.at("name"), c.body), 201); });
+  r.add("PUT", "/apps/{name}/domains/{domain}/certificate", Scope::Deploy, [&apps, answer](Call& c, P p) {
+    return answer(apps.setDomainCertificate(p.at("name"), p.at("domain"), c.body));
+  });
   r.add("DELETE", "/apps/{name}/domains/{domain}", Scope::Deploy, [&apps](Call&, P p) {
     auto removed = apps.removeDomain(p.at("name"), p.at("domain"));
     if (!removed) return errorResponse(removed.error());

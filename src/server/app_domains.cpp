@@ -3,7 +3,10 @@
 // with the generated domain. The rules themselves are pure, in apps/domains.
 #include <algorithm>
 
+#include "acme/certificates.hpp"
 #include "apps/domains.hpp"
+#include "common/json.hpp"
+#include "pki/sealed_file.hpp"
 #include "apps/validation.hpp"
 #include "server/app_service.hpp"
 
@@ -125,23 +128,81 @@ Result<std::string> AppService::pushRoutes(const store::App& app) {
   if (app.node_id.empty() || app.current_deployment == 0) return std::string();
   auto routing = routingArgs(app);
   if (!routing) return routing.error();
-  return submit(app, "app.routes", {{"app", app.name}, {"routing", *routing}});
+  nlohmann::json args = {{"app", app.name}, {"routing", *routing}};
+  auto sealed = sealedCertificates(app);
+  if (!sealed) return sealed.error();
+  if (!sealed->empty()) args["sealed_certificates"] = *sealed;
+  return submit(app, "app.routes", args);
 }
 
-Result<void> AppService::removeDomain(const std::string& name, const std::string& text) {
+Result<std::string> AppService::sealedCertificates(const store::App& app) {
+  auto custom = store_.listAppDomains(app.name);
+  if (!custom) return custom.error();
+  nlohmann::json all = nlohmann::json::object();
+  for (const auto& d : *custom) {
+    if (d.certificate_sealed.empty()) continue;
+    auto plain = pki::unseal(d.certificate_sealed, secrets_key_);
+    if (!plain) return makeError("secrets_unavailable", "domain " + d.domain + "'s certificate cannot be opened: " +
+                                                            plain.error().message);
+    all[d.domain] = parseJsonOrDiscarded(*plain);
+  }
+  // Sealed again as one value: the command queue holds keys only sealed (dispatchArgs opens it).
+  return all.empty() ? std::string() : pki::seal(all.dump(), secrets_key_);
+}
+
+Result<std::pair<store::App, store::AppDomain>> AppService::heldDomain(const std::string& name,
+                                                                      const std::string& text) {
   auto app = findApp(name);
   if (!app) return app.error();
   // Wildcards are accepted here even when no longer allowed, so one added
-  // before the setting changed can still be removed.
+  // before the setting changed can still be removed or given a certificate.
   auto domain = apps::validateDomain(text, true);
   if (!domain) return domain.error();
   auto held = store_.findAppDomain(*domain);
   if (!held) return held.error();
   if (!*held || (*held)->app != name) return makeError("not_found", "app " + name + " does not hold domain " + *domain);
-  auto removed = store_.deleteAppDomain(name, *domain);
+  return std::pair{std::move(*app), std::move(**held)};
+}
+
+Result<nlohmann::json> AppService::setDomainCertificate(const std::string& name, const std::string& text,
+                                                        const nlohmann::json& body) {
+  auto found = heldDomain(name, text);
+  if (!found) return found.error();
+  const auto& [app, held] = *found;
+  const std::string* domain = &held.domain;
+  if (!body.is_object()) return invalidField("body", "must be a JSON object with certificate and key");
+  for (const auto& [key, value] : body.items()) {
+    if (key != "certificate" && key != "key") return invalidField(key, "is not a known field (certificate, key)");
+  }
+  for (const char* field : {"certificate", "key"}) {
+    if (!body.contains(field) || !body[field].is_string() || body[field].get<std::string>().empty())
+      return invalidField(field, "is required: PEM text");
+    if (body[field].get<std::string>().size() > 64 * 1024) return invalidField(field, "must be at most 64 KiB");
+  }
+  const std::string certificate = body["certificate"], key = body["key"];
+  auto facts = acme::checkUploadedCertificate(certificate, key, *domain, clock_());
+  if (!facts) return invalidField("certificate", facts.error().message);
+  const std::string sealed = pki::seal(nlohmann::json{{"certificate", certificate}, {"key", key}}.dump(), secrets_key_);
+  auto set = store_.setAppDomainCertificate(name, *domain, sealed);
+  if (!set) return set.error();
+  auto pushed = pushRoutes(app);
+  if (!pushed) {
+    (void)store_.setAppDomainCertificate(name, *domain, held.certificate_sealed);
+    return pushed.error();
+  }
+  nlohmann::json out = {{"domain", *domain}, {"not_after", facts->not_after}, {"issuer", facts->issuer}};
+  if (!pushed->empty()) out["command_id"] = *pushed;
+  return out;
+}
+
+Result<void> AppService::removeDomain(const std::string& name, const std::string& text) {
+  auto found = heldDomain(name, text);
+  if (!found) return found.error();
+  const auto& [app, held] = *found;
+  auto removed = store_.deleteAppDomain(name, held.domain);
   if (!removed) return removed.error();
-  if (auto pushed = pushRoutes(*app); !pushed) {
-    (void)store_.insertAppDomain(**held);  // put back: the node still serves it
+  if (auto pushed = pushRoutes(app); !pushed) {
+    (void)store_.insertAppDomain(held);  // put back: the node still serves it
     return pushed.error();
   }
   return Ok{};

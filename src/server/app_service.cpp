@@ -196,6 +196,9 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   if (!sealed.empty()) args["sealed"] = sealed;
   args["routing"] = *routing;
   if (downtime) args["downtime"] = true;
+  auto certificates = sealedCertificates(app);
+  if (!certificates) return certificates.error();
+  if (!certificates->empty()) args["sealed_certificates"] = *certificates;
   auto id = submit(app, "app.deploy", args);
   if (!id) return id.error();
   d.command_id = *id;
@@ -626,8 +629,16 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
 }
 
 Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
-  if (c.verb != "app.deploy" || !c.args.contains("sealed")) return c.args;
   nlohmann::json args = c.args;
+  if ((c.verb == "app.deploy" || c.verb == "app.routes") && args.contains("sealed_certificates")) {
+    auto plain = pki::unseal(args["sealed_certificates"].get<std::string>(), secrets_key_);
+    if (!plain)
+      return makeError("secrets_unavailable", "the uploaded certificates cannot be opened with this server's key (" +
+                                                  plain.error().message + ")");
+    args.erase("sealed_certificates");
+    args["routing"]["certificates"] = parseJsonOrDiscarded(*plain);
+  }
+  if (c.verb != "app.deploy" || !args.contains("sealed")) return args;
   auto plain = pki::unseal(args["sealed"].get<std::string>(), secrets_key_);
   if (!plain) {  // never deploy without the secrets the user gave
     return makeError("secrets_unavailable",

@@ -67,6 +67,10 @@ class AppService {
   Result<nlohmann::json> addDomain(const std::string& name, const nlohmann::json& body);
   // Fails not_found when the app does not hold the domain.
   Result<void> removeDomain(const std::string& name, const std::string& domain);
+  // An uploaded certificate for one of the app's domains ({certificate, key} PEM), checked
+  // (chain, key, host, expiry), sealed at rest and sent to the node; it replaces ACME there.
+  Result<nlohmann::json> setDomainCertificate(const std::string& name, const std::string& domain,
+                                              const nlohmann::json& body);
 
   Result<nlohmann::json> show(const std::string& name);
   Result<nlohmann::json> list();
@@ -109,6 +113,10 @@ class AppService {
   Result<nlohmann::json> routingArgs(const store::App& app);
   // Tells the app's node its routes changed; the command id, or "" when it runs nowhere yet.
   Result<std::string> pushRoutes(const store::App& app);
+  // The app and the domain it holds ("not_found" when it holds no such domain).
+  Result<std::pair<store::App, store::AppDomain>> heldDomain(const std::string& name, const std::string& domain);
+  // The uploaded certificates of the app's domains, sealed for a command's args ("" none).
+  Result<std::string> sealedCertificates(const store::App& app);
   // The nodes as placement sees them (state, labels, capacity, other apps' claims).
   Result<std::vector<apps::NodeCandidate>> placementCandidates(const std::string& app_name);
   // The app's node: where it lives already, or where apps::place puts it.

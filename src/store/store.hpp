@@ -142,6 +142,8 @@ struct AppDomain {
   std::string path_prefix = "/";
   bool strip_prefix = false;
   std::int64_t created_at = 0;
+  // An uploaded certificate and key ({certificate, key} JSON), sealed with the server's key; "" = ACME.
+  std::string certificate_sealed;
 };
 
 struct AppEvent {
@@ -236,6 +238,9 @@ class Store {
   // Fails "domain_in_use" (the message names the holding app) when any app
   // already holds the domain; nothing is written then.
   virtual Result<void> insertAppDomain(const AppDomain& domain) = 0;
+  // Sets (or with "" clears) the uploaded certificate of a domain `app` holds; false when it holds none such.
+  virtual Result<bool> setAppDomainCertificate(const std::string& app, const std::string& domain,
+                                               const std::string& sealed) = 0;
   // Removes the domain only when `app` holds it; false when it does not.
   virtual Result<bool> deleteAppDomain(const std::string& app, const std::string& domain) = 0;
   // The app's domains, ordered by domain.

@@ -14,9 +14,12 @@
 #include <thread>
 
 #include "common/clock.hpp"
+#include "common/result.hpp"
 
 #include "harness.hpp"
 #include "pebble_support.hpp"
+#include "pki/authority.hpp"
+#include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "proxy_support.hpp"
 
@@ -122,6 +125,61 @@ TEST_F(HttpsRoutesTest, ACustomDomainGetsACertificateFromTheCaThatIsServedReport
   EXPECT_EQ(verifiedHttpsGet(httpsPort, "shop.example.com", root), 200);
   std::this_thread::sleep_for(std::chrono::seconds(3));  // a reconcile pass and a certificate refresh
   EXPECT_EQ(*pki::readFile(certFile), *before) << "a restart must not order a new certificate";
+}
+
+}  // namespace
+}  // namespace berth::itest
+
+namespace berth::itest {
+namespace {
+
+TEST_F(HttpsRoutesTest, AnUploadedCertificateIsCheckedSealedSentAndServedInsteadOfAcme) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(cluster.cli({"app", "deploy", "web", "--image", "berth-test/web:1", "--port", "8080", "--health", "http:/",
+                         "--health-interval", "300ms", "--health-timeout", "300ms", "--arg", "/bin/busybox", "--arg",
+                         "httpd", "--arg", "-f", "--arg", "-p", "--arg", "8080", "--arg", "-h", "--arg", "/www"})
+                .first,
+            0);
+  // A name no public CA issues for: only an upload gives it HTTPS.
+  ASSERT_EQ(cluster.cli({"app", "domain", "add", "web", "intranet.corp.test"}).first, 0);
+  auto ca = pki::CertificateAuthority::createNew("corp test CA", systemNowMs() - kHourMs, 30 * kDayMs);
+  const std::string key = pki::generatePrivateKeyPem();
+  auto leaf = ca.issueServerCertificate(key, {"intranet.corp.test"}, systemNowMs() - kHourMs, 10 * kDayMs);
+  ASSERT_TRUE(leaf.ok());
+
+  // Refused, naming the rule, and nothing changes: a key that is not the certificate's.
+  auto wrong = cluster.apiResult("PUT", "/api/v1/apps/web/domains/intranet.corp.test/certificate",
+                                 {{"certificate", leaf->cert_pem}, {"key", pki::generatePrivateKeyPem()}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, "invalid_argument");
+  EXPECT_NE(wrong.error().message.find("field 'certificate'"), std::string::npos) << wrong.error().message;
+  auto elsewhere = cluster.apiResult("PUT", "/api/v1/apps/web/domains/other.corp.test/certificate",
+                                     {{"certificate", leaf->cert_pem}, {"key", key}});
+  ASSERT_FALSE(elsewhere.ok()) << "a domain the app does not hold";
+  EXPECT_EQ(elsewhere.error().code, "not_found");
+
+  auto stored = cluster.api("PUT", "/api/v1/apps/web/domains/intranet.corp.test/certificate",
+                            {{"certificate", leaf->cert_pem}, {"key", key}});
+  ASSERT_EQ(stored.status, 200) << stored.body.dump();
+  EXPECT_TRUE(eventually([&] { return verifiedHttpsGet(httpsPort, "intranet.corp.test", ca.certPem()) == 200; },
+                         std::chrono::seconds(30)))
+      << cluster.agent("a").log();
+  // The key is sealed at rest on the server: not in its database file in the clear.
+  std::string database;
+  for (const char* file : {"/berth.db", "/berth.db-wal"}) {
+    if (auto bytes = pki::readFile(cluster.serverDir() + file)) database += *bytes;
+  }
+  ASSERT_FALSE(database.empty());
+  const std::string keyBody = key.substr(key.find('\n') + 1, 40);
+  EXPECT_EQ(database.find(keyBody), std::string::npos) << "the private key must not be stored in the clear";
+  nlohmann::json certificate;
+  EXPECT_TRUE(eventually([&] {
+    auto shown = cluster.api("GET", "/api/v1/apps/web").body;
+    certificate = shown["routes"].is_object()
+                      ? shown["routes"]["certificates"].value("intranet.corp.test", nlohmann::json())
+                      : nlohmann::json();
+    return certificate.is_object() && certificate.value("source", "") == "uploaded";
+  }, std::chrono::seconds(30))) << certificate.dump();
 }
 
 }  // namespace

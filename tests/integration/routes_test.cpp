@@ -236,3 +236,36 @@ TEST_F(RoutesTest, AVersionTurningUnhealthyInsideItsWatchWindowIsSwitchedBack) {
 
 }  // namespace
 }  // namespace berth::itest
+
+namespace berth::itest {
+namespace {
+
+TEST_F(RoutesTest, AnUpdateThatCannotRunBesideTheOldVersionIsRefusedUnlessDowntimeIsAllowed) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  // Each version claims 60 % of what the node can allocate: one fits, two do not.
+  std::int64_t allocatable = 0;
+  ASSERT_TRUE(eventually([&] {
+    allocatable = cluster.node(nodeId)["capacity"].value("allocatable_cpu_millicores", std::int64_t{0});
+    return allocatable > 0;
+  }));
+  const std::string cpu = std::to_string(allocatable * 6 / 10) + "m";
+  ASSERT_EQ(deploy("1", {"--cpu", cpu}).first, 0);
+  const auto first = containers("web");
+  ASSERT_EQ(first.size(), 1u);
+
+  auto [refused, why] = deploy("2", {"--cpu", cpu});
+  EXPECT_NE(refused, 0);
+  EXPECT_NE(why.find("limits.cpu"), std::string::npos) << why;
+  EXPECT_NE(why.find("--allow-downtime"), std::string::npos) << why;
+  EXPECT_EQ(get("web.apps.test").body, "version one\n") << "nothing changed";
+  EXPECT_EQ(containers("web").size(), 1u);
+
+  auto [allowed, out] = deploy("2", {"--cpu", cpu, "--allow-downtime"});
+  ASSERT_EQ(allowed, 0) << out;
+  EXPECT_EQ(get("web.apps.test").body, "version two\n");
+  for (const auto& c : containers("web"))
+    if (c.id == first[0].id) EXPECT_NE(c.state, "running") << "stop-then-start: the old version stopped first";
+}
+
+}  // namespace
+}  // namespace berth::itest

@@ -95,6 +95,8 @@ const std::vector<Migration>& migrations() {
        "path_prefix TEXT NOT NULL DEFAULT '/', strip_prefix INTEGER NOT NULL DEFAULT 0, "
        "created_at INTEGER NOT NULL);"
        "CREATE INDEX app_domains_app ON app_domains (app, domain);"},
+      {6, "a domain may carry an uploaded certificate (sealed)",
+       "ALTER TABLE app_domains ADD COLUMN certificate_sealed TEXT NOT NULL DEFAULT '';"},
   };
   return all;
 }

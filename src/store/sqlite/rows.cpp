@@ -3,7 +3,7 @@
 namespace berth::store {
 
 AppDomain readAppDomain(const Statement& s) {
-  return AppDomain{s.text(0), s.text(1), s.text(2), s.integer(3) != 0, s.integer(4)};
+  return AppDomain{s.text(0), s.text(1), s.text(2), s.integer(3) != 0, s.integer(4), s.text(5)};
 }
 
 App readApp(const Statement& s) {

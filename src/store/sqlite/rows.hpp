@@ -19,7 +19,8 @@ inline constexpr const char* kAppColumns =
 inline constexpr const char* kDeploymentColumns =
     "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at, "
     "deployment_id";
-inline constexpr const char* kAppDomainColumns = "domain, app, path_prefix, strip_prefix, created_at";
+inline constexpr const char* kAppDomainColumns =
+    "domain, app, path_prefix, strip_prefix, created_at, certificate_sealed";
 
 AppDomain readAppDomain(const Statement& s);
 App readApp(const Statement& s);

@@ -359,10 +359,19 @@ class SqliteStore final : public Store {
       if (static_cast<std::size_t>(count.integer(0)) >= apps::kMaxDomainsPerApp)
         return invalidField("domain", "app " + d.app + " holds " + std::to_string(apps::kMaxDomainsPerApp) +
                                           " domains already, the most an app may have");
-      auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?)");
-      s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at);
+      auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?,?)");
+      s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at).bind(
+          d.certificate_sealed);
       return done(s, "insert app domain");
     });
+  }
+
+  Result<bool> setAppDomainCertificate(const std::string& app, const std::string& domain,
+                                       const std::string& sealed) override {
+    auto s = query("UPDATE app_domains SET certificate_sealed=? WHERE app=? AND domain=?");
+    s.bind(sealed).bind(app).bind(domain);
+    if (auto r = done(s, "set app domain certificate"); !r) return r.error();
+    return sqlite3_changes(db_) > 0;
   }
 
   Result<bool> deleteAppDomain(const std::string& app, const std::string& domain) override {

@@ -110,6 +110,23 @@ TEST(ProxyRouter, AProxyThatCannotRunFailsRoutedAppsSayingWhatTheNodeNeedsAndIsT
   EXPECT_TRUE(router.describe()["ready"].get<bool>());
 }
 
+TEST(ProxyRouter, AnAppUnroutedWhileTheProxyCannotRunIsNotServedWhenItComesBack) {
+  auto fake = std::make_unique<FakeProxy>();
+  auto* proxy = fake.get();
+  ProxyRouter router(std::move(fake), 10);
+  ASSERT_TRUE(router.route("shop", kShop, kOne).ok());
+  ASSERT_TRUE(router.route("blog", {{{"blog.example.com"}, "/", false}}, {{"10.0.0.3", 80}}).ok());
+  proxy->up = false;
+  proxy->missing = "nginx was uninstalled";
+  router.keepAlive();  // sees it gone, cannot start it
+  EXPECT_FALSE(router.unroute("shop").ok()) << "the proxy could not take it: said";
+  proxy->missing.clear();
+  router.keepAlive();
+  ASSERT_FALSE(proxy->applied.empty());
+  ASSERT_EQ(proxy->applied.back().apps.size(), 1u) << "the deleted app is not served again";
+  EXPECT_EQ(proxy->applied.back().apps[0].app, "blog");
+}
+
 TEST(ProxyRouter, ADeadProxyIsStartedAgainWithWhatItServed) {
   auto fake = std::make_unique<FakeProxy>();
   auto* proxy = fake.get();
