@@ -1,5 +1,6 @@
 #include "acme/certificate_manager.hpp"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "acme/certificates.hpp"
@@ -21,6 +22,9 @@ Result<void> ensureHostDirectory(const std::string& certs_dir, const std::string
   }
   return {};
 }
+
+// Where pki::writePrivatePair stages a certificate before it replaces the served one.
+std::string stagedPath(const std::string& path) { return path + ".next"; }
 
 bool isWildcard(const std::string& host) { return host.rfind("*.", 0) == 0; }
 
@@ -66,6 +70,14 @@ CertificateManager::Entry CertificateManager::load(const std::string& host) cons
   const auto files = filesOf(host);
   auto cert = pki::readFile(files.certificate_path);
   auto key = pki::readFile(files.key_path);
+  // A crash between writePair's two renames leaves the new key beside the old
+  // certificate, the new certificate still staged: finish the switch.
+  if (cert && key && !checkCertificatePair(*cert, *key, host)) {
+    if (auto staged = pki::readFile(stagedPath(files.certificate_path));
+        staged && checkCertificatePair(*staged, *key, host) &&
+        ::rename(stagedPath(files.certificate_path).c_str(), files.certificate_path.c_str()) == 0)
+      cert = staged;
+  }
   if (cert && key) {
     // A pair that does not match (a crash between the two writes) counts as none.
     if (auto facts = checkCertificatePair(*cert, *key, host); facts) {
@@ -87,6 +99,14 @@ Result<void> CertificateManager::saveState(const CertificateStatus& s) const {
                                               {"last_error", s.last_error},
                                               {"next_try", s.next_try}}
                                    .dump());
+}
+
+// Never a new key beside the old certificate (a full disk), which nginx would refuse at its next reload.
+Result<void> CertificateManager::writePair(const std::string& host, const std::string& cert_pem,
+                                           const std::string& key_pem) const {
+  if (auto r = ensureHostDirectory(certs_dir_, host); !r) return r;
+  const auto files = filesOf(host);
+  return pki::writePrivatePair(files.key_path, key_pem, files.certificate_path, cert_pem);
 }
 
 bool CertificateManager::usable(const Entry& entry, UnixMs now) const {
@@ -138,11 +158,7 @@ void CertificateManager::refresh(const std::string& host) {
   Result<ChainFacts> facts = issued ? checkCertificatePair(issued->chain_pem, issued->key_pem, host)
                                     : Result<ChainFacts>(issued.error());
   if (facts) {
-    const auto files = filesOf(host);
-    Result<void> written = ensureHostDirectory(certs_dir_, host);
-    if (written) written = pki::writePrivateFile(files.key_path, issued->key_pem);
-    if (written) written = pki::writePrivateFile(files.certificate_path, issued->chain_pem);
-    if (!written) facts = written.error();
+    if (auto written = writePair(host, issued->chain_pem, issued->key_pem); !written) facts = written.error();
   }
   if (facts) {
     entry.has_certificate = true;
@@ -199,9 +215,7 @@ Result<proxy::CertificateFiles> CertificateManager::upload(const std::string& ho
   auto facts = checkUploadedCertificate(cert_pem, key_pem, host, clock_());
   if (!facts) return facts.error();
   const auto files = filesOf(host);
-  if (auto r = ensureHostDirectory(certs_dir_, host); !r) return r.error();
-  if (auto r = pki::writePrivateFile(files.key_path, key_pem); !r) return r.error();
-  if (auto r = pki::writePrivateFile(files.certificate_path, cert_pem); !r) return r.error();
+  if (auto r = writePair(host, cert_pem, key_pem); !r) return r.error();
   Entry entry;
   entry.has_certificate = true;
   entry.status.host = host;

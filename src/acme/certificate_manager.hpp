@@ -79,6 +79,7 @@ class CertificateManager {
   proxy::CertificateFiles filesOf(const std::string& host) const;
   Entry load(const std::string& host) const;
   Result<void> saveState(const CertificateStatus& status) const;
+  Result<void> writePair(const std::string& host, const std::string& cert_pem, const std::string& key_pem) const;
   void refresh(const std::string& host);
   bool usable(const Entry& entry, UnixMs now) const;
 

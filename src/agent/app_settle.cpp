@@ -30,7 +30,8 @@ Result<std::pair<std::vector<apps::DomainEntry>, std::string>> parseRouting(cons
   }
   if (auto list = routing.find("domains"); list != routing.end() && !list->is_null()) {
     if (!list->is_array()) return invalidField("args.routing.domains", "must be an array");
-    if (list->size() > 1000) return invalidField("args.routing.domains", "must hold at most 1000 domains");
+    if (list->size() > apps::kMaxDomainsPerApp)
+      return invalidField("args.routing.domains", "must hold at most " + std::to_string(apps::kMaxDomainsPerApp) + " domains");
     for (std::size_t i = 0; i < list->size(); ++i) {
       const auto& d = (*list)[i];
       const std::string field = "args.routing.domains[" + std::to_string(i) + "]";

@@ -72,10 +72,10 @@ Result<LocalCaCertificates::Leaf> LocalCaCertificates::issue(const std::string& 
   const std::string key = pki::generatePrivateKeyPem();
   auto cert = ca_.issueServerCertificate(key, {host}, now, options_.leaf_validity_ms);
   if (!cert) return cert.error();
-  // Key then certificate, each atomically: a crash between leaves a pair that
-  // does not match, which loadFromDisk() refuses and the next call issues again.
-  if (auto r = pki::writePrivateFile(keyPath(host), key); !r) return r.error();
-  if (auto r = pki::writePrivateFile(certPath(host), cert->cert_pem); !r) return r.error();
+  // Both or neither: a failed write (a full disk) keeps serving the pair before; a crash
+  // between the renames leaves a pair that does not match, which loadFromDisk() refuses
+  // and the next call issues again.
+  if (auto r = pki::writePrivatePair(keyPath(host), key, certPath(host), cert->cert_pem); !r) return r.error();
   auto info = pki::inspectCertificate(cert->cert_pem);
   if (!info) return info.error();
   return Leaf{info->not_before_ms, info->not_after_ms, "", 0};
@@ -133,7 +133,8 @@ bool LocalCaCertificates::refresh(const std::vector<std::string>& hosts) {
 nlohmann::json LocalCaCertificates::status(const std::vector<std::string>& hosts) {
   std::lock_guard lock(mutex_);
   const UnixMs now = options_.clock();
-  nlohmann::json out = nlohmann::json::array();
+  // Keyed by host, as CertificateProvider says: the server reads it so for `app show` and /metrics.
+  nlohmann::json out = nlohmann::json::object();
   for (const auto& host : hosts) {
     Leaf leaf;
     std::string state = "refused", error = "not under localhost: served on HTTP (the local CA signs only *.localhost)";
@@ -143,15 +144,15 @@ nlohmann::json LocalCaCertificates::status(const std::vector<std::string>& hosts
       state = leaf.not_after > now ? "valid" : it == leaves_.end() || leaf.failures == 0 ? "issuing" : "failed";
       error = leaf.last_error;
     }
-    out.push_back({{"host", host},
-                   {"state", state},
-                   {"source", "local_ca"},
-                   {"issuer", kCaName},
-                   {"not_before", leaf.not_before},
-                   {"not_after", leaf.not_after},
-                   {"last_error", error},
-                   {"next_try", 0},
-                   {"failures", leaf.failures}});
+    out[host] = {{"host", host},
+                 {"state", state},
+                 {"source", "local_ca"},
+                 {"issuer", kCaName},
+                 {"not_before", leaf.not_before},
+                 {"not_after", leaf.not_after},
+                 {"last_error", error},
+                 {"next_try", 0},
+                 {"failures", leaf.failures}};
   }
   return out;
 }

@@ -73,7 +73,12 @@ Result<std::string> validateDomain(const std::string& text, bool allow_wildcard,
 
 Result<std::string> validateBaseDomain(const std::string& text, const std::string& field) {
   if (text == "localhost") return text;
-  return validateDomain(text, false, field);
+  auto domain = validateDomain(text, false, field);
+  // Room for "<app>." with the longest app name (63): else that app's generated domain is no domain.
+  if (domain && domain->size() > kMaxBaseDomainLength)
+    return invalidField(field, "must be at most " + std::to_string(kMaxBaseDomainLength) +
+                                   " characters, so that <app>.<base_domain> fits 253 for any app name");
+  return domain;
 }
 
 Result<std::string> validatePathPrefix(const std::string& text, const std::string& field) {

@@ -14,6 +14,10 @@ namespace berth::apps {
 inline constexpr std::size_t kMaxDomainLength = 253;
 inline constexpr std::size_t kMaxLabelLength = 63;
 inline constexpr std::size_t kMaxPathPrefixLength = 256;
+// A base domain leaves room for "<app>." (app names are at most 63 characters).
+inline constexpr std::size_t kMaxBaseDomainLength = kMaxDomainLength - 64;
+// Custom domains one app may hold: what the agent accepts in a `routing` argument.
+inline constexpr std::size_t kMaxDomainsPerApp = 1000;
 
 // Returns the domain lower-cased, or an invalid_argument error naming `field`
 // and the rule: at most 253 characters; at least two labels of 1-63

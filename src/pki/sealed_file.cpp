@@ -54,6 +54,22 @@ Result<void> writePrivateFile(const std::string& path, const std::string& conten
   return Ok{};
 }
 
+Result<void> writePrivatePair(const std::string& key_path, const std::string& key_pem, const std::string& cert_path,
+                              const std::string& cert_pem) {
+  const std::string key_next = key_path + ".next", cert_next = cert_path + ".next";
+  Result<void> written = writePrivateFile(key_next, key_pem);
+  if (written) written = writePrivateFile(cert_next, cert_pem);
+  if (written && ::rename(key_next.c_str(), key_path.c_str()) != 0)
+    written = makeError("write_failed", "cannot rename " + key_next + " to " + key_path + ": " + std::strerror(errno));
+  if (written && ::rename(cert_next.c_str(), cert_path.c_str()) != 0)
+    written = makeError("write_failed", "cannot rename " + cert_next + " to " + cert_path + ": " + std::strerror(errno));
+  if (!written) {
+    ::unlink(key_next.c_str());
+    ::unlink(cert_next.c_str());
+  }
+  return written;
+}
+
 std::size_t removeStaleTempFiles(const std::string& dir, int min_age_s) {
   std::error_code ec;
   std::size_t removed = 0;

@@ -22,6 +22,14 @@ Result<void> writePrivateFile(const std::string& path, const std::string& conten
 // slowly fill them.
 std::size_t removeStaleTempFiles(const std::string& dir, int min_age_s = 60);
 
+// A private key and its certificate, replaced together: both are written in
+// full to "<path>.next" first (writePrivateFile), then renamed over the old
+// pair, key first. A failed write (a full disk) leaves the old pair as it was
+// and no staged file; only a crash between the two renames leaves the new key
+// beside the old certificate, the new certificate at "<cert_path>.next".
+Result<void> writePrivatePair(const std::string& key_path, const std::string& key_pem, const std::string& cert_path,
+                              const std::string& cert_pem);
+
 // Creates `dir` mode 0700 when missing; when it exists, checks that it is a
 // real directory (not a link) owned by this user and not open to group or
 // others. Errors: "unsafe_directory" naming the problem and the fix.

@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/json.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -532,6 +533,20 @@ void AppService::onCommandFinished(const store::Command& c) {
     return store_.upsertApp(app);
   });
   if (!result) log::error("app outcome not stored", {{"app", name}, {"error", result.error().message}});
+  // A domain added or removed while the app's first deploy ran was not pushed (no version ran
+  // yet), and that deploy carried the list from when it was submitted: the node learns it now.
+  // Posted: this runs inside CommandService's completion, which a new submit must not re-enter.
+  if (result && ok && c.verb == "app.deploy") {
+    boost::asio::post(executor_, [this, name, number = c.args.value("deployment", 0),
+                                  sent = c.args.value("routing", nlohmann::json())] {
+      auto now = store_.getApp(name);
+      if (!now || !*now || (*now)->current_deployment != number) return;
+      auto routing = routingArgs(**now);
+      if (!routing || *routing == sent) return;
+      if (auto pushed = pushRoutes(**now); !pushed)
+        log::error("routes not sent after a deploy", {{"app", name}, {"error", pushed.error().message}});
+    });
+  }
 }
 
 void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFrame& frame) {

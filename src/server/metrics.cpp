@@ -21,6 +21,20 @@ void labelled(std::string& out, const std::string& name, const std::string& help
   for (const auto& [key, value] : values) out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, key, value);
 }
 
+// A label value in the text format: backslash, double quote and newline escaped.
+std::string labelValue(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 void Metrics::recordCertificates(const std::string& node_id, const nlohmann::json& proxy) {
@@ -87,15 +101,19 @@ std::string Metrics::render() const {
   single(out, "berth_app_events_total", "counter", "App events recorded.", app_events_total);
   dispatch_latency.render(out, "berth_command_dispatch_latency_seconds",
                           "Time from sending a COMMAND to receiving its RESULT.");
+  // Per node too: two nodes reporting one host are two series (a duplicate would be dropped
+  // by the scraper), and one node cannot speak for a host another node serves.
   header(out, "berth_certificate_expiry_timestamp_seconds", "gauge",
          "When each routed host's certificate expires (0: none yet), as its node last reported.");
   for (const auto& [node, hosts] : certificates)
     for (const auto& [host, g] : hosts)
-      out += fmt::format("berth_certificate_expiry_timestamp_seconds{{host=\"{}\"}} {}\n", host, g.not_after_ms / 1000);
+      out += fmt::format("berth_certificate_expiry_timestamp_seconds{{host=\"{}\",node=\"{}\"}} {}\n", host,
+                         labelValue(node), g.not_after_ms / 1000);
   header(out, "berth_certificate_failures", "gauge", "Failed issue or renewal attempts in a row per routed host.");
   for (const auto& [node, hosts] : certificates)
     for (const auto& [host, g] : hosts)
-      out += fmt::format("berth_certificate_failures{{host=\"{}\"}} {}\n", host, g.failures);
+      out += fmt::format("berth_certificate_failures{{host=\"{}\",node=\"{}\"}} {}\n", host, labelValue(node),
+                         g.failures);
   return out;
 }
 

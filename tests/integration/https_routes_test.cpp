@@ -109,9 +109,12 @@ TEST_F(HttpsRoutesTest, ACustomDomainGetsACertificateFromTheCaThatIsServedReport
   EXPECT_GT(certificate.value("not_after", std::int64_t{0}), systemNowMs());
   EXPECT_FALSE(certificate.value("issuer", "").empty());
   const auto metrics = cluster.api("GET", "/metrics").body.get<std::string>();
-  EXPECT_NE(metrics.find("berth_certificate_expiry_timestamp_seconds{host=\"shop.example.com\"} " +
-                         std::to_string(certificate.value("not_after", std::int64_t{0}) / 1000)),
-            std::string::npos) << metrics;
+  // {host="shop.example.com",node="<node id>"} <seconds>
+  const auto series = metrics.find("berth_certificate_expiry_timestamp_seconds{host=\"shop.example.com\",node=\"");
+  ASSERT_NE(series, std::string::npos) << metrics;
+  EXPECT_EQ(metrics.substr(series, metrics.find('\n', series) - series).substr(metrics.find("\"} ", series) - series + 3),
+            std::to_string(certificate.value("not_after", std::int64_t{0}) / 1000))
+      << metrics;
 
   // A restarted agent serves the stored certificate: same file, no new order.
   const std::string certFile = cluster.agentDir("a") + "/acme/certs/shop.example.com/cert.pem";

@@ -14,6 +14,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "apps/domains.hpp"
 #include "common/clock.hpp"
 #include "common/json.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -350,6 +351,14 @@ class SqliteStore final : public Store {
       if (!held) return held.error();
       if (held->has_value())
         return makeError("domain_in_use", "domain " + d.domain + " is used by app " + (*held)->app);
+      // Checked in the transaction, so concurrent adds cannot pass it together; beyond it the
+      // node would refuse every deploy and route change of the app.
+      auto count = query("SELECT COUNT(*) FROM app_domains WHERE app=?");
+      count.bind(d.app);
+      if (count.step() != SQLITE_ROW) return dbError(db_, "count app domains");
+      if (static_cast<std::size_t>(count.integer(0)) >= apps::kMaxDomainsPerApp)
+        return invalidField("domain", "app " + d.app + " holds " + std::to_string(apps::kMaxDomainsPerApp) +
+                                          " domains already, the most an app may have");
       auto s = query(std::string("INSERT INTO app_domains (") + kAppDomainColumns + ") VALUES (?,?,?,?,?,?)");
       s.bind(d.domain).bind(d.app).bind(d.path_prefix).bind(d.strip_prefix ? 1 : 0).bind(d.created_at).bind(
           d.certificate_sealed);

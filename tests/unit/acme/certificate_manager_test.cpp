@@ -7,6 +7,7 @@
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
+#include "../file_size_limit.hpp"
 #include "../temp_dir.hpp"
 
 namespace berth::acme {
@@ -143,6 +144,49 @@ TEST_F(ManagerTest, AFailedRenewalKeepsServingTheCertificateItHas) {
   EXPECT_EQ(s->state, "valid");
   EXPECT_EQ(s->last_error, "rate limited");
   EXPECT_GT(s->next_try, now_);
+}
+
+TEST_F(ManagerTest, ARenewalThatCannotWriteItsCertificateLeavesTheServedPairMatching) {
+  auto m = manager();
+  auto files = m->ensure({"web.example.com"});
+  ASSERT_EQ(files.size(), 1u);
+  const auto served = files["web.example.com"];
+  const auto key_before = pki::readFile(served.key_path);
+  ASSERT_TRUE(key_before.ok());
+  now_ += 70 * kDayMs;  // renewal due
+  {
+    // The new key (a P-256 PEM, about 240 bytes) fits, the chain (two certificates) does not.
+    berth::testing::FileSizeLimit full(600);
+    files = m->ensure({"web.example.com"});
+  }
+  EXPECT_EQ(issuer_.ordersPlaced(), 2u);
+  ASSERT_EQ(files.size(), 1u);  // the old certificate is still served...
+  const auto cert = pki::readFile(served.certificate_path);
+  const auto key = pki::readFile(served.key_path);
+  ASSERT_TRUE(cert.ok() && key.ok());
+  EXPECT_EQ(*key, *key_before);  // ...with its own key, which nginx accepts at its next reload
+  EXPECT_TRUE(checkCertificatePair(*cert, *key, "web.example.com").ok());
+  EXPECT_EQ(m->status("web.example.com")->failures, 1);
+  EXPECT_NE(m->status("web.example.com")->last_error.find("cannot write"), std::string::npos);
+}
+
+TEST_F(ManagerTest, ARestartFinishesASwitchACrashInterrupted) {
+  auto files = manager()->ensure({"web.example.com"});
+  ASSERT_EQ(files.size(), 1u);
+  const auto served = files["web.example.com"];
+  // What a kill between the key's and the certificate's rename leaves: the new key
+  // served beside the old certificate, the new certificate staged.
+  const std::string key = pki::generatePrivateKeyPem();
+  auto cert = issuer_.ca().issueServerCertificate(key, {"web.example.com"}, now_ + kDayMs, kManagerLifetime);
+  ASSERT_TRUE(cert.ok());
+  ASSERT_TRUE(pki::writePrivateFile(served.key_path, key).ok());
+  ASSERT_TRUE(pki::writePrivateFile(served.certificate_path + ".next", cert->cert_pem).ok());
+
+  auto restarted = manager();
+  EXPECT_EQ(restarted->ensure({"web.example.com"}).size(), 1u);
+  EXPECT_EQ(issuer_.ordersPlaced(), 1u);  // finished, not ordered again
+  EXPECT_EQ(restarted->status("web.example.com")->not_after, now_ + kDayMs + kManagerLifetime);
+  EXPECT_TRUE(checkCertificatePair(*pki::readFile(served.certificate_path), key, "web.example.com").ok());
 }
 
 TEST_F(ManagerTest, UploadedCertificatesAreServedAndNeverRenewedByAcme) {

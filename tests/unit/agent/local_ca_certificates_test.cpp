@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "../file_size_limit.hpp"
 #include "../temp_dir.hpp"
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
@@ -71,12 +72,14 @@ TEST(LocalCaCertificates, IssuesALeafForLocalhostHostsThatVerifiesAgainstTheRoot
   EXPECT_FALSE(pki::verifyServerCertificate(*cert, *root, "other.localhost", f.now).ok());
 
   auto status = ca->status({"hello.localhost", "shop.example.com", "new.localhost"});
+  // Keyed by host, as the server reads it (server::servedRoutes, Metrics::recordCertificates).
+  ASSERT_TRUE(status.is_object()) << status.dump();
   ASSERT_EQ(status.size(), 3u);
-  EXPECT_EQ(status[0]["state"], "valid");
-  EXPECT_EQ(status[0]["source"], "local_ca");
-  EXPECT_GT(status[0]["not_after"].get<UnixMs>(), f.now);
-  EXPECT_EQ(status[1]["state"], "refused");
-  EXPECT_EQ(status[2]["state"], "issuing");
+  EXPECT_EQ(status["hello.localhost"]["state"], "valid");
+  EXPECT_EQ(status["hello.localhost"]["source"], "local_ca");
+  EXPECT_GT(status["hello.localhost"]["not_after"].get<UnixMs>(), f.now);
+  EXPECT_EQ(status["shop.example.com"]["state"], "refused");
+  EXPECT_EQ(status["new.localhost"]["state"], "issuing");
 }
 
 TEST(LocalCaCertificates, ReusesTheRootAndLeavesAcrossRestarts) {
@@ -112,6 +115,28 @@ TEST(LocalCaCertificates, IssuesAgainWhenCloseToExpiry) {
   EXPECT_GT(after.not_after_ms, before.not_after_ms);
   EXPECT_TRUE(pki::verifyServerCertificate(cert, *pki::readFile(ca->rootPath()), "hello.localhost", f.now).ok());
   EXPECT_FALSE(ca->refresh({"hello.localhost"}));
+}
+
+TEST(LocalCaCertificates, ARenewalThatCannotWriteItsCertificateKeepsServingTheMatchingPair) {
+  LocalCaFixture f;
+  auto ca = f.open();
+  ASSERT_TRUE(ca);
+  auto files = ca->certificatesFor({"hello.localhost"});
+  const auto served = files["hello.localhost"];
+  const auto before = *pki::inspectCertificate(*pki::readFile(served.certificate_path));
+  f.now = before.not_after_ms - 10 * kDayMs;  // renewal due
+  {
+    testing::FileSizeLimit full(400);  // the new key (about 240 bytes) fits, its certificate does not
+    EXPECT_FALSE(ca->refresh({"hello.localhost"}));
+  }
+  // The pair before is still served (until it expires), and nginx still accepts it at its next reload.
+  EXPECT_EQ(ca->status({"hello.localhost"})["hello.localhost"]["failures"], 1);
+  EXPECT_EQ(ca->status({"hello.localhost"})["hello.localhost"]["state"], "valid");
+  EXPECT_TRUE(pki::keyMatchesCertificate(*pki::readFile(served.key_path), *pki::readFile(served.certificate_path)));
+  EXPECT_EQ(pki::inspectCertificate(*pki::readFile(served.certificate_path))->serial_hex, before.serial_hex);
+  // With room again, the next call issues.
+  EXPECT_EQ(ca->certificatesFor({"hello.localhost"}).size(), 1u);
+  EXPECT_TRUE(pki::keyMatchesCertificate(*pki::readFile(served.key_path), *pki::readFile(served.certificate_path)));
 }
 
 TEST(LocalCaCertificates, ALeafThatNoLongerMatchesItsKeyOrRootIsIssuedAgain) {

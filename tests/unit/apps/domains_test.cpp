@@ -138,6 +138,19 @@ TEST(GeneratedDomain, AppDotBaseOrEmpty) {
   EXPECT_EQ(generatedDomain("shop", ""), "");
 }
 
+TEST(BaseDomain, LeavesRoomForTheLongestAppName) {
+  const std::string label(63, 'a');
+  const std::string longest = label + "." + label + "." + std::string(61, 'b');  // 189 characters
+  ASSERT_EQ(longest.size(), kMaxBaseDomainLength);
+  ASSERT_TRUE(validateBaseDomain(longest).ok());
+  // The longest app name's generated domain is still a domain.
+  EXPECT_TRUE(validateDomain(generatedDomain(std::string(63, 'c'), longest), false).ok());
+  auto tooLong = validateBaseDomain("c." + longest, "base_domain");
+  ASSERT_FALSE(tooLong.ok());
+  EXPECT_NE(tooLong.error().message.find("'base_domain'"), std::string::npos) << tooLong.error().message;
+  EXPECT_NE(tooLong.error().message.find("at most 189"), std::string::npos) << tooLong.error().message;
+}
+
 TEST(BaseDomain, LocalhostIsTheOneSingleLabelBase) {
   EXPECT_EQ(*validateBaseDomain("localhost"), "localhost");
   EXPECT_EQ(*validateBaseDomain("Apps.Example.com"), "apps.example.com");

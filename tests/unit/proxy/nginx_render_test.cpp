@@ -1,6 +1,13 @@
 #include "proxy/nginx/nginx_render.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../temp_dir.hpp"
+#include "common/subprocess.hpp"
 
 namespace berth::proxy::nginx {
 namespace {
@@ -101,6 +108,33 @@ TEST(NginxRender, TheMainFileIncludesBerthsDirectoriesAndBoundsOldWorkers) {
   EXPECT_NE(main.find("worker_shutdown_timeout 120s;"), std::string::npos);
   EXPECT_NE(main.find("pid /run/berth/nginx/nginx.pid;"), std::string::npos);
   EXPECT_NE(main.find("listen 127.0.0.1:8080 default_server;"), std::string::npos);
+}
+
+// The longest host name a domain may have (253 characters) and a node with thousands of hosts:
+// nginx itself (when installed) must accept the files, or every change on the node is refused.
+TEST(NginxRender, NginxAcceptsTheLongestHostNamesAndThousandsOfHosts) {
+  if (::access("/usr/sbin/nginx", X_OK) != 0) GTEST_SKIP() << "nginx is not installed";
+  berth::testing::TempDir dir;
+  auto o = options();
+  o.config_dir = dir.path() + "/conf";
+  o.runtime_dir = dir.path() + "/run";
+  std::filesystem::create_directories(o.runtime_dir);
+  const std::string label(63, 'a');
+  ProxyState state;
+  AppRoutes app{"shop", {{{label + "." + label + "." + label + "." + std::string(61, 'b')}, "/", false}},
+                {{"172.18.0.5", 3000}}, false};
+  for (int i = 0; i < 3000; ++i) app.routes[0].hosts.push_back("host" + std::to_string(i) + "." + label + ".example.com");
+  state.apps.push_back(app);
+  ASSERT_EQ(app.routes[0].hosts[0].size(), 253u);
+  const std::string sites = o.config_dir + "/sites";
+  for (const auto& sub : {"/apps", "/hosts"}) std::filesystem::create_directories(sites + sub);
+  for (const auto& [name, text] : renderSites(state, o)) std::ofstream(sites + "/" + name) << text;
+  std::ofstream(sites + "/generation.conf") << renderGeneration("sites");
+  std::ofstream(o.config_dir + "/nginx.conf") << renderMain(o, sites);
+  auto checked = runProcess({"/usr/sbin/nginx", "-t", "-q", "-c", o.config_dir + "/nginx.conf"}, 60'000);
+  ASSERT_TRUE(checked.ok()) << checked.error().message;
+  EXPECT_EQ(checked->exit_code, 0) << checked->output;
+  EXPECT_EQ(checked->output.find("[warn]"), std::string::npos) << checked->output;
 }
 
 }  // namespace

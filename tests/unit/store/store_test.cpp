@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "../temp_dir.hpp"
+#include "apps/domains.hpp"
 
 namespace berth::store {
 namespace {
@@ -344,6 +345,19 @@ TEST_P(StoreTest, DomainsAreUniqueAcrossAppsAndListedPerApp) {
   EXPECT_FALSE((*list)[1].strip_prefix);
   EXPECT_TRUE(store->listAppDomains("blog")->empty());
   EXPECT_FALSE(store->findAppDomain("nope.example.com")->has_value());
+}
+
+TEST_P(StoreTest, AnAppHoldsAtMostTheDomainsItsNodeAccepts) {
+  auto store = open();
+  for (std::size_t i = 0; i < apps::kMaxDomainsPerApp; ++i)
+    ASSERT_TRUE(store->insertAppDomain({"d" + std::to_string(i) + ".example.com", "shop", "/", false, 5}).ok());
+  auto over = store->insertAppDomain({"over.example.com", "shop", "/", false, 6});
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("1000 domains already"), std::string::npos) << over.error().message;
+  EXPECT_FALSE(store->findAppDomain("over.example.com")->has_value());
+  EXPECT_TRUE(store->insertAppDomain({"other.example.com", "blog", "/", false, 6}).ok());  // per app
+  ASSERT_TRUE(store->deleteAppDomain("shop", "d0.example.com").ok());
+  EXPECT_TRUE(store->insertAppDomain({"over.example.com", "shop", "/", false, 7}).ok());
 }
 
 TEST_P(StoreTest, DomainIsRemovedOnlyByTheAppHoldingIt) {
