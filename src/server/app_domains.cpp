@@ -1,6 +1,7 @@
 // AppService's custom domains: validation against the server's settings
-// (base_domain, allow_wildcard_domains), uniqueness across apps, and the list
-// with the generated domain. The rules themselves are pure, in apps/domains.
+// (base_domain, allow_wildcard_domains), uniqueness across apps, the list
+// with the generated domain, uploaded certificates, and what the node reports
+// it serves. The rules themselves are pure, in apps/domains.
 #include <algorithm>
 
 #include "acme/certificates.hpp"
@@ -35,6 +36,31 @@ std::string generatedOwner(const std::string& domain, const std::string& base_do
 }
 
 }  // namespace
+
+nlohmann::json servedRoutes(const nlohmann::json& telemetry, const std::string& app) {
+  // The agent's view (telemetry "proxy": {adapter, ready, apps: {name: {hosts, upstreams}},
+  // certificates: {host: status}}); read defensively, it comes from a node.
+  const auto proxy = telemetry.is_object() ? telemetry.value("proxy", nlohmann::json()) : nlohmann::json();
+  if (!proxy.is_object()) return nullptr;
+  const auto apps = proxy.value("apps", nlohmann::json::object());
+  const auto served = apps.is_object() ? apps.value(app, nlohmann::json()) : nlohmann::json();
+  nlohmann::json out = {{"adapter", proxy.value("adapter", nlohmann::json())},
+                        {"proxy_ready", proxy.value("ready", nlohmann::json())},
+                        {"hosts", nlohmann::json::array()},
+                        {"upstreams", nlohmann::json::array()},
+                        {"certificates", nlohmann::json::object()}};
+  if (proxy.contains("problem")) out["proxy_problem"] = proxy["problem"];
+  if (!served.is_object()) return out;
+  for (const char* key : {"hosts", "upstreams"})
+    if (served.contains(key) && served[key].is_array()) out[key] = served[key];
+  const auto certificates = proxy.value("certificates", nlohmann::json::object());
+  for (const auto& h : out["hosts"]) {
+    if (!h.is_string() || !certificates.is_object()) continue;
+    const std::string host = h.get<std::string>().substr(0, h.get<std::string>().find('/'));
+    if (certificates.contains(host)) out["certificates"][host] = certificates[host];
+  }
+  return out;
+}
 
 Result<int> AppService::appPort(const store::App& app) {
   auto deployments = store_.listDeployments(app.name);  // newest first
