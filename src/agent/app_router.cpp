@@ -99,14 +99,7 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
     for (const auto& r : routes) entry.routes.push_back({r.hosts, r.path_prefix, r.strip_prefix});
     entry.upstreams = upstreams;
     entry.hsts = hsts;
-    auto it = apps_.find(app);
-    if (it != apps_.end() && it->second.hsts == hsts && it->second.upstreams.size() == upstreams.size() &&
-        std::equal(upstreams.begin(), upstreams.end(), it->second.upstreams.begin(),
-                   [](const auto& a, const auto& b) { return a.address == b.address && a.port == b.port; }) &&
-        it->second.routes.size() == entry.routes.size() &&
-        std::equal(entry.routes.begin(), entry.routes.end(), it->second.routes.begin(), [](const auto& a, const auto& b) {
-          return a.hosts == b.hosts && a.path_prefix == b.path_prefix && a.strip_prefix == b.strip_prefix;
-        }))
+    if (auto it = apps_.find(app); it != apps_.end() && it->second == entry)
       return Ok{};  // already served so: no reload
     next[app] = std::move(entry);
   }

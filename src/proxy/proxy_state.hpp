@@ -16,12 +16,14 @@ namespace berth::proxy {
 struct Upstream {
   std::string address;  // the container's IP address on the berth network
   std::uint16_t port = 0;
+  bool operator==(const Upstream&) const = default;
 };
 
 struct Route {
   std::vector<std::string> hosts;  // validated domains (apps/domains), lower-case
   std::string path_prefix = "/";   // "/" or "/a/b" (no trailing slash)
   bool strip_prefix = false;       // the upstream sees the path without the prefix
+  bool operator==(const Route&) const = default;
 };
 
 struct AppRoutes {
@@ -29,6 +31,7 @@ struct AppRoutes {
   std::vector<Route> routes;
   std::vector<Upstream> upstreams;  // empty: answered 503 with Retry-After
   bool hsts = false;                // with HTTPS: Strict-Transport-Security on every answer
+  bool operator==(const AppRoutes&) const = default;
 };
 
 // Certificate and key files for one host, already on the node.
