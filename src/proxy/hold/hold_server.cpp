@@ -120,7 +120,7 @@ asio::awaitable<void> writeAndClose(tcp::socket& socket, const std::string& text
 }
 
 // Copies one direction until it ends; an end passes on as a half-close, an error closes both.
-asio::awaitable<void> pump(std::shared_ptr<void> keep, tcp::socket& from, tcp::socket& to, tcp::socket& other) {
+asio::awaitable<void> pump(std::shared_ptr<void> keep, tcp::socket& from, tcp::socket& to) {
   std::array<char, 16 * 1024> buffer;
   boost::system::error_code ec;
   for (;;) {
@@ -133,8 +133,10 @@ asio::awaitable<void> pump(std::shared_ptr<void> keep, tcp::socket& from, tcp::s
   if (ec == asio::error::eof) {
     to.shutdown(tcp::socket::shutdown_send, ignored);
   } else {
+    // Both ends, so the proxy sees the failure at once (and may try elsewhere) instead of waiting on
+    // an answer that cannot come.
     from.close(ignored);
-    other.close(ignored);
+    to.close(ignored);
   }
 }
 
@@ -181,8 +183,8 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
   }
   c->received.clear();
   c->received.shrink_to_fit();
-  asio::co_spawn(io_, pump(c, c->upstream, c->client, c->upstream), asio::detached);
-  co_await pump(c, c->client, c->upstream, c->client);
+  asio::co_spawn(io_, pump(c, c->upstream, c->client), asio::detached);
+  co_await pump(c, c->client, c->upstream);
 }
 
 asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c, const std::string& app) {

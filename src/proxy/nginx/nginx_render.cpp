@@ -145,9 +145,13 @@ std::map<std::string, std::string> renderSites(const ProxyState& state, const Ng
     if (!app.upstreams.empty() || held(state, app)) {
       std::string u = fmt::format("{}# app {}\nupstream {} {{\n", kGenerated, app.app, upstreamName(app.app));
       for (const auto& up : app.upstreams) u += fmt::format("    server {};\n", address(up));
-      // Held: the hold server takes what no container can (none yet, or one refusing connections).
-      if (held(state, app))
-        u += fmt::format("    server {}{};\n", address(state.hold), app.upstreams.empty() ? "" : " backup");
+      // Held: the hold server takes what no container can (none yet, or one refusing connections,
+      // or one that died under a request nginx can send again), and is never marked down. Alone,
+      // it is listed twice so a request whose passed-through connection died has a next to go to.
+      if (held(state, app)) {
+        if (app.upstreams.empty()) u += fmt::format("    server {} max_fails=0;\n", address(state.hold));
+        u += fmt::format("    server {} max_fails=0 backup;\n", address(state.hold));
+      }
       u += "    keepalive 32;\n}\n";
       files["apps/" + app.app + ".conf"] = u;
     }

@@ -70,10 +70,11 @@ TEST(NginxRender, AHeldAppWaitsAtTheHoldServerWithoutUpstreamsAndFallsBackToItWi
   s.apps[1].hold_ms = 10'000;
   const auto files = renderSites(s, options());
   const auto& api = files.at("apps/api.conf");  // no container yet: the hold server alone
-  EXPECT_NE(api.find("server 127.0.0.1:40123;"), std::string::npos) << api;
+  EXPECT_NE(api.find("server 127.0.0.1:40123 max_fails=0;"), std::string::npos) << api;
+  EXPECT_NE(api.find("server 127.0.0.1:40123 max_fails=0 backup;"), std::string::npos) << api;
   const auto& shop = files.at("apps/shop.conf");  // containers first, the hold server behind them
   EXPECT_NE(shop.find("server 172.18.0.5:3000;"), std::string::npos);
-  EXPECT_NE(shop.find("server 127.0.0.1:40123 backup;"), std::string::npos) << shop;
+  EXPECT_NE(shop.find("server 127.0.0.1:40123 max_fails=0 backup;"), std::string::npos) << shop;
   const auto& host = files.at("hosts/shop.example.com.conf");
   EXPECT_EQ(host.find("return 503;"), std::string::npos) << host;
   EXPECT_NE(host.find("proxy_set_header X-Berth-App api;"), std::string::npos);
