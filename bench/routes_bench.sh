@@ -9,6 +9,8 @@
 # rbench.apps.test, open loop at RATE requests/s over CONNECTIONS keep-alive
 # connections, latency counted from when each request was due) through:
 #   rest   REST_S seconds with nothing happening;
+#   reload UPDATES bare nginx reloads (SIGHUP, same configuration) 3 s apart:
+#          the control that separates nginx's reload from a container start;
 #   zd     UPDATES zero-downtime updates, one after the other, alternating
 #          berth-bench/node:2 and :1 (--drain DRAIN, --watch 0);
 #   held   the same app redeployed with --publish (a host port on 127.0.0.1,
@@ -114,6 +116,13 @@ sleep 5  # connections open, caches warm
 echo "rest $(now_ms)" >phases.txt
 sleep "$REST_S"
 echo "rest_end $(now_ms)" >>phases.txt
+
+echo "reload $(now_ms)" >>phases.txt
+for _ in $(seq 1 "$UPDATES"); do
+  kill -HUP "$(cat "$WORK/agent/proxy/nginx/run/nginx.pid")"
+  sleep 3
+done
+echo "reload_end $(now_ms)" >>phases.txt
 
 echo "zd $(now_ms)" >>phases.txt
 for n in $(seq 1 "$UPDATES"); do deploy zd "$n" $(( n % 2 == 1 ? 2 : 1 )); done

@@ -59,7 +59,7 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
     print(f"{'phase':6} {'window s':>8} {'requests':>9} {'rate/s':>8} {'failed':>7} {'non-2xx':>8} {'no answer':>9}"
           f" {'p50':>7} {'p99':>8} {'p99.9':>8} {'max':>8}")
     p99 = {}
-    for name in ("rest", "zd", "held", "naive"):
+    for name in ("rest", "reload", "zd", "held", "naive"):
         if name not in phases:
             continue
         start, end = phases[name], phases[name + "_end"]
@@ -79,7 +79,7 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
         retried = sum(1 for r in rows if r[7])
         print(f"       retried once on a new connection after a reused one closed under them (as browsers do): {retried}")
     if "rest" in p99:
-        for name in ("zd", "held", "naive"):
+        for name in ("reload", "zd", "held", "naive"):
             if name in p99:
                 print(f"p99 {name} / p99 rest: {p99[name] / p99['rest']:.2f}x (target <= 1.5x for zd)")
 
