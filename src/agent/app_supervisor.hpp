@@ -43,7 +43,7 @@ struct SupervisorOptions {
   std::string base_domain;      // this node's own base domain, over the server's
   Clock clock = systemNowMs;    // drain and watch deadlines (wall clock: they survive a restart)
   // Host actions through `berth helper` (setting helper_socket); null: the agent runs tc itself.
-  std::shared_ptr<helper::HostActions> host_actions;
+  std::shared_ptr<helper::HostActions> host_actions = nullptr;
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.
