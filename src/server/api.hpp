@@ -127,8 +127,8 @@ class Api {
   RouteTable<Handler> routes_;
   // Wrong join tokens per source address: 5 a second, bursts of 10.
   RateLimiter wrong_tokens_{5.0, 10.0};
-  // Failed logins per source address: one a second, bursts of 5.
-  RateLimiter failed_logins_{1.0, 5.0};
+  // Failed logins (and invitation acceptances) per source address: bursts of 5, then one every 5 s.
+  RateLimiter failed_logins_{0.2, 5.0};
 };
 
 nlohmann::json commandJson(const store::Command& command);
