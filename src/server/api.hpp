@@ -110,7 +110,8 @@ class Api {
   ApiResponse telemetry(Call& call, const std::string& id);
   ApiResponse submitCommand(Call& call, const std::string& node_id);
   ApiResponse listCommands(Call& call, const std::string& node_id);
-  // The command when the caller manages its node, else not_found.
+  // The command when the caller manages its node or it is about one of the
+  // caller's apps, else not_found.
   Result<store::Command> managedCommand(Call& call, const std::string& id);
   ApiResponse showCommand(Call& call, const std::string& id);
   ApiResponse cancelCommand(Call& call, const std::string& id);

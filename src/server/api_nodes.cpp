@@ -1,6 +1,7 @@
 // The node, command and join-token routes of the REST API. Nodes are platform
 // nodes (seen by every org, managed by platform admins) or one org's own;
 // commands and tokens follow the node they are for.
+#include "apps/app_key.hpp"
 #include "common/encoding.hpp"
 #include "common/logging.hpp"
 #include "server/api_internal.hpp"
@@ -165,8 +166,13 @@ Result<store::Command> Api::managedCommand(Call& call, const std::string& id) {
   if (!command) return missing;
   auto node = d_.store.getNode(command->node_id);
   if (!node) return node.error();
-  if (!call.principal.platformAdmin() && (!*node || !nodeManaged(call, **node))) return missing;
-  return *command;
+  if (call.principal.platformAdmin() || (*node && nodeManaged(call, **node))) return *command;
+  // An org follows the commands about its own apps wherever they run (app.* verbs carry the app key).
+  const auto& args = command->args;
+  if (args.is_object() && args.contains("app") && args["app"].is_string() &&
+      apps::splitAppKey(args["app"].get<std::string>()).org == call.org && !call.org.empty())
+    return *command;
+  return missing;
 }
 
 ApiResponse Api::showCommand(Call& call, const std::string& id) {

@@ -295,7 +295,7 @@ TEST_F(TeamsTest, TwoOrgsDeployWebOnOneDockerdWithoutColliding) {
   const std::map<std::string, std::string> tags = {{"acme", "a"}, {"beta", "b"}, {"default", "d"}};
   for (const auto& [org, key] : keys) {
     std::vector<std::string> args = {"app", "deploy", "web", "--image", "berth-test/web:" + tags.at(org), "--port",
-                                     "8080", "--health", "http:/", "--health-interval", "300ms", "--api-key", key};
+                                     "8080", "--health", "http:/", "--health-interval", "300ms", "--health-timeout", "300ms", "--api-key", key};
     args.insert(args.end(), kHttpdArgs.begin(), kHttpdArgs.end());
     auto [code, out] = cluster.cli(args);
     ASSERT_EQ(code, 0) << org << ": " << out << cluster.agent("a").log();
