@@ -1,5 +1,8 @@
 #include "server/auth_service.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include "auth/credentials.hpp"
 #include "auth/names.hpp"
 #include "auth/passwords.hpp"
@@ -23,6 +26,14 @@ Result<std::string> stringField(const nlohmann::json& body, const char* field, b
   return body[field].get<std::string>();
 }
 
+// When a key stops working (max when never).
+std::int64_t keyEnd(const store::ApiKey& k) {
+  std::int64_t end = std::numeric_limits<std::int64_t>::max();
+  if (k.revoked_at != 0) end = std::min(end, k.revoked_at);
+  if (k.expires_at != 0) end = std::min(end, k.expires_at);
+  return end;
+}
+
 bool keyLive(const store::ApiKey& k, std::int64_t now) {
   if (k.revoked_at != 0 && k.revoked_at <= now) return false;
   return k.expires_at == 0 || k.expires_at > now;
@@ -33,6 +44,23 @@ bool keyLive(const store::ApiKey& k, std::int64_t now) {
 Result<auth::Principal> AuthService::authenticate(const std::string& bearer, const std::string& org_header) {
   if (bearer.empty()) return makeError("unauthorized", "missing Authorization: Bearer API key or session token");
   const auto now = clock_();
+  if (bearer.size() > 200) return invalidKey();
+  const std::string cacheKey = sha256Hex(bearer) + "\n" + org_header;
+  if (auto it = cache_.find(cacheKey); it != cache_.end()) {
+    if (it->second.valid_until > now) return it->second.principal;
+    cache_.erase(it);
+  }
+  std::int64_t validUntil = std::numeric_limits<std::int64_t>::max();
+  auto resolved = resolve(bearer, org_header, now, validUntil);
+  if (resolved) {
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_[cacheKey] = Cached{*resolved, validUntil};
+  }
+  return resolved;
+}
+
+Result<auth::Principal> AuthService::resolve(const std::string& bearer, const std::string& org_header,
+                                             std::int64_t now, std::int64_t& valid_until) {
   auto& ids = store_.identity();
   const auto token = auth::parseToken(bearer);
   if (!token) {
@@ -41,12 +69,14 @@ Result<auth::Principal> AuthService::authenticate(const std::string& bearer, con
     auto key = store_.findApiKey(sha256Hex(bearer));
     if (!key) return key.error();
     if (!*key) return invalidKey();
+    valid_until = keyEnd(**key);
     return fromKey(**key, org_header, now);
   }
   if (token->kind == auth::kKeyKind) {
     auto key = ids.findApiKeyByPrefix(token->prefix);
     if (!key) return key.error();
     if (!*key || !auth::secretMatches(token->secret, (*key)->secret_hash)) return invalidKey();
+    valid_until = keyEnd(**key);
     return fromKey(**key, org_header, now);
   }
   if (token->kind == auth::kSessionKind) {
@@ -60,6 +90,7 @@ Result<auth::Principal> AuthService::authenticate(const std::string& bearer, con
     auto p = principalOf(**user, org_header);
     if (!p) return p.error();
     p->session_id = (*session)->id;
+    valid_until = (*session)->expires_at;
     p->credential_scope = auth::KeyScope::Admin;  // capped by the role
     return p;
   }
@@ -184,6 +215,7 @@ Result<nlohmann::json> AuthService::login(const nlohmann::json& body, std::strin
 }
 
 Result<void> AuthService::logout(const auth::Principal& p) {
+  forget();
   if (p.session_id.empty()) return invalidField("Authorization", "must be a session token to log out");
   return store_.identity().deleteSession(p.session_id);
 }
@@ -200,6 +232,7 @@ nlohmann::json AuthService::whoami(const auth::Principal& p) {
 }
 
 Result<void> AuthService::setPassword(const auth::Principal& p, const nlohmann::json& body) {
+  forget();
   auto password = stringField(body, "password", true);
   if (!password) return password.error();
   if (auto r = auth::validatePassword("password", *password); !r) return r;
@@ -295,6 +328,7 @@ Result<store::ApiKey> AuthService::ownedKey(const auth::Principal& p, const std:
 }
 
 Result<nlohmann::json> AuthService::revokeKey(const auth::Principal& p, const std::string& id) {
+  forget();
   auto key = ownedKey(p, id);
   if (!key) return key.error();
   const auto now = clock_();
@@ -305,6 +339,7 @@ Result<nlohmann::json> AuthService::revokeKey(const auth::Principal& p, const st
 
 Result<nlohmann::json> AuthService::rotateKey(const auth::Principal& p, const std::string& id,
                                               const nlohmann::json& body) {
+  forget();
   auto old = ownedKey(p, id);
   if (!old) return old.error();
   const auto now = clock_();
@@ -339,6 +374,7 @@ Result<nlohmann::json> AuthService::rotateKey(const auth::Principal& p, const st
 }
 
 Result<nlohmann::json> AuthService::createOrg(const auth::Principal& p, const nlohmann::json& body) {
+  forget();
   auto name = stringField(body, "name", true);
   if (!name) return name.error();
   if (auto r = auth::validateOrgName("name", *name); !r) return r.error();
@@ -404,6 +440,7 @@ Result<nlohmann::json> AuthService::invite(const auth::Principal& p, const nlohm
 }
 
 Result<nlohmann::json> AuthService::acceptInvite(const nlohmann::json& body) {
+  forget();
   auto tokenText = stringField(body, "token", true);
   if (!tokenText) return tokenText.error();
   auto password = stringField(body, "password", true);
@@ -455,6 +492,7 @@ Result<nlohmann::json> AuthService::listUsers(const auth::Principal& p) {
 }
 
 Result<nlohmann::json> AuthService::removeUser(const auth::Principal& p, const std::string& name) {
+  forget();
   auto& ids = store_.identity();
   const Error missing = makeError("not_found", "no user " + name + " in " + p.org);
   auto user = ids.findUserByName(name);

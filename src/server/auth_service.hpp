@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "auth/principal.hpp"
 #include "common/clock.hpp"
@@ -72,14 +73,29 @@ class AuthService {
   Result<nlohmann::json> removeUser(const auth::Principal& p, const std::string& name);
 
  private:
+  // authenticate() without the cache; `valid_until` set to when the credential stops.
+  Result<auth::Principal> resolve(const std::string& bearer, const std::string& org_header, std::int64_t now,
+                                  std::int64_t& valid_until);
   Result<auth::Principal> principalOf(const store::User& user, const std::string& org_header);
   Result<auth::Principal> fromKey(const store::ApiKey& key, const std::string& org_header, std::int64_t now);
   // The caller's key `id`, or not_found (also for another org's key); others' keys need admin scope.
   Result<store::ApiKey> ownedKey(const auth::Principal& p, const std::string& id);
   nlohmann::json keyJson(const store::ApiKey& key, std::int64_t now);
 
+  // Every change of users, memberships, keys or sessions goes through here and empties the cache.
+  void forget() { cache_.clear(); }
+
   store::Store& store_;
   Clock clock_;
+  // sha256(bearer) + "\n" + org header -> the principal and when it stops being valid (key
+  // expiry or revocation, session expiry). Saves three store reads per request; only
+  // this class changes identity rows, and each change calls forget().
+  struct Cached {
+    auth::Principal principal;
+    std::int64_t valid_until = 0;
+  };
+  std::unordered_map<std::string, Cached> cache_;
+  static constexpr std::size_t kMaxCached = 10000;
 };
 
 }  // namespace berth::server

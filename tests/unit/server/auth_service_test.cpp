@@ -114,6 +114,7 @@ TEST_F(AuthServiceTest, RevokedAndExpiredKeysStopAtOnce) {
   for (const auto& k : (*list)["keys"])
     if (k["prefix"] == revoked.substr(3, 12)) revokedId = k["id"];
   ASSERT_FALSE(revokedId.empty());
+  EXPECT_EQ(errorOf(revoked), "ok");  // known (and remembered) before it is revoked
   ASSERT_TRUE(auth->revokeKey(owner, revokedId).ok());
   EXPECT_EQ(errorOf(revoked), "unauthorized");
   EXPECT_EQ(errorOf(expiring), "ok");
