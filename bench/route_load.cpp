@@ -6,11 +6,17 @@
 // connection's queued requests count their wait, as in wrk2), and every request
 // is recorded: when it was due, sent and answered (wall-clock ms), the status
 // (0: no answer), why it failed, whether its connection had served a request
-// before, and the first line of the body (the app's version).
+// before, whether it was retried, and the first line of the body (the app's version).
+//
+// A GET that meets a reused keep-alive connection closed under it before any byte
+// of its answer is sent again once on a new connection, as browsers, curl and
+// most client libraries do (RFC 9112 §9.3.1: the server may close an idle
+// connection at any time, e.g. nginx's old workers at a reload); `retried` marks
+// it and its latency includes the retry. --no-retry turns this off.
 //
 // Runs until SIGINT or SIGTERM, then writes one CSV line per request to --out.
 // Usage: route_load --port P --host H [--address 127.0.0.1] [--rate 2000]
-//                   [--connections 50] [--timeout-ms 10000] --out FILE
+//                   [--connections 50] [--timeout-ms 10000] [--no-retry 1] --out FILE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,6 +50,7 @@ struct Options {
   double rate = 2000;
   int connections = 50;
   long timeout_ms = 10000;
+  bool retry = true;
   std::string out;
 };
 
@@ -66,6 +73,7 @@ struct Record {
   int status;
   Failure failure;
   bool reused;
+  bool retried;
   char version[16];
 };
 
@@ -77,6 +85,7 @@ struct Connection {
   Clock::time_point due;     // when its next (or in-flight) request is due
   Clock::time_point sent;
   int served = 0;            // requests answered on this socket
+  bool retrying = false;     // the request in flight is a retry
   std::string in;
 };
 
@@ -237,6 +246,13 @@ class LoadClient {
 
   void finish(size_t i, int status, Failure failure, const std::string& version) {
     auto& c = conns_[i];
+    const bool closedUnderIt = failure == Failure::kReset || failure == Failure::kClosed;
+    if (o_.retry && closedUnderIt && c.served > 0 && c.in.empty() && !c.retrying) {
+      close(i);
+      c.retrying = true;
+      start(i);  // same request, same due time, on a new connection
+      return;
+    }
     Record r{};
     r.due_ms = wallMs(c.due);
     r.sent_ms = wallMs(c.sent);
@@ -244,6 +260,8 @@ class LoadClient {
     r.status = status;
     r.failure = failure;
     r.reused = c.served > 0;
+    r.retried = c.retrying;
+    c.retrying = false;
     std::snprintf(r.version, sizeof r.version, "%s", version.c_str());
     records_.push_back(r);
     c.due += interval_;
@@ -272,10 +290,10 @@ class LoadClient {
       std::perror(o_.out.c_str());
       return 1;
     }
-    std::fprintf(f, "due_ms,sent_ms,done_ms,status,failure,reused,version\n");
+    std::fprintf(f, "due_ms,sent_ms,done_ms,status,failure,reused,retried,version\n");
     for (const auto& r : records_) {
-      std::fprintf(f, "%.3f,%.3f,%.3f,%d,%s,%d,%s\n", r.due_ms, r.sent_ms, r.done_ms, r.status, failureName(r.failure),
-                   r.reused ? 1 : 0, r.version);
+      std::fprintf(f, "%.3f,%.3f,%.3f,%d,%s,%d,%d,%s\n", r.due_ms, r.sent_ms, r.done_ms, r.status, failureName(r.failure),
+                   r.reused ? 1 : 0, r.retried ? 1 : 0, r.version);
     }
     return std::fclose(f) == 0 ? 0 : 1;
   }
@@ -304,6 +322,7 @@ int main(int argc, char** argv) {
     else if (k == "--connections") o.connections = std::atoi(v);
     else if (k == "--timeout-ms") o.timeout_ms = std::atol(v);
     else if (k == "--out") o.out = v;
+    else if (k == "--no-retry") o.retry = std::string_view(v) != "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;

@@ -26,7 +26,7 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
     with open(requests_path) as f:
         for r in csv.DictReader(f):
             records.append((float(r["due_ms"]), float(r["sent_ms"]), float(r["done_ms"]), int(r["status"]),
-                            r["failure"], r["reused"] == "1", r["version"]))
+                            r["failure"], r["reused"] == "1", r["version"], r.get("retried") == "1"))
     phases = {}
     with open(phases_path) as f:
         for line in f:
@@ -59,7 +59,7 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
     print(f"{'phase':6} {'window s':>8} {'requests':>9} {'rate/s':>8} {'failed':>7} {'non-2xx':>8} {'no answer':>9}"
           f" {'p50':>7} {'p99':>8} {'p99.9':>8} {'max':>8}")
     p99 = {}
-    for name in ("rest", "zd", "naive"):
+    for name in ("rest", "reload", "zd", "held", "naive"):
         if name not in phases:
             continue
         start, end = phases[name], phases[name + "_end"]
@@ -76,13 +76,15 @@ def main(requests_path, phases_path, updates_path, agent_log_path):
         kinds = Counter((r[4], "reused" if r[5] else "new") for r in noanswer)
         if statuses or kinds:
             print(f"       non-2xx by status: {dict(statuses)}; no answer by kind/connection: {dict(kinds)}")
+        retried = sum(1 for r in rows if r[7])
+        print(f"       retried once on a new connection after a reused one closed under them (as browsers do): {retried}")
     if "rest" in p99:
-        for name in ("zd", "naive"):
+        for name in ("reload", "zd", "held", "naive"):
             if name in p99:
                 print(f"p99 {name} / p99 rest: {p99[name] / p99['rest']:.2f}x (target <= 1.5x for zd)")
 
     by_done = sorted(records, key=lambda r: r[2])
-    for phase in ("zd", "naive"):
+    for phase in ("zd", "held", "naive"):
         ups = [u for u in updates if u["phase"] == phase]
         if not ups:
             continue

@@ -163,14 +163,25 @@ struct AcmeClient::Impl {
         accountFile(), nlohmann::json{{"directory_url", settings.directory_url}, {"account_url", account_url}}.dump());
   }
 
+  // Pauses between polls: a CA that answers at once (Pebble, Let's Encrypt on a fast path) is seen
+  // within 100 ms, and a slow one is asked at most once per poll_interval.
+  struct AcmePollBackoff {
+    std::chrono::milliseconds next{100}, cap;
+    void pause() {
+      std::this_thread::sleep_for(std::min(next, cap));
+      next = std::min(next * 2, cap);
+    }
+  };
+
   // POST-as-GET of an order until its status leaves `waiting_status`.
   Result<Order> pollOrder(const std::string& order_url, Order order, const std::string& waiting_status) {
     const auto deadline = std::chrono::steady_clock::now() + settings.validation_deadline;
+    AcmePollBackoff backoff{std::chrono::milliseconds(100), settings.poll_interval};
     while (order.status == waiting_status || (waiting_status == "processing" && order.status == "ready")) {
       if (std::chrono::steady_clock::now() >= deadline) {
         return acmeFailed("order", "still " + order.status + " after the validation deadline");
       }
-      std::this_thread::sleep_for(settings.poll_interval);
+      backoff.pause();
       auto response = post(order_url, "", "order");
       if (!response) return response.error();
       auto parsed = parseOrder(response->body);
@@ -201,8 +212,9 @@ struct AcmeClient::Impl {
     TokenFileGuard guard(token_path);
     if (auto answered = post(challenge->url, "{}", "challenge"); !answered) return answered.error();
     const auto deadline = std::chrono::steady_clock::now() + settings.validation_deadline;
+    AcmePollBackoff backoff{std::chrono::milliseconds(100), settings.poll_interval};
     while (true) {
-      std::this_thread::sleep_for(settings.poll_interval);
+      backoff.pause();
       auto polled = post(authz_url, "", "authorization");
       if (!polled) return polled.error();
       auto current = parseAuthorization(polled->body);

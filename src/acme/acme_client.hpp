@@ -28,7 +28,7 @@ struct AcmeSettings {
   std::string challenge_dir;
   std::chrono::milliseconds request_timeout{15'000};   // each HTTP exchange
   std::chrono::milliseconds validation_deadline{90'000};  // polling an authorization or an order
-  std::chrono::milliseconds poll_interval{1'000};
+  std::chrono::milliseconds poll_interval{1'000};  // the longest pause between polls (they start at 100 ms and double)
   std::size_t max_response_bytes = 1024 * 1024;  // certificates chains and documents are a few KiB
 };
 

@@ -8,8 +8,14 @@
 namespace berth::agent {
 
 ProxyRouter::ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s,
-                         std::shared_ptr<CertificateProvider> certificates)
-    : proxy_(std::move(proxy)), retry_after_s_(retry_after_s), certificates_(std::move(certificates)) {}
+                         std::shared_ptr<CertificateProvider> certificates,
+                         std::unique_ptr<proxy::hold::HoldServer> hold)
+    : proxy_(std::move(proxy)),
+      retry_after_s_(retry_after_s),
+      certificates_(std::move(certificates)),
+      hold_(std::move(hold)) {}
+
+ProxyRouter::~ProxyRouter() = default;
 
 std::vector<std::string> ProxyRouter::hostsLocked(const std::map<std::string, proxy::AppRoutes>& apps) const {
   std::set<std::string> hosts;
@@ -77,14 +83,16 @@ Result<void> ProxyRouter::applyLocked(std::map<std::string, proxy::AppRoutes> ne
     state.certificates = certificates_->certificatesFor(hostsLocked(next));
     state.acme_challenge_dir = certificates_->challengeDirectory();
   }
+  if (hold_) state.hold = hold_->endpoint();
   if (auto applied = proxy_->apply(state); !applied)
     return makeError("proxy_failed", proxy_->name() + ": " + applied.error().message);
+  if (hold_) hold_->setTargets(state);  // what held requests now wait for
   apps_ = std::move(next);
   return Ok{};
 }
 
 Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                                const std::vector<proxy::Upstream>& upstreams, bool hsts) {
+                                const std::vector<proxy::Upstream>& upstreams, bool hsts, int hold_ms) {
   std::lock_guard lock(mutex_);
   auto next = apps_;
   if (routes.empty()) {
@@ -99,6 +107,7 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
     for (const auto& r : routes) entry.routes.push_back({r.hosts, r.path_prefix, r.strip_prefix});
     entry.upstreams = upstreams;
     entry.hsts = hsts;
+    entry.hold_ms = hold_ ? hold_ms : 0;
     if (auto it = apps_.find(app); it != apps_.end() && it->second == entry)
       return Ok{};  // already served so: no reload
     next[app] = std::move(entry);
@@ -128,6 +137,7 @@ proxy::ProxyState ProxyRouter::applied() const {
   std::lock_guard lock(mutex_);
   proxy::ProxyState state;
   state.retry_after_s = retry_after_s_;
+  if (hold_) state.hold = hold_->endpoint();
   for (const auto& [name, app] : apps_) state.apps.push_back(app);
   return state;
 }

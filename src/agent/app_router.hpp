@@ -13,6 +13,7 @@
 
 #include "apps/routes.hpp"
 #include "common/result.hpp"
+#include "proxy/hold/hold_server.hpp"
 #include "proxy/reverse_proxy.hpp"
 
 namespace berth::agent {
@@ -44,10 +45,11 @@ class AppRouter {
  public:
   virtual ~AppRouter() = default;
   // Serves `app` at `routes` through `upstreams` (empty: answered 503 with
-  // Retry-After). Done when the proxy serves it; on failure the proxy keeps
-  // serving what it served before and the error says why.
+  // Retry-After, or held up to `hold_ms` for an upstream where the router can
+  // hold). Done when the proxy serves it; on failure the proxy keeps serving
+  // what it served before and the error says why.
   virtual Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                             const std::vector<proxy::Upstream>& upstreams, bool hsts = false) = 0;
+                             const std::vector<proxy::Upstream>& upstreams, bool hsts = false, int hold_ms = 0) = 0;
   // The app is no longer served (deleted).
   virtual Result<void> unroute(const std::string& app) = 0;
   // The node's proxy, for status: {adapter, ready, problem?, apps}.
@@ -69,7 +71,7 @@ class AppRouter {
 class NoRouter final : public AppRouter {
  public:
   Result<void> route(const std::string&, const std::vector<apps::AppRoute>&, const std::vector<proxy::Upstream>&,
-                     bool) override {
+                     bool, int) override {
     return Ok{};
   }
   Result<void> unroute(const std::string&) override { return Ok{}; }
@@ -82,14 +84,17 @@ class NoRouter final : public AppRouter {
 // deployment fails clearly instead of pretending.
 class ProxyRouter final : public AppRouter {
  public:
+  // `hold`: where requests of an app without a ready upstream wait (nullptr: answered 503 at once).
   ProxyRouter(std::unique_ptr<proxy::ReverseProxy> proxy, int retry_after_s,
-              std::shared_ptr<CertificateProvider> certificates = nullptr);
+              std::shared_ptr<CertificateProvider> certificates = nullptr,
+              std::unique_ptr<proxy::hold::HoldServer> hold = nullptr);
+  ~ProxyRouter() override;
   void keepAlive() override;
   void refreshCertificates() override;
   Result<void> uploadCertificate(const std::string& host, const std::string& certificate,
                                  const std::string& key) override;
   Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& routes,
-                     const std::vector<proxy::Upstream>& upstreams, bool hsts = false) override;
+                     const std::vector<proxy::Upstream>& upstreams, bool hsts = false, int hold_ms = 0) override;
   Result<void> unroute(const std::string& app) override;
   nlohmann::json describe() const override;
   // The state last applied successfully (tests, status).
@@ -105,6 +110,7 @@ class ProxyRouter final : public AppRouter {
   bool started_ = false;
   int retry_after_s_;
   std::shared_ptr<CertificateProvider> certificates_;
+  std::unique_ptr<proxy::hold::HoldServer> hold_;
   mutable std::mutex mutex_;  // one apply at a time, in the order asked
   std::map<std::string, proxy::AppRoutes> apps_;  // as last applied
 };

@@ -103,8 +103,10 @@ Result<void> AppSupervisor::routeTo(const AppRecord& record, const apps::Deploym
   if (!options_.router) return Ok{};
   auto routes = routesOf(record, spec);
   if (!routes) return routes.error();
+  // A running app's requests wait while no container can take them; a stopped app's get 503 at once.
   return options_.router->route(record.app, *routes,
-                                routes->empty() ? std::vector<proxy::Upstream>{} : upstreamsOf(ids, spec.port), spec.hsts);
+                                routes->empty() ? std::vector<proxy::Upstream>{} : upstreamsOf(ids, spec.port), spec.hsts,
+                                record.running ? spec.hold_ms : 0);
 }
 
 std::vector<std::string> AppSupervisor::runningIdsOf(const AppRecord& record) {

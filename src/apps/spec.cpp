@@ -161,7 +161,7 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
                           "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public", "drain", "watch",
-                          "allow_downtime", "hsts"});
+                          "hold", "allow_downtime", "hsts"});
       !r)
     return r.error();
   DeploymentSpec spec;
@@ -275,6 +275,18 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
     if (*ms > kHourMs) return invalidField(key, "must be at most 1h");
     *target = *ms;
   }
+  if (b.contains("hold")) {
+    if (!b["hold"].is_string()) return invalidField("hold", "must be a duration such as 10s, or \"0\"");
+    const std::string text = b["hold"].get<std::string>();
+    if (text != "0") {
+      auto ms = parseDuration("hold", text);
+      if (!ms) return ms.error();
+      if (*ms > kMaxHoldMs) return invalidField("hold", "must be at most 5m");
+      spec.hold_ms = static_cast<int>(*ms);
+    } else {
+      spec.hold_ms = 0;
+    }
+  }
   if (b.contains("hsts")) {
     if (!b["hsts"].is_boolean()) return invalidField("hsts", "must be true or false");
     spec.hsts = b["hsts"].get<bool>();
@@ -330,6 +342,7 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"pull", s.pullAlways() ? "always" : "missing"},
                         {"drain_ms", s.drain_ms},
                         {"watch_ms", s.watch_ms},
+                        {"hold_ms", s.hold_ms},
                         {"allow_downtime", s.allow_downtime},
                         {"hsts", s.hsts}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();

@@ -31,6 +31,9 @@ struct RegistryAuth {
   std::string password;
 };
 
+// The longest a request may be held waiting for a container (`hold`).
+inline constexpr int kMaxHoldMs = 300'000;
+
 struct DeploymentSpec {
   std::string image;  // as given
   ImageReference reference;
@@ -61,6 +64,9 @@ struct DeploymentSpec {
   // at once, stop the old one first instead of refusing the update.
   std::int64_t drain_ms = 30'000;
   std::int64_t watch_ms = 60'000;
+  // While a running app has no container able to take a request (starting, restarting after a
+  // crash, a stop-then-start update), requests wait this long for one, then get 503.
+  int hold_ms = 10'000;  // at most kMaxHoldMs
   bool allow_downtime = false;
   // With HTTPS: Strict-Transport-Security on every answer of the app's hosts.
   bool hsts = false;

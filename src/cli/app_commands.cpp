@@ -94,7 +94,7 @@ int post(const Options& o, const std::string& method, const std::string& target,
 
 struct DeployFlags {
   std::string file, image, health, health_interval, health_timeout, health_start, cpu, memory, swap, disk, net_in,
-      net_out, registry_user, registry_password_env, pull, user, drain, watch;
+      net_out, registry_user, registry_password_env, pull, user, drain, watch, hold;
   std::vector<std::string> command, env, secrets, volumes, health_command, caps;
   int port = 0, publish = 0, health_retries = 0, replicas = -1, pids = 0;
   bool read_only = false;
@@ -161,6 +161,7 @@ Result<nlohmann::json> deployBody(const DeployFlags& f) {
   if (!f.pull.empty()) body["pull"] = f.pull;
   if (!f.drain.empty()) body["drain"] = f.drain;
   if (!f.watch.empty()) body["watch"] = f.watch;
+  if (!f.hold.empty()) body["hold"] = f.hold;
   if (f.allow_downtime) body["allow_downtime"] = true;
   if (f.hsts) body["hsts"] = true;
   if (!f.user.empty()) body["user"] = f.user;
@@ -291,6 +292,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--user", f->user, "Run as uid[:gid] (default: the image's USER)");
   deploy->add_option("--drain", f->drain, "After the switch, time the old version keeps for its in-flight requests (default 30s)");
   deploy->add_option("--watch", f->watch, "After the switch, time the new version is watched and switched back from if it fails (default 60s; 0 = off)");
+  deploy->add_option("--hold", f->hold, "While no container can take a request (starting, restarting), requests wait this long, then get 503 (default 10s; 0 = 503 at once)");
   deploy->add_flag("--hsts", f->hsts, "With HTTPS, send Strict-Transport-Security on every answer");
   deploy->add_flag("--allow-downtime", f->allow_downtime, "When the node cannot run both versions at once, stop the old one first");
   deploy->add_option("--pull", f->pull, "always | missing (default: always for a named registry, missing for Docker Hub)");

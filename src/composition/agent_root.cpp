@@ -65,7 +65,15 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
       certificates = *acme;
     }
   }
-  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, std::move(certificates));
+  // Requests of an app no container can take yet wait there (Traefik cannot reach it: see docs/routes.md).
+  std::unique_ptr<proxy::hold::HoldServer> hold;
+  if (config.proxy != "traefik") {
+    auto started = proxy::hold::HoldServer::start("127.0.0.1", 0);
+    if (started) hold = std::move(*started);
+    else log::error("requests will not be held while apps start", {{"error", started.error().message}});
+  }
+  return std::make_unique<agent::ProxyRouter>(std::move(adapter), kRetryAfterS, std::move(certificates),
+                                              std::move(hold));
 }
 
 }  // namespace

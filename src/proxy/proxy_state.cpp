@@ -7,6 +7,7 @@
 
 #include "apps/domains.hpp"
 #include "apps/app_key.hpp"
+#include "apps/spec.hpp"
 #include "apps/validation.hpp"
 
 namespace berth::proxy {
@@ -72,6 +73,8 @@ Result<void> validate(const ProxyState& state) {
       if (!isIpAddress(upstream.address)) return invalidField(uf + ".address", "must be an IP address");
       if (upstream.port == 0) return invalidField(uf + ".port", "must be between 1 and 65535");
     }
+    if (app.hold_ms < 0 || app.hold_ms > apps::kMaxHoldMs)
+      return invalidField(at + ".hold_ms", "must be between 0 and " + std::to_string(apps::kMaxHoldMs));
   }
   for (const auto& [host, files] : state.certificates) {
     if (auto v = validateHost("certificates", host); !v) return v;
@@ -82,6 +85,8 @@ Result<void> validate(const ProxyState& state) {
     if (auto r = validateFile("acme_challenge_dir", state.acme_challenge_dir); !r) return r;
   if (state.retry_after_s < 1 || state.retry_after_s > 3600)
     return invalidField("retry_after_s", "must be between 1 and 3600");
+  if (state.hold.port != 0 && (!isIpAddress(state.hold.address) || state.hold.address.rfind("127.", 0) != 0))
+    return invalidField("hold.address", "must be a 127.x.x.x address (the agent's hold server listens on loopback)");
   return Ok{};
 }
 

@@ -29,8 +29,12 @@ struct Route {
 struct AppRoutes {
   std::string app;
   std::vector<Route> routes;
-  std::vector<Upstream> upstreams;  // empty: answered 503 with Retry-After
+  std::vector<Upstream> upstreams;  // empty: answered 503 with Retry-After, or held (below)
   bool hsts = false;                // with HTTPS: Strict-Transport-Security on every answer
+  // While no upstream can take a request (none yet, or one refusing connections), requests wait
+  // up to this long for one, through the state's hold server, then get 503 with Retry-After.
+  // 0: 503 at once (the app is stopped). Only with ProxyState::hold set.
+  int hold_ms = 0;
   bool operator==(const AppRoutes&) const = default;
 };
 
@@ -49,6 +53,9 @@ struct ProxyState {
   // /.well-known/acme-challenge/ on port 80 for every host); empty: not served.
   std::string acme_challenge_dir;
   int retry_after_s = 10;  // told to clients while an app has no upstream
+  // The agent's hold server (proxy/hold) on loopback, where the proxy sends requests of apps with
+  // hold_ms that have no upstream able to take them; port 0: none, nothing is held.
+  Upstream hold;
 };
 
 // Refuses, naming the field, anything an adapter must not render: names, hosts,

@@ -48,12 +48,14 @@ Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const s
     const bool sameNames = sortedUnique(previousNames) == sortedUnique(names);
     const bool fresh = j.is_object() && j.contains("not_after") && j["not_after"].is_number_integer() &&
                        j["not_after"].get<std::int64_t>() - now_ms > kServerCertValidityMs / 3;
-    if (cert && key && sameNames && fresh) return std::make_pair(*cert, *key);
+    // A pair that does not match (a crash between the pair's two renames) is issued again.
+    const bool matching = cert && key && pki::keyMatchesCertificate(*key, *cert);
+    if (matching && sameNames && fresh) return std::make_pair(*cert, *key);
     if (!sameNames) {
       log::info("server certificate re-issued: the names it should hold changed",
                 {{"names", names}, {"previous_names", previousNames}});
-    } else if (!cert || !key) {
-      log::warn("server certificate re-issued: its files could not be read", {{"names", names}});
+    } else if (!matching) {
+      log::warn("server certificate re-issued: its files could not be read or do not match", {{"names", names}});
     } else {
       log::info("server certificate re-issued: a third of its life is left", {{"names", names}});
     }
@@ -63,8 +65,8 @@ Result<std::pair<std::string, std::string>> loadOrIssueServerCertificate(const s
   std::string key = pki::generatePrivateKeyPem();
   auto leaf = ca.issueServerCertificate(key, names, now_ms - kNotBeforeSlackMs, kServerCertValidityMs + kNotBeforeSlackMs);
   if (!leaf) return leaf.error();
-  if (auto r = pki::writePrivateFile(keyPath, key); !r) return r.error();
-  if (auto r = pki::writePrivateFile(certPath, leaf->cert_pem); !r) return r.error();
+  // Together: a full disk leaves the previous pair whole, never a new key beside an old certificate.
+  if (auto r = pki::writePrivatePair(keyPath, key, certPath, leaf->cert_pem); !r) return r.error();
   if (auto r = pki::writePrivateFile(metaPath, nlohmann::json{{"names", names}, {"not_after", leaf->not_after_ms}}.dump());
       !r)
     return r.error();
@@ -80,8 +82,7 @@ Result<ServerIdentity> loadOrCreateIdentity(const std::string& pki_dir, const st
 
   if (!pki::fileExists(caCert) || !pki::fileExists(caKey)) {
     auto ca = pki::CertificateAuthority::createNew("berth control plane CA", now_ms, 3650 * kDayMs);
-    if (auto r = pki::writePrivateFile(caKey, ca.keyPem()); !r) return r.error();
-    if (auto r = pki::writePrivateFile(caCert, ca.certPem()); !r) return r.error();
+    if (auto r = pki::writePrivatePair(caKey, ca.keyPem(), caCert, ca.certPem()); !r) return r.error();
     ::chmod(caCert.c_str(), 0644);
   }
   if (!pki::fileExists(signKey)) {

@@ -17,7 +17,7 @@
 
 namespace berth::itest {
 
-PebbleServer::PebbleServer(const std::string& root, int http_port, int validity_s) : dir_(root) {
+PebbleServer::PebbleServer(const std::string& root, int http_port, int validity_s, int tls_port) : dir_(root) {
   std::filesystem::create_directories(dir_);
   auto ca = pki::CertificateAuthority::createNew("pebble API test CA", systemNowMs() - kHourMs, kDayMs);
   const std::string key = pki::generatePrivateKeyPem();
@@ -41,7 +41,7 @@ PebbleServer::PebbleServer(const std::string& root, int http_port, int validity_
                            {"certificate", dir_ + "/pebble.crt"},
                            {"privateKey", dir_ + "/pebble.key"},
                            {"httpPort", http_port},
-                           {"tlsPort", freePort()},
+                           {"tlsPort", tls_port > 0 ? tls_port : freePort()},
                            {"ocspResponderURL", ""},
                            {"externalAccountBindingRequired", false}};
   if (validity_s > 0) config["certificateValidityPeriod"] = validity_s;

@@ -14,8 +14,9 @@ namespace berth::itest {
 
 class PebbleServer {
  public:
-  // `root`: a directory for its files and logs; `http_port`: where it validates http-01.
-  PebbleServer(const std::string& root, int http_port, int validity_s = 0);
+  // `root`: a directory for its files and logs; `http_port`: where it validates http-01;
+  // `tls_port`: where it validates tls-alpn-01 (0: a free port nobody listens on).
+  PebbleServer(const std::string& root, int http_port, int validity_s = 0, int tls_port = 0);
   bool ready() const { return ready_; }
   std::string directoryUrl() const;
   const std::string& apiCaFile() const { return api_ca_file_; }  // trust this for the ACME API itself

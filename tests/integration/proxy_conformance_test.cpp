@@ -14,9 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <thread>
 
 #include "harness.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
+#include "proxy/hold/hold_server.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 #include "proxy_support.hpp"
 
@@ -121,10 +124,28 @@ class ProxyConformance : public ::testing::TestWithParam<AdapterFactory> {
     ASSERT_TRUE(applied.ok()) << applied.error().message;
   }
 
+  // As the agent's router does: the proxy sends held requests to the hold server, which
+  // then waits for what was applied.
+  void applyHeld(ProxyState& state) {
+    if (!hold_) {
+      auto started = proxy::hold::HoldServer::start("127.0.0.1", 0);
+      ASSERT_TRUE(started.ok()) << started.error().message;
+      hold_ = std::move(*started);
+    }
+    state.hold = hold_->endpoint();
+    applyOk(state);
+    hold_->setTargets(state);
+  }
+
+  std::future<ProxyAnswer> getLater(const std::string& host, const std::string& target) {
+    return std::async(std::launch::async, [this, host, target] { return get(host, target); });
+  }
+
   std::string root_;
   std::vector<std::unique_ptr<Process>> upstreams_;
   proxy::Upstream v1_, v2_, api_;
   AdapterUnderTest adapter_;
+  std::unique_ptr<proxy::hold::HoldServer> hold_;
 };
 
 TEST_P(ProxyConformance, ARouteIsServedByItsHost) {
@@ -198,6 +219,50 @@ TEST_P(ProxyConformance, ARemovedAppIsNoLongerServed) {
   applyOk(s);
   EXPECT_NE(get("api.test", "/").body, "api\n");
   EXPECT_EQ(get("web.test", "/").body, "v1\n");
+}
+
+TEST_P(ProxyConformance, ARequestForAStartingAppWaitsAndIsAnsweredByItsFirstContainer) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {}));
+  s.apps[0].hold_ms = 20'000;
+  applyHeld(s);
+  auto answer = getLater("web.test", "/");
+  ASSERT_TRUE(eventually([&] { return hold_->counts().held >= 1; })) << "the request never reached the hold server";
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "answered while nothing runs";
+  s.apps[0].upstreams = {v1_};
+  applyHeld(s);
+  const auto got = answer.get();
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "v1\n");
+  EXPECT_EQ(hold_->counts().passed, 1u);
+  EXPECT_EQ(get("web.test", "/").body, "v1\n");  // and from now on straight to it
+}
+
+TEST_P(ProxyConformance, AHeldRequestGets503WithRetryAfterWhenItsHoldEnds) {
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {}));
+  s.apps[0].hold_ms = 300;
+  s.retry_after_s = 7;
+  applyHeld(s);
+  const auto answer = get("web.test", "/");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.retry_after, "7");
+  EXPECT_EQ(hold_->counts().expired, 1u);
+}
+
+TEST_P(ProxyConformance, AContainerRefusingConnectionsIsWaitedForInsteadOfA502) {
+  // The app's one container is being replaced (a crash, a restart): its port refuses connections.
+  const proxy::Upstream restarting{"127.0.0.1", static_cast<std::uint16_t>(freePort())};
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {restarting}));
+  s.apps[0].hold_ms = 20'000;
+  applyHeld(s);
+  auto answer = getLater("web.test", "/");
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(700)), std::future_status::timeout) << "answered while nothing runs";
+  serve("back", {{"index.html", "back\n"}}, restarting.address, restarting.port);
+  const auto got = answer.get();
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.body, "back\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, ProxyConformance, ::testing::Values(nginxFactory(), caddyFactory()),

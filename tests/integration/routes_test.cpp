@@ -240,7 +240,7 @@ TEST_F(RoutesTest, AVersionTurningUnhealthyInsideItsWatchWindowIsSwitchedBack) {
 namespace berth::itest {
 namespace {
 
-TEST_F(RoutesTest, AnUpdateThatCannotRunBesideTheOldVersionIsRefusedUnlessDowntimeIsAllowed) {
+TEST_F(RoutesTest, AnUpdateThatCannotRunBesideTheOldVersionIsRefusedUnlessDowntimeIsAllowedAndThenHeld) {
   ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
   // Each version claims 60 % of what the node can allocate: one fits, two do not.
   std::int64_t allocatable = 0;
@@ -260,8 +260,24 @@ TEST_F(RoutesTest, AnUpdateThatCannotRunBesideTheOldVersionIsRefusedUnlessDownti
   EXPECT_EQ(get("web.apps.test").body, "version one\n") << "nothing changed";
   EXPECT_EQ(containers("web").size(), 1u);
 
+  // Stop-then-start: while nothing runs, requests are held (spec `hold`, 10 s) and answered by
+  // the new version, not with 503 or 502 (with --hold 0 this sees thousands of 503s).
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::vector<std::string> refusals;
+  std::thread client([&] {
+    while (!done) {
+      auto answer = get("web.apps.test");
+      if (answer.status == 200) ++answered;
+      else refusals.push_back(std::to_string(answer.status) + " " + answer.body);
+    }
+  });
   auto [allowed, out] = deploy("2", {"--cpu", cpu, "--allow-downtime"});
+  done = true;
+  client.join();
   ASSERT_EQ(allowed, 0) << out;
+  EXPECT_TRUE(refusals.empty()) << refusals.size() << " not answered 200, first: " << refusals.front();
+  EXPECT_GT(answered, 0);
   EXPECT_EQ(get("web.apps.test").body, "version two\n");
   for (const auto& c : containers("web"))
     if (c.id == first[0].id) EXPECT_NE(c.state, "running") << "stop-then-start: the old version stopped first";

@@ -28,7 +28,13 @@ nlohmann::json caddyDynamicUpstreams(const AppRoutes& app, const CaddyOptions& o
   return {{"source", "multi"}, {"sources", sources}};
 }
 
-nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_after_s, const CaddyOptions& o) {
+std::string caddyDial(const Upstream& up) {
+  const bool v6 = up.address.find(':') != std::string::npos;
+  return fmt::format("{}{}{}:{}", v6 ? "[" : "", up.address, v6 ? "]" : "", up.port);
+}
+
+nlohmann::json handlersFor(const AppRoutes& app, const Route& route, const ProxyState& state, const CaddyOptions& o) {
+  const bool held = app.hold_ms > 0 && state.hold.port != 0;
   nlohmann::json steps = nlohmann::json::array();
   if (route.strip_prefix && route.path_prefix != "/")
     steps.push_back({{"handle", {{{"handler", "rewrite"}, {"strip_path_prefix", route.path_prefix}}}}});
@@ -36,20 +42,31 @@ nlohmann::json handlersFor(const AppRoutes& app, const Route& route, int retry_a
     steps.push_back({{"handle",
                       {{{"handler", "headers"},
                         {"response", {{"set", {{"Strict-Transport-Security", {"max-age=31536000"}}}}}}}}}});
-  if (app.upstreams.empty()) {
+  if (app.upstreams.empty() && held) {
+    // Nothing runs yet: the hold server waits for the app's first upstream.
+    steps.push_back({{"handle",
+                      {{{"handler", "reverse_proxy"},
+                        {"upstreams", {{{"dial", caddyDial(state.hold)}}}},
+                        {"headers", {{"request", {{"set", {{"X-Berth-App", {app.app}}}}}}}}}}}});
+  } else if (app.upstreams.empty()) {
     steps.push_back({{"handle",
                       {{{"handler", "static_response"},
                         {"status_code", 503},
-                        {"headers", {{"Retry-After", {std::to_string(retry_after_s)}}}}}}}});
-  } else if (!o.upstream_resolver.empty()) {
-    steps.push_back({{"handle", {{{"handler", "reverse_proxy"}, {"dynamic_upstreams", caddyDynamicUpstreams(app, o)}}}}});
+                        {"headers", {{"Retry-After", {std::to_string(state.retry_after_s)}}}}}}}});
   } else {
-    nlohmann::json upstreams = nlohmann::json::array();
-    for (const auto& up : app.upstreams) {
-      const bool v6 = up.address.find(':') != std::string::npos;
-      upstreams.push_back({{"dial", fmt::format("{}{}{}:{}", v6 ? "[" : "", up.address, v6 ? "]" : "", up.port)}});
+    nlohmann::json proxy = {{"handler", "reverse_proxy"}};
+    if (!o.upstream_resolver.empty()) {
+      proxy["dynamic_upstreams"] = caddyDynamicUpstreams(app, o);
+    } else {
+      nlohmann::json upstreams = nlohmann::json::array();
+      for (const auto& up : app.upstreams) upstreams.push_back({{"dial", caddyDial(up)}});
+      proxy["upstreams"] = upstreams;
     }
-    steps.push_back({{"handle", {{{"handler", "reverse_proxy"}, {"upstreams", upstreams}}}}});
+    // Held: a container refusing connections is tried again (the table may move meanwhile) for
+    // as long as the app's hold, instead of a 502 at once.
+    if (held)
+      proxy["load_balancing"] = {{"try_duration", fmt::format("{}ms", app.hold_ms)}, {"try_interval", "100ms"}};
+    steps.push_back({{"handle", {proxy}}});
   }
   return {{"handler", "subroute"}, {"routes", steps}};
 }
@@ -80,7 +97,7 @@ nlohmann::json renderConfig(const ProxyState& state, const CaddyOptions& o) {
     nlohmann::json match = {{"host", {e.host}}};
     if (e.route->path_prefix != "/") match["path"] = {e.route->path_prefix, e.route->path_prefix + "/*"};
     routes.push_back({{"match", {match}},
-                      {"handle", {handlersFor(*e.app, *e.route, state.retry_after_s, o)}},
+                      {"handle", {handlersFor(*e.app, *e.route, state, o)}},
                       {"terminal", true}});
   }
   const std::string address = o.listen_address.find(':') != std::string::npos ? "[" + o.listen_address + "]"

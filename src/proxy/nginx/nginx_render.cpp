@@ -24,12 +24,22 @@ std::string fileNameOf(const std::string& host) {
   return host.rfind("*.", 0) == 0 ? "_wildcard" + host.substr(1) : host;
 }
 
-// What a matched location does for `app`: proxy to its upstream, or 503 while it has none.
-std::string proxyBody(const AppRoutes& app, const Route& route, bool https, int retry_after_s) {
+// Whether `app`'s requests wait at the hold server while no upstream takes them.
+bool held(const ProxyState& state, const AppRoutes& app) { return app.hold_ms > 0 && state.hold.port != 0; }
+
+std::string address(const Upstream& up) {
+  const bool v6 = up.address.find(':') != std::string::npos;
+  return fmt::format("{}{}{}:{}", v6 ? "[" : "", up.address, v6 ? "]" : "", up.port);
+}
+
+// What a matched location does for `app`: proxy to its upstream (the hold server standing in or
+// behind), or 503 while it has none and is not held.
+std::string proxyBody(const AppRoutes& app, const Route& route, bool https, const ProxyState& state) {
   std::string b;
   if (https && app.hsts) b += "        add_header Strict-Transport-Security \"max-age=31536000\" always;\n";
-  if (app.upstreams.empty()) {
-    b += fmt::format("        add_header Retry-After {} always;\n        return 503;\n", retry_after_s);
+  if (held(state, app)) b += fmt::format("        proxy_set_header X-Berth-App {};\n", app.app);
+  if (app.upstreams.empty() && !held(state, app)) {
+    b += fmt::format("        add_header Retry-After {} always;\n        return 503;\n", state.retry_after_s);
     return b;
   }
   // With a URI part ("/") nginx replaces the matched prefix by it: that is the strip.
@@ -52,10 +62,10 @@ struct HostRoute {
   const Route* route;
 };
 
-std::string locations(const std::vector<HostRoute>& routes, bool https, int retry_after_s) {
+std::string locations(const std::vector<HostRoute>& routes, bool https, const ProxyState& state) {
   std::string out;
   for (const auto& [app, route] : routes) {
-    const std::string body = proxyBody(*app, *route, https, retry_after_s);
+    const std::string body = proxyBody(*app, *route, https, state);
     out += fmt::format("    # app {}\n", app->app);
     if (route->path_prefix == "/") {
       out += "    location / {\n" + body + "    }\n";
@@ -132,11 +142,15 @@ std::map<std::string, std::string> renderSites(const ProxyState& state, const Ng
   std::map<std::string, std::string> files;
   std::map<std::string, std::vector<HostRoute>> byHost;
   for (const auto& app : state.apps) {
-    if (!app.upstreams.empty()) {
+    if (!app.upstreams.empty() || held(state, app)) {
       std::string u = fmt::format("{}# app {}\nupstream {} {{\n", kGenerated, app.app, upstreamName(app.app));
-      for (const auto& up : app.upstreams) {
-        const bool v6 = up.address.find(':') != std::string::npos;
-        u += fmt::format("    server {}{}{}:{};\n", v6 ? "[" : "", up.address, v6 ? "]" : "", up.port);
+      for (const auto& up : app.upstreams) u += fmt::format("    server {};\n", address(up));
+      // Held: the hold server takes what no container can (none yet, or one refusing connections,
+      // or one that died under a request nginx can send again), and is never marked down. Alone,
+      // it is listed twice so a request whose passed-through connection died has a next to go to.
+      if (held(state, app)) {
+        if (app.upstreams.empty()) u += fmt::format("    server {} max_fails=0;\n", address(state.hold));
+        u += fmt::format("    server {} max_fails=0 backup;\n", address(state.hold));
       }
       u += "    keepalive 32;\n}\n";
       files["apps/" + app.app + ".conf"] = u;
@@ -157,14 +171,14 @@ std::map<std::string, std::string> renderSites(const ProxyState& state, const Ng
       const std::string port = o.https_port == 443 ? "" : ":" + std::to_string(o.https_port);
       f += "    location / {\n        return 308 https://$host" + port + "$request_uri;\n    }\n";
     } else {
-      f += locations(routes, false, state.retry_after_s);
+      f += locations(routes, false, state);
     }
     f += "}\n";
     if (https) {
       f += "server {\n" + listen(o, o.https_port, " ssl http2") + "    server_name " + host + ";\n";
       f += fmt::format("    ssl_certificate {};\n    ssl_certificate_key {};\n", certificate->second.certificate_path,
                        certificate->second.key_path);
-      f += locations(routes, true, state.retry_after_s);
+      f += locations(routes, true, state);
       f += "}\n";
     }
     files["hosts/" + fileNameOf(host) + ".conf"] = f;

@@ -17,8 +17,10 @@ using berth::testing::MemoryRuntime;
 struct RecordingRouter final : AppRouter {
   std::map<std::string, std::vector<proxy::Upstream>> served;
   std::map<std::string, std::vector<apps::AppRoute>> routes;
+  std::map<std::string, int> hold_ms;
   Result<void> route(const std::string& app, const std::vector<apps::AppRoute>& r,
-                     const std::vector<proxy::Upstream>& upstreams, bool) override {
+                     const std::vector<proxy::Upstream>& upstreams, bool, int hold) override {
+    hold_ms[app] = hold;
     if (r.empty()) {
       served.erase(app);
       routes.erase(app);
@@ -28,7 +30,7 @@ struct RecordingRouter final : AppRouter {
     }
     return Ok{};
   }
-  Result<void> unroute(const std::string& app) override { return route(app, {}, {}, false); }
+  Result<void> unroute(const std::string& app) override { return route(app, {}, {}, false, 0); }
   nlohmann::json describe() const override { return nlohmann::json::object(); }
 };
 
@@ -164,6 +166,22 @@ TEST_F(AppSettleTest, ANewDeployEndsThePreviousWatchWindow) {
   settle();
   EXPECT_FALSE(exists(1)) << "the predecessor of the ended window goes once drained";
   EXPECT_TRUE(exists(2)) << "deployment 2 is deployment 3's switch-back target";
+}
+
+}  // namespace
+}  // namespace berth::agent
+
+namespace berth::agent {
+namespace {
+
+TEST_F(AppSettleTest, ARunningAppIsHeldForItsHoldAndAStoppedOneIsNot) {
+  ASSERT_TRUE(deploy(1, "1").ok);
+  EXPECT_EQ(router.hold_ms["web"], 10'000);  // the spec's default
+  ASSERT_TRUE(supervisor->handle("app.stop", {{"app", "web"}}).ok);
+  EXPECT_TRUE(router.served["web"].empty());
+  EXPECT_EQ(router.hold_ms["web"], 0) << "a stopped app answers 503 at once";
+  ASSERT_TRUE(supervisor->handle("app.start", {{"app", "web"}}).ok);
+  EXPECT_EQ(router.hold_ms["web"], 10'000);
 }
 
 }  // namespace

@@ -171,3 +171,24 @@ TEST(DeploymentSpec, PublishBindsLoopbackUnlessAskedAndHugeIntegersAreRefused) {
 
 }  // namespace
 }  // namespace berth::apps
+
+namespace berth::apps {
+namespace {
+
+TEST(DeploymentSpec, HoldIsADurationOfAtMostFiveMinutesDefaultingToTenSeconds) {
+  auto body = full();
+  auto plain = parseDeploymentSpec(body);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->hold_ms, 10'000);
+  body["hold"] = "2500ms";
+  EXPECT_EQ(parseDeploymentSpec(body)->hold_ms, 2'500);
+  body["hold"] = "0";
+  EXPECT_EQ(parseDeploymentSpec(body)->hold_ms, 0);
+  body["hold"] = "6m";
+  EXPECT_NE(errorOf(body).find("'hold': must be at most 5m"), std::string::npos) << errorOf(body);
+  body["hold"] = 10;
+  EXPECT_NE(errorOf(body).find("'hold'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::apps

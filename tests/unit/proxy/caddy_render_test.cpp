@@ -112,5 +112,33 @@ TEST(CaddyRender, WithAResolverAnAppWithoutUpstreamsStillAnswers503WithRetryAfte
   EXPECT_EQ(upstreamRecords(state()).count("api.berth.internal"), 0u);
 }
 
+TEST(CaddyRender, AHeldAppWithoutUpstreamsGoesToTheHoldServerNamingItself) {
+  auto s = state();
+  s.hold = {"127.0.0.1", 40123};
+  s.apps[1].hold_ms = 10'000;
+  const auto config = renderConfig(s, dynamicOptions());
+  const auto& api = config["apps"]["http"]["servers"]["berth"]["routes"][0]["handle"][0]["routes"];
+  const auto& proxy = api[1]["handle"][0];
+  EXPECT_EQ(proxy["handler"], "reverse_proxy");
+  EXPECT_EQ(proxy["upstreams"][0]["dial"], "127.0.0.1:40123");
+  EXPECT_EQ(proxy["headers"]["request"]["set"]["X-Berth-App"][0], "api");
+}
+
+TEST(CaddyRender, AHeldAppWithUpstreamsRetriesRefusedConnectionsForItsHold) {
+  auto s = state();
+  s.hold = {"127.0.0.1", 40123};
+  s.apps[0].hold_ms = 2'500;
+  const auto config = renderConfig(s, dynamicOptions());
+  const auto& shop = config["apps"]["http"]["servers"]["berth"]["routes"][1]["handle"][0]["routes"];
+  const auto& proxy = shop[1]["handle"][0];
+  EXPECT_TRUE(proxy.contains("dynamic_upstreams"));
+  EXPECT_EQ(proxy["load_balancing"]["try_duration"], "2500ms");
+  // Without a hold server nothing is held, whatever the app asks.
+  s.hold = {};
+  const auto plain = renderConfig(s, dynamicOptions());
+  EXPECT_FALSE(plain["apps"]["http"]["servers"]["berth"]["routes"][1]["handle"][0]["routes"][1]["handle"][0].contains(
+      "load_balancing"));
+}
+
 }  // namespace
 }  // namespace berth::proxy::caddy

@@ -63,6 +63,33 @@ TEST(NginxRender, AnAppWithoutUpstreamsAnswers503WithRetryAfter) {
   EXPECT_EQ(block.find("proxy_pass"), std::string::npos);
 }
 
+TEST(NginxRender, AHeldAppWaitsAtTheHoldServerWithoutUpstreamsAndFallsBackToItWithThem) {
+  auto s = twoAppsOnOneHost();
+  s.hold = {"127.0.0.1", 40123};
+  s.apps[0].hold_ms = 10'000;
+  s.apps[1].hold_ms = 10'000;
+  const auto files = renderSites(s, options());
+  const auto& api = files.at("apps/api.conf");  // no container yet: the hold server alone
+  EXPECT_NE(api.find("server 127.0.0.1:40123 max_fails=0;"), std::string::npos) << api;
+  EXPECT_NE(api.find("server 127.0.0.1:40123 max_fails=0 backup;"), std::string::npos) << api;
+  const auto& shop = files.at("apps/shop.conf");  // containers first, the hold server behind them
+  EXPECT_NE(shop.find("server 172.18.0.5:3000;"), std::string::npos);
+  EXPECT_NE(shop.find("server 127.0.0.1:40123 max_fails=0 backup;"), std::string::npos) << shop;
+  const auto& host = files.at("hosts/shop.example.com.conf");
+  EXPECT_EQ(host.find("return 503;"), std::string::npos) << host;
+  EXPECT_NE(host.find("proxy_set_header X-Berth-App api;"), std::string::npos);
+  EXPECT_NE(host.find("proxy_set_header X-Berth-App shop;"), std::string::npos);
+}
+
+TEST(NginxRender, AStoppedAppIsNotHeldEvenWithAHoldServer) {
+  auto s = twoAppsOnOneHost();
+  s.hold = {"127.0.0.1", 40123};  // api's hold_ms is 0: stopped
+  const auto files = renderSites(s, options());
+  EXPECT_EQ(files.count("apps/api.conf"), 0u);
+  EXPECT_EQ(files.at("apps/shop.conf").find("40123"), std::string::npos);
+  EXPECT_NE(files.at("hosts/shop.example.com.conf").find("return 503;"), std::string::npos);
+}
+
 TEST(NginxRender, StripPrefixIsAProxyPassWithAUriAndWebSocketsAreUpgraded) {
   auto s = twoAppsOnOneHost();
   s.apps[1].upstreams = {{"172.18.0.9", 8000}};

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "apps/spec.hpp"
+
 namespace berth::proxy {
 namespace {
 
@@ -68,6 +70,23 @@ TEST(ProxyState, CertificateAndChallengePathsAreAbsoluteAndPlain) {
   s.certificates["shop.example.com"].key_path = "/k";
   s.acme_challenge_dir = "/tmp/x;";
   EXPECT_NE(refusal(s).find("acme_challenge_dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::proxy
+
+namespace berth::proxy {
+namespace {
+
+TEST(ProxyState, HoldTimesAreBoundedAndTheHoldServerIsOnLoopback) {
+  auto s = oneApp();
+  s.apps[0].hold_ms = apps::kMaxHoldMs + 1;
+  EXPECT_NE(refusal(s).find("hold_ms"), std::string::npos);
+  s.apps[0].hold_ms = 10'000;
+  s.hold = {"10.0.0.5", 4000};
+  EXPECT_NE(refusal(s).find("hold.address"), std::string::npos);
+  s.hold = {"127.0.0.1", 4000};
+  EXPECT_EQ(refusal(s), "");
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include "../file_size_limit.hpp"
 #include "../temp_dir.hpp"
+#include "pki/keys.hpp"
+#include "pki/sealed_file.hpp"
 
 namespace berth::server {
 namespace {
@@ -61,6 +64,33 @@ TEST(ServerIdentity, SameNamesInAnotherOrderKeepTheCertificateANewAddressReissue
   EXPECT_NE(leafOf(*moved), leafOf(*first));
   EXPECT_EQ(moved->ca.certPem(), first->ca.certPem());
   EXPECT_EQ(moved->ca_pin, first->ca_pin);
+}
+
+TEST(ServerIdentity, ARenewalOnAFullDiskLeavesTheServedPairMatching) {
+  berth::testing::TempDir dir;
+  const std::string pki = dir.path() + "/pki";
+  ASSERT_TRUE(loadOrCreateIdentity(pki, {"localhost"}, kNow).ok());
+  {
+    berth::testing::FileSizeLimit full(400);  // a new key fits (~240 bytes), its certificate does not
+    EXPECT_FALSE(loadOrCreateIdentity(pki, {"cp.example"}, kNow + kDay).ok());
+  }
+  auto key = pki::readFile(pki + "/server.key");
+  auto cert = pki::readFile(pki + "/server.crt");
+  ASSERT_TRUE(key.ok() && cert.ok());
+  EXPECT_TRUE(pki::keyMatchesCertificate(*key, *cert)) << "a new key beside the old certificate";
+}
+
+TEST(ServerIdentity, AKeyThatDoesNotMatchItsCertificateIsIssuedAgain) {
+  berth::testing::TempDir dir;
+  const std::string pki = dir.path() + "/pki";
+  auto first = loadOrCreateIdentity(pki, {"localhost"}, kNow);
+  ASSERT_TRUE(first.ok());
+  // A crash between the pair's two renames: the new key beside the old certificate.
+  ASSERT_TRUE(pki::writePrivateFile(pki + "/server.key", pki::generatePrivateKeyPem()).ok());
+  auto again = loadOrCreateIdentity(pki, {"localhost"}, kNow + kDay);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(pki::keyMatchesCertificate(again->server_key_pem, again->server_cert_pem));
+  EXPECT_NE(leafOf(*again), leafOf(*first));
 }
 
 }  // namespace

@@ -1,0 +1,52 @@
+#include "proxy/hold/hold_request.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::proxy::hold {
+namespace {
+
+TEST(HoldRequest, TheAppIsReadFromTheProxysHeaderInAnyCase) {
+  auto app = appOfRequest("GET /x HTTP/1.1\r\nHost: shop.test\r\nx-berth-app:  shop \r\n\r\nbody");
+  ASSERT_TRUE(app.ok()) << app.error().message;
+  ASSERT_TRUE(app->has_value());
+  EXPECT_EQ(**app, "shop");
+}
+
+TEST(HoldRequest, AnIncompleteHeadIsWaitedFor) {
+  auto app = appOfRequest("GET / HTTP/1.1\r\nX-Berth-App: shop\r\n");
+  ASSERT_TRUE(app.ok());
+  EXPECT_FALSE(app->has_value());
+}
+
+TEST(HoldRequest, AMissingRepeatedOrInvalidAppIsRefusedNamingTheHeader) {
+  for (const char* head : {"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-Berth-App: a\r\nX-Berth-App: b\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-Berth-App: ../etc\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-Berth-App: \r\n\r\n"}) {
+    auto app = appOfRequest(head);
+    ASSERT_FALSE(app.ok()) << head;
+    EXPECT_NE(app.error().message.find("X-Berth-App"), std::string::npos) << app.error().message;
+  }
+}
+
+TEST(HoldRequest, AHeadLongerThanTheLimitIsRefusedWhetherOrNotItEnded) {
+  const std::string filler(kMaxHeadBytes, 'a');
+  auto unended = appOfRequest("GET / HTTP/1.1\r\nX-Long: " + filler);
+  ASSERT_FALSE(unended.ok());
+  EXPECT_NE(unended.error().message.find("at most"), std::string::npos);
+  auto ended = appOfRequest("GET / HTTP/1.1\r\nX-Long: " + filler + "\r\nX-Berth-App: a\r\n\r\n");
+  EXPECT_FALSE(ended.ok());
+}
+
+TEST(HoldRequest, TheUnavailableAnswerIsA503WithRetryAfterThatClosesTheConnection) {
+  const std::string answer = unavailableResponse(7, "app shop has no upstream ready");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 ", 0), 0u);
+  EXPECT_NE(answer.find("\r\nRetry-After: 7\r\n"), std::string::npos);
+  EXPECT_NE(answer.find("\r\nConnection: close\r\n"), std::string::npos);
+  const auto body = answer.substr(answer.find("\r\n\r\n") + 4);
+  EXPECT_NE(answer.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+  EXPECT_NE(body.find("no upstream ready"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::proxy::hold
