@@ -274,6 +274,41 @@ TEST_F(TeamsTest, BootstrapIsClosedOnceAnOwnerExists) {
   EXPECT_NE(out.find("owner"), std::string::npos) << out;
 }
 
+// The access commands of the CLI against a real server (the owner's context, then a new key).
+TEST_F(TeamsTest, CliCreatesOrgsKeysAndInvitations) {
+  cluster.startServer();
+  auto run = [&](std::vector<std::string> args) {
+    auto [code, out] = cluster.cli(args);
+    EXPECT_EQ(code, 0) << out;
+    return out;
+  };
+  EXPECT_NE(run({"whoami"}).find("platform role: admin"), std::string::npos);
+  run({"org", "create", "acme"});
+  EXPECT_NE(run({"org", "ls"}).find("acme"), std::string::npos);
+  auto created = nlohmann::json::parse(run({"key", "create", "--scope", "read", "--expires", "30d", "--json"}));
+  const std::string key = created["key"];
+  EXPECT_EQ(key.rfind("bk_", 0), 0u);
+  EXPECT_EQ(created["scope"], "read");
+  EXPECT_GT(created["expires_at"].get<std::int64_t>(), 0);
+  EXPECT_NE(run({"whoami", "--api-key", key}).find("scope:         read"), std::string::npos);
+  // A read key changes nothing; the CLI says so with exit code 4.
+  auto [refused, refusal] = cluster.cli({"app", "create", "web", "--api-key", key});
+  EXPECT_EQ(refused, 4) << refusal;
+  EXPECT_NE(run({"key", "ls"}).find(created["id"].get<std::string>()), std::string::npos);
+  auto rotated = nlohmann::json::parse(run({"key", "rotate", created["id"], "--overlap", "1h", "--json"}));
+  EXPECT_EQ(rotated["replaces"]["state"], "overlap");
+  EXPECT_EQ(cluster.cli({"whoami", "--api-key", key}).first, 0);  // inside the overlap
+  run({"key", "revoke", created["id"]});
+  EXPECT_EQ(cluster.cli({"whoami", "--api-key", key}).first, 4);
+  const std::string invite = run({"user", "invite", "bob", "--role", "viewer", "--expires", "1d"});
+  EXPECT_NE(invite.find("bi_"), std::string::npos) << invite;
+  EXPECT_NE(invite.find("berth user accept"), std::string::npos) << invite;
+  EXPECT_NE(run({"user", "ls"}).find("owner"), std::string::npos);
+  // A key of the default org refuses to act in acme.
+  auto [other, otherOut] = cluster.cli({"app", "ls", "--org", "acme"});
+  EXPECT_EQ(other, 4) << otherOut;
+}
+
 const std::vector<std::string> kHttpdArgs = {"--arg", "/bin/busybox", "--arg", "httpd", "--arg", "-f", "--arg",
                                              "-p",    "--arg",        "8080",  "--arg", "-h", "--arg", "/www"};
 
