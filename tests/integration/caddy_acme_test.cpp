@@ -29,12 +29,7 @@ TEST(CaddyAcme, CaddysIssuerGetsACertificateThroughTlsAlpn01AndServesIt) {
                                  root + "/www.log");
   ASSERT_TRUE(eventually([&] { return request(upstreamPort, "x", "/").status == 200; }));
 
-  proxy::caddy::CaddyOptions o;
-  o.admin_listen = "127.0.0.1:" + std::to_string(freePort());
-  o.listen_address = "127.0.0.1";
-  o.http_port = freePort();
-  o.https_port = freePort();
-  o.storage_dir = root + "/storage";
+  auto o = loopbackCaddyOptions(root);
   PebbleServer pebble(root + "/pebble", /*http_port=*/freePort(), 0, /*tls_port=*/o.https_port);
   ASSERT_TRUE(pebble.ready()) << pebble.logs();
   o.acme_directory_url = pebble.directoryUrl();

@@ -27,14 +27,7 @@ class CaddyAdapter : public ::testing::Test {
     std::ofstream(root_ + "/echo.py") << kUpgradeEchoServer;
     echo_ = Process::spawn({"/usr/bin/python3", root_ + "/echo.py", std::to_string(echo_port_)}, root_ + "/echo.log");
     ASSERT_TRUE(eventually([&] { return request(echo_port_, "x", "/").status == 200; }));
-    options_.admin_listen = "127.0.0.1:" + std::to_string(freePort());
-    options_.listen_address = "127.0.0.1";
-    options_.http_port = freePort();
-    options_.https_port = freePort();
-    options_.storage_dir = root_ + "/storage";
-    // Caddy asks an ACME server for any host without a certificate: point it at a closed
-    // loopback port so nothing leaves the machine (the Pebble tests use a real one).
-    options_.acme_directory_url = "https://127.0.0.1:" + std::to_string(freePort()) + "/dir";
+    options_ = loopbackCaddyOptions(root_);
     caddy_ = std::make_unique<proxy::caddy::CaddyProxy>(options_, root_ + "/caddy");
     ASSERT_TRUE(caddy_->detect().ok()) << "caddy is not installed (scripts/setup.sh installs it)";
     auto started = caddy_->start();

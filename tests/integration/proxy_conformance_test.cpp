@@ -55,14 +55,7 @@ AdapterFactory nginxFactory() {
 
 AdapterFactory caddyFactory() {
   return {"caddy", [](const std::string& root) {
-            proxy::caddy::CaddyOptions o;
-            o.admin_listen = "127.0.0.1:" + std::to_string(freePort());
-            o.listen_address = "127.0.0.1";
-            o.http_port = freePort();
-            o.https_port = freePort();
-            o.storage_dir = root + "/storage";
-            // Hosts without certificates make Caddy ask an ACME server: a closed loopback port here.
-            o.acme_directory_url = "https://127.0.0.1:" + std::to_string(freePort()) + "/dir";
+            auto o = loopbackCaddyOptions(root);
             auto caddy = std::make_unique<proxy::caddy::CaddyProxy>(o, root + "/caddy");
             auto* raw = caddy.get();
             return AdapterUnderTest{std::move(caddy), o.http_port, [raw] { return !raw->running(); }};

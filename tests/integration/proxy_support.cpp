@@ -17,6 +17,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+proxy::caddy::CaddyOptions loopbackCaddyOptions(const std::string& root) {
+  proxy::caddy::CaddyOptions o;
+  o.admin_listen = "127.0.0.1:" + std::to_string(freePort());
+  o.listen_address = "127.0.0.1";
+  o.http_port = freePort();
+  o.https_port = freePort();
+  o.storage_dir = root + "/storage";
+  o.acme_directory_url = "https://127.0.0.1:" + std::to_string(freePort()) + "/dir";
+  return o;
+}
+
 int freePort() {
   auto r = runProcess({"python3", "-c", "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"},
                       5000);

@@ -7,9 +7,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <string>
 
+#include "proxy/caddy/caddy_render.hpp"
+
 namespace berth::itest {
 
 int freePort();
+
+// Caddy on free loopback ports, admin API on loopback, its storage under `root`, and
+// its ACME issuer pointed at a closed loopback port (nothing leaves the machine;
+// tests that want certificates point it at Pebble).
+proxy::caddy::CaddyOptions loopbackCaddyOptions(const std::string& root);
 
 struct ProxyAnswer {
   int status = 0;  // 0: no answer
