@@ -1,4 +1,6 @@
 #include "agent/app_supervisor.hpp"
+
+#include "apps/app_key.hpp"
 #include "agent/app_supervisor_internal.hpp"
 #include "common/json.hpp"
 
@@ -152,7 +154,7 @@ bool AppSupervisor::isCurrent(const runtime::ContainerInfo& c, const AppRecord& 
 VerbOutcome AppSupervisor::handle(const std::string& verb, const nlohmann::json& args) {
   const std::string app = appArg(args);
   if (app.empty()) return fail("invalid_argument", "field 'args.app': is required");
-  if (auto r = apps::validateAppName("args.app", app); !r) return fail(r.error());
+  if (auto r = apps::validateAppKey("args.app", app); !r) return fail(r.error());
   {
     std::lock_guard lock(mutex_);
     active_.insert(app);

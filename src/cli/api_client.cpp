@@ -33,6 +33,7 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
   } else if (!pki::fileExists(contextPath)) {
     return makeError("usage", "context file " + contextPath + " does not exist");
   }
+  out.context_path = contextPath.empty() ? userContextPath(environment) : contextPath;
   if (!contextPath.empty()) {
     auto text = pki::readFile(contextPath);
     if (!text) return text.error();
@@ -41,7 +42,10 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
       return makeError("usage", "context file " + contextPath + " is not a JSON object");
     out.server = j.value("server", std::string());
     out.api_key = j.value("api_key", std::string());
+    if (j.contains("session") && j["session"].is_string() && !j["session"].get<std::string>().empty())
+      out.api_key = j["session"];
     out.ca_file = j.value("ca_file", std::string());
+    if (j.contains("org") && j["org"].is_string()) out.org = j["org"];
   }
   auto pick = [](std::string& target, const std::string& value) {
     if (!value.empty()) target = value;
@@ -49,6 +53,8 @@ Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
   pick(out.server, env("BERTH_SERVER"));
   pick(out.api_key, env("BERTH_API_KEY"));
   pick(out.ca_file, env("BERTH_CA_FILE"));
+  pick(out.org, env("BERTH_ORG"));
+  pick(out.org, flags.org);
   pick(out.server, flags.server);
   pick(out.api_key, flags.api_key);
   pick(out.ca_file, flags.ca_file);
@@ -70,12 +76,13 @@ Result<ApiClient> ApiClient::create(const ClientSettings& settings) {
   if (!ca) return makeError("usage", "cannot read the CA certificate " + settings.ca_file);
   auto tls = net::makeClientContext({*ca, "", ""});
   if (!tls) return tls.error();
-  return ApiClient(*url, std::shared_ptr<net::ssl::context>(std::move(*tls)), settings.api_key);
+  return ApiClient(*url, std::shared_ptr<net::ssl::context>(std::move(*tls)), settings.api_key, settings.org);
 }
 
 Result<ApiReply> ApiClient::call(const std::string& method, const std::string& target, const nlohmann::json& body) {
   net::HttpRequest request{method, target, body.is_null() ? std::string() : body.dump(), {}};
   if (!key_.empty()) request.headers["Authorization"] = "Bearer " + key_;
+  if (!org_.empty()) request.headers["X-Berth-Org"] = org_;
   request.headers["X-Request-Id"] = newId("cli");
   auto response = net::httpsRequest(url_, *tls_, request);
   if (!response) return response.error();

@@ -17,6 +17,9 @@ struct ClientSettings {
   std::string api_key;
   std::string ca_file;  // PEM of the server's CA
   std::string context;  // --context: a context file to read instead of the user's
+  std::string org;      // --org / BERTH_ORG / the context's "org": sent as X-Berth-Org ("" = none)
+  // Resolved only: the context file read (or the user's, to be written by `berth login`).
+  std::string context_path;
 };
 
 // The user's context file: $XDG_CONFIG_HOME/berth/cli.json (an absolute
@@ -26,7 +29,9 @@ std::string userContextPath(const std::map<std::string, std::string>& environmen
 
 // Flags win over BERTH_SERVER / BERTH_API_KEY / BERTH_CA_FILE, which win over
 // the context file: --context, else $BERTH_CLI_CONFIG, else the user's
-// (userContextPath) that `berth dev` and `berth server` write. Nothing is read
+// (userContextPath) that `berth dev` and `berth server` write. The
+// credential: --api-key, else BERTH_API_KEY, else the context's "session"
+// (from `berth login`), else its "api_key". Nothing is read
 // from the working directory unless named: a directory someone else controls
 // must not pick the server your API key goes to.
 Result<ClientSettings> resolveClientSettings(const ClientSettings& flags,
@@ -45,11 +50,12 @@ class ApiClient {
   Result<ApiReply> call(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
 
  private:
-  ApiClient(net::Url url, std::shared_ptr<net::ssl::context> tls, std::string key)
-      : url_(std::move(url)), tls_(std::move(tls)), key_(std::move(key)) {}
+  ApiClient(net::Url url, std::shared_ptr<net::ssl::context> tls, std::string key, std::string org)
+      : url_(std::move(url)), tls_(std::move(tls)), key_(std::move(key)), org_(std::move(org)) {}
   net::Url url_;
   std::shared_ptr<net::ssl::context> tls_;
   std::string key_;
+  std::string org_;
 };
 
 }  // namespace berth::cli

@@ -90,6 +90,7 @@ std::function<void(CLI::App*)> detail::commonOptions(std::shared_ptr<Options> o)
   return [o](CLI::App* cmd) {
     cmd->add_option("--server", o->flags.server, "Server URL (https://host:port); env BERTH_SERVER");
     cmd->add_option("--api-key", o->flags.api_key, "API key; env BERTH_API_KEY");
+    cmd->add_option("--org", o->flags.org, "Organisation a session acts in; env BERTH_ORG");
     cmd->add_option("--ca-file", o->flags.ca_file, "Server CA certificate (PEM); env BERTH_CA_FILE");
     cmd->add_option("--context", o->flags.context,
                     "Context file to read (e.g. <data_dir>/cli.json); env BERTH_CLI_CONFIG; default "
@@ -102,6 +103,7 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<Options>();
   auto common = commonOptions(o);
   addAppCommands(app, run);
+  addAccessCommands(app, run);
 
   auto* status = app.add_subcommand("status", "Show the control plane's state");
   common(status);

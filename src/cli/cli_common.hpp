@@ -15,6 +15,8 @@ namespace berth::cli {
 void addAppCommands(CLI::App& app, std::function<int()>& run);
 // `berth app domain ...` under the `app` command (cli/domain_commands.cpp).
 void addDomainCommands(CLI::App& app, std::function<int()>& run);
+// `berth login|logout|whoami|key|org|user ...` (cli/access_commands.cpp).
+void addAccessCommands(CLI::App& app, std::function<int()>& run);
 
 namespace detail {
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "apps/domains.hpp"
+#include "apps/app_key.hpp"
 #include "apps/spec.hpp"
 #include "apps/validation.hpp"
 
@@ -52,7 +53,7 @@ Result<void> validate(const ProxyState& state) {
   for (std::size_t a = 0; a < state.apps.size(); ++a) {
     const auto& app = state.apps[a];
     const std::string at = "apps[" + std::to_string(a) + "]";
-    if (auto r = apps::validateAppName(at + ".app", app.app); !r) return r;
+    if (auto r = apps::validateAppKey(at + ".app", app.app); !r) return r;
     if (!apps.insert(app.app).second) return invalidField(at + ".app", "app '" + app.app + "' is listed twice");
     for (std::size_t r = 0; r < app.routes.size(); ++r) {
       const auto& route = app.routes[r];

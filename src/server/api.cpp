@@ -4,25 +4,35 @@
 #include "common/version.hpp"
 #include "common/json.hpp"
 
+#include "apps/app_key.hpp"
 #include "apps/validation.hpp"
 #include "common/encoding.hpp"
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "pki/keys.hpp"
+#include "server/api_internal.hpp"
 #include "server/http_edge.hpp"
 
 namespace berth::server {
-namespace {
-
-constexpr int kDefaultTokenTtlS = 3600;
-constexpr int kMaxTokenTtlS = 30 * 86400;
-
 // Invalid UTF-8 echoed from a request (a path, a name) becomes U+FFFD
 // instead of making dump() throw.
 ApiResponse json(int status, const nlohmann::json& body) {
   return ApiResponse{status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json",
                      {}, {}, nullptr};
 }
+
+std::size_t limitParam(const std::map<std::string, std::string>& query, std::size_t fallback, std::size_t max) {
+  auto it = query.find("limit");
+  if (it == query.end() || it->second.empty() || it->second.find_first_not_of("0123456789") != std::string::npos ||
+      it->second.size() > 9) {
+    return fallback;
+  }
+  return std::min<std::size_t>(std::max<std::size_t>(std::stoul(it->second), 1), max);
+}
+
+
+namespace {
+
 
 // The one answer an unauthenticated caller gets for any unusable join token:
 // which node used it, or whether it ever existed, is for the server log only.
@@ -57,19 +67,11 @@ std::vector<std::string> split(const std::string& path) {
   return out;
 }
 
-std::size_t limitParam(const std::map<std::string, std::string>& query, std::size_t fallback, std::size_t max) {
-  auto it = query.find("limit");
-  if (it == query.end() || it->second.empty() || it->second.find_first_not_of("0123456789") != std::string::npos ||
-      it->second.size() > 9) {
-    return fallback;
-  }
-  return std::min<std::size_t>(std::max<std::size_t>(std::stoul(it->second), 1), max);
-}
-
 }  // namespace
 
 Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
-                                       const std::string& description, const std::string& node_id) {
+                                       const std::string& description, const std::string& node_id,
+                                       const std::string& org) {
   if (auto pruned = store.pruneJoinTokens(now_ms); !pruned) return pruned.error();
   IssuedJoinToken issued;
   issued.secret = "bjt_" + randomHex(24);
@@ -79,6 +81,7 @@ Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms,
   issued.token.created_at = now_ms;
   issued.token.expires_at = now_ms + static_cast<std::int64_t>(ttl_s) * 1000;
   issued.token.node_id = node_id;
+  issued.token.org = org;
   if (auto r = store.insertJoinToken(issued.token); !r) return r.error();
   return issued;
 }
@@ -108,28 +111,6 @@ nlohmann::json commandJson(const store::Command& c) {
           {"stdout", c.stdout_text},
           {"stderr", c.stderr_text},
           {"error", c.error}};
-}
-
-nlohmann::json Api::nodeJson(const store::Node& n) {
-  return {{"id", n.id},
-          {"hostname", n.hostname},
-          {"site", n.site},
-          {"labels", n.labels},
-          {"version", n.version},
-          {"capabilities", n.capabilities},
-          {"verbs", n.verbs},
-          {"capacity", n.capacity},
-          {"status", store::nodeStatusName(n.status)},
-          {"connected", d_.gateway.online(n.id)},
-          {"session_id", d_.gateway.sessionId(n.id)},
-          {"cert_not_after", n.cert_not_after},
-          {"created_at", n.created_at},
-          {"last_seen_at", d_.gateway.online(n.id) ? d_.gateway.lastSeenMs(n.id) : n.last_seen_at},
-          {"clock_skew_ms", n.clock_skew_ms},
-          {"last_refusal", n.last_refusal},
-          {"last_refusal_at", n.last_refusal_at},
-          {"commands_queued", d_.commands.queuedCount(n.id)},
-          {"commands_in_flight", d_.commands.inFlightCount(n.id)}};
 }
 
 ApiResponse Api::handle(const ApiRequest& request) {
@@ -170,20 +151,35 @@ ApiResponse Api::handle(const ApiRequest& request) {
     refusal.headers["Allow"] = allow;
     return refusal;
   }
-  if (match.route->scope == Scope::Agent) {
+  const Scope need = match.route->scope;
+  if (need == Scope::Agent) {
     call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
+  } else if (need == Scope::Public) {
+    call.actor = "anonymous";
   } else {
-    if (request.bearer.empty())
-      return errorResponse(makeError("unauthorized", "missing Authorization: Bearer API key"));
-    const std::string hash = sha256Hex(request.bearer);
-    auto known = verified_keys_.find(hash);
-    if (known == verified_keys_.end()) {
-      auto key = d_.store.findApiKey(hash);
-      if (!key) return errorResponse(key.error());
-      if (!*key) return errorResponse(makeError("unauthorized", "API key is not valid"));
-      known = verified_keys_.emplace(hash, (*key)->id).first;
+    auto principal = d_.auth.authenticate(request.bearer, request.org);
+    if (!principal) return errorResponse(principal.error());
+    call.principal = std::move(*principal);
+    call.actor = call.principal.actor();
+    call.org = call.principal.org;
+    const auto held = auth::effectiveScope(call.principal);
+    if (need == Scope::Platform && !call.principal.platformAdmin())
+      return errorResponse(makeError("forbidden", request.method + " " + path + " needs a platform admin"));
+    const auto wanted = need == Scope::Read     ? auth::KeyScope::Read
+                        : need == Scope::Deploy ? auth::KeyScope::Deploy
+                                                : auth::KeyScope::Admin;
+    if (need != Scope::Platform && !auth::covers(held, wanted)) {
+      return errorResponse(makeError("forbidden", request.method + " " + path + " needs scope " + scopeName(need) +
+                                                      "; this request holds " + auth::scopeName(held) + " in " +
+                                                      call.org));
     }
-    call.actor = "key:" + known->second;
+  }
+  // App routes name an app of the caller's org: the one place a name becomes
+  // its key (apps/app_key.hpp), so no lookup can reach another org's app.
+  RouteParams params = match.params;
+  if (auto it = params.find("name"); it != params.end() && call.path.size() > 0 && call.path[0] == "apps") {
+    if (auto r = apps::validateAppName("name", it->second); !r) return errorResponse(r.error());
+    it->second = apps::appKey(call.org, it->second);
   }
   // Bodies are parsed only for callers that passed authentication.
   if (!request.body.empty()) {
@@ -192,7 +188,6 @@ ApiResponse Api::handle(const ApiRequest& request) {
     call.body = std::move(*body);
   }
   const auto& handler = match.route->handler;
-  const auto& params = match.params;
 
   ApiResponse response;
   if (request.method == "GET") {
@@ -234,24 +229,27 @@ void Api::addRoutes() {
   r.add("POST", "/agent/renew", Scope::Agent, [this](Call& c, P) { return renew(c); });
   r.add("GET", "/status", Scope::Read, [this](Call&, P) { return status(); });
   r.add("POST", "/tokens", Scope::Admin, [this](Call& c, P) { return createToken(c); });
-  r.add("GET", "/audit", Scope::Admin, [this](Call& c, P) { return listAudit(c); });
-  r.add("GET", "/nodes", Scope::Read, [this](Call&, P) { return listNodes(); });
-  r.add("GET", "/nodes/{id}", Scope::Read, [this](Call&, P p) { return showNode(p.at("id")); });
-  r.add("POST", "/nodes/{id}/revoke", Scope::Admin, [this](Call&, P p) { return revokeNode(p.at("id")); });
+  // Every org's records: platform admins only until audit records carry their org.
+  r.add("GET", "/audit", Scope::Platform, [this](Call& c, P) { return listAudit(c); });
+  r.add("GET", "/nodes", Scope::Read, [this](Call& c, P) { return listNodes(c); });
+  r.add("GET", "/nodes/{id}", Scope::Read, [this](Call& c, P p) { return showNode(c, p.at("id")); });
+  r.add("POST", "/nodes/{id}/revoke", Scope::Admin, [this](Call& c, P p) { return revokeNode(c, p.at("id")); });
   r.add("GET", "/nodes/{id}/telemetry", Scope::Read, [this](Call& c, P p) { return telemetry(c, p.at("id")); });
   r.add("POST", "/nodes/{id}/commands", Scope::Admin, [this](Call& c, P p) { return submitCommand(c, p.at("id")); });
   r.add("GET", "/nodes/{id}/commands", Scope::Read, [this](Call& c, P p) { return listCommands(c, p.at("id")); });
   r.add("GET", "/commands", Scope::Read, [this](Call& c, P) { return listCommands(c, c.query["node"]); });
-  r.add("GET", "/commands/{id}", Scope::Read, [this](Call&, P p) { return showCommand(p.at("id")); });
-  r.add("POST", "/commands/{id}/cancel", Scope::Admin, [this](Call&, P p) { return cancelCommand(p.at("id")); });
+  r.add("GET", "/commands/{id}", Scope::Read, [this](Call& c, P p) { return showCommand(c, p.at("id")); });
+  r.add("POST", "/commands/{id}/cancel", Scope::Admin,
+        [this](Call& c, P p) { return cancelCommand(c, p.at("id")); });
+  addAccessRoutes();
 
   auto answer = [](const Result<nlohmann::json>& result, int status = 200) {
     return result ? json(status, *result) : errorResponse(result.error());
   };
   auto& apps = d_.apps;
-  r.add("GET", "/apps", Scope::Read, [&apps, answer](Call&, P) { return answer(apps.list()); });
+  r.add("GET", "/apps", Scope::Read, [&apps, answer](Call& c, P) { return answer(apps.list(c.org)); });
   r.add("POST", "/apps", Scope::Deploy, [&apps, answer](Call& c, P) {
-    auto app = apps.create(c.body);
+    auto app = apps.create(c.org, c.body);
     if (!app) return errorResponse(app.error());
     return answer(apps.show(app->name), 201);
   });
@@ -313,7 +311,8 @@ void Api::addRoutes() {
 
 ApiResponse Api::accepted(const Result<AppCall>& call) {
   if (!call) return errorResponse(call.error());
-  return json(202, {{"app", call->app.name},
+  return json(202, {{"app", apps::splitAppKey(call->app.name).name},
+                    {"org", call->app.org},
                     {"verb", call->verb},
                     {"deployment", call->deployment},
                     {"node_id", call->app.node_id},
@@ -327,9 +326,9 @@ ApiResponse Api::deploy(Call& call, const std::string& name) {
     auto existing = d_.store.getApp(name);
     if (!existing) return errorResponse(existing.error());
     if (!*existing) {
-      nlohmann::json placement = {{"name", name}};
+      nlohmann::json placement = {{"name", apps::splitAppKey(name).name}};
       if (!call.query["node"].empty()) placement["node"] = call.query["node"];
-      if (auto created = d_.apps.create(placement); !created) return errorResponse(created.error());
+      if (auto created = d_.apps.create(call.org, placement); !created) return errorResponse(created.error());
     }
   }
   return accepted(d_.apps.deploy(name, call.body));
@@ -408,6 +407,7 @@ ApiResponse Api::enroll(Call& call) {
     node = *existing;
   } else {
     node.id = newId("n");
+    node.org = token->org;
     node.status = store::NodeStatus::Unreachable;
     node.created_at = now;
   }
@@ -492,132 +492,6 @@ ApiResponse Api::status() {
                     {"commands_in_flight", d_.metrics.commands_in_flight},
                     {"ca_pin", d_.identity.ca_pin},
                     {"config", toJson(d_.config)}});
-}
-
-ApiResponse Api::listNodes() {
-  auto nodes = d_.store.listNodes();
-  if (!nodes) return errorResponse(nodes.error());
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& node : *nodes) out.push_back(nodeJson(node));
-  return json(200, {{"nodes", out}});
-}
-
-Result<store::Node> Api::findNode(const std::string& id) {
-  auto node = d_.store.getNode(id);
-  if (!node) return node.error();
-  if (!*node) return makeError("not_found", "node " + id + " does not exist");
-  return **node;
-}
-
-ApiResponse Api::showNode(const std::string& id) {
-  auto node = findNode(id);
-  if (!node) return errorResponse(node.error());
-  return json(200, nodeJson(*node));
-}
-
-ApiResponse Api::revokeNode(const std::string& id) {
-  auto node = findNode(id);
-  if (!node) return errorResponse(node.error());
-  store::Node updated = *node;
-  updated.status = store::NodeStatus::Revoked;
-  if (auto r = d_.store.upsertNode(updated); !r) return errorResponse(r.error());
-  d_.certificates.revoke(id);
-  d_.gateway.disconnect(id, "node revoked");
-  log::warn("node revoked", {{"node_id", id}});
-  return json(200, nodeJson(updated));
-}
-
-ApiResponse Api::telemetry(Call& call, const std::string& id) {
-  if (auto node = findNode(id); !node) return errorResponse(node.error());
-  const auto limit = limitParam(call.query, 60, 10000);
-  auto history = d_.store.telemetryHistory(id, limit + 1);
-  if (!history) return errorResponse(history.error());
-  const bool more = history->size() > limit;
-  if (more) history->pop_back();
-  nlohmann::json samples = nlohmann::json::array();
-  for (const auto& s : *history) samples.push_back({{"at", s.at}, {"data", s.data}});
-  return json(200, {{"node_id", id},
-                    {"latest", samples.empty() ? nlohmann::json() : samples.front()},
-                    {"history", samples},
-                    {"more", more}});
-}
-
-ApiResponse Api::submitCommand(Call& call, const std::string& node_id) {
-  auto node = findNode(node_id);
-  if (!node) return errorResponse(node.error());
-  if (node->status == store::NodeStatus::Revoked) {
-    return errorResponse(makeError("conflict", "node " + node_id + " is revoked"));
-  }
-  auto outcome = d_.commands.submit(SubmitRequest{node_id, call.body});
-  if (!outcome) return errorResponse(outcome.error());
-  // A new command is sent once committed; a repeated one shows where it is now.
-  const auto current = d_.commands.openCommand(outcome->command.id);
-  return json(outcome->created ? 202 : 200, commandJson(current ? *current : outcome->command));
-}
-
-ApiResponse Api::listCommands(Call& call, const std::string& node_id) {
-  // limit + 1 rows: "more" says the page is not the whole list.
-  const auto limit = limitParam(call.query, 50, 1000);
-  auto commands = d_.store.listCommands(node_id, limit + 1);
-  if (!commands) return errorResponse(commands.error());
-  const bool more = commands->size() > limit;
-  if (more) commands->pop_back();
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& c : *commands) {
-    auto live = d_.commands.openCommand(c.id);  // in-flight states live in memory
-    out.push_back(commandJson(live ? *live : c));
-  }
-  return json(200, {{"commands", out}, {"more", more}});
-}
-
-ApiResponse Api::showCommand(const std::string& id) {
-  if (auto live = d_.commands.openCommand(id)) return json(200, commandJson(*live));
-  auto command = d_.store.getCommand(id);
-  if (!command) return errorResponse(command.error());
-  if (!*command) return errorResponse(makeError("not_found", "command " + id + " does not exist"));
-  return json(200, commandJson(**command));
-}
-
-ApiResponse Api::cancelCommand(const std::string& id) {
-  auto command = d_.commands.cancel(id);
-  if (!command) return errorResponse(command.error());
-  return json(200, commandJson(*command));
-}
-
-ApiResponse Api::createToken(Call& call) {
-  const auto& b = call.body.is_null() ? nlohmann::json::object() : call.body;
-  if (!b.is_object()) return errorResponse(invalidField("body", "must be a JSON object"));
-  int ttl = kDefaultTokenTtlS;
-  if (b.contains("ttl_s")) {
-    if (!b["ttl_s"].is_number_integer()) return errorResponse(invalidField("ttl_s", "must be an integer number of seconds"));
-    auto v = b["ttl_s"].get<std::int64_t>();
-    if (v < 1 || v > kMaxTokenTtlS) {
-      return errorResponse(invalidField("ttl_s", "must be between 1 and " + std::to_string(kMaxTokenTtlS)));
-    }
-    ttl = static_cast<int>(v);
-  }
-  if (b.contains("description") && !b["description"].is_string()) {
-    return errorResponse(invalidField("description", "must be a string"));
-  }
-  std::string nodeId;
-  if (b.contains("node_id") && !b["node_id"].is_null()) {
-    if (!b["node_id"].is_string()) return errorResponse(invalidField("node_id", "must be a node id"));
-    nodeId = b["node_id"];
-    auto node = findNode(nodeId);
-    if (!node) return errorResponse(node.error());
-    if (node->status == store::NodeStatus::Revoked)
-      return errorResponse(makeError("conflict", "node " + nodeId + " is revoked; enrol a new node instead"));
-  }
-  auto issued = issueJoinToken(d_.store, d_.clock(), ttl, b.value("description", std::string()), nodeId);
-  if (!issued) return errorResponse(issued.error());
-  const auto& token = issued->token;
-  const auto& secret = issued->secret;
-  return json(201, {{"id", token.id},
-                    {"token", secret},
-                    {"expires_at", token.expires_at},
-                    {"node_id", token.node_id.empty() ? nlohmann::json() : nlohmann::json(token.node_id)},
-                    {"ca_pin", d_.identity.ca_pin},
-                    {"server_url", d_.server_url ? d_.server_url() : std::string()}});
 }
 
 ApiResponse Api::listAudit(Call& call) {

@@ -12,7 +12,9 @@
 #include <unordered_map>
 
 #include "common/clock.hpp"
+#include "auth/principal.hpp"
 #include "server/app_service.hpp"
+#include "server/auth_service.hpp"
 #include "server/client_certificates.hpp"
 #include "server/command_service.hpp"
 #include "server/gateway.hpp"
@@ -35,6 +37,7 @@ struct ApiRequest {
   std::string client_cert_serial;  // its serial (hex), or empty
   std::string remote_address;      // the client's IP address
   std::string last_event_id;   // Last-Event-ID: a reconnecting EventSource resumes after it
+  std::string org;             // X-Berth-Org: the org a session acts in ("" = its own)
 };
 
 struct ApiResponse {
@@ -53,6 +56,7 @@ struct ApiDependencies {
   CommandService& commands;
   Gateway& gateway;
   AppService& apps;
+  AuthService& auth;
   Metrics& metrics;
   const ServerConfig& config;
   const ServerIdentity& identity;
@@ -80,21 +84,37 @@ class Api {
     std::vector<std::string> path;  // segments after /api/v1
     std::map<std::string, std::string> query;
     nlohmann::json body;
-    std::string actor;  // api key id or node:<id>
+    // Who calls: "key:<id>", "session:<user>", "node:<id>", "enrollment:<token id>", "login:<user id>".
+    std::string actor;
+    // The org every org resource of this call is looked up in ("" for agent and public routes),
+    // and the caller behind a key or session (quotas, audit and rate limits use both).
+    std::string org;
+    auth::Principal principal;
   };
 
   void addRoutes();
+  // Users, orgs, keys, invitations, login (server/api_access.cpp).
+  void addAccessRoutes();
+  // Whether the caller may see / manage `node`: platform nodes are seen by all
+  // and managed by platform admins; an org's nodes by that org only.
+  static bool nodeVisible(const Call& call, const store::Node& node);
+  static bool nodeManaged(const Call& call, const store::Node& node);
+  // The node when the caller may see it, else not_found with the words of a missing one.
+  Result<store::Node> visibleNode(const Call& call, const std::string& id);
   ApiResponse enroll(Call& call);
   ApiResponse renew(Call& call);
   ApiResponse status();
-  ApiResponse listNodes();
-  ApiResponse showNode(const std::string& id);
-  ApiResponse revokeNode(const std::string& id);
+  ApiResponse listNodes(Call& call);
+  ApiResponse showNode(Call& call, const std::string& id);
+  ApiResponse revokeNode(Call& call, const std::string& id);
   ApiResponse telemetry(Call& call, const std::string& id);
   ApiResponse submitCommand(Call& call, const std::string& node_id);
   ApiResponse listCommands(Call& call, const std::string& node_id);
-  ApiResponse showCommand(const std::string& id);
-  ApiResponse cancelCommand(const std::string& id);
+  // The command when the caller manages its node or it is about one of the
+  // caller's apps, else not_found.
+  Result<store::Command> managedCommand(Call& call, const std::string& id);
+  ApiResponse showCommand(Call& call, const std::string& id);
+  ApiResponse cancelCommand(Call& call, const std::string& id);
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
   ApiResponse deploy(Call& call, const std::string& name);
@@ -108,9 +128,8 @@ class Api {
   RouteTable<Handler> routes_;
   // Wrong join tokens per source address: 5 a second, bursts of 10.
   RateLimiter wrong_tokens_{5.0, 10.0};
-  // Verified key hash -> key id. Keys cannot be deleted yet, so entries never go stale;
-  // saves a store lookup per request.
-  std::unordered_map<std::string, std::string> verified_keys_;
+  // Failed logins (and invitation acceptances) per source address: bursts of 5, then one every 5 s.
+  RateLimiter failed_logins_{0.2, 5.0};
 };
 
 nlohmann::json commandJson(const store::Command& command);
@@ -120,9 +139,11 @@ struct IssuedJoinToken {
   std::string secret;  // shown once; only its hash is stored
 };
 // A one-time join token; `node_id` set makes it a rejoin token for that
-// existing node. Prunes expired tokens first.
+// existing node; `org` makes the node that org's ("" = a platform node).
+// Prunes expired tokens first.
 Result<IssuedJoinToken> issueJoinToken(store::Store& store, std::int64_t now_ms, int ttl_s,
-                                       const std::string& description, const std::string& node_id = "");
+                                       const std::string& description, const std::string& node_id = "",
+                                       const std::string& org = "");
 ApiResponse errorResponse(const Error& error);
 
 }  // namespace berth::server

@@ -11,6 +11,8 @@
 #include "apps/validation.hpp"
 #include "server/app_service.hpp"
 
+#include "apps/app_key.hpp"
+
 namespace berth::server {
 namespace {
 
@@ -125,11 +127,23 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
       return invalidField("domain", row.domain + " is this app's generated domain already (base_domain)");
     auto holder = store_.getApp(owner);
     if (!holder) return holder.error();
-    if (*holder) return makeError("domain_in_use", "domain " + row.domain + " is used by app " + owner + " (generated)");
+    if (*holder)
+      return makeError("domain_in_use", "domain " + row.domain + " is used by " +
+                                            ((*holder)->org == app->org ? "app " + apps::splitAppKey(owner).name
+                                                                        : std::string("another organisation")) +
+                                            " (generated)");
     return invalidField("domain", "names <app>." + config_.base_domain +
                                       " are reserved for apps' generated domains (base_domain)");
   }
-  if (auto r = store_.insertAppDomain(row); !r) return r.error();
+  if (auto r = store_.insertAppDomain(row); !r) {
+    // The holder is named only to its own org.
+    if (r.error().code != "domain_in_use") return r.error();
+    auto held = store_.findAppDomain(row.domain);
+    if (!held) return held.error();
+    std::string by = "another organisation";
+    if (*held && apps::splitAppKey((*held)->app).org == app->org) by = "app " + apps::splitAppKey((*held)->app).name;
+    return makeError("domain_in_use", "domain " + row.domain + " is used by " + by);
+  }
   auto pushed = pushRoutes(*app);
   if (!pushed) {  // nothing half-done: the domain goes again when its node cannot be told
     (void)store_.deleteAppDomain(name, row.domain);

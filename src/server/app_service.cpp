@@ -1,5 +1,7 @@
 #include "server/app_service.hpp"
 
+#include "apps/app_key.hpp"
+
 #include "common/clock.hpp"
 #include "common/json.hpp"
 
@@ -38,27 +40,32 @@ AppService::AppService(store::Store& store, CommandService& commands, Metrics& m
       executor_(executor) {}
 
 Result<store::App> AppService::findApp(const std::string& name) {
-  if (auto r = apps::validateAppName("name", name); !r) return r.error();
+  // Words name the app as its org knows it: never another org's key.
+  const auto shown = apps::splitAppKey(name).name;
+  if (auto r = apps::validateAppKey("name", name); !r) return makeError("not_found", "no app named " + shown);
   auto app = store_.getApp(name);
   if (!app) return app.error();
-  if (!*app) return makeError("not_found", "no app named " + name);
+  if (!*app || (*app)->org != apps::splitAppKey(name).org) return makeError("not_found", "no app named " + shown);
   return **app;
 }
 
-Result<store::App> AppService::create(const nlohmann::json& b) {
+Result<store::App> AppService::create(const std::string& org, const nlohmann::json& b) {
   if (!b.is_object()) return invalidField("body", "must be a JSON object");
   if (!b.contains("name") || !b["name"].is_string()) return invalidField("name", "is required");
+  const std::string name = b["name"];
+  if (auto r = apps::validateAppName("name", name); !r) return r.error();
   store::App app;
-  app.name = b["name"];
-  if (auto r = apps::validateAppName("name", app.name); !r) return r.error();
+  app.org = org.empty() ? apps::kDefaultOrg : org;
+  app.name = apps::appKey(app.org, name);
   auto existing = store_.getApp(app.name);
   if (!existing) return existing.error();
-  if (*existing) return makeError("conflict", "field 'name': an app named " + app.name + " exists");
+  if (*existing) return makeError("conflict", "field 'name': an app named " + name + " exists");
   if (b.contains("node") && !b["node"].is_null()) {
     if (!b["node"].is_string()) return invalidField("node", "must be a node id");
     auto node = store_.getNode(b["node"]);
     if (!node) return node.error();
-    if (!*node) return invalidField("node", "no node " + b["node"].get<std::string>());
+    // Another org's node reads as a missing one.
+    if (!*node || !nodeServes(**node, app.org)) return invalidField("node", "no node " + b["node"].get<std::string>());
     app.node_id = b["node"];
   }
   if (b.contains("labels")) {
@@ -79,7 +86,10 @@ Result<store::App> AppService::create(const nlohmann::json& b) {
   return app;
 }
 
-Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const std::string& app_name) {
+bool nodeServes(const store::Node& node, const std::string& org) { return node.org.empty() || node.org == org; }
+
+Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const store::App& app) {
+  const std::string& app_name = app.name;
   auto nodes = store_.listNodes();
   if (!nodes) return nodes.error();
   auto all = store_.listApps();
@@ -95,6 +105,7 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
   std::vector<apps::NodeCandidate> out;
   out.reserve(nodes->size());
   for (const auto& n : *nodes) {
+    if (!nodeServes(n, app.org)) continue;  // an org's apps run on its own nodes or platform nodes
     apps::NodeCandidate c;
     c.id = n.id;
     c.online = n.status == store::NodeStatus::Online;
@@ -116,7 +127,7 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
 
 Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec,
                                         const std::optional<apps::Claim>& overlapping) {
-  auto candidates = placementCandidates(app.name);
+  auto candidates = placementCandidates(app);
   if (!candidates) return candidates.error();
   if (overlapping) {
     // During a zero-downtime update the old version runs beside the new one on its node.
@@ -358,7 +369,8 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
       routes = servedRoutes(samples->front().data, name);
     }
   }
-  return nlohmann::json{{"name", app->name},
+  return nlohmann::json{{"name", apps::splitAppKey(app->name).name},
+                        {"org", app->org},
                         {"containers", running},
                         {"containers_reported_at", reportedAt},
                         {"node_id", app->node_id},
@@ -374,8 +386,8 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
                         {"deployments", list}};
 }
 
-Result<nlohmann::json> AppService::list() {
-  auto apps = store_.listApps();
+Result<nlohmann::json> AppService::list(const std::string& org) {
+  auto apps = store_.listOrgApps(org.empty() ? apps::kDefaultOrg : org);
   if (!apps) return apps.error();
   nlohmann::json out = nlohmann::json::array();
   for (const auto& a : *apps) {
@@ -386,7 +398,7 @@ Result<nlohmann::json> AppService::list() {
         image = (*d)->spec.value("image", std::string());
       }
     }
-    out.push_back({{"name", a.name},
+    out.push_back({{"name", apps::splitAppKey(a.name).name},
                    {"node_id", a.node_id},
                    {"desired", appDesiredName(a.desired)},
                    {"current_deployment", a.current_deployment},

@@ -43,8 +43,9 @@ class AppService {
   AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
              std::string secrets_key, boost::asio::any_io_executor executor);
 
-  // body: {name, node? | labels?, keep?}. Errors name the field.
-  Result<store::App> create(const nlohmann::json& body);
+  // body: {name, node? | labels?, keep?}: an app of `org` (its key carries the
+  // org, apps/app_key.hpp). Errors name the field; another org's node reads as missing.
+  Result<store::App> create(const std::string& org, const nlohmann::json& body);
   // A new deployment from `body` (the deployment spec); 202 material.
   Result<AppCall> deploy(const std::string& name, const nlohmann::json& body);
   // A new deployment with deployment `to`'s exact config and image (0 = the one before the current).
@@ -73,7 +74,8 @@ class AppService {
                                               const nlohmann::json& body);
 
   Result<nlohmann::json> show(const std::string& name);
-  Result<nlohmann::json> list();
+  // The apps of `org`.
+  Result<nlohmann::json> list(const std::string& org);
   Result<nlohmann::json> deployment(const std::string& name, int number);
   Result<nlohmann::json> events(const std::string& name, std::size_t limit);
   // Lines after `after_seq` (the cursor) and not older than `since_ms`; with
@@ -118,7 +120,8 @@ class AppService {
   // The uploaded certificates of the app's domains, sealed for a command's args ("" none).
   Result<std::string> sealedCertificates(const store::App& app);
   // The nodes as placement sees them (state, labels, capacity, other apps' claims).
-  Result<std::vector<apps::NodeCandidate>> placementCandidates(const std::string& app_name);
+  // Only nodes that serve the app's org: platform nodes and the org's own.
+  Result<std::vector<apps::NodeCandidate>> placementCandidates(const store::App& app);
   // The app's node: where it lives already, or where apps::place puts it.
   // `overlapping`: a claim that runs beside this one on the app's current node (the old version).
   Result<std::string> placeApp(const store::App& app, const apps::DeploymentSpec& spec,
@@ -142,6 +145,8 @@ class AppService {
 };
 
 nlohmann::json deploymentJson(const store::Deployment& deployment);
+// Whether `node` may run apps of `org`: a platform node, or the org's own.
+bool nodeServes(const store::Node& node, const std::string& org);
 // What a node's telemetry says it serves for `app`: hosts, upstreams and the hosts' certificate status.
 nlohmann::json servedRoutes(const nlohmann::json& telemetry, const std::string& app);
 

@@ -308,6 +308,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     request.client_cert_serial = client.serial_hex;
     request.remote_address = remote;
     request.last_event_id = std::string(req["Last-Event-ID"]);
+    request.org = std::string(req["X-Berth-Org"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
     // The handler runs on the service thread. The awaitable is a named local:

@@ -12,8 +12,11 @@
 namespace berth::server {
 
 // Who may call a route. Agent routes take a client certificate or a join
-// token instead of an API key; the others need a key with at least that scope.
-enum class Scope { Agent, Read, Deploy, Admin };
+// token instead of an API key; Public ones (login, accepting an invitation)
+// no credential; Read, Deploy and Admin a key or session whose effective
+// scope (auth::effectiveScope: the key's scope capped by the org role) covers
+// it; Platform a platform admin.
+enum class Scope { Agent, Public, Read, Deploy, Admin, Platform };
 
 inline const char* scopeName(Scope scope) {
   switch (scope) {
@@ -25,6 +28,10 @@ inline const char* scopeName(Scope scope) {
       return "deploy";
     case Scope::Admin:
       return "admin";
+    case Scope::Public:
+      return "public";
+    case Scope::Platform:
+      return "platform";
   }
   return "admin";
 }

@@ -20,6 +20,7 @@
 #include "net/tls.hpp"
 #include "pki/sealed_file.hpp"
 #include "server/api.hpp"
+#include "server/auth_service.hpp"
 #include "server/app_service.hpp"
 #include "server/command_service.hpp"
 #include "server/gateway.hpp"
@@ -60,6 +61,7 @@ struct Server::Impl {
   std::unique_ptr<CommandService> commands;
   std::unique_ptr<Gateway> gateway;
   std::unique_ptr<AppService> apps;
+  std::unique_ptr<AuthService> auth;
   std::unique_ptr<Api> api;
   std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<HttpListener> listener;
@@ -224,15 +226,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   if (!identity) return identity.error();
   impl->identity = std::move(*identity);
 
-  auto adminCreated = impl->store->getSetting("admin_key_created");
-  if (!adminCreated) return adminCreated.error();
-  if (!*adminCreated) {
-    const std::string secret = "bk_" + randomHex(24);
-    store::ApiKey key{newId("key"), "admin", sha256Hex(secret), "admin", impl->clock()};
-    if (auto r = impl->store->insertApiKey(key); !r) return r.error();
-    if (auto r = impl->store->putSetting("admin_key_created", key.id); !r) return r.error();
-    impl->new_admin_key = secret;
-  }
+  // The first start makes the first owner (docs/access.md); it never runs again once one exists.
+  impl->auth = std::make_unique<AuthService>(*impl->store, impl->clock);
+  auto boot = impl->auth->bootstrap();
+  if (!boot) return boot.error();
+  if (*boot) impl->new_admin_key = (*boot)->key;
   auto nodes = impl->store->listNodes();
   if (!nodes) return nodes.error();
   // No session survives a restart; one transaction, not one commit per node
@@ -277,7 +275,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   });
   // The advertised URL is read from the service thread; the port is fixed before either thread starts.
   impl->api = std::make_unique<Api>(
-      ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps, impl->metrics, impl->config,
+      ApiDependencies{*impl->store, *impl->commands, *impl->gateway, *impl->apps, *impl->auth, impl->metrics, impl->config,
                       *impl->identity, impl->clock, impl->started_at, impl->certificates,
                       [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
   impl->listener =

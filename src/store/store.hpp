@@ -17,12 +17,20 @@
 
 namespace berth::store {
 
+class IdentityStore;
+
 struct ApiKey {
   std::string id;
   std::string name;
-  std::string secret_hash;  // sha256 hex of the bearer secret
-  std::string role;         // "admin"
+  std::string secret_hash;  // sha256 hex of the secret (of the whole bearer for a key made before prefixes)
+  std::string role;         // legacy column, kept equal to scope
   std::int64_t created_at = 0;
+  std::string prefix;       // public part of "bk_<prefix>_<secret>"; "" for a key made before prefixes
+  std::string user_id;      // whose key
+  std::string org = "default";  // the one org it acts in
+  std::string scope = "admin";  // read | deploy | admin
+  std::int64_t expires_at = 0;  // 0 = never
+  std::int64_t revoked_at = 0;  // 0 = not revoked; a rotation sets it to the end of the overlap
 };
 
 struct JoinToken {
@@ -34,6 +42,7 @@ struct JoinToken {
   std::int64_t used_at = 0;  // 0 = unused
   std::string used_by_node;
   std::string node_id;  // set: a rejoin token for this existing node
+  std::string org;      // the org the node will belong to; "" = a platform node
 };
 
 using berth::AppDesired;
@@ -61,6 +70,7 @@ struct Node {
   std::int64_t clock_skew_ms = 0;  // agent clock minus server clock, as last measured
   std::string last_refusal;        // why the server last refused its frames or handshake
   std::int64_t last_refusal_at = 0;
+  std::string org;  // "" = a platform node shared by every org; else only that org's apps run here
 };
 
 using berth::CommandState;
@@ -104,7 +114,7 @@ struct TelemetrySample {
 };
 
 struct App {
-  std::string name;
+  std::string name;  // the app key (apps/app_key.hpp): "web", or "web.<org>" outside the default org
   std::string node_id;  // where it runs
   nlohmann::json selector = nlohmann::json::object();  // node labels it asked for
   int current_deployment = 0;  // the deployment that runs (0 = none yet)
@@ -113,6 +123,7 @@ struct App {
   int keep = 3;                     // older deployments kept for rollback
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  std::string org = "default";  // the org it belongs to (its key carries it too)
 };
 
 struct Deployment {
@@ -195,6 +206,9 @@ class Store {
   virtual Result<std::optional<std::string>> getSetting(const std::string& key) = 0;
   virtual Result<void> putSetting(const std::string& key, const std::string& value) = 0;
 
+  // Users, orgs, memberships, keys, sessions, invitations (store/identity_store.hpp).
+  virtual IdentityStore& identity() = 0;
+
   virtual Result<void> insertApiKey(const ApiKey& key) = 0;
   virtual Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) = 0;
 
@@ -232,6 +246,8 @@ class Store {
   virtual Result<void> upsertApp(const App& app) = 0;
   virtual Result<std::optional<App>> getApp(const std::string& name) = 0;
   virtual Result<std::vector<App>> listApps() = 0;
+  // The apps of one org.
+  virtual Result<std::vector<App>> listOrgApps(const std::string& org) = 0;
   // Removes the app with its deployments, events, logs and domains.
   virtual Result<void> deleteApp(const std::string& name) = 0;
 

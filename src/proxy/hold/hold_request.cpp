@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/app_key.hpp"
 #include "apps/validation.hpp"
 
 namespace berth::proxy::hold {
@@ -44,7 +45,7 @@ Result<std::optional<std::string>> appOfRequest(std::string_view received) {
     if (colon == std::string_view::npos || !sameHeaderName(line.substr(0, colon), kAppHeader)) continue;
     if (app) return invalidField(kAppHeader, "must appear once");
     app = std::string(trimmed(line.substr(colon + 1)));
-    if (auto valid = apps::validateAppName(kAppHeader, *app); !valid) return valid.error();
+    if (auto valid = apps::validateAppKey(kAppHeader, *app); !valid) return valid.error();
   }
   if (!app) return invalidField(kAppHeader, "is missing (only berth's proxy sends requests here)");
   return app;

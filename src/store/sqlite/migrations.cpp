@@ -46,6 +46,39 @@ CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
   request_id TEXT NOT NULL);
 )SQL";
 
+// Existing data moves into the org "default"; a key made before this becomes an
+// owner key of it, held by a user "owner" (platform admin, no password: it logs
+// in only once one is set). App names stay the default org's app keys.
+constexpr const char* kTeamsSchema = R"SQL(
+CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, password_hash TEXT NOT NULL,
+  platform_role TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE orgs (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE memberships (user_id TEXT NOT NULL, org TEXT NOT NULL, role TEXT NOT NULL,
+  created_at INTEGER NOT NULL, PRIMARY KEY (user_id, org));
+CREATE INDEX memberships_org ON memberships (org, role);
+CREATE TABLE sessions (id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE invites (id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, org TEXT NOT NULL, role TEXT NOT NULL,
+  user_name TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+ALTER TABLE api_keys ADD COLUMN prefix TEXT;
+CREATE UNIQUE INDEX api_keys_prefix ON api_keys (prefix);
+ALTER TABLE api_keys ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN org TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE api_keys ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE api_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX api_keys_org ON api_keys (org, user_id);
+ALTER TABLE apps ADD COLUMN org TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX apps_org ON apps (org, name);
+ALTER TABLE nodes ADD COLUMN org TEXT NOT NULL DEFAULT '';
+ALTER TABLE join_tokens ADD COLUMN org TEXT NOT NULL DEFAULT '';
+INSERT INTO orgs (name, created_at) VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+INSERT INTO users (id, name, password_hash, platform_role, created_at)
+  SELECT 'u_owner', 'owner', '', 'admin', MIN(created_at) FROM api_keys HAVING COUNT(*) > 0;
+INSERT INTO memberships (user_id, org, role, created_at) SELECT id, 'default', 'owner', created_at FROM users;
+UPDATE api_keys SET user_id = 'u_owner', org = 'default', scope = 'admin', role = 'admin';
+)SQL";
+
 Error sqlError(sqlite3* db, const std::string& what) {
   return makeError("store_error", what + ": " + sqlite3_errmsg(db));
 }
@@ -97,6 +130,8 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX app_domains_app ON app_domains (app, domain);"},
       {6, "a domain may carry an uploaded certificate (sealed)",
        "ALTER TABLE app_domains ADD COLUMN certificate_sealed TEXT NOT NULL DEFAULT '';"},
+      {7, "users, organisations, memberships, scoped API keys, sessions, invitations; apps and nodes belong to an org",
+       kTeamsSchema},
   };
   return all;
 }

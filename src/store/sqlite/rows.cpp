@@ -17,6 +17,7 @@ App readApp(const Statement& s) {
   a.keep = static_cast<int>(s.integer(6));
   a.created_at = s.integer(7);
   a.updated_at = s.integer(8);
+  a.org = s.text(9);
   return a;
 }
 
@@ -78,7 +79,24 @@ Node readNode(const Statement& s) {
   n.last_refusal = s.text(15);
   n.last_refusal_at = s.integer(16);
   n.previous_cert_serial = s.text(17);
+  n.org = s.text(18);
   return n;
+}
+
+ApiKey readApiKey(const Statement& s) {
+  ApiKey k;
+  k.id = s.text(0);
+  k.name = s.text(1);
+  k.secret_hash = s.text(2);
+  k.role = s.text(3);
+  k.created_at = s.integer(4);
+  k.prefix = s.text(5);
+  k.user_id = s.text(6);
+  k.org = s.text(7);
+  k.scope = s.text(8);
+  k.expires_at = s.integer(9);
+  k.revoked_at = s.integer(10);
+  return k;
 }
 
 }  // namespace berth::store

@@ -13,9 +13,11 @@ inline constexpr const char* kCommandColumns =
     "attempts, exit_code, result, stdout, stderr, error";
 inline constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
-    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at, previous_cert_serial";
+    "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at, previous_cert_serial, org";
 inline constexpr const char* kAppColumns =
-    "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at";
+    "name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, updated_at, org";
+inline constexpr const char* kApiKeyColumns =
+    "id, name, secret_hash, role, created_at, COALESCE(prefix, ''), user_id, org, scope, expires_at, revoked_at";
 inline constexpr const char* kDeploymentColumns =
     "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at, "
     "deployment_id";
@@ -27,5 +29,13 @@ App readApp(const Statement& s);
 Deployment readDeployment(const Statement& s);
 Command readCommand(const Statement& s);
 Node readNode(const Statement& s);
+ApiKey readApiKey(const Statement& s);
+
+// Hands out the store's cached statements to the parts of the store in other files.
+class StatementSource {
+ public:
+  virtual ~StatementSource() = default;
+  virtual Statement query(const std::string& sql) = 0;
+};
 
 }  // namespace berth::store

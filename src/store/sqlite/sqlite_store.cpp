@@ -19,15 +19,16 @@
 #include "common/json.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/rows.hpp"
+#include "store/sqlite/sqlite_identity.hpp"
 #include "store/sqlite/statement.hpp"
 #include "store/store.hpp"
 
 namespace berth::store {
 namespace {
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public StatementSource {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  explicit SqliteStore(sqlite3* db) : db_(db), identity_(makeSqliteIdentityStore(db, *this)) {}
   ~SqliteStore() override {
     if (batch_open_) (void)commit();  // a batch nobody flushed is still work that was accepted
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
@@ -108,40 +109,56 @@ class SqliteStore final : public Store {
     return done(s, "put setting");
   }
 
+  IdentityStore& identity() override { return *identity_; }
+
   Result<void> insertApiKey(const ApiKey& k) override {
-    Statement s = query("INSERT INTO api_keys (id, name, secret_hash, role, created_at) VALUES (?, ?, ?, ?, ?)");
-    s.bind(k.id).bind(k.name).bind(k.secret_hash).bind(k.role).bind(k.created_at);
+    Statement s = query(
+        "INSERT INTO api_keys (id, name, secret_hash, role, created_at, prefix, user_id, org, scope, expires_at, "
+        "revoked_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)");
+    s.bind(k.id).bind(k.name).bind(k.secret_hash).bind(k.scope).bind(k.created_at).bind(k.prefix).bind(k.user_id);
+    s.bind(k.org).bind(k.scope).bind(k.expires_at).bind(k.revoked_at);
     return done(s, "insert api key");
   }
 
   Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) override {
-    Statement s = query("SELECT id, name, secret_hash, role, created_at FROM api_keys WHERE secret_hash = ?");
+    // Keys made before prefixes only: a prefixed key's hash covers its secret, not the bearer.
+    Statement s =
+        query(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE secret_hash = ? AND prefix IS NULL");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) {
       if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read apikey");
       return std::optional<ApiKey>();
     }
-    return std::optional<ApiKey>(ApiKey{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)});
+    return std::optional<ApiKey>(readApiKey(s));
   }
 
   Result<void> insertJoinToken(const JoinToken& t) override {
     Statement s =
-        query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at, node_id) "
-              "VALUES (?, ?, ?, ?, ?, ?)");
+        query("INSERT INTO join_tokens (id, secret_hash, description, created_at, expires_at, node_id, org) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)");
     s.bind(t.id).bind(t.secret_hash).bind(t.description).bind(t.created_at).bind(t.expires_at).bind(t.node_id);
+    s.bind(t.org);
     return done(s, "insert join token");
   }
 
   Result<JoinToken> consumeJoinToken(const std::string& secret_hash, const std::string& node_id,
                                      std::int64_t now_ms) override {
     Statement s = query(
-        "SELECT id, description, created_at, expires_at, node_id FROM join_tokens WHERE secret_hash = ? AND used_at = 0");
+        "SELECT id, description, created_at, expires_at, node_id, org FROM join_tokens WHERE secret_hash = ? AND "
+        "used_at = 0");
     s.bind(secret_hash);
     if (s.step() != SQLITE_ROW) {
       if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read join token");
       return makeError("token_unknown", "join token is not known to this server");
     }
-    JoinToken t{s.text(0), secret_hash, s.text(1), s.integer(2), s.integer(3), 0, "", s.text(4)};
+    JoinToken t;
+    t.id = s.text(0);
+    t.secret_hash = secret_hash;
+    t.description = s.text(1);
+    t.created_at = s.integer(2);
+    t.expires_at = s.integer(3);
+    t.node_id = s.text(4);
+    t.org = s.text(5);
     if (t.expires_at <= now_ms) return makeError("token_expired", "join token has expired");
     // Deleting is the claim: of two racing enrolments only one removes the row.
     Statement claim = query("DELETE FROM join_tokens WHERE id = ?");
@@ -164,7 +181,7 @@ class SqliteStore final : public Store {
     Statement s = query(
         "INSERT OR REPLACE INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
         "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, "
-        "last_refusal_at, previous_cert_serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "last_refusal_at, previous_cert_serial, org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(n.id)
         .bind(n.hostname)
         .bind(n.site)
@@ -182,7 +199,8 @@ class SqliteStore final : public Store {
         .bind(n.clock_skew_ms)
         .bind(n.last_refusal)
         .bind(n.last_refusal_at)
-        .bind(n.previous_cert_serial);
+        .bind(n.previous_cert_serial)
+        .bind(n.org);
     return done(s, "upsert node");
   }
 
@@ -305,12 +323,13 @@ class SqliteStore final : public Store {
 
   Result<void> upsertApp(const App& a) override {
     auto s = query(
-        "INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (name) DO UPDATE SET node_id=excluded.node_id, "
+        "INSERT INTO apps (name, node_id, selector, current_deployment, next_deployment, desired, keep, created_at, "
+        "updated_at, org) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (name) DO UPDATE SET node_id=excluded.node_id, "
         "selector=excluded.selector, current_deployment=excluded.current_deployment, "
         "next_deployment=excluded.next_deployment, desired=excluded.desired, keep=excluded.keep, "
         "updated_at=excluded.updated_at");
     s.bind(a.name).bind(a.node_id).bind(a.selector).bind(a.current_deployment).bind(a.next_deployment);
-    s.bind(appDesiredName(a.desired)).bind(a.keep).bind(a.created_at).bind(a.updated_at);
+    s.bind(appDesiredName(a.desired)).bind(a.keep).bind(a.created_at).bind(a.updated_at).bind(a.org);
     return done(s, "upsert app");
   }
 
@@ -326,6 +345,15 @@ class SqliteStore final : public Store {
 
   Result<std::vector<App>> listApps() override {
     auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps ORDER BY name");
+    std::vector<App> out;
+    while (s.step() == SQLITE_ROW) out.push_back(readApp(s));
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
+    return out;
+  }
+
+  Result<std::vector<App>> listOrgApps(const std::string& org) override {
+    auto s = query(std::string("SELECT ") + kAppColumns + " FROM apps WHERE org=? ORDER BY name");
+    s.bind(org);
     std::vector<App> out;
     while (s.step() == SQLITE_ROW) out.push_back(readApp(s));
     if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
@@ -571,7 +599,7 @@ class SqliteStore final : public Store {
   }
 
   // Statements are prepared once and reused; the store is single-threaded.
-  Statement query(const std::string& sql) {
+  Statement query(const std::string& sql) override {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
       sqlite3_stmt* stmt = nullptr;
@@ -590,6 +618,7 @@ class SqliteStore final : public Store {
   std::vector<std::vector<std::function<void()>>> pending_;  // afterCommit callbacks per transaction depth
   std::vector<std::function<void()>> batch_callbacks_;       // released transactions of the open batch
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unique_ptr<IdentityStore> identity_;
 };
 
 }  // namespace

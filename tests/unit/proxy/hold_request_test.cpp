@@ -12,6 +12,15 @@ TEST(HoldRequest, TheAppIsReadFromTheProxysHeaderInAnyCase) {
   EXPECT_EQ(**app, "shop");
 }
 
+// Apps outside the default org are named by their key (apps/app_key.hpp).
+TEST(HoldRequest, AnAppKeyOfAnotherOrgIsAnApp) {
+  auto app = appOfRequest("GET / HTTP/1.1\r\nX-Berth-App: web.acme\r\n\r\n");
+  ASSERT_TRUE(app.ok()) << app.error().message;
+  ASSERT_TRUE(app->has_value());
+  EXPECT_EQ(**app, "web.acme");
+  EXPECT_FALSE(appOfRequest("GET / HTTP/1.1\r\nX-Berth-App: web.acme.x\r\n\r\n").ok());
+}
+
 TEST(HoldRequest, AnIncompleteHeadIsWaitedFor) {
   auto app = appOfRequest("GET / HTTP/1.1\r\nX-Berth-App: shop\r\n");
   ASSERT_TRUE(app.ok());

@@ -17,7 +17,7 @@ class AppDomainsServiceTest : public ::testing::Test {
     node.hostname = "one";
     node.status = store::NodeStatus::Online;
     ASSERT_TRUE(store->upsertNode(node).ok());
-    ASSERT_TRUE(apps.create({{"name", "web"}, {"node", "n_1"}}).ok());
+    ASSERT_TRUE(apps.create("default", {{"name", "web"}, {"node", "n_1"}}).ok());
   }
 
   std::vector<store::Command> commandsOf(const std::string& verb) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "../../temp_dir.hpp"
+#include "store/identity_store.hpp"
 #include "store/store.hpp"
 
 namespace berth::store::sqlite {
@@ -128,6 +129,77 @@ TEST(SqliteStoreFiles, DatabaseAndWalArePrivateUnderAnOpenUmask) {
     }
   }
   ::umask(old);
+}
+
+// A database at version 6 (one admin key, apps, a node) moves into the org
+// "default": its app keeps its name there, its key becomes an owner key of a
+// user "owner" (platform admin, no password), the node a platform node.
+TEST(Migrations, VersionSixDatabaseMovesIntoTheDefaultOrg) {
+  berth::testing::TempDir dir;
+  const std::string path = dir.path() + "/x.db";
+  {
+    Db db(path);
+    ASSERT_EQ(sqlite3_exec(db.db,
+                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                           "applied_at INTEGER NOT NULL)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    for (const auto& m : migrations()) {
+      if (m.version > 6) break;
+      ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
+      ASSERT_EQ(sqlite3_exec(db.db,
+                             ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
+                             nullptr, nullptr, nullptr),
+                SQLITE_OK);
+    }
+    ASSERT_EQ(sqlite3_exec(db.db,
+                           "INSERT INTO api_keys VALUES ('key_1','admin','abc123','admin',7);"
+                           "INSERT INTO settings VALUES ('admin_key_created','key_1');"
+                           "INSERT INTO apps VALUES ('shop','n_1','{}',1,2,'running',3,1,2);"
+                           "INSERT INTO nodes (id, hostname, site, labels, version, capabilities, verbs, capacity, "
+                           "status, cert_serial, cert_not_after, created_at, last_seen_at, session_id) VALUES "
+                           "('n_1','h','','{}','0.1','[]','[]','{}','online','01',5,1,2,'s')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  auto store = openSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto app = (*store)->getApp("shop");
+  ASSERT_TRUE(app.ok() && app->has_value());
+  EXPECT_EQ((*app)->org, "default");
+  auto apps = (*store)->listOrgApps("default");
+  ASSERT_TRUE(apps.ok());
+  ASSERT_EQ(apps->size(), 1u);
+  EXPECT_EQ(apps->front().name, "shop");
+  auto node = (*store)->getNode("n_1");
+  ASSERT_TRUE(node.ok() && node->has_value());
+  EXPECT_EQ((*node)->org, "");
+  auto key = (*store)->findApiKey("abc123");
+  ASSERT_TRUE(key.ok() && key->has_value());
+  EXPECT_EQ((*key)->org, "default");
+  EXPECT_EQ((*key)->scope, "admin");
+  auto& ids = (*store)->identity();
+  auto user = ids.getUser((*key)->user_id);
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->platform_role, "admin");
+  EXPECT_EQ((*user)->password_hash, "");  // no default password
+  auto memberships = ids.membershipsOfUser((*user)->id);
+  ASSERT_TRUE(memberships.ok());
+  ASSERT_EQ(memberships->size(), 1u);
+  EXPECT_EQ(memberships->front().org, "default");
+  EXPECT_EQ(memberships->front().role, "owner");
+  EXPECT_EQ(ids.countOwners().value(), 1);
+}
+
+// A fresh database has the org "default" and no user: the server's bootstrap makes the first owner.
+TEST(Migrations, FreshDatabaseHasTheDefaultOrgAndNoUser) {
+  berth::testing::TempDir dir;
+  auto store = openSqliteStore(dir.path() + "/x.db");
+  ASSERT_TRUE(store.ok());
+  auto& ids = (*store)->identity();
+  EXPECT_TRUE(ids.getOrg("default").value().has_value());
+  EXPECT_EQ(ids.countOwners().value(), 0);
+  EXPECT_FALSE(ids.findUserByName("owner").value().has_value());
 }
 
 }  // namespace

@@ -1,0 +1,78 @@
+// AppService and orgs: an org's apps are keyed by org, placed only on the
+// org's own nodes or platform nodes, and never found through another org.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "../temp_dir.hpp"
+#include "server/app_service.hpp"
+#include "server/command_service.hpp"
+
+namespace berth::server {
+namespace {
+
+class AppServiceOrgsTest : public ::testing::Test {
+ protected:
+  void addNode(const std::string& id, const std::string& org) {
+    store::Node node;
+    node.id = id;
+    node.hostname = id;
+    node.org = org;
+    node.status = store::NodeStatus::Online;
+    ASSERT_TRUE(store->upsertNode(node).ok());
+  }
+
+  berth::testing::TempDir dir;
+  std::unique_ptr<store::Store> store = std::move(store::openSqliteStore(dir.path() + "/db").value());
+  Metrics metrics;
+  std::int64_t now = 1'000'000;
+  ServerConfig config;
+  CommandService commands{*store, metrics, [this] { return now; }, config};
+  boost::asio::io_context io;
+  AppService apps{*store, commands, metrics, [this] { return now; }, config, std::string(32, 'k'), io.get_executor()};
+};
+
+TEST_F(AppServiceOrgsTest, AnOrgsAppsRunOnItsOwnNodesOrPlatformNodesNeverAnotherOrgs) {
+  addNode("n_b", "beta");
+  ASSERT_TRUE(apps.create("acme", {{"name", "web"}}).ok());
+  // Only beta's node is online: acme's app has nowhere to go.
+  auto refused = apps.deploy("web.acme", {{"image", "nginx:1"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "no_node");
+  // A platform node takes it; an acme node too, never beta's.
+  addNode("n_shared", "");
+  auto placed = apps.deploy("web.acme", {{"image", "nginx:1"}});
+  ASSERT_TRUE(placed.ok()) << placed.error().message;
+  EXPECT_EQ(placed->app.node_id, "n_shared");
+  EXPECT_EQ(placed->app.org, "acme");
+  // Naming beta's node is answered like naming a missing one.
+  auto foreign = apps.create("acme", {{"name", "api"}, {"node", "n_b"}});
+  auto missing = apps.create("acme", {{"name", "api"}, {"node", "n_none"}});
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, missing.error().code);
+  std::string expected = missing.error().message;
+  expected.replace(expected.find("n_none"), 6, "n_b");
+  EXPECT_EQ(foreign.error().message, expected);
+  EXPECT_TRUE(apps.create("beta", {{"name", "api"}, {"node", "n_b"}}).ok());
+}
+
+TEST_F(AppServiceOrgsTest, SameNameInTwoOrgsIsTwoAppsListedApart) {
+  ASSERT_TRUE(apps.create("acme", {{"name", "web"}}).ok());
+  ASSERT_TRUE(apps.create("default", {{"name", "web"}}).ok());
+  EXPECT_EQ(apps.create("acme", {{"name", "web"}}).error().code, "conflict");
+  auto acme = apps.list("acme");
+  ASSERT_TRUE(acme.ok());
+  ASSERT_EQ(acme->size(), 1u);
+  EXPECT_EQ((*acme)[0]["name"], "web");
+  auto shown = apps.show("web.acme");
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ((*shown)["org"], "acme");
+  EXPECT_EQ((*shown)["name"], "web");
+  EXPECT_EQ(apps.list("beta")->size(), 0u);
+  // A name that is not a key of its org is simply not there.
+  EXPECT_EQ(apps.show("web.default").error().code, "not_found");
+  EXPECT_EQ(apps.show("../web").error().code, "not_found");
+}
+
+}  // namespace
+}  // namespace berth::server
