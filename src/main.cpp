@@ -1,6 +1,8 @@
 // The one place that wires concrete classes together: parses the command
 // line, picks the role (server, agent, dev, or a client command) and runs it.
 #include <sodium.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +19,8 @@
 #include "common/version.hpp"
 #include "composition/agent_root.hpp"
 #include "composition/dev_root.hpp"
+#include "helper/helper_config.hpp"
+#include "helper/helper_server.hpp"
 #include "pki/sealed_file.hpp"
 #include "store/store.hpp"
 #include "server/server.hpp"
@@ -112,6 +116,42 @@ int runAgent(const std::string& configFile, const std::map<std::string, std::str
     return agent.error().code == "enroll_refused" || agent.error().code == "pin_mismatch" ? 4 : 1;
   }
   (*agent)->run();
+  return 0;
+}
+
+// `berth helper`: root's small part on a node (docs/helper.md). SIGTERM/SIGINT end it.
+int runHelper(const std::string& configFile, const std::map<std::string, std::string>& overrides) {
+  log::setComponent("helper");
+  auto file = loadConfigFile(configFile);
+  if (!file) {
+    std::cerr << "error: " << file.error().message << "\n";
+    return 2;
+  }
+  auto merged = mergeConfig(*file, configFromEnvironment(helper::helperConfigKeys(), processEnvironment()));
+  auto config = helper::helperConfigFromJson(mergeConfig(merged, toJson(overrides)));
+  if (!config) {
+    std::cerr << "error: " << config.error().message << "\n";
+    return 2;
+  }
+  log::Level level;
+  if (log::parseLevel(config->log_level, level)) log::setLevel(level);
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);  // before any thread: only the waiter below takes them
+  auto server = helper::HelperServer::create(std::move(*config));
+  if (!server) {
+    std::cerr << "error: " << server.error().message << " (" << server.error().code << ")\n";
+    return 1;
+  }
+  std::thread([&stopSignals, s = server->get()] {
+    int sig = 0;
+    sigwait(&stopSignals, &sig);
+    s->stop();
+  }).detach();
+  (*server)->run();
+  log::info("berth helper stopped");
   return 0;
 }
 
@@ -216,6 +256,11 @@ int main(int argc, char** argv) {
   agentCmd->add_option("--config", configFile, "JSON config file");
   addConfigFlags(agentCmd, agent::agentConfigKeys(), overrides);
   agentCmd->callback([&] { run = [&] { return runAgent(configFile, overrides); }; });
+
+  auto* helperCmd = app.add_subcommand("helper", "Run the node's root helper on a unix socket (exact verb allowlist)");
+  helperCmd->add_option("--config", configFile, "JSON config file");
+  addConfigFlags(helperCmd, helper::helperConfigKeys(), overrides);
+  helperCmd->callback([&] { run = [&] { return runHelper(configFile, overrides); }; });
 
   auto* devCmd = app.add_subcommand("dev", "Run a server and one agent on this machine (SQLite, ./berth-data)");
   devCmd->add_option("--config", configFile, "JSON config file");

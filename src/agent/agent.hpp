@@ -15,6 +15,7 @@
 #include "agent/verbs.hpp"
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "helper/host_actions.hpp"
 #include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
@@ -58,6 +59,10 @@ struct AgentConfig {
   std::string acme_ca_file;  // the ACME server's own TLS root when it is not in the system store (Pebble)
   // http-01 token files; served by the proxy's workers, so outside the private state directory.
   std::string acme_challenge_dir = "/var/lib/berth-acme/challenge";
+  // `berth helper`'s socket (docs/helper.md): when set, tc, proxy starts and
+  // reloads and host files go through it, so the agent needs no root. "" = done here.
+  std::string helper_socket;
+  std::string helper_key_file = "/etc/berth/helper.key";
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.
@@ -83,6 +88,7 @@ struct AgentParts {
   HostReader host_reader;
   Clock clock = systemNowMs;
   std::unique_ptr<AppRouter> router;  // the node's reverse proxy (NoRouter when none)
+  std::shared_ptr<helper::HostActions> host_actions;  // `berth helper` (helper_socket); null: done here
 };
 
 class Agent {

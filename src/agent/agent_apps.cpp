@@ -35,6 +35,7 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
   options.container_log_max_size = config.container_log_max_size;
   options.container_log_max_files = config.container_log_max_files;
   options.router = router.get();
+  options.host_actions = host_actions;
   options.base_domain = config.base_domain;
   options.clock = clock;
   auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {

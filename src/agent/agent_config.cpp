@@ -38,7 +38,7 @@ const std::vector<std::string>& agentConfigKeys() {
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
       "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
       "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain", "tls",
-      "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir"};
+      "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir", "helper_socket", "helper_key_file"};
   return keys;
 }
 
@@ -62,7 +62,9 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"acme_directory_url", &config.acme_directory_url},
                                                     {"acme_email", &config.acme_email},
                                                     {"acme_ca_file", &config.acme_ca_file},
-                                                    {"acme_challenge_dir", &config.acme_challenge_dir}};
+                                                    {"acme_challenge_dir", &config.acme_challenge_dir},
+                                                    {"helper_socket", &config.helper_socket},
+                                                    {"helper_key_file", &config.helper_key_file}};
   for (auto& [name, target] : strings) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
@@ -135,7 +137,9 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   if (config.tls == "acme" && config.acme_directory_url.rfind("https://", 0) != 0)
     return fieldError("acme_directory_url", "must be an https:// URL");
   for (auto [name, path] : {std::pair{"acme_ca_file", &config.acme_ca_file},
-                            std::pair{"acme_challenge_dir", &config.acme_challenge_dir}}) {
+                            std::pair{"acme_challenge_dir", &config.acme_challenge_dir},
+                            std::pair{"helper_socket", &config.helper_socket},
+                            std::pair{"helper_key_file", &config.helper_key_file}}) {
     if (!path->empty() && (path->front() != '/' || path->find("..") != std::string::npos))
       return fieldError(name, "must be an absolute path without '..'");
   }

@@ -82,6 +82,14 @@ Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Li
   auto info = runtime_.inspect(id);
   if (!info) return info.error();
   if (!*info) return makeError("not_found", "container " + id + " is gone");
+  if (options_.host_actions) {  // the helper finds the veth and runs tc as root
+    auto shaped = options_.host_actions->shapeTraffic((*info)->pid, limits.net_in_bps, limits.net_out_bps);
+    if (!shaped && shaped.error().code == "no_interface" && limits.net_in_bps == 0 && limits.net_out_bps == 0)
+      return Ok{};
+    if (!shaped && shaped.error().code == "no_interface")
+      return makeError("unsupported", "limits.net_in/net_out: " + shaped.error().message);
+    return shaped;
+  }
   auto dev = hostInterfaceOf((*info)->pid);
   if (!dev) {
     if (limits.net_in_bps == 0 && limits.net_out_bps == 0) return Ok{};  // nothing to shape, nothing lost

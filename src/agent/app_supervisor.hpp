@@ -26,6 +26,7 @@
 #include "agent/verbs.hpp"
 #include "apps/spec.hpp"
 #include "common/clock.hpp"
+#include "helper/host_actions.hpp"
 #include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
@@ -41,6 +42,8 @@ struct SupervisorOptions {
   AppRouter* router = nullptr;  // where routed apps are served; null: no proxy on this node
   std::string base_domain;      // this node's own base domain, over the server's
   Clock clock = systemNowMs;    // drain and watch deadlines (wall clock: they survive a restart)
+  // Host actions through `berth helper` (setting helper_socket); null: the agent runs tc itself.
+  std::shared_ptr<helper::HostActions> host_actions = nullptr;
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.

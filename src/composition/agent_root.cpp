@@ -4,6 +4,7 @@
 
 #include "agent/acme_certificates.hpp"
 #include "common/logging.hpp"
+#include "helper/helper_client.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 #include "proxy/traefik/traefik_proxy.hpp"
@@ -17,7 +18,8 @@ constexpr int kRetryAfterS = 10;
 
 // The adapter the `proxy` setting names, its files under <state_dir>/proxy.
 std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
-                                             std::shared_ptr<agent::CertificateProvider> certificates) {
+                                             std::shared_ptr<agent::CertificateProvider> certificates,
+                                             const std::shared_ptr<helper::HostActions>& host) {
   // Absolute: nginx and Caddy resolve a relative path against their own prefix,
   // not our working directory (`berth dev`'s state is in ./berth-data by default).
   const std::string dir = std::filesystem::absolute(config.state_dir + "/proxy").lexically_normal().string();
@@ -30,7 +32,7 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
     o.config_dir = dir + "/nginx";
     o.runtime_dir = dir + "/nginx/run";
     o.worker_shutdown_timeout_s = config.proxy_shutdown_timeout_s;
-    adapter = std::make_unique<proxy::nginx::NginxProxy>(o);
+    adapter = std::make_unique<proxy::nginx::NginxProxy>(o, "/usr/sbin/nginx", host);
   } else if (config.proxy == "caddy") {
     proxy::caddy::CaddyOptions o;
     o.admin_listen = "unix/" + dir + "/caddy/admin.sock";
@@ -43,9 +45,10 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
       o.acme_email = config.acme_email;
       o.acme_trusted_root = config.acme_ca_file;
     }
-    adapter = std::make_unique<proxy::caddy::CaddyProxy>(o, dir + "/caddy");
+    adapter = std::make_unique<proxy::caddy::CaddyProxy>(o, dir + "/caddy", "/usr/bin/caddy", host);
   } else if (config.proxy == "traefik") {
-    adapter = std::make_unique<proxy::traefik::TraefikProxy>(proxy::traefik::TraefikOptions{}, config.traefik_dynamic_file);
+    adapter = std::make_unique<proxy::traefik::TraefikProxy>(proxy::traefik::TraefikOptions{}, config.traefik_dynamic_file,
+                                                             host);
   } else {
     return std::make_unique<agent::NoRouter>();
   }
@@ -92,7 +95,12 @@ Result<agent::AgentParts> agentParts(const agent::AgentConfig& config,
   parts.journal = std::move(*journal);
   parts.host_reader = agent::realHostReader();
   parts.clock = systemNowMs;
-  parts.router = makeRouter(config, std::move(certificates));
+  if (!config.helper_socket.empty()) {
+    auto client = helper::HelperClient::open(config.helper_socket, config.helper_key_file);
+    if (!client) return client.error();
+    parts.host_actions = std::move(*client);
+  }
+  parts.router = makeRouter(config, std::move(certificates), parts.host_actions);
   return parts;
 }
 

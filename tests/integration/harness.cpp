@@ -186,6 +186,7 @@ Process& Cluster::startAgent(const std::string& name, const std::string& token, 
   // No reverse proxy unless a test asks for one: agents of parallel tests would all want port 80.
   if (std::find(flags.begin(), flags.end(), "--proxy") == flags.end()) argv.insert(argv.end(), {"--proxy", "none"});
   argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.insert(argv.begin(), agent_prefix.begin(), agent_prefix.end());
   for (auto& [n, p] : agents_) {
     if (n == name) {
       p = Process::spawn(argv, root_ + "/" + name + ".log");

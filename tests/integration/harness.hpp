@@ -117,6 +117,9 @@ class Cluster {
   const std::string& caFile() const { return ca_file_; }
   const std::string& root() const { return root_; }
 
+  // Put before `berth agent ...` when agents start (e.g. setpriv dropping capabilities).
+  std::vector<std::string> agent_prefix;
+
  private:
   std::string root_;
   std::string url_, api_key_, ca_file_, ca_pin_;

@@ -20,8 +20,12 @@ constexpr int kLookupMarginMs = 50;
 
 }  // namespace
 
-CaddyProxy::CaddyProxy(CaddyOptions options, std::string config_dir, std::string caddy_binary)
-    : options_(std::move(options)), config_dir_(std::move(config_dir)), binary_(std::move(caddy_binary)) {}
+CaddyProxy::CaddyProxy(CaddyOptions options, std::string config_dir, std::string caddy_binary,
+                       std::shared_ptr<helper::HostActions> host)
+    : options_(std::move(options)),
+      config_dir_(std::move(config_dir)),
+      binary_(std::move(caddy_binary)),
+      host_(std::move(host)) {}
 
 LocalAnswer CaddyProxy::admin(const std::string& method, const std::string& path, const std::string& body) {
   // Caddy checks Host against its admin address ("host:port"); on a unix socket
@@ -73,6 +77,11 @@ Result<void> CaddyProxy::start() {
   std::ofstream(file, std::ios::trunc) << renderConfig(ProxyState{}, options_).dump(2);
   // `caddy start` returns once the background process has loaded the file (or failed to).
   const std::string log = config_dir_ + "/caddy.log";
+  if (host_) {
+    if (auto h = host_->caddyStart(file, config_dir_ + "/caddy.pid", log); !h)
+      return makeError("proxy_start_failed", "caddy did not start: " + h.error().message);
+    return Ok{};
+  }
   auto r = runProcessLogged({binary_, "start", "--config", file, "--pidfile", config_dir_ + "/caddy.pid"}, log,
                             kCaddyTimeoutMs);
   if (!r) return r.error();

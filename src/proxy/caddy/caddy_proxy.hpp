@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "helper/host_actions.hpp"
 #include "proxy/caddy/caddy_render.hpp"
 #include "proxy/dns/dns_responder.hpp"
 #include "proxy/local_http.hpp"
@@ -22,7 +23,9 @@ namespace berth::proxy::caddy {
 
 class CaddyProxy : public ReverseProxy {
  public:
-  CaddyProxy(CaddyOptions options, std::string config_dir, std::string caddy_binary = "/usr/bin/caddy");
+  // With `host`, `caddy start` goes through it (`berth helper`: the port binding needs privilege).
+  CaddyProxy(CaddyOptions options, std::string config_dir, std::string caddy_binary = "/usr/bin/caddy",
+             std::shared_ptr<helper::HostActions> host = nullptr);
   std::string name() const override { return "caddy"; }
   Result<void> detect() override;
   Result<void> start() override;
@@ -47,6 +50,7 @@ class CaddyProxy : public ReverseProxy {
   std::unique_ptr<dns::DnsResponder> responder_;  // with dynamic_upstreams, from start() or the first apply()
   std::optional<nlohmann::json> loaded_;          // the configuration Caddy took last from this adapter
   std::uint64_t loads_posted_ = 0;
+  std::shared_ptr<helper::HostActions> host_;
 };
 
 }  // namespace berth::proxy::caddy

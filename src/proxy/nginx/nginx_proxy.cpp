@@ -1,6 +1,7 @@
 #include "proxy/nginx/nginx_proxy.hpp"
 
 #include <fcntl.h>
+#include <cerrno>
 #include <signal.h>
 #include <unistd.h>
 
@@ -97,8 +98,8 @@ bool stillAccepting(int pid) {
 
 }  // namespace
 
-NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary)
-    : options_(std::move(options)), binary_(std::move(nginx_binary)) {}
+NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary, std::shared_ptr<helper::HostActions> host)
+    : options_(std::move(options)), binary_(std::move(nginx_binary)), host_(std::move(host)) {}
 
 Result<void> NginxProxy::detect() {
   if (::access(binary_.c_str(), X_OK) != 0)
@@ -113,7 +114,8 @@ int NginxProxy::masterPid() const {
   std::ifstream in(options_.runtime_dir + "/nginx.pid");
   int pid = 0;
   if (!(in >> pid) || pid <= 0) return 0;
-  return ::kill(pid, 0) == 0 ? pid : 0;
+  // EPERM: alive, but another user's (a master `berth helper` started as root).
+  return ::kill(pid, 0) == 0 || errno == EPERM ? pid : 0;
 }
 
 Result<void> NginxProxy::writeMain() {
@@ -143,9 +145,14 @@ Result<void> NginxProxy::pointCurrentAt(const std::string& sites_dir) {
 Result<void> NginxProxy::reload(const std::string& token) {
   const int master = masterPid();
   const std::vector<int> before = master ? childrenOf(master) : std::vector<int>{};
-  auto r = runProcess({binary_, "-s", "reload", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
-  if (!r) return r.error();
-  if (r->exit_code != 0) return makeError("proxy_reload_failed", "nginx -s reload failed: " + complaint(r->output));
+  if (host_) {
+    if (auto h = host_->nginx(helper::NginxSignal::Reload, options_.config_dir + "/nginx.conf"); !h)
+      return makeError("proxy_reload_failed", "nginx -s reload failed: " + complaint(h.error().message));
+  } else {
+    auto r = runProcess({binary_, "-s", "reload", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+    if (!r) return r.error();
+    if (r->exit_code != 0) return makeError("proxy_reload_failed", "nginx -s reload failed: " + complaint(r->output));
+  }
   if (auto loaded = waitForGeneration(token); !loaded) return loaded;
   // New workers answer before the master has told the old ones to stop accepting;
   // done when none of the old ones takes new connections any more.
@@ -181,9 +188,14 @@ Result<void> NginxProxy::start() {
   if (auto r = writeMain(); !r) return r;
   if (auto c = check(options_.config_dir + "/nginx.conf"); !c) return c.error();
   // nginx puts its master in the background once it listens.
-  auto r = runProcess({binary_, "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
-  if (!r) return r.error();
-  if (r->exit_code != 0) return makeError("proxy_start_failed", "nginx did not start: " + complaint(r->output));
+  if (host_) {
+    if (auto h = host_->nginx(helper::NginxSignal::Start, options_.config_dir + "/nginx.conf"); !h)
+      return makeError("proxy_start_failed", "nginx did not start: " + complaint(h.error().message));
+  } else {
+    auto r = runProcess({binary_, "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+    if (!r) return r.error();
+    if (r->exit_code != 0) return makeError("proxy_start_failed", "nginx did not start: " + complaint(r->output));
+  }
   const fs::path current = fs::read_symlink(options_.config_dir + "/current");
   return waitForGeneration(current.filename().string());
 }
@@ -230,7 +242,8 @@ Result<void> NginxProxy::apply(const ProxyState& state) {
 
 void NginxProxy::stop() {
   if (masterPid() == 0) return;
-  (void)runProcess({binary_, "-s", "quit", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
+  if (host_) (void)host_->nginx(helper::NginxSignal::Quit, options_.config_dir + "/nginx.conf");
+  else (void)runProcess({binary_, "-s", "quit", "-c", options_.config_dir + "/nginx.conf"}, kNginxTimeoutMs);
 }
 
 }  // namespace berth::proxy::nginx

@@ -7,7 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "helper/host_actions.hpp"
 
 #include "proxy/nginx/nginx_render.hpp"
 #include "proxy/reverse_proxy.hpp"
@@ -16,7 +19,10 @@ namespace berth::proxy::nginx {
 
 class NginxProxy : public ReverseProxy {
  public:
-  NginxProxy(NginxOptions options, std::string nginx_binary = "/usr/sbin/nginx");
+  // With `host`, starting, reloading and stopping the master go through it
+  // (`berth helper`: the port binding needs privilege); checks run here.
+  NginxProxy(NginxOptions options, std::string nginx_binary = "/usr/sbin/nginx",
+             std::shared_ptr<helper::HostActions> host = nullptr);
   std::string name() const override { return "nginx"; }
   Result<void> detect() override;
   Result<void> start() override;
@@ -37,6 +43,7 @@ class NginxProxy : public ReverseProxy {
   NginxOptions options_;
   std::string binary_;
   std::uint64_t generation_ = 0;
+  std::shared_ptr<helper::HostActions> host_;
 };
 
 }  // namespace berth::proxy::nginx

@@ -6,8 +6,8 @@
 
 namespace berth::proxy::traefik {
 
-TraefikProxy::TraefikProxy(TraefikOptions options, std::string dynamic_file)
-    : options_(std::move(options)), dynamic_file_(std::move(dynamic_file)) {}
+TraefikProxy::TraefikProxy(TraefikOptions options, std::string dynamic_file, std::shared_ptr<helper::HostActions> host)
+    : options_(std::move(options)), dynamic_file_(std::move(dynamic_file)), host_(std::move(host)) {}
 
 Result<void> TraefikProxy::detect() {
   const auto dir = std::filesystem::path(dynamic_file_).parent_path();
@@ -23,6 +23,11 @@ Result<void> TraefikProxy::apply(const ProxyState& state) {
   if (auto v = validate(state); !v) return v;
   if (auto d = detect(); !d) return d;
   // JSON is YAML: Traefik reads it from a .yml file as it is.
+  if (host_) {
+    if (auto w = host_->writeFile(dynamic_file_, renderDynamic(state, options_).dump(2) + "\n"); !w)
+      return makeError("proxy_failed", "cannot write " + dynamic_file_ + " through berth helper: " + w.error().message);
+    return Ok{};
+  }
   if (auto w = pki::writePrivateFile(dynamic_file_, renderDynamic(state, options_).dump(2) + "\n"); !w)
     return makeError("proxy_failed", "cannot write " + dynamic_file_ + ": " + w.error().message);
   return Ok{};

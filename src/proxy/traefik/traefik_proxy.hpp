@@ -7,6 +7,9 @@
 
 #include <string>
 
+#include <memory>
+
+#include "helper/host_actions.hpp"
 #include "proxy/reverse_proxy.hpp"
 #include "proxy/traefik/traefik_render.hpp"
 
@@ -14,7 +17,8 @@ namespace berth::proxy::traefik {
 
 class TraefikProxy : public ReverseProxy {
  public:
-  TraefikProxy(TraefikOptions options, std::string dynamic_file);
+  // With `host`, the file is written through it (`berth helper`: it lives under /etc).
+  TraefikProxy(TraefikOptions options, std::string dynamic_file, std::shared_ptr<helper::HostActions> host = nullptr);
   std::string name() const override { return "traefik"; }
   // The file's directory must exist: Traefik is expected to watch it.
   Result<void> detect() override;
@@ -26,6 +30,7 @@ class TraefikProxy : public ReverseProxy {
  private:
   TraefikOptions options_;
   std::string dynamic_file_;
+  std::shared_ptr<helper::HostActions> host_;
 };
 
 }  // namespace berth::proxy::traefik

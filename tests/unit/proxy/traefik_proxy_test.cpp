@@ -41,6 +41,29 @@ TEST_F(TraefikProxyTest, WritesTheDynamicFileWholeAndLeavesNoTempFileBehind) {
   EXPECT_EQ(files, 1);
 }
 
+// Records what would go to `berth helper`.
+class RecordingHost final : public helper::HostActions {
+ public:
+  Result<void> shapeTraffic(int, std::int64_t, std::int64_t) override { return Ok{}; }
+  Result<void> nginx(helper::NginxSignal, const std::string&) override { return Ok{}; }
+  Result<void> caddyStart(const std::string&, const std::string&, const std::string&) override { return Ok{}; }
+  Result<void> writeFile(const std::string& path, const std::string& content) override {
+    writes.emplace_back(path, content);
+    return Ok{};
+  }
+  std::vector<std::pair<std::string, std::string>> writes;
+};
+
+TEST_F(TraefikProxyTest, WithTheHelperTheFileIsWrittenThroughIt) {
+  auto host = std::make_shared<RecordingHost>();
+  TraefikProxy traefik({}, dir_ + "/berth.yml", host);
+  ASSERT_TRUE(traefik.apply(state()).ok());
+  ASSERT_EQ(host->writes.size(), 1u);
+  EXPECT_EQ(host->writes[0].first, dir_ + "/berth.yml");
+  EXPECT_NE(host->writes[0].second.find("http://172.18.0.5:3000"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/berth.yml"));  // not by the agent itself
+}
+
 TEST_F(TraefikProxyTest, ARefusedStateLeavesThePreviousFileAsItWas) {
   TraefikProxy traefik({}, dir_ + "/berth.yml");
   ASSERT_TRUE(traefik.apply(state()).ok());
