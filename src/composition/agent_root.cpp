@@ -71,7 +71,8 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
   // Requests of an app no container can take yet wait there (Traefik cannot reach it: see docs/routes.md).
   std::unique_ptr<proxy::hold::HoldServer> hold;
   if (config.proxy != "traefik") {
-    auto started = proxy::hold::HoldServer::start("127.0.0.1", 0);
+    // Its port outlives the agent (the proxy's configuration names it), so it is kept, and privileged.
+    auto started = proxy::hold::HoldServer::startKept("127.0.0.1", config.state_dir + "/hold_port");
     if (started) hold = std::move(*started);
     else log::error("requests will not be held while apps start", {{"error", started.error().message}});
   }

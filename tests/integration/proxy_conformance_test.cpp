@@ -21,6 +21,7 @@
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy/hold/hold_server.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
+#include "common/subprocess.hpp"
 #include "proxy_support.hpp"
 
 namespace berth::itest {
@@ -256,6 +257,32 @@ TEST_P(ProxyConformance, AContainerRefusingConnectionsIsWaitedForInsteadOfA502) 
   const auto got = answer.get();
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(got.body, "back\n");
+}
+
+TEST_P(ProxyConformance, AHeldUploadWhoseHoldEndsGets503NotAReset) {
+  // The hold server answers 503 before reading all of a large body: closing with it unread
+  // resets the connection, and the proxy then reports 502 (or nothing) instead of the 503.
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {}));
+  s.apps[0].hold_ms = 300;
+  s.retry_after_s = 7;
+  applyHeld(s);
+  // nginx's workers (another user) keep the body in a file under its run directory: reachable only
+  // when the directories above it are (see the report on the agent's state directory).
+  std::filesystem::permissions(root_, std::filesystem::perms::others_exec | std::filesystem::perms::group_exec,
+                               std::filesystem::perm_options::add);
+  const std::string upload = root_ + "/upload.bin";
+  {
+    std::ofstream out(upload, std::ios::binary);
+    const std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 20; ++i) out << chunk;
+  }
+  auto curl = runProcess({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: web.test",
+                          "--data-binary", "@" + upload, "http://127.0.0.1:" + std::to_string(adapter_.http_port) + "/"},
+                         60'000);
+  ASSERT_TRUE(curl.ok()) << curl.error().message;
+  EXPECT_EQ(curl->output, "503");
+  EXPECT_EQ(hold_->counts().expired, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, ProxyConformance, ::testing::Values(nginxFactory(), caddyFactory()),

@@ -1,7 +1,13 @@
 #include "proxy/hold/hold_server.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -24,6 +30,12 @@ constexpr auto kHeadTimeout = std::chrono::seconds(30);     // a proxy sends the
 constexpr auto kConnectTimeout = std::chrono::seconds(1);   // per upstream and try
 constexpr auto kRetryEvery = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxOpen = 10'000;  // beyond: 503 at once, so holding cannot exhaust file descriptors
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // after a failed accept (descriptors short)
+// What a waiting request keeps of what its client sends meanwhile (its body): beyond, the rest
+// waits in the kernel and the client is no longer watched for leaving.
+constexpr std::size_t kMaxKept = 2 * kMaxHeadBytes;
+// Privileged ports tried, high to low, when none is kept.
+constexpr std::uint16_t kFirstPrivileged = 1023, kLastPrivileged = 600;
 }  // namespace
 
 struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
@@ -32,6 +44,8 @@ struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
   tcp::socket upstream;
   asio::steady_timer timer;  // head and connect deadlines: closes the socket being waited on
   std::uint64_t wait = 0;    // which deadline is armed: a late expiry of an earlier one does nothing
+  bool watching = false;     // the client is watched while its request waits ...
+  bool left = false;         // ... and went away
   std::string received;      // the request as read so far, passed on first
   // Closes `socket` if the wait on it has not ended (disarm) within `limit`.
   void arm(tcp::socket& socket, SteadyClock::duration limit) {
@@ -46,6 +60,39 @@ struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
     ++wait;
     timer.cancel();
   }
+  // While the request waits: notices its client leaving (the proxy gave up on it: it must neither
+  // take a slot for its whole hold nor reach the app later, unasked), and keeps what the client
+  // sends meanwhile (a body) to pass on after the head. Reads only what is there, so no read is left
+  // pending whose bytes could land after the head was passed on; ends when `watching` is cleared.
+  void watch() {
+    watching = true;
+    client.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || !self->watching) return;
+      std::array<char, 16 * 1024> buffer;
+      const auto n = ::recv(self->client.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        self->received.append(buffer.data(), static_cast<std::size_t>(n));
+        if (self->received.size() < kMaxKept) self->watch();
+        else self->watching = false;  // the rest waits in the kernel
+        return;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        self->watch();
+        return;
+      }
+      // Closed (or reset): the wait ends now.
+      self->watching = false;
+      self->left = true;
+      boost::system::error_code ignored;
+      self->upstream.close(ignored);
+      self->timer.cancel();
+    });
+  }
+  void unwatch() {
+    watching = false;
+    boost::system::error_code ignored;
+    client.cancel(ignored);
+  }
   void closeBoth() {
     boost::system::error_code ignored;
     client.close(ignored);
@@ -53,23 +100,81 @@ struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
   }
 };
 
+boost::system::error_code HoldServer::bindFirst(const std::string& address, const std::vector<std::uint16_t>& ports) {
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec) return ec;
+  for (const auto port : ports) {
+    const tcp::endpoint local(ip, port);
+    ec = {};
+    acceptor_.open(local.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(local, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) {
+      address_ = address;
+      port_ = acceptor_.local_endpoint().port();
+      return ec;
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    if (ec == asio::error::access_denied) return ec;  // the rest is no more allowed
+  }
+  return ec;
+}
+
+void HoldServer::run() {
+  accept();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
 Result<std::unique_ptr<HoldServer>> HoldServer::start(const std::string& address, std::uint16_t port) {
   std::unique_ptr<HoldServer> server(new HoldServer());
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(address, ec);
   if (ec || !ip.is_loopback()) return invalidField("hold_listen", "'" + address + "' must be a loopback IP address");
-  const tcp::endpoint local(ip, port);
-  server->acceptor_.open(local.protocol(), ec);
-  if (!ec) server->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) server->acceptor_.bind(local, ec);
-  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
+  if (ec = server->bindFirst(address, {port}); ec)
     return makeError("proxy_start_failed",
                      "cannot bind the hold server to " + address + ":" + std::to_string(port) + ": " + ec.message());
-  server->address_ = address;
-  server->port_ = server->acceptor_.local_endpoint().port();
-  server->accept();
-  server->thread_ = std::thread([s = server.get()] { s->io_.run(); });
+  server->run();
+  return server;
+}
+
+Result<std::unique_ptr<HoldServer>> HoldServer::startKept(const std::string& address, const std::string& port_file) {
+  std::uint16_t kept = 0;
+  {
+    std::ifstream in(port_file);
+    std::string text;
+    std::getline(in, text);
+    if (std::from_chars(text.data(), text.data() + text.size(), kept).ec != std::errc{}) kept = 0;
+  }
+  std::unique_ptr<HoldServer> server(new HoldServer());
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec || !ip.is_loopback()) return invalidField("hold_listen", "'" + address + "' must be a loopback IP address");
+  ec = kept ? server->bindFirst(address, {kept}) : asio::error::not_found;
+  if (ec) {
+    if (kept) log::warn("hold server port taken; another one is used", {{"port", std::to_string(kept)}});
+    std::vector<std::uint16_t> privileged;
+    for (auto p = kFirstPrivileged; p >= kLastPrivileged; --p) privileged.push_back(p);
+    ec = server->bindFirst(address, privileged);
+    if (ec) {
+      log::warn("hold server on an unprivileged port: a local user could take it while the agent is down",
+                {{"reason", ec.message()}});
+      ec = server->bindFirst(address, {0});
+    }
+    if (ec) return makeError("proxy_start_failed", "cannot bind the hold server to " + address + ": " + ec.message());
+    const std::string staged = port_file + ".new";
+    std::error_code fsError;
+    {
+      std::ofstream out(staged, std::ios::trunc);
+      out << server->port_ << "\n";
+      if (!out.flush()) fsError = std::make_error_code(std::errc::io_error);
+    }
+    if (!fsError) std::filesystem::rename(staged, port_file, fsError);
+    if (fsError) log::warn("hold server port not kept", {{"file", port_file}, {"error", fsError.message()}});
+  }
+  server->run();
   return server;
 }
 
@@ -101,11 +206,16 @@ int HoldServer::retryAfterSeconds() const {
 void HoldServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      auto connection = std::make_shared<Connection>(io_);
-      connection->client = std::move(socket);
-      asio::co_spawn(io_, serve(std::move(connection)), asio::detached);
+    if (ec) {
+      // Out of descriptors (EMFILE, ENFILE) or memory: the connection stays queued and accepting
+      // again at once fails again at once, a busy loop. Pause instead.
+      auto pause = std::make_shared<asio::steady_timer>(io_, kAcceptPause);
+      pause->async_wait([this, pause](boost::system::error_code) { accept(); });
+      return;
     }
+    auto connection = std::make_shared<Connection>(io_);
+    connection->client = std::move(socket);
+    asio::co_spawn(io_, serve(std::move(connection)), asio::detached);
     accept();
   });
 }
@@ -188,18 +298,22 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
 }
 
 asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c, const std::string& app) {
-  const auto first = target(app);
-  if (!first) {
+  if (!target(app)) {
     ++expired_;
     co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), "app " + app + " is not served on this node"));
     co_return false;
   }
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(first->hold_ms);
+  const auto arrived = SteadyClock::now();
   const std::size_t start = held_.load();  // requests spread over the upstreams
   boost::system::error_code ec;
+  c->watch();
+  std::string reason = "app " + app + " is not served on this node";
   for (;;) {
+    // As applied now: an app stopped meanwhile (hold 0) or removed ends the wait at once.
     const auto now = target(app);
-    for (std::size_t i = 0; now && i < now->upstreams.size(); ++i) {
+    if (!now) break;
+    reason = "app " + app + " has no upstream ready";
+    for (std::size_t i = 0; !c->left && i < now->upstreams.size(); ++i) {
       const auto& up = now->upstreams[(start + i) % now->upstreams.size()];
       const tcp::endpoint endpoint(asio::ip::make_address(up.address, ec), up.port);
       if (ec) continue;
@@ -207,15 +321,25 @@ asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c,
       c->arm(c->upstream, kConnectTimeout);
       co_await c->upstream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
       c->disarm();
-      if (!ec && c->upstream.is_open()) co_return true;
+      if (!ec && c->upstream.is_open() && !c->left) {
+        c->unwatch();
+        co_return true;
+      }
     }
-    if (!now || SteadyClock::now() + kRetryEvery > deadline) break;
+    if (c->left || SteadyClock::now() + kRetryEvery > arrived + std::chrono::milliseconds(now->hold_ms)) break;
     c->disarm();
     c->timer.expires_after(kRetryEvery);
     co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (c->left) break;
+  }
+  c->unwatch();
+  if (c->left) {
+    ++left_;
+    c->closeBoth();
+    co_return false;
   }
   ++expired_;
-  co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), "app " + app + " has no upstream ready"));
+  co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), reason));
   co_return false;
 }
 

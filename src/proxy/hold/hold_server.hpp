@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.hpp"
 #include "proxy/proxy_state.hpp"
@@ -29,6 +30,12 @@ class HoldServer {
  public:
   // Binds `address`:`port` (0: a free port) and starts answering.
   static Result<std::unique_ptr<HoldServer>> start(const std::string& address, std::uint16_t port);
+  // As the agent starts it: on the port kept in `port_file` when that is free, so the proxy's
+  // configuration (which names the port) stays right across agent restarts; else on a free
+  // port below 1024, which no unprivileged user on the node can bind while the agent is down
+  // (and so receive held requests, cookies and all, and answer them); else on any free port.
+  // What it bound is kept in `port_file`.
+  static Result<std::unique_ptr<HoldServer>> startKept(const std::string& address, const std::string& port_file);
   ~HoldServer();  // stops answering (held requests are dropped) and joins the thread
   HoldServer(const HoldServer&) = delete;
   HoldServer& operator=(const HoldServer&) = delete;
@@ -43,8 +50,9 @@ class HoldServer {
     std::uint64_t held = 0;     // requests that arrived
     std::uint64_t passed = 0;   // ... and were passed to an upstream
     std::uint64_t expired = 0;  // ... and got 503 (hold over, app unknown, bad request)
+    std::uint64_t left = 0;     // ... and were given up by the proxy while they waited
   };
-  Counts counts() const { return {held_.load(), passed_.load(), expired_.load()}; }
+  Counts counts() const { return {held_.load(), passed_.load(), expired_.load(), left_.load()}; }
 
  private:
   struct Target {
@@ -53,6 +61,9 @@ class HoldServer {
   };
   struct Connection;
   HoldServer() = default;
+  // Binds (and listens on) the first of `ports` it can; else the error of the last try.
+  boost::system::error_code bindFirst(const std::string& address, const std::vector<std::uint16_t>& ports);
+  void run();
   void accept();
   boost::asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
   // Connects to one of `app`'s upstreams, waiting as long as its hold allows; false: 503 sent.
@@ -67,7 +78,7 @@ class HoldServer {
   mutable std::mutex mutex_;
   std::map<std::string, Target> targets_;  // guarded by mutex_
   int retry_after_s_ = 10;                 // guarded by mutex_
-  std::atomic<std::uint64_t> held_{0}, passed_{0}, expired_{0};
+  std::atomic<std::uint64_t> held_{0}, passed_{0}, expired_{0}, left_{0};
   std::atomic<std::size_t> open_{0};
   std::thread thread_;
 };
