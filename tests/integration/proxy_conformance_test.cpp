@@ -131,6 +131,20 @@ class ProxyConformance : public ::testing::TestWithParam<AdapterFactory> {
     hold_->setTargets(state);
   }
 
+  // POSTs `mib` MiB to the proxy with curl; the status it got ("000": none).
+  std::string post(const std::string& host, int mib) {
+    const std::string upload = root_ + "/upload.bin";
+    {
+      std::ofstream out(upload, std::ios::binary);
+      const std::string chunk(1 << 20, 'x');
+      for (int i = 0; i < mib; ++i) out << chunk;
+    }
+    auto curl = runProcess({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: " + host, "-H", "Expect:",
+                            "--data-binary", "@" + upload, "http://127.0.0.1:" + std::to_string(adapter_.http_port) + "/"},
+                           60'000);
+    return curl ? curl->output : "curl: " + curl.error().message;
+  }
+
   std::future<ProxyAnswer> getLater(const std::string& host, const std::string& target) {
     return std::async(std::launch::async, [this, host, target] { return get(host, target); });
   }
@@ -267,22 +281,29 @@ TEST_P(ProxyConformance, AHeldUploadWhoseHoldEndsGets503NotAReset) {
   s.apps[0].hold_ms = 300;
   s.retry_after_s = 7;
   applyHeld(s);
-  // nginx's workers (another user) keep the body in a file under its run directory: reachable only
-  // when the directories above it are (see the report on the agent's state directory).
-  std::filesystem::permissions(root_, std::filesystem::perms::others_exec | std::filesystem::perms::group_exec,
-                               std::filesystem::perm_options::add);
-  const std::string upload = root_ + "/upload.bin";
-  {
-    std::ofstream out(upload, std::ios::binary);
-    const std::string chunk(1 << 20, 'x');
-    for (int i = 0; i < 20; ++i) out << chunk;
-  }
-  auto curl = runProcess({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: web.test",
-                          "--data-binary", "@" + upload, "http://127.0.0.1:" + std::to_string(adapter_.http_port) + "/"},
-                         60'000);
-  ASSERT_TRUE(curl.ok()) << curl.error().message;
-  EXPECT_EQ(curl->output, "503");
+  EXPECT_EQ(post("web.test", 20), "503");
   EXPECT_EQ(hold_->counts().expired, 1u);
+}
+
+TEST_P(ProxyConformance, ABodyLargerThanTheProxysMemoryBuffersReachesTheApp) {
+  // nginx keeps such a body in a temp file its workers write; under a private (0700) directory,
+  // as this test's root and the agent's state are, they could not, and every upload got 500.
+  const int port = freePort();
+  std::ofstream(root_ + "/sink.py") << "import http.server, sys\n"
+                                       "class H(http.server.BaseHTTPRequestHandler):\n"
+                                       "    def do_POST(self):\n"
+                                       "        n = int(self.headers['Content-Length'])\n"
+                                       "        got = len(self.rfile.read(n))\n"
+                                       "        self.send_response(200 if got == n else 400)\n"
+                                       "        self.send_header('Content-Length', '0')\n"
+                                       "        self.end_headers()\n"
+                                       "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+  upstreams_.push_back(Process::spawn({"/usr/bin/python3", root_ + "/sink.py", std::to_string(port)}, root_ + "/sink.log"));
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {{"127.0.0.1", static_cast<std::uint16_t>(port)}}));
+  applyOk(s);
+  EXPECT_TRUE(eventually([&] { return post("web.test", 0) == "200"; }));
+  EXPECT_EQ(post("web.test", 2), "200");  // the app read all 2 MiB
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, ProxyConformance, ::testing::Values(nginxFactory(), caddyFactory()),

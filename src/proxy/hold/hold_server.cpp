@@ -30,6 +30,8 @@ constexpr auto kHeadTimeout = std::chrono::seconds(30);     // a proxy sends the
 constexpr auto kConnectTimeout = std::chrono::seconds(1);   // per upstream and try
 constexpr auto kRetryEvery = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxOpen = 10'000;  // beyond: 503 at once, so holding cannot exhaust file descriptors
+constexpr auto kLinger = std::chrono::seconds(5);              // reading a refused request's rest
+constexpr std::size_t kMaxLingerBytes = 64u << 20;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // after a failed accept (descriptors short)
 // What a waiting request keeps of what its client sends meanwhile (its body): beyond, the rest
 // waits in the kernel and the client is no longer watched for leaving.
@@ -222,13 +224,6 @@ void HoldServer::accept() {
 
 namespace {
 
-asio::awaitable<void> writeAndClose(tcp::socket& socket, const std::string& text) {
-  boost::system::error_code ec;
-  co_await asio::async_write(socket, asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  socket.close(ec);
-}
-
 // Copies one direction until it ends; an end passes on as a half-close, an error closes both.
 asio::awaitable<void> pump(std::shared_ptr<void> keep, tcp::socket& from, tcp::socket& to) {
   std::array<char, 16 * 1024> buffer;
@@ -281,7 +276,7 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
   if (!refusal.empty()) {
     ++expired_;
     log::warn("held request refused", {{"reason", refusal}});
-    co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), refusal));
+    co_await refuse(c, unavailableResponse(retryAfterSeconds(), refusal));
     co_return;
   }
   if (!co_await waitForUpstream(c, *app)) co_return;
@@ -300,7 +295,7 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
 asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c, const std::string& app) {
   if (!target(app)) {
     ++expired_;
-    co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), "app " + app + " is not served on this node"));
+    co_await refuse(c, unavailableResponse(retryAfterSeconds(), "app " + app + " is not served on this node"));
     co_return false;
   }
   const auto arrived = SteadyClock::now();
@@ -339,8 +334,25 @@ asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c,
     co_return false;
   }
   ++expired_;
-  co_await writeAndClose(c->client, unavailableResponse(retryAfterSeconds(), reason));
+  co_await refuse(c, unavailableResponse(retryAfterSeconds(), reason));
   co_return false;
+}
+
+asio::awaitable<void> HoldServer::refuse(std::shared_ptr<Connection> c, std::string answer) {
+  c->watching = false;
+  boost::system::error_code ec;
+  c->client.cancel(ec);  // the watch's wait
+  co_await asio::async_write(c->client, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
+  c->client.shutdown(tcp::socket::shutdown_send, ec);
+  // Closing with unread bytes would reset the connection, and the proxy could lose the answer
+  // (Caddy reports 502): read the rest of the request for a while first, as nginx's lingering close does.
+  c->arm(c->client, kLinger);
+  std::array<char, 16 * 1024> buffer;
+  std::size_t drained = 0;
+  while (!ec && drained < kMaxLingerBytes)
+    drained += co_await c->client.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+  c->disarm();
+  c->client.close(ec);
 }
 
 }  // namespace berth::proxy::hold

@@ -66,6 +66,9 @@ class HoldServer {
   void run();
   void accept();
   boost::asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+  // Answers `answer` (a 503), then reads and drops what the client still sends for a while before
+  // closing, so a body it was sending does not turn the answer into a reset.
+  boost::asio::awaitable<void> refuse(std::shared_ptr<Connection> connection, std::string answer);
   // Connects to one of `app`'s upstreams, waiting as long as its hold allows; false: 503 sent.
   boost::asio::awaitable<bool> waitForUpstream(std::shared_ptr<Connection> connection, const std::string& app);
   std::optional<Target> target(const std::string& app) const;

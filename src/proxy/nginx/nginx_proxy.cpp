@@ -14,6 +14,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/stat.h>
+
+#include "common/ids.hpp"
 #include "common/subprocess.hpp"
 #include "proxy/local_http.hpp"
 
@@ -27,6 +30,17 @@ Result<void> ensureDirectory(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) return makeError("proxy_failed", "cannot create " + path + ": " + ec.message());
+  return Ok{};
+}
+
+// `path` as a directory every user may enter, created by and belonging to this user; refused
+// when something else (a link, another user's directory) is there.
+Result<void> ensureSharedDirectory(const std::string& path) {
+  if (auto r = ensureDirectory(path); !r) return r;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    return makeError("proxy_failed", path + " must be a directory of this user's, not a link or another user's");
+  if (::chmod(path.c_str(), 0755) != 0) return makeError("proxy_failed", "cannot make " + path + " 0755");
   return Ok{};
 }
 
@@ -99,7 +113,11 @@ bool stillAccepting(int pid) {
 }  // namespace
 
 NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary, std::shared_ptr<helper::HostActions> host)
-    : options_(std::move(options)), binary_(std::move(nginx_binary)), host_(std::move(host)) {}
+    : options_(std::move(options)), binary_(std::move(nginx_binary)), host_(std::move(host)) {
+  // A root master runs its workers as another user, who cannot enter a private state directory.
+  if (options_.temp_dir.empty() && !host_ && ::geteuid() == 0)
+    options_.temp_dir = std::string(kSharedTempRoot) + "/" + sha256Hex(options_.config_dir).substr(0, 16);
+}
 
 Result<void> NginxProxy::detect() {
   if (::access(binary_.c_str(), X_OK) != 0)
@@ -179,6 +197,11 @@ Result<void> NginxProxy::start() {
   if (masterPid() != 0) return Ok{};
   for (const auto& dir : {options_.config_dir, options_.runtime_dir})
     if (auto r = ensureDirectory(dir); !r) return r;
+  if (!options_.temp_dir.empty()) {
+    if (options_.temp_dir.rfind(kSharedTempRoot, 0) == 0)
+      if (auto r = ensureSharedDirectory(kSharedTempRoot); !r) return r;
+    if (auto r = ensureSharedDirectory(options_.temp_dir); !r) return r;
+  }
   const std::string empty = options_.config_dir + "/sites.0";
   for (const auto& sub : {"/apps", "/hosts"})
     if (auto r = ensureDirectory(empty + sub); !r) return r;

@@ -17,6 +17,11 @@
 
 namespace berth::proxy::nginx {
 
+// Where a root master's workers keep request bodies and buffered answers: root-owned and
+// readable by all (only root can create entries, so no other user can plant a link there),
+// one directory per berth nginx under it.
+inline constexpr const char* kSharedTempRoot = "/var/lib/berth-proxy-temp";
+
 class NginxProxy : public ReverseProxy {
  public:
   // With `host`, starting, reloading and stopping the master go through it

@@ -114,11 +114,11 @@ std::string renderMain(const NginxOptions& o, const std::string& sites_dir) {
       "http {{\n"
       "    access_log off;\n"
       "    server_tokens off;\n"
-      "    client_body_temp_path {run}/client_body;\n"
-      "    proxy_temp_path {run}/proxy;\n"
-      "    fastcgi_temp_path {run}/fastcgi;\n"
-      "    uwsgi_temp_path {run}/uwsgi;\n"
-      "    scgi_temp_path {run}/scgi;\n"
+      "    client_body_temp_path {temp}/client_body;\n"
+      "    proxy_temp_path {temp}/proxy;\n"
+      "    fastcgi_temp_path {temp}/fastcgi;\n"
+      "    uwsgi_temp_path {temp}/uwsgi;\n"
+      "    scgi_temp_path {temp}/scgi;\n"
       "    client_max_body_size 100m;\n"
       "    # Host names of up to 253 characters, and thousands of them: nginx's defaults (64, 512) refuse both.\n"
       "    server_names_hash_bucket_size 512;\n"
@@ -134,7 +134,8 @@ std::string renderMain(const NginxOptions& o, const std::string& sites_dir) {
       "    include {dir}/apps/*.conf;\n"
       "    include {dir}/hosts/*.conf;\n"
       "}}\n",
-      fmt::arg("gen", kGenerated), fmt::arg("run", o.runtime_dir), fmt::arg("shutdown", o.worker_shutdown_timeout_s),
+      fmt::arg("gen", kGenerated), fmt::arg("run", o.runtime_dir),
+      fmt::arg("temp", o.temp_dir.empty() ? o.runtime_dir : o.temp_dir), fmt::arg("shutdown", o.worker_shutdown_timeout_s),
       fmt::arg("dir", sites_dir), fmt::arg("listen", "    " + listen(o, o.http_port, " default_server")));
 }
 

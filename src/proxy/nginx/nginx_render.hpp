@@ -17,7 +17,11 @@ struct NginxOptions {
   int http_port = 80;
   int https_port = 443;
   std::string config_dir;            // berth's nginx directory: nginx.conf, sites.N/{apps,hosts}, current -> sites.N
-  std::string runtime_dir;           // pid file, temp paths, logs
+  std::string runtime_dir;           // pid file and logs (and temp paths when temp_dir is empty)
+  // Request bodies and answers nginx buffers on disk. Its workers write there, and when the master
+  // runs as root they run as another user who cannot reach a private state directory (uploads over
+  // 16 KiB then get 500): NginxProxy picks a root-owned shared place (see kSharedTempRoot).
+  std::string temp_dir;
   int worker_shutdown_timeout_s = 3600;  // how long connections open at a reload may stay on old workers
 };
 
