@@ -34,7 +34,8 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
 # What the tests, fuzzers and benchmarks add (scripts/test.sh, fuzz.sh, bench.sh).
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev docker-registry apache2-utils openssl python3
-  caddy pebble)  # the other reverse proxy and the ACME test server (issue 9); tests run their own instances
+  caddy pebble  # the other reverse proxy and the ACME test server (issue 9); tests run their own instances
+  systemd)  # systemd-analyze, -sysusers, -tmpfiles for packaging/check.sh (nothing is started as init)
 
 if [ "$DEV" = 1 ]; then
   PACKAGES=("${RUN_PACKAGES[@]}" "${BUILD_PACKAGES[@]}")
