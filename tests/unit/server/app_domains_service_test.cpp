@@ -1,22 +1,14 @@
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-
-#include "../temp_dir.hpp"
-#include "server/app_service.hpp"
-#include "server/command_service.hpp"
+#include "app_service_world.hpp"
 
 namespace berth::server {
 namespace {
 
-class AppDomainsServiceTest : public ::testing::Test {
+class AppDomainsServiceTest : public ::testing::Test, public testing::AppServiceWorld {
  protected:
   void SetUp() override {
-    store::Node node;
-    node.id = "n_1";
-    node.hostname = "one";
-    node.status = store::NodeStatus::Online;
-    ASSERT_TRUE(store->upsertNode(node).ok());
+    ASSERT_TRUE(store->upsertNode(onlineNode("n_1")).ok());
     ASSERT_TRUE(apps.create("default", {{"name", "web"}, {"node", "n_1"}}).ok());
   }
 
@@ -29,14 +21,6 @@ class AppDomainsServiceTest : public ::testing::Test {
     return out;
   }
 
-  berth::testing::TempDir dir;
-  std::unique_ptr<store::Store> store = std::move(store::openSqliteStore(dir.path() + "/db").value());
-  Metrics metrics;
-  std::int64_t now = 1'000'000;
-  ServerConfig config;
-  CommandService commands{*store, metrics, [this] { return now; }, config};
-  boost::asio::io_context io;
-  AppService apps{*store, commands, metrics, [this] { return now; }, config, std::string(32, 'k'), io.get_executor()};
 };
 
 TEST_F(AppDomainsServiceTest, ADomainAddedWhileTheFirstDeployRunsReachesTheNodeWhenItIsHealthy) {

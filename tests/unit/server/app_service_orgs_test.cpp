@@ -2,34 +2,15 @@
 // org's own nodes or platform nodes, and never found through another org.
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-
-#include "../temp_dir.hpp"
-#include "server/app_service.hpp"
-#include "server/command_service.hpp"
+#include "app_service_world.hpp"
 
 namespace berth::server {
 namespace {
 
-class AppServiceOrgsTest : public ::testing::Test {
+class AppServiceOrgsTest : public ::testing::Test, public testing::AppServiceWorld {
  protected:
-  void addNode(const std::string& id, const std::string& org) {
-    store::Node node;
-    node.id = id;
-    node.hostname = id;
-    node.org = org;
-    node.status = store::NodeStatus::Online;
-    ASSERT_TRUE(store->upsertNode(node).ok());
-  }
+  void addNode(const std::string& id, const std::string& org) { ASSERT_TRUE(store->upsertNode(onlineNode(id, org)).ok()); }
 
-  berth::testing::TempDir dir;
-  std::unique_ptr<store::Store> store = std::move(store::openSqliteStore(dir.path() + "/db").value());
-  Metrics metrics;
-  std::int64_t now = 1'000'000;
-  ServerConfig config;
-  CommandService commands{*store, metrics, [this] { return now; }, config};
-  boost::asio::io_context io;
-  AppService apps{*store, commands, metrics, [this] { return now; }, config, std::string(32, 'k'), io.get_executor()};
 };
 
 TEST_F(AppServiceOrgsTest, AnOrgsAppsRunOnItsOwnNodesOrPlatformNodesNeverAnotherOrgs) {
