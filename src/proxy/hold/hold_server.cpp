@@ -41,7 +41,11 @@ constexpr std::uint16_t kFirstPrivileged = 1023, kLastPrivileged = 600;
 }  // namespace
 
 struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
-  explicit Connection(asio::io_context& io) : client(io), upstream(io), timer(io) {}
+  Connection(asio::io_context& io, std::atomic<std::size_t>& open_count)
+      : client(io), upstream(io), timer(io), open(open_count) {
+    ++open;
+  }
+  ~Connection() { --open; }  // counted while any part of it (a pump, a timer) still holds its sockets
   tcp::socket client;
   tcp::socket upstream;
   asio::steady_timer timer;  // head and connect deadlines: closes the socket being waited on
@@ -49,6 +53,7 @@ struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
   bool watching = false;     // the client is watched while its request waits ...
   bool left = false;         // ... and went away
   std::string received;      // the request as read so far, passed on first
+  std::atomic<std::size_t>& open;
   // Closes `socket` if the wait on it has not ended (disarm) within `limit`.
   void arm(tcp::socket& socket, SteadyClock::duration limit) {
     const auto token = ++wait;
@@ -102,6 +107,15 @@ struct HoldServer::Connection : std::enable_shared_from_this<Connection> {
   }
 };
 
+namespace {
+Result<void> requireLoopback(const std::string& address) {
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address, ec);
+  if (ec || !ip.is_loopback()) return invalidField("hold_listen", "'" + address + "' must be a loopback IP address");
+  return Ok{};
+}
+}  // namespace
+
 boost::system::error_code HoldServer::bindFirst(const std::string& address, const std::vector<std::uint16_t>& ports) {
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(address, ec);
@@ -132,9 +146,8 @@ void HoldServer::run() {
 
 Result<std::unique_ptr<HoldServer>> HoldServer::start(const std::string& address, std::uint16_t port) {
   std::unique_ptr<HoldServer> server(new HoldServer());
+  if (auto r = requireLoopback(address); !r) return r.error();
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(address, ec);
-  if (ec || !ip.is_loopback()) return invalidField("hold_listen", "'" + address + "' must be a loopback IP address");
   if (ec = server->bindFirst(address, {port}); ec)
     return makeError("proxy_start_failed",
                      "cannot bind the hold server to " + address + ":" + std::to_string(port) + ": " + ec.message());
@@ -151,9 +164,8 @@ Result<std::unique_ptr<HoldServer>> HoldServer::startKept(const std::string& add
     if (std::from_chars(text.data(), text.data() + text.size(), kept).ec != std::errc{}) kept = 0;
   }
   std::unique_ptr<HoldServer> server(new HoldServer());
+  if (auto r = requireLoopback(address); !r) return r.error();
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(address, ec);
-  if (ec || !ip.is_loopback()) return invalidField("hold_listen", "'" + address + "' must be a loopback IP address");
   ec = kept ? server->bindFirst(address, {kept}) : asio::error::not_found;
   if (ec) {
     if (kept) log::warn("hold server port taken; another one is used", {{"port", std::to_string(kept)}});
@@ -215,7 +227,7 @@ void HoldServer::accept() {
       pause->async_wait([this, pause](boost::system::error_code) { accept(); });
       return;
     }
-    auto connection = std::make_shared<Connection>(io_);
+    auto connection = std::make_shared<Connection>(io_, open_);
     connection->client = std::move(socket);
     asio::co_spawn(io_, serve(std::move(connection)), asio::detached);
     accept();
@@ -248,11 +260,7 @@ asio::awaitable<void> pump(std::shared_ptr<void> keep, tcp::socket& from, tcp::s
 }  // namespace
 
 asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
-  struct OpenCount {
-    std::atomic<std::size_t>& open;
-    ~OpenCount() { --open; }
-  } counted{open_};
-  const bool crowded = ++open_ > kMaxOpen;
+  const bool crowded = open_ > kMaxOpen;
   ++held_;
   boost::system::error_code ec;
   std::optional<std::string> app;
