@@ -107,8 +107,13 @@ class AppsTest : public ::testing::Test {
   // The app's one container; the replaced version's go right after the deploy answers, so wait for that.
   runtime::ContainerInfo only(const std::string& app) {
     std::vector<runtime::ContainerInfo> list;
-    eventually([&] { return (list = containers(app)).size() == 1; }, std::chrono::seconds(10));
-    EXPECT_EQ(list.size(), 1u);
+    // An old container may take a while to stop on a loaded machine.
+    eventually([&] { return (list = containers(app)).size() == 1; }, std::chrono::seconds(30));
+    EXPECT_EQ(list.size(), 1u) << [&] {
+      std::string seen;
+      for (const auto& c : list) seen += c.name + " " + c.state + "; ";
+      return seen + "\n" + cluster.agent("a").log();
+    }();
     return list.empty() ? runtime::ContainerInfo{} : list.front();
   }
 
@@ -536,12 +541,13 @@ TEST_F(AppsTest, ALeftoverContainerUnderTheNextDeploymentsNameIsReplacedNotAdopt
                      {"berth.replica", "0"}, {"berth.node", nodeId},    {"berth.deployment_id", "dep_lost"}};
   auto stale = daemon->docker->create(leftover);
   ASSERT_TRUE(stale.ok()) << stale.error().message;
-  ASSERT_TRUE(daemon->docker->start(*stale).ok());
+  auto started = daemon->docker->start(*stale);
+  ASSERT_TRUE(started.ok()) << started.error().message << cluster.agent("a").log();
 
   auto [deployed, out] = cli(deployArgs("web", "1"));
   ASSERT_EQ(deployed, 0) << out << cluster.agent("a").log();
   const auto d2 = cluster.api("GET", "/api/v1/apps/web/deployments/2").body;
-  EXPECT_EQ(d2["state"], "healthy");
+  EXPECT_EQ(d2["state"], "healthy") << d2.dump();
   EXPECT_NE(d2["deployment_id"], d1["deployment_id"]);
   auto running = only("web");
   EXPECT_NE(running.id, *stale);  // replaced, not adopted

@@ -43,7 +43,11 @@ DevRun startDev(const std::string& root, int run, const std::vector<std::string>
 }
 
 nlohmann::json nodes(const DevRun& dev) {
-  auto client = cli::ApiClient::create({dev.context["server"], dev.context["api_key"], dev.context["ca_file"]});
+  cli::ClientSettings settings;
+  settings.server = dev.context["server"];
+  settings.api_key = dev.context["api_key"];
+  settings.ca_file = dev.context["ca_file"];
+  auto client = cli::ApiClient::create(settings);
   auto reply = client->call("GET", "/api/v1/nodes");
   return reply ? reply->body["nodes"] : nlohmann::json::array();
 }

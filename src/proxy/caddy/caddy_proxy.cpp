@@ -15,8 +15,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kCaddyTimeoutMs = 30'000;
-// Beyond upstream_refresh_ms: a lookup answered just before the switch and cached just after it.
-constexpr int kLookupMarginMs = 50;
+// Beyond upstream_refresh_ms: Caddy stamps a lookup when it has read the answer, which on a loaded
+// machine can be a while after the responder sent it.
+constexpr int kLookupMarginMs = 250;
 
 }  // namespace
 
@@ -101,12 +102,14 @@ Result<void> CaddyProxy::apply(const ProxyState& state) {
   const auto previous = responder_ ? responder_->records() : dns::Records{};
   const auto records = responder_ ? upstreamRecords(state) : dns::Records{};
   // The new names answer before a configuration that asks for them is loaded.
-  if (responder_) responder_->setRecords(records);
+  std::chrono::steady_clock::time_point last_old_answer{};
+  const bool moved = records != previous;
+  if (responder_ && moved) last_old_answer = responder_->setRecords(records);
   if (!loaded_ || *loaded_ != config) {
     const auto answer = admin("POST", "/load", config.dump());
     ++loads_posted_;
     if (answer.status != 200) {
-      if (responder_) responder_->setRecords(previous);
+      if (responder_ && moved) responder_->setRecords(previous);
       if (answer.status == 0)
         return makeError("proxy_unreachable", "caddy's admin endpoint " + options_.admin_listen + " does not answer");
       return makeError("proxy_config_refused", "caddy refused the new configuration (" + std::to_string(answer.status) +
@@ -114,10 +117,11 @@ Result<void> CaddyProxy::apply(const ProxyState& state) {
     }
     loaded_ = config;
   }
-  // Caddy caches each lookup for upstream_refresh_ms (across loads too): once that
-  // has passed, every request uses the new table.
-  if (records != previous)
-    std::this_thread::sleep_for(std::chrono::milliseconds(options_.upstream_refresh_ms + kLookupMarginMs));
+  // Caddy caches each lookup for upstream_refresh_ms (across loads too): once the
+  // last answer from the old table is that old, every request uses the new table.
+  if (moved && last_old_answer != std::chrono::steady_clock::time_point{})
+    std::this_thread::sleep_until(last_old_answer +
+                                  std::chrono::milliseconds(options_.upstream_refresh_ms + kLookupMarginMs));
   return Ok{};
 }
 

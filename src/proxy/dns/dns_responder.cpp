@@ -30,9 +30,10 @@ DnsResponder::~DnsResponder() {
   if (thread_.joinable()) thread_.join();
 }
 
-void DnsResponder::setRecords(Records records) {
+std::chrono::steady_clock::time_point DnsResponder::setRecords(Records records) {
   std::lock_guard lock(mutex_);
   records_ = std::move(records);
+  return last_answer_;
 }
 
 Records DnsResponder::records() const {
@@ -48,6 +49,7 @@ void DnsResponder::receive() {
       {
         std::lock_guard lock(mutex_);
         answer = answerQuery(std::span<const std::uint8_t>(buffer_.data(), size), records_, zone_);
+        if (!answer.empty()) last_answer_ = std::chrono::steady_clock::now();
       }
       // A lost answer is a client's timeout and retry, as with any UDP DNS server.
       boost::system::error_code ignored;

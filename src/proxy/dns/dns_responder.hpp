@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -29,8 +30,10 @@ class DnsResponder {
   DnsResponder& operator=(const DnsResponder&) = delete;
 
   std::uint16_t port() const { return port_; }
-  // Thread-safe; queries answered after it returns see the new table.
-  void setRecords(Records records);
+  // Thread-safe; queries answered after it returns see the new table. Returns
+  // when the last answer so far was given (the epoch when none was): a client's
+  // cache of the replaced table is no younger than that.
+  std::chrono::steady_clock::time_point setRecords(Records records);
   Records records() const;
 
  private:
@@ -45,6 +48,7 @@ class DnsResponder {
   std::uint16_t port_ = 0;
   mutable std::mutex mutex_;
   Records records_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point last_answer_{};  // guarded by mutex_
   std::thread thread_;
 };
 

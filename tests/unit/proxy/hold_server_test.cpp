@@ -218,7 +218,9 @@ TEST(HoldServer, TheAgentsHoldPortIsKeptAcrossRestartsAndPrivileged) {
     auto server = HoldServer::startKept("127.0.0.1", file);
     ASSERT_TRUE(server.ok()) << server.error().message;
     first = (*server)->endpoint().port;
-    if (::geteuid() == 0) EXPECT_LT(first, 1024) << "an unprivileged user could bind the hold port while the agent is down";
+    if (::geteuid() == 0) {
+      EXPECT_LT(first, 1024) << "an unprivileged user could bind the hold port while the agent is down";
+    }
   }
   auto again = HoldServer::startKept("127.0.0.1", file);
   ASSERT_TRUE(again.ok()) << again.error().message;
