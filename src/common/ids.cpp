@@ -49,4 +49,17 @@ std::string sha256Hex(const std::string& data) {
   return toHex(std::string(reinterpret_cast<char*>(digest), sizeof digest));
 }
 
+std::string hmacSha256Hex(const std::string& key, const std::string& data) {
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  crypto_auth_hmacsha256_final(&state, mac);
+  return toHex(std::string(reinterpret_cast<char*>(mac), sizeof mac));
+}
+
+bool constantTimeEquals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace berth

@@ -13,5 +13,9 @@ std::string randomHex(std::size_t bytes);
 std::string newId(const std::string& prefix);
 // Hex SHA-256 of `data`.
 std::string sha256Hex(const std::string& data);
+// Hex HMAC-SHA256 of `data` under `key` (any length).
+std::string hmacSha256Hex(const std::string& key, const std::string& data);
+// Equal texts, in a time that depends on their lengths only (for MACs and tokens).
+bool constantTimeEquals(const std::string& a, const std::string& b);
 
 }  // namespace berth

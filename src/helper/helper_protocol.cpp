@@ -1,24 +1,12 @@
 #include "helper/helper_protocol.hpp"
 
-#include <sodium.h>
-
+#include "common/ids.hpp"
 #include "common/json.hpp"
 
 namespace berth::helper {
 namespace {
 
 bool isLowerHex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
-
-std::string toHex(const unsigned char* bytes, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[bytes[i] >> 4];
-    out += digits[bytes[i] & 15];
-  }
-  return out;
-}
 
 Error badRequest(const std::string& field, const std::string& rule) {
   return makeError("bad_request", "field '" + field + "': " + rule);
@@ -33,13 +21,7 @@ std::string canonicalRequest(const std::string& verb, const nlohmann::json& args
 
 std::string requestMac(const std::string& key, const std::string& verb, const nlohmann::json& args,
                        const std::string& nonce, std::int64_t expires_ms) {
-  const std::string text = canonicalRequest(verb, args, nonce, expires_ms);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  crypto_auth_hmacsha256_final(&state, mac);
-  return toHex(mac, sizeof mac);
+  return hmacSha256Hex(key, canonicalRequest(verb, args, nonce, expires_ms));
 }
 
 std::string encodeRequest(const std::string& key, const std::string& verb, const nlohmann::json& args,
@@ -81,15 +63,14 @@ Result<Request> parseRequest(const std::string& text) {
                      : j["expires_ms"].get<std::int64_t>();
   if (!j.contains("mac") || !j["mac"].is_string()) return badRequest("mac", "must be a string");
   r.mac = j["mac"];
-  if (r.mac.size() != 2 * crypto_auth_hmacsha256_BYTES || !isLowerHex(r.mac))
+  if (r.mac.size() != 64 || !isLowerHex(r.mac))  // hex of an HMAC-SHA256
     return badRequest("mac", "must be 64 lower-case hex characters");
   return r;
 }
 
 Result<void> authenticate(const Request& request, const std::string& key, UnixMs now, const Freshness& freshness) {
   const std::string expected = requestMac(key, request.verb, request.args, request.nonce, request.expires_ms);
-  if (request.mac.size() != expected.size() ||
-      sodium_memcmp(request.mac.data(), expected.data(), expected.size()) != 0)
+  if (!constantTimeEquals(request.mac, expected))
     return makeError("bad_mac", "field 'mac': does not match the request (wrong key or altered request)");
   // In 128 bits: no value of either clock can overflow the difference.
   const __int128 ahead = static_cast<__int128>(request.expires_ms) - now;

@@ -1,0 +1,106 @@
+#include "source/webhook.hpp"
+
+#include <gtest/gtest.h>
+
+namespace berth::source {
+namespace {
+
+const std::string kSha = "0123456789abcdef0123456789abcdef01234567";
+const std::string kPush = R"({"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":")" +
+                          kSha + R"(","repository":{"full_name":"acme/shop"}})";
+
+HookHeaders github(const std::string& signature, const std::string& event = "push") {
+  return {{"x-hub-signature-256", signature}, {"x-github-event", event}, {"x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"}};
+}
+
+// The example GitHub's documentation gives for X-Hub-Signature-256 (checked with `openssl dgst -hmac`).
+TEST(Webhook, GitHubSignaturesAreHmacSha256OfTheRawBody) {
+  const std::string secret = "It's a Secret to Everybody";
+  const std::string sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+  EXPECT_TRUE(verifyHook(HookProvider::GitHub, github(sig), "Hello, World!", secret).ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, github(sig), "Hello, World!!", secret).ok()) << "another body";
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, github(sig), "Hello, World!", secret + "x").ok()) << "another secret";
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, github(sig.substr(0, 70)), "Hello, World!", secret).ok()) << "truncated";
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, github("sha1=" + sig.substr(7)), "Hello, World!", secret).ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, {}, "Hello, World!", secret).ok());
+  EXPECT_EQ(verifyHook(HookProvider::GitHub, github(sig), "x", secret).error().code, "bad_signature");
+}
+
+TEST(Webhook, GitLabTokensAreComparedWholeAndAnEmptySecretNeverVerifies) {
+  EXPECT_TRUE(verifyHook(HookProvider::GitLab, {{"x-gitlab-token", "s3cret"}}, "{}", "s3cret").ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitLab, {{"x-gitlab-token", "s3cre"}}, "{}", "s3cret").ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitLab, {{"x-gitlab-token", "s3cretX"}}, "{}", "s3cret").ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitLab, {{"x-gitlab-token", ""}}, "{}", "").ok());
+  EXPECT_FALSE(verifyHook(HookProvider::GitHub, github("sha256=" + std::string(64, '0')), "", "").ok());
+}
+
+TEST(Webhook, TheProviderIsWhicheverSchemeTheRequestCarries) {
+  EXPECT_EQ(*hookProvider({{"x-hub-signature-256", "x"}}), HookProvider::GitHub);
+  EXPECT_EQ(*hookProvider({{"x-gitlab-token", "x"}}), HookProvider::GitLab);
+  EXPECT_EQ(hookProvider({{"x-hub-signature", "sha1=x"}}).error().code, "unsigned") << "sha1 signatures are not taken";
+}
+
+TEST(Webhook, APushToTheTrackedBranchDeploysItsCommitAndOthersAreAcknowledged) {
+  auto push = parsePushEvent(HookProvider::GitHub, github("s"), kPush);
+  ASSERT_TRUE(push.ok()) << push.error().message;
+  EXPECT_EQ(push->delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+  EXPECT_EQ(push->branch, "main");
+  auto deploy = decideOnPush(*push, "main");
+  EXPECT_TRUE(deploy.deploy);
+  EXPECT_EQ(deploy.commit, kSha);
+
+  auto other = decideOnPush(*push, "release");
+  EXPECT_FALSE(other.deploy);
+  EXPECT_NE(other.reason.find("not the tracked branch release"), std::string::npos) << other.reason;
+
+  auto ping = parsePushEvent(HookProvider::GitHub, github("s", "ping"), R"({"zen":"hi"})");
+  ASSERT_TRUE(ping.ok());
+  EXPECT_FALSE(decideOnPush(*ping, "main").deploy);
+
+  std::string tagBody = kPush;
+  tagBody.replace(tagBody.find("refs/heads/main"), 15, "refs/tags/v1");
+  auto tag = parsePushEvent(HookProvider::GitHub, github("s"), tagBody);
+  ASSERT_TRUE(tag.ok());
+  EXPECT_FALSE(decideOnPush(*tag, "main").deploy);
+
+  std::string deletedBody = kPush;
+  deletedBody.replace(deletedBody.find(kSha), 40, std::string(40, '0'));
+  auto deleted = parsePushEvent(HookProvider::GitHub, github("s"), deletedBody);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_FALSE(decideOnPush(*deleted, "main").deploy);
+}
+
+TEST(Webhook, GitLabPushesAreReadAndWithoutADeliveryIdTheBodyIdentifiesTheDelivery) {
+  const std::string body = R"({"object_kind":"push","ref":"refs/heads/main","after":")" + kSha + R"("})";
+  auto push = parsePushEvent(HookProvider::GitLab, {{"x-gitlab-event", "Push Hook"}}, body);
+  ASSERT_TRUE(push.ok()) << push.error().message;
+  EXPECT_EQ(push->delivery_id.rfind("body:", 0), 0u);
+  EXPECT_EQ(push->delivery_id, parsePushEvent(HookProvider::GitLab, {}, body)->delivery_id) << "a redelivery";
+  EXPECT_TRUE(decideOnPush(*push, "main").deploy);
+}
+
+TEST(Webhook, MalformedEventsAreRefusedNamingTheField) {
+  const auto h = github("s");
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, "not json").error().message.find("'body'"), std::string::npos);
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, "[]").error().message.find("'body'"), std::string::npos);
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, R"({"after":")" + kSha + R"("})").error().message.find("'ref'"),
+            std::string::npos);
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, R"x({"ref":"refs/heads/$(id)","after":")x" + kSha + R"("})")
+                .error()
+                .message.find("'ref'"),
+            std::string::npos);
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, R"({"ref":"refs/heads/main","after":"abc"})").error().message.find("'after'"),
+            std::string::npos);
+  EXPECT_NE(parsePushEvent(HookProvider::GitHub, h, R"({"ref":"refs/heads/main","after":"--upload-pack=x"})")
+                .error()
+                .message.find("'after'"),
+            std::string::npos);
+  auto badId = github("s");
+  badId["x-github-delivery"] = "id\r\nX-Injected: 1";
+  EXPECT_FALSE(parsePushEvent(HookProvider::GitHub, badId, kPush).ok());
+  std::string deep(10000, '[');
+  EXPECT_FALSE(parsePushEvent(HookProvider::GitHub, h, deep).ok()) << "depth is bounded";
+}
+
+}  // namespace
+}  // namespace berth::source
