@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -14,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
 
@@ -113,6 +116,22 @@ class LogSubscription {
   virtual void stop() = 0;
 };
 
+// An image build from a context tar (apps from source).
+struct BuildRequest {
+  std::string context_path;               // the build context, a tar file
+  std::string dockerfile = "Dockerfile";  // its path inside the context
+  std::string tag;                        // name:tag the image gets
+  std::string target;                     // the stage to build; "" = the last
+  std::map<std::string, std::string> build_args;
+  std::map<std::string, std::string> labels;
+  std::int64_t memory_bytes = 0;    // each build step's memory limit, swap included (0: none)
+  std::int64_t cpu_millicores = 0;  // each build step's CPU limit (0: none)
+  int timeout_s = 900;
+};
+
+// The daemon's stream messages as they arrive (JSON objects), for live logs and progress.
+using StreamMessageHandler = std::function<void(const nlohmann::json& message)>;
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -146,6 +165,11 @@ class ContainerRuntime {
   virtual Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) = 0;
   // One sample, without waiting for a second one (so CPU % comes from the caller's previous sample).
   virtual Result<ContainerStats> stats(const std::string& id) = 0;
+  // Builds an image; its id. Fails "build_failed" with the daemon's error (a
+  // failing step), "cancelled" once `cancel` turns true and "timeout" after
+  // request.timeout_s; in both of those the daemon's build is ended too.
+  virtual Result<std::string> build(const BuildRequest& request, const StreamMessageHandler& on_message,
+                                    const std::atomic<bool>* cancel) = 0;
 
   // Follows the stdout and stderr of container `id` (id or name): the lines
   // stamped at or after `since_ms` (unix ms) it wrote already, in order, then

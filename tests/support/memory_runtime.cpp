@@ -368,6 +368,24 @@ Result<runtime::ContainerStats> MemoryRuntime::stats(const std::string& id) {
   return runtime::ContainerStats{};
 }
 
+Result<std::string> MemoryRuntime::build(const runtime::BuildRequest& request,
+                                         const runtime::StreamMessageHandler& on_message,
+                                         const std::atomic<bool>* cancel) {
+  std::string id;
+  {
+    std::lock_guard lock(mutex_);
+    if (down) return unreachable();
+    builds.push_back(request);
+    if (cancel && cancel->load()) return makeError("cancelled", "the build was cancelled");
+    if (!build_error.empty()) return makeError("build_failed", build_error);
+    id = "sha256:built-" + std::to_string(builds.size());
+    images[request.tag] = Image{id, {}};
+    images[id] = Image{id, {}};
+  }
+  if (on_message) on_message({{"stream", "Step 1/1 : FROM scratch\n"}});
+  return id;
+}
+
 std::unique_ptr<runtime::LogSubscription> MemoryRuntime::followLogs(boost::asio::any_io_executor executor,
                                                                     const std::string& id, std::int64_t since_ms,
                                                                     runtime::LogLinesHandler on_lines,

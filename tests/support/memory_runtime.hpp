@@ -10,7 +10,8 @@
 // ends exits 0; any other command (or none) runs until stopped. A stop exits
 // 137, as a process that ignores SIGTERM does under Docker.
 // Not modelled: restart policies, networks and ports (ip_address is empty),
-// processes (pid stays 0), resource use (stats are zero).
+// processes (pid stays 0), resource use (stats are zero), what a build runs
+// (a build only tags a new image and streams one step line).
 //
 // Thread-safe: every call takes one mutex; log handlers are posted to their
 // executor. Tests read and change the public members only while no other
@@ -51,6 +52,10 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::vector<std::string> pulls, removed_images, removed_volumes;
   std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
+  // Builds: each one is recorded; one with build_error set fails with it,
+  // otherwise the tag gets a new image whose id is "sha256:built-<n>".
+  std::vector<runtime::BuildRequest> builds;
+  std::string build_error;
   bool down = false;  // dockerd unreachable: every call fails "runtime_unavailable" as the Docker client does
   std::vector<runtime::ContainerInfo> running() const;
 
@@ -71,6 +76,8 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   Result<void> update(const std::string& id, const runtime::Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<runtime::ContainerStats> stats(const std::string& id) override;
+  Result<std::string> build(const runtime::BuildRequest& request, const runtime::StreamMessageHandler& on_message,
+                            const std::atomic<bool>* cancel) override;
   std::unique_ptr<runtime::LogSubscription> followLogs(boost::asio::any_io_executor executor, const std::string& id,
                                                        std::int64_t since_ms, runtime::LogLinesHandler on_lines,
                                                        runtime::LogEndHandler on_end) override;

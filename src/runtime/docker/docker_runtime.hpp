@@ -32,6 +32,8 @@ class DockerRuntime final : public ContainerRuntime {
   Result<void> update(const std::string& id, const Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<ContainerStats> stats(const std::string& id) override;
+  Result<std::string> build(const BuildRequest& request, const StreamMessageHandler& on_message,
+                            const std::atomic<bool>* cancel) override;
   // One follow=1 logs request per call (a LogFollower on `executor`).
   std::unique_ptr<LogSubscription> followLogs(boost::asio::any_io_executor executor, const std::string& id,
                                               std::int64_t since_ms, LogLinesHandler on_lines,
@@ -49,6 +51,7 @@ class DockerRuntime final : public ContainerRuntime {
 
  private:
   DockerRuntime(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+  std::string versioned(const std::string& target) const { return version_.empty() ? target : "/v" + version_ + target; }
   std::string socket_path_;
   std::string version_;
 };
