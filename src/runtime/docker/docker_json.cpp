@@ -1,4 +1,6 @@
 #include "runtime/docker/docker_json.hpp"
+
+#include "runtime/docker/json_messages.hpp"
 #include "common/json.hpp"
 
 #include <sstream>
@@ -108,16 +110,10 @@ nlohmann::json updateBody(const Resources& r) {
 }
 
 std::optional<std::string> pullStreamError(const std::string& body) {
-  std::istringstream lines(body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = parseJsonOrDiscarded(line);
-    if (!j.is_object()) continue;
-    if (j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
-    if (j.contains("errorDetail") && j["errorDetail"].is_object())
-      return j["errorDetail"].value("message", std::string("pull failed"));
-  }
-  return std::nullopt;
+  JsonMessageSplitter splitter;
+  PullProgress progress;
+  for (const auto& message : splitter.feed(body + "\n")) progress.apply(message);
+  return progress.error();
 }
 
 Result<ImageInfo> parseImageInspect(const nlohmann::json& body) {
