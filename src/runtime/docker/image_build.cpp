@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <limits>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -105,12 +106,16 @@ Result<std::string> DockerRuntime::build(const BuildRequest& request, const Stre
     return makeError("runtime_unavailable", what + ": " + error.message());
   };
   http::write(socket, req, ec);
-  if (ec) return ended("send the build context to dockerd", ec);
+  // dockerd may refuse the build (a missing Dockerfile) before it has read the
+  // whole context, and close: its answer is still there to read.
+  const auto write_error = ec;
 
   JsonMessageSplitter splitter;
   BuildOutput output;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);  // a build streams for as long as it runs
+  // A build streams for as long as it runs. (Not boost::none: Beast 1.74 compares a
+  // Content-Length against the empty optional and refuses every sized answer.)
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   auto on_chunk = [&](std::uint64_t, beast::string_view body, boost::system::error_code&) -> std::size_t {
     for (const auto& message : splitter.feed(std::string_view(body.data(), body.size()))) {
       output.apply(message);
@@ -121,7 +126,8 @@ Result<std::string> DockerRuntime::build(const BuildRequest& request, const Stre
   parser.on_chunk_body(on_chunk);
   beast::flat_buffer buffer;
   http::read_header(socket, buffer, parser, ec);
-  if (ec) return ended("read dockerd's answer to the build", ec);
+  if (ec) return ended(write_error ? "send the build context to dockerd" : "read dockerd's answer to the build",
+                       write_error ? write_error : ec);
   const int status = static_cast<int>(parser.get().result_int());
   while (!parser.is_done()) {
     http::read_some(socket, buffer, parser, ec);
