@@ -54,6 +54,14 @@ int statusFor(const std::string& code) {
   return it == kStatus.end() ? 500 : it->second;
 }
 
+// The per-address rate limit's bucket: an IPv6 client's whole /64, as the
+// connection caps count it, so rotating addresses inside it buys nothing.
+std::string addressBucket(const std::string& text) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(text, ec);
+  return ec ? text : clientAddressKey(address);
+}
+
 std::vector<std::string> split(const std::string& path) {
   std::vector<std::string> out;
   std::string item;
@@ -126,7 +134,7 @@ ApiResponse Api::handle(const ApiRequest& request) {
   // Per source address first, so a flood of bad credentials costs no store lookups.
   per_address_.setRate(d_.config.rate_limit_address_per_s, d_.config.rate_limit_address_burst);
   per_key_.setRate(d_.config.rate_limit_key_per_s, d_.config.rate_limit_key_burst);
-  if (auto refusal = rateLimited(per_address_, request.remote_address, now, "address")) return *refusal;
+  if (auto refusal = rateLimited(per_address_, addressBucket(request.remote_address), now, "address")) return *refusal;
   if (request.method == "GET" && path == "/metrics") {
     // Fleet internals (every org's routed hosts among them): a platform admin's or
     // staff's credential with the read scope, or the loopback listener (metrics_listen).
