@@ -168,6 +168,22 @@ TEST_F(LimitsTest, AKeyOverItsRateGets429WithRetryAfterWhileAnotherKeyIsServed) 
   }));
 }
 
+TEST_F(LimitsTest, OneAddressOverItsRateGets429BeforeAnyCredentialIsLookedUp) {
+  const int metricsPort = freePort();
+  cluster.startServer({"--rate-limit-address-per-s", "1", "--rate-limit-address-burst", "20", "--metrics-listen",
+                       "127.0.0.1:" + std::to_string(metricsPort)});
+  Reply last;
+  for (int i = 0; i < 80 && last.status != 429; ++i) last = call("bk_wrong_key", "GET", "/api/v1/apps");
+  ASSERT_EQ(last.status, 429) << last.text;  // not 401: the flood costs no key lookups
+  EXPECT_EQ(last.body["error"]["code"], "rate_limited");
+  EXPECT_NE(errorMessage(last).find("from this address"), std::string::npos) << last.text;
+  EXPECT_FALSE(last.headers["retry-after"].empty());
+  auto local = runProcess({"curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics"},
+                          10000);
+  ASSERT_TRUE(local.ok());
+  EXPECT_NE(local->output.find("berth_http_rate_limited_total{by=\"address\"} "), std::string::npos) << local->output;
+}
+
 TEST_F(LimitsTest, MetricsAnswerOnlyAPlatformReadKeyOrTheLoopbackListener) {
   const int metricsPort = freePort();
   cluster.startServer({"--metrics-listen", "127.0.0.1:" + std::to_string(metricsPort)});
