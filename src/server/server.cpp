@@ -316,6 +316,7 @@ void Server::run() {
   i.scheduleRetention();
   log::info("server listening", {{"url", apiUrl()},
                                  {"listen", i.config.listen},
+                                 {"metrics_port", metricsPort()},
                                  {"certificate_names", i.advertised.certificate_names},
                                  {"ca_pin", caPin()}});
   auto networkWork = asio::make_work_guard(i.io);
