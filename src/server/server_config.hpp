@@ -56,8 +56,8 @@ struct ServerConfig {
   int rate_limit_key_burst = 100;
   int rate_limit_address_per_s = 200;
   int rate_limit_address_burst = 400;
-  int agent_frames_per_s = 200;
-  int agent_frames_burst = 400;
+  int agent_frames_per_s = 1000;
+  int agent_frames_burst = 4000;
   // A plain-HTTP listener that answers only GET /metrics without a key, for a
   // local scraper. Loopback by default; "" turns it off (then /metrics on the
   // main listener answers a platform key with the read scope). Restart-only.
