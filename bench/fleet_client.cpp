@@ -299,7 +299,9 @@ void Fleet::closeAll() {
 
 double scrapeMetric(const FleetTarget& target, const std::string& ca_pem, const std::string& series) {
   auto tls = net::makeClientContext({ca_pem, "", ""});
-  auto r = net::httpsRequest({target.host, target.port, "/"}, **tls, {"GET", "/metrics", "", {}},
+  // /metrics answers a platform key with the read scope (the hub's admin key).
+  auto r = net::httpsRequest({target.host, target.port, "/"}, **tls,
+                             {"GET", "/metrics", "", {{"Authorization", "Bearer " + target.api_key}}},
                              std::chrono::seconds(30), false);
   if (!r) return -1;
   std::istringstream in(r->body);

@@ -75,7 +75,7 @@ class Fleet {
   std::shared_ptr<Impl> impl_;
 };
 
-// "GET /metrics" from the hub; the value of the series named exactly `series`.
+// "GET /metrics" from the hub with target.api_key; the value of the series named exactly `series`.
 double scrapeMetric(const FleetTarget& target, const std::string& ca_pem, const std::string& series);
 
 }  // namespace berth::bench

@@ -227,7 +227,13 @@ BerthServer startBerth(std::size_t sessions, const std::string& dir) {
   b.data = dir + "/berth";
   b.argv = {berthBinary(),       "server",      "--data-dir", b.data,        "--listen",
             "127.0.0.1:" + b.port, "--log-level", "warn",       "--max-queue", "100000",
-            "--telemetry-history", "10"};
+            "--telemetry-history", "10",
+            // The load generators share one key and one address, and a simulated agent may
+            // burst: the benchmark raises the rate limits (settings) out of its way.
+            "--rate-limit-key-per-s", "1000000", "--rate-limit-key-burst", "1000000",
+            "--rate-limit-address-per-s", "1000000", "--rate-limit-address-burst", "1000000",
+            "--agent-frames-per-s", "1000000", "--agent-frames-burst", "1000000",
+            "--metrics-listen", "127.0.0.1:0"};
   if (const char* wrapper = std::getenv("FLEET_SERVER_WRAPPER")) b.argv.insert(b.argv.begin(), wrapper);  // e.g. heaptrack
   ::setenv("XDG_CONFIG_HOME", dir.c_str(), 1);  // the server's CLI context goes here, not into the user's
   b.process = spawn(b.argv, dir + "/berth-server.log");

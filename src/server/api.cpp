@@ -44,6 +44,7 @@ int statusFor(const std::string& code) {
   static const std::map<std::string, int> kStatus = {
       {"invalid_argument", 400}, {"bad_csr", 400},       {"unauthorized", 401}, {"token_unknown", 401},
       {"token_used", 401},       {"token_expired", 401}, {"forbidden", 403},    {"revoked", 403},
+      {"quota_exceeded", 403},   {"policy_refused", 403},
       {"token_invalid", 401},    {"rate_limited", 429},  {"payload_too_large", 413},
       {"headers_too_large", 431},
       {"not_found", 404},        {"conflict", 409},      {"domain_in_use", 409},      {"queue_full", 429},    {"over_capacity", 409},
@@ -51,6 +52,14 @@ int statusFor(const std::string& code) {
       {"no_node", 409},          {"method_not_allowed", 405}};
   auto it = kStatus.find(code);
   return it == kStatus.end() ? 500 : it->second;
+}
+
+// The per-address rate limit's bucket: an IPv6 client's whole /64, as the
+// connection caps count it, so rotating addresses inside it buys nothing.
+std::string addressBucket(const std::string& text) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(text, ec);
+  return ec ? text : clientAddressKey(address);
 }
 
 std::vector<std::string> split(const std::string& path) {
@@ -121,9 +130,25 @@ ApiResponse Api::handle(const ApiRequest& request) {
   const auto q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
   if (request.method == "GET" && path == "/healthz") return json(200, {{"status", "ok"}});
+  const auto now = d_.clock();
+  // Per source address first, so a flood of bad credentials costs no store lookups.
+  per_address_.setRate(d_.config.rate_limit_address_per_s, d_.config.rate_limit_address_burst);
+  per_key_.setRate(d_.config.rate_limit_key_per_s, d_.config.rate_limit_key_burst);
+  if (auto refusal = rateLimited(per_address_, addressBucket(request.remote_address), now, "address")) return *refusal;
   if (request.method == "GET" && path == "/metrics") {
-    d_.commands.publishGauges();
-    return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}, {}, nullptr};
+    // Fleet internals (every org's routed hosts among them): a platform admin's or
+    // staff's credential with the read scope, or the loopback listener (metrics_listen).
+    auto principal = d_.auth.authenticate(request.bearer, request.org);
+    if (!principal) return errorResponse(principal.error());
+    if (auto refusal = rateLimited(per_key_, principal->key_id.empty() ? "session:" + principal->session_id
+                                                                        : "key:" + principal->key_id,
+                                   now, "key"))
+      return *refusal;
+    if (principal->platform_role == auth::PlatformRole::None ||
+        !auth::covers(auth::effectiveScope(*principal), auth::KeyScope::Read))
+      return errorResponse(makeError("forbidden", "GET /metrics needs a platform admin's or staff's key with scope "
+                                                  "read (or the metrics_listen listener)"));
+    return metrics();
   }
   auto segments = split(path);
   if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
@@ -160,6 +185,10 @@ ApiResponse Api::handle(const ApiRequest& request) {
     auto principal = d_.auth.authenticate(request.bearer, request.org);
     if (!principal) return errorResponse(principal.error());
     call.principal = std::move(*principal);
+    if (auto refusal = rateLimited(per_key_, call.principal.key_id.empty() ? "session:" + call.principal.session_id
+                                                                           : "key:" + call.principal.key_id,
+                                   now, "key"))
+      return *refusal;
     call.actor = call.principal.actor();
     call.org = call.principal.org;
     const auto held = auth::effectiveScope(call.principal);
@@ -222,6 +251,26 @@ ApiResponse Api::handle(const ApiRequest& request) {
   return response;
 }
 
+ApiResponse Api::metrics() {
+  d_.commands.publishGauges();
+  return ApiResponse{200, d_.metrics.render(), "text/plain; version=0.0.4", {}, {}, nullptr};
+}
+
+std::optional<ApiResponse> Api::rateLimited(RateLimiter& limiter, const std::string& key, std::int64_t now,
+                                            const char* by) {
+  if (limiter.allowed(key, now)) {
+    limiter.charge(key, now);
+    return std::nullopt;
+  }
+  ++d_.metrics.http_rate_limited_total[by];
+  auto refusal = errorResponse(makeError(
+      "rate_limited", std::string("too many requests ") +
+                          (std::string(by) == "key" ? "with this API key or session" : "from this address") +
+                          "; retry after the Retry-After seconds"));
+  refusal.headers["Retry-After"] = std::to_string(limiter.retryAfterSeconds(key, now));
+  return refusal;
+}
+
 void Api::addRoutes() {
   using P = const RouteParams&;
   auto& r = routes_;
@@ -242,6 +291,7 @@ void Api::addRoutes() {
   r.add("POST", "/commands/{id}/cancel", Scope::Admin,
         [this](Call& c, P p) { return cancelCommand(c, p.at("id")); });
   addAccessRoutes();
+  addLimitRoutes();
 
   auto answer = [](const Result<nlohmann::json>& result, int status = 200) {
     return result ? json(status, *result) : errorResponse(result.error());

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -70,6 +71,8 @@ class Api {
  public:
   explicit Api(ApiDependencies deps) : d_(deps) { addRoutes(); }
   ApiResponse handle(const ApiRequest& request);
+  // The Prometheus text, for the loopback metrics listener (no credential).
+  ApiResponse metrics();
 
  private:
   struct Call;
@@ -93,8 +96,13 @@ class Api {
   };
 
   void addRoutes();
+  // nullopt when `key` has a token (one is taken), else the 429 with Retry-After, counted by `by`.
+  std::optional<ApiResponse> rateLimited(RateLimiter& limiter, const std::string& key, std::int64_t now,
+                                         const char* by);
   // Users, orgs, keys, invitations, login (server/api_access.cpp).
   void addAccessRoutes();
+  // Org quotas and container policy (server/api_limits.cpp).
+  void addLimitRoutes();
   // Whether the caller may see / manage `node`: platform nodes are seen by all
   // and managed by platform admins; an org's nodes by that org only.
   static bool nodeVisible(const Call& call, const store::Node& node);
@@ -130,6 +138,9 @@ class Api {
   RateLimiter wrong_tokens_{5.0, 10.0};
   // Failed logins (and invitation acceptances) per source address: bursts of 5, then one every 5 s.
   RateLimiter failed_logins_{0.2, 5.0};
+  // Every REST request per API key or session, and per source address (settings rate_limit_*).
+  RateLimiter per_key_{50.0, 100.0};
+  RateLimiter per_address_{200.0, 400.0};
 };
 
 nlohmann::json commandJson(const store::Command& command);

@@ -135,6 +135,7 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
     return invalidField("domain", "names <app>." + config_.base_domain +
                                       " are reserved for apps' generated domains (base_domain)");
   }
+  if (auto r = admission_.admitDomain(app->org); !r) return r.error();
   if (auto r = store_.insertAppDomain(row); !r) {
     // The holder is named only to its own org.
     if (r.error().code != "domain_in_use") return r.error();

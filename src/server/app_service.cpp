@@ -80,6 +80,7 @@ Result<store::App> AppService::create(const std::string& org, const nlohmann::js
     if (!b["keep"].is_number_integer() || b["keep"] < 1 || b["keep"] > 100) return invalidField("keep", "must be 1-100");
     app.keep = b["keep"];
   }
+  if (auto r = admission_.admitApp(app.org); !r) return r.error();
   app.created_at = app.updated_at = clock_();
   if (auto r = store_.upsertApp(app); !r) return r.error();
   event(app.name, 0, "created", app.node_id.empty() ? "" : "on node " + app.node_id);
@@ -159,9 +160,9 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
                                             const std::string& pinned, const std::string& source) {
   auto spec = apps::parseDeploymentSpec(specBody);
   if (!spec) return spec.error();
-  // Checked here, not only at deploy: a rollback or scale re-runs an older spec under today's settings.
-  if (auto r = apps::checkCapabilities("capabilities", spec->capabilities, config_.allowed_capabilities); !r)
-    return r.error();
+  // Checked here, not only at deploy: a rollback or scale re-runs an older spec
+  // under today's settings, the org's container policy and its quotas.
+  if (auto r = admission_.admitDeployment(app, *spec); !r) return r.error();
   // A routed app with a version running updates without downtime: both versions must fit.
   std::optional<apps::Claim> overlapping;
   bool downtime = false;
@@ -212,6 +213,7 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   if (!certificates->empty()) args["sealed_certificates"] = *certificates;
   auto id = submit(app, "app.deploy", args);
   if (!id) return id.error();
+  if (auto r = admission_.recordDeployment(app.org); !r) return r.error();
   d.command_id = *id;
   app.desired = AppDesired::Running;
   app.updated_at = d.created_at;
@@ -337,6 +339,7 @@ Result<AppCall> AppService::setLimits(const std::string& name, const nlohmann::j
   if (!parsed) return parsed.error();
   if (parsed->limits.disk_bytes != apps::parseDeploymentSpec((*current)->spec)->limits.disk_bytes)
     return invalidField("limits.disk", "cannot change on a running container; deploy again");
+  if (auto r = admission_.admitDeployment(*app, *parsed, false); !r) return r.error();
   if (auto r = placeApp(*app, *parsed, std::nullopt); !r) return r.error();  // its node, with the new claim
   auto id = submit(*app, "app.limits", {{"app", name}, {"limits", merged}});
   if (!id) return id.error();

@@ -24,6 +24,7 @@
 #include "common/result.hpp"
 #include "protocol/agent_frames.hpp"
 #include "protocol/envelope.hpp"
+#include "server/admission.hpp"
 #include "server/command_service.hpp"
 #include "server/metrics.hpp"
 #include "server/server_config.hpp"
@@ -107,6 +108,9 @@ class AppService {
   };
   std::shared_ptr<LogStream> openLogStream(const std::string& name, std::int64_t after_seq);
 
+  // Quotas and container policy (server/admission.hpp), checked on every path above.
+  Admission& admission() { return admission_; }
+
  private:
   Result<store::App> findApp(const std::string& name);
   // The port of the app's current deployment (else its newest); 0 when none.
@@ -140,6 +144,7 @@ class AppService {
   Clock clock_;
   const ServerConfig& config_;
   std::string secrets_key_;
+  Admission admission_{store_, config_, clock_};
   boost::asio::any_io_executor executor_;
   std::multimap<std::string, std::weak_ptr<LogStream>> streams_;  // app -> open SSE streams
 };

@@ -43,6 +43,8 @@ Gateway::Gateway(asio::any_io_executor network, asio::any_io_executor service, s
       identity_(identity),
       ticker_(service) {
   policy_.store(makePolicy());
+  frames_per_s_ = config_.agent_frames_per_s;
+  frames_burst_ = config_.agent_frames_burst;
 }
 
 std::shared_ptr<const protocol::ValidationPolicy> Gateway::makePolicy() const {
@@ -153,8 +155,18 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
     });
   };
   armHelloDeadline();
+  // Frames per session (agent_frames_per_s): a flooding agent is cut off, not
+  // answered frame by frame; its commands stay durable and go out again when it
+  // reconnects. Network thread only.
+  TokenBucket frameBudget(frames_per_s_.load(), frames_burst_.load());
   try {
     while (auto text = co_await channel->read()) {
+      if (!frameBudget.take(clock_())) {
+        ++metrics_.agent_frames_rate_limited_total;
+        log::warn("agent over agent_frames_per_s; closing its session", {{"node_id", node_id}});
+        channel->abort();
+        break;
+      }
       auto envelope = session->validator.accept(*text, clock_());
       if (!envelope) {
         onService(session, [this, error = envelope.error(), what = session->validator.lastRefused()](Session& s) {
@@ -413,6 +425,8 @@ void Gateway::disconnect(const std::string& node_id, const std::string& reason) 
 
 void Gateway::broadcastConfig() {
   policy_.store(makePolicy());
+  frames_per_s_ = config_.agent_frames_per_s;
+  frames_burst_ = config_.agent_frames_burst;
   for (auto& [node_id, session] : sessions_) {
     Envelope e = frame(FrameType::Event, node_id);
     e.data = {{"kind", "config"},

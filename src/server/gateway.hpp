@@ -137,6 +137,9 @@ class Gateway {
   const ServerIdentity& identity_;
   // The frame rules new sessions take, replaced whole on reload (read by the network thread).
   std::atomic<std::shared_ptr<const protocol::ValidationPolicy>> policy_;
+  // agent_frames_per_s / agent_frames_burst for new sessions (read by the network thread).
+  std::atomic<int> frames_per_s_{0};
+  std::atomic<int> frames_burst_{0};
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
   // TELEMETRY waits here and is written in one transaction per tick.
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;

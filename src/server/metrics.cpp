@@ -95,6 +95,12 @@ std::string Metrics::render() const {
   single(out, "berth_enrollments_rate_limited_total", "counter",
          "Enrolments answered 429 after too many wrong join tokens from one address.",
          enrollments_rate_limited_total);
+  labelled(out, "berth_http_rate_limited_total",
+           "REST requests answered 429 by the rate limit per API key or session (key) or per source address.", "by",
+           http_rate_limited_total);
+  single(out, "berth_agent_frames_rate_limited_total", "counter",
+         "Agent frames over agent_frames_per_s in one session (the session is closed).",
+         agent_frames_rate_limited_total.load());
   labelled(out, "berth_deployments_finished_total", "App deployments that ended healthy or failed.", "state",
            deployments_finished_total);
   single(out, "berth_app_log_lines_total", "counter", "App log lines stored.", app_log_lines_total);

@@ -39,6 +39,9 @@ struct Metrics {
   std::atomic<std::uint64_t> connections_refused_total{0};  // over max_connections_per_address (network thread)
   std::atomic<std::uint64_t> accept_out_of_files_total{0};  // accept() hit the descriptor limit (network thread)
   std::uint64_t enrollments_rate_limited_total = 0;
+  // REST requests answered 429 by the rate limits, by what was limited ("key", "address").
+  std::map<std::string, std::uint64_t> http_rate_limited_total;
+  std::atomic<std::uint64_t> agent_frames_rate_limited_total{0};  // sessions cut off over agent_frames_per_s (network thread)
   std::map<std::string, std::uint64_t> deployments_finished_total;  // by final state (healthy, failed)
   std::uint64_t app_log_lines_total = 0;
   std::uint64_t app_events_total = 0;

@@ -1,4 +1,4 @@
-// Token buckets per key (a client address): `burst` tokens, refilled at
+// Token buckets per key (a client address, an API key, an agent session): `burst` tokens, refilled at
 // `per_second`. Time comes in as an argument so tests control it. Not
 // thread-safe: the server's I/O thread owns it.
 #pragma once
@@ -12,6 +12,12 @@ namespace berth::server {
 class RateLimiter {
  public:
   RateLimiter(double per_second, double burst) : per_second_(per_second), burst_(burst) {}
+
+  // New settings (a reload); buckets keep their tokens, capped at the new burst.
+  void setRate(double per_second, double burst) {
+    per_second_ = per_second;
+    burst_ = burst;
+  }
 
   // Whether `key` has a token left at `now_ms` (nothing is taken).
   bool allowed(const std::string& key, std::int64_t now_ms);

@@ -29,6 +29,7 @@
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/metrics.hpp"
+#include "server/metrics_listener.hpp"
 #include "store/store.hpp"
 
 namespace berth::server {
@@ -65,6 +66,7 @@ struct Server::Impl {
   std::unique_ptr<Api> api;
   std::unique_ptr<asio::steady_timer> retention_timer;
   std::unique_ptr<HttpListener> listener;
+  std::unique_ptr<MetricsListener> metrics_listener;  // null when metrics_listen is ""
   std::optional<asio::signal_set> signals;
   std::optional<std::string> new_admin_key;
   Clock clock = systemNowMs;
@@ -150,7 +152,10 @@ struct Server::Impl {
 
   // On the service thread.
   void shutdown() {
-    asio::post(io, [this] { listener->stop(); });
+    asio::post(io, [this] {
+      listener->stop();
+      if (metrics_listener) metrics_listener->stop();
+    });
     gateway->stop();
     if (retention_timer) retention_timer->cancel();
     group_commit->flushNow();
@@ -282,6 +287,16 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
       std::make_unique<HttpListener>(impl->io.get_executor(), impl->service.get_executor(), *impl->tls, *impl->api,
                                      *impl->gateway, *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
+  if (!impl->config.metrics_listen.empty()) {
+    impl->metrics_listener = std::make_unique<MetricsListener>(impl->io.get_executor(), impl->service.get_executor(),
+                                                               [api = impl->api.get()] { return api->metrics().body; });
+    // A port another process holds (a second berth on the host) costs the local
+    // scrape, not the control plane: logged, and the server starts without it.
+    if (auto r = impl->metrics_listener->listen(impl->config.metrics_listen); !r) {
+      log::error("metrics listener not started", {{"error", r.error().message}});
+      impl->metrics_listener.reset();
+    }
+  }
 
   auto server = std::unique_ptr<Server>(new Server(std::move(impl)));
   if (auto r = writeCliContext(*server, server->impl_->options.user_context_path); !r) return r.error();
@@ -295,11 +310,13 @@ void Server::run() {
     i.watchSignals();
   }
   i.listener->start();
+  if (i.metrics_listener) i.metrics_listener->start();
   i.gateway->start();
   i.retention_timer = std::make_unique<asio::steady_timer>(i.service);
   i.scheduleRetention();
   log::info("server listening", {{"url", apiUrl()},
                                  {"listen", i.config.listen},
+                                 {"metrics_port", metricsPort()},
                                  {"certificate_names", i.advertised.certificate_names},
                                  {"ca_pin", caPin()}});
   auto networkWork = asio::make_work_guard(i.io);
@@ -327,6 +344,7 @@ void Server::stop() {
 Result<void> Server::reload() { return impl_->reloadConfig(); }
 
 std::string Server::apiUrl() const { return advertisedUrl(impl_->advertised, impl_->listener->port()); }
+std::uint16_t Server::metricsPort() const { return impl_->metrics_listener ? impl_->metrics_listener->port() : 0; }
 std::string Server::caPin() const { return impl_->identity->ca_pin; }
 std::string Server::caCertPath() const { return impl_->config.data_dir + "/pki/ca.crt"; }
 const ServerConfig& Server::config() const { return impl_->config; }

@@ -44,6 +44,8 @@ class Server {
   Result<void> reload();
 
   std::string apiUrl() const;
+  // The metrics listener's port (metrics_listen), 0 when it is off or could not bind.
+  std::uint16_t metricsPort() const;
   std::string caPin() const;
   std::string caCertPath() const;
   const ServerConfig& config() const;

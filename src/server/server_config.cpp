@@ -35,6 +35,12 @@ constexpr IntField kIntFields[] = {
     {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
     {"max_connections_per_address", &ServerConfig::max_connections_per_address, 1, 1000000},
     {"max_handshakes_in_flight", &ServerConfig::max_handshakes_in_flight, 1, 100000},
+    {"rate_limit_key_per_s", &ServerConfig::rate_limit_key_per_s, 1, 1000000},
+    {"rate_limit_key_burst", &ServerConfig::rate_limit_key_burst, 1, 1000000},
+    {"rate_limit_address_per_s", &ServerConfig::rate_limit_address_per_s, 1, 1000000},
+    {"rate_limit_address_burst", &ServerConfig::rate_limit_address_burst, 1, 1000000},
+    {"agent_frames_per_s", &ServerConfig::agent_frames_per_s, 1, 1000000},
+    {"agent_frames_burst", &ServerConfig::agent_frames_burst, 1, 1000000},
 };
 
 struct BoolField {
@@ -57,7 +63,7 @@ const std::vector<std::string>& serverConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {
         "data_dir",           "listen",       "server_names", "log_level", "allowed_capabilities",
-        "sqlite_synchronous", "advertise_url", "base_domain"};
+        "sqlite_synchronous", "advertise_url", "base_domain", "metrics_listen"};
     for (const auto& f : kIntFields) k.emplace_back(f.name);
     for (const auto& f : kBoolFields) k.emplace_back(f.name);
     return k;
@@ -92,6 +98,12 @@ Result<ServerConfig> serverConfigFromJson(const nlohmann::json& merged) {
     if (!merged["advertise_url"].is_string()) return fieldError("advertise_url", "must be a string");
     config.advertise_url = merged["advertise_url"];
     if (auto plan = planAdvertising(config.listen, config.advertise_url, {}, {}); !plan) return plan.error();
+  }
+  if (merged.contains("metrics_listen")) {
+    if (!merged["metrics_listen"].is_string()) return fieldError("metrics_listen", "must be host:port or \"\"");
+    config.metrics_listen = merged["metrics_listen"];
+    if (!config.metrics_listen.empty() && config.metrics_listen.rfind(':') == std::string::npos)
+      return fieldError("metrics_listen", "must be host:port (e.g. 127.0.0.1:9464) or \"\" (off)");
   }
   if (merged.contains("base_domain")) {
     if (!merged["base_domain"].is_string()) return fieldError("base_domain", "must be a string");
@@ -195,7 +207,8 @@ nlohmann::json toJson(const ServerConfig& config) {
                       {"log_level", config.log_level},
                       {"sqlite_synchronous", config.sqlite_synchronous},
                       {"allowed_capabilities", config.allowed_capabilities},
-                      {"base_domain", config.base_domain}};
+                      {"base_domain", config.base_domain},
+                      {"metrics_listen", config.metrics_listen}};
   for (const auto& f : kIntFields) j[f.name] = config.*(f.member);
   for (const auto& f : kBoolFields) j[f.name] = config.*(f.member);
   return j;
@@ -205,7 +218,7 @@ const std::vector<std::string>& restartOnlyKeys() {
   static const std::vector<std::string> keys = {
       "data_dir",        "listen",          "sqlite_synchronous",          "server_names",
       "advertise_url",   "max_frame_bytes", "max_connections_per_address", "max_handshakes_in_flight",
-      "limit_loopback_connections"};
+      "limit_loopback_connections", "metrics_listen"};
   return keys;
 }
 
@@ -224,6 +237,7 @@ Reload applyReload(const ServerConfig& running, const ServerConfig& fresh) {
   r.config.max_connections_per_address = running.max_connections_per_address;
   r.config.max_handshakes_in_flight = running.max_handshakes_in_flight;
   r.config.limit_loopback_connections = running.limit_loopback_connections;
+  r.config.metrics_listen = running.metrics_listen;
   return r;
 }
 

@@ -49,6 +49,19 @@ struct ServerConfig {
   // queues instead of thousands of handshakes timing out together.
   int max_handshakes_in_flight = 256;
   bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
+  // Token buckets (server/rate_limiter.hpp): REST requests per API key or
+  // session, per source address, and frames per agent session; requests/s and
+  // burst. Over them: 429 with Retry-After (frames: the session is closed).
+  int rate_limit_key_per_s = 50;
+  int rate_limit_key_burst = 100;
+  int rate_limit_address_per_s = 200;
+  int rate_limit_address_burst = 400;
+  int agent_frames_per_s = 1000;
+  int agent_frames_burst = 4000;
+  // A plain-HTTP listener that answers only GET /metrics without a key, for a
+  // local scraper. Loopback by default; "" turns it off (then /metrics on the
+  // main listener answers a platform key with the read scope). Restart-only.
+  std::string metrics_listen = "127.0.0.1:9464";
   // Capabilities beyond Docker's default set that apps may keep (empty: none).
   std::vector<std::string> allowed_capabilities;
   // Every app with a port also answers at <app>.<base_domain> (wildcard DNS

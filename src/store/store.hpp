@@ -180,6 +180,13 @@ struct LogRecord {
   std::string text;
 };
 
+struct OrgLimits {
+  std::string org;
+  nlohmann::json quotas = nlohmann::json::object();  // auth::quotasJson
+  nlohmann::json policy = nlohmann::json::object();  // auth::containerPolicyJson
+  std::int64_t updated_at = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -286,6 +293,14 @@ class Store {
 
   virtual Result<void> appendAudit(const AuditRecord& record) = 0;
   virtual Result<std::vector<AuditRecord>> listAudit(std::size_t limit) = 0;
+
+  // Quotas and container policy per org (auth/quotas.hpp, auth/container_policy.hpp).
+  virtual Result<std::optional<OrgLimits>> getOrgLimits(const std::string& org) = 0;
+  virtual Result<void> putOrgLimits(const OrgLimits& limits) = 0;
+  // Notes a deployment started by `org` at `at` and forgets the org's older
+  // than `forget_before`; deleting an app does not take its deployments back.
+  virtual Result<void> recordOrgDeployment(const std::string& org, std::int64_t at, std::int64_t forget_before) = 0;
+  virtual Result<std::int64_t> countOrgDeploymentsSince(const std::string& org, std::int64_t since) = 0;
 };
 
 // Opens the SQLite store at `path` (created with its schema if missing).

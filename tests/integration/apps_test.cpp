@@ -421,7 +421,9 @@ TEST_F(AppsTest, LogsFollowLiveAndBandwidthLimitsReachTc) {
   }, std::chrono::seconds(20))) << cluster.agent("a").log();
 
   // The server counts what it stored.
-  const std::string metrics = runProcess({"curl", "-s", "--cacert", cluster.caFile(), cluster.url() + "/metrics"}, 5000)->output;
+  const std::string metrics = runProcess({"curl", "-s", "--cacert", cluster.caFile(), "-H",
+                                          "Authorization: Bearer " + cluster.apiKey(), cluster.url() + "/metrics"},
+                                         5000)->output;
   EXPECT_NE(metrics.find("berth_deployments_finished_total{state=\"healthy\"} 1"), std::string::npos) << metrics;
   const auto lines = metrics.find("\nberth_app_log_lines_total ");
   ASSERT_NE(lines, std::string::npos) << metrics;
@@ -580,10 +582,18 @@ TEST_F(AppsTest, PublishedPortsBindLoopbackUnlessPublicAndCapabilitiesNeedTheSer
   EXPECT_NE(refusedOut.find("allowed_capabilities"), std::string::npos) << refusedOut;
   EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), before);
   EXPECT_EQ(cli(deployArgs("web", "1", {"--cap", "NET_BIND_SERVICE"})).first, 0);  // in the default set
-  // ...until the server's allowed_capabilities lists them.
+  // ...and SYS_PTRACE, which gives the host away, still needs the org's allowance
+  // once the server's allowed_capabilities lists it...
   cluster.killServer(SIGTERM);
   cluster.startServer({"--telemetry-interval-s", "1", "--allowed-capabilities", "SYS_PTRACE"});
   ASSERT_TRUE(eventually([&] { return cluster.node(nodeId).value("status", "") == "online"; }));
+  auto [withoutAllowance, withoutOut] = cli(deployArgs("web", "1", {"--cap", "SYS_PTRACE"}));
+  EXPECT_NE(withoutAllowance, 0) << withoutOut;
+  EXPECT_NE(withoutOut.find("gives the host away"), std::string::npos) << withoutOut;
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), before + 1);
+  // ...which a platform admin gives; then the container runs with it.
+  auto [policy, policyOut] = cli({"org", "policy", "set", "default", "--allow-cap", "SYS_PTRACE"});
+  ASSERT_EQ(policy, 0) << policyOut;
   auto [allowed, allowedOut] = cli(deployArgs("web", "1", {"--cap", "SYS_PTRACE"}));
   EXPECT_EQ(allowed, 0) << allowedOut;
 }

@@ -133,7 +133,8 @@ bool closedAtOnce(asio::io_context& io, asio::ip::tcp::socket& socket, const std
 
 std::uint64_t refusedConnections(Cluster& c) {
   auto tls = plainTls(c);
-  auto r = net::httpsRequest(*net::parseUrl(c.url()), *tls, {"GET", "/metrics", "", {}});
+  auto r = net::httpsRequest(*net::parseUrl(c.url()), *tls,
+                             {"GET", "/metrics", "", {{"Authorization", "Bearer " + c.apiKey()}}});
   if (!r) return 0;
   const std::string name = "\nberth_connections_refused_total ";
   auto at = r->body.find(name);

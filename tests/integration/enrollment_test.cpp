@@ -103,7 +103,8 @@ TEST(Enrollment, WrongTokensAreRateLimitedPerAddress) {
   EXPECT_FALSE(last.headers["retry-after"].empty());
   EXPECT_TRUE(eventually([&] {
     auto tls = net::makeClientContext({*pki::readFile(c.caFile()), "", ""});
-    auto m = net::httpsRequest(*net::parseUrl(c.url()), **tls, {"GET", "/metrics", "", {}});
+    auto m = net::httpsRequest(*net::parseUrl(c.url()), **tls,
+                               {"GET", "/metrics", "", {{"Authorization", "Bearer " + c.apiKey()}}});
     return m && m->body.find("berth_enrollments_rate_limited_total 0") == std::string::npos;
   }));
 }

@@ -315,3 +315,53 @@ TEST(ForgedSignature, AgentRefusesCommandsNotSignedByItsServer) {
 
 }  // namespace
 }  // namespace berth::itest
+
+namespace berth::itest {
+namespace {
+
+// agent_frames_per_s: a session that floods is closed and counted; its node can come back.
+TEST(AgentFrameRate, ASessionOverItsFrameRateIsClosedAndCounted) {
+  Cluster c;
+  c.startServer({"--agent-frames-per-s", "1", "--agent-frames-burst", "5"});
+  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "flood"});
+  ASSERT_TRUE(enrolled.ok()) << enrolled.error().message;
+  RawAgentConnection conn;
+  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
+  conn.send(helloFrame(enrolled->node_id, {{"hostname", "flood"}, {"version", "test"}}));
+  bool welcomed = false;
+  for (int i = 0; i < 5 && !welcomed; ++i) {
+    auto text = conn.read();
+    welcomed = text && nlohmann::json::parse(*text)["type"] == "WELCOME";
+  }
+  ASSERT_TRUE(welcomed);
+  for (int i = 0; i < 30; ++i) {
+    Envelope e;
+    e.type = FrameType::Heartbeat;
+    e.agent_id = enrolled->node_id;
+    e.issued_at = systemNowMs();
+    e.expires_at = e.issued_at + 30'000;
+    e.nonce = randomHex(16);
+    conn.send(protocol::serialize(e));
+  }
+  // The server closes the connection: reads end (whatever was queued before comes first).
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) closed = !conn.read(std::chrono::seconds(2)).has_value();
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(eventually([&] {
+    const auto m = c.api("GET", "/metrics").body.get<std::string>();
+    return m.find("berth_agent_frames_rate_limited_total 1") != std::string::npos;
+  }));
+  // A new session of the same node is welcomed again.
+  RawAgentConnection again;
+  ASSERT_TRUE(again.connect(c.url(), *enrolled).ok());
+  again.send(helloFrame(enrolled->node_id, {{"hostname", "flood"}, {"version", "test"}}));
+  bool back = false;
+  for (int i = 0; i < 5 && !back; ++i) {
+    auto text = again.read();
+    back = text && nlohmann::json::parse(*text)["type"] == "WELCOME";
+  }
+  EXPECT_TRUE(back);
+}
+
+}  // namespace
+}  // namespace berth::itest

@@ -138,6 +138,8 @@ void Cluster::startServer(const std::vector<std::string>& flags) {
   auto given = [&](const std::string& flag) { return std::find(flags.begin(), flags.end(), flag) != flags.end(); };
   if (!given("--listen")) argv.insert(argv.end(), {"--listen", "127.0.0.1:" + std::to_string(port_)});
   if (!given("--server-names")) argv.insert(argv.end(), {"--server-names", "localhost,127.0.0.1"});
+  // Parallel tests' servers would all want the default 127.0.0.1:9464: any free loopback port.
+  if (!given("--metrics-listen")) argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string cliFile = serverDir() + "/cli.json";
   const auto before =

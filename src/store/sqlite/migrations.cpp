@@ -132,6 +132,11 @@ const std::vector<Migration>& migrations() {
        "ALTER TABLE app_domains ADD COLUMN certificate_sealed TEXT NOT NULL DEFAULT '';"},
       {7, "users, organisations, memberships, scoped API keys, sessions, invitations; apps and nodes belong to an org",
        kTeamsSchema},
+      {8, "org quotas and container policy; deployments started per org (for deployments per hour)",
+       "CREATE TABLE org_limits (org TEXT PRIMARY KEY, quotas TEXT NOT NULL, policy TEXT NOT NULL, "
+       "updated_at INTEGER NOT NULL);"
+       "CREATE TABLE org_deployments (org TEXT NOT NULL, at INTEGER NOT NULL);"
+       "CREATE INDEX org_deployments_org ON org_deployments (org, at);"},
   };
   return all;
 }

@@ -111,6 +111,38 @@ class SqliteStore final : public Store, public StatementSource {
 
   IdentityStore& identity() override { return *identity_; }
 
+  Result<std::optional<OrgLimits>> getOrgLimits(const std::string& org) override {
+    Statement s = query("SELECT org, quotas, policy, updated_at FROM org_limits WHERE org = ?");
+    s.bind(org);
+    if (s.step() == SQLITE_ROW) return std::optional<OrgLimits>(OrgLimits{s.text(0), s.json(1), s.json(2), s.integer(3)});
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "get org limits");
+    return std::optional<OrgLimits>();
+  }
+
+  Result<void> putOrgLimits(const OrgLimits& l) override {
+    Statement s = query(
+        "INSERT INTO org_limits (org, quotas, policy, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(org) DO UPDATE SET "
+        "quotas = excluded.quotas, policy = excluded.policy, updated_at = excluded.updated_at");
+    s.bind(l.org).bind(l.quotas).bind(l.policy).bind(l.updated_at);
+    return done(s, "put org limits");
+  }
+
+  Result<void> recordOrgDeployment(const std::string& org, std::int64_t at, std::int64_t forget_before) override {
+    Statement forget = query("DELETE FROM org_deployments WHERE org = ? AND at < ?");
+    forget.bind(org).bind(forget_before);
+    if (auto r = done(forget, "forget org deployments"); !r) return r;
+    Statement s = query("INSERT INTO org_deployments (org, at) VALUES (?, ?)");
+    s.bind(org).bind(at);
+    return done(s, "record org deployment");
+  }
+
+  Result<std::int64_t> countOrgDeploymentsSince(const std::string& org, std::int64_t since) override {
+    Statement s = query("SELECT COUNT(*) FROM org_deployments WHERE org = ? AND at >= ?");
+    s.bind(org).bind(since);
+    if (s.step() == SQLITE_ROW) return s.integer(0);
+    return dbError(db_, "count org deployments");
+  }
+
   Result<void> insertApiKey(const ApiKey& k) override {
     Statement s = query(
         "INSERT INTO api_keys (id, name, secret_hash, role, created_at, prefix, user_id, org, scope, expires_at, "

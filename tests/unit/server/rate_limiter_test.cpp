@@ -32,5 +32,17 @@ TEST(RateLimiter, AllowedTakesNothing) {
   EXPECT_EQ(limiter.retryAfterSeconds("a", 0), 1);
 }
 
+TEST(RateLimiter, ASlowerRateFromAReloadTakesEffectAndAClockGoingBackRefillsNothing) {
+  RateLimiter limiter(50.0, 100.0);
+  const std::int64_t t0 = 5'000'000;
+  limiter.setRate(1.0, 2.0);
+  for (int i = 0; i < 2; ++i) limiter.charge("key:a", t0);
+  EXPECT_FALSE(limiter.allowed("key:a", t0));
+  EXPECT_EQ(limiter.retryAfterSeconds("key:a", t0), 1);
+  EXPECT_FALSE(limiter.allowed("key:a", t0 - 3'600'000));  // a clock stepped back gives no tokens
+  EXPECT_TRUE(limiter.allowed("key:b", t0));
+  EXPECT_TRUE(limiter.allowed("key:a", t0 + 1000));
+}
+
 }  // namespace
 }  // namespace berth::server

@@ -149,5 +149,28 @@ TEST(ServerConfig, AReloadKeepsRestartOnlySettingsAndNamesThoseItIgnored) {
   }
 }
 
+TEST(ServerConfig, RateLimitsAndTheMetricsListenerAreSettings) {
+  auto defaults = serverConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->rate_limit_key_per_s, 50);
+  EXPECT_EQ(defaults->rate_limit_key_burst, 100);
+  EXPECT_EQ(defaults->metrics_listen, "127.0.0.1:9464");  // loopback unless told otherwise
+  auto set = serverConfigFromJson({{"rate_limit_key_per_s", "5"}, {"agent_frames_burst", 9}, {"metrics_listen", ""}});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->rate_limit_key_per_s, 5);
+  EXPECT_EQ(set->agent_frames_burst, 9);
+  EXPECT_EQ(set->metrics_listen, "");
+  for (const auto& bad : {nlohmann::json{{"rate_limit_key_per_s", 0}}, nlohmann::json{{"rate_limit_address_burst", -1}},
+                          nlohmann::json{{"metrics_listen", "loopback"}}, nlohmann::json{{"metrics_listen", 9464}}}) {
+    auto r = serverConfigFromJson(bad);
+    ASSERT_FALSE(r.ok()) << bad.dump();
+    EXPECT_NE(r.error().message.find(bad.items().begin().key()), std::string::npos);
+  }
+  // The listener is bound once; the rates change on reload.
+  auto reload = applyReload(*defaults, *set);
+  EXPECT_EQ(reload.config.metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(reload.config.rate_limit_key_per_s, 5);
+}
+
 }  // namespace
 }  // namespace berth::server
