@@ -49,7 +49,8 @@ struct Options {
 };
 
 std::string tempRoot() {
-  const std::string base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
+  const std::string base =
+      std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
   std::string pattern = base + "/berth-auth-bench-XXXXXX";
   if (!::mkdtemp(pattern.data())) {
     std::perror("mkdtemp");
@@ -90,9 +91,9 @@ class World {
     must(auth_->bootstrap(), "bootstrap");
     must(store_->transaction([&]() -> Result<void> { return seed(orgs, apps, first_org_apps); }), "seed");
     must(commands_->load(), "load commands");
-    api_ = std::make_unique<server::Api>(server::ApiDependencies{
-        *store_, *commands_, *gateway_, *apps_, *auth_, metrics_, config_, *identity_, clock_, clock_(), certificates_,
-        [] { return std::string("https://localhost"); }});
+    api_ = std::make_unique<server::Api>(
+        server::ApiDependencies{*store_, *commands_, *gateway_, *apps_, *auth_, metrics_, config_, *identity_, clock_,
+                                clock_(), certificates_, [] { return std::string("https://localhost"); }});
   }
 
   server::ApiResponse call(const std::string& method, const std::string& target, const std::string& body) {
@@ -187,7 +188,8 @@ double rate(World& world, double seconds, int want, Next next) {
     const auto [method, target, body] = next(n);
     const auto answer = world.call(method, target, body);
     if (answer.status != want) {
-      std::fprintf(stderr, "%s %s answered %d: %s\n", method.c_str(), target.c_str(), answer.status, answer.body.c_str());
+      std::fprintf(stderr, "%s %s answered %d: %s\n", method.c_str(), target.c_str(), answer.status,
+                   answer.body.c_str());
       std::exit(1);
     }
   }
@@ -208,7 +210,8 @@ int run(const Options& options) {
   } cleanup{root};
   std::filesystem::create_directories(root + "/one");
   std::filesystem::create_directories(root + "/many");
-  std::printf("seeding: one org x %d apps; %d orgs x %d apps (%s)\n", options.apps, options.orgs, options.apps, root.c_str());
+  std::printf("seeding: one org x %d apps; %d orgs x %d apps (%s)\n", options.apps, options.orgs, options.apps,
+              root.c_str());
   World one(root + "/one", 1, options.apps, options.apps);
   World many(root + "/many", options.orgs, options.apps, options.apps);
   // The control: one org holding as many apps as all the orgs together. Deploys
@@ -264,10 +267,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
-    if (flag == "--rounds") options.rounds = std::max(1, std::stoi(value));
-    else if (flag == "--seconds") options.seconds = std::max(0.1, std::stod(value));
-    else if (flag == "--orgs") options.orgs = std::max(2, std::stoi(value));
-    else if (flag == "--apps") options.apps = std::max(1, std::stoi(value));
+    if (flag == "--rounds")
+      options.rounds = std::max(1, std::stoi(value));
+    else if (flag == "--seconds")
+      options.seconds = std::max(0.1, std::stod(value));
+    else if (flag == "--orgs")
+      options.orgs = std::max(2, std::stoi(value));
+    else if (flag == "--apps")
+      options.apps = std::max(1, std::stoi(value));
     else {
       std::fprintf(stderr, "usage: auth_bench [--rounds N] [--seconds S] [--orgs N] [--apps N]\n");
       return 64;

@@ -124,10 +124,12 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
                                {"command", {"/bin/busybox", "sh", "-c", "echo hello; sleep 300"}}};
   ASSERT_EQ(cluster.api("POST", "/api/v1/apps", {{"name", "web"}, {"node", node}}).status, 201);
   ASSERT_EQ(cluster.api("POST", "/api/v1/apps/web/deployments", spec).status, 202);
-  ASSERT_TRUE(eventually([&] {
-    const auto current = cluster.api("GET", "/api/v1/apps/web").body["current"];
-    return current.is_object() && current.value("state", "") == "healthy";
-  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto current = cluster.api("GET", "/api/v1/apps/web").body["current"];
+        return current.is_object() && current.value("state", "") == "healthy";
+      },
+      std::chrono::seconds(30)));
   ASSERT_EQ(cluster.api("POST", "/api/v1/apps", {{"name", "second"}, {"node", node}}).status, 201);
   const auto deployCommand = cluster.api("GET", "/api/v1/apps/web/deployments/1").body.value("command_id", "");
   const auto revokeKey = cluster.api("POST", "/api/v1/keys", {{"scope", "read"}}).body.value("id", "");
@@ -135,9 +137,11 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
   const std::string password = "correct horse battery staple";
   auto invite = cluster.api("POST", "/api/v1/users/invite", {{"name", "erin"}, {"role", "member"}});
   ASSERT_EQ(invite.status, 201);
-  ASSERT_EQ(cluster.api("POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).status,
-            201);
-  const auto galeInvite = cluster.api("POST", "/api/v1/users/invite", {{"name", "gale"}}).body.value("token", "");  // the walk accepts it
+  ASSERT_EQ(
+      cluster.api("POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).status,
+      201);
+  const auto galeInvite =
+      cluster.api("POST", "/api/v1/users/invite", {{"name", "gale"}}).body.value("token", "");  // the walk accepts it
   auto login = raw.call("POST", "/api/v1/login", nlohmann::json{{"name", "erin"}, {"password", password}}.dump(), "");
   ASSERT_EQ(login.status, 200) << login.body;
   const std::string session = nlohmann::json::parse(login.body).value("token", "");
@@ -184,8 +188,10 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
   for (const auto& route : testing::apiRoutes()) {
     const std::string key = route.method + " " + route.pattern;
     Plan plan = plans.count(key) ? plans.at(key) : Plan{};
-    if (plan.target.empty()) plan.target = fill(route.pattern, {{"id", node}, {"user", "nobody"}, {"name", "web"},
-                                                                  {"number", "1"}, {"domain", params.at("domain")}});
+    if (plan.target.empty())
+      plan.target =
+          fill(route.pattern,
+               {{"id", node}, {"user", "nobody"}, {"name", "web"}, {"number", "1"}, {"domain", params.at("domain")}});
     plan.target = "/api/v1" + plan.target;
     if (!plans.count(key)) {
       // Read routes succeed for the admin; others get an empty object and answer what they answer.
@@ -195,7 +201,8 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
     }
     steps.push_back({route.method, route.pattern, server::scopeName(route.scope), std::move(plan)});
   }
-  std::stable_sort(steps.begin(), steps.end(), [](const Step& a, const Step& b) { return a.plan.phase < b.plan.phase; });
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const Step& a, const Step& b) { return a.plan.phase < b.plan.phase; });
   steps.push_back({"GET", "", "public", {"/healthz", nullptr, "", 200}});
   steps.push_back({"GET", "", "public", {"/metrics", nullptr, "", 200}});
 
@@ -205,9 +212,11 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
     const auto answer = raw.call(step.method, step.plan.target, step.plan.body.is_null() ? "" : step.plan.body.dump(),
                                  step.plan.bearer);
     if (step.plan.expect != 0 && answer.status != step.plan.expect)
-      problems.push_back(step.method + " " + path + ": answered " + std::to_string(answer.status) + ", the setup expects " +
-                         std::to_string(step.plan.expect) + ": " + answer.body.substr(0, 300));
-    for (auto& p : testing::answerProblems(document, step.method, path, answer.status, answer.content_type, answer.body)) problems.push_back(std::move(p));
+      problems.push_back(step.method + " " + path + ": answered " + std::to_string(answer.status) +
+                         ", the setup expects " + std::to_string(step.plan.expect) + ": " + answer.body.substr(0, 300));
+    for (auto& p :
+         testing::answerProblems(document, step.method, path, answer.status, answer.content_type, answer.body))
+      problems.push_back(std::move(p));
     if (step.pattern == "/openapi.json" && parseJsonOrDiscarded(answer.body) != document)
       problems.push_back("GET /api/v1/openapi.json: serves a document other than src/server/openapi.json");
   }

@@ -5,8 +5,9 @@
 namespace berth::testing {
 namespace {
 
-const std::set<std::string> kChecked = {"type",  "properties", "required", "additionalProperties", "items", "enum",
-                                        "const", "anyOf",      "minimum",  "maximum",              "$ref"};
+const std::set<std::string> kChecked = {"type",    "properties", "required", "additionalProperties",
+                                        "items",   "enum",       "const",    "anyOf",
+                                        "minimum", "maximum",    "$ref"};
 const std::set<std::string> kAnnotations = {"description", "title", "format", "example", "examples", "default"};
 
 bool hasType(const nlohmann::json& value, const std::string& type) {
@@ -68,7 +69,8 @@ class Checker {
     }
     if (value.is_object()) checkObject(schema, value, at, depth);
     if (value.is_array() && schema.contains("items")) {
-      for (std::size_t i = 0; i < value.size(); ++i) check(schema["items"], value[i], at + "/" + std::to_string(i), depth + 1);
+      for (std::size_t i = 0; i < value.size(); ++i)
+        check(schema["items"], value[i], at + "/" + std::to_string(i), depth + 1);
     }
   }
 
@@ -105,7 +107,9 @@ class Checker {
     }
   }
 
-  void problem(const std::string& at, const std::string& rule) { problems_.push_back((at.empty() ? "/" : at) + ": " + rule); }
+  void problem(const std::string& at, const std::string& rule) {
+    problems_.push_back((at.empty() ? "/" : at) + ": " + rule);
+  }
 
   const nlohmann::json& root_;
 };

@@ -68,8 +68,8 @@ void checkOperation(const nlohmann::json& document, const std::string& name, con
     }
     const auto content = response->value("content", nlohmann::json::object());  // items() needs it alive
     for (const auto& [type, media] : content.items()) {
-      for (const auto& bad : unsupportedKeywords(media.value("schema", nlohmann::json::object()),
-                                                 name + " " + code + " " + type))
+      for (const auto& bad :
+           unsupportedKeywords(media.value("schema", nlohmann::json::object()), name + " " + code + " " + type))
         out.push_back(bad + " (keyword the response check does not implement)");
     }
   }
@@ -79,15 +79,18 @@ void checkOperation(const nlohmann::json& document, const std::string& name, con
 
 std::vector<std::string> coverageProblems(const nlohmann::json& document, const std::vector<RouteEntry>& routes) {
   std::vector<std::string> out;
-  if (!document.is_object() || document.value("openapi", "") != "3.1.0") out.push_back("document: openapi must be \"3.1.0\"");
-  const auto paths = document.is_object() ? document.value("paths", nlohmann::json::object()) : nlohmann::json::object();
+  if (!document.is_object() || document.value("openapi", "") != "3.1.0")
+    out.push_back("document: openapi must be \"3.1.0\"");
+  const auto paths =
+      document.is_object() ? document.value("paths", nlohmann::json::object()) : nlohmann::json::object();
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : routes) {
     const std::string name = route.method + " " + route.path;
     served.insert({lower(route.method), route.path});
     const auto* operation = findOperation(document, route.method, route.path);
     if (!operation) {
-      out.push_back(name + ": route missing from src/server/openapi.json (add it under \"paths\", tag and x-berth-scope \"" +
+      out.push_back(name +
+                    ": route missing from src/server/openapi.json (add it under \"paths\", tag and x-berth-scope \"" +
                     route.scope + "\")");
       continue;
     }
@@ -100,7 +103,8 @@ std::vector<std::string> coverageProblems(const nlohmann::json& document, const 
     for (const auto& [method, operation] : item.items()) {
       if (!kMethods.count(method)) continue;
       const std::string name = upper(method) + " " + path;
-      if (!served.count({method, path})) out.push_back(name + ": described in src/server/openapi.json but no route serves it");
+      if (!served.count({method, path}))
+        out.push_back(name + ": described in src/server/openapi.json but no route serves it");
       checkOperation(document, name, path, operation, out);
     }
   }
@@ -111,7 +115,8 @@ std::vector<std::string> coverageProblems(const nlohmann::json& document, const 
   return out;
 }
 
-const nlohmann::json* findOperation(const nlohmann::json& document, const std::string& method, const std::string& path) {
+const nlohmann::json* findOperation(const nlohmann::json& document, const std::string& method,
+                                    const std::string& path) {
   if (!document.is_object() || !document.contains("paths") || !document["paths"].contains(path)) return nullptr;
   const auto& item = document["paths"][path];
   const auto key = lower(method);
@@ -135,20 +140,22 @@ std::vector<std::string> answerProblems(const nlohmann::json& document, const st
   if (!operation) return {name + ": not in the document"};
   const auto* response = findResponse(document, *operation, status);
   if (!response)
-    return {name + ": answered " + std::to_string(status) + ", a status the document does not list: " +
-            body.substr(0, 200)};
+    return {name + ": answered " + std::to_string(status) +
+            ", a status the document does not list: " + body.substr(0, 200)};
   const auto content = response->value("content", nlohmann::json::object());
   if (content.empty()) {
     if (!body.empty()) return {name + ": answered a body where the document has none"};
     return {};
   }
   if (!content.contains(content_type))
-    return {name + ": answered content type '" + content_type + "', the document allows " + content.dump().substr(0, 120)};
+    return {name + ": answered content type '" + content_type + "', the document allows " +
+            content.dump().substr(0, 120)};
   if (content_type != "application/json") return {};
   const auto parsed = parseJsonOrDiscarded(body);
   if (parsed.is_discarded()) return {name + ": answered JSON that does not parse"};
   std::vector<std::string> out;
-  for (const auto& problem : schemaProblems(document, content[content_type].value("schema", nlohmann::json::object()), parsed))
+  for (const auto& problem :
+       schemaProblems(document, content[content_type].value("schema", nlohmann::json::object()), parsed))
     out.push_back(name + " (" + std::to_string(status) + "): " + problem);
   return out;
 }

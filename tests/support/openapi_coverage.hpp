@@ -11,9 +11,9 @@
 namespace berth::testing {
 
 struct RouteEntry {
-  std::string method;   // "GET"
-  std::string path;     // as the document writes it: "/api/v1/apps/{name}"
-  std::string scope;    // "read", "deploy", "admin", "platform", "agent", "public"
+  std::string method;  // "GET"
+  std::string path;    // as the document writes it: "/api/v1/apps/{name}"
+  std::string scope;   // "read", "deploy", "admin", "platform", "agent", "public"
 };
 
 // One line per problem, naming the method and path first, e.g.

@@ -18,15 +18,17 @@ const nlohmann::json kRoot = nlohmann::json::parse(R"({
 const nlohmann::json kList = {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/Item"}}}};
 
 TEST(JsonSchemaCheck, AcceptsConformingValues) {
-  EXPECT_TRUE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"id": "x"}, {"id": "y", "n": 3, "state": "b", "owner": null}])"))
-                  .empty());
+  EXPECT_TRUE(
+      schemaProblems(kRoot, kList,
+                     nlohmann::json::parse(R"([{"id": "x"}, {"id": "y", "n": 3, "state": "b", "owner": null}])"))
+          .empty());
 }
 
 TEST(JsonSchemaCheck, NamesWhereAndWhichRuleAValueBreaks) {
   auto problems = schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"id": "x"}, {"id": 5}])"));
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].rfind("/1/id: must be of type \"string\"", 0), 0u) << problems[0];
-  EXPECT_FALSE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"n": 1}])")).empty());           // required
+  EXPECT_FALSE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"n": 1}])")).empty());             // required
   EXPECT_FALSE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"id": "x", "x": 1}])")).empty());  // extra
   EXPECT_FALSE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"id": "x", "state": "c"}])")).empty());
   EXPECT_FALSE(schemaProblems(kRoot, kList, nlohmann::json::parse(R"([{"id": "x", "n": 10}])")).empty());
