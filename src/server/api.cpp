@@ -12,6 +12,7 @@
 #include "pki/keys.hpp"
 #include "server/api_internal.hpp"
 #include "server/http_edge.hpp"
+#include "server/openapi.hpp"
 
 namespace berth::server {
 // Invalid UTF-8 echoed from a request (a path, a name) becomes U+FFFD
@@ -276,6 +277,10 @@ void Api::addRoutes() {
   auto& r = routes_;
   r.add("POST", "/enroll", Scope::Agent, [this](Call& c, P) { return enroll(c); });
   r.add("POST", "/agent/renew", Scope::Agent, [this](Call& c, P) { return renew(c); });
+  // The API's description (src/server/openapi.json): public, as the source it describes.
+  r.add("GET", "/openapi.json", Scope::Public, [](Call&, P) {
+    return ApiResponse{200, std::string(openApiDocument()), "application/json", {}, {}, nullptr};
+  });
   r.add("GET", "/status", Scope::Read, [this](Call&, P) { return status(); });
   r.add("POST", "/tokens", Scope::Admin, [this](Call& c, P) { return createToken(c); });
   // Every org's records: platform admins only until audit records carry their org.
