@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "apps/app_key.hpp"
+
 namespace berth::apps {
 namespace {
 
@@ -114,6 +116,15 @@ Result<std::string> validatePathPrefix(const std::string& text, const std::strin
 std::string generatedDomain(const std::string& app, const std::string& base_domain) {
   if (base_domain.empty()) return {};
   return app + "." + base_domain;
+}
+
+std::optional<std::string> generatedDomainKey(const std::string& domain, const std::string& base_domain) {
+  if (base_domain.empty() || domain.size() <= base_domain.size() + 1) return std::nullopt;
+  const std::size_t dot = domain.size() - base_domain.size() - 1;
+  if (domain[dot] != '.' || domain.compare(dot + 1, std::string::npos, base_domain) != 0) return std::nullopt;
+  std::string key = domain.substr(0, dot);
+  if (!validateAppKey("domain", key)) return std::string();
+  return key;
 }
 
 }  // namespace berth::apps
