@@ -46,12 +46,13 @@ Result<std::string> validatePathPrefix(const std::string& text, const std::strin
 // validateDomain at start-up).
 std::string generatedDomain(const std::string& app, const std::string& base_domain);
 
-// Whether a custom domain would take a generated one. nullopt: `domain` is not
-// strictly below `base_domain` (or there is none), so it is free to claim.
+// Whether a custom domain would take a generated one. nullopt: it would not
+// (not below `base_domain`, no base domain, or three labels or more below it).
 // Otherwise the app key whose generated domain it is ("web" for
-// web.<base_domain>, "web.acme" for web.acme.<base_domain>), or "" for any
-// other name below the base domain (deeper, a wildcard): every name below it
-// belongs to generated domains, of apps that exist or not yet, in every org.
+// web.<base_domain>, "web.acme" for web.acme.<base_domain>), or "" for a name
+// of that depth no app can have ("web.default.<base_domain>") and for a
+// wildcard covering generated domains ("*.<base_domain>", "*.acme.<base_domain>"):
+// those names belong to generated domains, of apps that exist or not yet, in every org.
 std::optional<std::string> generatedDomainKey(const std::string& domain, const std::string& base_domain);
 
 }  // namespace berth::apps

@@ -109,9 +109,9 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
       return invalidField("strip_prefix", "needs a path_prefix other than /");
   }
   if (app->desired == AppDesired::Deleting) return makeError("conflict", "app " + name + " is being deleted");
-  // Every name below base_domain is a generated domain's ("web.<base>", "web.acme.<base>"),
-  // of an app that exists or may later, in any org: none is a custom domain. The holder
-  // is named only inside its own org; another org's app is never told of.
+  // One or two labels below base_domain name a generated domain ("web.<base>", "web.acme.<base>"),
+  // of an app that exists or may later, in any org: none is a custom domain, nor a wildcard over
+  // them. The holder is named only inside its own org; another org's app is never told of.
   if (auto key = apps::generatedDomainKey(row.domain, config_.base_domain)) {
     if (*key == name)
       return invalidField("domain", row.domain + " is this app's generated domain already (base_domain)");
@@ -122,7 +122,7 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
         return makeError("domain_in_use",
                          "domain " + row.domain + " is used by app " + apps::splitAppKey(*key).name + " (generated)");
     }
-    return invalidField("domain", "names below " + config_.base_domain +
+    return invalidField("domain", "names <app>." + config_.base_domain + " and <app>.<org>." + config_.base_domain +
                                       " are reserved for apps' generated domains (base_domain)");
   }
   if (auto r = store_.insertAppDomain(row); !r) {
