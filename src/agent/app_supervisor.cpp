@@ -20,7 +20,14 @@ std::string containerName(const std::string& app, int deployment, int replica) {
   return "berth-" + app + "-d" + std::to_string(deployment) + "-" + std::to_string(replica);
 }
 
-std::string volumeName(const std::string& app, const std::string& volume) { return "berth-" + app + "-" + volume; }
+std::string volumeName(const std::string& app, const std::string& volume) {
+  // The default org keeps today's "berth-<app>-<volume>". Those names are not
+  // unique ("my" + "app.acme-data" and "my-app.acme" + "data" give one name),
+  // so another org's key ("<app>.<org>", no '_' in it) is set apart by a prefix
+  // no default name has and ends at the first '_': "berth.web.acme_data".
+  if (app.find('.') == std::string::npos) return "berth-" + app + "-" + volume;
+  return "berth." + app + "_" + volume;
+}
 
 AppSupervisor::AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptions options, AppEventSink events)
     : runtime_(runtime), options_(std::move(options)), events_(std::move(events)) {}

@@ -214,6 +214,9 @@ std::string containerName(const std::string& app, int deployment, int replica);
 // The deploy/start/stop/routes argument "routing" ({domains: [{domain, path_prefix,
 // strip_prefix}], base_domain}) checked field by field; the domains parsed.
 Result<std::pair<std::vector<apps::DomainEntry>, std::string>> parseRouting(const nlohmann::json& routing);
+// The Docker volume of an app's named volume: "berth-web-data" in the default
+// org, "berth.web.acme_data" for another org's key, so no volume of one org
+// ever has another org's name.
 std::string volumeName(const std::string& app, const std::string& volume);
 
 }  // namespace berth::agent

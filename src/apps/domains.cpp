@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "apps/app_key.hpp"
+
 namespace berth::apps {
 namespace {
 
@@ -114,6 +116,24 @@ Result<std::string> validatePathPrefix(const std::string& text, const std::strin
 std::string generatedDomain(const std::string& app, const std::string& base_domain) {
   if (base_domain.empty()) return {};
   return app + "." + base_domain;
+}
+
+std::optional<std::string> generatedDomainKey(const std::string& domain, const std::string& base_domain) {
+  if (base_domain.empty() || domain.size() <= base_domain.size() + 1) return std::nullopt;
+  const std::size_t dot = domain.size() - base_domain.size() - 1;
+  if (domain[dot] != '.' || domain.compare(dot + 1, std::string::npos, base_domain) != 0) return std::nullopt;
+  const std::string below = domain.substr(0, dot);
+  // A wildcard covers the names one label below what it names: "*.<base>" and
+  // "*.acme.<base>" cover generated ones, "*.web.acme.<base>" none.
+  if (below == "*") return std::string();
+  if (below.rfind("*.", 0) == 0) {
+    if (below.find('.', 2) == std::string::npos) return std::string();
+    return std::nullopt;
+  }
+  // Three labels or more below the base are no app's ("a.web.acme.<base>").
+  if (std::count(below.begin(), below.end(), '.') > 1) return std::nullopt;
+  if (!validateAppKey("domain", below)) return std::string();
+  return below;
 }
 
 }  // namespace berth::apps

@@ -4,6 +4,7 @@
 // character that could end a line, a block or a directive there is refused.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/result.hpp"
@@ -44,5 +45,14 @@ Result<std::string> validatePathPrefix(const std::string& text, const std::strin
 // expected valid already (an app name is a DNS label, the base domain passed
 // validateDomain at start-up).
 std::string generatedDomain(const std::string& app, const std::string& base_domain);
+
+// Whether a custom domain would take a generated one. nullopt: it would not
+// (not below `base_domain`, no base domain, or three labels or more below it).
+// Otherwise the app key whose generated domain it is ("web" for
+// web.<base_domain>, "web.acme" for web.acme.<base_domain>), or "" for a name
+// of that depth no app can have ("web.default.<base_domain>") and for a
+// wildcard covering generated domains ("*.<base_domain>", "*.acme.<base_domain>"):
+// those names belong to generated domains, of apps that exist or not yet, in every org.
+std::optional<std::string> generatedDomainKey(const std::string& domain, const std::string& base_domain);
 
 }  // namespace berth::apps

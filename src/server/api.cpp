@@ -281,7 +281,7 @@ void Api::addRoutes() {
   r.add("GET", "/openapi.json", Scope::Public, [](Call&, P) {
     return ApiResponse{200, std::string(openApiDocument()), "application/json", {}, {}, nullptr};
   });
-  r.add("GET", "/status", Scope::Read, [this](Call&, P) { return status(); });
+  r.add("GET", "/status", Scope::Read, [this](Call& c, P) { return status(c); });
   r.add("POST", "/tokens", Scope::Admin, [this](Call& c, P) { return createToken(c); });
   // Every org's records: platform admins only until audit records carry their org.
   r.add("GET", "/audit", Scope::Platform, [this](Call& c, P) { return listAudit(c); });
@@ -529,24 +529,37 @@ ApiResponse Api::renew(Call& call) {
   return json(200, {{"certificate", cert->cert_pem}, {"expires_at", cert->not_after_ms}});
 }
 
-ApiResponse Api::status() {
+ApiResponse Api::status(const Call& call) {
   auto nodes = d_.store.listNodes();
   if (!nodes) return errorResponse(nodes.error());
+  // An org's caller counts what it may see (platform nodes and its own), never
+  // another org's nodes, sessions or commands; the server's settings are the
+  // platform's business.
+  const bool platform = call.principal.platform_role != auth::PlatformRole::None;
   std::map<std::string, int> counts = {{"online", 0}, {"unreachable", 0}, {"revoked", 0}};
-  for (const auto& node : *nodes) ++counts[store::nodeStatusName(node.status)];
+  std::size_t total = 0, sessions = 0, queued = 0, inFlight = 0;
+  for (const auto& node : *nodes) {
+    if (!nodeVisible(call, node)) continue;
+    ++total;
+    ++counts[store::nodeStatusName(node.status)];
+    if (d_.gateway.online(node.id)) ++sessions;
+    queued += d_.commands.queuedCount(node.id);
+    inFlight += d_.commands.inFlightCount(node.id);
+  }
   d_.commands.publishGauges();
-  return json(200, {{"version", kVersion},
-                    {"uptime_s", (d_.clock() - d_.started_at) / 1000},
-                    {"nodes",
-                     {{"total", nodes->size()},
-                      {"online", counts["online"]},
-                      {"unreachable", counts["unreachable"]},
-                      {"revoked", counts["revoked"]}}},
-                    {"sessions", d_.gateway.sessionCount()},
-                    {"commands_queued", d_.metrics.commands_queued},
-                    {"commands_in_flight", d_.metrics.commands_in_flight},
-                    {"ca_pin", d_.identity.ca_pin},
-                    {"config", toJson(d_.config)}});
+  nlohmann::json out = {{"version", kVersion},
+                        {"uptime_s", (d_.clock() - d_.started_at) / 1000},
+                        {"nodes",
+                         {{"total", total},
+                          {"online", counts["online"]},
+                          {"unreachable", counts["unreachable"]},
+                          {"revoked", counts["revoked"]}}},
+                        {"sessions", platform ? d_.gateway.sessionCount() : sessions},
+                        {"commands_queued", platform ? d_.metrics.commands_queued : static_cast<std::int64_t>(queued)},
+                        {"commands_in_flight", platform ? d_.metrics.commands_in_flight : static_cast<std::int64_t>(inFlight)},
+                        {"ca_pin", d_.identity.ca_pin}};
+  if (platform) out["config"] = toJson(d_.config);
+  return json(200, out);
 }
 
 ApiResponse Api::listAudit(Call& call) {

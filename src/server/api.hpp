@@ -111,7 +111,7 @@ class Api {
   Result<store::Node> visibleNode(const Call& call, const std::string& id);
   ApiResponse enroll(Call& call);
   ApiResponse renew(Call& call);
-  ApiResponse status();
+  ApiResponse status(const Call& call);
   ApiResponse listNodes(Call& call);
   ApiResponse showNode(Call& call, const std::string& id);
   ApiResponse revokeNode(Call& call, const std::string& id);

@@ -62,8 +62,18 @@ void Api::addAccessRoutes() {
     return ApiResponse{204, "", "application/json", {}, {}, nullptr};
   });
   r.add("GET", "/whoami", Scope::Read, [&auth](Call& c, P) { return answerJson(200, auth.whoami(c.principal)); });
-  r.add("PUT", "/users/me/password", Scope::Read, [&auth](Call& c, P) {
+  r.add("PUT", "/users/me/password", Scope::Read, [this, &auth](Call& c, P) {
+    // A wrong current_password is a failed login: without the same slowing, a
+    // stolen session would guess the password here at full speed.
+    const auto now = d_.clock();
+    const std::string& address = c.request.remote_address;
+    if (!failed_logins_.allowed(address, now)) {
+      auto refusal = errorResponse(makeError("rate_limited", "too many failed attempts from this address; retry later"));
+      refusal.headers["Retry-After"] = std::to_string(failed_logins_.retryAfterSeconds(address, now));
+      return refusal;
+    }
     auto done = auth.setPassword(c.principal, c.body);
+    if (!done && done.error().code == "forbidden") failed_logins_.charge(address, now);
     if (!done) return errorResponse(done.error());
     return ApiResponse{204, "", "application/json", {}, {}, nullptr};
   });

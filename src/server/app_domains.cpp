@@ -26,17 +26,6 @@ nlohmann::json domainJson(const store::AppDomain& d) {
           {"created_at", d.created_at}};
 }
 
-// The app a generated domain "<label>.<base_domain>" would belong to, or empty
-// when `domain` is not of that form.
-std::string generatedOwner(const std::string& domain, const std::string& base_domain) {
-  if (base_domain.empty() || domain.size() <= base_domain.size() + 1) return {};
-  const std::size_t dot = domain.size() - base_domain.size() - 1;
-  if (domain.compare(dot + 1, std::string::npos, base_domain) != 0 || domain[dot] != '.') return {};
-  std::string label = domain.substr(0, dot);
-  if (label.find('.') != std::string::npos || label == "*") return {};
-  return label;
-}
-
 }  // namespace
 
 nlohmann::json servedRoutes(const nlohmann::json& telemetry, const std::string& app) {
@@ -120,19 +109,20 @@ Result<nlohmann::json> AppService::addDomain(const std::string& name, const nloh
       return invalidField("strip_prefix", "needs a path_prefix other than /");
   }
   if (app->desired == AppDesired::Deleting) return makeError("conflict", "app " + name + " is being deleted");
-  // "<label>.<base_domain>" is a generated domain's name: the app's own one
-  // already answers, another app's (or one made later) must stay free.
-  if (auto owner = generatedOwner(row.domain, config_.base_domain); !owner.empty()) {
-    if (owner == name)
+  // One or two labels below base_domain name a generated domain ("web.<base>", "web.acme.<base>"),
+  // of an app that exists or may later, in any org: none is a custom domain, nor a wildcard over
+  // them. The holder is named only inside its own org; another org's app is never told of.
+  if (auto key = apps::generatedDomainKey(row.domain, config_.base_domain)) {
+    if (*key == name)
       return invalidField("domain", row.domain + " is this app's generated domain already (base_domain)");
-    auto holder = store_.getApp(owner);
-    if (!holder) return holder.error();
-    if (*holder)
-      return makeError("domain_in_use", "domain " + row.domain + " is used by " +
-                                            ((*holder)->org == app->org ? "app " + apps::splitAppKey(owner).name
-                                                                        : std::string("another organisation")) +
-                                            " (generated)");
-    return invalidField("domain", "names <app>." + config_.base_domain +
+    if (!key->empty() && apps::splitAppKey(*key).org == app->org) {
+      auto holder = store_.getApp(*key);
+      if (!holder) return holder.error();
+      if (*holder)
+        return makeError("domain_in_use",
+                         "domain " + row.domain + " is used by app " + apps::splitAppKey(*key).name + " (generated)");
+    }
+    return invalidField("domain", "names <app>." + config_.base_domain + " and <app>.<org>." + config_.base_domain +
                                       " are reserved for apps' generated domains (base_domain)");
   }
   if (auto r = admission_.admitDomain(app->org); !r) return r.error();

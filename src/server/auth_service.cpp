@@ -239,6 +239,12 @@ Result<void> AuthService::setPassword(const auth::Principal& p, const nlohmann::
   auto user = store_.identity().getUser(p.user_id);
   if (!user) return user.error();
   if (!*user) return makeError("not_found", "no such user");
+  // Without a password yet (the bootstrap owner) only an admin key sets the first one: a
+  // read or deploy key of the owner would otherwise make itself a session with every right.
+  if ((*user)->password_hash.empty() && !auth::covers(p.credential_scope, auth::KeyScope::Admin))
+    return makeError("forbidden", std::string("user ") + (*user)->name +
+                                      " has no password yet; set the first one with an admin key, not a " +
+                                      auth::scopeName(p.credential_scope) + " key");
   // A stolen session must not lock the owner out: changing a set password needs the current one.
   if (!(*user)->password_hash.empty()) {
     auto current = stringField(body, "current_password", true);
@@ -250,7 +256,11 @@ Result<void> AuthService::setPassword(const auth::Principal& p, const nlohmann::
   if (!hash) return hash.error();
   store::User updated = **user;
   updated.password_hash = *hash;
-  return store_.identity().updateUser(updated);
+  if (auto r = store_.identity().updateUser(updated); !r) return r;
+  // A new password ends every other session of the user: one stolen before the change stops now.
+  auto ended = store_.identity().deleteUserSessions(p.user_id, p.session_id);
+  if (!ended) return ended.error();
+  return Ok{};
 }
 
 nlohmann::json AuthService::keyJson(const store::ApiKey& k, std::int64_t now) {
@@ -342,6 +352,11 @@ Result<nlohmann::json> AuthService::rotateKey(const auth::Principal& p, const st
   forget();
   auto old = ownedKey(p, id);
   if (!old) return old.error();
+  // The new secret goes to the caller and acts as the key's user: handing it to
+  // anyone else (an org admin rotating the owner's key) would let them act as
+  // that user, platform role included.
+  if (old->user_id != p.user_id)
+    return makeError("forbidden", "API key " + id + " belongs to another user; only they may rotate it (revoke it instead)");
   const auto now = clock_();
   if (!keyLive(*old, now) || old->revoked_at != 0)
     return makeError("conflict", "API key " + id + " is revoked, rotating or expired; create a new one");
@@ -462,6 +477,18 @@ Result<nlohmann::json> AuthService::acceptInvite(const nlohmann::json& body) {
     if (!auth::verifyPassword(*password, (*user)->password_hash))
       return makeError("unauthorized", "user " + (*user)->name + " exists: give that user's current password");
     joined = **user;
+    // An invitation adds or raises a membership, never lowers one: accepting a
+    // viewer invitation must not leave an org without its last owner.
+    auto memberships = ids.membershipsOfUser(joined.id);
+    if (!memberships) return memberships.error();
+    auto invited = auth::parseOrgRole("role", (*invite)->role);
+    if (!invited) return invited.error();
+    for (const auto& m : *memberships) {
+      auto held = auth::parseOrgRole("role", m.role);
+      if (m.org == (*invite)->org && held && static_cast<int>(*held) > static_cast<int>(*invited))
+        return makeError("conflict", "user " + joined.name + " is " + m.role + " of " + m.org +
+                                         " already; an invitation never lowers a role");
+    }
   } else {
     if (auto r = auth::validatePassword("password", *password); !r) return r.error();
     auto hash = auth::hashPassword(*password);

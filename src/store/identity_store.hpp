@@ -92,6 +92,8 @@ class IdentityStore {
   virtual Result<void> insertSession(const Session& session) = 0;
   virtual Result<std::optional<Session>> getSession(const std::string& id) = 0;
   virtual Result<void> deleteSession(const std::string& id) = 0;
+  // Deletes every session of the user but `keep_id` ("" keeps none); how many.
+  virtual Result<std::int64_t> deleteUserSessions(const std::string& user_id, const std::string& keep_id) = 0;
   // Deletes sessions and invitations that expired at or before `now_ms`.
   virtual Result<void> pruneExpired(std::int64_t now_ms) = 0;
 

@@ -102,8 +102,12 @@ TEST(Domains, ASecondAppIsRefusedNamingTheHolder) {
   auto own = c.apiResult("POST", "/api/v1/apps/blog/domains", {{"domain", "blog.apps.example.test"}});
   ASSERT_FALSE(own.ok());
   EXPECT_EQ(own.error().code, "invalid_argument");
-  // Deeper names under the base domain are ordinary custom domains.
-  EXPECT_TRUE(c.apiResult("POST", "/api/v1/apps/blog/domains", {{"domain", "www.blog.apps.example.test"}}).ok());
+  // Two labels below the base domain are another org's generated ones (app www of org blog);
+  // deeper names are ordinary custom domains.
+  auto orgs = c.apiResult("POST", "/api/v1/apps/blog/domains", {{"domain", "www.blog.apps.example.test"}});
+  ASSERT_FALSE(orgs.ok());
+  EXPECT_EQ(orgs.error().code, "invalid_argument");
+  EXPECT_TRUE(c.apiResult("POST", "/api/v1/apps/blog/domains", {{"domain", "a.www.blog.apps.example.test"}}).ok());
   EXPECT_EQ(domainsOf(c, "blog").size(), 1u);
   EXPECT_EQ(auditCount(c, "409 domain_in_use"), 3u);
 }

@@ -162,6 +162,14 @@ TEST_F(TeamsTest, AnotherOrgsResourcesAnswerLikeMissingOnes) {
   EXPECT_EQ(call(beta, "GET", "/api/v1/nodes/" + node + "/telemetry").code, "not_found");
   EXPECT_EQ(call(beta, "POST", "/api/v1/nodes/" + node + "/revoke", nlohmann::json::object()).code, "not_found");
   EXPECT_TRUE(call(beta, "GET", "/api/v1/nodes").body["nodes"].empty());
+  // The status page counts what the caller may see: not acme's node, nor the server's settings.
+  auto betaStatus = call(beta, "GET", "/api/v1/status");
+  ASSERT_TRUE(betaStatus.ok) << betaStatus.message;
+  EXPECT_EQ(betaStatus.body["nodes"]["total"], 0) << betaStatus.body.dump();
+  EXPECT_EQ(betaStatus.body["sessions"], 0) << betaStatus.body.dump();
+  EXPECT_FALSE(betaStatus.body.contains("config")) << betaStatus.body.dump();
+  EXPECT_EQ(call(acme, "GET", "/api/v1/status").body["nodes"]["total"], 1);
+  EXPECT_TRUE(call(cluster.apiKey(), "GET", "/api/v1/status").body.contains("config"));
   auto placed = call(beta, "POST", "/api/v1/apps", {{"name", "api"}, {"node", node}});
   EXPECT_EQ(placed.code, "invalid_argument");
   EXPECT_NE(placed.message.find("no node"), std::string::npos);
@@ -248,6 +256,41 @@ TEST_F(TeamsTest, MembersAndViewersAreLimitedAndDeadKeysAnswer401) {
 }
 
 // The bootstrap made the owner; erasing its markers and restarting makes no second one.
+// An org admin lists the org's keys, the platform owner's among them: rotating
+// one would hand the admin a key acting as its user (a platform admin).
+TEST_F(TeamsTest, AnAdminCannotRotateTheOwnersKeyIntoTheirOwnHands) {
+  cluster.startServer();
+  ownerLogsIn();
+  auto invite = call(ownerSession, "POST", "/api/v1/users/invite", {{"name", "ann"}, {"role", "admin"}});
+  ASSERT_TRUE(invite.ok) << invite.message;
+  ASSERT_TRUE(call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", "ann password!!"}}).ok);
+  auto login = call("", "POST", "/api/v1/login", {{"name", "ann"}, {"password", "ann password!!"}});
+  ASSERT_TRUE(login.ok) << login.message;
+  const std::string admin = login.body["token"];
+  const std::string ownerKeyId = call(cluster.apiKey(), "GET", "/api/v1/whoami").body["key_id"];
+  auto rotated = call(admin, "POST", "/api/v1/keys/" + ownerKeyId + "/rotate", {{"overlap", "1h"}});
+  ASSERT_FALSE(rotated.ok) << "the admin holds " << rotated.body.dump();
+  EXPECT_EQ(rotated.code, "forbidden");
+  EXPECT_EQ(call(admin, "POST", "/api/v1/orgs", {{"name", "stolen"}}).code, "forbidden");
+  auto owner = call(cluster.apiKey(), "GET", "/api/v1/whoami");
+  ASSERT_TRUE(owner.ok);
+  EXPECT_EQ(owner.body["platform_role"], "admin");
+  auto keys = call(cluster.apiKey(), "GET", "/api/v1/keys");
+  for (const auto& k : keys.body["keys"]) EXPECT_EQ(k["state"], "active") << k.dump();
+}
+
+// A stolen session must not become a password oracle: wrong current
+// passwords slow down like failed logins.
+TEST_F(TeamsTest, WrongCurrentPasswordsSlowDownLikeFailedLogins) {
+  cluster.startServer();
+  ownerLogsIn();
+  Answer last;
+  for (int i = 0; i < 30 && last.code != "rate_limited"; ++i)
+    last = call(ownerSession, "PUT", "/api/v1/users/me/password",
+                {{"password", "taken over password"}, {"current_password", "guess " + std::to_string(i)}});
+  EXPECT_EQ(last.code, "rate_limited") << last.message;
+}
+
 TEST_F(TeamsTest, BootstrapIsClosedOnceAnOwnerExists) {
   cluster.startServer();
   const std::string key = cluster.apiKey();

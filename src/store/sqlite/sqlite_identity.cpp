@@ -147,6 +147,13 @@ class SqliteIdentityStore final : public IdentityStore {
     return done(s, "delete session");
   }
 
+  Result<std::int64_t> deleteUserSessions(const std::string& user_id, const std::string& keep_id) override {
+    auto s = query("DELETE FROM sessions WHERE user_id=? AND id<>?");
+    s.bind(user_id).bind(keep_id);
+    if (auto r = done(s, "delete the user's sessions"); !r) return r.error();
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+  }
+
   Result<void> pruneExpired(std::int64_t now_ms) override {
     for (const char* sql : {"DELETE FROM sessions WHERE expires_at<=?", "DELETE FROM invites WHERE expires_at<=?"}) {
       auto s = query(sql);

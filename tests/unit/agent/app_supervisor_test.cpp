@@ -259,6 +259,21 @@ TEST_F(AppSupervisorTest, AnUnreachableRuntimeIsSaidOnceAndTheStateIsDerivedAgai
   EXPECT_EQ(events.size(), after);  // once per outage
 }
 
+TEST(VolumeName, NoTwoOrgsAppsShareADockerVolume) {
+  EXPECT_EQ(volumeName("web", "data"), "berth-web-data");  // the default org keeps today's names
+  EXPECT_EQ(volumeName("web.acme", "data"), "berth.web.acme_data");
+  // Pairs of (app key, volume name) the server accepts, each pair of two orgs:
+  // a default app "my" naming its volume after acme's "my-app"; org "acme" reaching "acme-prod".
+  const std::vector<std::pair<std::pair<std::string, std::string>, std::pair<std::string, std::string>>> pairs = {
+      {{"my", "app.acme-data"}, {"my-app.acme", "data"}},
+      {{"web.acme", "prod-data"}, {"web.acme-prod", "data"}},
+      {{"web", "x.acme_data"}, {"web-x.acme", "data"}},
+  };
+  for (const auto& [one, other] : pairs)
+    EXPECT_NE(volumeName(one.first, one.second), volumeName(other.first, other.second))
+        << one.first << " " << one.second << " / " << other.first << " " << other.second;
+}
+
 TEST_F(AppSupervisorTest, DeleteWithVolumesTakesEveryVolumeAnyDeploymentDeclared) {
   ASSERT_TRUE(deploy(1, "1").ok);  // declares "data"
   auto out = supervisor->handle("app.delete", {{"app", "web"}, {"volumes", true}, {"volume_names", {"cache", "data"}}});

@@ -71,6 +71,21 @@ TEST(Domain, WildcardOnlyWholeLeftmostLabelAndOnlyWhenAllowed) {
   expectRefused(validateDomain("*", true), "domain", "at least two labels");
 }
 
+TEST(GeneratedDomainKey, OneOrTwoLabelsBelowTheBaseDomainAreAGeneratedOneOfAnyOrg) {
+  EXPECT_EQ(generatedDomainKey("web.apps.example.com", "apps.example.com"), std::optional<std::string>("web"));
+  // Another org's generated domain is two labels below: web.acme.<base> is acme's "web".
+  EXPECT_EQ(generatedDomainKey("web.acme.apps.example.com", "apps.example.com"),
+            std::optional<std::string>("web.acme"));
+  // Wildcards over generated domains and keys no app can have are reserved, with no key.
+  for (const char* below : {"*.apps.example.com", "*.acme.apps.example.com", "web.default.apps.example.com"})
+    EXPECT_EQ(generatedDomainKey(below, "apps.example.com"), std::optional<std::string>("")) << below;
+  // Not below it, or deeper than any generated domain: free.
+  for (const char* free : {"apps.example.com", "example.com", "web.example.com", "webapps.example.com",
+                           "shop.example.net", "a.web.acme.apps.example.com", "*.web.acme.apps.example.com"})
+    EXPECT_EQ(generatedDomainKey(free, "apps.example.com"), std::nullopt) << free;
+  EXPECT_EQ(generatedDomainKey("web.apps.example.com", ""), std::nullopt);
+}
+
 TEST(Domain, RefusesHeaderAndConfigInjection) {
   expectRefused(validateDomain("a.com;", false), "domain", "only letters, digits and '-'");
   expectRefused(validateDomain("a.com\r\nX: y", false), "domain", "control characters");

@@ -55,5 +55,30 @@ TEST_F(AppServiceOrgsTest, SameNameInTwoOrgsIsTwoAppsListedApart) {
   EXPECT_EQ(apps.show("../web").error().code, "not_found");
 }
 
+TEST_F(AppServiceOrgsTest, AnOrgCannotClaimAnotherOrgsGeneratedDomain) {
+  config.base_domain = "apps.example.com";
+  ASSERT_TRUE(apps.create("acme", {{"name", "web"}}).ok());
+  ASSERT_TRUE(apps.create("default", {{"name", "shop"}}).ok());
+  ASSERT_TRUE(apps.create("evil", {{"name", "site"}}).ok());
+  // acme's web answers at web.acme.apps.example.com, default's shop at shop.apps.example.com.
+  for (const char* taken : {"web.acme.apps.example.com", "shop.apps.example.com", "api.acme.apps.example.com"}) {
+    auto claimed = apps.addDomain("site.evil", {{"domain", taken}});
+    ASSERT_FALSE(claimed.ok()) << taken << " was added to another org's app";
+    EXPECT_EQ(claimed.error().code, "invalid_argument") << taken;
+    // Whether acme has a "web" is not told: the same answer as for a name no app has.
+    EXPECT_EQ(claimed.error().message.find("acme"), std::string::npos) << claimed.error().message;
+    EXPECT_EQ(claimed.error().message.find("organisation"), std::string::npos) << claimed.error().message;
+  }
+  // Inside its own org the holder is named.
+  ASSERT_TRUE(apps.create("acme", {{"name", "api"}}).ok());
+  auto inOrg = apps.addDomain("api.acme", {{"domain", "web.acme.apps.example.com"}});
+  ASSERT_FALSE(inOrg.ok());
+  EXPECT_EQ(inOrg.error().code, "domain_in_use");
+  EXPECT_NE(inOrg.error().message.find("app web"), std::string::npos) << inOrg.error().message;
+  auto listed = apps.domains("site.evil");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty()) << listed->dump();
+}
+
 }  // namespace
 }  // namespace berth::server

@@ -235,5 +235,89 @@ TEST_F(AuthServiceTest, RemovingAUserRevokesTheirKeysInThatOrg) {
   EXPECT_EQ(auth->removeUser(owner, "owner").error().code, "conflict");
 }
 
+TEST_F(AuthServiceTest, AnAdminCannotRotateAnotherUsersKeyIntoTheirOwnHands) {
+  // The bootstrap owner is a platform admin; an org admin of default may see its key in the list.
+  const std::string ownerKeyId = as(ownerKey).key_id;
+  auto admin = as(userIn("default", "ann", "admin"));
+  auto rotated = auth->rotateKey(admin, ownerKeyId, {{"overlap", "1h"}});
+  ASSERT_FALSE(rotated.ok()) << "an org admin got a key acting as the owner: " << rotated->dump();
+  EXPECT_EQ(rotated.error().code, "forbidden");
+  EXPECT_EQ(errorOf(ownerKey), "ok");  // nothing changed: not rotating, not revoked
+  auto listed = auth->listKeys(admin);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->at("keys").size(), 1u);
+  // A member's key too: the admin may revoke it, never hold it.
+  auto member = as(userIn("default", "max", "member"));
+  const std::string memberKey = keyFor(member, "deploy");
+  EXPECT_EQ(auth->rotateKey(admin, as(memberKey).key_id, nlohmann::json::object()).error().code, "forbidden");
+  EXPECT_EQ(errorOf(memberKey), "ok");
+  EXPECT_TRUE(auth->revokeKey(admin, as(memberKey).key_id).ok());
+  EXPECT_EQ(errorOf(memberKey), "unauthorized");
+  // Its own user still rotates it.
+  EXPECT_TRUE(auth->rotateKey(as(ownerKey), ownerKeyId, nlohmann::json::object()).ok());
+}
+
+TEST_F(AuthServiceTest, ChangingAPasswordEndsTheUsersOtherSessions) {
+  userIn("default", "erin", "member");
+  std::string id;
+  auto first = auth->login({{"name", "erin"}, {"password", "erin password!"}}, id);
+  auto stolen = auth->login({{"name", "erin"}, {"password", "erin password!"}}, id);
+  ASSERT_TRUE(first.ok() && stolen.ok());
+  const std::string mine = (*first)["token"], theirs = (*stolen)["token"];
+  EXPECT_EQ(errorOf(theirs), "ok");  // remembered before the change
+  ASSERT_TRUE(auth->setPassword(as(mine), {{"password", "erin new password"}, {"current_password", "erin password!"}}).ok());
+  EXPECT_EQ(errorOf(theirs), "unauthorized");
+  EXPECT_EQ(errorOf(mine), "ok");  // the session that changed it goes on
+  // Another user's sessions are untouched.
+  EXPECT_EQ(errorOf(ownerSession), "ok");
+}
+
+TEST_F(AuthServiceTest, AnInvitationNeverLowersARoleSoTheLastOwnerStays) {
+  auto owner = as(ownerKey);
+  ASSERT_TRUE(auth->createOrg(owner, {{"name", "acme"}}).ok());
+  auto boss = as(userIn("acme", "boss", "owner"));
+  ASSERT_TRUE(auth->removeUser(boss, "owner").ok());  // boss is acme's last owner now
+  auto admin = as(userIn("acme", "adam", "admin"));
+  // The admin invites the owner as a viewer; the owner accepts with their own password.
+  auto invited = auth->invite(admin, {{"name", "boss"}, {"role", "viewer"}});
+  ASSERT_TRUE(invited.ok());
+  auto accepted = auth->acceptInvite({{"token", (*invited)["token"]}, {"password", "boss password!"}});
+  ASSERT_FALSE(accepted.ok()) << "acme's last owner became " << accepted->dump();
+  EXPECT_EQ(accepted.error().code, "conflict");
+  auto users = auth->listUsers(boss);
+  ASSERT_TRUE(users.ok());
+  bool ownerLeft = false;
+  for (const auto& u : (*users)["users"]) ownerLeft = ownerLeft || (u["name"] == "boss" && u["role"] == "owner");
+  EXPECT_TRUE(ownerLeft) << users->dump();
+  // Raising a role still works.
+  auto raise = auth->invite(boss, {{"name", "adam"}, {"role", "owner"}});
+  ASSERT_TRUE(raise.ok());
+  EXPECT_TRUE(auth->acceptInvite({{"token", (*raise)["token"]}, {"password", "adam password!"}}).ok());
+}
+
+TEST_F(AuthServiceTest, AWeakerKeyOfAPasswordlessOwnerCannotSetItsFirstPassword) {
+  // A fresh berth: the bootstrap owner has no password and hands out a read key (monitoring).
+  auto opened = store::openSqliteStore(dir.path() + "/fresh.db");
+  ASSERT_TRUE(opened.ok());
+  AuthService fresh(**opened, [this] { return now; });
+  auto boot = fresh.bootstrap();
+  ASSERT_TRUE(boot.ok() && boot->has_value());
+  auto owner = fresh.authenticate((*boot)->key, "");
+  ASSERT_TRUE(owner.ok());
+  for (const char* scope : {"read", "deploy"}) {
+    auto weak = fresh.createKey(*owner, {{"scope", scope}});
+    ASSERT_TRUE(weak.ok());
+    auto holder = fresh.authenticate((*weak)["key"].get<std::string>(), "");
+    ASSERT_TRUE(holder.ok());
+    auto set = fresh.setPassword(*holder, {{"password", "taken over password"}});
+    ASSERT_FALSE(set.ok()) << "a " << scope << " key set the owner's first password";
+    EXPECT_EQ(set.error().code, "forbidden");
+    std::string id;
+    EXPECT_FALSE(fresh.login({{"name", "owner"}, {"password", "taken over password"}}, id).ok());
+  }
+  // The admin key does, as the bootstrap intends.
+  EXPECT_TRUE(fresh.setPassword(*owner, {{"password", "owner password!"}}).ok());
+}
+
 }  // namespace
 }  // namespace berth::server
