@@ -104,6 +104,7 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   auto common = commonOptions(o);
   addAppCommands(app, run);
   addAccessCommands(app, run);
+  addAuditCommands(app, run);
 
   auto* status = app.add_subcommand("status", "Show the control plane's state");
   common(status);

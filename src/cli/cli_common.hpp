@@ -17,6 +17,8 @@ void addAppCommands(CLI::App& app, std::function<int()>& run);
 void addDomainCommands(CLI::App& app, std::function<int()>& run);
 // `berth login|logout|whoami|key|org|user ...` (cli/access_commands.cpp).
 void addAccessCommands(CLI::App& app, std::function<int()>& run);
+// `berth audit ls|verify` (cli/audit_commands.cpp).
+void addAuditCommands(CLI::App& app, std::function<int()>& run);
 
 namespace detail {
 
