@@ -316,6 +316,16 @@ TEST_F(AuditTest, SecretsNeverReachAuditRecordsOrTheLog) {
                          {"registry_auth", {{"username", "deployer"}, {"password", secret("registry")}}}};
   auto deployed = call(cluster.apiKey(), "POST", "/api/v1/apps/web/deployments", spec);
   EXPECT_TRUE(deployed.ok) << deployed.message;
+  // The agent's report of the deploy command's outcome is audited, by the node.
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto records = call(cluster.apiKey(), "GET", "/api/v1/audit?actor=node%3A" + node).body["records"];
+        for (const auto& r : records)
+          if (r["action"].get<std::string>().rfind("command app.deploy ", 0) == 0) return true;
+        return false;
+      },
+      std::chrono::seconds(30)))
+      << call(cluster.apiKey(), "GET", "/api/v1/audit").body.dump(1);
   spec["secrets"] = {{"BAD NAME", secret("app-refused")}};
   EXPECT_FALSE(call(cluster.apiKey(), "POST", "/api/v1/apps/web/deployments", spec).ok);
 
