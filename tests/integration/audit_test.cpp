@@ -295,6 +295,9 @@ TEST_F(AuditTest, OrgAdminsReadTheirOrgsRecordsOnly) {
   // An org admin cannot verify the whole chain: it sees gaps, so verify is for platform admins.
   auto [acmeCode, acmeOut] = cluster.cli({"audit", "verify", "--api-key", acme});
   EXPECT_NE(acmeCode, 0) << acmeOut;
+  EXPECT_NE(acmeOut.find("needs a platform admin"), std::string::npos) << acmeOut;
+  EXPECT_EQ(acmeView.body["view"], "org");
+  EXPECT_EQ(call(cluster.apiKey(), "GET", "/api/v1/audit?limit=1").body["view"], "all");
 }
 
 // Secret-bearing requests, accepted and refused: nothing secret reaches an

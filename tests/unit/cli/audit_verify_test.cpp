@@ -87,6 +87,18 @@ TEST(AuditVerifyTest, AMalformedAnswerIsAnErrorNamingTheField) {
   EXPECT_FALSE(notRecords.ok());
 }
 
+// An org admin's view is part of the chain only: refused, not reported as broken.
+TEST(AuditVerifyTest, AnOrgsViewIsRefusedNotCalledBroken) {
+  FakeServer server(3);
+  auto report = verifyAuditChain(
+      [&](std::int64_t) -> Result<nlohmann::json> {
+        return nlohmann::json{{"records", server.records}, {"more", false}, {"view", "org"}};
+      },
+      "");
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().code, "forbidden");
+}
+
 // A server that keeps answering "more" with the same page cannot loop the walk.
 TEST(AuditVerifyTest, AServerRepeatingAPageEndsTheWalk) {
   FakeServer server(2);
