@@ -319,6 +319,11 @@ TEST_F(AuditTest, SecretsNeverReachAuditRecordsOrTheLog) {
                          {"registry_auth", {{"username", "deployer"}, {"password", secret("registry")}}}};
   auto deployed = call(cluster.apiKey(), "POST", "/api/v1/apps/web/deployments", spec);
   EXPECT_TRUE(deployed.ok) << deployed.message;
+  // The node's coming online is audited, by the node.
+  bool online = false;
+  const auto nodeRecords = call(cluster.apiKey(), "GET", "/api/v1/audit?limit=1000&target=" + node).body["records"];
+  for (const auto& r : nodeRecords) online |= r["action"] == "node online" && r["actor"] == "node:" + node;
+  EXPECT_TRUE(online) << nodeRecords.dump(1);
   // The agent's report of the deploy command's outcome is audited, by the node.
   EXPECT_TRUE(eventually(
       [&] {
