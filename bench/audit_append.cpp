@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--ops") o.ops = std::atoi(argv[i + 1]);
-    else if (flag == "--preload") o.preload = std::atoi(argv[i + 1]);
+    if (flag == "--ops")
+      o.ops = std::atoi(argv[i + 1]);
+    else if (flag == "--preload")
+      o.preload = std::atoi(argv[i + 1]);
   }
   char pattern[] = "/tmp/berth-audit-bench-XXXXXX";
   const std::string dir = ::mkdtemp(pattern);

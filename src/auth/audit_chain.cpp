@@ -78,10 +78,10 @@ bool AuditChainCheck::add(const AuditEntry& e) {
   }
   const std::string expectedPrev = head_hash_.empty() ? kAuditGenesis : head_hash_;
   if (e.prev_hash != expectedPrev) {
-    breakAt(e.id, "record " + std::to_string(e.id) + " does not follow " +
-                      (head_hash_.empty() ? std::string("the start of the chain")
-                                          : "record " + std::to_string(head_id_)) +
-                      " (a record before it was removed, added or changed)");
+    breakAt(e.id,
+            "record " + std::to_string(e.id) + " does not follow " +
+                (head_hash_.empty() ? std::string("the start of the chain") : "record " + std::to_string(head_id_)) +
+                " (a record before it was removed, added or changed)");
     return false;
   }
   if (!isLowerHex64(e.hash) || auditHash(e) != e.hash) {

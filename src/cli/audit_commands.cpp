@@ -77,8 +77,8 @@ void addAuditCommands(CLI::App& app, std::function<int()>& run) {
   });
 
   auto head = std::make_shared<std::string>();
-  auto* verify = audit->add_subcommand(
-      "verify", "Check the audit chain (platform admins); name the first broken record");
+  auto* verify =
+      audit->add_subcommand("verify", "Check the audit chain (platform admins); name the first broken record");
   verify->add_option("--head", *head,
                      "A chain head hash saved earlier (the server logs it at start and hourly): "
                      "also detects removal of the newest records");
@@ -91,8 +91,8 @@ void addAuditCommands(CLI::App& app, std::function<int()>& run) {
       if (!client) return fail(client.error());
       auto report = verifyAuditChain(
           [&](std::int64_t after) -> Result<nlohmann::json> {
-            auto reply = client->call("GET", "/api/v1/audit?after=" + std::to_string(after) +
-                                                 "&limit=" + std::to_string(kVerifyPage));
+            auto reply = client->call(
+                "GET", "/api/v1/audit?after=" + std::to_string(after) + "&limit=" + std::to_string(kVerifyPage));
             if (!reply) return reply.error();
             return reply->body;
           },

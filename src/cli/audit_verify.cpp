@@ -33,8 +33,9 @@ Result<AuditVerifyReport> verifyAuditChain(const std::function<Result<nlohmann::
     if (!body->is_object() || !body->contains("records") || !(*body)["records"].is_array())
       return invalidField("records", "must be an array (is this a berth server?)");
     if (body->value("view", std::string("all")) != "all")
-      return makeError("forbidden", "audit verify needs a platform admin: this caller reads only its org's records, "
-                                    "which are not a whole chain");
+      return makeError("forbidden",
+                       "audit verify needs a platform admin: this caller reads only its org's records, "
+                       "which are not a whole chain");
     const auto& records = (*body)["records"];
     for (const auto& r : records) {
       auto entry = auditEntryFromJson(r);

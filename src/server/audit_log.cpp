@@ -97,7 +97,7 @@ Result<store::AuditQuery> parseAuditQuery(const std::map<std::string, std::strin
 }
 
 auth::AuditEntry toAuditEntry(const store::AuditRecord& r) {
-  return auth::AuditEntry{r.id,     r.at,     r.actor,   r.org,    r.action,    r.target,
+  return auth::AuditEntry{r.id,         r.at,     r.actor,   r.org,    r.action,    r.target,
                           r.request_id, r.source, r.outcome, r.detail, r.prev_hash, r.hash};
 }
 
@@ -127,9 +127,9 @@ std::string auditOutcome(int status) {
 }
 
 nlohmann::json auditJson(const store::AuditRecord& r) {
-  return {{"id", r.id},         {"at", r.at},         {"actor", r.actor},           {"org", r.org},
-          {"action", r.action}, {"target", r.target}, {"request_id", r.request_id}, {"source", r.source},
-          {"outcome", r.outcome}, {"detail", r.detail}, {"prev_hash", r.prev_hash}, {"hash", r.hash}};
+  return {{"id", r.id},           {"at", r.at},         {"actor", r.actor},           {"org", r.org},
+          {"action", r.action},   {"target", r.target}, {"request_id", r.request_id}, {"source", r.source},
+          {"outcome", r.outcome}, {"detail", r.detail}, {"prev_hash", r.prev_hash},   {"hash", r.hash}};
 }
 
 }  // namespace berth::server

@@ -107,7 +107,8 @@ class AuditTest : public ::testing::Test {
     auto invite = call(ownerSession, "POST", "/api/v1/users/invite", {{"name", org + "-boss"}, {"role", "owner"}}, org);
     EXPECT_TRUE(invite.ok) << invite.message;
     const std::string password = org + " boss password";
-    EXPECT_TRUE(call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).ok);
+    EXPECT_TRUE(
+        call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).ok);
     auto login = call("", "POST", "/api/v1/login", {{"name", org + "-boss"}, {"password", password}});
     EXPECT_TRUE(login.ok) << login.message;
     auto key = call(login.body.value("token", ""), "POST", "/api/v1/keys", {{"scope", "admin"}});
@@ -369,7 +370,8 @@ TEST_F(AuditTest, SecretsNeverReachAuditRecordsOrTheLog) {
   ASSERT_TRUE(invite.ok) << invite.message;
   secrets.push_back(invite.body["token"]);
   const std::string vicPassword = secret("accept-password");
-  ASSERT_TRUE(call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", vicPassword}}).ok);
+  ASSERT_TRUE(
+      call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", vicPassword}}).ok);
   EXPECT_FALSE(call("", "POST", "/api/v1/invites/accept",
                     {{"token", invite.body["token"]}, {"password", secret("replayed-accept")}})
                    .ok);

@@ -160,7 +160,10 @@ TEST(AuditChainTest, IdsMustIncrease) {
 
 TEST(AuditChainTest, AuditTextReplacesInvalidUtf8AndCaps) {
   EXPECT_EQ(auditText("ok"), "ok");
-  EXPECT_EQ(auditText(std::string("a\xff" "b")), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(auditText(std::string("a\xff"
+                                  "b")),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(auditText(std::string(5000, 'x')).size(), 1024u);
   EXPECT_EQ(auditText("h\xC3\xA9llo", 2), "h");  // never half a character
 }

@@ -6,9 +6,9 @@ namespace berth::cli {
 namespace {
 
 nlohmann::json recordJson(const auth::AuditEntry& e) {
-  return {{"id", e.id},         {"at", e.at},         {"actor", e.actor},           {"org", e.org},
-          {"action", e.action}, {"target", e.target}, {"request_id", e.request_id}, {"source", e.source},
-          {"outcome", e.outcome}, {"detail", e.detail}, {"prev_hash", e.prev_hash}, {"hash", e.hash}};
+  return {{"id", e.id},           {"at", e.at},         {"actor", e.actor},           {"org", e.org},
+          {"action", e.action},   {"target", e.target}, {"request_id", e.request_id}, {"source", e.source},
+          {"outcome", e.outcome}, {"detail", e.detail}, {"prev_hash", e.prev_hash},   {"hash", e.hash}};
 }
 
 // `n` chained records served `per_page` at a time, as GET /audit?after= answers.
@@ -83,7 +83,11 @@ TEST(AuditVerifyTest, AMalformedAnswerIsAnErrorNamingTheField) {
   auto report = verifyAuditChain(server.page(), "");
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.error().message.find("prev_hash"), std::string::npos);
-  auto notRecords = verifyAuditChain([](std::int64_t) -> Result<nlohmann::json> { return nlohmann::json{{"x", 1}}; }, "");
+  auto notRecords = verifyAuditChain(
+      [](std::int64_t) -> Result<nlohmann::json> {
+        return nlohmann::json{{"x", 1}};
+      },
+      "");
   EXPECT_FALSE(notRecords.ok());
 }
 

@@ -84,9 +84,8 @@ TEST(AuditOutcomeTest, ByStatus) {
 
 TEST(AuditQueryTest, ParsesFilters) {
   const std::int64_t now = 10 * 86'400'000LL;
-  auto q = parseAuditQuery({{"actor", "session%3Aalice"}, {"target", "web.acme"}, {"org", "acme"}, {"since", "2d"},
-                            {"limit", "20"}},
-                           now);
+  auto q = parseAuditQuery(
+      {{"actor", "session%3Aalice"}, {"target", "web.acme"}, {"org", "acme"}, {"since", "2d"}, {"limit", "20"}}, now);
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(q->actor, "session:alice");
   EXPECT_EQ(q->target, "web.acme");
@@ -104,11 +103,19 @@ TEST(AuditQueryTest, ParsesFilters) {
 
 TEST(AuditQueryTest, RefusesOddValuesNamingTheField) {
   const std::int64_t now = 1'000'000;
-  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"since", "2w"}, {"since", "-5m"}, {"since", "h"}, {"since", "99999999999999999999"},
-           {"since", "36600001d"}, {"after", "-1"}, {"after", "1e3"}, {"before", "x"},
-           {"after", "9999999999999999999"}, {"limit", "ten"}, {"actor", "%zz"}, {"actor", "abc%4"},
-           {"target", std::string(4000, 'x')}}) {
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{{"since", "2w"},
+                                                                            {"since", "-5m"},
+                                                                            {"since", "h"},
+                                                                            {"since", "99999999999999999999"},
+                                                                            {"since", "36600001d"},
+                                                                            {"after", "-1"},
+                                                                            {"after", "1e3"},
+                                                                            {"before", "x"},
+                                                                            {"after", "9999999999999999999"},
+                                                                            {"limit", "ten"},
+                                                                            {"actor", "%zz"},
+                                                                            {"actor", "abc%4"},
+                                                                            {"target", std::string(4000, 'x')}}) {
     auto q = parseAuditQuery({{key, value}}, now);
     ASSERT_FALSE(q.ok()) << key << "=" << value;
     EXPECT_EQ(q.error().code, "invalid_argument");
