@@ -105,6 +105,7 @@ void addClientCommands(CLI::App& app, std::function<int()>& run) {
   addAppCommands(app, run);
   addAccessCommands(app, run);
   addLimitCommands(app, run);
+  addAuditCommands(app, run);
 
   auto* status = app.add_subcommand("status", "Show the control plane's state");
   common(status);

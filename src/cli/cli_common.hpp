@@ -19,6 +19,8 @@ void addDomainCommands(CLI::App& app, std::function<int()>& run);
 void addAccessCommands(CLI::App& app, std::function<int()>& run);
 // `berth org quota|policy ...` under the `org` command (cli/limit_commands.cpp).
 void addLimitCommands(CLI::App& app, std::function<int()>& run);
+// `berth audit ls|verify` (cli/audit_commands.cpp).
+void addAuditCommands(CLI::App& app, std::function<int()>& run);
 
 namespace detail {
 

@@ -11,6 +11,7 @@
 #include "common/logging.hpp"
 #include "pki/keys.hpp"
 #include "server/api_internal.hpp"
+#include "server/audit_log.hpp"
 #include "server/http_edge.hpp"
 #include "server/openapi.hpp"
 
@@ -178,13 +179,27 @@ ApiResponse Api::handle(const ApiRequest& request) {
     return refusal;
   }
   const Scope need = match.route->scope;
+  const bool mutating = request.method != "GET";
+  RouteParams params = match.params;
+  ApiResponse response;
+  // A refusal before the handler ran (credentials, scope, app name, body) is
+  // audited like any other answer to a mutating call; nothing else changed.
+  auto refuse = [&](const Error& error) {
+    response = errorResponse(error);
+    if (mutating) (void)auditCall(call, path, params, response);
+    logRequest(call, path, response);
+    return response;
+  };
   if (need == Scope::Agent) {
     call.actor = request.client_node_id.empty() ? "enrollment" : "node:" + request.client_node_id;
   } else if (need == Scope::Public) {
     call.actor = "anonymous";
   } else {
     auto principal = d_.auth.authenticate(request.bearer, request.org);
-    if (!principal) return errorResponse(principal.error());
+    if (!principal) {
+      call.actor = "anonymous";
+      return refuse(principal.error());
+    }
     call.principal = std::move(*principal);
     if (auto refusal = rateLimited(per_key_, call.principal.key_id.empty() ? "session:" + call.principal.session_id
                                                                            : "key:" + call.principal.key_id,
@@ -194,62 +209,88 @@ ApiResponse Api::handle(const ApiRequest& request) {
     call.org = call.principal.org;
     const auto held = auth::effectiveScope(call.principal);
     if (need == Scope::Platform && !call.principal.platformAdmin())
-      return errorResponse(makeError("forbidden", request.method + " " + path + " needs a platform admin"));
+      return refuse(makeError("forbidden", request.method + " " + path + " needs a platform admin"));
     const auto wanted = need == Scope::Read     ? auth::KeyScope::Read
                         : need == Scope::Deploy ? auth::KeyScope::Deploy
                                                 : auth::KeyScope::Admin;
     if (need != Scope::Platform && !auth::covers(held, wanted)) {
-      return errorResponse(makeError("forbidden", request.method + " " + path + " needs scope " + scopeName(need) +
-                                                      "; this request holds " + auth::scopeName(held) + " in " +
-                                                      call.org));
+      return refuse(makeError("forbidden", request.method + " " + path + " needs scope " + scopeName(need) +
+                                               "; this request holds " + auth::scopeName(held) + " in " + call.org));
     }
   }
   // App routes name an app of the caller's org: the one place a name becomes
   // its key (apps/app_key.hpp), so no lookup can reach another org's app.
-  RouteParams params = match.params;
   if (auto it = params.find("name"); it != params.end() && call.path.size() > 0 && call.path[0] == "apps") {
-    if (auto r = apps::validateAppName("name", it->second); !r) return errorResponse(r.error());
+    if (auto r = apps::validateAppName("name", it->second); !r) return refuse(r.error());
     it->second = apps::appKey(call.org, it->second);
   }
   // Bodies are parsed only for callers that passed authentication.
   if (!request.body.empty()) {
     auto body = parseJson(request.body);
-    if (!body) return errorResponse(invalidField("body", "is not valid JSON: " + body.error().message));
+    if (!body) return refuse(invalidField("body", "is not valid JSON: " + body.error().message));
     call.body = std::move(*body);
   }
   const auto& handler = match.route->handler;
 
-  ApiResponse response;
-  if (request.method == "GET") {
+  if (!mutating) {
     response = handler(call, params);
   } else {
     // A mutating call and its audit record commit together; a refused or
     // failed one (any 4xx or 5xx) is rolled back whole and still audited.
-    auto audit = [&] {
-      std::string outcome = std::to_string(response.status);
-      if (!response.error_code.empty()) outcome += " " + response.error_code;
-      return d_.store.appendAudit(store::AuditRecord{0, d_.clock(), call.actor, request.method + " " + path, path,
-                                                     outcome, request.request_id});
-    };
     auto committed = d_.store.transaction([&]() -> Result<void> {
       response = handler(call, params);
       if (response.status >= 400) return makeError("rolled_back", "the request was refused");
-      return audit();
+      return auditCall(call, path, params, response);
     });
     if (!committed && response.status < 400) response = errorResponse(committed.error());
-    if (!committed) {
-      if (auto r = audit(); !r) {
-        log::error("audit record not written", {{"error", r.error().message}, {"request_id", request.request_id}});
-      }
-    }
+    if (!committed) (void)auditCall(call, path, params, response);
   }
+  logRequest(call, path, response);
+  return response;
+}
+
+Result<void> Api::auditCall(const Call& call, const std::string& path, const RouteParams& params,
+                            const ApiResponse& response) {
+  store::AuditRecord record;
+  record.at = d_.clock();
+  record.actor = call.actor;
+  record.org = call.org;
+  record.action = call.request.method + " " + path;
+  record.target = auditTarget(call, path, params);
+  record.request_id = call.request.request_id;
+  record.source = call.request.remote_address;
+  record.outcome = auditOutcome(response.status);
+  record.detail = std::to_string(response.status) + (response.error_code.empty() ? "" : " " + response.error_code);
+  auto appended = appendAudit(d_.store, std::move(record));
+  if (!appended) {
+    log::error("audit record not written",
+               {{"error", appended.error().message}, {"request_id", call.request.request_id}});
+    return appended.error();
+  }
+  return Ok{};
+}
+
+// What a call acted on: the app (its key), node, command, key or user the
+// route names; else the name a create call gives; else the path. Never a body
+// field other than "name" (bodies carry secrets).
+std::string Api::auditTarget(const Call& call, const std::string& path, const RouteParams& params) {
+  for (const char* key : {"name", "id", "user"}) {
+    if (auto it = params.find(key); it != params.end()) return it->second;
+  }
+  if (!call.org.empty() && call.body.is_object()) {
+    if (auto it = call.body.find("name"); it != call.body.end() && it->is_string()) return it->get<std::string>();
+  }
+  constexpr std::string_view kPrefix = "/api/v1";
+  return path.rfind(kPrefix, 0) == 0 ? path.substr(kPrefix.size()) : path;
+}
+
+void Api::logRequest(const Call& call, const std::string& path, const ApiResponse& response) {
   if (log::enabled(log::Level::Info))
-    log::info("request", {{"method", request.method},
+    log::info("request", {{"method", call.request.method},
                           {"path", path},
                           {"status", response.status},
-                          {"request_id", request.request_id},
+                          {"request_id", call.request.request_id},
                           {"actor", call.actor}});
-  return response;
 }
 
 ApiResponse Api::metrics() {
@@ -283,8 +324,8 @@ void Api::addRoutes() {
   });
   r.add("GET", "/status", Scope::Read, [this](Call& c, P) { return status(c); });
   r.add("POST", "/tokens", Scope::Admin, [this](Call& c, P) { return createToken(c); });
-  // Every org's records: platform admins only until audit records carry their org.
-  r.add("GET", "/audit", Scope::Platform, [this](Call& c, P) { return listAudit(c); });
+  // Platform admins read every org's records, an org's admins that org's (server/api_audit.cpp).
+  r.add("GET", "/audit", Scope::Admin, [this](Call& c, P) { return listAudit(c); });
   r.add("GET", "/nodes", Scope::Read, [this](Call& c, P) { return listNodes(c); });
   r.add("GET", "/nodes/{id}", Scope::Read, [this](Call& c, P p) { return showNode(c, p.at("id")); });
   r.add("POST", "/nodes/{id}/revoke", Scope::Admin, [this](Call& c, P p) { return revokeNode(c, p.at("id")); });
@@ -478,11 +519,17 @@ ApiResponse Api::enroll(Call& call) {
   if (auto r = d_.store.upsertNode(node); !r) return errorResponse(r.error());
   call.actor = "enrollment:" + token->id;
   if (rejoin) {
-    if (auto r = d_.store.appendAudit(store::AuditRecord{0, now, call.actor, "node rejoin", node.id,
-                                                         "retired certificate serials " + retired,
-                                                         call.request.request_id});
-        !r)
-      return errorResponse(r.error());
+    store::AuditRecord record;
+    record.at = now;
+    record.actor = call.actor;
+    record.org = node.org;
+    record.action = "node rejoin";
+    record.target = node.id;
+    record.request_id = call.request.request_id;
+    record.source = call.request.remote_address;
+    record.outcome = "ok";
+    record.detail = "retired certificate serials " + retired;
+    if (auto r = appendAudit(d_.store, std::move(record)); !r) return errorResponse(r.error());
     d_.gateway.disconnect(node.id, "node rejoined with a new certificate");
     log::info("node rejoined", {{"node_id", node.id}, {"token_id", token->id}, {"retired_serials", retired}});
   } else {
@@ -560,25 +607,6 @@ ApiResponse Api::status(const Call& call) {
                         {"ca_pin", d_.identity.ca_pin}};
   if (platform) out["config"] = toJson(d_.config);
   return json(200, out);
-}
-
-ApiResponse Api::listAudit(Call& call) {
-  const auto limit = limitParam(call.query, 100, 10000);
-  auto records = d_.store.listAudit(limit + 1);
-  if (!records) return errorResponse(records.error());
-  const bool more = records->size() > limit;
-  if (more) records->pop_back();
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : *records) {
-    out.push_back({{"id", r.id},
-                   {"at", r.at},
-                   {"actor", r.actor},
-                   {"action", r.action},
-                   {"target", r.target},
-                   {"outcome", r.outcome},
-                   {"request_id", r.request_id}});
-  }
-  return json(200, {{"records", out}, {"more", more}});
 }
 
 }  // namespace berth::server

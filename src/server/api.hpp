@@ -125,6 +125,11 @@ class Api {
   ApiResponse cancelCommand(Call& call, const std::string& id);
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
+  // One audit record for a mutating call, in the caller's transaction (if any).
+  Result<void> auditCall(const Call& call, const std::string& path, const RouteParams& params,
+                         const ApiResponse& response);
+  static std::string auditTarget(const Call& call, const std::string& path, const RouteParams& params);
+  static void logRequest(const Call& call, const std::string& path, const ApiResponse& response);
   ApiResponse deploy(Call& call, const std::string& name);
   ApiResponse appLogs(Call& call, const std::string& name);
   ApiResponse accepted(const Result<AppCall>& call);

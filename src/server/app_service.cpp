@@ -12,6 +12,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "pki/sealed_file.hpp"
+#include "server/audit_log.hpp"
 
 namespace berth::server {
 namespace asio = boost::asio;
@@ -458,6 +459,21 @@ void AppService::event(const std::string& app, int deployment, const std::string
     ++metrics_.app_events_total;
 }
 
+Result<void> AppService::auditAgentEvent(const store::App& app, const std::string& actor, const std::string& action,
+                                         const std::string& outcome, const std::string& detail) {
+  store::AuditRecord record;
+  record.at = clock_();
+  record.actor = actor;
+  record.org = app.org;
+  record.action = action;
+  record.target = app.name;
+  record.outcome = outcome;
+  record.detail = detail;
+  auto appended = appendAudit(store_, std::move(record));
+  if (!appended) return appended.error();
+  return Ok{};
+}
+
 void AppService::setDeploymentState(const std::string& app, int number, DeploymentState state,
                                     const std::string& reason, const std::string& image) {
   auto d = store_.getDeployment(app, number);
@@ -478,7 +494,8 @@ void AppService::onCommandFinished(const store::Command& c) {
   auto app = **found;
   const bool ok = c.state == store::CommandState::Succeeded;
   const std::string reason = ok ? "" : c.error.empty() ? "command " + store::commandStateName(c.state) : c.error;
-  auto result = store_.transaction([&]() -> Result<void> {
+  // The app's change and its audit record commit together.
+  auto apply = [&]() -> Result<void> {
     if (c.verb == "app.deploy") {
       const int number = c.args.value("deployment", 0);
       ++metrics_.deployments_finished_total[ok ? "healthy" : "failed"];
@@ -521,6 +538,15 @@ void AppService::onCommandFinished(const store::Command& c) {
     }
     app.updated_at = clock_();
     return store_.upsertApp(app);
+  };
+  auto result = store_.transaction([&]() -> Result<void> {
+    if (auto r = apply(); !r) return r;
+    const std::string actor = c.state == store::CommandState::Expired || c.error == "no RESULT within the command timeout"
+                                  ? "server"
+                                  : "node:" + c.node_id;
+    return auditAgentEvent(app, actor, "app " + c.verb.substr(4) + (ok ? " done" : " failed"), ok ? "ok" : "failed",
+                           "deployment " + std::to_string(c.args.value("deployment", app.current_deployment)) +
+                               ", command " + c.id);
   });
   if (!result) log::error("app outcome not stored", {{"app", name}, {"error", result.error().message}});
   // A domain added or removed while the app's first deploy ran was not pushed (no version ran
@@ -569,6 +595,10 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
           updated.updated_at = clock_();
           if (auto r = store_.upsertApp(updated); !r) return r;
           ++metrics_.deployments_finished_total["rolled_back"];
+          if (auto r = auditAgentEvent(app, "node:" + node_id, "app rolled back", "ok",
+                                       "deployment " + std::to_string(number) + " to " + std::to_string(to));
+              !r)
+            return r;
         }
       }
       if (state == "runtime_reachable") {
@@ -579,7 +609,14 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
         if (number == app.current_deployment &&
             (derived == DeploymentState::Healthy || derived == DeploymentState::Stopped)) {
           auto d = store_.getDeployment(name, number);
-          if (d && *d && (*d)->state != *derived) setDeploymentState(name, number, *derived, "runtime reachable again");
+          if (d && *d && (*d)->state != *derived) {
+            setDeploymentState(name, number, *derived, "runtime reachable again");
+            if (auto r = auditAgentEvent(app, "node:" + node_id, "app state from runtime", "ok",
+                                         "deployment " + std::to_string(number) + " " +
+                                             deploymentStateName(*derived));
+                !r)
+              return r;
+          }
         }
       }
       const auto progress = parseDeploymentState(state);

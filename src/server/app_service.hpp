@@ -135,6 +135,9 @@ class AppService {
                                   const std::string& pinned_image, const std::string& source);
   Result<std::string> submit(const store::App& app, const std::string& verb, nlohmann::json args);
   void event(const std::string& app, int deployment, const std::string& state, const std::string& reason);
+  // An audit record for a change an agent's report made (server/audit_log), in the caller's transaction.
+  Result<void> auditAgentEvent(const store::App& app, const std::string& actor, const std::string& action,
+                               const std::string& outcome, const std::string& detail);
   void setDeploymentState(const std::string& app, int number, DeploymentState state, const std::string& reason,
                           const std::string& image = "");
 

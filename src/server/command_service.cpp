@@ -6,6 +6,7 @@
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
 #include "protocol/verb_args.hpp"
+#include "server/audit_log.hpp"
 
 namespace berth::server {
 namespace {
@@ -175,7 +176,7 @@ std::optional<store::Command> CommandService::complete(const std::string& node_i
         std::chrono::duration<double>(std::chrono::steady_clock::now() - sent->second).count());
     sent_at_.erase(sent);
   }
-  finish(command, ok ? store::CommandState::Succeeded : store::CommandState::Failed);
+  finish(command, ok ? store::CommandState::Succeeded : store::CommandState::Failed, "node:" + node_id);
   store::Command done = std::move(command);
   open_.erase(id);
   return done;
@@ -208,7 +209,7 @@ std::size_t CommandService::expireDue() {
     for (auto qit = queue.queued.begin(); qit != queue.queued.end();) {
       auto& command = open_.at(*qit);
       if (command.expires_at <= now) {
-        finish(command, store::CommandState::Expired);
+        finish(command, store::CommandState::Expired, "server");
         open_.erase(*qit);
         qit = queue.queued.erase(qit);
         ++changed;
@@ -220,7 +221,7 @@ std::size_t CommandService::expireDue() {
       auto& command = open_.at(fit->second);
       if (command.expires_at + timeoutMs <= now) {
         command.error = "no RESULT within the command timeout";
-        finish(command, store::CommandState::Failed);
+        finish(command, store::CommandState::Failed, "server");
         sent_at_.erase(fit->second);
         open_.erase(fit->second);
         fit = queue.in_flight.erase(fit);
@@ -271,11 +272,26 @@ std::size_t CommandService::inFlightCount(const std::string& node_id) const {
 
 Result<void> CommandService::save(const store::Command& command) { return store_.updateCommand(command); }
 
-void CommandService::finish(store::Command& command, store::CommandState state) {
+void CommandService::finish(store::Command& command, store::CommandState state, const std::string& actor) {
   command.state = state;
   command.finished_at = clock_();
   // A transaction so that, under group commit, outcomes share the next COMMIT.
-  if (auto r = store_.transaction([&] { return save(command); }); !r) {
+  auto saved = store_.transaction([&]() -> Result<void> {
+    if (auto r = save(command); !r) return r;
+    if (actor.empty()) return Ok{};
+    store::AuditRecord record;
+    record.at = command.finished_at;
+    record.actor = actor;
+    record.action = "command " + command.verb + " " + store::commandStateName(state);
+    record.target = command.id;
+    record.request_id = command.correlation_id;
+    record.outcome = state == store::CommandState::Succeeded ? "ok" : "failed";
+    record.detail = "node " + command.node_id + ", exit code " + std::to_string(command.exit_code);
+    auto appended = appendAudit(store_, std::move(record));
+    if (!appended) return appended.error();
+    return Ok{};
+  });
+  if (auto r = saved; !r) {
     log::error("could not record command outcome", {{"command_id", command.id}, {"error", r.error().message}});
   }
   ++metrics_.commands_finished_total[store::commandStateName(state)];

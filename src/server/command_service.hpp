@@ -83,7 +83,9 @@ class CommandService {
   };
 
   Result<void> save(const store::Command& command);
-  void finish(store::Command& command, store::CommandState state);
+  // Records the outcome; with an `actor` ("node:<id>", "server") also an audit
+  // record in the same transaction (a cancel is audited by its API call).
+  void finish(store::Command& command, store::CommandState state, const std::string& actor = "");
 
   store::Store& store_;
   Metrics& metrics_;

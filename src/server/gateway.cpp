@@ -12,6 +12,7 @@
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
 #include "protocol/signing.hpp"
+#include "server/audit_log.hpp"
 
 namespace berth::server {
 namespace asio = boost::asio;
@@ -322,7 +323,25 @@ Result<void> Gateway::handleHello(Session& session, const Envelope& hello) {
   if (auto live = telemetry_seq_.find(session.node_id); live != telemetry_seq_.end())
     session.telemetry_seq = std::max(session.telemetry_seq, live->second);
   node.session_id = session.id;
-  return store_.upsertNode(node);
+  // Online (and the facts it reports) with its audit record, in one transaction.
+  return store_.transaction([&]() -> Result<void> {
+    if (auto r = store_.upsertNode(node); !r) return r;
+    return auditNode(node, "node online", "session " + session.id + ", version " + node.version);
+  });
+}
+
+Result<void> Gateway::auditNode(const store::Node& node, const std::string& action, const std::string& detail) {
+  store::AuditRecord record;
+  record.at = clock_();
+  record.actor = "node:" + node.id;
+  record.org = node.org;
+  record.action = action;
+  record.target = node.id;
+  record.outcome = "ok";
+  record.detail = detail;
+  auto appended = appendAudit(store_, std::move(record));
+  if (!appended) return appended.error();
+  return Ok{};
 }
 
 void Gateway::handleFrame(Session& session, const Envelope& e) {
@@ -445,9 +464,15 @@ void Gateway::endSession(const std::shared_ptr<Session>& session) {
   commands_.requeueInFlight(session->node_id);
   if (auto node = store_.getNode(session->node_id); node && *node) {
     store::Node updated = **node;
-    if (updated.status == store::NodeStatus::Online) updated.status = store::NodeStatus::Unreachable;
+    const bool wasOnline = updated.status == store::NodeStatus::Online;
+    if (wasOnline) updated.status = store::NodeStatus::Unreachable;
     updated.last_seen_at = clock_();
-    (void)store_.upsertNode(updated);
+    auto saved = store_.transaction([&]() -> Result<void> {
+      if (auto r = store_.upsertNode(updated); !r) return r;
+      if (!wasOnline) return Ok{};
+      return auditNode(updated, "node unreachable", "session " + session->id + " closed");
+    });
+    if (!saved) log::error("node state not stored", {{"node_id", session->node_id}, {"error", saved.error().message}});
   }
   log::info("agent session closed", {{"node_id", session->node_id}, {"session_id", session->id}});
 }

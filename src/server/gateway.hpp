@@ -122,6 +122,8 @@ class Gateway {
   boost::asio::awaitable<bool> answersProbe(std::shared_ptr<Session> session);
   Result<void> handleHello(Session& session, const protocol::Envelope& hello);
   void handleFrame(Session& session, const protocol::Envelope& envelope);
+  // An audit record by the node about itself (online, unreachable), in the caller's transaction.
+  Result<void> auditNode(const store::Node& node, const std::string& action, const std::string& detail);
   void endSession(const std::shared_ptr<Session>& session);
   boost::asio::awaitable<void> tickLoop();
   void tick();

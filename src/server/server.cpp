@@ -65,6 +65,7 @@ struct Server::Impl {
   std::unique_ptr<AuthService> auth;
   std::unique_ptr<Api> api;
   std::unique_ptr<asio::steady_timer> retention_timer;
+  std::unique_ptr<asio::steady_timer> audit_head_timer;
   std::unique_ptr<HttpListener> listener;
   std::unique_ptr<MetricsListener> metrics_listener;  // null when metrics_listen is ""
   std::optional<asio::signal_set> signals;
@@ -118,6 +119,26 @@ struct Server::Impl {
     });
   }
 
+  // The audit chain's head, at start and every hour: a copy kept outside the
+  // database lets `berth audit verify --head` see its newest records removed.
+  void logAuditHead() {
+    auto head = store->auditHead();
+    if (!head) {
+      log::error("audit chain head not read", {{"error", head.error().message}});
+      return;
+    }
+    log::info("audit chain head", {{"id", head->id}, {"hash", head->hash}, {"at", head->at}});
+  }
+
+  void scheduleAuditHead() {
+    audit_head_timer->expires_after(std::chrono::hours(1));
+    audit_head_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      logAuditHead();
+      scheduleAuditHead();
+    });
+  }
+
   void watchSignals() {
     signals->async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
@@ -158,6 +179,7 @@ struct Server::Impl {
     });
     gateway->stop();
     if (retention_timer) retention_timer->cancel();
+    if (audit_head_timer) audit_head_timer->cancel();
     group_commit->flushNow();
     if (signals) signals->cancel();
     // Give close frames a moment to leave, then stop both loops.
@@ -314,6 +336,9 @@ void Server::run() {
   i.gateway->start();
   i.retention_timer = std::make_unique<asio::steady_timer>(i.service);
   i.scheduleRetention();
+  i.logAuditHead();
+  i.audit_head_timer = std::make_unique<asio::steady_timer>(i.service);
+  i.scheduleAuditHead();
   log::info("server listening", {{"url", apiUrl()},
                                  {"listen", i.config.listen},
                                  {"metrics_port", metricsPort()},

@@ -97,14 +97,32 @@ struct Command {
   std::string error;
 };
 
+// One record of the audit chain (docs/audit.md; the chain is auth/audit_chain,
+// appended through server/audit_log). `hash` covers every other field.
 struct AuditRecord {
   std::int64_t id = 0;
   std::int64_t at = 0;
   std::string actor;
   std::string action;
   std::string target;
-  std::string outcome;
+  std::string outcome;  // "ok", "refused" or "failed"
   std::string request_id;
+  std::string org;     // the org acted in ("" = platform-wide or unknown)
+  std::string source;  // the client's address ("" for agent events)
+  std::string detail;  // status and error code, or what changed
+  std::string prev_hash;
+  std::string hash;    // "" on records written before the chain (schema 8)
+};
+
+// Which audit records to list. Empty strings and zeros do not filter.
+struct AuditQuery {
+  std::string org;
+  std::string actor;
+  std::string target;
+  std::int64_t since_ms = 0;   // at >= since_ms
+  std::optional<std::int64_t> after_id;   // records with id > after_id, oldest first
+  std::optional<std::int64_t> before_id;  // records with id < before_id, newest first
+  std::size_t limit = 100;
 };
 
 struct TelemetrySample {
@@ -291,8 +309,13 @@ class Store {
   // kLogRowOverheadBytes (a million empty lines are not free). Returns how many went.
   virtual Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) = 0;
 
+  // Stores `record` as given, its id included (server/audit_log chains it);
+  // "conflict" when the id is taken.
   virtual Result<void> appendAudit(const AuditRecord& record) = 0;
-  virtual Result<std::vector<AuditRecord>> listAudit(std::size_t limit) = 0;
+  // Without after_id: newest first (before before_id when set); with it: oldest first.
+  virtual Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) = 0;
+  // The record with the highest id, or one with id 0 when there is none.
+  virtual Result<AuditRecord> auditHead() = 0;
 
   // Quotas and container policy per org (auth/quotas.hpp, auth/container_policy.hpp).
   virtual Result<std::optional<OrgLimits>> getOrgLimits(const std::string& org) = 0;

@@ -41,7 +41,7 @@ TEST(Enrollment, AgentJoinsAndComesOnlineWithItsFacts) {
   // The enrolment was audited.
   auto audit = c.api("GET", "/api/v1/audit").body["records"];
   bool found = false;
-  for (const auto& r : audit) found |= r["action"] == "POST /api/v1/enroll" && r["outcome"] == "201";
+  for (const auto& r : audit) found |= r["action"] == "POST /api/v1/enroll" && r["outcome"] == "ok" && r["detail"] == "201";
   EXPECT_TRUE(found) << audit.dump();
 }
 

@@ -79,6 +79,19 @@ INSERT INTO memberships (user_id, org, role, created_at) SELECT id, 'default', '
 UPDATE api_keys SET user_id = 'u_owner', org = 'default', scope = 'admin', role = 'admin';
 )SQL";
 
+// Older records stay unchained (empty hash; docs/audit.md): their outcome, a
+// status such as "201", moves to detail and becomes ok, refused or failed.
+constexpr const char* kAuditChainSchema = R"SQL(
+ALTER TABLE audit ADD COLUMN org TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+UPDATE audit SET detail = outcome, outcome = CASE substr(outcome, 1, 1) WHEN '4' THEN 'refused' WHEN '5' THEN 'failed'
+  ELSE 'ok' END;
+CREATE INDEX audit_org ON audit (org, id);
+)SQL";
+
 Error sqlError(sqlite3* db, const std::string& what) {
   return makeError("store_error", what + ": " + sqlite3_errmsg(db));
 }
@@ -137,6 +150,7 @@ const std::vector<Migration>& migrations() {
        "updated_at INTEGER NOT NULL);"
        "CREATE TABLE org_deployments (org TEXT NOT NULL, at INTEGER NOT NULL);"
        "CREATE INDEX org_deployments_org ON org_deployments (org, at);"},
+      {9, "audit records carry their org, source address and detail, and are hash-chained", kAuditChainSchema},
   };
   return all;
 }

@@ -130,10 +130,65 @@ TEST_P(StoreTest, NodesAndAuditRoundTrip) {
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->labels["zone"], "a");
   EXPECT_EQ((*back)->status, NodeStatus::Revoked);
-  ASSERT_TRUE(store->appendAudit({0, 5, "key:k", "POST /x", "/x", "200", "req_1"}).ok());
-  auto audit = store->listAudit(10);
+  store::AuditRecord record;
+  record.id = 1;
+  record.at = 5;
+  record.actor = "key:k";
+  record.request_id = "req_1";
+  ASSERT_TRUE(store->appendAudit(record).ok());
+  auto audit = store->listAudit({});
   ASSERT_EQ(audit->size(), 1u);
   EXPECT_EQ(audit->front().request_id, "req_1");
+}
+
+// Filters, both directions, the head, and ids that cannot be taken twice.
+TEST_P(StoreTest, AuditRecordsFilterAndPage) {
+  auto store = open();
+  for (int i = 1; i <= 6; ++i) {
+    store::AuditRecord r;
+    r.id = i;
+    r.at = 1000 * i;
+    r.actor = i % 2 ? "key:odd" : "key:even";
+    r.org = i <= 3 ? "acme" : "beta";
+    r.target = i == 4 ? "web" : "other";
+    r.hash = "h" + std::to_string(i);
+    ASSERT_TRUE(store->appendAudit(r).ok());
+  }
+  store::AuditRecord again;
+  again.id = 3;
+  EXPECT_EQ(store->appendAudit(again).error().code, "conflict");
+  auto ids = [&](const store::AuditQuery& q) {
+    std::vector<std::int64_t> out;
+    auto records = store->listAudit(q);
+    for (const auto& r : *records) out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids({}), (std::vector<std::int64_t>{6, 5, 4, 3, 2, 1}));
+  store::AuditQuery q;
+  q.org = "acme";
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{3, 2, 1}));
+  q.actor = "key:odd";
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{3, 1}));
+  q = {};
+  q.target = "web";
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{4}));
+  q = {};
+  q.since_ms = 5000;
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{6, 5}));
+  q = {};
+  q.after_id = 0;
+  q.limit = 2;
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{1, 2}));
+  q.after_id = 2;
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{3, 4}));
+  q = {};
+  q.before_id = 4;
+  q.limit = 2;
+  EXPECT_EQ(ids(q), (std::vector<std::int64_t>{3, 2}));
+  auto head = store->auditHead();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->id, 6);
+  EXPECT_EQ(head->hash, "h6");
 }
 
 TEST_P(StoreTest, FailedTransactionLeavesNothingBehind) {

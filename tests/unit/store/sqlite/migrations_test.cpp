@@ -86,7 +86,7 @@ TEST(Migrations, VersionFourDatabaseKeepsItsRowsAndGetsAppDomains) {
                          "('n_1','h','','{}','0.1','[]','[]','{}','online','01',5,1,2,'s');"
                          "INSERT INTO settings VALUES ('k','v');"
                          "INSERT INTO audit (at, actor, action, target, outcome, request_id) VALUES "
-                         "(1,'a','app.deploy','shop','ok','r');",
+                         "(1,'a','app.deploy','shop','ok','r'), (2,'a','POST /api/v1/apps','shop','403 forbidden','r');",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   auto version = migrate(db.db, 1);
@@ -96,7 +96,11 @@ TEST(Migrations, VersionFourDatabaseKeepsItsRowsAndGetsAppDomains) {
   EXPECT_EQ(db.count("SELECT COUNT(*) FROM deployments WHERE deployment_id = 'dep_1'"), 1);
   EXPECT_EQ(db.count("SELECT COUNT(*) FROM nodes WHERE id = 'n_1'"), 1);
   EXPECT_EQ(db.count("SELECT COUNT(*) FROM settings"), 1);
-  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit"), 2);
+  // Older audit records stay, unchained; a status outcome becomes ok/refused with the status as detail.
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit WHERE hash = '' AND prev_hash = '' AND org = ''"), 2);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit WHERE outcome = 'refused' AND detail = '403 forbidden'"), 1);
+  EXPECT_EQ(db.count("SELECT COUNT(*) FROM audit WHERE outcome = 'ok' AND detail = 'ok'"), 1);
   EXPECT_EQ(db.count("SELECT COUNT(*) FROM app_domains"), 0);
   ASSERT_EQ(sqlite3_exec(db.db, "INSERT INTO app_domains (domain, app, created_at) VALUES ('shop.example.com','shop',3)",
                          nullptr, nullptr, nullptr),
