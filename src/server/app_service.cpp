@@ -94,15 +94,28 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
   const std::string& app_name = app.name;
   auto nodes = store_.listNodes();
   if (!nodes) return nodes.error();
-  auto all = store_.listApps();
+  auto all = store_.listAppPlacements();
   if (!all) return all.error();
   std::map<std::string, std::vector<apps::Claim>> claims;  // by node
   for (const auto& other : *all) {
-    if (other.node_id.empty() || other.name == app_name || other.current_deployment == 0) continue;
+    if (other.name == app_name) continue;
+    std::optional<apps::Claim> claim;
+    {
+      std::lock_guard lock(claims_mutex_);
+      if (auto it = claims_.find(other.name); it != claims_.end() && it->second.deployment == other.current_deployment) {
+        if (it->second.claim) claims[other.node_id].push_back(*it->second.claim);
+        continue;
+      }
+    }
     auto d = store_.getDeployment(other.name, other.current_deployment);
     if (!d) return d.error();
     if (!*d) continue;
-    if (auto s = apps::parseDeploymentSpec((*d)->spec)) claims[other.node_id].push_back(apps::claimOf(other.name, *s));
+    if (auto s = apps::parseDeploymentSpec((*d)->spec)) claim = apps::claimOf(other.name, *s);
+    {
+      std::lock_guard lock(claims_mutex_);
+      claims_[other.name] = CachedClaim{other.current_deployment, claim};
+    }
+    if (claim) claims[other.node_id].push_back(*claim);
   }
   std::vector<apps::NodeCandidate> out;
   out.reserve(nodes->size());
@@ -125,6 +138,11 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
     out.push_back(std::move(c));
   }
   return out;
+}
+
+void AppService::forgetClaim(const std::string& app) {
+  std::lock_guard lock(claims_mutex_);
+  claims_.erase(app);
 }
 
 Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec,
@@ -218,6 +236,7 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   d.command_id = *id;
   app.desired = AppDesired::Running;
   app.updated_at = d.created_at;
+  forgetClaim(d.app);
   if (auto r = store_.upsertDeployment(d); !r) return r.error();
   if (auto r = store_.upsertApp(app); !r) return r.error();
   event(app.name, d.number, "pending", source);
@@ -296,6 +315,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
   auto app = findApp(name);
   if (!app) return app.error();
   if (app->node_id.empty()) {  // never placed: nothing runs anywhere
+    forgetClaim(name);
     if (auto r = store_.deleteApp(name); !r) return r.error();
     return AppCall{"app.delete", *app, 0, ""};
   }
@@ -314,6 +334,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
   auto id = submit(*app, "app.delete", args);
   if (force) {
     if (!id) log::warn("app forgotten without telling its node", {{"app", name}, {"error", id.error().message}});
+    forgetClaim(name);
     if (auto r = store_.deleteApp(name); !r) return r.error();
     event(name, app->current_deployment, "forgotten", "deleted with --force");
     return AppCall{"app.delete", *app, app->current_deployment, id ? *id : ""};
@@ -483,6 +504,7 @@ void AppService::setDeploymentState(const std::string& app, int number, Deployme
   updated.reason = reason;
   if (!image.empty()) updated.image = image;
   updated.updated_at = clock_();
+  forgetClaim(updated.app);
   (void)store_.upsertDeployment(updated);
 }
 
@@ -514,7 +536,10 @@ void AppService::onCommandFinished(const store::Command& c) {
       event(name, app.current_deployment, ok ? "routes_changed" : "route_failed", ok ? "" : reason);
       return Ok{};
     } else if (c.verb == "app.delete") {
-      if (ok) return store_.deleteApp(name);
+      if (ok) {
+        forgetClaim(name);
+        return store_.deleteApp(name);
+      }
       event(name, app.current_deployment, "delete_failed", reason);
       return Ok{};
     } else if (c.verb == "app.limits") {
@@ -523,6 +548,7 @@ void AppService::onCommandFinished(const store::Command& c) {
           auto updated = **d;
           updated.spec["limits"] = c.args.value("limits", nlohmann::json::object());
           updated.updated_at = clock_();
+          forgetClaim(updated.app);
           if (auto r = store_.upsertDeployment(updated); !r) return r;
         }
       }

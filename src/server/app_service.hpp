@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -148,6 +149,16 @@ class AppService {
   const ServerConfig& config_;
   std::string secrets_key_;
   Admission admission_{store_, config_, clock_};
+  // Each app's claim (CPU, memory) per deployment number, so that placing one app does not re-read
+  // and re-parse every other app's deployment. A deployment's spec changes in place only through
+  // upsertDeployment here, which forgets the app's entry first.
+  struct CachedClaim {
+    int deployment = 0;
+    std::optional<apps::Claim> claim;  // nullopt: that deployment's spec does not parse (claims nothing)
+  };
+  std::map<std::string, CachedClaim> claims_;
+  std::mutex claims_mutex_;
+  void forgetClaim(const std::string& app);
   boost::asio::any_io_executor executor_;
   std::multimap<std::string, std::weak_ptr<LogStream>> streams_;  // app -> open SSE streams
 };

@@ -144,6 +144,12 @@ struct App {
   std::string org = "default";  // the org it belongs to (its key carries it too)
 };
 
+struct AppPlacement {
+  std::string name;
+  std::string node_id;
+  int current_deployment = 0;
+};
+
 struct Deployment {
   std::string app;
   int number = 0;
@@ -273,6 +279,10 @@ class Store {
   virtual Result<std::vector<App>> listApps() = 0;
   // The apps of one org.
   virtual Result<std::vector<App>> listOrgApps(const std::string& org) = 0;
+  // Where apps run: (name, node, current deployment) of every app placed on a
+  // node with a deployment running, without the rest of each row. Placement
+  // reads this on every deploy, so it stays cheap with thousands of apps.
+  virtual Result<std::vector<AppPlacement>> listAppPlacements() = 0;
   // Removes the app with its deployments, events, logs and domains.
   virtual Result<void> deleteApp(const std::string& name) = 0;
 

@@ -392,6 +392,14 @@ class SqliteStore final : public Store, public StatementSource {
     return out;
   }
 
+  Result<std::vector<AppPlacement>> listAppPlacements() override {
+    auto s = query("SELECT name, node_id, current_deployment FROM apps WHERE node_id != '' AND current_deployment > 0");
+    std::vector<AppPlacement> out;
+    while (s.step() == SQLITE_ROW) out.push_back({s.text(0), s.text(1), static_cast<int>(s.integer(2))});
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list app placements");
+    return out;
+  }
+
   Result<void> deleteApp(const std::string& name) override {
     return transaction([&]() -> Result<void> {
       for (const char* sql : {"DELETE FROM apps WHERE name=?", "DELETE FROM deployments WHERE app=?",

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <functional>
 
 #include "../temp_dir.hpp"
@@ -378,6 +380,23 @@ TEST_P(StoreTest, AfterCommitUnderGroupCommitWaitsForTheFlush) {
   ASSERT_TRUE(store->flush().ok());
   EXPECT_EQ(ran, std::vector<std::string>{"a"});
 }
+TEST_P(StoreTest, AppPlacementsListOnlyPlacedAppsWithARunningDeployment) {
+  auto store = open();
+  for (const auto& [name, node, current] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"web", "n_1", 2}, {"queued", "n_1", 0}, {"nowhere", "", 0}, {"api.acme", "n_2", 7}}) {
+    App app;
+    app.name = name;
+    app.node_id = node;
+    app.current_deployment = current;
+    ASSERT_TRUE(store->upsertApp(app).ok());
+  }
+  auto placed = store->listAppPlacements();
+  ASSERT_TRUE(placed.ok()) << placed.error().message;
+  std::map<std::string, std::pair<std::string, int>> got;
+  for (const auto& p : *placed) got[p.name] = {p.node_id, p.current_deployment};
+  EXPECT_EQ(got, (std::map<std::string, std::pair<std::string, int>>{{"web", {"n_1", 2}}, {"api.acme", {"n_2", 7}}}));
+}
+
 TEST_P(StoreTest, DomainsAreUniqueAcrossAppsAndListedPerApp) {
   auto store = open();
   ASSERT_TRUE(store->insertAppDomain({"shop.example.com", "shop", "/", false, 5}).ok());
