@@ -83,6 +83,7 @@ Result<store::App> AppService::create(const std::string& org, const nlohmann::js
   }
   if (auto r = admission_.admitApp(app.org); !r) return r.error();
   app.created_at = app.updated_at = clock_();
+  ledger_.touch(app.name);
   if (auto r = store_.upsertApp(app); !r) return r.error();
   event(app.name, 0, "created", app.node_id.empty() ? "" : "on node " + app.node_id);
   return app;
@@ -94,29 +95,8 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
   const std::string& app_name = app.name;
   auto nodes = store_.listNodes();
   if (!nodes) return nodes.error();
-  auto all = store_.listAppPlacements();
-  if (!all) return all.error();
-  std::map<std::string, std::vector<apps::Claim>> claims;  // by node
-  for (const auto& other : *all) {
-    if (other.name == app_name) continue;
-    std::optional<apps::Claim> claim;
-    {
-      std::lock_guard lock(claims_mutex_);
-      if (auto it = claims_.find(other.name); it != claims_.end() && it->second.deployment == other.current_deployment) {
-        if (it->second.claim) claims[other.node_id].push_back(*it->second.claim);
-        continue;
-      }
-    }
-    auto d = store_.getDeployment(other.name, other.current_deployment);
-    if (!d) return d.error();
-    if (!*d) continue;
-    if (auto s = apps::parseDeploymentSpec((*d)->spec)) claim = apps::claimOf(other.name, *s);
-    {
-      std::lock_guard lock(claims_mutex_);
-      claims_[other.name] = CachedClaim{other.current_deployment, claim};
-    }
-    if (claim) claims[other.node_id].push_back(*claim);
-  }
+  auto claims = ledger_.claimsByNode(app_name);
+  if (!claims) return claims.error();
   std::vector<apps::NodeCandidate> out;
   out.reserve(nodes->size());
   for (const auto& n : *nodes) {
@@ -134,15 +114,10 @@ Result<std::vector<apps::NodeCandidate>> AppService::placementCandidates(const s
       c.allocatable = apps::Allocatable{n.capacity.value("allocatable_cpu_millicores", std::int64_t{0}),
                                         n.capacity.value("allocatable_memory_bytes", std::int64_t{0})};
     }
-    c.claims = std::move(claims[n.id]);
+    if (auto it = claims->find(n.id); it != claims->end()) c.claims.push_back(it->second);
     out.push_back(std::move(c));
   }
   return out;
-}
-
-void AppService::forgetClaim(const std::string& app) {
-  std::lock_guard lock(claims_mutex_);
-  claims_.erase(app);
 }
 
 Result<std::string> AppService::placeApp(const store::App& app, const apps::DeploymentSpec& spec,
@@ -236,8 +211,9 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   d.command_id = *id;
   app.desired = AppDesired::Running;
   app.updated_at = d.created_at;
-  forgetClaim(d.app);
+  ledger_.touch(d.app);
   if (auto r = store_.upsertDeployment(d); !r) return r.error();
+  ledger_.touch(app.name);
   if (auto r = store_.upsertApp(app); !r) return r.error();
   event(app.name, d.number, "pending", source);
   return AppCall{"app.deploy", app, d.number, *id};
@@ -307,6 +283,7 @@ Result<AppCall> AppService::lifecycle(const std::string& name, const std::string
   if (!id) return id.error();
   app->desired = verb == "app.stop" ? AppDesired::Stopped : AppDesired::Running;
   app->updated_at = clock_();
+  ledger_.touch(app->name);
   if (auto r = store_.upsertApp(*app); !r) return r.error();
   return AppCall{verb, *app, app->current_deployment, *id};
 }
@@ -315,7 +292,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
   auto app = findApp(name);
   if (!app) return app.error();
   if (app->node_id.empty()) {  // never placed: nothing runs anywhere
-    forgetClaim(name);
+    ledger_.touch(name);
     if (auto r = store_.deleteApp(name); !r) return r.error();
     return AppCall{"app.delete", *app, 0, ""};
   }
@@ -334,7 +311,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
   auto id = submit(*app, "app.delete", args);
   if (force) {
     if (!id) log::warn("app forgotten without telling its node", {{"app", name}, {"error", id.error().message}});
-    forgetClaim(name);
+    ledger_.touch(name);
     if (auto r = store_.deleteApp(name); !r) return r.error();
     event(name, app->current_deployment, "forgotten", "deleted with --force");
     return AppCall{"app.delete", *app, app->current_deployment, id ? *id : ""};
@@ -342,6 +319,7 @@ Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool f
   if (!id) return id.error();
   app->desired = AppDesired::Deleting;
   app->updated_at = clock_();
+  ledger_.touch(app->name);
   if (auto r = store_.upsertApp(*app); !r) return r.error();
   return AppCall{"app.delete", *app, app->current_deployment, *id};
 }
@@ -504,7 +482,7 @@ void AppService::setDeploymentState(const std::string& app, int number, Deployme
   updated.reason = reason;
   if (!image.empty()) updated.image = image;
   updated.updated_at = clock_();
-  forgetClaim(updated.app);
+  ledger_.touch(updated.app);
   (void)store_.upsertDeployment(updated);
 }
 
@@ -537,7 +515,7 @@ void AppService::onCommandFinished(const store::Command& c) {
       return Ok{};
     } else if (c.verb == "app.delete") {
       if (ok) {
-        forgetClaim(name);
+        ledger_.touch(name);
         return store_.deleteApp(name);
       }
       event(name, app.current_deployment, "delete_failed", reason);
@@ -548,7 +526,7 @@ void AppService::onCommandFinished(const store::Command& c) {
           auto updated = **d;
           updated.spec["limits"] = c.args.value("limits", nlohmann::json::object());
           updated.updated_at = clock_();
-          forgetClaim(updated.app);
+          ledger_.touch(updated.app);
           if (auto r = store_.upsertDeployment(updated); !r) return r;
         }
       }
@@ -563,6 +541,7 @@ void AppService::onCommandFinished(const store::Command& c) {
             ok ? c.verb.substr(4) : reason);
     }
     app.updated_at = clock_();
+    ledger_.touch(app.name);
     return store_.upsertApp(app);
   };
   auto result = store_.transaction([&]() -> Result<void> {
@@ -619,6 +598,7 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
           auto updated = app;
           updated.current_deployment = to;
           updated.updated_at = clock_();
+          ledger_.touch(updated.name);
           if (auto r = store_.upsertApp(updated); !r) return r;
           ++metrics_.deployments_finished_total["rolled_back"];
           if (auto r = auditAgentEvent(app, "node:" + node_id, "app rolled back", "ok",

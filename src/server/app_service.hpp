@@ -26,6 +26,7 @@
 #include "protocol/agent_frames.hpp"
 #include "protocol/envelope.hpp"
 #include "server/admission.hpp"
+#include "server/placement_ledger.hpp"
 #include "server/command_service.hpp"
 #include "server/metrics.hpp"
 #include "server/server_config.hpp"
@@ -149,16 +150,7 @@ class AppService {
   const ServerConfig& config_;
   std::string secrets_key_;
   Admission admission_{store_, config_, clock_};
-  // Each app's claim (CPU, memory) per deployment number, so that placing one app does not re-read
-  // and re-parse every other app's deployment. A deployment's spec changes in place only through
-  // upsertDeployment here, which forgets the app's entry first.
-  struct CachedClaim {
-    int deployment = 0;
-    std::optional<apps::Claim> claim;  // nullopt: that deployment's spec does not parse (claims nothing)
-  };
-  std::map<std::string, CachedClaim> claims_;
-  std::mutex claims_mutex_;
-  void forgetClaim(const std::string& app);
+  PlacementLedger ledger_{store_, clock_};
   boost::asio::any_io_executor executor_;
   std::multimap<std::string, std::weak_ptr<LogStream>> streams_;  // app -> open SSE streams
 };

@@ -287,7 +287,9 @@ TEST_F(RoutesTest, AnUpdateThatCannotRunBesideTheOldVersionIsRefusedUnlessDownti
   EXPECT_GT(answered, 0);
   EXPECT_EQ(get("web.apps.test").body, "version two\n");
   for (const auto& c : containers("web")) {
-    if (c.id == first[0].id) EXPECT_NE(c.state, "running") << "stop-then-start: the old version stopped first";
+    if (c.id == first[0].id) {
+      EXPECT_NE(c.state, "running") << "stop-then-start: the old version stopped first";
+    }
   }
 }
 
