@@ -35,6 +35,7 @@ BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev docker-registry apache2-utils openssl python3
   caddy pebble  # the other reverse proxy and the ACME test server (issue 9); tests run their own instances
+  openssh-client  # ssh-keygen and ssh-keyscan: the deploy-key and host-key tests of apps from git (issue 11)
   systemd)  # systemd-analyze, -sysusers, -tmpfiles for packaging/check.sh (nothing is started as init)
 
 if [ "$DEV" = 1 ]; then
