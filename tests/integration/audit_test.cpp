@@ -18,13 +18,7 @@
 namespace berth::itest {
 namespace {
 
-struct Answer {
-  bool ok = false;
-  int status = 0;
-  std::string code;
-  std::string message;
-  nlohmann::json body;
-};
+using Answer = BearerAnswer;
 
 class AuditTest : public ::testing::Test {
  protected:
@@ -32,16 +26,7 @@ class AuditTest : public ::testing::Test {
 
   Answer call(const std::string& bearer, const std::string& method, const std::string& target,
               const nlohmann::json& body = nullptr, const std::string& org = "") {
-    cli::ClientSettings settings;
-    settings.server = cluster.url();
-    settings.api_key = bearer;
-    settings.ca_file = cluster.caFile();
-    settings.org = org;
-    auto client = cli::ApiClient::create(settings);
-    if (!client) return {false, 0, client.error().code, client.error().message, nullptr};
-    auto reply = client->call(method, target, body);
-    if (!reply) return {false, 0, reply.error().code, reply.error().message, nullptr};
-    return {true, reply->status, "", "", reply->body};
+    return cluster.callAs(bearer, method, target, body, org);
   }
 
   // Runs SQL on the server's database (WAL: the running server sees it at its next read).

@@ -170,6 +170,20 @@ Result<cli::ApiReply> Cluster::apiResult(const std::string& method, const std::s
   return client->call(method, target, body);
 }
 
+BearerAnswer Cluster::callAs(const std::string& bearer, const std::string& method, const std::string& target,
+                             const nlohmann::json& body, const std::string& org) {
+  cli::ClientSettings settings;
+  settings.server = url();
+  settings.api_key = bearer;
+  settings.ca_file = caFile();
+  settings.org = org;
+  auto client = cli::ApiClient::create(settings);
+  if (!client) return {false, 0, client.error().code, client.error().message, nullptr};
+  auto reply = client->call(method, target, body);
+  if (!reply) return {false, 0, reply.error().code, reply.error().message, nullptr};
+  return {true, reply->status, "", "", reply->body};
+}
+
 cli::ApiReply Cluster::api(const std::string& method, const std::string& target, const nlohmann::json& body) {
   auto reply = apiResult(method, target, body);
   EXPECT_TRUE(reply.ok()) << method << " " << target << ": " << (reply.ok() ? "" : reply.error().message);

@@ -73,6 +73,16 @@ class DockerDaemon {
   std::unique_ptr<runtime::docker::DockerRuntime> docker;
 };
 
+// One REST call's outcome as a given bearer sees it: a transport or client
+// error (ok false, code and message), or the server's status and body.
+struct BearerAnswer {
+  bool ok = false;
+  int status = 0;
+  std::string code;  // the error's code when not ok
+  std::string message;
+  nlohmann::json body;
+};
+
 class Cluster {
  public:
   Cluster();
@@ -89,6 +99,9 @@ class Cluster {
   // XDG_CONFIG_HOME of the server processes: they write berth/cli.json there, never the tester's own.
   std::string configHome() const { return root_ + "/xdg"; }
 
+  // REST call with `bearer` (a key or session token; "" none), acting in `org` when given.
+  BearerAnswer callAs(const std::string& bearer, const std::string& method, const std::string& target,
+                      const nlohmann::json& body = nullptr, const std::string& org = "");
   // REST call with the admin key; the reply's status and body.
   cli::ApiReply api(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
   // REST call that returns the error (code, message) or the reply.

@@ -15,13 +15,7 @@
 namespace berth::itest {
 namespace {
 
-struct Answer {
-  bool ok = false;
-  int status = 0;
-  std::string code;  // the error's code when not ok
-  std::string message;
-  nlohmann::json body;
-};
+using Answer = BearerAnswer;
 
 class TeamsTest : public ::testing::Test {
  protected:
@@ -30,16 +24,7 @@ class TeamsTest : public ::testing::Test {
 
   Answer call(const std::string& bearer, const std::string& method, const std::string& target,
               const nlohmann::json& body = nullptr, const std::string& org = "") {
-    cli::ClientSettings settings;
-    settings.server = cluster.url();
-    settings.api_key = bearer;
-    settings.ca_file = cluster.caFile();
-    settings.org = org;
-    auto client = cli::ApiClient::create(settings);
-    if (!client) return {false, 0, client.error().code, client.error().message, nullptr};
-    auto reply = client->call(method, target, body);
-    if (!reply) return {false, 0, reply.error().code, reply.error().message, nullptr};
-    return {true, reply->status, "", "", reply->body};
+    return cluster.callAs(bearer, method, target, body, org);
   }
 
   // The owner's password and session (the bootstrap owner has no password until it sets one).
