@@ -11,12 +11,20 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// "1000" or "1000:1000" with a uid other than 0. Names are resolved inside the
-// image, where any of them may be root, so they do not count as non-root.
+// An id Linux can hold, other than 0 (root) and 4294967295 ((uid_t)-1, "unchanged" to setresuid).
+bool numericNonRootId(const std::string& id) {
+  if (id.empty() || id.size() > 10 || id.find_first_not_of("0123456789") != std::string::npos) return false;
+  const long long value = std::stoll(id);
+  return value != 0 && value < 4294967295LL;
+}
+
+// "1000" or "1000:1000": numbers, neither of them 0. Names are resolved inside
+// the image, where any of them may be root (or the root group), so they do not
+// count as non-root.
 bool numericNonRoot(const std::string& user) {
-  const std::string uid = user.substr(0, user.find(':'));
-  if (uid.empty() || uid.size() > 10 || uid.find_first_not_of("0123456789") != std::string::npos) return false;
-  return std::stoll(uid) != 0;
+  const auto colon = user.find(':');
+  if (colon == std::string::npos) return numericNonRootId(user);
+  return numericNonRootId(user.substr(0, colon)) && numericNonRootId(user.substr(colon + 1));
 }
 
 }  // namespace
@@ -44,7 +52,7 @@ Result<void> checkContainer(const std::string& org, const std::vector<std::strin
   }
   if (policy.require_non_root && !numericNonRoot(user))
     return makeError("policy_refused", "field 'user': org " + org +
-                                           " requires non-root containers; set user to a numeric uid other than 0 "
+                                           " requires non-root containers; set user to a numeric uid (and gid) other than 0 "
                                            "(e.g. 1000:1000)" +
                                            (user.empty() ? std::string(" instead of the image's default")
                                                          : ", not '" + user + "'"));

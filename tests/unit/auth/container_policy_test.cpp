@@ -43,13 +43,14 @@ TEST(ContainerPolicy, EveryNamedDangerousCapabilityGivesTheHostAway) {
 TEST(ContainerPolicy, NonRootMeansANumericUidOtherThanZero) {
   ContainerPolicy p;
   p.require_non_root = true;
-  for (const char* user : {"", "0", "0:0", "root", "nobody", "00", "1000x", ":1000"}) {
+  for (const char* user : {"", "0", "0:0", "root", "nobody", "00", "1000x", ":1000", "1000:0", "1000:root", "1000:",
+                           "4294967296", "4294967295", "1000:4294967295", "1000:1000:0"}) {
     auto r = checkContainer("acme", {}, user, p, {});
     ASSERT_FALSE(r.ok()) << user;
     EXPECT_EQ(r.error().code, "policy_refused");
     EXPECT_NE(r.error().message.find("'user'"), std::string::npos);
   }
-  for (const char* user : {"1000", "1000:1000", "65534:0"}) EXPECT_TRUE(checkContainer("acme", {}, user, p, {}).ok()) << user;
+  for (const char* user : {"1000", "1000:1000", "65534:65534", "4294967294"}) EXPECT_TRUE(checkContainer("acme", {}, user, p, {}).ok()) << user;
   p.require_non_root = false;
   EXPECT_TRUE(checkContainer("acme", {}, "", p, {}).ok());
 }
