@@ -107,6 +107,12 @@ Result<void> Admission::admitDeployment(const store::App& app, const apps::Deplo
   return auth::admit(app.org, l->quotas, *u, request);
 }
 
+Result<void> Admission::admitStart(const store::App& app, const apps::DeploymentSpec& spec) {
+  auto l = limits(app.org);
+  if (!l) return l.error();
+  return auth::checkContainer(app.org, spec.capabilities, spec.user, l->policy, config_.allowed_capabilities);
+}
+
 Result<void> Admission::admitDomain(const std::string& org) {
   auto l = limits(org);
   if (!l) return l.error();

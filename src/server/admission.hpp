@@ -42,6 +42,10 @@ class Admission {
   // app's newest deployment's claim is given back). `new_deployment` false
   // (a live limits change) does not count towards deployments per hour.
   Result<void> admitDeployment(const store::App& app, const apps::DeploymentSpec& spec, bool new_deployment = true);
+  // Container policy only: starting or restarting the deployment that is
+  // current (its quotas were counted when it was deployed, but a capability or
+  // root may have been withdrawn since).
+  Result<void> admitStart(const store::App& app, const apps::DeploymentSpec& spec);
   Result<void> admitDomain(const std::string& org);
   // For builds (not yet on main): `running` is how many of the org's builds run now.
   Result<void> admitBuild(const std::string& org, std::int64_t running);

@@ -279,6 +279,16 @@ Result<AppCall> AppService::lifecycle(const std::string& name, const std::string
   if (!app) return app.error();
   if (app->current_deployment == 0 || app->node_id.empty())
     return makeError("conflict", "app " + name + " has no healthy deployment yet; deploy first");
+  if (verb != "app.stop") {
+    // What runs again must still pass the org's container policy.
+    auto current = store_.getDeployment(name, app->current_deployment);
+    if (!current) return current.error();
+    if (*current) {
+      auto spec = apps::parseDeploymentSpec((*current)->spec);
+      if (!spec) return spec.error();
+      if (auto r = admission_.admitStart(*app, *spec); !r) return r.error();
+    }
+  }
   auto id = submit(*app, verb, {{"app", name}});
   if (!id) return id.error();
   app->desired = verb == "app.stop" ? AppDesired::Stopped : AppDesired::Running;

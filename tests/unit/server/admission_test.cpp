@@ -119,6 +119,19 @@ TEST_F(AdmissionTest, HostCapabilitiesAndRootNeedThePolicyOnDeployRollbackAndSca
   auto back = apps.rollback("web.acme", first->deployment);
   ASSERT_FALSE(back.ok());
   EXPECT_EQ(back.error().code, "policy_refused");
+  // Nor can a stop and a start bring it back while the capable deployment is the current one.
+  ASSERT_TRUE(apps.create("acme", {{"name", "tool"}}).ok());
+  ASSERT_TRUE(admission().setPolicy("acme", {{"allowed_capabilities", {"SYS_PTRACE"}}}).ok());
+  auto tool = apps.deploy("tool.acme", {{"image", "nginx:1"}, {"capabilities", {"SYS_PTRACE"}}});
+  ASSERT_TRUE(tool.ok()) << tool.error().message;
+  markRunning("tool.acme", tool->deployment);
+  ASSERT_TRUE(admission().setPolicy("acme", {{"allowed_capabilities", nlohmann::json::array()}}).ok());
+  EXPECT_TRUE(apps.lifecycle("tool.acme", "app.stop").ok()) << "stopping is always allowed";
+  for (const char* verb : {"app.start", "app.restart"}) {
+    auto again = apps.lifecycle("tool.acme", verb);
+    ASSERT_FALSE(again.ok()) << verb;
+    EXPECT_EQ(again.error().code, "policy_refused") << verb;
+  }
   ASSERT_TRUE(apps.scale("web.acme", 2).ok());  // runs as 1000
   ASSERT_TRUE(admission().setPolicy("acme", {{"require_non_root", true}}).ok());
   auto root = apps.deploy("web.acme", {{"image", "nginx:3"}});
