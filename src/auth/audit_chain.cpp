@@ -63,6 +63,10 @@ void AuditChainCheck::breakAt(std::int64_t id, std::string reason) {
 
 bool AuditChainCheck::add(const AuditEntry& e) {
   if (broken_id_) return false;
+  if (e.id < 1) {
+    breakAt(e.id, "record " + std::to_string(e.id) + " has an id below 1, which the server never gives (it was inserted)");
+    return false;
+  }
   if (e.id <= last_id_) {
     breakAt(e.id, "record " + std::to_string(e.id) + " comes after record " + std::to_string(last_id_));
     return false;

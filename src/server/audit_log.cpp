@@ -1,5 +1,7 @@
 #include "server/audit_log.hpp"
 
+#include <limits>
+
 #include <algorithm>
 
 namespace berth::server {
@@ -81,7 +83,8 @@ Result<store::AuditQuery> parseAuditQuery(const std::map<std::string, std::strin
   if (auto after = get("after"); !after.empty()) {
     auto id = parseId("after", after);
     if (!id) return id.error();
-    q.after_id = *id;
+    // after=0 is "from the very first record": ids below 1 (inserted behind the server's back) included.
+    q.after_id = *id == 0 ? std::numeric_limits<std::int64_t>::min() : *id;
   }
   if (auto before = get("before"); !before.empty()) {
     auto id = parseId("before", before);

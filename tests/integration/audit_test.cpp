@@ -175,6 +175,19 @@ TEST_F(AuditTest, ARecordDeletedFromTheDatabaseIsNamed) {
   EXPECT_EQ(verify()["broken_id"], 3);
 }
 
+// A row slipped in below the first id (the server never gives one) is read and named, not skipped.
+TEST_F(AuditTest, ARecordInsertedBelowTheFirstIdIsNamed) {
+  cluster.startServer();
+  someMutations(3);
+  ASSERT_TRUE(verify()["ok"].get<bool>());
+  sql("INSERT INTO audit (id, at, actor, org, action, target, request_id, source, outcome, detail, prev_hash, hash) "
+      "VALUES (0, 1, 'key:fake', 'default', 'POST /api/v1/apps', 'evil', '', '1.2.3.4', 'ok', '201', '', '')");
+  auto report = verify();
+  EXPECT_FALSE(report["ok"].get<bool>()) << report.dump();
+  EXPECT_EQ(report["broken_id"], 0) << report.dump();
+  EXPECT_NE(report["reason"].get<std::string>().find("below 1"), std::string::npos) << report.dump();
+}
+
 TEST_F(AuditTest, RemovingTheNewestRecordsIsSeenAgainstASavedHead) {
   cluster.startServer();
   someMutations(5);

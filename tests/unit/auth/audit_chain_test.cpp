@@ -75,6 +75,18 @@ TEST(AuditChainTest, AnIntactChainVerifiesAndNamesItsHead) {
   EXPECT_TRUE(c.sawWanted());
 }
 
+TEST(AuditChainTest, AnIdBelowOneIsNeverTheServers) {
+  auto entries = chain(2);
+  AuditEntry inserted = entries[0];
+  inserted.id = 0;
+  inserted.hash = inserted.prev_hash = "";
+  entries.insert(entries.begin(), inserted);
+  auto c = check(entries);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(*c.brokenId(), 0);
+  EXPECT_NE(c.reason().find("below 1"), std::string::npos) << c.reason();
+}
+
 TEST(AuditChainTest, AnEditedRecordIsTheFirstBrokenOne) {
   for (auto edit : {+[](AuditEntry& e) { e.outcome = "refused"; }, +[](AuditEntry& e) { e.at += 1; },
                     +[](AuditEntry& e) { e.actor = "key:k_2"; }, +[](AuditEntry& e) { e.org = ""; },

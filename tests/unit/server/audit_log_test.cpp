@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "../temp_dir.hpp"
 
 namespace berth::server {
@@ -95,7 +97,8 @@ TEST(AuditQueryTest, ParsesFilters) {
   EXPECT_FALSE(q->after_id);
   EXPECT_EQ(parseAuditQuery({{"since", "1700000000000"}}, now)->since_ms, 1700000000000);
   EXPECT_EQ(parseAuditQuery({{"since", "36000d"}}, now)->since_ms, 0);  // before the epoch: everything
-  EXPECT_EQ(*parseAuditQuery({{"after", "0"}}, now)->after_id, 0);
+  EXPECT_EQ(*parseAuditQuery({{"after", "0"}}, now)->after_id, std::numeric_limits<std::int64_t>::min())
+      << "after=0 reads from the very first record, ids below 1 included";
   EXPECT_EQ(*parseAuditQuery({{"before", "17"}}, now)->before_id, 17);
   EXPECT_EQ(parseAuditQuery({{"limit", "99999999"}}, now)->limit, 10000u);
   EXPECT_EQ(parseAuditQuery({{"limit", "0"}}, now)->limit, 1u);
