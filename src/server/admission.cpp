@@ -1,5 +1,7 @@
 #include "server/admission.hpp"
 
+#include <algorithm>
+
 namespace berth::server {
 
 auth::Usage claimOf(const apps::DeploymentSpec& spec) {
@@ -13,20 +15,31 @@ auth::Usage claimOf(const apps::DeploymentSpec& spec) {
 
 namespace {
 
-// The claim of an app's newest deployment (a pending one counts: two deploys
-// queued back to back must not both slip under a quota).
-Result<auth::Usage> appClaim(store::Store& store, const store::App& app) {
-  const int newest = app.next_deployment - 1;
-  if (newest < 1) return auth::Usage{};
-  auto d = store.getDeployment(app.name, newest);
+// The claim of one deployment of the app (none when it is gone or unreadable).
+Result<auth::Usage> deploymentClaim(store::Store& store, const std::string& app, int number) {
+  if (number < 1) return auth::Usage{};
+  auto d = store.getDeployment(app, number);
   if (!d) return d.error();
-  if (!*d) {  // pruned: fall back on the running one
-    d = store.getDeployment(app.name, app.current_deployment);
-    if (!d) return d.error();
-    if (!*d) return auth::Usage{};
-  }
+  if (!*d) return auth::Usage{};
   auto spec = apps::parseDeploymentSpec((*d)->spec);
   return spec ? claimOf(*spec) : auth::Usage{};
+}
+
+// What an app holds: per resource, the larger of its newest deployment's claim
+// (a pending one counts: two deploys queued back to back must not both slip
+// under a quota) and the running one's (a newer deployment that failed with
+// small limits must not free the quota while the big one keeps running).
+Result<auth::Usage> appClaim(store::Store& store, const store::App& app) {
+  auto newest = deploymentClaim(store, app.name, app.next_deployment - 1);
+  if (!newest) return newest.error();
+  if (app.current_deployment == app.next_deployment - 1) return newest;
+  auto running = deploymentClaim(store, app.name, app.current_deployment);
+  if (!running) return running.error();
+  auth::Usage u = *newest;
+  u.cpu_millicores = std::max(u.cpu_millicores, running->cpu_millicores);
+  u.memory_bytes = std::max(u.memory_bytes, running->memory_bytes);
+  u.disk_bytes = std::max(u.disk_bytes, running->disk_bytes);
+  return u;
 }
 
 }  // namespace

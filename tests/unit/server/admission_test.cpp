@@ -98,6 +98,22 @@ TEST_F(AdmissionTest, DomainsQuota) {
   EXPECT_NE(second.error().message.find("quota 'domains'"), std::string::npos);
 }
 
+// A newer deployment that has not taken over (pending, or failed) with small limits does not free
+// what the running one holds.
+TEST_F(AdmissionTest, AnAppHoldsTheLargerOfItsRunningAndItsNewestDeployment) {
+  ASSERT_TRUE(admission().setQuotas("acme", {{"memory", "1g"}}).ok());
+  ASSERT_TRUE(apps.create("acme", {{"name", "big"}}).ok());
+  ASSERT_TRUE(apps.create("acme", {{"name", "other"}}).ok());
+  auto big = apps.deploy("big.acme", {{"image", "nginx:1"}, {"limits", {{"memory", "768m"}}}});
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  markRunning("big.acme", big->deployment);
+  ASSERT_TRUE(apps.deploy("big.acme", {{"image", "nope:x"}, {"limits", {{"memory", "64m"}}}}).ok());
+  auto other = apps.deploy("other.acme", {{"image", "nginx:1"}, {"limits", {{"memory", "512m"}}}});
+  ASSERT_FALSE(other.ok()) << "768m still run";
+  EXPECT_EQ(other.error().code, "quota_exceeded");
+  EXPECT_TRUE(apps.deploy("other.acme", {{"image", "nginx:1"}, {"limits", {{"memory", "256m"}}}}).ok());
+}
+
 TEST_F(AdmissionTest, HostCapabilitiesAndRootNeedThePolicyOnDeployRollbackAndScale) {
   config.allowed_capabilities = {"SYS_PTRACE"};
   ASSERT_TRUE(apps.create("acme", {{"name", "web"}}).ok());
