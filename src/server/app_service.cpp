@@ -27,7 +27,8 @@ nlohmann::json deploymentJson(const store::Deployment& d) {
           {"image", d.image},     {"state", deploymentStateName(d.state)},           {"reason", d.reason},
           {"command_id", d.command_id}, {"source", d.source},   {"created_at", d.created_at},
           {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()},
-          {"deployment_id", d.deployment_id}};
+          {"deployment_id", d.deployment_id}, {"source_ref", d.source_ref}, {"commit", d.source_commit},
+          {"built_image", d.built_image}, {"build_plan", d.build_plan}};
 }
 
 AppService::AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock,
@@ -102,12 +103,19 @@ Result<std::string> AppService::submit(const store::App& app, const std::string&
 }
 
 Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specBody, const std::string& sealed,
-                                            const std::string& pinned, const std::string& source) {
+                                            const std::string& pinned, const std::string& source,
+                                            const std::string& commit) {
+  if (auto r = fillSourceDefaults(app.name, specBody); !r) return r.error();
   auto spec = apps::parseDeploymentSpec(specBody);
   if (!spec) return spec.error();
   // Checked here, not only at deploy: a rollback or scale re-runs an older spec
   // under today's settings, the org's container policy and its quotas.
   if (auto r = admission_.admitDeployment(app, *spec); !r) return r.error();
+  if (spec->source && pinned.empty()) {  // a build: the org's builds_running quota
+    auto running = runningBuilds(app.org);
+    if (!running) return running.error();
+    if (auto r = admission_.admitBuild(app.org, *running); !r) return r.error();
+  }
   // A routed app with a version running updates without downtime: both versions must fit.
   std::optional<apps::Claim> overlapping;
   bool downtime = false;
@@ -144,6 +152,10 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   d.source = source;
   d.created_at = d.updated_at = clock_();
   d.deployment_id = "dep_" + randomHex(12);
+  if (spec->source) {
+    d.source_ref = spec->source->ref;
+    d.source_commit = commit;  // else the agent reports the commit the ref resolved to
+  }
   nlohmann::json args = {{"app", app.name},
                          {"deployment", d.number},
                          {"deployment_id", d.deployment_id},
@@ -151,6 +163,12 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
                          {"keep", app.keep}};
   if (!pinned.empty()) args["image"] = pinned;
   if (!sealed.empty()) args["sealed"] = sealed;
+  if (spec->source) {
+    if (!commit.empty()) args["commit"] = commit;
+    auto credentials = sealedSourceCredentials(app.name);
+    if (!credentials) return credentials.error();
+    if (!credentials->empty()) args["sealed_source"] = *credentials;
+  }
   args["routing"] = *routing;
   if (downtime) args["downtime"] = true;
   auto certificates = sealedCertificates(app);
@@ -209,7 +227,7 @@ Result<AppCall> AppService::rollback(const std::string& name, int to) {
   if (target->image.empty())
     return invalidField("to", "deployment " + std::to_string(target->number) + " never resolved an image (it failed to pull)");
   return startDeployment(*app, target->spec, target->sealed_secrets, target->image,
-                         "rollback to " + std::to_string(target->number));
+                         "rollback to " + std::to_string(target->number), target->source_commit);
 }
 
 Result<AppCall> AppService::scale(const std::string& name, int replicas) {
@@ -222,7 +240,7 @@ Result<AppCall> AppService::scale(const std::string& name, int replicas) {
   nlohmann::json spec = (*current)->spec;
   spec["replicas"] = replicas;
   return startDeployment(*app, spec, (*current)->sealed_secrets, (*current)->image,
-                         "scale to " + std::to_string(replicas));
+                         "scale to " + std::to_string(replicas), (*current)->source_commit);
 }
 
 Result<AppCall> AppService::lifecycle(const std::string& name, const std::string& verb) {
@@ -345,6 +363,7 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
                         {"created_at", app->created_at},
                         {"updated_at", app->updated_at},
                         {"current", current},
+                        {"commit", current.is_object() ? current.value("commit", std::string()) : ""},
                         {"domains", *domains},
                         {"routes", routes},
                         {"deployments", list}};
@@ -460,6 +479,7 @@ void AppService::onCommandFinished(const store::Command& c) {
     if (c.verb == "app.deploy") {
       const int number = c.args.value("deployment", 0);
       ++metrics_.deployments_finished_total[ok ? "healthy" : "failed"];
+      if (auto r = recordBuildResult(app, number, c.result); !r) return r;
       if (!ok) {
         setDeploymentState(name, number, DeploymentState::Failed, reason);
         event(name, number, "failed", reason);
@@ -631,6 +651,14 @@ Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
                                                   plain.error().message + ")");
     args.erase("sealed_certificates");
     args["routing"]["certificates"] = parseJsonOrDiscarded(*plain);
+  }
+  if (c.verb == "app.deploy" && args.contains("sealed_source")) {
+    auto plain = pki::unseal(args["sealed_source"].get<std::string>(), secrets_key_);
+    if (!plain)  // never fetch without the credentials the user gave
+      return makeError("secrets_unavailable", "the app's source credentials cannot be opened with this server's key (" +
+                                                  plain.error().message + ")");
+    args.erase("sealed_source");
+    args["source_credentials"] = parseJsonOrDiscarded(*plain);
   }
   if (c.verb != "app.deploy" || !args.contains("sealed")) return args;
   auto plain = pki::unseal(args["sealed"].get<std::string>(), secrets_key_);
