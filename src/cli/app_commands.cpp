@@ -243,9 +243,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
                                  str(a, "node_id"), str(a, "desired"), str(a, "current_deployment"));
         if (const auto& c = a.value("current", nlohmann::json()); c.is_object() && c.contains("source_ref") &&
                                                                   !c.value("source_ref", std::string()).empty())
-          std::cout << fmt::format("source:   {} at {}
-commit:   {}
-", str(c.value("spec", nlohmann::json::object()).value("source", nlohmann::json::object()), "git"),
+          std::cout << fmt::format("source:   {} at {}\ncommit:   {}\n", str(c.value("spec", nlohmann::json::object()).value("source", nlohmann::json::object()), "git"),
                                    str(c, "source_ref"),
                                    c.value("commit", std::string()).empty() ? "(not built yet)" : str(c, "commit"));
         if (!a["containers"].empty()) {
