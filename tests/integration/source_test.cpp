@@ -182,14 +182,14 @@ TEST_F(SourceTest, TrustPinsOnlyOfferedKeysUnlessAnAdminForces) {
   auto deployKey = cluster.api("POST", "/api/v1/keys", {{"scope", "deploy"}}).body.value("key", "");
   auto notAdmin = cluster.callAs(deployKey, "POST", "/api/v1/apps/web/source/trust",
                                  {{"fingerprint", fingerprint}, {"force", true}});
-  EXPECT_EQ(notAdmin.status, 403);
+  EXPECT_EQ(notAdmin.code, "forbidden") << notAdmin.message;
   auto forced = cluster.api("POST", "/api/v1/apps/web/source/trust", {{"fingerprint", fingerprint}, {"force", true}});
   ASSERT_EQ(forced.status, 200) << forced.body.dump();
   EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web/source").body["host_key"], fingerprint);
   // The pinned key reaches the agent's command sealed; a deploy key cannot swap it "up front".
-  EXPECT_EQ(cluster.callAs(deployKey, "PUT", "/api/v1/apps/web/source", {{"host_key", "SHA256:" + std::string(43, 'L')}})
-                .status,
-            409);
+  EXPECT_EQ(
+      cluster.callAs(deployKey, "PUT", "/api/v1/apps/web/source", {{"host_key", "SHA256:" + std::string(43, 'L')}}).code,
+      "conflict");
   EXPECT_TRUE(deployFromGit()["args"].contains("sealed_source"));
   const auto audit = auditRecords(cluster);
   int trusts = 0;

@@ -32,7 +32,7 @@ TEST(SourceSpec, ParsesEveryFieldAndRoundTrips) {
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   ASSERT_TRUE(spec->source);
   EXPECT_TRUE(spec->image.empty());
-  EXPECT_EQ(spec->source->url.canonical(), "ssh://git@github.com/acme/web.git");
+  EXPECT_EQ(spec->source->url.canonical(), "ssh://git@github.com/~/acme/web.git");  // scp form: relative to the login's home
   EXPECT_EQ(spec->source->ref, "release/1.2");
   EXPECT_EQ(spec->source->build_args.at("NODE_VERSION"), "20");
   EXPECT_TRUE(spec->source->rebuild);

@@ -9,6 +9,7 @@
 
 #include "app_service_world.hpp"
 #include "common/ids.hpp"
+#include "source/ssh_keys.hpp"
 
 namespace berth::server {
 namespace {
