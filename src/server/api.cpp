@@ -255,7 +255,8 @@ Result<void> Api::auditCall(const Call& call, const std::string& path, const Rou
                             const ApiResponse& response) {
   // Anonymous refusals cost an attacker nothing but a connection: past a
   // server-wide budget they are counted, then summed up in one record.
-  if (call.actor == "anonymous" && response.status >= 400) {
+  // A webhook refused for its signature is no better known than an anonymous caller.
+  if ((call.actor == "anonymous" || call.actor == "webhook") && response.status >= 400) {
     const auto now = d_.clock();
     anonymous_audit_.setRate(d_.config.audit_anonymous_per_s, d_.config.audit_anonymous_burst);
     if (!anonymous_audit_.allowed("", now)) {

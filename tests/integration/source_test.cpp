@@ -258,6 +258,20 @@ TEST_F(SourceTest, WebhookDeploysAPushedCommitOnceIgnoresOtherBranchesAndRefuses
   EXPECT_EQ(auditRecords(cluster).dump().find(secret), std::string::npos);
 }
 
+// Refused webhooks need no credential either: they share the anonymous refusals' audit budget.
+TEST(SourceHookAudit, AFloodOfBadSignaturesIsCountedNotWrittenRowByRow) {
+  Cluster cluster;
+  cluster.startServer({"--audit-anonymous-per-s", "1", "--audit-anonymous-burst", "3"});
+  const auto body = pushBody("main", std::string(40, 'a'));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(hookCall(cluster, "web", body, github("guess-" + std::to_string(i), body, "d" + std::to_string(i))).status,
+              401);
+  int written = 0;
+  for (const auto& r : auditRecords(cluster)) written += r.value("actor", "") == "webhook";
+  EXPECT_GE(written, 3);
+  EXPECT_LT(written, 20) << "every refused webhook was written";
+}
+
 TEST_F(SourceTest, CliDeploysFromGitWithATokenFromTheEnvironmentAndManagesTheSource) {
   ::setenv("BERTH_TEST_GIT_TOKEN", kToken, 1);
   const std::string hostKey = "SHA256:" + std::string(43, 'H');
