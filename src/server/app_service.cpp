@@ -103,7 +103,10 @@ Result<std::string> AppService::submit(const store::App& app, const std::string&
 Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specBody, const std::string& sealed,
                                             const std::string& pinned, const std::string& source,
                                             const std::string& commit) {
-  if (auto r = fillSourceDefaults(app.name, specBody); !r) return r.error();
+  // A new build takes the app's stored plan override; a rollback or scale keeps its own spec.
+  if (pinned.empty()) {
+    if (auto r = fillSourceDefaults(app.name, specBody); !r) return r.error();
+  }
   auto spec = apps::parseDeploymentSpec(specBody);
   if (!spec) return spec.error();
   // Checked here, not only at deploy: a rollback or scale re-runs an older spec
