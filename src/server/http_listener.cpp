@@ -231,7 +231,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     }
     ~HandshakeSlot() { release(); }
   } slot{*this, counted_address};
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
+  net::TlsStream stream(std::move(socket), tls_);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server, token);
   slot.release();
