@@ -208,6 +208,34 @@ TEST(CommandBatch, AnOfflineNodesEntryIsQueuedAndDeliveredWhenItConnects) {
   EXPECT_EQ(done["totals"]["succeeded"], 2) << done.dump();
 }
 
+// The 202 means durable: a server killed right after it still holds every entry and sends them.
+TEST(CommandBatch, ABatchForOfflineNodesSurvivesAServerSigkill) {
+  Cluster c;
+  c.startServer();
+  const std::string a = c.startOnlineAgent("a", {"--labels", "role=web"});
+  const std::string b = c.startOnlineAgent("b", {"--labels", "role=web"});
+  stopBatchAgent(c, "a", a);
+  stopBatchAgent(c, "b", b);
+  auto sent = c.api("POST", "/api/v1/commands/batch",
+                    {{"selector", "role=web"}, {"verb", "ping"}, {"ttl_s", 300}, {"idempotency_key", "before-kill"}});
+  ASSERT_EQ(sent.status, 202) << sent.body.dump();
+  const std::string id = sent.body["id"];
+  c.killServer(SIGKILL);
+  c.startServer();
+  auto after = c.api("GET", "/api/v1/commands/batch/" + id).body;
+  EXPECT_EQ(after["totals"]["pending"], 2) << after.dump();
+  // The retry after the restart is still the same batch.
+  auto again = c.api("POST", "/api/v1/commands/batch",
+                     {{"selector", "role=web"}, {"verb", "ping"}, {"ttl_s", 300}, {"idempotency_key", "before-kill"}});
+  EXPECT_EQ(again.status, 200) << again.body.dump();
+  EXPECT_EQ(again.body["id"], id);
+  c.startOnlineAgent("a", {"--labels", "role=web"});
+  c.startOnlineAgent("b", {"--labels", "role=web"});
+  auto done = waitForBatch(c, id);
+  EXPECT_EQ(done["totals"]["succeeded"], 2) << done.dump();
+  EXPECT_EQ(batchCommandsOf(c, a), 1u);
+}
+
 TEST(CommandBatch, ARetryWithTheSameKeyReturnsTheSameBatchAndQueuesNothingTwice) {
   Cluster c;
   c.startServer();
