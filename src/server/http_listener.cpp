@@ -309,6 +309,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     request.remote_address = remote;
     request.last_event_id = std::string(req["Last-Event-ID"]);
     request.org = std::string(req["X-Berth-Org"]);
+    request.idempotency_key = std::string(req["Idempotency-Key"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
     // The handler runs on the service thread. The awaitable is a named local:
