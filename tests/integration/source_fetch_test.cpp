@@ -1,0 +1,179 @@
+// SourceBuilder's fetch against real git servers (issue 11), started by each
+// test on free loopback ports and stopped after it: OpenSSH's sshd serving a
+// bare repository through git-shell to one deploy key, and nginx + fcgiwrap +
+// `git http-backend` with basic auth and TLS from a test CA. The images are
+// "built" by the in-memory runtime (the Docker side is source_image_test.cpp).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/source_builder.hpp"
+#include "git_servers.hpp"
+#include "source/ssh_keys.hpp"
+#include "../support/memory_runtime.hpp"
+
+namespace berth::itest {
+namespace {
+
+class SourceFetchTest : public ::testing::Test {
+ protected:
+  std::string dir;
+  testing::MemoryRuntime runtime;
+  std::unique_ptr<GitRepo> repo;
+  std::string first, second;
+  std::atomic<bool> cancel{false};
+  std::vector<std::string> lines;
+
+  void SetUp() override {
+    char pattern[] = "/tmp/berth-srcfetch-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir = pattern;
+    repo = std::make_unique<GitRepo>(dir + "/repos", "web");
+    first = repo->commit({{"Dockerfile", "FROM scratch\n"}, {"VERSION", "1\n"}}, "first");
+    second = repo->commit({{"VERSION", "2\n"}}, "second");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  agent::SourceBuilder builder(agent::BuildSettings settings = {}) {
+    return agent::SourceBuilder(runtime, settings, dir + "/state");
+  }
+  agent::BuildObserver observer() {
+    return {nullptr, [this](const std::string& line) { lines.push_back(line); }};
+  }
+  bool buildsDirEmpty() {
+    return !std::filesystem::exists(dir + "/state/builds") || std::filesystem::is_empty(dir + "/state/builds");
+  }
+};
+
+TEST_F(SourceFetchTest, OverSshWithADeployKeyByBranchAndByFullCommitOnlyAgainstThePinnedHostKey) {
+  auto key = source::newDeployKey("web");
+  ASSERT_TRUE(key.ok());
+  SshGitServer server(dir + "/sshd", key->public_line);
+  ASSERT_TRUE(server.ready()) << server.log();
+  ASSERT_FALSE(server.fingerprint().empty());
+
+  agent::SourceBuildRequest request;
+  request.app = "web";
+  request.url = server.url(repo->bare());
+  request.ref = "main";
+  request.credentials.deploy_key = key->private_openssh;
+
+  // No pin: refused, naming what the server offers, and nothing fetched.
+  auto unpinned = builder().build(request, observer(), cancel);
+  ASSERT_FALSE(unpinned.ok());
+  EXPECT_EQ(unpinned.error().code, "host_key_unpinned") << unpinned.error().message;
+  EXPECT_NE(unpinned.error().message.find(server.fingerprint()), std::string::npos) << unpinned.error().message;
+  const auto offered = agent::offeredHostKeys(unpinned.error());
+  EXPECT_NE(std::find(offered.begin(), offered.end(), server.fingerprint()), offered.end());
+  EXPECT_TRUE(runtime.builds.empty());
+  EXPECT_TRUE(buildsDirEmpty());
+
+  // A pin the server does not offer: refused naming both.
+  const std::string wrongPin = "SHA256:" + std::string(43, 'A');
+  request.credentials.host_key = wrongPin;
+  auto mismatch = builder().build(request, observer(), cancel);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.error().code, "host_key_mismatch");
+  EXPECT_NE(mismatch.error().message.find(wrongPin), std::string::npos) << mismatch.error().message;
+  EXPECT_NE(mismatch.error().message.find(server.fingerprint()), std::string::npos) << mismatch.error().message;
+  EXPECT_TRUE(runtime.builds.empty());
+
+  // Pinned: the branch's head.
+  request.credentials.host_key = server.fingerprint();
+  auto byBranch = builder().build(request, observer(), cancel);
+  ASSERT_TRUE(byBranch.ok()) << byBranch.error().message << "\n" << server.log();
+  EXPECT_EQ(byBranch->commit, second);
+  EXPECT_EQ(byBranch->image, "web:" + second.substr(0, 12));
+  EXPECT_FALSE(byBranch->reused);
+  ASSERT_EQ(runtime.builds.size(), 1u);
+  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildCommitLabel), second);
+  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildAppLabel), "web");
+  EXPECT_EQ(runtime.builds[0].memory_bytes, std::int64_t{2} << 30);
+  EXPECT_EQ(runtime.builds[0].cpu_millicores, 2000);
+  EXPECT_EQ(runtime.builds[0].timeout_s, 900);
+  EXPECT_TRUE(buildsDirEmpty()) << "the private build directory goes when the build ends";
+
+  // A specific, older commit (a rollback or a webhook push).
+  request.commit = first;
+  auto byCommit = builder().build(request, observer(), cancel);
+  ASSERT_TRUE(byCommit.ok()) << byCommit.error().message;
+  EXPECT_EQ(byCommit->commit, first);
+  EXPECT_EQ(byCommit->image, "web:" + first.substr(0, 12));
+
+  // Another key than the one the server knows: refused, naming authentication.
+  auto other = source::newDeployKey("intruder");
+  ASSERT_TRUE(other.ok());
+  request.commit.clear();
+  request.credentials.deploy_key = other->private_openssh;
+  auto wrongKey = builder().build(request, observer(), cancel);
+  ASSERT_FALSE(wrongKey.ok());
+  EXPECT_EQ(wrongKey.error().code, "git_authentication_failed") << wrongKey.error().message;
+  EXPECT_NE(wrongKey.error().message.find("authentication"), std::string::npos) << wrongKey.error().message;
+  EXPECT_TRUE(buildsDirEmpty()) << "also after a failure";
+}
+
+TEST_F(SourceFetchTest, OverHttpsWithATokenUnderAPrivateCa) {
+  HttpsGitServer server(dir + "/https", dir + "/repos", "x-access-token", "s3cret-token");
+  ASSERT_TRUE(server.ready()) << server.log();
+  agent::BuildSettings settings;
+  settings.git_ca_file = server.caFile();
+
+  agent::SourceBuildRequest request;
+  request.app = "web.acme";
+  request.url = server.url("web");
+  request.ref = "main";
+  request.credentials.token = "s3cret-token";
+  auto built = builder(settings).build(request, observer(), cancel);
+  ASSERT_TRUE(built.ok()) << built.error().message << "\n" << server.log();
+  EXPECT_EQ(built->commit, second);
+  EXPECT_EQ(built->image, "web.acme:" + second.substr(0, 12));
+
+  request.commit = first;
+  auto byCommit = builder(settings).build(request, observer(), cancel);
+  ASSERT_TRUE(byCommit.ok()) << byCommit.error().message;
+  EXPECT_EQ(byCommit->commit, first);
+
+  request.commit.clear();
+  request.credentials.token = "wrong-token";
+  auto refused = builder(settings).build(request, observer(), cancel);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "git_authentication_failed") << refused.error().message;
+  EXPECT_NE(refused.error().message.find("authentication"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("wrong-token"), std::string::npos) << "the token is never echoed";
+
+  // Without the test CA the server's certificate is not trusted.
+  request.credentials.token = "s3cret-token";
+  auto untrusted = builder().build(request, observer(), cancel);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.error().code, "git_failed") << untrusted.error().message;
+  EXPECT_TRUE(buildsDirEmpty());
+}
+
+TEST_F(SourceFetchTest, HostileValuesNeverReachGit) {
+  const std::string marker = dir + "/pwned";
+  agent::SourceBuildRequest request;
+  request.app = "web";
+  request.url = "https://127.0.0.1:1/web.git";
+  for (const std::string ref : {"--upload-pack=touch " + marker, "-u touch " + marker, "main;touch " + marker,
+                                "$(touch " + marker + ")"}) {
+    request.ref = ref;
+    auto r = builder().build(request, observer(), cancel);
+    ASSERT_FALSE(r.ok()) << ref;
+    EXPECT_EQ(r.error().code, "invalid_argument") << ref;
+    EXPECT_NE(r.error().message.find("source.ref"), std::string::npos) << r.error().message;
+  }
+  request.ref = "main";
+  request.url = "ext::sh -c touch% " + marker;
+  EXPECT_EQ(builder().build(request, observer(), cancel).error().code, "invalid_argument");
+  request.url = "https://127.0.0.1:1/web.git";
+  request.commit = "--upload-pack=touch " + marker;
+  EXPECT_EQ(builder().build(request, observer(), cancel).error().code, "invalid_argument");
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/state/builds")) << "refused before any directory was made";
+  EXPECT_TRUE(lines.empty());
+}
+
+}  // namespace
+}  // namespace berth::itest
