@@ -12,7 +12,7 @@
 namespace berth::itest {
 namespace {
 
-std::string run(const std::vector<std::string>& argv, const std::string& what) {
+std::string runTool(const std::vector<std::string>& argv, const std::string& what) {
   auto r = runProcess(argv, 60000);
   EXPECT_TRUE(r.ok() && r->exit_code == 0) << what << ": " << (r ? r->output : r.error().message);
   return r ? r->output : "";
@@ -77,8 +77,8 @@ void GitRepo::publish() {
 SshGitServer::SshGitServer(std::string dir, const std::string& authorized_public_key) : dir_(std::move(dir)) {
   std::filesystem::create_directories(dir_);
   std::filesystem::create_directories("/run/sshd");  // sshd's privilege separation directory
-  run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/host_key"}, "host key");
-  const auto printed = run({"ssh-keygen", "-l", "-f", dir_ + "/host_key.pub"}, "fingerprint");
+  runTool({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir_ + "/host_key"}, "host key");
+  const auto printed = runTool({"ssh-keygen", "-l", "-f", dir_ + "/host_key.pub"}, "fingerprint");
   if (auto at = printed.find("SHA256:"); at != std::string::npos) fingerprint_ = printed.substr(at, 50);
   // Only git: git-shell runs what the client asked for when it is git-upload-pack.
   std::ofstream(dir_ + "/authorized_keys")
@@ -117,17 +117,17 @@ HttpsGitServer::HttpsGitServer(std::string dir, std::string repos, const std::st
     : dir_(std::move(dir)), repos_(std::move(repos)), ca_file_(dir_ + "/ca.pem") {
   std::filesystem::create_directories(dir_ + "/tmp");
   // A test CA and a server certificate it signs for 127.0.0.1.
-  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+  runTool({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
        dir_ + "/ca.key", "-out", ca_file_, "-days", "1", "-subj", "/CN=berth test git CA"},
       "CA");
-  run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+  runTool({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
        dir_ + "/server.key", "-out", dir_ + "/server.csr", "-subj", "/CN=127.0.0.1"},
       "CSR");
   std::ofstream(dir_ + "/ext.cnf") << "subjectAltName=IP:127.0.0.1\n";
-  run({"openssl", "x509", "-req", "-in", dir_ + "/server.csr", "-CA", ca_file_, "-CAkey", dir_ + "/ca.key",
+  runTool({"openssl", "x509", "-req", "-in", dir_ + "/server.csr", "-CA", ca_file_, "-CAkey", dir_ + "/ca.key",
        "-CAcreateserial", "-out", dir_ + "/server.pem", "-days", "1", "-extfile", dir_ + "/ext.cnf"},
       "certificate");
-  std::ofstream(dir_ + "/htpasswd") << run({"htpasswd", "-bnm", user, token}, "htpasswd");
+  std::ofstream(dir_ + "/htpasswd") << runTool({"htpasswd", "-bnm", user, token}, "htpasswd");
   fcgi_ = Process::spawn({"/usr/sbin/fcgiwrap", "-c", "2", "-s", "unix:" + dir_ + "/fcgi.sock"}, dir_ + "/fcgiwrap.log");
   port_ = freePort();
   std::ofstream(dir_ + "/nginx.conf")

@@ -156,7 +156,7 @@ TEST_F(SourceFetchTest, HostileValuesNeverReachGit) {
   agent::SourceBuildRequest request;
   request.app = "web";
   request.url = "https://127.0.0.1:1/web.git";
-  for (const std::string ref : {"--upload-pack=touch " + marker, "-u touch " + marker, "main;touch " + marker,
+  for (const std::string& ref : {"--upload-pack=touch " + marker, "-u touch " + marker, "main;touch " + marker,
                                 "$(touch " + marker + ")"}) {
     request.ref = ref;
     auto r = builder().build(request, observer(), cancel);

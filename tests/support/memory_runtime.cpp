@@ -287,9 +287,13 @@ Result<void> MemoryRuntime::pull(const std::string& reference, const std::option
   if (it == registry.end()) return makeError("pull_failed", "pull " + reference + ": manifest unknown");
   images[reference] = it->second.image;
   for (const auto& digest : it->second.image.digests) images[digest] = it->second.image;
-  if (on_progress)
-    on_progress({{"layers", {{{"id", "layer"}, {"state", "Pull complete"}, {"current", 1}, {"total", 1}}}},
-                 {"layers_done", 1}, {"bytes_current", 1}, {"bytes_total", 1}, {"summary", "1/1 layers"}});
+  for (int i = 1; on_progress && i <= pull_progress_reports; ++i) {
+    const bool done = i == pull_progress_reports;
+    on_progress({{"layers", {{{"id", "layer"}, {"state", done ? "Pull complete" : "Downloading"}, {"current", i},
+                              {"total", pull_progress_reports}}}},
+                 {"layers_done", done ? 1 : 0}, {"bytes_current", i}, {"bytes_total", pull_progress_reports},
+                 {"summary", std::string(done ? "1" : "0") + "/1 layers"}});
+  }
   return Ok{};
 }
 

@@ -51,6 +51,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ContainerInfo> containers;  // by id
   std::map<std::string, runtime::ContainerSpec> specs;   // by container id, as created
   std::vector<std::string> pulls, removed_images, removed_volumes;
+  int pull_progress_reports = 1;  // how many progress reports a pull hands its handler
   std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
   // Builds: each one is recorded; one with build_error set fails with it,
