@@ -136,6 +136,13 @@ TEST_F(SourceFetchTest, OverHttpsWithATokenUnderAPrivateCa) {
   EXPECT_EQ(byCommit->commit, first);
 
   request.commit.clear();
+  request.ref = "no-such-branch";
+  auto missing = builder(settings).build(request, observer(), cancel);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "git_failed");
+  EXPECT_NE(missing.error().message.find("git fetch"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("no such ref"), std::string::npos) << missing.error().message;
+  request.ref = "main";
   request.credentials.token = "wrong-token";
   auto refused = builder(settings).build(request, observer(), cancel);
   ASSERT_FALSE(refused.ok());

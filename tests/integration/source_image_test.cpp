@@ -195,6 +195,17 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   ASSERT_TRUE(prunedAll.ok());
   EXPECT_FALSE(daemon->docker->imageId(built->image)->has_value());
   EXPECT_TRUE(daemon->docker->imageId("api:" + commit.substr(0, 12))->has_value()) << "another app's build stays";
+
+  // A failing step: the error names the step and its last lines; nothing is left in the build directory.
+  repo.commit({{"Dockerfile", "FROM berth-test/base:1\n"
+                              "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo npm ERR! missing: left-pad; exit 3\"]\n"}});
+  auto failed = builder.build(request("web", "web"), observer, cancel);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "build_failed");
+  EXPECT_NE(failed.error().message.find("image build"), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find("Step 2/2"), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find("npm ERR! missing: left-pad"), std::string::npos) << failed.error().message;
+  EXPECT_TRUE(buildsDirEmpty());
 }
 
 TEST_F(SourceImageTest, ANodeRepositoryWithoutDockerfileIsBuiltFromItsPlanAndAnswersOnPort) {
