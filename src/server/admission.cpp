@@ -1,6 +1,8 @@
 #include "server/admission.hpp"
 
 #include <algorithm>
+#include <map>
+#include <vector>
 
 namespace berth::server {
 
@@ -25,20 +27,52 @@ Result<auth::Usage> deploymentClaim(store::Store& store, const std::string& app,
   return spec ? claimOf(*spec) : auth::Usage{};
 }
 
-// What an app holds: per resource, the larger of its newest deployment's claim
-// (a pending one counts: two deploys queued back to back must not both slip
-// under a quota) and the running one's (a newer deployment that failed with
-// small limits must not free the quota while the big one keeps running).
-Result<auth::Usage> appClaim(store::Store& store, const store::App& app) {
+// Live limit changes the nodes have not answered yet, per app: the full
+// limits each asks for (the args of its open app.limits command).
+using PendingLimits = std::map<std::string, std::vector<nlohmann::json>>;
+
+Result<PendingLimits> pendingLimits(store::Store& store) {
+  auto open = store.listOpenCommands();
+  if (!open) return open.error();
+  PendingLimits out;
+  for (const auto& c : *open)
+    if (c.verb == "app.limits" && c.args.contains("app") && c.args["app"].is_string() && c.args.contains("limits"))
+      out[c.args["app"].get<std::string>()].push_back(c.args["limits"]);
+  return out;
+}
+
+void raiseTo(auth::Usage& u, const auth::Usage& other) {
+  u.cpu_millicores = std::max(u.cpu_millicores, other.cpu_millicores);
+  u.memory_bytes = std::max(u.memory_bytes, other.memory_bytes);
+  u.disk_bytes = std::max(u.disk_bytes, other.disk_bytes);
+}
+
+// What an app holds: per resource, the largest of its newest deployment's
+// claim (a pending one counts: two deploys queued back to back must not both
+// slip under a quota), the running one's (a newer deployment that failed with
+// small limits must not free the quota while the big one keeps running) and
+// the running one's with each live limit change still in flight (raises sent
+// at once must not all pass before the first is confirmed; a lowering the
+// node may yet refuse frees nothing until it is done).
+Result<auth::Usage> appClaim(store::Store& store, const store::App& app, const PendingLimits& pending) {
   auto newest = deploymentClaim(store, app.name, app.next_deployment - 1);
   if (!newest) return newest.error();
-  if (app.current_deployment == app.next_deployment - 1) return newest;
-  auto running = deploymentClaim(store, app.name, app.current_deployment);
-  if (!running) return running.error();
   auth::Usage u = *newest;
-  u.cpu_millicores = std::max(u.cpu_millicores, running->cpu_millicores);
-  u.memory_bytes = std::max(u.memory_bytes, running->memory_bytes);
-  u.disk_bytes = std::max(u.disk_bytes, running->disk_bytes);
+  if (app.current_deployment != app.next_deployment - 1) {
+    auto running = deploymentClaim(store, app.name, app.current_deployment);
+    if (!running) return running.error();
+    raiseTo(u, *running);
+  }
+  auto changes = pending.find(app.name);
+  if (changes == pending.end() || app.current_deployment < 1) return u;
+  auto d = store.getDeployment(app.name, app.current_deployment);
+  if (!d) return d.error();
+  if (!*d) return u;
+  for (const auto& limits : changes->second) {
+    nlohmann::json spec = (*d)->spec;
+    spec["limits"] = limits;
+    if (auto parsed = apps::parseDeploymentSpec(spec)) raiseTo(u, claimOf(*parsed));
+  }
   return u;
 }
 
@@ -67,11 +101,13 @@ Result<OrgLimitsView> Admission::limits(const std::string& org) {
 
 Result<auth::Usage> Admission::usage(const std::string& org) {
   auth::Usage u;
+  auto pending = pendingLimits(store_);
+  if (!pending) return pending.error();
   auto apps = store_.listOrgApps(org);
   if (!apps) return apps.error();
   u.apps = static_cast<std::int64_t>(apps->size());
   for (const auto& app : *apps) {
-    auto claim = appClaim(store_, app);
+    auto claim = appClaim(store_, app, *pending);
     if (!claim) return claim.error();
     u.cpu_millicores += claim->cpu_millicores;
     u.memory_bytes += claim->memory_bytes;
@@ -111,7 +147,9 @@ Result<void> Admission::admitDeployment(const store::App& app, const apps::Deplo
   request.deployment = true;
   request.adding = claimOf(spec);
   request.adding.deployments_last_hour = new_deployment ? 1 : 0;
-  auto released = appClaim(store_, app);
+  auto pending = pendingLimits(store_);
+  if (!pending) return pending.error();
+  auto released = appClaim(store_, app, *pending);
   if (!released) return released.error();
   request.releasing = *released;
   request.declares_cpu = spec.limits.cpu_millicores > 0;

@@ -251,6 +251,31 @@ ApiResponse Api::handle(const ApiRequest& request) {
 
 Result<void> Api::auditCall(const Call& call, const std::string& path, const RouteParams& params,
                             const ApiResponse& response) {
+  // Anonymous refusals cost an attacker nothing but a connection: past a
+  // server-wide budget they are counted, then summed up in one record.
+  if (call.actor == "anonymous" && response.status >= 400) {
+    const auto now = d_.clock();
+    anonymous_audit_.setRate(d_.config.audit_anonymous_per_s, d_.config.audit_anonymous_burst);
+    if (!anonymous_audit_.allowed("", now)) {
+      if (anonymous_unrecorded_++ == 0) anonymous_unrecorded_since_ = now;
+      ++d_.metrics.audit_anonymous_unrecorded_total;
+      return Ok{};
+    }
+    anonymous_audit_.charge("", now);
+    if (anonymous_unrecorded_ > 0) {
+      store::AuditRecord summary;
+      summary.at = now;
+      summary.actor = "server";
+      summary.action = "audit unrecorded";
+      summary.target = "anonymous refusals";
+      summary.outcome = "ok";
+      summary.detail = std::to_string(anonymous_unrecorded_) +
+                       " refused requests without a valid credential were not recorded one by one since " +
+                       std::to_string(anonymous_unrecorded_since_) + " (over audit_anonymous_per_s)";
+      if (auto r = appendAudit(d_.store, std::move(summary)); !r) return r.error();
+      anonymous_unrecorded_ = 0;
+    }
+  }
   store::AuditRecord record;
   record.at = d_.clock();
   record.actor = call.actor;

@@ -146,6 +146,10 @@ class Api {
   // Every REST request per API key or session, and per source address (settings rate_limit_*).
   RateLimiter per_key_{50.0, 100.0};
   RateLimiter per_address_{200.0, 400.0};
+  // Audit records of anonymous refusals, for the whole server (settings audit_anonymous_*).
+  RateLimiter anonymous_audit_{5.0, 200.0};
+  std::uint64_t anonymous_unrecorded_ = 0;  // since the last record that counted them
+  std::int64_t anonymous_unrecorded_since_ = 0;
 };
 
 nlohmann::json commandJson(const store::Command& command);

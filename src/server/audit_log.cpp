@@ -33,6 +33,9 @@ Result<std::string> decodeFilter(const std::string& field, const std::string& te
       out += text[i];
     }
   }
+  // Filters come back in error messages and logs: no control characters (NUL among them).
+  for (unsigned char c : out)
+    if (c < 0x20 || c == 0x7f) return invalidField(field, "must not hold control characters");
   return out;
 }
 
@@ -92,9 +95,11 @@ Result<store::AuditQuery> parseAuditQuery(const std::map<std::string, std::strin
     q.before_id = *id;
   }
   if (auto limit = get("limit"); !limit.empty()) {
-    if (limit.size() > 9 || limit.find_first_not_of("0123456789") != std::string::npos)
+    // Out of range is refused, not clamped: a client asking for 0 or 50,000 learns it got something else.
+    if (limit.size() > 9 || limit.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(limit) < 1 || std::stoul(limit) > kMaxAuditPage)
       return invalidField("limit", "must be a number from 1 to 10000");
-    q.limit = std::clamp<std::size_t>(std::stoul(limit), 1, kMaxAuditPage);
+    q.limit = std::stoul(limit);
   }
   return q;
 }

@@ -98,6 +98,9 @@ std::string Metrics::render() const {
   labelled(out, "berth_http_rate_limited_total",
            "REST requests answered 429 by the rate limit per API key or session (key) or per source address.", "by",
            http_rate_limited_total);
+  single(out, "berth_audit_anonymous_unrecorded_total", "counter",
+         "Refused requests without a valid credential not audited one by one (over audit_anonymous_per_s).",
+         audit_anonymous_unrecorded_total);
   single(out, "berth_agent_frames_rate_limited_total", "counter",
          "Agent frames over agent_frames_per_s in one session (the session is closed).",
          agent_frames_rate_limited_total.load());

@@ -41,6 +41,7 @@ struct Metrics {
   std::uint64_t enrollments_rate_limited_total = 0;
   // REST requests answered 429 by the rate limits, by what was limited ("key", "address").
   std::map<std::string, std::uint64_t> http_rate_limited_total;
+  std::uint64_t audit_anonymous_unrecorded_total = 0;  // refusals over audit_anonymous_per_s
   std::atomic<std::uint64_t> agent_frames_rate_limited_total{0};  // sessions cut off over agent_frames_per_s (network thread)
   std::map<std::string, std::uint64_t> deployments_finished_total;  // by final state (healthy, failed)
   std::uint64_t app_log_lines_total = 0;

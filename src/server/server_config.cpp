@@ -39,6 +39,8 @@ constexpr IntField kIntFields[] = {
     {"rate_limit_key_burst", &ServerConfig::rate_limit_key_burst, 1, 1000000},
     {"rate_limit_address_per_s", &ServerConfig::rate_limit_address_per_s, 1, 1000000},
     {"rate_limit_address_burst", &ServerConfig::rate_limit_address_burst, 1, 1000000},
+    {"audit_anonymous_per_s", &ServerConfig::audit_anonymous_per_s, 1, 1000000},
+    {"audit_anonymous_burst", &ServerConfig::audit_anonymous_burst, 1, 1000000},
     {"agent_frames_per_s", &ServerConfig::agent_frames_per_s, 1, 1000000},
     {"agent_frames_burst", &ServerConfig::agent_frames_burst, 1, 1000000},
 };

@@ -56,6 +56,12 @@ struct ServerConfig {
   int rate_limit_key_burst = 100;
   int rate_limit_address_per_s = 200;
   int rate_limit_address_burst = 400;
+  // Audit records of refused requests that carried no valid credential
+  // (anonymous): a flood of bad keys from many addresses must not fill the
+  // disk. Over the bucket they are counted, and one record says how many
+  // were left out when the bucket allows again.
+  int audit_anonymous_per_s = 5;
+  int audit_anonymous_burst = 200;
   int agent_frames_per_s = 1000;
   int agent_frames_burst = 4000;
   // A plain-HTTP listener that answers only GET /metrics without a key, for a

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/clock.hpp"
 #include "harness.hpp"
@@ -251,6 +253,45 @@ TEST_F(AuditTest, RefusedRequestsAreAuditedAndChangeNothing) {
   }
   EXPECT_TRUE(sawBadName) << records.dump(1);
   EXPECT_TRUE(sawOrg) << records.dump(1);
+  EXPECT_TRUE(verify()["ok"].get<bool>());
+}
+
+// Requests without a valid credential cost an attacker nothing: past a
+// server-wide budget their refusals are counted, not written one by one, and
+// the next record that fits says how many were left out.
+TEST_F(AuditTest, AFloodOfAnonymousRefusalsIsCountedNotWrittenRowByRow) {
+  const int metricsPort = freePort();
+  cluster.startServer({"--audit-anonymous-per-s", "1", "--audit-anonymous-burst", "3", "--metrics-listen",
+                       "127.0.0.1:" + std::to_string(metricsPort)});
+  auto anonymousRows = [&] {
+    int n = 0;
+    auto page = call(cluster.apiKey(), "GET", "/api/v1/audit?limit=1000");
+    EXPECT_TRUE(page.ok) << page.message;
+    for (const auto& r : page.body["records"])
+      n += r["actor"] == "anonymous";
+    return n;
+  };
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(call("bk_nope_" + std::to_string(i), "POST", "/api/v1/apps", {{"name", "x"}}).code, "unauthorized");
+  const int written = anonymousRows();
+  EXPECT_GE(written, 3);
+  EXPECT_LT(written, 30) << "every anonymous refusal was written";
+  auto metrics = runProcess({"curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics"},
+                            10000);
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->output.find("berth_audit_anonymous_unrecorded_total " + std::to_string(30 - written)),
+            std::string::npos);
+  // Once the bucket has a token again, one record sums up what was left out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(call("bk_nope_last", "POST", "/api/v1/apps", {{"name", "x"}}).code, "unauthorized");
+  nlohmann::json summary;
+  const auto page = call(cluster.apiKey(), "GET", "/api/v1/audit?limit=1000");
+  for (const auto& r : page.body["records"])
+    if (r["action"] == "audit unrecorded") summary = r;
+  ASSERT_FALSE(summary.is_null()) << page.body.dump(1);
+  EXPECT_EQ(summary["actor"], "server");
+  EXPECT_EQ(summary["detail"].get<std::string>().rfind(std::to_string(30 - written) + " refused requests", 0), 0u)
+      << summary.dump();
+  EXPECT_EQ(anonymousRows(), written + 1);
   EXPECT_TRUE(verify()["ok"].get<bool>());
 }
 

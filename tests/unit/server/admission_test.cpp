@@ -114,6 +114,32 @@ TEST_F(AdmissionTest, AnAppHoldsTheLargerOfItsRunningAndItsNewestDeployment) {
   EXPECT_TRUE(apps.deploy("other.acme", {{"image", "nginx:1"}, {"limits", {{"memory", "256m"}}}}).ok());
 }
 
+// A live limits change counts from the moment it is queued, not when the node
+// confirms it: raises sent back to back cannot each pass against the old use,
+// and a lowering the node has not applied yet frees nothing.
+TEST_F(AdmissionTest, LiveLimitChangesCountWhileTheNodeHasNotAnswered) {
+  ASSERT_TRUE(admission().setQuotas("acme", {{"memory", "1g"}}).ok());
+  ASSERT_TRUE(apps.create("acme", {{"name", "a"}}).ok());
+  ASSERT_TRUE(apps.create("acme", {{"name", "b"}}).ok());
+  for (const char* name : {"a.acme", "b.acme"}) {
+    auto d = apps.deploy(name, {{"image", "nginx:1"}, {"limits", {{"memory", "256m"}}}});
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    markRunning(name, d->deployment);
+  }
+  // Each raise alone fits (256m + 768m); both at once would make 1.5g.
+  ASSERT_TRUE(apps.setLimits("a.acme", {{"memory", "768m"}}).ok());
+  auto second = apps.setLimits("b.acme", {{"memory", "768m"}});
+  ASSERT_FALSE(second.ok()) << "a's raise is queued and must count";
+  EXPECT_EQ(second.error().code, "quota_exceeded");
+  EXPECT_NE(second.error().message.find("in use: 1073741824 bytes"), std::string::npos) << second.error().message;
+  // Lowering a while its raise is still in flight frees nothing yet.
+  ASSERT_TRUE(apps.setLimits("a.acme", {{"memory", "128m"}}).ok());
+  EXPECT_FALSE(apps.setLimits("b.acme", {{"memory", "768m"}}).ok());
+  auto shown = admission().describe("acme");
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ((*shown)["usage"]["memory_bytes"], 1073741824);
+}
+
 TEST_F(AdmissionTest, HostCapabilitiesAndRootNeedThePolicyOnDeployRollbackAndScale) {
   config.allowed_capabilities = {"SYS_PTRACE"};
   ASSERT_TRUE(apps.create("acme", {{"name", "web"}}).ok());
