@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "agent/source_build_steps.hpp"
+#include "apps/app_key.hpp"
 
 namespace berth::agent {
 namespace {
@@ -82,6 +83,8 @@ Result<SourceBuildRequest> parseSourceBuildRequest(const nlohmann::json& args) {
 namespace source_build {
 
 Result<source::GitSource> checkedSource(const SourceBuildRequest& request) {
+  // The key names the image and its labels.
+  if (auto r = apps::validateAppKey("app", request.app); !r) return r.error();
   source::GitSource out;
   auto url = source::parseGitUrl("source.url", request.url);
   if (!url) return url.error();

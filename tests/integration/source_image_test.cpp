@@ -203,7 +203,7 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().code, "build_failed");
   EXPECT_NE(failed.error().message.find("image build"), std::string::npos) << failed.error().message;
-  EXPECT_NE(failed.error().message.find("Step 2/2"), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find("Step 2/"), std::string::npos) << failed.error().message;
   EXPECT_NE(failed.error().message.find("npm ERR! missing: left-pad"), std::string::npos) << failed.error().message;
   EXPECT_TRUE(buildsDirEmpty());
 }

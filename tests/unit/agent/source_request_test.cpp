@@ -67,6 +67,8 @@ TEST(SourceRequestTest, HostileOrMalformedValuesAreRefusedNamingTheField) {
       {"/credentials/username", "a:b", "credentials.username"},
       {"/credentials/token", "a\r\nX-Injected: 1", "credentials.token"},
       {"/credentials/extra", "x", "credentials.extra"},
+      {"/app", "../web", "app"},
+      {"/app", "Web App", "app"},
   };
   for (const auto& c : cases) {
     auto args = wire();
