@@ -182,5 +182,16 @@ TEST_F(SourceFetchTest, HostileValuesNeverReachGit) {
   EXPECT_TRUE(lines.empty());
 }
 
+// A real server and agent: the agent's HELLO lists app.build.cancel among its verbs (the
+// allowlist its COMMAND frames are checked against), and the server's node view shows it.
+TEST(SourceBuildVerbs, TheAgentAllowlistsTheBuildCancelVerb) {
+  Cluster c;
+  c.startServer();
+  const std::string id = c.startOnlineAgent("a");
+  const auto verbs = c.node(id)["verbs"];
+  ASSERT_TRUE(verbs.is_array()) << c.node(id).dump();
+  EXPECT_NE(std::find(verbs.begin(), verbs.end(), "app.build.cancel"), verbs.end()) << verbs.dump();
+}
+
 }  // namespace
 }  // namespace berth::itest
