@@ -5,7 +5,9 @@
 //   command round trips per second and p50/p99 latency at --rt-agents agents
 //   idle agent resident memory (`berth agent` vs a Node ws agent)
 //   --storm: the reconnect storm instead (server killed and restarted under N sessions)
+//   --batch: a fleet-wide command instead (POST /commands/batch to all N nodes, time until every RESULT is stored)
 // Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub] [--storm]
+//        fleet_sim --batch [--sessions 1000] [--runs 5]
 // FLEET_BERTH_BINARY=path runs another berth build (e.g. before a change) under the same load.
 #include <fcntl.h>
 #include <signal.h>
@@ -55,6 +57,9 @@ struct Options {
   std::size_t connections = 32;
   bool skip_hub = false;
   bool storm = false;
+  bool batch = false;
+  bool sessions_given = false;
+  int runs = 5;
 };
 
 struct Child {
@@ -358,6 +363,97 @@ int benchStorm(const Options& o, const std::string& dir) {
   return storm.welcomed == o.sessions ? 0 : 1;
 }
 
+// Fleet-wide command: N simulated agents online, one POST /commands/batch
+// {"all": true, "verb": "ping"} per run, then the succeeded counter every 5 ms
+// until it has grown by N, then GET /commands/batch/{id} until it says done
+// (every entry's RESULT stored). Per run: the POST's answer time, the time
+// until done, and the server's CPU time over the run.
+int benchBatch(const Options& o, const std::string& dir) {
+  std::cerr << "fleet-wide command, berth server (" << berthBinary() << "):\n";
+  BerthServer server = startBerth(o.sessions, dir);
+  const std::string key = pki::generatePrivateKeyPem();
+  bench::Fleet fleet(server.target, server.ca_pem, key, identities(*server.ca, key, o.sessions));
+  const std::size_t up = fleet.connectAll(256, std::chrono::seconds(300));
+  std::cerr << fmt::format("  {} sessions up\n", up);
+  fleet.heartbeatAll();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto tls = net::makeClientContext({server.ca_pem, "", ""});
+  const net::Url url{"127.0.0.1", server.port, "/"};
+  const std::map<std::string, std::string> auth = {{"Authorization", "Bearer " + server.target.api_key}};
+  struct Run {
+    double post_ms = 0, done_ms = 0, cpu_ms = 0;
+    std::int64_t succeeded = 0, nodes = 0;
+  };
+  std::vector<Run> runs;
+  for (int r = 0; r < o.runs; ++r) {
+    Run run;
+    const std::string succeeded = "berth_commands_finished_total{state=\"succeeded\"}";
+    const double before = bench::scrapeMetric(server.target, server.ca_pem, succeeded);
+    const double cpu0 = cpuSeconds(server.process.pid);
+    const auto start = Steady::now();
+    auto posted = net::httpsRequest(url, **tls,
+                                    {"POST", "/api/v1/commands/batch",
+                                     nlohmann::json{{"all", true}, {"verb", "ping"}}.dump(), auth},
+                                    std::chrono::seconds(30), false);
+    run.post_ms = std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+    if (!posted || posted->status != 202) {
+      std::cerr << "  POST failed: " << (posted ? posted->body : posted.error().message) << "\n";
+      return 1;
+    }
+    const std::string id = nlohmann::json::parse(posted->body)["id"];
+    // The cheap signal first (the succeeded counter, one line of /metrics), then the
+    // batch itself as the store holds it: polling a 1,000-entry answer every few ms
+    // would spend the server's CPU on the measurement.
+    while (Steady::now() - start < std::chrono::seconds(60) &&
+           bench::scrapeMetric(server.target, server.ca_pem, succeeded) - before < static_cast<double>(o.sessions))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    nlohmann::json batch;
+    while (Steady::now() - start < std::chrono::seconds(60)) {
+      auto got = net::httpsRequest(url, **tls, {"GET", "/api/v1/commands/batch/" + id, "", auth},
+                                   std::chrono::seconds(30), false);
+      if (got && got->status == 200) {
+        batch = nlohmann::json::parse(got->body);
+        if (batch.value("done", false)) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    run.done_ms = std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+    run.cpu_ms = (cpuSeconds(server.process.pid) - cpu0) * 1000;
+    run.nodes = batch["totals"].value("nodes", 0);
+    run.succeeded = batch["totals"].value("succeeded", 0);
+    std::cerr << fmt::format("  run {}: POST answered in {:.0f} ms, {} of {} succeeded after {:.0f} ms, server CPU {:.0f} ms\n",
+                             r + 1, run.post_ms, run.succeeded, run.nodes, run.done_ms, run.cpu_ms);
+    runs.push_back(run);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  fleet.closeAll();
+  auto median = [&](double Run::*field) {
+    std::vector<double> v;
+    for (const auto& run : runs) v.push_back(run.*field);
+    return percentile(v, 0.5);
+  };
+  auto worst = [&](double Run::*field) {
+    double m = 0;
+    for (const auto& run : runs) m = std::max(m, run.*field);
+    return m;
+  };
+  bool allSucceeded = true;
+  for (const auto& run : runs) allSucceeded = allSucceeded && run.succeeded == static_cast<std::int64_t>(o.sessions);
+  std::cout << fmt::format("\nfleet_sim --batch: {} simulated agents online, {} runs of one fleet-wide ping to all\n",
+                           up, runs.size());
+  std::cout << "target: all RESULTs stored in under 1 s at 1,000 nodes (issue 12)\n\n";
+  std::cout << fmt::format("| {:<46} | {:>10} | {:>10} |\n", "figure", "median", "worst");
+  std::cout << "|" << std::string(48, '-') << "|" << std::string(12, '-') << "|" << std::string(12, '-') << "|\n";
+  auto row = [&](const std::string& name, double Run::*field) {
+    std::cout << fmt::format("| {:<46} | {:>10.0f} | {:>10.0f} |\n", name, median(field), worst(field));
+  };
+  row("POST /commands/batch answered (ms)", &Run::post_ms);
+  row("every RESULT stored, from the POST (ms)", &Run::done_ms);
+  row("server CPU over the run (ms)", &Run::cpu_ms);
+  std::cout << fmt::format("\nevery entry succeeded in every run: {}\n", allSucceeded ? "yes" : "NO");
+  return allSucceeded ? 0 : 1;
+}
+
 Figures benchBerth(const Options& o, const std::string& dir) {
   std::cerr << "berth server (" << berthBinary() << "):\n";
   BerthServer server = startBerth(o.sessions, dir);
@@ -456,8 +552,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string("0"); };
-    if (a == "--sessions")
+    if (a == "--sessions") {
       o.sessions = std::stoul(next());
+      o.sessions_given = true;
+    } else if (a == "--batch")
+      o.batch = true;
+    else if (a == "--runs")
+      o.runs = std::max(1, std::stoi(next()));
     else if (a == "--rt-agents")
       o.rt_agents = std::stoul(next());
     else if (a == "--seconds")
@@ -470,10 +571,12 @@ int main(int argc, char** argv) {
       o.storm = true;
     else {
       std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n"
-                   "       fleet_sim --storm [--sessions N]\n";
+                   "       fleet_sim --storm [--sessions N]\n"
+                   "       fleet_sim --batch [--sessions 1000] [--runs 5]\n";
       return 2;
     }
   }
+  if (o.batch && !o.sessions_given) o.sessions = 1000;
   o.rt_agents = std::min(o.rt_agents, o.sessions);
   rlimit limit{1 << 20, 1 << 20};
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
@@ -486,6 +589,7 @@ int main(int argc, char** argv) {
   std::cerr << "work files in " << dir << "\n";
   try {
     if (o.storm) return benchStorm(o, dir);
+    if (o.batch) return benchBatch(o, dir);
     Figures b = benchBerth(o, dir);
     std::optional<Figures> h;
     if (!o.skip_hub) h = benchHub(o, dir);

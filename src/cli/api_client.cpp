@@ -79,8 +79,9 @@ Result<ApiClient> ApiClient::create(const ClientSettings& settings) {
   return ApiClient(*url, std::shared_ptr<net::ssl::context>(std::move(*tls)), settings.api_key, settings.org);
 }
 
-Result<ApiReply> ApiClient::call(const std::string& method, const std::string& target, const nlohmann::json& body) {
-  net::HttpRequest request{method, target, body.is_null() ? std::string() : body.dump(), {}};
+Result<ApiReply> ApiClient::call(const std::string& method, const std::string& target, const nlohmann::json& body,
+                                 const std::map<std::string, std::string>& headers) {
+  net::HttpRequest request{method, target, body.is_null() ? std::string() : body.dump(), headers};
   if (!key_.empty()) request.headers["Authorization"] = "Bearer " + key_;
   if (!org_.empty()) request.headers["X-Berth-Org"] = org_;
   request.headers["X-Request-Id"] = newId("cli");

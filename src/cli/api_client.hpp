@@ -47,7 +47,9 @@ class ApiClient {
   static Result<ApiClient> create(const ClientSettings& settings);
   // Transport failures are errors ("connect_failed", ...); HTTP errors are
   // returned as an error whose code is the API's error code.
-  Result<ApiReply> call(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr);
+  // `headers` are sent as given (e.g. Idempotency-Key).
+  Result<ApiReply> call(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
+                        const std::map<std::string, std::string>& headers = {});
 
  private:
   ApiClient(net::Url url, std::shared_ptr<net::ssl::context> tls, std::string key, std::string org)

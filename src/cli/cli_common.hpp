@@ -21,6 +21,8 @@ void addAccessCommands(CLI::App& app, std::function<int()>& run);
 void addLimitCommands(CLI::App& app, std::function<int()>& run);
 // `berth audit ls|verify` (cli/audit_commands.cpp).
 void addAuditCommands(CLI::App& app, std::function<int()>& run);
+// `berth cmd send|ls|show|cancel`, fleet-wide commands included (cli/command_commands.cpp).
+void addCommandCommands(CLI::App& app, std::function<int()>& run);
 
 namespace detail {
 
@@ -41,6 +43,8 @@ std::string str(const nlohmann::json& j, const char* key);
 // an app cannot move the cursor or retitle the operator's terminal.
 std::string printable(std::string text);
 std::string ago(std::int64_t at_ms);
+// One command as GET /commands/ID shows it.
+void printCommand(const nlohmann::json& command);
 // A table of domains as GET /apps/NAME/domains lists them.
 void printDomains(const nlohmann::json& list);
 // --server, --api-key, --ca-file, --json.

@@ -13,7 +13,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <atomic>
 #include <deque>
@@ -21,9 +20,12 @@
 #include <optional>
 #include <string>
 
+#include "net/tls_stream.hpp"
+
 namespace berth::net {
 
-using WsStream = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+// TlsStream, not beast::ssl_stream: it keeps no buffers while a session is idle (net/tls_stream.hpp).
+using WsStream = boost::beast::websocket::stream<TlsStream>;
 
 class WsChannel : public std::enable_shared_from_this<WsChannel> {
  public:

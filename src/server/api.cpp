@@ -121,7 +121,8 @@ nlohmann::json commandJson(const store::Command& c) {
           {"result", c.result},
           {"stdout", c.stdout_text},
           {"stderr", c.stderr_text},
-          {"error", c.error}};
+          {"error", c.error},
+          {"batch_id", c.batch_id.empty() ? nlohmann::json() : nlohmann::json(c.batch_id)}};
 }
 
 ApiResponse Api::handle(const ApiRequest& request) {
@@ -281,11 +282,12 @@ Result<void> Api::auditCall(const Call& call, const std::string& path, const Rou
   record.actor = call.actor;
   record.org = call.org;
   record.action = call.request.method + " " + path;
-  record.target = auditTarget(call, path, params);
+  record.target = call.audit_target.empty() ? auditTarget(call, path, params) : call.audit_target;
   record.request_id = call.request.request_id;
   record.source = call.request.remote_address;
   record.outcome = auditOutcome(response.status);
-  record.detail = std::to_string(response.status) + (response.error_code.empty() ? "" : " " + response.error_code);
+  record.detail = std::to_string(response.status) + (response.error_code.empty() ? "" : " " + response.error_code) +
+                  (call.audit_detail.empty() ? "" : "; " + call.audit_detail);
   auto appended = appendAudit(d_.store, std::move(record));
   if (!appended) {
     log::error("audit record not written",
@@ -359,6 +361,8 @@ void Api::addRoutes() {
   r.add("GET", "/nodes/{id}/commands", Scope::Read, [this](Call& c, P p) { return listCommands(c, p.at("id")); });
   r.add("GET", "/commands", Scope::Read, [this](Call& c, P) { return listCommands(c, c.query["node"]); });
   r.add("GET", "/commands/{id}", Scope::Read, [this](Call& c, P p) { return showCommand(c, p.at("id")); });
+  r.add("POST", "/commands/batch", Scope::Admin, [this](Call& c, P) { return submitBatch(c); });
+  r.add("GET", "/commands/batch/{id}", Scope::Read, [this](Call& c, P p) { return showBatch(c, p.at("id")); });
   r.add("POST", "/commands/{id}/cancel", Scope::Admin,
         [this](Call& c, P p) { return cancelCommand(c, p.at("id")); });
   addAccessRoutes();

@@ -39,6 +39,7 @@ struct ApiRequest {
   std::string remote_address;      // the client's IP address
   std::string last_event_id;   // Last-Event-ID: a reconnecting EventSource resumes after it
   std::string org;             // X-Berth-Org: the org a session acts in ("" = its own)
+  std::string idempotency_key;  // Idempotency-Key: a retried fleet-wide command names the same batch
 };
 
 struct ApiResponse {
@@ -93,6 +94,10 @@ class Api {
     // and the caller behind a key or session (quotas, audit and rate limits use both).
     std::string org;
     auth::Principal principal;
+    // Set by a handler whose audit record names something other than the route's
+    // target (a fleet-wide command: its selector and node count), and what to add to its detail.
+    std::string audit_target;
+    std::string audit_detail;
   };
 
   void addRoutes();
@@ -123,6 +128,11 @@ class Api {
   Result<store::Command> managedCommand(Call& call, const std::string& id);
   ApiResponse showCommand(Call& call, const std::string& id);
   ApiResponse cancelCommand(Call& call, const std::string& id);
+  // Fleet-wide commands (server/api_batches.cpp).
+  ApiResponse submitBatch(Call& call);
+  ApiResponse showBatch(Call& call, const std::string& id);
+  // The batch with every node's entry (in-flight states from the queue) and the totals.
+  ApiResponse batchResponse(int status, const store::CommandBatch& batch);
   ApiResponse createToken(Call& call);
   ApiResponse listAudit(Call& call);
   // One audit record for a mutating call, in the caller's transaction (if any).

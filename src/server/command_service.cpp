@@ -7,11 +7,11 @@
 #include "protocol/agent_frames.hpp"
 #include "protocol/verb_args.hpp"
 #include "server/audit_log.hpp"
+#include "server/command_batch.hpp"
 
 namespace berth::server {
 namespace {
 
-constexpr int kDefaultTtlS = 300;
 constexpr int kMaxTtlS = 7 * 86400;
 
 bool validCorrelationId(const std::string& id) {
@@ -53,66 +53,134 @@ Result<void> CommandService::load() {
   return Ok{};
 }
 
-Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
-  const auto& body = request.body;
+Result<CommandService::Draft> CommandService::parseBody(const nlohmann::json& body, bool internal) const {
   if (!body.is_object()) return invalidField("body", "must be a JSON object");
   if (!body.contains("verb") || !body["verb"].is_string()) return invalidField("verb", "is required and must be a string");
-  const std::string verb = body["verb"];
-  const bool appVerb = verb.rfind("app.", 0) == 0;
-  if (!serverVerbAllowlist().count(verb) && !(request.internal && appVerb))
-    return invalidField("verb", "'" + verb + "' is not an allowed verb" + (appVerb ? " here (use /api/v1/apps)" : ""));
-  nlohmann::json args = nlohmann::json::object();
+  Draft draft;
+  draft.verb = body["verb"];
+  const bool appVerb = draft.verb.rfind("app.", 0) == 0;
+  if (!serverVerbAllowlist().count(draft.verb) && !(internal && appVerb))
+    return invalidField("verb", "'" + draft.verb + "' is not an allowed verb" + (appVerb ? " here (use /api/v1/apps)" : ""));
   if (body.contains("args")) {
     if (!body["args"].is_object()) return invalidField("args", "must be a JSON object");
-    args = body["args"];
+    draft.args = body["args"];
   }
   // Each verb declares its arguments; anything else is refused before it is stored.
-  if (auto checked = protocol::checkVerbArgs(verb, args); !checked)
+  if (auto checked = protocol::checkVerbArgs(draft.verb, draft.args); !checked)
     return makeError("invalid_argument", checked.error().message);
-  int ttl = kDefaultTtlS;
   if (body.contains("ttl_s")) {
     if (!body["ttl_s"].is_number_integer()) return invalidField("ttl_s", "must be an integer number of seconds");
     auto value = body["ttl_s"].get<std::int64_t>();
     if (value < 1 || value > kMaxTtlS) return invalidField("ttl_s", "must be between 1 and " + std::to_string(kMaxTtlS));
-    ttl = static_cast<int>(value);
+    draft.ttl_s = static_cast<int>(value);
   }
+  return draft;
+}
+
+store::Command CommandService::makeCommand(const Draft& draft, const std::string& node_id,
+                                           const std::string& correlation_id) const {
+  store::Command command;
+  command.id = newId("cmd");
+  command.node_id = node_id;
+  command.correlation_id = correlation_id;
+  command.verb = draft.verb;
+  command.args = draft.args;
+  command.created_at = clock_();
+  command.expires_at = command.created_at + static_cast<std::int64_t>(draft.ttl_s) * 1000;
+  return command;
+}
+
+std::optional<Error> CommandService::queueFull(const std::string& node_id) const {
+  auto it = nodes_.find(node_id);
+  const std::size_t queued = it == nodes_.end() ? 0 : it->second.queued.size();
+  if (queued < static_cast<std::size_t>(config_.max_queue)) return std::nullopt;
+  return makeError("queue_full", "the node's command queue holds " + std::to_string(queued) + " commands (limit " +
+                                     std::to_string(config_.max_queue) + ")");
+}
+
+void CommandService::enqueueCommitted(const store::Command& command) {
+  nodes_[command.node_id].queued.push_back(command.id);
+  open_[command.id] = command;
+  ++metrics_.commands_submitted_total;
+}
+
+Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
+  auto draft = parseBody(request.body, request.internal);
+  if (!draft) return draft.error();
+  const auto& body = request.body;
   std::string correlation = newId("corr");
   if (body.contains("correlation_id")) {
     if (!body["correlation_id"].is_string() || !validCorrelationId(body["correlation_id"])) {
       return invalidField("correlation_id", "must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
     }
     correlation = body["correlation_id"];
+    // The batch form is reserved: a command sent on its own must not take a batch's place.
+    if (isBatchCorrelationId(correlation))
+      return invalidField("correlation_id", "must not start with 'batch_' (reserved for fleet-wide commands)");
     auto existing = store_.findCommandByCorrelation(request.node_id, correlation);
     if (!existing) return existing.error();
     if (*existing) {
-      if ((*existing)->verb != verb || (*existing)->args != args) {
+      if ((*existing)->verb != draft->verb || (*existing)->args != draft->args) {
         return makeError("conflict", "field 'correlation_id': already used for a different command");
       }
       return SubmitOutcome{**existing, false};
     }
   }
-  const auto& queue = nodes_[request.node_id];
-  if (queue.queued.size() >= static_cast<std::size_t>(config_.max_queue)) {
-    return makeError("queue_full", "the node's command queue holds " + std::to_string(queue.queued.size()) +
-                                       " commands (limit " + std::to_string(config_.max_queue) + ")");
-  }
-  store::Command command;
-  command.id = newId("cmd");
-  command.node_id = request.node_id;
-  command.correlation_id = correlation;
-  command.verb = verb;
-  command.args = args;
-  command.created_at = clock_();
-  command.expires_at = command.created_at + static_cast<std::int64_t>(ttl) * 1000;
+  if (auto full = queueFull(request.node_id)) return *full;
+  store::Command command = makeCommand(*draft, request.node_id, correlation);
   if (auto r = store_.insertCommand(command); !r) return r.error();
   // Queued in memory (and so sent) only once the row is committed.
   store_.afterCommit([this, command] {
-    nodes_[command.node_id].queued.push_back(command.id);
-    open_[command.id] = command;
-    ++metrics_.commands_submitted_total;
+    enqueueCommitted(command);
     if (on_queued_) on_queued_(command.node_id);
   });
   return SubmitOutcome{std::move(command), true};
+}
+
+Result<BatchOutcome> CommandService::submitBatch(const store::CommandBatch& batch, const nlohmann::json& body,
+                                                 const std::vector<std::string>& node_ids) {
+  auto draft = parseBody(body, false);
+  if (!draft) return draft.error();
+  store::CommandBatch stored = batch;
+  stored.verb = draft->verb;
+  stored.args = draft->args;
+  stored.ttl_s = draft->ttl_s;
+  stored.node_count = static_cast<std::int64_t>(node_ids.size());
+  stored.created_at = clock_();
+  if (auto r = store_.insertCommandBatch(stored); !r) return r.error();
+  BatchOutcome outcome;
+  outcome.batch = stored;
+  auto queued = std::make_shared<std::vector<store::Command>>();
+  queued->reserve(node_ids.size());
+  for (const auto& node_id : node_ids) {
+    store::Command command = makeCommand(*draft, node_id, batchCorrelationId(stored.id, node_id));
+    command.batch_id = stored.id;
+    // Backpressure per node: a full queue fails this node's entry; the others go ahead.
+    if (auto full = queueFull(node_id)) {
+      command.state = store::CommandState::Failed;
+      command.finished_at = command.created_at;
+      command.exit_code = 1;
+      command.error = full->code + ": " + full->message;
+      ++outcome.refused;
+    } else {
+      ++outcome.queued;
+    }
+    if (auto r = store_.insertCommand(command); !r) return r.error();
+    if (command.state == store::CommandState::Queued) queued->push_back(std::move(command));
+  }
+  if (outcome.queued == 0) {
+    return makeError("queue_full", "every selected node's command queue is full (limit " +
+                                       std::to_string(config_.max_queue) + "); nothing was queued");
+  }
+  const auto refused = outcome.refused;
+  // One callback for the whole batch, after the one commit that holds every row.
+  store_.afterCommit([this, queued, refused] {
+    for (const auto& command : *queued) enqueueCommitted(command);
+    metrics_.commands_finished_total[store::commandStateName(store::CommandState::Failed)] += refused;
+    if (on_queued_)
+      for (const auto& command : *queued) on_queued_(command.node_id);
+  });
+  return outcome;
 }
 
 std::vector<store::Command> CommandService::takeForDispatch(const std::string& node_id) {

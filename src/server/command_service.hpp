@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -39,6 +40,12 @@ struct SubmitOutcome {
   bool created = false;  // false when correlation_id matched an existing command
 };
 
+struct BatchOutcome {
+  store::CommandBatch batch;  // as stored
+  std::size_t queued = 0;     // entries queued
+  std::size_t refused = 0;    // entries failed at once (the node's queue was full)
+};
+
 class CommandService {
  public:
   CommandService(store::Store& store, Metrics& metrics, Clock clock, const ServerConfig& config);
@@ -49,6 +56,15 @@ class CommandService {
   // commits (see Store::afterCommit), so a rolled-back request sends nothing.
   // Errors: "invalid_argument" (names the field), "queue_full", "store_error".
   Result<SubmitOutcome> submit(const SubmitRequest& request);
+  // A fleet-wide command: validates `body` ({verb, args, ttl_s}) once, then
+  // writes `batch` and one command per node of `node_ids` (correlation id
+  // batchCorrelationId(batch.id, node)) in the caller's transaction. A node
+  // whose queue is full gets a failed entry saying queue_full; the rest are
+  // queued, in memory once the rows commit (one afterCommit for them all).
+  // Errors: "invalid_argument", "queue_full" (every node's queue was full),
+  // "conflict" (the batch id exists), "store_error".
+  Result<BatchOutcome> submitBatch(const store::CommandBatch& batch, const nlohmann::json& body,
+                                   const std::vector<std::string>& node_ids);
   // Marks up to (max_in_flight - in flight) queued commands dispatched and returns them.
   std::vector<store::Command> takeForDispatch(const std::string& node_id);
   void markRunning(const std::string& node_id, const std::string& correlation_id);
@@ -82,6 +98,18 @@ class CommandService {
     std::map<std::string, std::string> in_flight;  // correlation_id -> command id
   };
 
+  struct Draft {
+    std::string verb;
+    nlohmann::json args = nlohmann::json::object();
+    int ttl_s = 300;  // when the body gives none
+  };
+  // A command body's verb, args and TTL, each checked (the allowlist and the verb's typed args).
+  Result<Draft> parseBody(const nlohmann::json& body, bool internal) const;
+  store::Command makeCommand(const Draft& draft, const std::string& node_id, const std::string& correlation_id) const;
+  // queue_full when the node's queue is at max_queue.
+  std::optional<Error> queueFull(const std::string& node_id) const;
+  // A committed queued command joins the node's in-memory queue.
+  void enqueueCommitted(const store::Command& command);
   Result<void> save(const store::Command& command);
   // Records the outcome; with an `actor` ("node:<id>", "server") also an audit
   // record in the same transaction (a cancel is audited by its API call).

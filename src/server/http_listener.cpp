@@ -231,7 +231,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     }
     ~HandshakeSlot() { release(); }
   } slot{*this, counted_address};
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
+  net::TlsStream stream(std::move(socket), tls_);
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server, token);
   slot.release();
@@ -309,6 +309,7 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     request.remote_address = remote;
     request.last_event_id = std::string(req["Last-Event-ID"]);
     request.org = std::string(req["X-Berth-Org"]);
+    request.idempotency_key = std::string(req["Idempotency-Key"]);
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
     // The handler runs on the service thread. The awaitable is a named local:

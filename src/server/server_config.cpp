@@ -25,6 +25,7 @@ constexpr IntField kIntFields[] = {
     {"command_timeout_s", &ServerConfig::command_timeout_s, 1, 86400},
     {"max_in_flight", &ServerConfig::max_in_flight, 1, 1024},
     {"max_queue", &ServerConfig::max_queue, 1, 1000000},
+    {"command_batch_max", &ServerConfig::command_batch_max, 1, 1000000},
     {"clock_skew_s", &ServerConfig::clock_skew_s, 1, 3600},
     {"max_envelope_lifetime_s", &ServerConfig::max_envelope_lifetime_s, 10, 86400},
     {"max_frame_bytes", &ServerConfig::max_frame_bytes, 1024, 64 << 20},

@@ -33,6 +33,7 @@ struct ServerConfig {
   int command_timeout_s = 300;
   int max_in_flight = 4;
   int max_queue = 1000;
+  int command_batch_max = 10000;  // nodes one fleet-wide command (POST /commands/batch) may reach
   int clock_skew_s = 60;
   int max_envelope_lifetime_s = 600;  // expires_at - issued_at of any frame, both ways
   int max_frame_bytes = 1 << 20;      // restart-only (restartOnlyKeys())

@@ -95,6 +95,23 @@ struct Command {
   std::string stdout_text;
   std::string stderr_text;
   std::string error;
+  std::string batch_id;  // the fleet-wide batch it belongs to ("" = sent on its own)
+};
+
+// A fleet-wide command (POST /commands/batch): one command per selected node,
+// each a Command row carrying the batch id. `org` is the org that sent it ("" =
+// a platform admin across all nodes); `idempotency_key` the caller's, if any.
+struct CommandBatch {
+  std::string id;
+  std::string org;
+  std::string actor;
+  std::string idempotency_key;
+  std::string selector;  // "k=v,k=v" as normalised, or "all"
+  std::string verb;
+  nlohmann::json args = nlohmann::json::object();
+  int ttl_s = 0;
+  std::int64_t node_count = 0;
+  std::int64_t created_at = 0;
 };
 
 // One record of the audit chain (docs/audit.md; the chain is auth/audit_chain,
@@ -265,6 +282,12 @@ class Store {
   virtual Result<std::vector<Command>> listCommands(const std::string& node_id, std::size_t limit) = 0;
   // Every non-terminal command (queued, dispatched, running), oldest first.
   virtual Result<std::vector<Command>> listOpenCommands() = 0;
+
+  // "conflict" when the id is taken.
+  virtual Result<void> insertCommandBatch(const CommandBatch& batch) = 0;
+  virtual Result<std::optional<CommandBatch>> getCommandBatch(const std::string& id) = 0;
+  // The batch's commands, ordered by node id.
+  virtual Result<std::vector<Command>> listBatchCommands(const std::string& batch_id) = 0;
 
   // Appends samples in one transaction and keeps only the newest `keep` per node.
   virtual Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cli/api_client.hpp"
+#include "common/clock.hpp"
 #include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "pki/keys.hpp"

@@ -17,6 +17,7 @@
 #include "agent/agent.hpp"
 #include "common/json.hpp"
 #include "harness.hpp"
+#include "server/command_batch.hpp"
 #include "net/http_client.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
@@ -157,6 +158,9 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
       {"POST /nodes/{id}/commands", {"/nodes/" + node + "/commands", {{"verb", "host.info"}}, admin, 202}},
       {"GET /commands/{id}", {"/commands/" + deployCommand, nullptr, admin, 200}},
       {"POST /commands/{id}/cancel", {"/commands/" + deployCommand + "/cancel", nullptr, admin}},
+      // The batch route comes first in the table; its id follows from the (platform) org and the key.
+      {"POST /commands/batch", {"", {{"all", true}, {"verb", "host.info"}, {"idempotency_key", "openapi-walk"}}, admin, 202}},
+      {"GET /commands/batch/{id}", {"/commands/batch/" + server::batchId("", "openapi-walk", ""), nullptr, admin, 200}},
       {"POST /login", {"", {{"name", "erin"}, {"password", password}}, "", 200}},
       {"POST /invites/accept", {"", {{"token", galeInvite}, {"password", password}}, "", 201}},
       {"POST /logout", {"", nullptr, session, 204, 1}},

@@ -151,6 +151,12 @@ const std::vector<Migration>& migrations() {
        "CREATE TABLE org_deployments (org TEXT NOT NULL, at INTEGER NOT NULL);"
        "CREATE INDEX org_deployments_org ON org_deployments (org, at);"},
       {9, "audit records carry their org, source address and detail, and are hash-chained", kAuditChainSchema},
+      {10, "fleet-wide command batches; a command names its batch",
+       "CREATE TABLE command_batches (id TEXT PRIMARY KEY, org TEXT NOT NULL, actor TEXT NOT NULL, "
+       "idempotency_key TEXT NOT NULL, selector TEXT NOT NULL, verb TEXT NOT NULL, args TEXT NOT NULL, "
+       "ttl_s INTEGER NOT NULL, node_count INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+       "ALTER TABLE commands ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';"
+       "CREATE INDEX commands_batch ON commands (batch_id, node_id) WHERE batch_id != '';"},
   };
   return all;
 }

@@ -56,6 +56,7 @@ Command readCommand(const Statement& s) {
   c.stdout_text = s.text(13);
   c.stderr_text = s.text(14);
   c.error = s.text(15);
+  c.batch_id = s.text(16);
   return c;
 }
 

@@ -10,7 +10,7 @@ namespace berth::store {
 
 inline constexpr const char* kCommandColumns =
     "id, node_id, correlation_id, verb, args, state, created_at, expires_at, dispatched_at, finished_at, "
-    "attempts, exit_code, result, stdout, stderr, error";
+    "attempts, exit_code, result, stdout, stderr, error, batch_id";
 inline constexpr const char* kNodeColumns =
     "id, hostname, site, labels, version, capabilities, verbs, capacity, status, cert_serial, cert_not_after, "
     "created_at, last_seen_at, session_id, clock_skew_ms, last_refusal, last_refusal_at, previous_cert_serial, org";

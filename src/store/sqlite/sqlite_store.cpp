@@ -19,6 +19,7 @@
 #include "common/json.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/rows.hpp"
+#include "store/sqlite/sqlite_batches.hpp"
 #include "store/sqlite/sqlite_identity.hpp"
 #include "store/sqlite/statement.hpp"
 #include "store/store.hpp"
@@ -256,8 +257,9 @@ class SqliteStore final : public Store, public StatementSource {
 
   Result<void> insertCommand(const Command& c) override {
     Statement s = query((std::string("INSERT INTO commands (") + kCommandColumns +
-                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     bindCommand(s, c);
+    s.bind(c.batch_id);
     return done(s, "insert command");
   }
 
@@ -312,6 +314,16 @@ class SqliteStore final : public Store, public StatementSource {
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
     if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
     return out;
+  }
+
+  Result<void> insertCommandBatch(const CommandBatch& batch) override {
+    return sqliteInsertCommandBatch(db_, *this, batch);
+  }
+  Result<std::optional<CommandBatch>> getCommandBatch(const std::string& id) override {
+    return sqliteGetCommandBatch(db_, *this, id);
+  }
+  Result<std::vector<Command>> listBatchCommands(const std::string& batch_id) override {
+    return sqliteListBatchCommands(db_, *this, batch_id);
   }
 
   Result<void> appendTelemetry(const std::vector<std::pair<std::string, TelemetrySample>>& samples,

@@ -475,6 +475,49 @@ TEST_P(StoreTest, FailedTransactionLeavesNoDomainBehind) {
 }
 
 
+TEST_P(StoreTest, CommandBatchesRoundTripWithTheirCommands) {
+  auto store = open();
+  CommandBatch b;
+  b.id = "batch_1";
+  b.org = "acme";
+  b.actor = "key:k_1";
+  b.idempotency_key = "rollout-1";
+  b.selector = "role=web";
+  b.verb = "ping";
+  b.args = {{"delay_ms", 5}};
+  b.ttl_s = 60;
+  b.node_count = 2;
+  b.created_at = 1000;
+  ASSERT_TRUE(store->insertCommandBatch(b).ok());
+  EXPECT_EQ(store->insertCommandBatch(b).error().code, "conflict");
+  for (const char* node : {"n_2", "n_1"}) {
+    Command c = makeCommand(std::string("cmd_") + node, std::string("batch_1:") + node, 1000);
+    c.node_id = node;
+    c.batch_id = "batch_1";
+    ASSERT_TRUE(store->insertCommand(c).ok());
+  }
+  ASSERT_TRUE(store->insertCommand(makeCommand("cmd_alone", "alone", 1000)).ok());
+  store.reset();
+  store = open();
+  auto read = store->getCommandBatch("batch_1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->org, "acme");
+  EXPECT_EQ((*read)->actor, "key:k_1");
+  EXPECT_EQ((*read)->idempotency_key, "rollout-1");
+  EXPECT_EQ((*read)->selector, "role=web");
+  EXPECT_EQ((*read)->args, b.args);
+  EXPECT_EQ((*read)->ttl_s, 60);
+  EXPECT_EQ((*read)->node_count, 2);
+  EXPECT_EQ((*read)->created_at, 1000);
+  auto commands = store->listBatchCommands("batch_1");
+  ASSERT_EQ(commands->size(), 2u);
+  EXPECT_EQ((*commands)[0].node_id, "n_1");  // by node id
+  EXPECT_EQ((*commands)[0].batch_id, "batch_1");
+  EXPECT_EQ((*store->getCommand("cmd_alone"))->batch_id, "");
+  EXPECT_TRUE(store->listBatchCommands("")->empty());  // "" is not a batch
+  EXPECT_FALSE(store->getCommandBatch("batch_2")->has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values(Factory([](const std::string& dir) {
                            auto s = openSqliteStore(dir + "/test.db");
                            EXPECT_TRUE(s.ok());
