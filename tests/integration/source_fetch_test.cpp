@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "agent/source_builder.hpp"
+#include "common/subprocess.hpp"
 #include "git_servers.hpp"
+#include "proxy_support.hpp"
 #include "source/ssh_keys.hpp"
 #include "../support/memory_runtime.hpp"
 
@@ -180,6 +183,45 @@ TEST_F(SourceFetchTest, HostileValuesNeverReachGit) {
   EXPECT_FALSE(std::filesystem::exists(marker));
   EXPECT_FALSE(std::filesystem::exists(dir + "/state/builds")) << "refused before any directory was made";
   EXPECT_TRUE(lines.empty());
+}
+
+// A git server that takes the connection and never answers (a python listener on loopback,
+// started and stopped here): the time limit, then a cancel, end git and leave nothing behind.
+TEST_F(SourceFetchTest, AServerThatNeverAnswersMeetsTheTimeLimitAndTheCancel) {
+  const int port = freePort();
+  auto silent = Process::spawn({"/usr/bin/python3", "-c",
+                                "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                                "s.bind(('127.0.0.1'," + std::to_string(port) + "))\ns.listen(16)\nc=[]\n"
+                                "while True: c.append(s.accept())\n"},
+                               dir + "/silent.log");
+  ASSERT_TRUE(eventually([&] {
+    auto r = runProcess({"curl", "-s", "--max-time", "0.3", "http://127.0.0.1:" + std::to_string(port) + "/"}, 2000);
+    return r && r->exit_code == 28;  // connected, then no answer: curl's timeout
+  })) << silent->log();
+  agent::SourceBuildRequest request;
+  request.app = "web";
+  request.url = "https://127.0.0.1:" + std::to_string(port) + "/web.git";
+  agent::BuildSettings settings;
+  settings.git_timeout_s = 1;
+  auto timedOut = builder(settings).build(request, observer(), cancel);
+  ASSERT_FALSE(timedOut.ok());
+  EXPECT_EQ(timedOut.error().code, "timeout") << timedOut.error().message;
+  EXPECT_NE(timedOut.error().message.find("git fetch"), std::string::npos) << timedOut.error().message;
+
+  std::thread canceller([&] {
+    ::usleep(300'000);
+    cancel = true;
+  });
+  auto cancelled = builder().build(request, observer(), cancel);
+  canceller.join();
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code, "cancelled") << cancelled.error().message;
+  EXPECT_TRUE(buildsDirEmpty());
+  // No git left running against the silent server.
+  auto left = runProcess({"pgrep", "-f", "127.0.0.1:" + std::to_string(port) + "/web.git"}, 5000);
+  EXPECT_TRUE(left && left->exit_code == 1) << (left ? left->output : "");
+  silent->signal(SIGTERM);
+  silent->wait();
 }
 
 // A real server and agent: the agent's HELLO lists app.build.cancel among its verbs (the
