@@ -271,13 +271,20 @@ nlohmann::json AppSupervisor::containerStats(const std::vector<RunningContainer>
   std::map<std::string, runtime::ContainerStats> seen;
   for (const auto& c : running) {
     auto s = runtime_.stats(c.id);
-    if (!s) continue;
     std::optional<runtime::ContainerStats> previous;
     {
       std::lock_guard lock(mutex_);
       if (auto it = last_stats_.find(c.id); it != last_stats_.end()) previous = it->second;
     }
-    if (previous) {
+    if (!s) {
+      // A slow or failed stats call does not make a running container vanish
+      // from what the node reports (app show lists it): last figures, or none.
+      if (previous) s = *previous;
+      else {
+        out.push_back({{"app", c.app}, {"deployment", c.deployment}, {"replica", c.replica}, {"stats", "unavailable"}});
+        continue;
+      }
+    } else if (previous) {
       const auto used = s->cpu_total_ns - previous->cpu_total_ns;
       const auto host = s->system_total_ns - previous->system_total_ns;
       if (used >= 0 && host > 0) s->cpu_percent = 100.0 * static_cast<double>(used) / static_cast<double>(host) * s->online_cpus;

@@ -161,15 +161,27 @@ Result<DeploymentSpec> parseDeploymentSpec(const nlohmann::json& b) {
   if (auto r = onlyKnown(b, "",
                          {"image", "command", "env", "secrets", "volumes", "port", "publish", "health_check", "limits",
                           "replicas", "capabilities", "read_only", "registry_auth", "pull", "user", "publish_public", "drain", "watch",
-                          "hold", "allow_downtime", "hsts"});
+                          "hold", "allow_downtime", "hsts", "source"});
       !r)
     return r.error();
   DeploymentSpec spec;
-  if (!b.contains("image") || !b["image"].is_string()) return invalidField("image", "is required (an image reference)");
-  spec.image = b["image"].get<std::string>();
-  auto ref = parseImageReference("image", spec.image);
-  if (!ref) return ref.error();
-  spec.reference = *ref;
+  if (b.contains("source") && !b["source"].is_null()) {
+    // Built from git: the agent names the image, so none may be given (or slipped in beside it).
+    if (b.contains("image") && !(b["image"].is_null() || (b["image"].is_string() && b["image"] == "")))
+      return invalidField("image", "must be empty when source is given (the image is built from the repository)");
+    if (b.contains("registry_auth") && !b["registry_auth"].is_null())
+      return invalidField("registry_auth", "does not apply when source is given (the source's credentials are the app's)");
+    auto source = parseSourceSpec(b["source"]);
+    if (!source) return source.error();
+    spec.source = std::move(*source);
+  } else {
+    if (!b.contains("image") || !b["image"].is_string())
+      return invalidField("image", "is required (an image reference), or source (a git repository)");
+    spec.image = b["image"].get<std::string>();
+    auto ref = parseImageReference("image", spec.image);
+    if (!ref) return ref.error();
+    spec.reference = *ref;
+  }
   if (b.contains("command")) {
     auto c = argv(b["command"], "command");
     if (!c) return c.error();
@@ -346,6 +358,10 @@ nlohmann::json toJson(const DeploymentSpec& s, bool with_secrets) {
                         {"allow_downtime", s.allow_downtime},
                         {"hsts", s.hsts}};
   out["health_check"] = s.health ? toJson(*s.health) : nlohmann::json();
+  if (s.source) {
+    out["source"] = toJson(*s.source);
+    out.erase("image_canonical");  // nothing to canonicalise: the agent names the built image
+  }
   nlohmann::json names = nlohmann::json::array();
   for (const auto& [name, value] : s.secrets) names.push_back(name);
   out["secret_names"] = names;

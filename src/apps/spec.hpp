@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/source_spec.hpp"
 #include "apps/validation.hpp"
 #include "common/result.hpp"
 
@@ -35,7 +36,7 @@ struct RegistryAuth {
 inline constexpr int kMaxHoldMs = 300'000;
 
 struct DeploymentSpec {
-  std::string image;  // as given
+  std::string image;  // as given; empty when the app is built from `source`
   ImageReference reference;
   std::vector<std::string> command;  // argv; empty = the image's default
   std::map<std::string, std::string> env;
@@ -70,6 +71,9 @@ struct DeploymentSpec {
   bool allow_downtime = false;
   // With HTTPS: Strict-Transport-Security on every answer of the app's hosts.
   bool hsts = false;
+  // Built from a git repository instead of pulled (docs/builds.md): then `image` is empty and
+  // the agent builds `<app>:<short sha>` from the commit the ref resolves to.
+  std::optional<SourceSpec> source;
 };
 
 // Parses and validates a deployment body (see docs/apps.md for the fields).

@@ -11,6 +11,7 @@
 #include "common/json.hpp"
 #include "cli/cli_common.hpp"
 #include "common/config.hpp"
+#include "common/encoding.hpp"
 #include "common/states.hpp"
 
 namespace berth::cli {
@@ -240,6 +241,11 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
       return request(*o, "GET", "/api/v1/apps/" + *name, nullptr, [](const nlohmann::json& a) {
         std::cout << fmt::format("name:     {}\nnode:     {}\ndesired:  {}\ncurrent:  {}\n", str(a, "name"),
                                  str(a, "node_id"), str(a, "desired"), str(a, "current_deployment"));
+        if (const auto& c = a.value("current", nlohmann::json()); c.is_object() && c.contains("source_ref") &&
+                                                                  !c.value("source_ref", std::string()).empty())
+          std::cout << fmt::format("source:   {} at {}\ncommit:   {}\n", str(c.value("spec", nlohmann::json::object()).value("source", nlohmann::json::object()), "git"),
+                                   str(c, "source_ref"),
+                                   c.value("commit", std::string()).empty() ? "(not built yet)" : str(c, "commit"));
         if (!a["containers"].empty()) {
           std::cout << fmt::format("\n{:<5} {:<8} {:>7} {:>10} {:>10} {:>10}   (reported {})\n", "DEPL", "REPLICA",
                                    "CPU %", "MEMORY", "NET IN", "NET OUT",
@@ -267,6 +273,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   });
 
   auto f = std::make_shared<DeployFlags>();
+  auto git = std::make_shared<SourceFlags>();
   auto* deploy = app->add_subcommand("deploy", "Deploy a new version and wait until it is healthy or failed");
   deploy->add_option("name", *name)->required();
   deploy->add_option("-f,--file", f->file, "Deployment spec as JSON (flags override its fields)");
@@ -300,13 +307,31 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");
   deploy->add_flag("--detach", *detach, "Return once the deployment is queued");
   deploy->add_option("--node", *node, "For a new app: the node to place it on (default: any online node)");
+  addSourceDeployFlags(deploy, *git);
   common(deploy);
-  deploy->callback([&run, o, name, f, detach, node] {
-    run = [o, name, f, detach, node]() -> int {
+  deploy->callback([&run, o, name, f, detach, node, git] {
+    run = [o, name, f, detach, node, git]() -> int {
       auto body = deployBody(*f);
       if (!body) return fail(body.error());
+      if (auto r = addSourceToBody(*git, *body); !r) return fail(r.error());
+      auto credentials = sourceCredentialsBody(*git, processEnvironment());
+      if (!credentials) return fail(credentials.error());
       auto api = client(*o);
       if (!api) return fail(api.error());
+      if (!credentials->is_null()) {
+        // The app's source credentials first (the app is created for them when new), so the
+        // deploy's fetch has them; the token travels in the body, sealed by the server.
+        const std::string app = "/api/v1/apps/" + percentEncode(*name, "");
+        auto existing = api->call("GET", app);
+        if (!existing && existing.error().code == "not_found") {
+          nlohmann::json create = {{"name", *name}};
+          if (!node->empty()) create["node"] = *node;
+          if (auto made = api->call("POST", "/api/v1/apps", create); !made) return fail(made.error());
+        } else if (!existing) {
+          return fail(existing.error());
+        }
+        if (auto put = api->call("PUT", app + "/source", *credentials); !put) return fail(put.error());
+      }
       // The first deploy of a new app creates it (like Kamal), in the same
       // request, so a refused spec leaves no app behind.
       std::string target = "/api/v1/apps/" + *name + "/deployments?create=1";
@@ -406,6 +431,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   });
 
   addDomainCommands(*app, run);
+  addSourceCommands(*app, run);
 
   auto followFlag = std::make_shared<bool>(false);
   auto since = std::make_shared<std::string>();

@@ -5,7 +5,9 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "cli/api_client.hpp"
 #include "common/result.hpp"
@@ -15,6 +17,20 @@ namespace berth::cli {
 void addAppCommands(CLI::App& app, std::function<int()>& run);
 // `berth app domain ...` under the `app` command (cli/domain_commands.cpp).
 void addDomainCommands(CLI::App& app, std::function<int()>& run);
+// `berth app source|plan|build|hook ...` under the `app` command (cli/source_commands.cpp).
+void addSourceCommands(CLI::App& app, std::function<int()>& run);
+// `berth app deploy NAME --git URL ...`: the flags, the body's "source", and the app's
+// credentials (a token from the named variable, never argv) set before the deploy.
+struct SourceFlags {
+  std::string git, ref, dir, dockerfile, target, host_key, token_env, username;
+  std::vector<std::string> build_args;
+  bool rebuild = false;
+};
+void addSourceDeployFlags(CLI::App* deploy, SourceFlags& flags);
+// Adds "source" to the deploy body when --git is given; "usage" errors name the flag.
+Result<void> addSourceToBody(const SourceFlags& flags, nlohmann::json& body);
+// The credentials and host key to PUT on the app's source first (null when none were given).
+Result<nlohmann::json> sourceCredentialsBody(const SourceFlags& flags, const std::map<std::string, std::string>& env);
 // `berth login|logout|whoami|key|org|user ...` (cli/access_commands.cpp).
 void addAccessCommands(CLI::App& app, std::function<int()>& run);
 // `berth org quota|policy ...` under the `org` command (cli/limit_commands.cpp).

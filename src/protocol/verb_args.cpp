@@ -60,7 +60,13 @@ const std::map<std::string, VerbArgRules>& verbArgRules() {
         {"deployment_id", {ArgType::String, false}},
         {"routing", {ArgType::Object, false}},
         {"sealed_certificates", {ArgType::String, false}},
-        {"downtime", {ArgType::Boolean, false}}}},
+        {"downtime", {ArgType::Boolean, false}},
+        // Built from git (docs/builds.md): the commit to build, the app's source credentials
+        // (sealed while queued, opened into source_credentials at dispatch).
+        {"commit", {ArgType::String, false}},
+        {"sealed_source", {ArgType::String, false}},
+        {"source_credentials", {ArgType::Object, false}}}},
+      {"app.build.cancel", {{"app", app}}},
       {"app.routes", {{"app", app}, {"routing", {ArgType::Object, true}}, {"sealed_certificates", {ArgType::String, false}}}},
       {"app.start", {{"app", app}}},
       {"app.stop", {{"app", app}}},

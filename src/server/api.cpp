@@ -225,8 +225,10 @@ ApiResponse Api::handle(const ApiRequest& request) {
     if (auto r = apps::validateAppName("name", it->second); !r) return refuse(r.error());
     it->second = apps::appKey(call.org, it->second);
   }
-  // Bodies are parsed only for callers that passed authentication.
-  if (!request.body.empty()) {
+  // Bodies are parsed only for callers that passed authentication; a webhook's only once its
+  // signature over the raw bytes holds (server/api_source.cpp).
+  const bool hook = !call.path.empty() && call.path[0] == "hooks";
+  if (!request.body.empty() && !hook) {
     auto body = parseJson(request.body);
     if (!body) return refuse(invalidField("body", "is not valid JSON: " + body.error().message));
     call.body = std::move(*body);
@@ -254,7 +256,8 @@ Result<void> Api::auditCall(const Call& call, const std::string& path, const Rou
                             const ApiResponse& response) {
   // Anonymous refusals cost an attacker nothing but a connection: past a
   // server-wide budget they are counted, then summed up in one record.
-  if (call.actor == "anonymous" && response.status >= 400) {
+  // A webhook refused for its signature is no better known than an anonymous caller.
+  if ((call.actor == "anonymous" || call.actor == "webhook") && response.status >= 400) {
     const auto now = d_.clock();
     anonymous_audit_.setRate(d_.config.audit_anonymous_per_s, d_.config.audit_anonymous_burst);
     if (!anonymous_audit_.allowed("", now)) {
@@ -367,6 +370,7 @@ void Api::addRoutes() {
         [this](Call& c, P p) { return cancelCommand(c, p.at("id")); });
   addAccessRoutes();
   addLimitRoutes();
+  addSourceRoutes();
 
   auto answer = [](const Result<nlohmann::json>& result, int status = 200) {
     return result ? json(status, *result) : errorResponse(result.error());

@@ -40,6 +40,9 @@ struct ApiRequest {
   std::string last_event_id;   // Last-Event-ID: a reconnecting EventSource resumes after it
   std::string org;             // X-Berth-Org: the org a session acts in ("" = its own)
   std::string idempotency_key;  // Idempotency-Key: a retried fleet-wide command names the same batch
+  // For /api/v1/hooks/ only: the webhook headers (X-Hub-Signature-256, X-Gitlab-Token, the
+  // delivery id and event), names lower-cased.
+  std::map<std::string, std::string> hook_headers;
 };
 
 struct ApiResponse {
@@ -108,6 +111,10 @@ class Api {
   void addAccessRoutes();
   // Org quotas and container policy (server/api_limits.cpp).
   void addLimitRoutes();
+  // Apps from git: source credentials, host keys, hook secret, plan, build cancel and the push
+  // webhook (server/api_source.cpp).
+  void addSourceRoutes();
+  ApiResponse pushHook(Call& call, const std::string& app);
   // Whether the caller may see / manage `node`: platform nodes are seen by all
   // and managed by platform admins; an org's nodes by that org only.
   static bool nodeVisible(const Call& call, const store::Node& node);

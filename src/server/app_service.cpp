@@ -6,8 +6,6 @@
 #include "common/json.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "common/ids.hpp"
 #include "common/logging.hpp"
@@ -27,7 +25,8 @@ nlohmann::json deploymentJson(const store::Deployment& d) {
           {"image", d.image},     {"state", deploymentStateName(d.state)},           {"reason", d.reason},
           {"command_id", d.command_id}, {"source", d.source},   {"created_at", d.created_at},
           {"updated_at", d.updated_at}, {"secrets_sealed", !d.sealed_secrets.empty()},
-          {"deployment_id", d.deployment_id}};
+          {"deployment_id", d.deployment_id}, {"source_ref", d.source_ref}, {"commit", d.source_commit},
+          {"built_image", d.built_image}, {"build_plan", d.build_plan}};
 }
 
 AppService::AppService(store::Store& store, CommandService& commands, Metrics& metrics, Clock clock,
@@ -102,12 +101,22 @@ Result<std::string> AppService::submit(const store::App& app, const std::string&
 }
 
 Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specBody, const std::string& sealed,
-                                            const std::string& pinned, const std::string& source) {
+                                            const std::string& pinned, const std::string& source,
+                                            const std::string& commit) {
+  // A new build takes the app's stored plan override; a rollback or scale keeps its own spec.
+  if (pinned.empty()) {
+    if (auto r = fillSourceDefaults(app.name, specBody); !r) return r.error();
+  }
   auto spec = apps::parseDeploymentSpec(specBody);
   if (!spec) return spec.error();
   // Checked here, not only at deploy: a rollback or scale re-runs an older spec
   // under today's settings, the org's container policy and its quotas.
   if (auto r = admission_.admitDeployment(app, *spec); !r) return r.error();
+  if (spec->source && pinned.empty()) {  // a build: the org's builds_running quota
+    auto running = runningBuilds(app.org);
+    if (!running) return running.error();
+    if (auto r = admission_.admitBuild(app.org, *running); !r) return r.error();
+  }
   // A routed app with a version running updates without downtime: both versions must fit.
   std::optional<apps::Claim> overlapping;
   bool downtime = false;
@@ -144,6 +153,10 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
   d.source = source;
   d.created_at = d.updated_at = clock_();
   d.deployment_id = "dep_" + randomHex(12);
+  if (spec->source) {
+    d.source_ref = spec->source->ref;
+    d.source_commit = commit;  // else the agent reports the commit the ref resolved to
+  }
   nlohmann::json args = {{"app", app.name},
                          {"deployment", d.number},
                          {"deployment_id", d.deployment_id},
@@ -151,6 +164,12 @@ Result<AppCall> AppService::startDeployment(store::App app, nlohmann::json specB
                          {"keep", app.keep}};
   if (!pinned.empty()) args["image"] = pinned;
   if (!sealed.empty()) args["sealed"] = sealed;
+  if (spec->source) {
+    if (!commit.empty()) args["commit"] = commit;
+    auto credentials = sealedSourceCredentials(app.name);
+    if (!credentials) return credentials.error();
+    if (!credentials->empty()) args["sealed_source"] = *credentials;
+  }
   args["routing"] = *routing;
   if (downtime) args["downtime"] = true;
   auto certificates = sealedCertificates(app);
@@ -209,7 +228,7 @@ Result<AppCall> AppService::rollback(const std::string& name, int to) {
   if (target->image.empty())
     return invalidField("to", "deployment " + std::to_string(target->number) + " never resolved an image (it failed to pull)");
   return startDeployment(*app, target->spec, target->sealed_secrets, target->image,
-                         "rollback to " + std::to_string(target->number));
+                         "rollback to " + std::to_string(target->number), target->source_commit);
 }
 
 Result<AppCall> AppService::scale(const std::string& name, int replicas) {
@@ -222,7 +241,7 @@ Result<AppCall> AppService::scale(const std::string& name, int replicas) {
   nlohmann::json spec = (*current)->spec;
   spec["replicas"] = replicas;
   return startDeployment(*app, spec, (*current)->sealed_secrets, (*current)->image,
-                         "scale to " + std::to_string(replicas));
+                         "scale to " + std::to_string(replicas), (*current)->source_commit);
 }
 
 Result<AppCall> AppService::lifecycle(const std::string& name, const std::string& verb) {
@@ -345,6 +364,7 @@ Result<nlohmann::json> AppService::show(const std::string& name) {
                         {"created_at", app->created_at},
                         {"updated_at", app->updated_at},
                         {"current", current},
+                        {"commit", current.is_object() ? current.value("commit", std::string()) : ""},
                         {"domains", *domains},
                         {"routes", routes},
                         {"deployments", list}};
@@ -388,28 +408,6 @@ Result<nlohmann::json> AppService::events(const std::string& name, std::size_t l
     out.push_back({{"id", e.id}, {"deployment", e.deployment}, {"at", e.at}, {"state", e.state}, {"reason", e.reason}});
   }
   return out;
-}
-
-Result<nlohmann::json> AppService::logs(const std::string& name, std::int64_t after, std::int64_t since,
-                                        std::size_t limit, std::optional<std::size_t> tail) {
-  if (auto app = findApp(name); !app) return app.error();
-  auto lines = tail ? store_.tailLogs(name, since, *tail) : store_.listLogs(name, after, since, limit);
-  if (!lines) return lines.error();
-  nlohmann::json out = nlohmann::json::array();
-  std::int64_t cursor = after;
-  for (const auto& l : *lines) {
-    out.push_back({{"seq", l.seq},
-                   {"at", l.at},
-                   {"stream", l.stream},
-                   {"deployment", l.deployment},
-                   {"replica", l.replica},
-                   {"text", l.text}});
-    cursor = l.seq;
-  }
-  if (tail && lines->empty()) {  // --tail 0 -f: follow from the newest line, not from the start
-    if (auto newest = store_.tailLogs(name, 0, 1); newest && !newest->empty()) cursor = newest->back().seq;
-  }
-  return nlohmann::json{{"lines", out}, {"cursor", cursor}};
 }
 
 void AppService::event(const std::string& app, int deployment, const std::string& state, const std::string& reason) {
@@ -460,6 +458,7 @@ void AppService::onCommandFinished(const store::Command& c) {
     if (c.verb == "app.deploy") {
       const int number = c.args.value("deployment", 0);
       ++metrics_.deployments_finished_total[ok ? "healthy" : "failed"];
+      if (auto r = recordBuildResult(app, number, c.result); !r) return r;
       if (!ok) {
         setDeploymentState(name, number, DeploymentState::Failed, reason);
         event(name, number, "failed", reason);
@@ -632,6 +631,14 @@ Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
     args.erase("sealed_certificates");
     args["routing"]["certificates"] = parseJsonOrDiscarded(*plain);
   }
+  if (c.verb == "app.deploy" && args.contains("sealed_source")) {
+    auto plain = pki::unseal(args["sealed_source"].get<std::string>(), secrets_key_);
+    if (!plain)  // never fetch without the credentials the user gave
+      return makeError("secrets_unavailable", "the app's source credentials cannot be opened with this server's key (" +
+                                                  plain.error().message + ")");
+    args.erase("sealed_source");
+    args["source_credentials"] = parseJsonOrDiscarded(*plain);
+  }
   if (c.verb != "app.deploy" || !args.contains("sealed")) return args;
   auto plain = pki::unseal(args["sealed"].get<std::string>(), secrets_key_);
   if (!plain) {  // never deploy without the secrets the user gave
@@ -645,47 +652,6 @@ Result<nlohmann::json> AppService::dispatchArgs(const store::Command& c) {
     for (const auto& [k, v] : secret.items()) args["spec"][k] = v;
   }
   return args;
-}
-
-void AppService::pruneLogs() {
-  auto removed = store_.pruneLogs(clock_() - static_cast<std::int64_t>(config_.log_retention_hours) * kHourMs,
-                                  static_cast<std::int64_t>(config_.log_max_mib_per_app) << 20);
-  if (!removed) log::error("log retention failed", {{"error", removed.error().message}});
-  else if (*removed > 0) log::info("old log lines removed", {{"lines", *removed}});
-}
-
-AppService::LogStream::LogStream(AppService& service, std::string app, std::int64_t after_seq)
-    : service_(service), app_(std::move(app)), cursor_(after_seq), timer_(service.executor_) {}
-
-void AppService::LogStream::wake() { timer_.cancel(); }
-
-asio::awaitable<std::optional<std::string>> AppService::LogStream::next() {
-  while (true) {
-    auto lines = service_.store_.listLogs(app_, cursor_, 0, 200);
-    if (!lines) co_return std::nullopt;
-    if (!lines->empty()) {
-      std::string out;
-      for (const auto& l : *lines) {
-        nlohmann::json j = {{"seq", l.seq}, {"at", l.at}, {"stream", l.stream}, {"deployment", l.deployment},
-                            {"replica", l.replica}, {"text", l.text}};
-        out += "id: " + std::to_string(l.seq) + "\nevent: log\ndata: " + j.dump() + "\n\n";
-        cursor_ = l.seq;
-      }
-      co_return out;
-    }
-    auto app = service_.store_.getApp(app_);
-    if (!app || !*app) co_return std::nullopt;
-    boost::system::error_code ec;
-    timer_.expires_after(std::chrono::seconds(15));
-    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) co_return std::string(": keep-alive\n\n");
-  }
-}
-
-std::shared_ptr<AppService::LogStream> AppService::openLogStream(const std::string& name, std::int64_t after_seq) {
-  auto stream = std::make_shared<LogStream>(*this, name, after_seq);
-  streams_.emplace(name, stream);
-  return stream;
 }
 
 }  // namespace berth::server

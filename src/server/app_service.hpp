@@ -76,6 +76,35 @@ class AppService {
   Result<nlohmann::json> setDomainCertificate(const std::string& name, const std::string& domain,
                                               const nlohmann::json& body);
 
+  // Apps built from git (server/app_source.cpp, docs/builds.md). Credentials are sealed with
+  // the secrets key at rest and never answered: GET shows kind, username, public key and the
+  // pinned and offered host keys.
+  Result<nlohmann::json> source(const std::string& name);
+  // body: {token?, username?, host_key?, plan?, clear?}: a token makes the source https, `clear`
+  // forgets the credentials, host_key pins ("" unpins), plan sets the stored override (null clears).
+  Result<nlohmann::json> putSource(const std::string& name, const nlohmann::json& body);
+  // body: {"generate": true} or {"private_key": "<OpenSSH text>"}: the app's ssh deploy key.
+  Result<nlohmann::json> setDeployKey(const std::string& name, const nlohmann::json& body);
+  // body: {"fingerprint", "force"?}: pins one of the host keys the last fetch was offered, or
+  // (force, `admin` callers only) any well-formed fingerprint.
+  Result<nlohmann::json> trustHostKey(const std::string& name, const nlohmann::json& body, bool admin);
+  // A new webhook secret, answered once.
+  Result<nlohmann::json> rotateHookSecret(const std::string& name);
+  // The plan the newest built deployment used and the stored override.
+  Result<nlohmann::json> plan(const std::string& name);
+  // Queues app.build.cancel for the app's node.
+  Result<AppCall> cancelBuild(const std::string& name);
+  // A push webhook for app key `key` (docs/builds.md "Push to deploy"); headers lower-cased.
+  // Unknown apps and bad signatures both fail "unauthorized" with the same words.
+  // `org` is set to the app's org once the app is found (for the audit record), whatever the outcome.
+  struct HookOutcome {
+    std::string outcome;  // "deployed", "ignored" or "duplicate"
+    std::string reason;
+    std::optional<AppCall> call;
+  };
+  Result<HookOutcome> pushHook(const std::string& key, const std::map<std::string, std::string>& headers,
+                               const std::string& body, std::string& org);
+
   Result<nlohmann::json> show(const std::string& name);
   // The apps of `org`.
   Result<nlohmann::json> list(const std::string& org);
@@ -133,8 +162,19 @@ class AppService {
   Result<std::string> placeApp(const store::App& app, const apps::DeploymentSpec& spec,
                                const std::optional<apps::Claim>& overlapping);
   // Stores deployment number app.next_deployment and queues app.deploy for it.
+  // `commit`: for a deployment from git, the commit to build ("" = what the ref resolves to).
   Result<AppCall> startDeployment(store::App app, nlohmann::json spec_body, const std::string& sealed,
-                                  const std::string& pinned_image, const std::string& source);
+                                  const std::string& pinned_image, const std::string& source,
+                                  const std::string& commit = "");
+  // Deployments from git: the stored plan override filled into a spec that gives none, and the
+  // app's credentials sealed for the command's args ("" when it has none).
+  Result<void> fillSourceDefaults(const std::string& app, nlohmann::json& spec_body);
+  Result<std::string> sealedSourceCredentials(const std::string& app);
+  // The agent's app.deploy result: the build it made, or the host keys a fetch was offered.
+  Result<void> recordBuildResult(const store::App& app, int number, const nlohmann::json& result);
+  Result<store::AppSource> appSource(const std::string& app);
+  // The org's deployments from git still on their way (not settled): the builds that run now.
+  Result<std::int64_t> runningBuilds(const std::string& org);
   Result<std::string> submit(const store::App& app, const std::string& verb, nlohmann::json args);
   void event(const std::string& app, int deployment, const std::string& state, const std::string& reason);
   // An audit record for a change an agent's report made (server/audit_log), in the caller's transaction.

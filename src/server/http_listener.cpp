@@ -310,6 +310,12 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
     request.last_event_id = std::string(req["Last-Event-ID"]);
     request.org = std::string(req["X-Berth-Org"]);
     request.idempotency_key = std::string(req["Idempotency-Key"]);
+    if (request.target.rfind("/api/v1/hooks/", 0) == 0) {
+      for (const char* name : {"x-hub-signature-256", "x-gitlab-token", "x-github-delivery", "x-gitlab-event-uuid",
+                               "x-github-event", "x-gitlab-event"}) {
+        if (auto it = req.find(name); it != req.end()) request.hook_headers[name] = std::string(it->value());
+      }
+    }
     std::string auth(req[http::field::authorization]);
     if (auth.rfind("Bearer ", 0) == 0) request.bearer = auth.substr(7);
     // The handler runs on the service thread. The awaitable is a named local:

@@ -14,6 +14,7 @@
 
 #include "common/result.hpp"
 #include "common/states.hpp"
+#include "store/source_store.hpp"
 
 namespace berth::store {
 
@@ -183,6 +184,12 @@ struct Deployment {
   // before it existed). Containers carry it as the berth.deployment_id label,
   // so a number reused after a lost write never adopts another's container.
   std::string deployment_id;
+  // Built from git (docs/builds.md): the ref asked for, the full commit built, the image the
+  // agent built (`<app>:<short sha>`) and the build plan it used (null with a Dockerfile).
+  std::string source_ref;
+  std::string source_commit;
+  std::string built_image;
+  nlohmann::json build_plan = nullptr;
 };
 
 // A custom domain an app answers at (docs/routes.md "Data"). Unique across the
@@ -256,6 +263,8 @@ class Store {
 
   // Users, orgs, memberships, keys, sessions, invitations (store/identity_store.hpp).
   virtual IdentityStore& identity() = 0;
+  // Apps' source credentials and webhook deliveries (store/source_store.hpp).
+  virtual SourceStore& sources() = 0;
 
   virtual Result<void> insertApiKey(const ApiKey& key) = 0;
   virtual Result<std::optional<ApiKey>> findApiKey(const std::string& secret_hash) = 0;
@@ -306,7 +315,7 @@ class Store {
   // node with a deployment running, without the rest of each row. Placement
   // reads this on every deploy, so it stays cheap with thousands of apps.
   virtual Result<std::vector<AppPlacement>> listAppPlacements() = 0;
-  // Removes the app with its deployments, events, logs and domains.
+  // Removes the app with its deployments, events, logs, domains, source credentials and hook deliveries.
   virtual Result<void> deleteApp(const std::string& name) = 0;
 
   // Fails "domain_in_use" (the message names the holding app) when any app

@@ -182,6 +182,9 @@ TEST(OpenApi, EveryRouteAnswersAShapeTheDocumentAllows) {
       {"POST /apps/{name}/domains", {"", {{"domain", "web.example.com"}}, admin}},
       {"PUT /apps/{name}/domains/{domain}/certificate", {"", {{"certificate", "x"}, {"key", "y"}}, admin, 400}},
       {"DELETE /apps/{name}/domains/{domain}", {"", nullptr, admin, 0, 1}},
+      {"POST /apps/{name}/source/deploy-key", {"", {{"generate", true}}, admin, 201}},
+      {"POST /apps/{name}/hooks/secret", {"", nullptr, admin, 201}},
+      {"POST /hooks/git/{name}", {"", {{"ref", "refs/heads/main"}}, "", 401}},
       {"PUT /orgs/{org}/quota", {"/orgs/default/quota", {{"apps", 100}, {"domains", nullptr}}, admin, 200}},
       {"PUT /orgs/{org}/policy", {"/orgs/default/policy", {{"require_non_root", false}}, admin, 200}},
   };

@@ -120,6 +120,22 @@ Result<void> record(sqlite3* db, const Migration& m, std::int64_t now_ms) {
   return Ok{};
 }
 
+// Apps built from git (issue 11): what a deployment built, each app's sealed source
+// credentials and hook secret, and the webhook deliveries of the last 24 hours.
+constexpr const char* kSourceSchema = R"SQL(
+ALTER TABLE deployments ADD COLUMN source_ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN source_commit TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN built_image TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN build_plan TEXT NOT NULL DEFAULT 'null';
+CREATE TABLE app_sources (app TEXT PRIMARY KEY, kind TEXT NOT NULL, username TEXT NOT NULL,
+  sealed_credentials TEXT NOT NULL, public_key TEXT NOT NULL, host_key TEXT NOT NULL,
+  offered_host_keys TEXT NOT NULL, offered_at INTEGER NOT NULL, sealed_hook_secret TEXT NOT NULL,
+  plan_override TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE hook_deliveries (app TEXT NOT NULL, delivery_id TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (app, delivery_id));
+CREATE INDEX hook_deliveries_at ON hook_deliveries (at);
+)SQL";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -157,6 +173,8 @@ const std::vector<Migration>& migrations() {
        "ttl_s INTEGER NOT NULL, node_count INTEGER NOT NULL, created_at INTEGER NOT NULL);"
        "ALTER TABLE commands ADD COLUMN batch_id TEXT NOT NULL DEFAULT '';"
        "CREATE INDEX commands_batch ON commands (batch_id, node_id) WHERE batch_id != '';"},
+      {11, "apps from git: deployments record ref, commit, built image and plan; source credentials; hook deliveries",
+       kSourceSchema},
   };
   return all;
 }

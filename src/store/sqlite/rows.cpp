@@ -35,6 +35,10 @@ Deployment readDeployment(const Statement& s) {
   d.created_at = s.integer(9);
   d.updated_at = s.integer(10);
   d.deployment_id = s.text(11);
+  d.source_ref = s.text(12);
+  d.source_commit = s.text(13);
+  d.built_image = s.text(14);
+  d.build_plan = s.json(15);
   return d;
 }
 

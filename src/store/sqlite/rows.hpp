@@ -20,7 +20,7 @@ inline constexpr const char* kApiKeyColumns =
     "id, name, secret_hash, role, created_at, COALESCE(prefix, ''), user_id, org, scope, expires_at, revoked_at";
 inline constexpr const char* kDeploymentColumns =
     "app, number, spec, sealed_secrets, image, state, reason, command_id, source, created_at, updated_at, "
-    "deployment_id";
+    "deployment_id, source_ref, source_commit, built_image, build_plan";
 inline constexpr const char* kAppDomainColumns =
     "domain, app, path_prefix, strip_prefix, created_at, certificate_sealed";
 

@@ -21,6 +21,7 @@
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/sqlite_batches.hpp"
 #include "store/sqlite/sqlite_identity.hpp"
+#include "store/sqlite/sqlite_source.hpp"
 #include "store/sqlite/statement.hpp"
 #include "store/store.hpp"
 
@@ -29,7 +30,8 @@ namespace {
 
 class SqliteStore final : public Store, public StatementSource {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db), identity_(makeSqliteIdentityStore(db, *this)) {}
+  explicit SqliteStore(sqlite3* db) : db_(db), identity_(makeSqliteIdentityStore(db, *this)),
+        sources_(makeSqliteSourceStore(db, *this)) {}
   ~SqliteStore() override {
     if (batch_open_) (void)commit();  // a batch nobody flushed is still work that was accepted
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
@@ -111,6 +113,7 @@ class SqliteStore final : public Store, public StatementSource {
   }
 
   IdentityStore& identity() override { return *identity_; }
+  SourceStore& sources() override { return *sources_; }
 
   Result<std::optional<OrgLimits>> getOrgLimits(const std::string& org) override {
     Statement s = query("SELECT org, quotas, policy, updated_at FROM org_limits WHERE org = ?");
@@ -416,7 +419,8 @@ class SqliteStore final : public Store, public StatementSource {
     return transaction([&]() -> Result<void> {
       for (const char* sql : {"DELETE FROM apps WHERE name=?", "DELETE FROM deployments WHERE app=?",
                               "DELETE FROM app_events WHERE app=?", "DELETE FROM app_logs WHERE app=?",
-                              "DELETE FROM app_domains WHERE app=?"}) {
+                              "DELETE FROM app_domains WHERE app=?", "DELETE FROM app_sources WHERE app=?",
+                              "DELETE FROM hook_deliveries WHERE app=?"}) {
         auto s = query(sql);
         s.bind(name);
         if (auto r = done(s, "delete app"); !r) return r;
@@ -483,12 +487,14 @@ class SqliteStore final : public Store, public StatementSource {
   Result<void> upsertDeployment(const Deployment& d) override {
     auto s = query(
         std::string("INSERT INTO deployments (") + kDeploymentColumns +
-        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
+        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
         "spec=excluded.spec, sealed_secrets=excluded.sealed_secrets, image=excluded.image, state=excluded.state, "
         "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at, "
-        "deployment_id=excluded.deployment_id");
+        "deployment_id=excluded.deployment_id, source_ref=excluded.source_ref, "
+        "source_commit=excluded.source_commit, built_image=excluded.built_image, build_plan=excluded.build_plan");
     s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(deploymentStateName(d.state)).bind(d.reason);
     s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at).bind(d.deployment_id);
+    s.bind(d.source_ref).bind(d.source_commit).bind(d.built_image).bind(d.build_plan);
     return done(s, "upsert deployment");
   }
 
@@ -707,6 +713,7 @@ class SqliteStore final : public Store, public StatementSource {
   std::vector<std::function<void()>> batch_callbacks_;       // released transactions of the open batch
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   std::unique_ptr<IdentityStore> identity_;
+  std::unique_ptr<SourceStore> sources_;
 };
 
 }  // namespace
