@@ -74,7 +74,6 @@ const std::map<std::string, VerbArgRules>& verbArgRules() {
       {"app.status", {{"app", app}}},
       {"app.delete", {{"app", app}, {"volumes", {ArgType::Boolean, false}}, {"volume_names", {ArgType::StringList, false}}}},
       {"app.limits", {{"app", app}, {"limits", {ArgType::Object, true}}}},
-      {"app.build.cancel", {{"app", app}}},
   };
   return rules;
 }
