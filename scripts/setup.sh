@@ -36,6 +36,7 @@ TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev docker-registry apache2-utils openssl python3
   caddy pebble  # the other reverse proxy and the ACME test server (issue 9); tests run their own instances
   openssh-client  # ssh-keygen and ssh-keyscan: the deploy-key and host-key tests of apps from git (issue 11)
+  openssh-server fcgiwrap  # the git servers of the source-build tests (sshd with git-shell; git http-backend behind nginx)
   systemd)  # systemd-analyze, -sysusers, -tmpfiles for packaging/check.sh (nothing is started as init)
 
 if [ "$DEV" = 1 ]; then

@@ -133,6 +133,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, AgentParts part
       return VerbOutcome{false, 1, {}, "internal", "app verbs run on the worker thread"};
     });
   }
+  // Not on the app's worker: that one is busy with the build it cancels.
+  impl->verbs.add("app.build.cancel", buildCancelVerb(impl->builds));
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 

@@ -17,6 +17,7 @@
 #include "common/result.hpp"
 #include "helper/host_actions.hpp"
 #include "runtime/container_runtime.hpp"
+#include "agent/source_builder.hpp"
 
 namespace berth::agent {
 
@@ -63,11 +64,19 @@ struct AgentConfig {
   // reloads and host files go through it, so the agent needs no root. "" = done here.
   std::string helper_socket;
   std::string helper_key_file = "/etc/berth/helper.key";
+  // Apps from source (docs/builds.md): each image build's limits, git's time limit and extra CA.
+  std::int64_t build_memory_bytes = std::int64_t{2} << 30;
+  std::int64_t build_cpu_millicores = 2000;
+  int build_timeout_s = 900;
+  int git_timeout_s = 300;
+  std::string git_ca_file;  // https git servers under a private CA ("" = the system's roots)
 };
 
 // The keys accepted in the agent's config file, BERTH_* variables and flags.
 const std::vector<std::string>& agentConfigKeys();
 Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged);
+// The source builder's settings from the agent's (build_memory, build_cpus, build_timeout_s, git_*).
+BuildSettings buildSettingsOf(const AgentConfig& config);
 
 // The wait before the next dial after `failures` failed dials in a row (1 s
 // doubling, with jitter: a value in [base/2, base]). `jitter` in [0, 1] picks

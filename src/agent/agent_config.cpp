@@ -38,7 +38,8 @@ const std::vector<std::string>& agentConfigKeys() {
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
       "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
       "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain", "tls",
-      "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir", "helper_socket", "helper_key_file"};
+      "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir", "helper_socket", "helper_key_file",
+      "build_memory", "build_cpus", "build_timeout_s", "git_timeout_s", "git_ca_file"};
   return keys;
 }
 
@@ -64,7 +65,8 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"acme_ca_file", &config.acme_ca_file},
                                                     {"acme_challenge_dir", &config.acme_challenge_dir},
                                                     {"helper_socket", &config.helper_socket},
-                                                    {"helper_key_file", &config.helper_key_file}};
+                                                    {"helper_key_file", &config.helper_key_file},
+                                                    {"git_ca_file", &config.git_ca_file}};
   for (auto& [name, target] : strings) {
     if (!merged.contains(name)) continue;
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
@@ -106,7 +108,9 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"container_log_max_files", &config.container_log_max_files, 1, 100},
                                                     {"proxy_http_port", &config.proxy_http_port, 1, 65535},
                                                     {"proxy_https_port", &config.proxy_https_port, 1, 65535},
-                                                    {"proxy_shutdown_timeout_s", &config.proxy_shutdown_timeout_s, 1, 86400}};
+                                                    {"proxy_shutdown_timeout_s", &config.proxy_shutdown_timeout_s, 1, 86400},
+                                                    {"build_timeout_s", &config.build_timeout_s, 10, 86400},
+                                                    {"git_timeout_s", &config.git_timeout_s, 5, 3600}};
   for (auto& [name, target, min, max] : ints) {
     if (!merged.contains(name)) continue;
     auto value = intField(merged[name], name, min, max);
@@ -139,7 +143,8 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
   for (auto [name, path] : {std::pair{"acme_ca_file", &config.acme_ca_file},
                             std::pair{"acme_challenge_dir", &config.acme_challenge_dir},
                             std::pair{"helper_socket", &config.helper_socket},
-                            std::pair{"helper_key_file", &config.helper_key_file}}) {
+                            std::pair{"helper_key_file", &config.helper_key_file},
+                            std::pair{"git_ca_file", &config.git_ca_file}}) {
     if (!path->empty() && (path->front() != '/' || path->find("..") != std::string::npos))
       return fieldError(name, "must be an absolute path without '..'");
   }
@@ -166,7 +171,31 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
     if (!bytes) return makeError("invalid_config", "config " + bytes.error().message);
     config.reserved_memory_bytes = *bytes;
   }
+  if (merged.contains("build_memory")) {
+    const auto& v = merged["build_memory"];
+    auto bytes = apps::parseBytes("build_memory", v.is_string() ? v.get<std::string>() : v.dump(), 0);
+    if (!bytes) return makeError("invalid_config", "config " + bytes.error().message);
+    if (*bytes < (std::int64_t{64} << 20)) return fieldError("build_memory", "must be at least 64m");
+    config.build_memory_bytes = *bytes;
+  }
+  if (merged.contains("build_cpus")) {
+    const auto& v = merged["build_cpus"];
+    auto cpu = apps::parseCpu("build_cpus", v.is_string() ? v.get<std::string>() : v.dump());
+    if (!cpu) return makeError("invalid_config", "config " + cpu.error().message);
+    if (*cpu < 100) return fieldError("build_cpus", "must be at least 0.1");
+    config.build_cpu_millicores = *cpu;
+  }
   return config;
+}
+
+BuildSettings buildSettingsOf(const AgentConfig& config) {
+  BuildSettings settings;
+  settings.memory_bytes = config.build_memory_bytes;
+  settings.cpu_millicores = config.build_cpu_millicores;
+  settings.timeout_s = config.build_timeout_s;
+  settings.git_timeout_s = config.git_timeout_s;
+  settings.git_ca_file = config.git_ca_file;
+  return settings;
 }
 
 }  // namespace berth::agent

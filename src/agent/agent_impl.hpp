@@ -26,6 +26,7 @@
 
 #include "agent/agent_state.hpp"
 #include "agent/app_supervisor.hpp"
+#include "agent/build_registry.hpp"
 #include "agent/command_journal.hpp"
 #include "agent/command_runner.hpp"
 #include "agent/enrollment.hpp"
@@ -72,6 +73,7 @@ struct Agent::Impl {
   RuntimeConnector connect_runtime;
   HostSampler sampler{nullptr};
   VerbRegistry verbs;
+  BuildRegistry builds;  // source builds running on the workers, cancelled by app.build.cancel on the I/O thread
   ResultCache results{kResultCacheSize};
   CommandJournal journal;  // the part of `results` and the replay cache that survives restarts
   std::shared_ptr<net::WsChannel> current;  // the live session's channel, if any

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent/health_probe.hpp"
+#include "agent/progress_throttle.hpp"
 #include "agent/traffic_control.hpp"
 #include "common/logging.hpp"
 
@@ -15,7 +16,8 @@ namespace berth::agent {
 using namespace supervisor_internal;
 
 Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec,
-                                                                const std::string& pinned) {
+                                                                const std::string& pinned,
+                                                                const runtime::PullProgressHandler& on_progress) {
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
@@ -25,7 +27,7 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::Depl
     if (spec.registry_auth)
       auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
                                           spec.reference.registry};
-    if (auto pulled = runtime_.pull(reference, auth); !pulled) return pulled.error();
+    if (auto pulled = runtime_.pull(reference, auth, on_progress); !pulled) return pulled.error();
     present = runtime_.inspectImage(reference);
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
@@ -205,7 +207,12 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   const bool overlap = !routes->empty() && !spec->publish && !args.value("downtime", false);
 
   emit(app, number, "pulling", "");
-  auto image = ensureImage(*spec, args.value("image", std::string()));
+  // "pull_progress" events while layers download: {progress: per-layer state and bytes}, the summary as reason.
+  ProgressThrottle throttle(kPullProgressIntervalMs);
+  auto image = ensureImage(*spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
+    if (throttle.due(options_.clock()))
+      emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
+  });
   if (!image) {
     emit(app, number, "failed", image.error().message);
     return fail(image.error());

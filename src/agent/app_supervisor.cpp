@@ -130,7 +130,8 @@ Result<void> AppSupervisor::saveLocked() {
 
 void AppSupervisor::emit(const std::string& app, int deployment, const std::string& state, const std::string& reason,
                          const nlohmann::json& extra) {
-  log::info("app event", {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
+  if (state != "pull_progress")  // several a second while a pull runs: not for the agent's log
+    log::info("app event", {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}});
   nlohmann::json event = {{"app", app}, {"deployment", deployment}, {"state", state}, {"reason", reason}};
   if (extra.is_object()) event.update(extra);
   if (events_) events_(event);

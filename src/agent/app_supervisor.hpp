@@ -174,7 +174,9 @@ class AppSupervisor {
   void switchBack(AppRecord record, const std::string& reason);
 
   // The reference to run (pinned to a digest or image id) and whether it had to be pulled.
-  Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned);
+  // `on_progress` sees the pull's progress when one is needed.
+  Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned,
+                                                   const runtime::PullProgressHandler& on_progress = nullptr);
   // Removes `image` unless another app's history still holds it or berth did not pull it.
   void releaseImage(const History& dropped);
   runtime::ContainerSpec containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) const;

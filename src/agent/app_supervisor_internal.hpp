@@ -21,6 +21,8 @@ inline constexpr const char* kNode = "berth.node";
 inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
 // While a container starts it is probed this often (or at its interval when shorter).
 inline constexpr int kStartupProbeInterval = 100;
+// Pull progress goes to the server at most this often (the last state of a pull is its "starting" event).
+inline constexpr std::int64_t kPullProgressIntervalMs = 250;
 
 inline VerbOutcome fail(const std::string& code, const std::string& message) {
   VerbOutcome out;

@@ -64,6 +64,8 @@ struct RegistryCredentials {
 struct ImageInfo {
   std::string id;                         // sha256:...
   std::vector<std::string> repo_digests;  // repo@sha256:..., empty for local-only images
+  std::vector<std::string> repo_tags;     // repo:tag names it carries
+  std::map<std::string, std::string> labels;  // the image's own labels (a build's)
 };
 
 struct ContainerStats {
@@ -132,6 +134,12 @@ struct BuildRequest {
 // The daemon's stream messages as they arrive (JSON objects), for live logs and progress.
 using StreamMessageHandler = std::function<void(const nlohmann::json& message)>;
 
+// A pull's progress each time it changes: {"layers": [{id, state, current,
+// total}], "layers_done", "bytes_current", "bytes_total", "summary"} (bytes of
+// the layers whose size is known). Called on the pulling thread, often: a
+// caller that forwards it throttles it.
+using PullProgressHandler = std::function<void(const nlohmann::json& progress)>;
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -151,10 +159,17 @@ class ContainerRuntime {
 
   // Pulls by tag or digest. Fails "pull_failed" with the registry's reason
   // (unauthorized, not found, unreachable).
-  virtual Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) = 0;
+  // `on_progress` (may be empty) sees the per-layer progress as the daemon reports it.
+  virtual Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth,
+                            const PullProgressHandler& on_progress) = 0;
+  Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) {
+    return pull(reference, auth, nullptr);
+  }
   virtual Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) = 0;
   // Removing an image still in use fails "conflict"; a missing one succeeds.
   virtual Result<void> removeImage(const std::string& reference) = 0;
+  // Images carrying every label in `labels` (with their tags and labels).
+  virtual Result<std::vector<ImageInfo>> listImages(const std::map<std::string, std::string>& labels) = 0;
   virtual Result<void> removeVolume(const std::string& name) = 0;
   // Makes sure a bridge network of that name exists (creates it, labelled
   // berth.managed, when missing); one that exists already is left as it is.

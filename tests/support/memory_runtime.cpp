@@ -276,7 +276,8 @@ Result<std::vector<std::string>> MemoryRuntime::list(const std::map<std::string,
   return out;
 }
 
-Result<void> MemoryRuntime::pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth) {
+Result<void> MemoryRuntime::pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth,
+                                 const runtime::PullProgressHandler& on_progress) {
   std::lock_guard lock(mutex_);
   if (down) return makeError("pull_failed", "pull " + reference + ": " + unreachable().message);
   pulls.push_back(reference);
@@ -286,6 +287,13 @@ Result<void> MemoryRuntime::pull(const std::string& reference, const std::option
   if (it == registry.end()) return makeError("pull_failed", "pull " + reference + ": manifest unknown");
   images[reference] = it->second.image;
   for (const auto& digest : it->second.image.digests) images[digest] = it->second.image;
+  for (int i = 1; on_progress && i <= pull_progress_reports; ++i) {
+    const bool done = i == pull_progress_reports;
+    on_progress({{"layers", {{{"id", "layer"}, {"state", done ? "Pull complete" : "Downloading"}, {"current", i},
+                              {"total", pull_progress_reports}}}},
+                 {"layers_done", done ? 1 : 0}, {"bytes_current", i}, {"bytes_total", pull_progress_reports},
+                 {"summary", std::string(done ? "1" : "0") + "/1 layers"}});
+  }
   return Ok{};
 }
 
@@ -294,7 +302,33 @@ Result<std::optional<runtime::ImageInfo>> MemoryRuntime::inspectImage(const std:
   if (down) return unreachable();
   const Image* image = imageLocked(reference);
   if (!image) return std::optional<runtime::ImageInfo>();
-  return std::optional<runtime::ImageInfo>(runtime::ImageInfo{image->id, image->digests});
+  runtime::ImageInfo info{image->id, image->digests, {}, image->labels};
+  for (const auto& [ref, other] : images)
+    if (other.id == image->id && ref.rfind("sha256:", 0) != 0 && ref.find('@') == std::string::npos)
+      info.repo_tags.push_back(ref);
+  return std::optional<runtime::ImageInfo>(info);
+}
+
+Result<std::vector<runtime::ImageInfo>> MemoryRuntime::listImages(const std::map<std::string, std::string>& labels) {
+  std::lock_guard lock(mutex_);
+  if (down) return unreachable();
+  std::map<std::string, runtime::ImageInfo> byId;
+  for (const auto& [ref, image] : images) {
+    bool matches = true;
+    for (const auto& [k, v] : labels) {
+      auto it = image.labels.find(k);
+      matches = matches && it != image.labels.end() && it->second == v;
+    }
+    if (!matches) continue;
+    auto& info = byId[image.id];
+    info.id = image.id;
+    info.repo_digests = image.digests;
+    info.labels = image.labels;
+    if (ref.rfind("sha256:", 0) != 0 && ref.find('@') == std::string::npos) info.repo_tags.push_back(ref);
+  }
+  std::vector<runtime::ImageInfo> out;
+  for (auto& [id, info] : byId) out.push_back(std::move(info));
+  return out;
 }
 
 Result<void> MemoryRuntime::removeImage(const std::string& reference) {
@@ -379,8 +413,8 @@ Result<std::string> MemoryRuntime::build(const runtime::BuildRequest& request,
     if (cancel && cancel->load()) return makeError("cancelled", "the build was cancelled");
     if (!build_error.empty()) return makeError("build_failed", build_error);
     id = "sha256:built-" + std::to_string(builds.size());
-    images[request.tag] = Image{id, {}};
-    images[id] = Image{id, {}};
+    images[request.tag] = Image{id, {}, request.labels};
+    images[id] = Image{id, {}, request.labels};
   }
   if (on_message) on_message({{"stream", "Step 1/1 : FROM scratch\n"}});
   return id;

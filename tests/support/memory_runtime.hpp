@@ -36,6 +36,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   struct Image {
     std::string id;  // sha256:...
     std::vector<std::string> digests;  // repo@sha256:...
+    std::map<std::string, std::string> labels;  // a build's labels
   };
   struct RegistryImage {
     Image image;
@@ -50,6 +51,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ContainerInfo> containers;  // by id
   std::map<std::string, runtime::ContainerSpec> specs;   // by container id, as created
   std::vector<std::string> pulls, removed_images, removed_volumes;
+  int pull_progress_reports = 1;  // how many progress reports a pull hands its handler
   std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
   // Builds: each one is recorded; one with build_error set fails with it,
@@ -68,9 +70,12 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   Result<void> remove(const std::string& id, bool force) override;
   Result<std::optional<runtime::ContainerInfo>> inspect(const std::string& id) override;
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override;
-  Result<void> pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth) override;
+  using runtime::ContainerRuntime::pull;
+  Result<void> pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth,
+                    const runtime::PullProgressHandler& on_progress) override;
   Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& reference) override;
   Result<void> removeImage(const std::string& reference) override;
+  Result<std::vector<runtime::ImageInfo>> listImages(const std::map<std::string, std::string>& labels) override;
   Result<void> removeVolume(const std::string& name) override;
   Result<void> ensureNetwork(const std::string& name) override;
   Result<void> update(const std::string& id, const runtime::Resources& resources) override;

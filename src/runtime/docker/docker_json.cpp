@@ -116,16 +116,50 @@ std::optional<std::string> pullStreamError(const std::string& body) {
   return progress.error();
 }
 
+namespace {
+// An array of strings under `key` ("<none>:<none>", Docker's word for no tag, left out).
+std::vector<std::string> stringsOf(const nlohmann::json& object, const char* key) {
+  std::vector<std::string> out;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_array()) return out;
+  for (const auto& item : *it) {
+    if (item.is_string() && item.get<std::string>() != "<none>:<none>" && item.get<std::string>() != "<none>@<none>")
+      out.push_back(item);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> labelsOf(const nlohmann::json& object) {
+  std::map<std::string, std::string> out;
+  auto it = object.find("Labels");
+  if (it == object.end() || !it->is_object()) return out;
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+}  // namespace
+
 Result<ImageInfo> parseImageInspect(const nlohmann::json& body) {
   if (!body.is_object() || !body.contains("Id") || !body["Id"].is_string())
     return makeError("runtime_error", "image inspect: no Id in the answer");
   ImageInfo info;
   info.id = body["Id"];
-  if (body.contains("RepoDigests") && body["RepoDigests"].is_array()) {
-    for (const auto& d : body["RepoDigests"]) {
-      if (d.is_string()) info.repo_digests.push_back(d);
-    }
-  }
+  info.repo_digests = stringsOf(body, "RepoDigests");
+  info.repo_tags = stringsOf(body, "RepoTags");
+  auto config = body.find("Config");
+  info.labels = labelsOf(config != body.end() && config->is_object() ? *config : nlohmann::json::object());
+  return info;
+}
+
+Result<ImageInfo> parseImageSummary(const nlohmann::json& entry) {
+  if (!entry.is_object() || !entry.contains("Id") || !entry["Id"].is_string())
+    return makeError("runtime_error", "image list: an entry without Id");
+  ImageInfo info;
+  info.id = entry["Id"];
+  info.repo_digests = stringsOf(entry, "RepoDigests");
+  info.repo_tags = stringsOf(entry, "RepoTags");
+  info.labels = labelsOf(entry);
   return info;
 }
 

@@ -22,6 +22,8 @@ nlohmann::json updateBody(const Resources& resources);
 // progress stream; the first error message, if any.
 std::optional<std::string> pullStreamError(const std::string& body);
 Result<ImageInfo> parseImageInspect(const nlohmann::json& body);
+// One entry of GET /images/json.
+Result<ImageInfo> parseImageSummary(const nlohmann::json& entry);
 // GET /containers/{id}/stats?stream=0 -> figures (CPU from the two samples it carries).
 ContainerStats parseStats(const nlohmann::json& body);
 // The "filters" query value selecting containers by labels.

@@ -161,24 +161,6 @@ Result<std::vector<std::string>> DockerRuntime::list(const std::map<std::string,
   return ids;
 }
 
-Result<void> DockerRuntime::pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) {
-  auto [name, tag] = splitReference(reference);
-  std::map<std::string, std::string> headers;
-  if (auth) {
-    std::string encoded = base64Encode(
-        nlohmann::json{{"username", auth->username}, {"password", auth->password}, {"serveraddress", auth->server}}
-            .dump());
-    for (char& c : encoded) c = c == '+' ? '-' : c == '/' ? '_' : c;  // the header wants base64url
-    headers["X-Registry-Auth"] = encoded;
-  }
-  auto reply = request("POST", "/images/create?fromImage=" + urlEncode(name) + "&tag=" + urlEncode(tag), "",
-                       "application/json", headers, 900);
-  if (!reply) return makeError("pull_failed", "pull " + reference + ": " + reply.error().message);
-  if (reply->status != 200) return makeError("pull_failed", "pull " + reference + ": " + daemonMessage(reply->body));
-  if (auto error = pullStreamError(reply->body)) return makeError("pull_failed", "pull " + reference + ": " + *error);
-  return Ok{};
-}
-
 Result<std::optional<ImageInfo>> DockerRuntime::inspectImage(const std::string& reference) {
   auto reply = request("GET", "/images/" + reference + "/json");
   if (!reply) return reply.error();
@@ -195,6 +177,21 @@ Result<void> DockerRuntime::removeImage(const std::string& reference) {
   if (reply->status == 409) return makeError("conflict", "image " + reference + " is in use");
   if (reply->status != 200 && reply->status != 404) return daemonError("remove image", *reply);
   return Ok{};
+}
+
+Result<std::vector<ImageInfo>> DockerRuntime::listImages(const std::map<std::string, std::string>& labels) {
+  auto reply = request("GET", "/images/json?filters=" + urlEncode(labelFilter(labels)));
+  if (!reply) return reply.error();
+  if (reply->status != 200) return daemonError("list images", *reply);
+  auto j = parseJsonOrDiscarded(reply->body);
+  if (!j.is_array()) return makeError("runtime_error", "list images: not a JSON array");
+  std::vector<ImageInfo> out;
+  for (const auto& entry : j) {
+    auto info = parseImageSummary(entry);
+    if (!info) return info.error();
+    out.push_back(std::move(*info));
+  }
+  return out;
 }
 
 Result<void> DockerRuntime::removeVolume(const std::string& name) {

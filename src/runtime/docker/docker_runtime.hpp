@@ -24,9 +24,13 @@ class DockerRuntime final : public ContainerRuntime {
   Result<void> remove(const std::string& id, bool force) override;
   Result<std::optional<ContainerInfo>> inspect(const std::string& id) override;
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override;
-  Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) override;
+  using ContainerRuntime::pull;
+  // The pull's JSON messages are read as they arrive (image_pull.cpp).
+  Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth,
+                    const PullProgressHandler& on_progress) override;
   Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) override;
   Result<void> removeImage(const std::string& reference) override;
+  Result<std::vector<ImageInfo>> listImages(const std::map<std::string, std::string>& labels) override;
   Result<void> removeVolume(const std::string& name) override;
   Result<void> ensureNetwork(const std::string& name) override;
   Result<void> update(const std::string& id, const Resources& resources) override;

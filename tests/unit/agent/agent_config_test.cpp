@@ -22,5 +22,32 @@ TEST(AgentConfig, HelperSocketIsOffByDefaultAndTakesAbsolutePaths) {
   EXPECT_FALSE(agentConfigFromJson({{"helper_key_file", 7}}).ok());
 }
 
+TEST(AgentConfig, SourceBuildSettingsHaveDefaultsAndBounds) {
+  auto plain = agentConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(plain.ok());
+  const auto defaults = buildSettingsOf(*plain);
+  EXPECT_EQ(defaults.memory_bytes, std::int64_t{2} << 30);
+  EXPECT_EQ(defaults.cpu_millicores, 2000);
+  EXPECT_EQ(defaults.timeout_s, 900);
+  EXPECT_EQ(defaults.git_timeout_s, 300);
+  EXPECT_EQ(defaults.git_ca_file, "");
+  auto set = agentConfigFromJson({{"build_memory", "4g"}, {"build_cpus", "1.5"}, {"build_timeout_s", "1200"},
+                                  {"git_timeout_s", 60}, {"git_ca_file", "/etc/berth/git-ca.pem"}});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  const auto settings = buildSettingsOf(*set);
+  EXPECT_EQ(settings.memory_bytes, std::int64_t{4} << 30);
+  EXPECT_EQ(settings.cpu_millicores, 1500);
+  EXPECT_EQ(settings.timeout_s, 1200);
+  EXPECT_EQ(settings.git_timeout_s, 60);
+  EXPECT_EQ(settings.git_ca_file, "/etc/berth/git-ca.pem");
+  for (const auto& [key, bad] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"build_memory", "1m"}, {"build_memory", "lots"}, {"build_cpus", "0.01"}, {"build_timeout_s", 0},
+           {"git_timeout_s", 100000}, {"git_ca_file", "ca.pem"}, {"git_ca_file", "/etc/../ca.pem"}}) {
+    auto r = agentConfigFromJson({{key, bad}});
+    ASSERT_FALSE(r.ok()) << key << "=" << bad.dump();
+    EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace berth::agent

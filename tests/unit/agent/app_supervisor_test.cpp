@@ -69,6 +69,27 @@ TEST_F(AppSupervisorTest, PullsPinsTheDigestAndReplacesTheOldVersion) {
   EXPECT_EQ(runtime.running()[0].image_id, "sha256:id1");
 }
 
+TEST_F(AppSupervisorTest, APullSendsThrottledProgressEventsBetweenPullingAndStarting) {
+  std::int64_t now = 1'000'000;
+  supervisor = std::make_unique<AppSupervisor>(
+      runtime, SupervisorOptions{"n_1", dir.path(), "", std::string(32, 'k'), 10, "10m", 3, nullptr, "", [&] { return now; }},
+      [this](const nlohmann::json& e) { events.push_back(e); });
+  runtime.pull_progress_reports = 5;  // all within one throttle interval (the clock stands still)
+  ASSERT_TRUE(deploy(1, "1").ok);
+  std::vector<std::string> states;
+  for (const auto& e : events) states.push_back(e["state"]);
+  const auto pulling = std::find(states.begin(), states.end(), "pulling");
+  const auto starting = std::find(states.begin(), states.end(), "starting");
+  ASSERT_NE(pulling, states.end());
+  ASSERT_NE(starting, states.end());
+  EXPECT_EQ(std::count(pulling, starting, "pull_progress"), 1) << "five reports in one interval: one event";
+  const auto& progress = events[static_cast<std::size_t>(pulling - states.begin()) + 1];
+  EXPECT_EQ(progress["state"], "pull_progress");
+  EXPECT_EQ(progress["reason"], "0/1 layers");
+  EXPECT_EQ(progress["progress"]["layers"][0]["state"], "Downloading");
+  EXPECT_EQ(progress["deployment"], 1);
+}
+
 TEST_F(AppSupervisorTest, ARegistryTagIsPulledAtEveryDeployWithItsCredentials) {
   ASSERT_TRUE(deploy(1, "1").ok);
   ASSERT_TRUE(deploy(2, "1").ok);  // present, but a tag may have moved: pulled again

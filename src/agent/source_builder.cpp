@@ -1,0 +1,158 @@
+// SourceBuilder: one source build from the private directory to the image
+// (the steps are in source_fetch.cpp and build_context.cpp), and the pruning
+// of an app's old source-built images.
+#include "agent/source_builder.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/source_build_steps.hpp"
+#include "runtime/docker/json_messages.hpp"
+
+namespace berth::agent {
+namespace {
+
+// <state>/builds/<random>/, 0700, removed with everything in it when the build ends.
+class BuildDirectory {
+ public:
+  static Result<std::unique_ptr<BuildDirectory>> create(const std::string& state_dir) {
+    const std::string parent = state_dir + "/builds";
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec || ::chmod(parent.c_str(), 0700) != 0)
+      return makeError("io_error", "cannot create " + parent + ": " + (ec ? ec.message() : "chmod failed"));
+    std::string pattern = parent + "/XXXXXXXX";  // mkdtemp: random name, 0700, never an existing path
+    if (!::mkdtemp(pattern.data())) return makeError("io_error", "cannot create a build directory under " + parent);
+    return std::unique_ptr<BuildDirectory>(new BuildDirectory(pattern));
+  }
+  ~BuildDirectory() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);  // does not follow symlinks: only what is in here goes
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit BuildDirectory(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+Result<void> writePrivate(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  if (::chmod(path.c_str(), 0600) != 0) return makeError("io_error", "cannot create " + path);
+  out << content;
+  if (!out.flush()) return makeError("io_error", "cannot write " + path);
+  return Ok{};
+}
+
+void tell(const BuildObserver& observer, const std::string& step) {
+  if (observer.on_step) observer.on_step(step);
+}
+
+}  // namespace
+
+SourceBuilder::SourceBuilder(runtime::ContainerRuntime& runtime, BuildSettings settings, std::string state_dir)
+    : runtime_(runtime), settings_(std::move(settings)), state_dir_(std::move(state_dir)) {}
+
+Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const BuildObserver& observer,
+                                        const std::atomic<bool>& cancel) {
+  // Every value is checked before anything runs, whoever built the request.
+  auto source = source_build::checkedSource(request);
+  if (!source) return source.error();
+  auto directory = BuildDirectory::create(state_dir_);
+  if (!directory) return directory.error();
+  const std::string& root = (*directory)->path();
+  source::GitPaths paths;
+  paths.checkout = root + "/checkout";
+  paths.home = root + "/home";
+  paths.ssh_config = root + "/ssh_config";
+  paths.deploy_key = root + "/deploy_key";
+  paths.known_hosts = root + "/known_hosts";
+  paths.ca_file = settings_.git_ca_file;
+  for (const auto& dir : {paths.checkout, paths.home}) {
+    if (::mkdir(dir.c_str(), 0700) != 0) return makeError("io_error", "cannot create " + dir);
+  }
+  const int git_ms = settings_.git_timeout_s * 1000;
+
+  tell(observer, "fetch");
+  if (source->url.transport == source::GitTransport::Ssh) {
+    if (auto pinned = source_build::pinHostKey(*source, paths, git_ms, cancel); !pinned) return pinned.error();
+    std::string key = request.credentials.deploy_key;
+    if (!key.empty() && key.back() != '\n') key += '\n';  // ssh refuses a key without its last newline
+    if (auto r = writePrivate(paths.deploy_key, key); !r) return r.error();
+    if (auto r = writePrivate(paths.ssh_config, source::sshConfig(paths)); !r) return r.error();
+  }
+  const std::string ref = request.commit.empty() ? source->ref : request.commit;
+  auto commit = source_build::fetchCommit(*source, paths, request.credentials, ref, git_ms, observer, cancel);
+  if (!commit) return commit.error();
+  if (!request.commit.empty() && *commit != request.commit)
+    return makeError("commit_mismatch", "git fetched " + *commit + ", not the commit asked for, " + request.commit);
+
+  BuiltImage built;
+  built.commit = *commit;
+  built.image = sourceImageTag(request.app, *commit);
+
+  tell(observer, "context");
+  const std::string context_dir = request.dir.empty() ? paths.checkout : paths.checkout + "/" + request.dir;
+  const std::string tar_path = root + "/context.tar";
+  auto context = source_build::writeContext(paths.checkout, context_dir, tar_path, request, settings_,
+                                            source_build::commitTime(*source, paths));
+  if (!context) return makeError(context.error().code, "build context: " + context.error().message);
+  built.plan = context->plan;
+
+  if (!request.rebuild) {
+    // Reused only when berth built it for this app and commit (not a pulled image of the same name).
+    auto existing = runtime_.inspectImage(built.image);
+    if (!existing) return existing.error();
+    if (*existing && (*existing)->labels.count(kBuildCommitLabel) &&
+        (*existing)->labels.at(kBuildCommitLabel) == *commit && (*existing)->labels.count(kBuildAppLabel) &&
+        (*existing)->labels.at(kBuildAppLabel) == request.app) {
+      built.image_id = (*existing)->id;
+      built.reused = true;
+      return built;
+    }
+  }
+  if (cancel) return makeError("cancelled", "the build was cancelled");
+
+  tell(observer, "build");
+  runtime::BuildRequest br;
+  br.context_path = tar_path;
+  br.dockerfile = context->dockerfile;
+  br.tag = built.image;
+  br.target = request.target;
+  br.build_args = request.build_args;
+  br.labels = {{kBuildAppLabel, request.app}, {kBuildCommitLabel, *commit}};
+  br.memory_bytes = settings_.memory_bytes;
+  br.cpu_millicores = settings_.cpu_millicores;
+  br.timeout_s = settings_.timeout_s;
+  runtime::docker::BuildOutput output;
+  auto id = runtime_.build(br, [&](const nlohmann::json& message) {
+    for (const auto& line : output.apply(message)) {
+      if (observer.on_line) observer.on_line(line);
+    }
+  }, &cancel);
+  if (!id) return makeError(id.error().code, "image build: " + id.error().message);
+  built.image_id = *id;
+  return built;
+}
+
+Result<std::vector<std::string>> SourceBuilder::prune(const std::string& app, const std::set<std::string>& keep) {
+  auto images = runtime_.listImages({{kBuildAppLabel, app}});
+  if (!images) return images.error();
+  std::vector<std::string> removed;
+  for (const auto& image : *images) {
+    bool kept = keep.count(image.id) > 0;
+    for (const auto& tag : image.repo_tags) kept = kept || keep.count(tag) > 0;
+    if (kept) continue;
+    // By name while it has names (removing by id refuses an image with several), else by id.
+    bool gone = true;
+    for (const auto& tag : image.repo_tags) gone = runtime_.removeImage(tag).ok() && gone;
+    if (image.repo_tags.empty()) gone = runtime_.removeImage(image.id).ok();
+    if (gone) removed.push_back(image.repo_tags.empty() ? image.id : image.repo_tags.front());
+  }
+  return removed;
+}
+
+}  // namespace berth::agent
