@@ -38,6 +38,15 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
   options.host_actions = host_actions;
   options.base_domain = config.base_domain;
   options.clock = clock;
+  options.build = buildSettingsOf(config);
+  options.builds = &builds;
+  // Build output joins the app's log (stream "build"), through the same bounded buffer as container lines.
+  options.build_output = [this](const std::string& app, int deployment, const std::string& line) {
+    runtime::LogLine l{"build", clock(), line};
+    asio::post(io, [this, app, deployment, l = std::move(l)]() mutable {
+      pending_logs.push({app, "build", deployment, 0, std::move(l)});
+    });
+  };
   auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {
     asio::post(io, [this, event] {
       Envelope e = frame(FrameType::Event);

@@ -206,13 +206,29 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   // publishes one (or a deploy the server allowed downtime for) stops the old version first.
   const bool overlap = !routes->empty() && !spec->publish && !args.value("downtime", false);
 
-  emit(app, number, "pulling", "");
-  // "pull_progress" events while layers download: {progress: per-layer state and bytes}, the summary as reason.
-  ProgressThrottle throttle(kPullProgressIntervalMs);
-  auto image = ensureImage(*spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
-    if (throttle.due(options_.clock()))
-      emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
-  });
+  Result<std::pair<std::string, bool>> image = makeError("internal", "no image");
+  nlohmann::json built = nullptr;
+  if (spec->source) {
+    // Built here from its commit; the running version keeps serving whatever the build does.
+    emit(app, number, "building", "");
+    auto b = buildSource(app, number, args);
+    if (!b) {
+      emit(app, number, "failed", b.error().message);
+      VerbOutcome out = fail(b.error());
+      if (auto offered = offeredHostKeys(b.error()); !offered.empty()) out.output["offered_host_keys"] = offered;
+      return out;
+    }
+    built = b->toJson();
+    image = std::pair{b->image_id.empty() ? b->image : b->image_id, false};  // a local build: never "pulled"
+  } else {
+    emit(app, number, "pulling", "");
+    // "pull_progress" events while layers download: {progress: per-layer state and bytes}, the summary as reason.
+    ProgressThrottle throttle(kPullProgressIntervalMs);
+    image = ensureImage(*spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
+      if (throttle.due(options_.clock()))
+        emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
+    });
+  }
   if (!image) {
     emit(app, number, "failed", image.error().message);
     return fail(image.error());
@@ -309,7 +325,52 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   });
   VerbOutcome out;
   out.output = {{"state", "healthy"}, {"image", next.image}, {"containers", ids}, {"routes", apps::toJson(*routes)}};
+  if (!built.is_null()) out.output["build"] = built;
   return out;
+}
+
+Result<BuiltImage> AppSupervisor::buildSource(const std::string& app, int deployment, const nlohmann::json& args) {
+  // A rollback names the image its deployment ran: reused while the node still has it.
+  if (const std::string pinned = args.value("image", std::string()); !pinned.empty()) {
+    if (auto present = runtime_.inspectImage(pinned); present && *present) {
+      BuiltImage reused;
+      reused.commit = args.value("commit", std::string());
+      reused.image = pinned;
+      reused.image_id = (*present)->id;
+      reused.reused = true;
+      return reused;
+    }
+  }
+  // The server's wire names (spec.source, source_credentials, commit) to the builder's request.
+  const nlohmann::json& given = args["spec"]["source"];
+  nlohmann::json source = {{"url", given.value("git", std::string())}};
+  for (const char* key : {"ref", "dir", "dockerfile", "target", "build_args", "plan", "rebuild"})
+    if (given.contains(key)) source[key] = given[key];
+  nlohmann::json wire = {{"app", app}, {"source", source}};
+  if (args.contains("commit")) wire["commit"] = args["commit"];
+  if (args.contains("source_credentials")) wire["credentials"] = args["source_credentials"];
+  auto request = parseSourceBuildRequest(wire);
+  if (!request) return request.error();
+  std::unique_ptr<BuildRegistry::Entry> registered;
+  static const std::atomic<bool> kNeverCancelled{false};
+  if (options_.builds) registered = options_.builds->start(app);
+  BuildObserver observer;
+  observer.on_step = [&](const std::string& step) { emit(app, deployment, "building", step); };
+  observer.on_line = [&](const std::string& line) {
+    if (options_.build_output) options_.build_output(app, deployment, line);
+  };
+  SourceBuilder builder(runtime_, options_.build, options_.state_dir);
+  auto result = builder.build(*request, observer, registered ? registered->cancel() : kNeverCancelled);
+  if (result) {
+    // Older build images of this app go with the deployments that no longer hold them.
+    std::set<std::string> keep = {result->image, result->image_id};
+    if (auto r = record(app)) {
+      keep.insert(r->image);
+      for (const auto& h : r->history) keep.insert(h.image);
+    }
+    (void)builder.prune(app, keep);
+  }
+  return result;
 }
 
 }  // namespace berth::agent

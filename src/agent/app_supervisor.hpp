@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "agent/app_router.hpp"
+#include "agent/build_registry.hpp"
+#include "agent/source_builder.hpp"
 #include "agent/verbs.hpp"
 #include "apps/spec.hpp"
 #include "common/clock.hpp"
@@ -44,6 +46,12 @@ struct SupervisorOptions {
   Clock clock = systemNowMs;    // drain and watch deadlines (wall clock: they survive a restart)
   // Host actions through `berth helper` (setting helper_socket); null: the agent runs tc itself.
   std::shared_ptr<helper::HostActions> host_actions = nullptr;
+  // Apps from source (issue 11): how builds run, where a running build
+  // registers for app.build.cancel, and where its output goes (the app's
+  // log with stream "build"). Called on the deploying worker.
+  BuildSettings build;
+  BuildRegistry* builds = nullptr;
+  std::function<void(const std::string& app, int deployment, const std::string& line)> build_output;
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.
@@ -177,6 +185,10 @@ class AppSupervisor {
   // `on_progress` sees the pull's progress when one is needed.
   Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned,
                                                    const runtime::PullProgressHandler& on_progress = nullptr);
+  // A deployment from source: the image its commit builds into (or the
+  // rollback's image when still on the node). Errors carry the offered host
+  // keys in their message (offeredHostKeys).
+  Result<BuiltImage> buildSource(const std::string& app, int deployment, const nlohmann::json& args);
   // Removes `image` unless another app's history still holds it or berth did not pull it.
   void releaseImage(const History& dropped);
   runtime::ContainerSpec containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) const;
