@@ -71,7 +71,9 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
 
 // After anything that may start or stop containers: follow the logs of what runs now.
 void Agent::Impl::publishRunning(bool with_stats) {
-  auto running = supervisor->runningContainers();
+  auto listed = supervisor->runningContainers();
+  if (!listed) return;  // the runtime did not answer: keep following what was seen last
+  auto running = std::move(*listed);
   nlohmann::json stats = with_stats ? supervisor->containerStats(running) : nlohmann::json();
   nlohmann::json proxy = router->describe();  // here, not on the I/O thread: it waits for a proxy change in progress
   asio::post(io, [this, running = std::move(running), stats = std::move(stats), proxy = std::move(proxy)] {

@@ -254,11 +254,11 @@ void AppSupervisor::releaseImage(const History& dropped) {
   log::info("image cleanup", {{"deployment", dropped.deployment}, {"image", dropped.image}, {"removed", removed.ok()}});
 }
 
-std::vector<RunningContainer> AppSupervisor::runningContainers() {
+std::optional<std::vector<RunningContainer>> AppSupervisor::runningContainers() {
   std::vector<RunningContainer> out;
   for (const auto& app : appNames()) {
     auto all = containersOf(app);
-    if (!all) continue;
+    if (!all) return std::nullopt;
     for (const auto& c : *all) {
       if (c.state == "running") out.push_back({c.id, app, labelInt(c, kDeployment), labelInt(c, kReplica)});
     }

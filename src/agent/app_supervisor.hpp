@@ -94,7 +94,9 @@ class AppSupervisor {
   // Work that may follow a verb's answer for `app` (removing the replaced
   // version's containers, image cleanup), so the answer does not wait for it.
   void runDeferred(const std::string& app);
-  std::vector<RunningContainer> runningContainers();
+  // Nullopt when the runtime could not list some app's containers: a failed
+  // look is not "nothing runs" (logs would stop being followed, app show would empty).
+  std::optional<std::vector<RunningContainer>> runningContainers();
   // The agent is shutting down: health waits end early (the command is not
   // answered and runs again when the server redelivers it).
   void stop() { stopping_ = true; }
