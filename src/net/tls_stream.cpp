@@ -181,6 +181,9 @@ void TlsStream::prepare(handshake_type type) {
     BIO* bio = BIO_new(socketWithoutSignal());
     BIO_set_fd(bio, static_cast<int>(socket_.socket().native_handle()), BIO_NOCLOSE);
     SSL_set_bio(ssl_, bio, bio);
+    // One read() takes what the socket holds (several records) instead of a
+    // header and a body per record; the buffer is still released when drained.
+    SSL_set_read_ahead(ssl_, 1);
     fd_set_ = true;
   }
   if (type == asio::ssl::stream_base::server)
