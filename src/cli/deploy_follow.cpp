@@ -123,6 +123,7 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
   DeployOutput out(app, screen());
   const auto deadline = SteadyClock::now() + kWaitLimit;
   std::string last;
+  bool pullEnded = false;
   while (SteadyClock::now() < deadline) {
     auto d = api.call("GET", "/api/v1/apps/" + app + "/deployments/" + std::to_string(number));
     if (!d) return fail(d.error());
@@ -138,8 +139,11 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
       if (state != last) out.line(std::cerr, stateLine);
       if (progress.is_object()) out.progress(parsePullView(progress));
     } else {
-      if (progress.is_object() && state != last) out.progress(parsePullView(progress));  // the pull's last state
-      out.endPull();
+      if (!pullEnded) {  // the pull's last state, once
+        if (progress.is_object()) out.progress(parsePullView(progress));
+        out.endPull();
+        pullEnded = true;
+      }
       if (state != last) out.line(std::cerr, stateLine);
     }
     last = state;
