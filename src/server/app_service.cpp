@@ -549,9 +549,11 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
     const std::string& state = appEvent->state;
     const int number = appEvent->deployment;
     if (state == "pull_progress") {
-      // The newest report replaces the one before (an older deployment's never replaces a newer's).
+      // The newest report replaces the one before (an older deployment's never replaces a newer's),
+      // and only for a deployment the app has: a number from nowhere cannot shut out the real ones.
+      if (!appEvent->progress.is_object() || number < 1 || number >= (*found)->next_deployment) return;
       auto& kept = pull_reports_[name];
-      if (!appEvent->progress.is_object() || number < kept.deployment) return;
+      if (number < kept.deployment) return;
       kept = PullReport{number, clock_(), appEvent->progress};
       return;
     }

@@ -60,6 +60,14 @@ TEST_F(AppServicePullProgressTest, TheNewestReportIsServedWithItsDeploymentAndNo
   // Another node speaking for the app is not heard.
   report("n_2", 2, 500);
   EXPECT_EQ((*apps.deployment("web", 2))["pull_progress"]["bytes_current"], 7);
+  // Nor a deployment the app does not have (which would otherwise shut out every later report).
+  report("n_1", 1'000'000, 1);
+  report("n_1", 0, 1);
+  report("n_1", -3, 1);
+  EXPECT_EQ((*apps.deployment("web", 2))["pull_progress"]["bytes_current"], 7);
+  ASSERT_TRUE(apps.deploy("web", {{"image", "reg:5000/web:3"}}).ok());
+  report("n_1", 3, 11);
+  EXPECT_EQ((*apps.deployment("web", 3))["pull_progress"]["bytes_current"], 11);
 }
 
 }  // namespace
