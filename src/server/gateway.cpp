@@ -31,11 +31,9 @@ Error schema(const std::string& field, const std::string& rule) {
 }
 }  // namespace
 
-Gateway::Gateway(asio::any_io_executor network, asio::any_io_executor service, store::Store& store,
-                 CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
-                 const ServerIdentity& identity)
-    : network_(network),
-      service_(service),
+Gateway::Gateway(asio::any_io_executor service, store::Store& store, CommandService& commands, Metrics& metrics,
+                 Clock clock, const ServerConfig& config, const ServerIdentity& identity)
+    : service_(service),
       store_(store),
       commands_(commands),
       metrics_(metrics),
@@ -71,6 +69,16 @@ Envelope Gateway::frame(FrameType type, const std::string& node_id) const {
 void Gateway::send(Session& session, const Envelope& envelope) {
   asio::post(session.channel->executor(),
              [channel = session.channel, text = protocol::serialize(envelope)]() mutable { channel->send(std::move(text)); });
+}
+
+void Gateway::sendSigned(Session& session, protocol::Envelope envelope) {
+  // Signing and serializing are most of a COMMAND's cost; the session's own
+  // network thread does them, so the service thread's time goes to the queue.
+  asio::post(session.channel->executor(),
+             [channel = session.channel, e = std::move(envelope), &key = identity_.signing_secret_key]() mutable {
+               protocol::sign(e, key);
+               channel->send(protocol::serialize(e));
+             });
 }
 
 void Gateway::closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason) {
@@ -145,7 +153,7 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
   // The clock stops when a HELLO arrives, not when the service thread has
   // answered it: in a reconnect storm HELLOs wait their turn there, and closing
   // them would only send their agents to the back of the queue.
-  auto helloDeadline = std::make_shared<asio::steady_timer>(network_);
+  auto helloDeadline = std::make_shared<asio::steady_timer>(channel->executor());
   const auto helloBy = std::chrono::steady_clock::now() + kHelloTimeout;
   auto armHelloDeadline = [helloDeadline, helloBy, channel, node_id] {
     helloDeadline->expires_at(helloBy);
@@ -428,8 +436,7 @@ void Gateway::pump(const std::string& node_id) {
     // Re-signed at each dispatch: the envelope lives at most the maximum
     // lifetime even when the command's TTL is days.
     e.expires_at = std::max(std::min(command.expires_at, e.issued_at + maxLifetimeMs()), e.issued_at + 1);
-    protocol::sign(e, identity_.signing_secret_key);
-    send(session, e);
+    sendSigned(session, std::move(e));
   }
 }
 
@@ -451,8 +458,7 @@ void Gateway::broadcastConfig() {
     e.data = {{"kind", "config"},
               {"heartbeat_interval_s", config_.heartbeat_interval_s},
               {"telemetry_interval_s", config_.telemetry_interval_s}};
-    protocol::sign(e, identity_.signing_secret_key);  // settings come only from signed frames
-    send(*session, e);
+    sendSigned(*session, std::move(e));  // settings come only from signed frames
   }
 }
 
