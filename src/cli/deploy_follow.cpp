@@ -112,7 +112,8 @@ std::string printableReason(const std::string& reason) {
   std::size_t start = 0;
   while (true) {
     const auto end = reason.find('\n', start);
-    out += escapeForTerminal(std::string_view(reason).substr(start, end == std::string::npos ? end : end - start), true);
+    out +=
+        escapeForTerminal(std::string_view(reason).substr(start, end == std::string::npos ? end : end - start), true);
     if (end == std::string::npos) return out;
     out += "\n";
     start = end + 1;
@@ -134,7 +135,8 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
     const auto parsed = parseDeploymentState(state);
     const bool pullOver = parsed && *parsed != DeploymentState::Pending && *parsed != DeploymentState::Pulling;
     const auto& progress = d->body.value("pull_progress", nlohmann::json());
-    const auto stateLine = fmt::format("{} deployment {}: {}", escapeForTerminal(app), number, escapeForTerminal(state));
+    const auto stateLine =
+        fmt::format("{} deployment {}: {}", escapeForTerminal(app), number, escapeForTerminal(state));
     if (!pullOver) {
       if (state != last) out.line(std::cerr, stateLine);
       if (progress.is_object()) out.progress(parsePullView(progress));
@@ -148,8 +150,8 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
     }
     last = state;
     if (parsed && ranHealthy(*parsed)) {
-      out.line(std::cout, fmt::format("{} deployment {} is healthy ({})", escapeForTerminal(app), number,
-                                      str(d->body, "image")));
+      out.line(std::cout,
+               fmt::format("{} deployment {} is healthy ({})", escapeForTerminal(app), number, str(d->body, "image")));
       return exit_code::kOk;
     }
     if (parsed && (isSettled(*parsed) || *parsed == DeploymentState::RolledBack)) {
@@ -193,8 +195,10 @@ std::int64_t logCursorNow(ApiClient& api, const std::string& app) {
 
 int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, bool detach, std::int64_t log_cursor) {
   if (detach || o.json) {
-    if (o.json) std::cout << accepted.dump(2) << "\n";
-    else std::cout << str(accepted, "command_id") << "\n";
+    if (o.json)
+      std::cout << accepted.dump(2) << "\n";
+    else
+      std::cout << str(accepted, "command_id") << "\n";
     return exit_code::kOk;
   }
   const std::string app = accepted.value("app", std::string());

@@ -20,16 +20,20 @@ std::size_t utf8Length(std::string_view text, std::size_t i) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
   const unsigned char lead = b(0);
   std::size_t n = 0;
-  if (lead >= 0xc2 && lead <= 0xdf) n = 2;
-  else if (lead >= 0xe0 && lead <= 0xef) n = 3;
-  else if (lead >= 0xf0 && lead <= 0xf4) n = 4;
-  else return 0;
+  if (lead >= 0xc2 && lead <= 0xdf)
+    n = 2;
+  else if (lead >= 0xe0 && lead <= 0xef)
+    n = 3;
+  else if (lead >= 0xf0 && lead <= 0xf4)
+    n = 4;
+  else
+    return 0;
   if (i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k)
     if (!continuation(b(k))) return 0;
-  if (lead == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+  if (lead == 0xe0 && b(1) < 0xa0) return 0;   // overlong
   if (lead == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-  if (lead == 0xf0 && b(1) < 0x90) return 0;  // overlong
+  if (lead == 0xf0 && b(1) < 0x90) return 0;   // overlong
   if (lead == 0xf4 && b(1) >= 0x90) return 0;  // past U+10FFFF
   return n;
 }
@@ -78,8 +82,10 @@ std::string escapeForTerminal(std::string_view text, bool keep_tabs, bool ascii_
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
-      if ((c < 0x20 && !(keep_tabs && c == '\t')) || c == 0x7f) out += hexEscape(c);
-      else out += static_cast<char>(c);
+      if ((c < 0x20 && !(keep_tabs && c == '\t')) || c == 0x7f)
+        out += hexEscape(c);
+      else
+        out += static_cast<char>(c);
       ++i;
       continue;
     }
@@ -166,8 +172,8 @@ std::vector<std::string> TtyPullBlock::rows(const PullView& view) const {
                               escapeForTerminal(layer.state, false, true), bytesOf(layer.current, layer.total)));
   }
   if (view.layers.size() > shown) out.push_back(fmt::format("... {} more layers", view.layers.size() - shown));
-  std::string total = fmt::format("pull {}: {}/{} layers", escapeForTerminal(app_, false, true), view.layers_done,
-                                  view.layers.size());
+  std::string total =
+      fmt::format("pull {}: {}/{} layers", escapeForTerminal(app_, false, true), view.layers_done, view.layers.size());
   if (auto bytes = bytesOf(view.bytes_current, view.bytes_total); !bytes.empty()) total += ", " + bytes;
   out.push_back(std::move(total));
   for (auto& row : out) {

@@ -18,9 +18,9 @@
 #include <set>
 #include <sstream>
 
+#include "common/subprocess.hpp"
 #include "git_servers.hpp"
 #include "harness.hpp"
-#include "common/subprocess.hpp"
 #include "proxy_support.hpp"
 
 namespace berth::itest {
@@ -89,8 +89,8 @@ class DeployFollowTest : public ::testing::Test {
   Cluster cluster;
 
   void startAgent(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> flags = {"--docker-socket", daemon->socket, "--docker-network", "berth-test",
-                                      "--reconcile-interval-s", "1"};
+    std::vector<std::string> flags = {"--docker-socket", daemon->socket,           "--docker-network",
+                                      "berth-test",      "--reconcile-interval-s", "1"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     ASSERT_FALSE(cluster.startOnlineAgent("a", flags).empty());
   }
@@ -129,20 +129,23 @@ TEST_F(DeployFollowTest, ABuildsLinesStreamOnceInOrderAndAFailingBuildNamesItsSt
   startAgent({"--git-ca-file", git.caFile(), "--build-memory", "512m"});
 
   // Each RUN prints a line its command does not spell out, so the output is told from the step line.
-  repo.commit({{"Dockerfile", "FROM berth-test/base:1\n"
-                              "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo first-$((6*7))\"]\n"
-                              "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo second-$((6*7)); echo third-$((6*7))\"]\n"
-                              "CMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n"}});
+  repo.commit({{"Dockerfile",
+                "FROM berth-test/base:1\n"
+                "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo first-$((6*7))\"]\n"
+                "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo second-$((6*7)); echo third-$((6*7))\"]\n"
+                "CMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n"}});
   ::setenv("BERTH_FOLLOW_GIT_TOKEN", kGitToken, 1);
   auto [code, out] = berth({"app", "deploy", "web", "--git", git.url("shop"), "--ref", "main", "--token-env",
                             "BERTH_FOLLOW_GIT_TOKEN", "--follow"});
   ::unsetenv("BERTH_FOLLOW_GIT_TOKEN");
   ASSERT_EQ(code, 0) << out << cluster.agent("a").log();
   auto lines = linesOf(out);
-  for (const char* line : {"first-42", "second-42", "third-42"}) EXPECT_EQ(countLines(lines, line), 1) << line << "\n" << out;
+  for (const char* line : {"first-42", "second-42", "third-42"})
+    EXPECT_EQ(countLines(lines, line), 1) << line << "\n" << out;
   // (berth adds its LABEL steps after the Dockerfile's: "Step 1/6".)
   const int step1 = indexOf(lines, "Step 1/");
-  const int first = indexOf(lines, "first-42"), second = indexOf(lines, "second-42"), third = indexOf(lines, "third-42");
+  const int first = indexOf(lines, "first-42"), second = indexOf(lines, "second-42"),
+            third = indexOf(lines, "third-42");
   const int step3 = indexOf(lines, "Step 3/");
   const int healthy = indexOf(lines, "web deployment 1 is healthy");
   ASSERT_GE(step1, 0) << out;
@@ -167,8 +170,9 @@ TEST_F(DeployFollowTest, ABuildsLinesStreamOnceInOrderAndAFailingBuildNamesItsSt
 
   // A build that fails at its second step: the step and its last lines, a non-zero exit, and
   // none of the first deployment's lines again.
-  repo.commit({{"Dockerfile", "FROM berth-test/base:1\n"
-                              "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo broke-$((6*7)); exit 7\"]\n"}});
+  repo.commit({{"Dockerfile",
+                "FROM berth-test/base:1\n"
+                "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo broke-$((6*7)); exit 7\"]\n"}});
   std::tie(code, out) = berth({"app", "deploy", "web", "--git", git.url("shop"), "--ref", "main", "--follow"});
   EXPECT_EQ(code, 7) << out;  // exit_code::kCommandFailed (docs/cli.md)
   lines = linesOf(out);
@@ -212,7 +216,8 @@ TEST_F(DeployFollowTest, AnImagePullPrintsOneLinePerLayerState) {
       c = static_cast<char>(seed);
     }
     ASSERT_FALSE(daemon->importBusybox("berth-test/pulled", tag, {{"/www/big", noise}}).empty());
-    auto tagged = daemon->docker->request("POST", "/images/berth-test/pulled:" + tag + "/tag?repo=" + host + "/pulled&tag=" + tag);
+    auto tagged = daemon->docker->request(
+        "POST", "/images/berth-test/pulled:" + tag + "/tag?repo=" + host + "/pulled&tag=" + tag);
     ASSERT_TRUE(tagged.ok() && tagged->status == 201);
     auto pushed = daemon->docker->request("POST", "/images/" + host + "/pulled/push?tag=" + tag, "", "application/json",
                                           {{"X-Registry-Auth", "e30="}}, 120);
@@ -266,12 +271,14 @@ TEST_F(DeployFollowTest, AnImagePullPrintsOneLinePerLayerState) {
   // Between the deployment's start and its end.
   const int lastPull = indexOf(lines, pulls.back());
   EXPECT_LT(lastPull, indexOf(lines, "web deployment 1 is healthy")) << out;
-  if (const int starting = indexOf(lines, "web deployment 1: starting"); starting >= 0) EXPECT_LT(lastPull, starting) << out;
+  if (const int starting = indexOf(lines, "web deployment 1: starting"); starting >= 0)
+    EXPECT_LT(lastPull, starting) << out;
   // The server kept the newest report with the deployment, not in the events.
   const auto d = cluster.api("GET", "/api/v1/apps/web/deployments/1").body;
   ASSERT_TRUE(d.contains("pull_progress")) << d.dump();
   EXPECT_EQ(d["pull_progress"]["layers_done"], d["pull_progress"]["layers"].size()) << d.dump();
-  for (const auto& e : cluster.api("GET", "/api/v1/apps/web/events").body) EXPECT_NE(e.value("state", ""), "pull_progress");
+  for (const auto& e : cluster.api("GET", "/api/v1/apps/web/events").body)
+    EXPECT_NE(e.value("state", ""), "pull_progress");
 
   // On a terminal: the live block (rows cleared and redrawn in place), no plain lines.
   auto [ttyCode, screen] = onTerminal({BERTH_BINARY, "app", "deploy", "web", "--image", host + "/pulled:2", "--arg",

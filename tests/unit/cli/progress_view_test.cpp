@@ -49,11 +49,11 @@ TEST(ProgressView, BytesReadAsDockerPrintsThem) {
 }
 
 TEST(ProgressView, ParsingIsLenientAndBounded) {
-  auto view = parsePullView({{"layers", {{{"id", 7}, {"state", "Downloading"}, {"current", -4}, {"total", 1.5}},
-                                         "not a layer",
-                                         {{"id", "b"}}}},
-                             {"layers_done", "two"},
-                             {"bytes_total", 18446744073709551615ull}});
+  auto view = parsePullView(
+      {{"layers",
+        {{{"id", 7}, {"state", "Downloading"}, {"current", -4}, {"total", 1.5}}, "not a layer", {{"id", "b"}}}},
+       {"layers_done", "two"},
+       {"bytes_total", 18446744073709551615ull}});
   ASSERT_EQ(view.layers.size(), 2u);
   EXPECT_EQ(view.layers[0].id, "");
   EXPECT_EQ(view.layers[0].current, 0);
@@ -72,12 +72,16 @@ TEST(ProgressView, ControlCharactersAreEscapedAndUtf8Kept) {
   EXPECT_EQ(escapeForTerminal("a\x1b[2Jb"), "a\\x1b[2Jb");
   EXPECT_EQ(escapeForTerminal("x\ry\n"), "x\\x0dy\\x0a");
   EXPECT_EQ(escapeForTerminal("del\x7f"), "del\\x7f");
-  EXPECT_EQ(escapeForTerminal("\xc2\x9b" "31m"), "\\xc2\\x9b31m");  // C1 CSI in UTF-8
-  EXPECT_EQ(escapeForTerminal("\x9b" "31m"), "\\x9b31m");           // a raw 8-bit CSI
+  EXPECT_EQ(escapeForTerminal("\xc2\x9b"
+                              "31m"),
+            "\\xc2\\x9b31m");  // C1 CSI in UTF-8
+  EXPECT_EQ(escapeForTerminal("\x9b"
+                              "31m"),
+            "\\x9b31m");  // a raw 8-bit CSI
   EXPECT_EQ(escapeForTerminal("caf\xc3\xa9 \xe2\x9c\x93"), "caf\xc3\xa9 \xe2\x9c\x93");
   EXPECT_EQ(escapeForTerminal("caf\xc3\xa9", false, true), "caf\\xc3\\xa9");
-  EXPECT_EQ(escapeForTerminal("\xc3"), "\\xc3");          // a cut sequence
-  EXPECT_EQ(escapeForTerminal("\xc0\xaf"), "\\xc0\\xaf");  // overlong '/'
+  EXPECT_EQ(escapeForTerminal("\xc3"), "\\xc3");                    // a cut sequence
+  EXPECT_EQ(escapeForTerminal("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
   EXPECT_EQ(escapeForTerminal("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
   EXPECT_EQ(escapeForTerminal("a\tb"), "a\\x09b");
   EXPECT_EQ(escapeForTerminal("a\tb", true), "a\tb");
@@ -89,7 +93,8 @@ TEST(ProgressView, ControlCharactersAreEscapedAndUtf8Kept) {
 
 TEST(ProgressView, PlainModePrintsALineOnlyWhenALayersStateChanges) {
   PlainPullLines plain("web");
-  auto lines = plain.update(parsePullView(report({{"3f2a9c1b0d4e", "Waiting", 0, 0}, {"aa11", "Already exists", 0, 0}})));
+  auto lines =
+      plain.update(parsePullView(report({{"3f2a9c1b0d4e", "Waiting", 0, 0}, {"aa11", "Already exists", 0, 0}})));
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], "pull web: layer 3f2a9c1b0d4e waiting");
   EXPECT_EQ(lines[1], "pull web: layer aa11 already exists");
@@ -102,7 +107,8 @@ TEST(ProgressView, PlainModePrintsALineOnlyWhenALayersStateChanges) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "pull web: layer 3f2a9c1b0d4e pull complete 4.5/4.5 MB");
   // The same report again (a poll between two reports): nothing.
-  EXPECT_TRUE(plain.update(parsePullView(report({{"3f2a9c1b0d4e", "Pull complete", 4'500'000, 4'500'000}}, 1))).empty());
+  EXPECT_TRUE(
+      plain.update(parsePullView(report({{"3f2a9c1b0d4e", "Pull complete", 4'500'000, 4'500'000}}, 1))).empty());
   // A layer never seen before, late: printed; a layer without an id: named as such.
   lines = plain.update(parsePullView(report({{"", "Downloading", 0, 0}})));
   ASSERT_EQ(lines.size(), 1u);
@@ -111,8 +117,8 @@ TEST(ProgressView, PlainModePrintsALineOnlyWhenALayersStateChanges) {
 
 TEST(ProgressView, PlainModeEscapesWhatAHostileNodeSends) {
   PlainPullLines plain("web");
-  auto lines = plain.update(parsePullView(
-      report({{"\x1b]0;pwned\x07", "Downloading\x1b[2K\r", 1, 2}, {"ok\xc2\x9b", "Done\x9b", 0, 0}})));
+  auto lines = plain.update(
+      parsePullView(report({{"\x1b]0;pwned\x07", "Downloading\x1b[2K\r", 1, 2}, {"ok\xc2\x9b", "Done\x9b", 0, 0}})));
   ASSERT_EQ(lines.size(), 2u);
   for (const auto& l : lines) EXPECT_FALSE(hasRawControl(l)) << l;
   EXPECT_NE(lines[0].find("\\x1b]0;pwned\\x07"), std::string::npos) << lines[0];
@@ -121,8 +127,8 @@ TEST(ProgressView, PlainModeEscapesWhatAHostileNodeSends) {
 
 TEST(ProgressView, TerminalModeRedrawsOneRowPerLayerAndATotalInPlace) {
   TtyPullBlock block("web", 80, 10);
-  const auto first = parsePullView(report({{"3f2a9c1b0d4e", "Downloading", 1'200'000, 4'500'000},
-                                           {"aa11", "Waiting", 0, 0}}));
+  const auto first =
+      parsePullView(report({{"3f2a9c1b0d4e", "Downloading", 1'200'000, 4'500'000}, {"aa11", "Waiting", 0, 0}}));
   const auto rows = block.rows(first);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0], "3f2a9c1b0d4e    Downloading        1.2/4.5 MB");
@@ -133,8 +139,8 @@ TEST(ProgressView, TerminalModeRedrawsOneRowPerLayerAndATotalInPlace) {
   EXPECT_EQ(drawn, "\r\x1b[2K" + rows[0] + "\n\r\x1b[2K" + rows[1] + "\n\r\x1b[2K" + rows[2] + "\n");
   EXPECT_TRUE(block.drawn());
   // The next one moves up over the three rows first and writes the same number.
-  const auto second = parsePullView(report({{"3f2a9c1b0d4e", "Pull complete", 4'500'000, 4'500'000},
-                                            {"aa11", "Pull complete", 0, 0}}, 2));
+  const auto second = parsePullView(
+      report({{"3f2a9c1b0d4e", "Pull complete", 4'500'000, 4'500'000}, {"aa11", "Pull complete", 0, 0}}, 2));
   const std::string again = block.draw(second);
   EXPECT_EQ(again.rfind("\x1b[3A", 0), 0u) << again;
   EXPECT_NE(again.find("pull web: 2/2 layers, 4.5/4.5 MB\n"), std::string::npos) << again;
@@ -168,7 +174,8 @@ TEST(ProgressView, TerminalRowsNeverWrapNorCarryRawControls) {
   for (const auto& row : rows) {
     EXPECT_LE(row.size(), 29u) << row;
     EXPECT_FALSE(hasRawControl(row)) << row;
-    EXPECT_TRUE(std::all_of(row.begin(), row.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) << row;
+    EXPECT_TRUE(std::all_of(row.begin(), row.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+        << row;
   }
   const std::string drawn = block.draw(view);
   // The only escape sequences are the block's own.
