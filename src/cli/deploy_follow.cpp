@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/build_lines.hpp"
 #include "cli/cli_common.hpp"
 #include "cli/progress_view.hpp"
 #include "common/states.hpp"
@@ -22,7 +23,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kWaitLimit = std::chrono::minutes(15);
 constexpr auto kDeployPoll = std::chrono::milliseconds(250);
 constexpr auto kCommandPoll = std::chrono::milliseconds(100);
-constexpr int kLogPage = 1000;
 
 // Where the pull's display goes (stdout) and how big the terminal is.
 struct Screen {
@@ -82,30 +82,6 @@ std::int64_t cursorOf(const nlohmann::json& body, std::int64_t fallback) {
   return it != body.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
-// Prints the deployment's build lines stored after `cursor`, page by page, and moves the cursor.
-Result<void> drainBuildLines(ApiClient& api, const std::string& app, int number, std::int64_t& cursor,
-                             DeployOutput& out) {
-  while (true) {
-    auto page = api.call("GET", fmt::format("/api/v1/apps/{}/logs?limit={}&after={}", app, kLogPage, cursor));
-    if (!page) return page.error();
-    const auto& lines = page->body.value("lines", nlohmann::json::array());
-    if (!lines.is_array()) return Ok{};
-    for (const auto& l : lines) {
-      if (!l.is_object() || l.value("stream", nlohmann::json()) != "build" ||
-          l.value("deployment", nlohmann::json()) != number)
-        continue;
-      const auto text = l.value("text", nlohmann::json());
-      out.line(std::cout, escapeForTerminal(text.is_string() ? text.get<std::string>() : "", true));
-    }
-    const std::int64_t next = cursorOf(page->body, cursor);
-    if (next <= cursor || static_cast<int>(lines.size()) < kLogPage) {  // caught up (or a cursor that stands still)
-      cursor = std::max(cursor, next);
-      return Ok{};
-    }
-    cursor = next;
-  }
-}
-
 // A reason from the node (a failed build's step and last lines): each line escaped, the line breaks kept.
 std::string printableReason(const std::string& reason) {
   std::string out;
@@ -130,7 +106,13 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
     if (!d) return fail(d.error());
     // The build lines stored before this answer first: they come before the state they led to
     // (the node sends a command's lines before its events and its result).
-    if (auto drained = drainBuildLines(api, app, number, cursor, out); !drained) return fail(drained.error());
+    auto page = [&](std::int64_t after) -> Result<nlohmann::json> {
+      auto answer = api.call("GET", fmt::format("/api/v1/apps/{}/logs?limit={}&after={}", app, kBuildLinePage, after));
+      if (!answer) return answer.error();
+      return answer->body;
+    };
+    auto print = [&](const std::string& line) { out.line(std::cout, line); };
+    if (auto drained = drainBuildLines(page, number, cursor, print); !drained) return fail(drained.error());
     const std::string state = d->body.value("state", std::string());
     const auto parsed = parseDeploymentState(state);
     const bool pullOver = parsed && *parsed != DeploymentState::Pending && *parsed != DeploymentState::Pulling;
