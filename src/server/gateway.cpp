@@ -12,6 +12,7 @@
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
 #include "protocol/signing.hpp"
+#include "server/service_inbox.hpp"
 #include "server/audit_log.hpp"
 
 namespace berth::server {
@@ -90,7 +91,8 @@ void Gateway::abortChannel(const std::shared_ptr<net::WsChannel>& channel) {
 }
 
 void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler) {
-  asio::post(service_, [this, session = std::move(session), handler = std::move(handler)] {
+  const auto here = session->channel->executor();
+  postToService(here, service_, [this, session = std::move(session), handler = std::move(handler)] {
     try {
       handler(*session);
     } catch (const std::exception& e) {
@@ -209,11 +211,13 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
       helloOver();
     }
   } catch (const std::exception& e) {
-    asio::post(service_, [this, session, what = std::string(e.what())] { failSession(session, what); });
+    postToService(channel->executor(), service_,
+                  [this, session, what = std::string(e.what())] { failSession(session, what); });
   }
   helloDeadline->cancel();
   helloOver();
-  if (registered) asio::post(service_, [this, session] { endSession(session); });
+  // Behind the session's frames still on their way to the service thread.
+  if (registered) postToService(channel->executor(), service_, [this, session] { endSession(session); });
 }
 
 asio::awaitable<Gateway::Greeting> Gateway::greet(std::shared_ptr<Session> session, Envelope hello) {
@@ -374,8 +378,17 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       telemetry_seq_[session.node_id] = session.telemetry_seq;
       ++metrics_.telemetry_frames_total;
       metrics_.recordCertificates(session.node_id, e.data.is_object() ? e.data.value("proxy", nlohmann::json()) : nlohmann::json());
-      pending_telemetry_.emplace_back(session.node_id,
-                                      store::TelemetrySample{e.issued_at, e.data, session.telemetry_seq});
+      // At most one sample per node per flush (the newest): a node sending
+      // faster than the 1 s tick costs one row a second, and its latest view
+      // stays exact.
+      store::TelemetrySample sample{e.issued_at, e.data, session.telemetry_seq};
+      auto [slot, fresh] = pending_telemetry_at_.try_emplace(session.node_id, pending_telemetry_.size());
+      if (fresh) {
+        pending_telemetry_.emplace_back(session.node_id, std::move(sample));
+      } else {
+        pending_telemetry_[slot->second].second = std::move(sample);
+        ++metrics_.telemetry_coalesced_total;
+      }
       return;
     }
     case FrameType::Event: {
@@ -526,6 +539,7 @@ void Gateway::flushTelemetry() {
   auto r = store_.appendTelemetry(pending_telemetry_, static_cast<std::size_t>(config_.telemetry_history));
   if (!r) log::error("telemetry not stored", {{"samples", pending_telemetry_.size()}, {"error", r.error().message}});
   pending_telemetry_.clear();
+  pending_telemetry_at_.clear();
 }
 
 }  // namespace berth::server

@@ -145,8 +145,9 @@ class Gateway {
   std::atomic<int> frames_per_s_{0};
   std::atomic<int> frames_burst_{0};
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
-  // TELEMETRY waits here and is written in one transaction per tick.
+  // TELEMETRY waits here and is written in one transaction per tick, one sample per node (the newest).
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
+  std::unordered_map<std::string, std::size_t> pending_telemetry_at_;  // node id -> index in pending_telemetry_
   std::unordered_map<std::string, std::int64_t> telemetry_seq_;  // newest accepted, by node (not yet stored, maybe)
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
