@@ -49,6 +49,7 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
   };
   auto sup = std::make_unique<AppSupervisor>(*runtime, options, [this](const nlohmann::json& event) {
     asio::post(io, [this, event] {
+      flushLogs();  // lines written before the event (a build's) reach the server before it
       Envelope e = frame(FrameType::Event);
       e.data = {{"kind", "app"}};
       e.data.update(event);

@@ -66,6 +66,9 @@ void Agent::Impl::complete(const std::string& corr, const VerbOutcome& outcome) 
   if (auto saved = journal.save(); !saved)
     log::error("command result not journaled", {{"correlation_id", corr}, {"error", saved.error().message}});
   log::info("command finished", {{"correlation_id", corr}, {"ok", outcome.ok}});
+  // Lines the command wrote (a deploy's build output) go before its RESULT, so whoever sees the
+  // outcome on the server finds them stored already (berth app deploy prints them, then ends).
+  flushLogs();
   send(resultFrame(state.node_id, corr, outcome, false, clock()));  // if no session, the server redelivers
 }
 

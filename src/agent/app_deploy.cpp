@@ -223,11 +223,21 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   } else {
     emit(app, number, "pulling", "");
     // "pull_progress" events while layers download: {progress: per-layer state and bytes}, the summary as reason.
+    // The last report a throttle held back goes once the pull ends, so a display ends on the final state.
     ProgressThrottle throttle(kPullProgressIntervalMs);
+    nlohmann::json heldBack;
+    auto report = [&](const nlohmann::json& progress) {
+      emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
+    };
     image = ensureImage(*spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
-      if (throttle.due(options_.clock()))
-        emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
+      if (throttle.due(options_.clock())) {
+        heldBack = nullptr;
+        report(progress);
+      } else {
+        heldBack = progress;
+      }
     });
+    if (heldBack.is_object()) report(heldBack);
   }
   if (!image) {
     emit(app, number, "failed", image.error().message);

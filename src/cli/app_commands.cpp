@@ -17,8 +17,6 @@
 namespace berth::cli {
 namespace {
 using namespace detail;
-using SteadyClock = std::chrono::steady_clock;
-constexpr auto kWaitLimit = std::chrono::minutes(15);
 
 Result<ApiClient> client(const Options& o) {
   auto settings = resolveClientSettings(o.flags, processEnvironment());
@@ -33,64 +31,16 @@ Result<std::pair<std::string, std::string>> keyValue(const std::string& flag, co
   return std::pair{text.substr(0, eq), text.substr(eq + 1)};
 }
 
-// Follows a 202 answer: the deployment to a final state, or the command to its end.
-int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, bool detach) {
-  if (detach || o.json) {
-    if (o.json) std::cout << accepted.dump(2) << "\n";
-    else std::cout << str(accepted, "command_id") << "\n";
-    return exit_code::kOk;
-  }
-  const std::string app = accepted.value("app", std::string());
-  const std::string verb = accepted.value("verb", std::string());
-  const int number = accepted.value("deployment", 0);
-  const auto deadline = SteadyClock::now() + kWaitLimit;
-  std::string last;
-  while (SteadyClock::now() < deadline) {
-    if (verb == "app.deploy") {
-      auto d = api.call("GET", "/api/v1/apps/" + app + "/deployments/" + std::to_string(number));
-      if (!d) return fail(d.error());
-      const std::string state = d->body.value("state", std::string());
-      if (state != last) std::cerr << fmt::format("{} deployment {}: {}\n", app, number, state);
-      last = state;
-      const auto parsed = parseDeploymentState(state);
-      if (parsed && ranHealthy(*parsed)) {
-        std::cout << fmt::format("{} deployment {} is healthy ({})\n", app, number, str(d->body, "image"));
-        return exit_code::kOk;
-      }
-      if (parsed == DeploymentState::Failed) {
-        std::cerr << "error: " << d->body.value("reason", std::string()) << "\n";
-        return exit_code::kCommandFailed;
-      }
-    } else {
-      const std::string id = accepted.value("command_id", std::string());
-      if (id.empty()) return exit_code::kOk;  // nothing had to run
-      auto c = api.call("GET", "/api/v1/commands/" + id);
-      if (!c) return fail(c.error());
-      const std::string state = c->body.value("state", std::string());
-      if (state != last) std::cerr << fmt::format("{} {}: {}\n", app, verb.substr(4), state);
-      last = state;
-      const auto parsed = parseCommandState(state);
-      if (parsed == CommandState::Succeeded) {
-        std::cout << fmt::format("{} {}: done\n", app, verb.substr(4));
-        return exit_code::kOk;
-      }
-      if (parsed && isTerminal(*parsed)) {
-        std::cerr << "error: " << c->body.value("error", state) << "\n";
-        return exit_code::kCommandFailed;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return fail(makeError("timeout", "gave up waiting; the operation goes on on the server"));
-}
-
+// `app`: for a call that may start a deployment (a rollback), the app whose log cursor is
+// taken first, so the deployment's build lines are followed from before it began.
 int post(const Options& o, const std::string& method, const std::string& target, const nlohmann::json& body,
-         bool detach) {
+         bool detach, const std::string& app = "") {
   auto api = client(o);
   if (!api) return fail(api.error());
+  const std::int64_t cursor = !app.empty() && !detach && !o.json ? logCursorNow(*api, app) : 0;
   auto reply = api->call(method, target, body);
   if (!reply) return fail(reply.error());
-  return follow(o, *api, reply->body, detach);
+  return follow(o, *api, reply->body, detach, cursor);
 }
 
 struct DeployFlags {
@@ -305,7 +255,11 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--pull", f->pull, "always | missing (default: always for a named registry, missing for Docker Hub)");
   deploy->add_option("--registry-user", f->registry_user, "Registry user name");
   deploy->add_option("--registry-password-env", f->registry_password_env, "Variable holding the registry password");
-  deploy->add_flag("--detach", *detach, "Return once the deployment is queued");
+  auto* detachFlag = deploy->add_flag("--detach", *detach, "Return once the deployment is queued");
+  auto followDeploy = std::make_shared<bool>(false);  // waiting is the default: the flag says it, --detach not
+  deploy->add_flag("--follow", *followDeploy, "Print the build's lines, the pull's progress and the deployment's states until it "
+                               "is healthy or failed (the default; see docs/builds.md)")
+      ->excludes(detachFlag);
   deploy->add_option("--node", *node, "For a new app: the node to place it on (default: any online node)");
   addSourceDeployFlags(deploy, *git);
   common(deploy);
@@ -341,9 +295,11 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
           return fail(makeError("usage", "--node: a node id has only letters, digits, '_', '.' and '-'"));
         target += "&node=" + *node;
       }
+      // The log's cursor before the deployment exists: its build lines are all after it.
+      const std::int64_t cursor = *detach || o->json ? 0 : logCursorNow(*api, *name);
       auto reply = api->call("POST", target, *body);
       if (!reply) return fail(reply.error());
-      return follow(*o, *api, reply->body, *detach);
+      return follow(*o, *api, reply->body, *detach, cursor);
     };
   });
 
@@ -385,7 +341,7 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
     run = [o, name, to, detach] {
       nlohmann::json body = nlohmann::json::object();
       if (*to) body["to"] = *to;
-      return post(*o, "POST", "/api/v1/apps/" + *name + "/rollback", body, *detach);
+      return post(*o, "POST", "/api/v1/apps/" + *name + "/rollback", body, *detach, *name);
     };
   });
 

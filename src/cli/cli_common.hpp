@@ -63,6 +63,12 @@ std::string ago(std::int64_t at_ms);
 void printCommand(const nlohmann::json& command);
 // A table of domains as GET /apps/NAME/domains lists them.
 void printDomains(const nlohmann::json& list);
+// Waits on a 202 answer unless `detach` (cli/deploy_follow.cpp): an app.deploy to its end,
+// printing its build's lines (log stream "build" after `log_cursor`), its pull's progress and
+// its states, and on failure its reason (exit kCommandFailed); any other command to its end.
+int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, bool detach, std::int64_t log_cursor = 0);
+// The app's log cursor now (its newest line's); 0 when it has none or does not exist yet.
+std::int64_t logCursorNow(ApiClient& api, const std::string& app);
 // --server, --api-key, --ca-file, --json.
 std::function<void(CLI::App*)> commonOptions(std::shared_ptr<Options> o);
 

@@ -50,6 +50,51 @@ Result<void> checkText(const std::string& field, const std::string& text, std::s
   return Ok{};
 }
 
+Result<void> readCount(const nlohmann::json& obj, const std::string& prefix, const char* key, std::int64_t& out) {
+  if (auto r = readInt(obj, prefix, key, out); !r) return r;
+  if (out < 0) return bad(prefix + key, "must not be negative");
+  return Ok{};
+}
+
+Result<void> readBounded(const nlohmann::json& obj, const std::string& prefix, const char* key, std::string& out,
+                         std::size_t max) {
+  if (auto r = readString(obj, prefix, key, out); !r) return r;
+  if (out.size() > max) return bad(prefix + key, "must be at most " + std::to_string(max) + " characters");
+  return Ok{};
+}
+
+Result<nlohmann::json> parseProgress(const nlohmann::json& p) {
+  if (!p.is_object()) return bad("progress", "must be an object");
+  nlohmann::json layers = nlohmann::json::array();
+  if (auto it = p.find("layers"); it != p.end()) {
+    if (!it->is_array()) return bad("progress.layers", "must be an array");
+    if (it->size() > kMaxProgressLayers)
+      return bad("progress.layers", "must hold at most " + std::to_string(kMaxProgressLayers) + " layers");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto& l = (*it)[i];
+      const std::string prefix = "progress.layers[" + std::to_string(i) + "].";
+      if (!l.is_object()) return bad("progress.layers[" + std::to_string(i) + "]", "must be an object");
+      std::string id, state;
+      std::int64_t current = 0, total = 0;
+      for (auto r : {readBounded(l, prefix, "id", id, kMaxProgressLayerId),
+                     readBounded(l, prefix, "state", state, kMaxProgressText), readCount(l, prefix, "current", current),
+                     readCount(l, prefix, "total", total)}) {
+        if (!r) return r.error();
+      }
+      layers.push_back({{"id", id}, {"state", state}, {"current", current}, {"total", total}});
+    }
+  }
+  std::int64_t done = 0, current = 0, total = 0;
+  std::string summary;
+  for (auto r : {readCount(p, "progress.", "layers_done", done), readCount(p, "progress.", "bytes_current", current),
+                 readCount(p, "progress.", "bytes_total", total),
+                 readBounded(p, "progress.", "summary", summary, kMaxProgressText)}) {
+    if (!r) return r.error();
+  }
+  return nlohmann::json{{"layers", layers},   {"layers_done", done}, {"bytes_current", current},
+                        {"bytes_total", total}, {"summary", summary}};
+}
+
 }  // namespace
 
 Result<void> checkHelloText(const nlohmann::json& data) {
@@ -78,6 +123,11 @@ Result<AppEventFrame> parseAppEvent(const nlohmann::json& data) {
                  readString(data, "", "reason", e.reason), readString(data, "", "derived", e.derived),
                  readInt(data, "", "deployment", e.deployment), readInt(data, "", "rolled_back_to", e.rolled_back_to)}) {
     if (!r) return r.error();
+  }
+  if (auto p = data.find("progress"); p != data.end() && !p->is_null()) {
+    auto progress = parseProgress(*p);
+    if (!progress) return progress.error();
+    e.progress = std::move(*progress);
   }
   return e;
 }

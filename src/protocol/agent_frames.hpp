@@ -13,7 +13,7 @@
 
 namespace berth::protocol {
 
-// EVENT {kind: "app", app, deployment, state, reason, derived?, rolled_back_to?}
+// EVENT {kind: "app", app, deployment, state, reason, derived?, rolled_back_to?, progress?}
 struct AppEventFrame {
   std::string app;
   int deployment = 0;
@@ -21,7 +21,14 @@ struct AppEventFrame {
   std::string reason;
   std::string derived;  // runtime_reachable: what the agent found running
   int rolled_back_to = 0;  // rolled_back: the deployment the node switched back to
+  // pull_progress: {layers: [{id, state, current, total}], layers_done, bytes_current, bytes_total,
+  // summary}, rebuilt from the checked fields only (unknown keys dropped); null when absent.
+  nlohmann::json progress;
 };
+
+inline constexpr std::size_t kMaxProgressLayers = 256;  // Docker stops at 127 layers an image
+inline constexpr std::size_t kMaxProgressLayerId = 128;
+inline constexpr std::size_t kMaxProgressText = 256;
 
 struct LogLine {
   std::int64_t at = 0;
@@ -50,6 +57,9 @@ struct ResultFrame {
 };
 
 // Errors: "schema_violation" naming the field, e.g. "field 'data.lines[3].at': must be an integer".
+// An event's `progress` is bounded (kMaxProgressLayers layers, ids and text of bounded length,
+// byte counts non-negative integers); its text may still hold anything a node sends, so
+// whoever prints it escapes control characters.
 Result<AppEventFrame> parseAppEvent(const nlohmann::json& data);
 Result<LogFrame> parseLogFrame(const nlohmann::json& data);
 Result<ResultFrame> parseResultFrame(const nlohmann::json& data);

@@ -271,6 +271,7 @@ Result<AppCall> AppService::lifecycle(const std::string& name, const std::string
 Result<AppCall> AppService::remove(const std::string& name, bool volumes, bool force) {
   auto app = findApp(name);
   if (!app) return app.error();
+  pull_reports_.erase(name);
   if (app->node_id.empty()) {  // never placed: nothing runs anywhere
     ledger_.touch(name);
     if (auto r = store_.deleteApp(name); !r) return r.error();
@@ -396,7 +397,12 @@ Result<nlohmann::json> AppService::deployment(const std::string& name, int numbe
   auto d = store_.getDeployment(name, number);
   if (!d) return d.error();
   if (!*d) return makeError("not_found", "app " + name + " has no deployment " + std::to_string(number));
-  return deploymentJson(**d);
+  auto out = deploymentJson(**d);
+  if (auto r = pull_reports_.find(name); r != pull_reports_.end() && r->second.deployment == number) {
+    out["pull_progress"] = r->second.progress;
+    out["pull_progress"]["at"] = r->second.at;
+  }
+  return out;
 }
 
 Result<nlohmann::json> AppService::events(const std::string& name, std::size_t limit) {
@@ -542,6 +548,15 @@ void AppService::onAgentFrame(const std::string& node_id, const protocol::AppFra
   if (appEvent) {
     const std::string& state = appEvent->state;
     const int number = appEvent->deployment;
+    if (state == "pull_progress") {
+      // The newest report replaces the one before (an older deployment's never replaces a newer's),
+      // and only for a deployment the app has: a number from nowhere cannot shut out the real ones.
+      if (!appEvent->progress.is_object() || number < 1 || number >= (*found)->next_deployment) return;
+      auto& kept = pull_reports_[name];
+      if (number < kept.deployment) return;
+      kept = PullReport{number, clock_(), appEvent->progress};
+      return;
+    }
     if (state == "healthy" || state == "failed" || state == "stopped" || state == "deleted" ||
         state == "limits_changed")
       return;  // recorded from the command's RESULT, which carries the outcome durably

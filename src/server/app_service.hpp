@@ -108,6 +108,9 @@ class AppService {
   Result<nlohmann::json> show(const std::string& name);
   // The apps of `org`.
   Result<nlohmann::json> list(const std::string& org);
+  // The deployment; while (and after) its image was pulled, `pull_progress` holds the newest
+  // report its node sent ({layers: [{id, state, current, total}], layers_done, bytes_current,
+  // bytes_total, summary, at}), kept in memory only and one per app, never in the store.
   Result<nlohmann::json> deployment(const std::string& name, int number);
   Result<nlohmann::json> events(const std::string& name, std::size_t limit);
   // Lines after `after_seq` (the cursor) and not older than `since_ms`; with
@@ -193,6 +196,15 @@ class AppService {
   PlacementLedger ledger_{store_, clock_};
   boost::asio::any_io_executor executor_;
   std::multimap<std::string, std::weak_ptr<LogStream>> streams_;  // app -> open SSE streams
+  // app -> the newest pull_progress report of its newest pulling deployment. Reports come up to
+  // four a second while a pull runs, each with every layer's state: the newest is all a display
+  // needs, so they replace each other here instead of filling the events table.
+  struct PullReport {
+    int deployment = 0;
+    std::int64_t at = 0;
+    nlohmann::json progress;
+  };
+  std::map<std::string, PullReport> pull_reports_;
 };
 
 nlohmann::json deploymentJson(const store::Deployment& deployment);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/clock.hpp"
+#include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"

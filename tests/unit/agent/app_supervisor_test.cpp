@@ -82,12 +82,29 @@ TEST_F(AppSupervisorTest, APullSendsThrottledProgressEventsBetweenPullingAndStar
   const auto starting = std::find(states.begin(), states.end(), "starting");
   ASSERT_NE(pulling, states.end());
   ASSERT_NE(starting, states.end());
-  EXPECT_EQ(std::count(pulling, starting, "pull_progress"), 1) << "five reports in one interval: one event";
-  const auto& progress = events[static_cast<std::size_t>(pulling - states.begin()) + 1];
+  // Five reports in one interval: the first, and the last one held back, once the pull ended.
+  EXPECT_EQ(std::count(pulling, starting, "pull_progress"), 2);
+  const auto at = static_cast<std::size_t>(pulling - states.begin());
+  const auto& progress = events[at + 1];
   EXPECT_EQ(progress["state"], "pull_progress");
   EXPECT_EQ(progress["reason"], "0/1 layers");
   EXPECT_EQ(progress["progress"]["layers"][0]["state"], "Downloading");
   EXPECT_EQ(progress["deployment"], 1);
+  const auto& last = events[at + 2];
+  EXPECT_EQ(last["state"], "pull_progress");
+  EXPECT_EQ(last["progress"]["layers_done"], 1) << last.dump();
+  EXPECT_EQ(last["progress"]["bytes_current"], 5) << last.dump();
+}
+
+TEST_F(AppSupervisorTest, APullWhoseReportsAllWentOnTimeSendsNoneTwice) {
+  std::int64_t now = 1'000'000;
+  supervisor = std::make_unique<AppSupervisor>(
+      runtime, SupervisorOptions{"n_1", dir.path(), "", std::string(32, 'k'), 10, "10m", 3, nullptr, "", [&] { return now; }},
+      [this](const nlohmann::json& e) { events.push_back(e); });
+  runtime.pull_progress_reports = 1;  // one report: sent at once, nothing held back
+  ASSERT_TRUE(deploy(1, "1").ok);
+  EXPECT_EQ(std::count_if(events.begin(), events.end(), [](const auto& e) { return e["state"] == "pull_progress"; }),
+            1);
 }
 
 TEST_F(AppSupervisorTest, ARegistryTagIsPulledAtEveryDeployWithItsCredentials) {

@@ -39,6 +39,39 @@ TEST(AgentFrames, AppEventsAndResultsAreTyped) {
   EXPECT_EQ(eventKind({{"kind", 5}}), "");
 }
 
+TEST(AgentFrames, PullProgressIsBoundedAndRebuiltFromItsCheckedFields) {
+  nlohmann::json progress = {{"layers", {{{"id", "3f2a"}, {"state", "Downloading"}, {"current", 5}, {"total", 9}}}},
+                             {"layers_done", 0}, {"bytes_current", 5}, {"bytes_total", 9}, {"summary", "0/1 layers"},
+                             {"extra", std::string(1000, 'x')}};
+  auto e = parseAppEvent({{"app", "web"}, {"deployment", 2}, {"state", "pull_progress"}, {"progress", progress}});
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_FALSE(e->progress.contains("extra"));  // only the fields a display reads are kept
+  EXPECT_EQ(e->progress["layers"][0]["id"], "3f2a");
+  EXPECT_EQ(e->progress["bytes_total"], 9);
+  EXPECT_TRUE(parseAppEvent({{"app", "web"}, {"state", "pulling"}})->progress.is_null());
+
+  auto with = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json p = progress;
+    p[key] = value;
+    return parseAppEvent({{"app", "web"}, {"state", "pull_progress"}, {"progress", p}});
+  };
+  auto negative = with("bytes_total", -1);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("data.progress.bytes_total"), std::string::npos) << negative.error().message;
+  EXPECT_FALSE(with("bytes_current", "5").ok());
+  EXPECT_FALSE(with("summary", std::string(kMaxProgressText + 1, 's')).ok());
+  EXPECT_FALSE(with("layers", "all").ok());
+  nlohmann::json many = nlohmann::json::array();
+  for (std::size_t i = 0; i <= kMaxProgressLayers; ++i) many.push_back({{"id", std::to_string(i)}});
+  EXPECT_FALSE(with("layers", many).ok());
+  auto longId = with("layers", {{{"id", std::string(kMaxProgressLayerId + 1, 'a')}}});
+  ASSERT_FALSE(longId.ok());
+  EXPECT_NE(longId.error().message.find("data.progress.layers[0].id"), std::string::npos) << longId.error().message;
+  EXPECT_FALSE(with("layers", {{{"id", "a"}, {"total", -3}}}).ok());
+  EXPECT_FALSE(with("layers", {7}).ok());
+  EXPECT_FALSE(parseAppEvent({{"app", "web"}, {"state", "pull_progress"}, {"progress", "half"}}).ok());
+}
+
 TEST(AgentFrames, HelloTextAnOperatorReadsIsBoundedAndHasNoControlCharacters) {
   EXPECT_TRUE(checkHelloText({{"hostname", "web-1"}, {"version", "0.2"}, {"labels", {{"zone", "a"}}}}).ok());
   auto escape = checkHelloText({{"hostname", "evil\x1b[31m"}, {"version", "t"}});
