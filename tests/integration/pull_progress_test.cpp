@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "proxy_support.hpp"
 
