@@ -126,7 +126,7 @@ berth_deploy() {  # app version deployment -> ms until the new version answers
   local t0 ip
   t0=$(now_ms)
   "$BERTH" app deploy "$1" --git "https://127.0.0.1:$GIT_PORT/$1.git" --ref main --token-env BERTH_BENCH_GIT_TOKEN \
-    --port 3000 --health http:/ --health-interval 50ms --health-timeout 50ms --watch 0 --drain 0 \
+    --port 3000 --health http:/ --health-interval 50ms --health-timeout 50ms --health-start-period 30s --watch 0 --drain 0 \
     >deploy.log 2>&1 || { tail -n 30 deploy.log agent.log >&2; exit 1; }
   ip=$(app_ip "$1" "$3")
   wait_answer "$ip:3000" "version $2"
