@@ -86,7 +86,7 @@ class World {
     store_ = must(store::openSqliteStore(dir + "/berth.db"), "open store");
     commands_ = std::make_unique<server::CommandService>(*store_, metrics_, clock_, config_);
     identity_.emplace(must(server::loadOrCreateIdentity(dir + "/pki", {"localhost"}, clock_()), "identity"));
-    gateway_ = std::make_unique<server::Gateway>(io_.get_executor(), io_.get_executor(), *store_, *commands_, metrics_,
+    gateway_ = std::make_unique<server::Gateway>(io_.get_executor(), *store_, *commands_, metrics_,
                                                  clock_, config_, *identity_);
     apps_ = std::make_unique<server::AppService>(*store_, *commands_, metrics_, clock_, config_, std::string(32, 'k'),
                                                  io_.get_executor());

@@ -144,9 +144,55 @@ struct Figures {
   double telemetry_per_s = 0;
   double round_trips_per_s = 0;
   double p50_ms = 0, p99_ms = 0;
+  // Server CPU (user + system, all threads) per 1,000 frames / round trips.
+  double cpu_ms_per_1000_telemetry = 0;
+  double cpu_ms_per_1000_round_trips = 0;
   std::uint64_t post_errors = 0;
   double idle_agent_mib = 0;
 };
+
+// CPU seconds (user + system) a process has used so far.
+// `stat_path` is /proc/<pid>/stat or, for one thread, /proc/<pid>/task/<tid>/stat.
+double cpuSecondsAt(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double cpuSeconds(pid_t pid) { return cpuSecondsAt("/proc/" + std::to_string(pid) + "/stat"); }
+
+// CPU seconds by thread name (threads of one name summed): where the server's time goes.
+std::map<std::string, double> cpuByThread(pid_t pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    out[name] += cpuSecondsAt((task.path() / "stat").string());
+  }
+  return out;
+}
+
+std::string cpuByThreadDelta(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  std::string out;
+  for (const auto& [name, seconds] : after) {
+    auto it = before.find(name);
+    const double used = seconds - (it == before.end() ? 0 : it->second);
+    if (used >= 0.01) out += fmt::format("{}{} {:.2f} s", out.empty() ? "" : ", ", name, used);
+  }
+  return out;
+}
 
 // Certificates for `n` simulated agents, all sharing one key.
 std::vector<std::pair<std::string, std::string>> identities(const pki::CertificateAuthority& ca, const std::string& key,
@@ -178,6 +224,8 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
                            f.server_mib_sessions);
 
   const double t0 = bench::scrapeMetric(target, ca_pem, "berth_telemetry_frames_total");
+  const double telemetryCpu0 = cpuSeconds(hub_pid);
+  auto threads0 = cpuByThread(hub_pid);
   const auto tStart = Steady::now();
   fleet.blastTelemetry(o.rt_agents, std::chrono::seconds(o.seconds / 2 + 1));
   // Frames still in socket buffers count once the hub has read them: wait until it has.
@@ -191,21 +239,30 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
     drained = Steady::now();
   }
   f.telemetry_per_s = (t1 - t0) / std::chrono::duration<double>(drained - tStart).count();
-  std::cerr << fmt::format("  telemetry {:.0f}/s\n", f.telemetry_per_s);
+  if (t1 > t0) f.cpu_ms_per_1000_telemetry = (cpuSeconds(hub_pid) - telemetryCpu0) * 1e6 / (t1 - t0);
+  auto threads1 = cpuByThread(hub_pid);
+  std::cerr << fmt::format("  telemetry {:.0f}/s, {:.1f} ms CPU per 1,000 ({})\n", f.telemetry_per_s,
+                           f.cpu_ms_per_1000_telemetry, cpuByThreadDelta(threads0, threads1));
   fleet.heartbeatAll();
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   const std::string finished = "berth_commands_finished_total{state=\"succeeded\"}";
   const double c0 = bench::scrapeMetric(target, ca_pem, finished);
+  const double commandCpu0 = cpuSeconds(hub_pid);
+  threads0 = cpuByThread(hub_pid);
   const auto cStart = Steady::now();
   fleet.commandLoad(o.rt_agents, o.connections, std::chrono::seconds(o.seconds));
   const double c1 = bench::scrapeMetric(target, ca_pem, finished);
+  if (c1 > c0) f.cpu_ms_per_1000_round_trips = (cpuSeconds(hub_pid) - commandCpu0) * 1e6 / (c1 - c0);
+  threads1 = cpuByThread(hub_pid);
   f.round_trips_per_s = (c1 - c0) / std::chrono::duration<double>(Steady::now() - cStart).count();
   f.p50_ms = percentile(fleet.latencies_ms, 0.50);
   f.p99_ms = percentile(fleet.latencies_ms, 0.99);
   f.post_errors = fleet.post_errors;
-  std::cerr << fmt::format("  {:.0f} round trips/s, p50 {:.2f} ms, p99 {:.2f} ms, {} POST errors\n",
-                           f.round_trips_per_s, f.p50_ms, f.p99_ms, f.post_errors);
+  std::cerr << fmt::format("  {:.0f} round trips/s, p50 {:.2f} ms, p99 {:.2f} ms, {} POST errors, "
+                           "{:.1f} ms CPU per 1,000 ({})\n",
+                           f.round_trips_per_s, f.p50_ms, f.p99_ms, f.post_errors, f.cpu_ms_per_1000_round_trips,
+                           cpuByThreadDelta(threads0, threads1));
   fleet.closeAll();
   return f;
 }
@@ -262,22 +319,6 @@ BerthServer startBerth(std::size_t sessions, const std::string& dir) {
   }
   b.target = bench::FleetTarget{"127.0.0.1", b.port, cli["api_key"]};
   return b;
-}
-
-// CPU seconds (user + system) a process has used so far.
-double cpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // Reconnect storm: N sessions up, the server killed (SIGKILL) and started
@@ -537,7 +578,11 @@ void report(const Options& o, const Figures& b, const Figures* h) {
       "< 1024 at 10000");
   row("server memory per session (KiB)", perSessionB, perSessionH, "{:.1f}", "");
   row("telemetry frames ingested/s", b.telemetry_per_s, h ? h->telemetry_per_s : 0, "{:.0f}", "");
+  row("server CPU per 1,000 telemetry (ms)", b.cpu_ms_per_1000_telemetry, h ? h->cpu_ms_per_1000_telemetry : 0,
+      "{:.1f}", "");
   row("command round trips/s", b.round_trips_per_s, h ? h->round_trips_per_s : 0, "{:.0f}", ">= 10000");
+  row("server CPU per 1,000 round trips (ms)", b.cpu_ms_per_1000_round_trips,
+      h ? h->cpu_ms_per_1000_round_trips : 0, "{:.1f}", "< hub");
   row("round trip p50 (ms)", b.p50_ms, h ? h->p50_ms : 0, "{:.2f}", "");
   row("round trip p99 (ms)", b.p99_ms, h ? h->p99_ms : 0, "{:.2f}", "< 50");
   row("idle agent RSS (MiB)", b.idle_agent_mib, h ? h->idle_agent_mib : 0, "{:.1f}", "< 10");

@@ -12,6 +12,7 @@
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
 #include "protocol/signing.hpp"
+#include "server/service_inbox.hpp"
 #include "server/audit_log.hpp"
 
 namespace berth::server {
@@ -31,11 +32,9 @@ Error schema(const std::string& field, const std::string& rule) {
 }
 }  // namespace
 
-Gateway::Gateway(asio::any_io_executor network, asio::any_io_executor service, store::Store& store,
-                 CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
-                 const ServerIdentity& identity)
-    : network_(network),
-      service_(service),
+Gateway::Gateway(asio::any_io_executor service, store::Store& store, CommandService& commands, Metrics& metrics,
+                 Clock clock, const ServerConfig& config, const ServerIdentity& identity)
+    : service_(service),
       store_(store),
       commands_(commands),
       metrics_(metrics),
@@ -73,6 +72,16 @@ void Gateway::send(Session& session, const Envelope& envelope) {
              [channel = session.channel, text = protocol::serialize(envelope)]() mutable { channel->send(std::move(text)); });
 }
 
+void Gateway::sendSigned(Session& session, protocol::Envelope envelope) {
+  // Signing and serializing are most of a COMMAND's cost; the session's own
+  // network thread does them, so the service thread's time goes to the queue.
+  asio::post(session.channel->executor(),
+             [channel = session.channel, e = std::move(envelope), &key = identity_.signing_secret_key]() mutable {
+               protocol::sign(e, key);
+               channel->send(protocol::serialize(e));
+             });
+}
+
 void Gateway::closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason) {
   asio::post(channel->executor(), [channel, reason = std::move(reason)] { channel->close(reason); });
 }
@@ -82,7 +91,8 @@ void Gateway::abortChannel(const std::shared_ptr<net::WsChannel>& channel) {
 }
 
 void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler) {
-  asio::post(service_, [this, session = std::move(session), handler = std::move(handler)] {
+  const auto here = session->channel->executor();
+  postToService(here, service_, [this, session = std::move(session), handler = std::move(handler)] {
     try {
       handler(*session);
     } catch (const std::exception& e) {
@@ -145,7 +155,7 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
   // The clock stops when a HELLO arrives, not when the service thread has
   // answered it: in a reconnect storm HELLOs wait their turn there, and closing
   // them would only send their agents to the back of the queue.
-  auto helloDeadline = std::make_shared<asio::steady_timer>(network_);
+  auto helloDeadline = std::make_shared<asio::steady_timer>(channel->executor());
   const auto helloBy = std::chrono::steady_clock::now() + kHelloTimeout;
   auto armHelloDeadline = [helloDeadline, helloBy, channel, node_id] {
     helloDeadline->expires_at(helloBy);
@@ -201,11 +211,13 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
       helloOver();
     }
   } catch (const std::exception& e) {
-    asio::post(service_, [this, session, what = std::string(e.what())] { failSession(session, what); });
+    postToService(channel->executor(), service_,
+                  [this, session, what = std::string(e.what())] { failSession(session, what); });
   }
   helloDeadline->cancel();
   helloOver();
-  if (registered) asio::post(service_, [this, session] { endSession(session); });
+  // Behind the session's frames still on their way to the service thread.
+  if (registered) postToService(channel->executor(), service_, [this, session] { endSession(session); });
 }
 
 asio::awaitable<Gateway::Greeting> Gateway::greet(std::shared_ptr<Session> session, Envelope hello) {
@@ -366,8 +378,17 @@ void Gateway::handleFrame(Session& session, const Envelope& e) {
       telemetry_seq_[session.node_id] = session.telemetry_seq;
       ++metrics_.telemetry_frames_total;
       metrics_.recordCertificates(session.node_id, e.data.is_object() ? e.data.value("proxy", nlohmann::json()) : nlohmann::json());
-      pending_telemetry_.emplace_back(session.node_id,
-                                      store::TelemetrySample{e.issued_at, e.data, session.telemetry_seq});
+      // At most one sample per node per flush (the newest): a node sending
+      // faster than the 1 s tick costs one row a second, and its latest view
+      // stays exact.
+      store::TelemetrySample sample{e.issued_at, e.data, session.telemetry_seq};
+      auto [slot, fresh] = pending_telemetry_at_.try_emplace(session.node_id, pending_telemetry_.size());
+      if (fresh) {
+        pending_telemetry_.emplace_back(session.node_id, std::move(sample));
+      } else {
+        pending_telemetry_[slot->second].second = std::move(sample);
+        ++metrics_.telemetry_coalesced_total;
+      }
       return;
     }
     case FrameType::Event: {
@@ -428,8 +449,7 @@ void Gateway::pump(const std::string& node_id) {
     // Re-signed at each dispatch: the envelope lives at most the maximum
     // lifetime even when the command's TTL is days.
     e.expires_at = std::max(std::min(command.expires_at, e.issued_at + maxLifetimeMs()), e.issued_at + 1);
-    protocol::sign(e, identity_.signing_secret_key);
-    send(session, e);
+    sendSigned(session, std::move(e));
   }
 }
 
@@ -451,8 +471,7 @@ void Gateway::broadcastConfig() {
     e.data = {{"kind", "config"},
               {"heartbeat_interval_s", config_.heartbeat_interval_s},
               {"telemetry_interval_s", config_.telemetry_interval_s}};
-    protocol::sign(e, identity_.signing_secret_key);  // settings come only from signed frames
-    send(*session, e);
+    sendSigned(*session, std::move(e));  // settings come only from signed frames
   }
 }
 
@@ -520,6 +539,7 @@ void Gateway::flushTelemetry() {
   auto r = store_.appendTelemetry(pending_telemetry_, static_cast<std::size_t>(config_.telemetry_history));
   if (!r) log::error("telemetry not stored", {{"samples", pending_telemetry_.size()}, {"error", r.error().message}});
   pending_telemetry_.clear();
+  pending_telemetry_at_.clear();
 }
 
 }  // namespace berth::server

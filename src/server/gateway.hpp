@@ -2,11 +2,12 @@
 // same node replaces the older), HELLO/WELCOME, heartbeats, telemetry,
 // command dispatch and results.
 //
-// Two threads, no locks: each session's socket, reads and frame validation
-// run on the network thread; everything that touches the store or the command
-// queue (the session table, HELLO, frame handling, dispatch, the tick) runs on
-// the service thread, reached by posting. A slow disk stalls the service
-// thread, not the reads, TLS handshakes or heartbeat bookkeeping of sessions.
+// No locks: each session's socket, reads, frame validation, and the signing
+// and serializing of what it is sent run on its network thread (one of
+// io_threads; a session stays on one); everything that touches the store or
+// the command queue (the session table, HELLO, frame handling, dispatch, the
+// tick) runs on the service thread, reached by posting. A slow disk stalls the
+// service thread, not the reads, TLS handshakes or heartbeat bookkeeping of sessions.
 #pragma once
 
 #include <utility>
@@ -38,16 +39,16 @@ namespace berth::server {
 
 class Gateway {
  public:
-  // `network`: where sessions read and write; `service`: the thread that owns
-  // the store, the command queue and this object's session table.
-  Gateway(boost::asio::any_io_executor network, boost::asio::any_io_executor service, store::Store& store,
+  // `service`: the thread that owns the store, the command queue and this
+  // object's session table. Sessions run on their channel's executor.
+  Gateway(boost::asio::any_io_executor service, store::Store& store,
           CommandService& commands, Metrics& metrics, Clock clock, const ServerConfig& config,
           const ServerIdentity& identity);
 
   // Starts the 1 s housekeeping tick (heartbeats, missed-heartbeat checks, expiry). Service thread.
   void start();
   void stop();
-  // Serves one agent connection until it ends; runs on the network thread.
+  // Serves one agent connection until it ends; runs on the channel's network thread.
   // `node_id` comes from the verified client certificate. `until_hello` (may
   // be empty) is called once on the network thread, when a HELLO is welcomed
   // or the connection ends before one: the listener counts the connection
@@ -110,6 +111,8 @@ class Gateway {
   protocol::Envelope frame(protocol::FrameType type, const std::string& node_id) const;
   // Channel calls from the service thread, posted to the session's network executor.
   void send(Session& session, const protocol::Envelope& envelope);
+  // Signs `envelope` with the server's key on the session's network thread, then sends it.
+  void sendSigned(Session& session, protocol::Envelope envelope);
   static void closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason);
   static void abortChannel(const std::shared_ptr<net::WsChannel>& channel);
   // Runs `handler` on the service thread; a throw ends that session visibly.
@@ -129,7 +132,6 @@ class Gateway {
   void tick();
   void flushTelemetry();
 
-  boost::asio::any_io_executor network_;
   boost::asio::any_io_executor service_;
   store::Store& store_;
   CommandService& commands_;
@@ -143,8 +145,9 @@ class Gateway {
   std::atomic<int> frames_per_s_{0};
   std::atomic<int> frames_burst_{0};
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
-  // TELEMETRY waits here and is written in one transaction per tick.
+  // TELEMETRY waits here and is written in one transaction per tick, one sample per node (the newest).
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
+  std::unordered_map<std::string, std::size_t> pending_telemetry_at_;  // node id -> index in pending_telemetry_
   std::unordered_map<std::string, std::int64_t> telemetry_seq_;  // newest accepted, by node (not yet stored, maybe)
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;

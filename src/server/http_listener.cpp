@@ -92,10 +92,11 @@ std::optional<ApiResponse> readFailure(const beast::error_code& ec) {
 
 }  // namespace
 
-HttpListener::HttpListener(asio::any_io_executor network, asio::any_io_executor service, asio::ssl::context& tls,
-                           Api& api, Gateway& gateway, GroupCommit& group_commit, const ServerConfig& config,
-                           Metrics& metrics)
+HttpListener::HttpListener(asio::any_io_executor network, std::function<asio::any_io_executor()> connection_executor,
+                           asio::any_io_executor service, asio::ssl::context& tls, Api& api, Gateway& gateway,
+                           GroupCommit& group_commit, const ServerConfig& config, Metrics& metrics)
     : executor_(network),
+      connection_executor_(std::move(connection_executor)),
       service_(service),
       tls_(tls),
       api_(api),
@@ -151,16 +152,25 @@ asio::awaitable<void> HttpListener::waitForHandshakeSlot() {
 }
 
 void HttpListener::releaseHandshakeSlot(const std::string& counted_address) {
-  if (!counted_address.empty()) handshakes_per_address_.release(counted_address);
-  --handshakes_in_flight_;
-  handshake_slot_freed_.cancel();
+  asio::post(executor_, [this, counted_address] {
+    if (!counted_address.empty()) handshakes_per_address_.release(counted_address);
+    --handshakes_in_flight_;
+    handshake_slot_freed_.cancel();
+  });
+}
+
+void HttpListener::releaseConnection(const std::string& counted_address) {
+  if (counted_address.empty()) return;
+  asio::post(executor_, [this, counted_address] { connections_.release(counted_address); });
 }
 
 asio::awaitable<void> HttpListener::acceptLoop() {
   for (;;) {
     co_await waitForHandshakeSlot();
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    // The connection's thread is chosen here and kept for its whole life.
+    tcp::socket socket =
+        co_await acceptor_.async_accept(connection_executor_(), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of file descriptors (a reconnect storm): retrying at once would spin
@@ -197,19 +207,20 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       continue;
     }
     ++handshakes_in_flight_;  // released by serve() once the handshake is over, whichever way
-    asio::co_spawn(executor_, connection(std::move(socket), std::move(counted)), asio::detached);
+    auto connectionExecutor = socket.get_executor();
+    asio::co_spawn(connectionExecutor, connection(std::move(socket), std::move(counted)), asio::detached);
   }
 }
 
 asio::awaitable<void> HttpListener::connection(tcp::socket socket, std::string counted_address) {
   struct Release {
-    ConnectionCounter& counter;
+    HttpListener& listener;
     const std::string& address;
     bool handed_off = false;
     ~Release() {
-      if (!address.empty() && !handed_off) counter.release(address);
+      if (!handed_off) listener.releaseConnection(address);
     }
-  } release{connections_, counted_address};
+  } release{*this, counted_address};
   try {
     co_await serve(std::move(socket), counted_address, release.handed_off);
   } catch (const std::exception& e) {  // a bug: drop this connection, keep serving others
@@ -286,9 +297,10 @@ asio::awaitable<void> HttpListener::serve(tcp::socket socket, const std::string&
         // A WebSocket still waiting for its HELLO counts against the address.
         std::function<void()> untilHello;
         if (!counted_address.empty()) {
-          untilHello = [this, address = counted_address] { connections_.release(address); };
+          untilHello = [this, address = counted_address] { releaseConnection(address); };
         }
-        asio::co_spawn(executor_,
+        auto sessionExecutor = ws.get_executor();
+        asio::co_spawn(sessionExecutor,
                        gateway_.serve(std::make_shared<net::WsChannel>(std::move(ws)), clientNode,
                                       std::move(untilHello)),
                        asio::detached);

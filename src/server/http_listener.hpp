@@ -1,8 +1,9 @@
 // The HTTPS listener: TLS handshake (client certificate optional, verified
 // when presented), HTTP/1.1 keep-alive to the REST API, and the WebSocket
-// upgrade at /agent/ws handed to the gateway. Sockets, TLS and HTTP parsing
-// run on the network thread; each request's handler (and its group commit)
-// runs on the service thread, which owns the store.
+// upgrade at /agent/ws handed to the gateway. Accepting and the per-address
+// counts run on the first network thread; each connection's socket, TLS and
+// HTTP parsing on the network thread it was accepted onto; each request's
+// handler (and its group commit) on the service thread, which owns the store.
 #pragma once
 
 #include <utility>
@@ -13,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/result.hpp"
@@ -29,8 +31,10 @@ namespace berth::server {
 class HttpListener {
  public:
   // Settings are read once here: the ones this class uses change only on restart.
-  HttpListener(boost::asio::any_io_executor network, boost::asio::any_io_executor service,
-               boost::asio::ssl::context& tls, Api& api, Gateway& gateway, GroupCommit& group_commit,
+  // `network`: the accepting thread; `connection_executor` picks the thread of each new connection.
+  HttpListener(boost::asio::any_io_executor network,
+               std::function<boost::asio::any_io_executor()> connection_executor,
+               boost::asio::any_io_executor service, boost::asio::ssl::context& tls, Api& api, Gateway& gateway, GroupCommit& group_commit,
                const ServerConfig& config, Metrics& metrics);
 
   Result<void> listen(const std::string& host_port);
@@ -49,11 +53,14 @@ class HttpListener {
                                      bool& handed_off);
   // Accepting waits while max_handshakes_in_flight are under way.
   boost::asio::awaitable<void> waitForHandshakeSlot();
+  // Both may be called from any network thread; the counts live on the accepting one.
   void releaseHandshakeSlot(const std::string& counted_address);
+  void releaseConnection(const std::string& counted_address);
   // On the service thread: the handler, then (for writes) the commit it waits for.
   boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
   boost::asio::any_io_executor executor_;
+  std::function<boost::asio::any_io_executor()> connection_executor_;
   boost::asio::any_io_executor service_;
   boost::asio::ssl::context& tls_;
   Api& api_;
@@ -65,7 +72,7 @@ class HttpListener {
   ConnectionCounter connections_;
   TokenBucket accept_failures_logged_{1.0, 5.0};  // "accept failed" lines, when out of descriptors
   const std::size_t max_handshakes_in_flight_;
-  std::size_t handshakes_in_flight_ = 0;        // network thread only
+  std::size_t handshakes_in_flight_ = 0;        // accepting thread only
   boost::asio::steady_timer handshake_slot_freed_;  // cancelled when one finishes
   // One counted address holds at most a quarter of the slots, so a client that
   // opens connections and stays silent cannot lock every agent out alone.

@@ -85,6 +85,9 @@ std::string Metrics::render() const {
            commands_finished_total);
   labelled(out, "berth_frames_rejected_total", "Inbound agent frames rejected.", "code", frames_rejected_total);
   single(out, "berth_telemetry_frames_total", "counter", "TELEMETRY frames ingested.", telemetry_frames_total);
+  single(out, "berth_telemetry_coalesced_total", "counter",
+         "TELEMETRY samples replaced by a newer one of the same node before they were stored.",
+         telemetry_coalesced_total);
   single(out, "berth_http_requests_total", "counter", "REST requests served.", http_requests_total);
   single(out, "berth_connections_refused_total", "counter",
          "Connections closed at once: the client address was at max_connections_per_address.",

@@ -35,6 +35,7 @@ struct Metrics {
   std::map<std::string, std::uint64_t> commands_finished_total;  // by final state
   std::map<std::string, std::uint64_t> frames_rejected_total;    // by error code
   std::uint64_t telemetry_frames_total = 0;
+  std::uint64_t telemetry_coalesced_total = 0;  // replaced by a newer sample of the node before the flush
   std::uint64_t http_requests_total = 0;
   std::atomic<std::uint64_t> connections_refused_total{0};  // over max_connections_per_address (network thread)
   std::atomic<std::uint64_t> accept_out_of_files_total{0};  // accept() hit the descriptor limit (network thread)

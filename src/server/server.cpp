@@ -28,6 +28,7 @@
 #include "server/host_facts.hpp"
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
+#include "server/io_threads.hpp"
 #include "server/metrics.hpp"
 #include "server/metrics_listener.hpp"
 #include "store/store.hpp"
@@ -47,10 +48,11 @@ Result<ServerConfig> loadServerConfig(const ServerOptions& options) {
 struct Server::Impl {
   ServerOptions options;
   ServerConfig config;
-  // Two threads: `io` runs sockets, TLS and frame validation; `service` runs
-  // everything that touches the store (API handlers, command queue, gateway
-  // sessions table), so a slow disk never stalls the network.
-  asio::io_context io{1};
+  // `io` (io_threads of them) runs sockets, TLS, HTTP parsing and frame
+  // validation; `service` runs everything that touches the store (API
+  // handlers, command queue, gateway sessions table), so a slow disk never
+  // stalls the network.
+  std::unique_ptr<IoThreads> io;
   asio::io_context service{1};
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
@@ -173,7 +175,7 @@ struct Server::Impl {
 
   // On the service thread.
   void shutdown() {
-    asio::post(io, [this] {
+    asio::post(io->first(), [this] {
       listener->stop();
       if (metrics_listener) metrics_listener->stop();
     });
@@ -185,7 +187,7 @@ struct Server::Impl {
     // Give close frames a moment to leave, then stop both loops.
     auto timer = std::make_shared<asio::steady_timer>(service, std::chrono::milliseconds(200));
     timer->async_wait([this, timer](const boost::system::error_code&) {
-      io.stop();
+      io->stop();
       service.stop();
     });
   }
@@ -244,6 +246,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   for (const auto& dir : {dataDir, dataDir + "/pki"})  // left by a kill mid-write
     if (auto n = pki::removeStaleTempFiles(dir)) log::info("stale temp files removed", {{"count", n}, {"dir", dir}});
   impl->started_at = impl->clock();
+  impl->io = std::make_unique<IoThreads>(ioThreadCount(impl->config.io_threads, std::thread::hardware_concurrency()));
   impl->store = std::move(store);
   auto advertised =
       planAdvertising(impl->config.listen, impl->config.advertise_url, impl->config.server_names, readHostFacts());
@@ -288,7 +291,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
   impl->group_commit->attach();
   impl->commands = std::make_unique<CommandService>(*impl->store, impl->metrics, impl->clock, impl->config);
   if (auto r = impl->commands->load(); !r) return r.error();
-  impl->gateway = std::make_unique<Gateway>(impl->io.get_executor(), impl->service.get_executor(), *impl->store,
+  impl->gateway = std::make_unique<Gateway>(impl->service.get_executor(), *impl->store,
                                             *impl->commands, impl->metrics, impl->clock, impl->config, *impl->identity);
   auto secretsKey = pki::loadSealingKey(dataDir + "/pki/secrets.key");
   if (!secretsKey) return secretsKey.error();
@@ -306,11 +309,12 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, ServerConf
                       *impl->identity, impl->clock, impl->started_at, impl->certificates,
                       [i = impl.get()] { return advertisedUrl(i->advertised, i->listener->port()); }});
   impl->listener =
-      std::make_unique<HttpListener>(impl->io.get_executor(), impl->service.get_executor(), *impl->tls, *impl->api,
+      std::make_unique<HttpListener>(impl->io->first().get_executor(), [io = impl->io.get()] { return io->next(); },
+                                     impl->service.get_executor(), *impl->tls, *impl->api,
                                      *impl->gateway, *impl->group_commit, impl->config, impl->metrics);
   if (auto r = impl->listener->listen(impl->config.listen); !r) return r.error();
   if (!impl->config.metrics_listen.empty()) {
-    impl->metrics_listener = std::make_unique<MetricsListener>(impl->io.get_executor(), impl->service.get_executor(),
+    impl->metrics_listener = std::make_unique<MetricsListener>(impl->io->first().get_executor(), impl->service.get_executor(),
                                                                [api = impl->api.get()] { return api->metrics().body; });
     // A port another process holds (a second berth on the host) costs the local
     // scrape, not the control plane: logged, and the server starts without it.
@@ -343,10 +347,13 @@ void Server::run() {
                                  {"listen", i.config.listen},
                                  {"metrics_port", metricsPort()},
                                  {"certificate_names", i.advertised.certificate_names},
-                                 {"ca_pin", caPin()}});
-  auto networkWork = asio::make_work_guard(i.io);
+                                 {"ca_pin", caPin()},
+                                 {"io_threads", i.io->size()}});
   auto serviceWork = asio::make_work_guard(i.service);
-  std::thread serviceThread([&i] { i.service.run(); });
+  std::thread serviceThread([&i] {
+    nameThisThread("berth-service");
+    i.service.run();
+  });
   struct Join {  // also when the network loop throws
     asio::io_context& service;
     std::thread& thread;
@@ -355,11 +362,15 @@ void Server::run() {
       thread.join();
     }
   } join{i.service, serviceThread};
-  i.io.run();
+  i.io->run();
 }
 
 Server::~Server() {
-  if (impl_ && impl_->group_commit) impl_->group_commit->flushNow();  // writes made while the loops wound down
+  if (!impl_) return;
+  if (impl_->group_commit) impl_->group_commit->flushNow();  // writes made while the loops wound down
+  // Connections still suspended end here, while the listener and gateway they
+  // point to are alive (their ends post to loops that no longer run).
+  impl_->io.reset();
 }
 
 void Server::stop() {

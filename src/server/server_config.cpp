@@ -36,6 +36,7 @@ constexpr IntField kIntFields[] = {
     {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
     {"max_connections_per_address", &ServerConfig::max_connections_per_address, 1, 1000000},
     {"max_handshakes_in_flight", &ServerConfig::max_handshakes_in_flight, 1, 100000},
+    {"io_threads", &ServerConfig::io_threads, 0, 64},
     {"rate_limit_key_per_s", &ServerConfig::rate_limit_key_per_s, 1, 1000000},
     {"rate_limit_key_burst", &ServerConfig::rate_limit_key_burst, 1, 1000000},
     {"rate_limit_address_per_s", &ServerConfig::rate_limit_address_per_s, 1, 1000000},
@@ -221,7 +222,7 @@ const std::vector<std::string>& restartOnlyKeys() {
   static const std::vector<std::string> keys = {
       "data_dir",        "listen",          "sqlite_synchronous",          "server_names",
       "advertise_url",   "max_frame_bytes", "max_connections_per_address", "max_handshakes_in_flight",
-      "limit_loopback_connections", "metrics_listen"};
+      "io_threads",      "limit_loopback_connections", "metrics_listen"};
   return keys;
 }
 
@@ -239,6 +240,7 @@ Reload applyReload(const ServerConfig& running, const ServerConfig& fresh) {
   r.config.max_frame_bytes = running.max_frame_bytes;
   r.config.max_connections_per_address = running.max_connections_per_address;
   r.config.max_handshakes_in_flight = running.max_handshakes_in_flight;
+  r.config.io_threads = running.io_threads;
   r.config.limit_loopback_connections = running.limit_loopback_connections;
   r.config.metrics_listen = running.metrics_listen;
   return r;

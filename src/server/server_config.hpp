@@ -42,13 +42,16 @@ struct ServerConfig {
   int log_retention_hours = 168;   // app log lines older than this go
   int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
-  // The three below are restart-only (restartOnlyKeys()).
+  // The four below are restart-only (restartOnlyKeys()).
   // Open connections one client address may hold; more are closed at once.
   int max_connections_per_address = 256;
   // TLS handshakes under way at once; further connections wait in the kernel's
   // backlog (no descriptor, no CPU) until one finishes, so a reconnect storm
   // queues instead of thousands of handshakes timing out together.
   int max_handshakes_in_flight = 256;
+  // Threads running sockets, TLS, HTTP parsing and frame validation; each
+  // connection stays on one. 0: one per core, at most 8 (restart-only).
+  int io_threads = 0;
   bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
   // Token buckets (server/rate_limiter.hpp): REST requests per API key or
   // session, per source address, and frames per agent session; requests/s and

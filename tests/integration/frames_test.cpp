@@ -185,6 +185,33 @@ TEST_F(FramesTest, ReplayedTelemetryIsNotStoredAgainOnANewSession) {
   EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"].size(), 1u);
 }
 
+// A node sending faster than the 1 s flush costs one stored sample per flush,
+// the newest: every frame is either stored or counted as coalesced.
+TEST_F(FramesTest, ABurstOfTelemetryIsStoredAsItsNewestSamplePerFlush) {
+  constexpr int kFrames = 50;
+  for (int seq = 1; seq <= kFrames; ++seq) {
+    Envelope t = frame(FrameType::Telemetry);
+    t.data = {{"seq", seq}, {"cpu_percent", static_cast<double>(seq)}};
+    conn.send(protocol::serialize(t));
+  }
+  auto coalesced = [&] {
+    const std::string text = metrics();
+    const std::string name = "\nberth_telemetry_coalesced_total ";
+    auto at = text.find(name);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + name.size()));
+  };
+  nlohmann::json history;
+  EXPECT_TRUE(eventually([&] {
+    history = c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"];
+    return history.size() + static_cast<std::size_t>(std::max(coalesced(), 0)) == kFrames;
+  })) << history.dump() << " coalesced " << coalesced();
+  ASSERT_FALSE(history.empty());
+  EXPECT_LT(history.size(), static_cast<std::size_t>(kFrames)) << "a burst inside one flush is one row";
+  std::int64_t newest = 0;
+  for (const auto& sample : history) newest = std::max(newest, sample["data"]["seq"].get<std::int64_t>());
+  EXPECT_EQ(newest, kFrames) << "the latest view is the last frame sent: " << history.dump();
+}
+
 TEST_F(FramesTest, PayloadsOfTheWrongTypeAreRefusedNamingTheFieldNotThrown) {
   Envelope log = frame(FrameType::Log);
   log.data = {{"app", "web"}, {"lines", {{{"at", "soon"}, {"text", "x"}}}}};

@@ -140,6 +140,9 @@ void Cluster::startServer(const std::vector<std::string>& flags) {
   if (!given("--server-names")) argv.insert(argv.end(), {"--server-names", "localhost,127.0.0.1"});
   // Parallel tests' servers would all want the default 127.0.0.1:9464: any free loopback port.
   if (!given("--metrics-listen")) argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
+  // Connections spread over three network threads whatever the machine's core count, so every
+  // test crosses threads as a multi-core server does.
+  if (!given("--io-threads")) argv.insert(argv.end(), {"--io-threads", "3"});
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string cliFile = serverDir() + "/cli.json";
   const auto before =

@@ -36,7 +36,7 @@ inline std::vector<ApiRoute> apiRoutes() {
   boost::asio::io_context io;
   server::CommandService commands{*store, metrics, clock, config};
   auto identity = server::loadOrCreateIdentity(dir + "/pki", {"localhost"}, clock()).value();
-  server::Gateway gateway{io.get_executor(), io.get_executor(), *store, commands, metrics, clock, config, identity};
+  server::Gateway gateway{io.get_executor(), *store, commands, metrics, clock, config, identity};
   server::AppService apps{*store, commands, metrics, clock, config, std::string(32, 'k'), io.get_executor()};
   server::AuthService auth{*store, clock};
   server::ClientCertificates certificates;

@@ -19,6 +19,7 @@
 #include "common/json.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/rows.hpp"
+#include "store/sqlite/sqlite_app_history.hpp"
 #include "store/sqlite/sqlite_batches.hpp"
 #include "store/sqlite/sqlite_identity.hpp"
 #include "store/sqlite/sqlite_source.hpp"
@@ -484,121 +485,33 @@ class SqliteStore final : public Store, public StatementSource {
     return std::optional<AppDomain>(readAppDomain(s));
   }
 
-  Result<void> upsertDeployment(const Deployment& d) override {
-    auto s = query(
-        std::string("INSERT INTO deployments (") + kDeploymentColumns +
-        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (app, number) DO UPDATE SET "
-        "spec=excluded.spec, sealed_secrets=excluded.sealed_secrets, image=excluded.image, state=excluded.state, "
-        "reason=excluded.reason, command_id=excluded.command_id, updated_at=excluded.updated_at, "
-        "deployment_id=excluded.deployment_id, source_ref=excluded.source_ref, "
-        "source_commit=excluded.source_commit, built_image=excluded.built_image, build_plan=excluded.build_plan");
-    s.bind(d.app).bind(d.number).bind(d.spec).bind(d.sealed_secrets).bind(d.image).bind(deploymentStateName(d.state)).bind(d.reason);
-    s.bind(d.command_id).bind(d.source).bind(d.created_at).bind(d.updated_at).bind(d.deployment_id);
-    s.bind(d.source_ref).bind(d.source_commit).bind(d.built_image).bind(d.build_plan);
-    return done(s, "upsert deployment");
-  }
-
+  Result<void> upsertDeployment(const Deployment& d) override { return sqliteUpsertDeployment(db_, *this, d); }
   Result<std::optional<Deployment>> getDeployment(const std::string& app, int number) override {
-    auto s = query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE app=? AND number=?");
-    s.bind(app).bind(number);
-    if (s.step() != SQLITE_ROW) {
-      if (s.lastCode() != SQLITE_DONE) return dbError(db_, "read deployment");
-      return std::optional<Deployment>();
-    }
-    return std::optional<Deployment>(readDeployment(s));
+    return sqliteGetDeployment(db_, *this, app, number);
   }
-
   Result<std::vector<Deployment>> listDeployments(const std::string& app) override {
-    auto s = query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE app=? ORDER BY number DESC");
-    s.bind(app);
-    std::vector<Deployment> out;
-    while (s.step() == SQLITE_ROW) out.push_back(readDeployment(s));
-    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
-    return out;
+    return sqliteListDeployments(db_, *this, app);
   }
-
-  Result<void> appendAppEvent(const AppEvent& e) override {
-    auto s = query("INSERT INTO app_events (app, deployment, at, state, reason) VALUES (?,?,?,?,?)");
-    s.bind(e.app).bind(e.deployment).bind(e.at).bind(e.state).bind(e.reason);
-    return done(s, "append app event");
-  }
-
+  Result<void> appendAppEvent(const AppEvent& e) override { return sqliteAppendAppEvent(db_, *this, e); }
   Result<std::vector<AppEvent>> listAppEvents(const std::string& app, std::size_t limit) override {
-    auto s = query(
-        "SELECT id, app, deployment, at, state, reason FROM (SELECT * FROM app_events WHERE app=? ORDER BY id DESC "
-        "LIMIT ?) ORDER BY id");
-    s.bind(app).bind(static_cast<std::int64_t>(limit));
-    std::vector<AppEvent> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(AppEvent{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), s.integer(3), s.text(4),
-                             s.text(5)});
-    }
-    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
-    return out;
+    return sqliteListAppEvents(db_, *this, app, limit);
   }
-
   Result<void> appendLogs(std::vector<LogRecord>& records) override {
-    return transaction([&]() -> Result<void> {
-      for (auto& r : records) {
-        auto s = query("INSERT INTO app_logs (app, deployment, replica, at, stream, text) VALUES (?,?,?,?,?,?)");
-        s.bind(r.app).bind(r.deployment).bind(r.replica).bind(r.at).bind(r.stream).bind(r.text);
-        if (auto d = done(s, "append log"); !d) return d;
-        r.seq = sqlite3_last_insert_rowid(db_);
-      }
-      return Ok{};
-    });
+    return transaction([&] { return sqliteInsertLogs(db_, *this, records); });
   }
-
   Result<std::vector<LogRecord>> listLogs(const std::string& app, std::int64_t after_seq, std::int64_t since_ms,
                                           std::size_t limit) override {
-    auto s = query(
-        "SELECT seq, app, deployment, replica, at, stream, text FROM app_logs WHERE app=? AND seq>? AND at>=? "
-        "ORDER BY seq LIMIT ?");
-    s.bind(app).bind(after_seq).bind(since_ms).bind(static_cast<std::int64_t>(limit));
-    std::vector<LogRecord> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
-                              s.integer(4), s.text(5), s.text(6)});
-    }
-    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
-    return out;
+    return sqliteListLogs(db_, *this, app, after_seq, since_ms, limit);
   }
-
   Result<std::vector<LogRecord>> tailLogs(const std::string& app, std::int64_t since_ms, std::size_t tail) override {
-    auto s = query(
-        "SELECT seq, app, deployment, replica, at, stream, text FROM (SELECT * FROM app_logs WHERE app=? AND at>=? "
-        "ORDER BY seq DESC LIMIT ?) ORDER BY seq");
-    s.bind(app).bind(since_ms).bind(static_cast<std::int64_t>(tail));
-    std::vector<LogRecord> out;
-    while (s.step() == SQLITE_ROW) {
-      out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
-                              s.integer(4), s.text(5), s.text(6)});
-    }
-    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
-    return out;
+    return sqliteTailLogs(db_, *this, app, since_ms, tail);
   }
-
   Result<std::int64_t> pruneLogs(std::int64_t min_at_ms, std::int64_t max_bytes_per_app) override {
     std::int64_t removed = 0;
     auto r = transaction([&]() -> Result<void> {
-      auto old = query("DELETE FROM app_logs WHERE at<?");
-      old.bind(min_at_ms);
-      if (auto d = done(old, "prune logs by age"); !d) return d;
-      removed += sqlite3_changes(db_);
-      // Per app: the seq below which the newest max_bytes_per_app of text begins.
-      auto cut = query(
-          "SELECT app, (SELECT MIN(seq) FROM (SELECT seq, SUM(LENGTH(CAST(text AS BLOB)) + ?) OVER (ORDER BY seq DESC) "
-          "AS total "
-          "FROM app_logs l WHERE l.app=a.app) WHERE total<=?) FROM (SELECT DISTINCT app FROM app_logs) a");
-      cut.bind(kLogRowOverheadBytes).bind(max_bytes_per_app);
-      std::vector<std::pair<std::string, std::int64_t>> cuts;
-      while (cut.step() == SQLITE_ROW) cuts.emplace_back(cut.text(0), cut.integer(1));
-      for (const auto& [app, firstKept] : cuts) {
-        auto del = query("DELETE FROM app_logs WHERE app=? AND seq<?");
-        del.bind(app).bind(firstKept == 0 ? std::numeric_limits<std::int64_t>::max() : firstKept);
-        if (auto d = done(del, "prune logs by size"); !d) return d;
-        removed += sqlite3_changes(db_);
-      }
+      auto pruned = sqlitePruneLogs(db_, *this, min_at_ms, max_bytes_per_app);
+      if (!pruned) return pruned.error();
+      removed = *pruned;
       return Ok{};
     });
     if (!r) return r.error();
@@ -672,13 +585,7 @@ class SqliteStore final : public Store, public StatementSource {
     s.bind(c.result).bind(c.stdout_text).bind(c.stderr_text).bind(c.error);
   }
 
-  Result<void> done(Statement& s, const std::string& what) {
-    if (!s.valid()) return dbError(db_, what);
-    int rc = s.step();
-    if (rc == SQLITE_CONSTRAINT) return makeError("conflict", what + ": " + s.errorMessage());
-    if (rc != SQLITE_DONE) return dbError(db_, what);
-    return Ok{};
-  }
+  Result<void> done(Statement& s, const std::string& what) { return stepDone(db_, s, what); }
 
   // Callbacks may write (and so open the next batch); the finished one is closed by now.
   static void runAll(std::vector<std::function<void()>>& callbacks) {

@@ -63,4 +63,13 @@ inline Error dbError(sqlite3* db, const std::string& what) {
   return makeError("store_error", what + ": " + sqlite3_errmsg(db));
 }
 
+// Runs a statement that returns no rows; a constraint failure is a conflict.
+inline Result<void> stepDone(sqlite3* db, Statement& s, const std::string& what) {
+  if (!s.valid()) return dbError(db, what);
+  const int rc = s.step();
+  if (rc == SQLITE_CONSTRAINT) return makeError("conflict", what + ": " + s.errorMessage());
+  if (rc != SQLITE_DONE) return dbError(db, what);
+  return Ok{};
+}
+
 }  // namespace berth::store

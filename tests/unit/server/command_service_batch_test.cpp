@@ -2,21 +2,14 @@
 // derived from the batch, backpressure per node, the queue fed once committed.
 #include <gtest/gtest.h>
 
-#include "../temp_dir.hpp"
+#include "command_service_world.hpp"
 #include "server/command_batch.hpp"
-#include "server/command_service.hpp"
 
 namespace berth::server {
 namespace {
 
-class CommandBatchServiceTest : public ::testing::Test {
+class CommandBatchServiceTest : public CommandServiceWorld {
  protected:
-  berth::testing::TempDir dir;
-  std::unique_ptr<store::Store> store = std::move(store::openSqliteStore(dir.path() + "/db").value());
-  Metrics metrics;
-  std::int64_t now = 1'000'000;
-  ServerConfig config;
-  CommandService service{*store, metrics, [this] { return now; }, config};
   const std::string id = "batch_0123456789abcdef0123456789abcdef";
 
   store::CommandBatch batch() {

@@ -2,20 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include "../temp_dir.hpp"
+#include "command_service_world.hpp"
 
 namespace berth::server {
 namespace {
 
-class CommandServiceTest : public ::testing::Test {
+class CommandServiceTest : public CommandServiceWorld {
  protected:
-  berth::testing::TempDir dir;
-  std::unique_ptr<store::Store> store = std::move(store::openSqliteStore(dir.path() + "/db").value());
-  Metrics metrics;
-  std::int64_t now = 1'000'000;
-  ServerConfig config;
-  CommandService service{*store, metrics, [this] { return now; }, config};
-
   Result<SubmitOutcome> submit(nlohmann::json body, const std::string& node = "n_1") {
     return service.submit({node, std::move(body)});
   }
