@@ -10,7 +10,7 @@
 namespace berth::source {
 namespace {
 
-// A push time past this (year 5138) is no time at all.
+// A push time past this (2^37 s: thousands of years ahead) is no time at all.
 constexpr std::int64_t kLatestPushTime = std::int64_t{1} << 37;
 // How far ahead of the server's clock a push time is still believed.
 constexpr std::int64_t kPushTimeAheadS = 24 * 3600;
