@@ -220,6 +220,11 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     }
     built = b->toJson();
     image = std::pair{b->image_id.empty() ? b->image : b->image_id, false};  // a local build: never "pulled"
+    // The app can tell which commit it runs (as Heroku's SOURCE_VERSION); a value the user set stays.
+    if (!b->commit.empty() && !spec->env.count(kCommitEnv)) {
+      spec->env[kCommitEnv] = b->commit;
+      next.spec["env"][kCommitEnv] = b->commit;
+    }
   } else {
     emit(app, number, "pulling", "");
     // "pull_progress" events while layers download: {progress: per-layer state and bytes}, the summary as reason.

@@ -17,6 +17,8 @@ inline constexpr const char* kDeployment = "berth.deployment";
 inline constexpr const char* kDeploymentId = "berth.deployment_id";
 inline constexpr const char* kReplica = "berth.replica";
 inline constexpr const char* kNode = "berth.node";
+// A container built from git gets the full commit it runs in this variable (docs/builds.md).
+inline constexpr const char* kCommitEnv = "BERTH_GIT_COMMIT";
 // Without a health check a container counts as healthy once it has stayed up this long.
 inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
 // While a container starts it is probed this often (or at its interval when shorter).

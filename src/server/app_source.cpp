@@ -23,6 +23,8 @@ constexpr std::size_t kMaxTokenBytes = 4096;
 constexpr std::size_t kMaxOfferedKeys = 16;
 constexpr std::size_t kMaxPlanBytes = 64 * 1024;
 constexpr std::int64_t kDeliveryMemoryMs = 24 * kHourMs;
+// The pushes remembered per branch of an app, to tell an old delivery replayed later from a new push.
+constexpr int kPushesKept = 1000;
 
 Result<void> onlyFields(const nlohmann::json& body, std::initializer_list<const char*> known) {
   if (!body.is_object()) return invalidField("body", "must be a JSON object");
@@ -373,7 +375,18 @@ Result<AppService::HookOutcome> AppService::pushHook(const std::string& key,
     return outcome;
   }
   const auto tracked = base->spec["source"].value("ref", std::string("main"));
-  const auto decision = source::decideOnPush(*event, tracked);
+  auto decision = source::decideOnPush(*event, tracked);
+  if (decision.deploy) {
+    // Not newer than what the app has (an old delivery replayed once its id is forgotten): ignored.
+    source::PushHistory history;
+    for (const auto& d : *all)
+      if (d.number == app.current_deployment) history.running_commit = d.source_commit;
+    auto pushes = store_.sources().hookPushes(app.name, event->branch, event->commit);
+    if (!pushes) return pushes.error();
+    history.commit_deployed_by_push = pushes->commit_seen;
+    history.newest_pushed_at = pushes->newest_pushed_at;
+    decision = source::decideOnHistory(*event, history, now / 1000);
+  }
   if (!decision.deploy) {
     outcome.outcome = "ignored";
     outcome.reason = decision.reason;
@@ -382,6 +395,10 @@ Result<AppService::HookOutcome> AppService::pushHook(const std::string& key,
   auto call = startDeployment(app, base->spec, base->sealed_secrets, "",
                               "push " + apps::shortCommit(decision.commit), decision.commit);
   if (!call) return call.error();
+  if (auto noted = store_.sources().recordHookPush(app.name, event->branch, decision.commit,
+                                                   source::trustedPushTime(*event, now / 1000), now, kPushesKept);
+      !noted)
+    return noted.error();
   outcome.outcome = "deployed";
   outcome.reason = "commit " + decision.commit;
   outcome.call = *call;

@@ -10,6 +10,11 @@
 namespace berth::source {
 namespace {
 
+// A push time past this (2^37 s: thousands of years ahead) is no time at all.
+constexpr std::int64_t kLatestPushTime = std::int64_t{1} << 37;
+// How far ahead of the server's clock a push time is still believed.
+constexpr std::int64_t kPushTimeAheadS = 24 * 3600;
+
 const std::string* header(const HookHeaders& headers, const std::string& name) {
   auto it = headers.find(name);
   return it == headers.end() ? nullptr : &it->second;
@@ -79,6 +84,13 @@ Result<PushEvent> parsePushEvent(HookProvider provider, const HookHeaders& heade
   event.commit = stringField(*json, "after");
   if (!isFullCommitId(event.commit)) return invalidField("after", "must be the 40-hex commit the ref now points at");
   event.deleted = event.commit == std::string(40, '0');
+  // GitHub's push events carry the push time as Unix seconds; anything else is no push time.
+  if (auto repo = json->find("repository"); repo != json->end() && repo->is_object()) {
+    if (auto at = repo->find("pushed_at"); at != repo->end() && at->is_number_integer()) {
+      const auto seconds = at->get<std::int64_t>();
+      if (seconds > 0 && seconds < kLatestPushTime) event.pushed_at = seconds;
+    }
+  }
   return event;
 }
 
@@ -88,6 +100,25 @@ HookDecision decideOnPush(const PushEvent& event, const std::string& tracked_bra
   if (event.branch != tracked_branch)
     return {false, "", "a push to " + event.branch + ", not the tracked branch " + tracked_branch + ": nothing deployed"};
   if (event.deleted) return {false, "", "the tracked branch " + tracked_branch + " was deleted: nothing deployed"};
+  return {true, event.commit, ""};
+}
+
+std::int64_t trustedPushTime(const PushEvent& event, std::int64_t now_s) {
+  return event.pushed_at > 0 && event.pushed_at <= now_s + kPushTimeAheadS ? event.pushed_at : 0;
+}
+
+HookDecision decideOnHistory(const PushEvent& event, const PushHistory& history, std::int64_t now_s) {
+  const std::string short_commit = event.commit.substr(0, 12);
+  if (!history.running_commit.empty() && event.commit == history.running_commit)
+    return {false, "", "commit " + short_commit + " already runs: nothing deployed"};
+  const std::int64_t pushed_at = trustedPushTime(event, now_s);
+  if (pushed_at > 0 && pushed_at < history.newest_pushed_at)
+    return {false, "",
+            "a push older than the last one deployed for " + event.branch + " (an old delivery?): nothing deployed"};
+  if (history.commit_deployed_by_push && !(pushed_at > history.newest_pushed_at))
+    return {false, "",
+            "commit " + short_commit + " was deployed by an earlier push to " + event.branch +
+                " (an old delivery?): nothing deployed; roll back to run it again"};
   return {true, event.commit, ""};
 }
 

@@ -5,6 +5,7 @@
 // the same answer from the route, so nothing here says which one it was.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@ struct PushEvent {
   std::string branch;       // "main" ("" for a tag)
   std::string commit;       // the full sha the ref now points at
   bool deleted = false;     // the ref was deleted (commit all zeros)
+  std::int64_t pushed_at = 0;  // GitHub's repository.pushed_at (Unix seconds); 0 when absent (GitLab)
 };
 
 // Reads a verified request. Refuses malformed JSON, a push without a ref or a
@@ -50,5 +52,25 @@ struct HookDecision {
 // A push to the tracked branch deploys its commit; anything else is acknowledged
 // and ignored, with the reason.
 HookDecision decideOnPush(const PushEvent& event, const std::string& tracked_branch);
+
+// What the app already has for the tracked branch, to judge a push that may be
+// an old delivery replayed after its id was forgotten (ids are kept 24 h).
+struct PushHistory {
+  std::string running_commit;          // the commit the app's current deployment runs ("" none)
+  bool commit_deployed_by_push = false;  // the push's commit was deployed by an earlier push to the branch
+  std::int64_t newest_pushed_at = 0;   // the newest push time (s) deployed for the branch; 0 none
+};
+
+// A push the decision above would deploy, checked against that history. Not
+// deployed: the commit the app runs; a push older (pushed_at) than the newest
+// one deployed; a commit an earlier push deployed, unless this push is newer
+// (a branch moved back on purpose). A pushed_at more than a day past `now_s`
+// is not trusted (the answer's floor would stop every later push) and counts
+// as absent. Ancestry is not known to the server: a commit never pushed here
+// and without a push time is deployed.
+HookDecision decideOnHistory(const PushEvent& event, const PushHistory& history, std::int64_t now_s);
+
+// The push time decideOnHistory trusts (0 when absent or too far ahead of `now_s`).
+std::int64_t trustedPushTime(const PushEvent& event, std::int64_t now_s);
 
 }  // namespace berth::source

@@ -1,6 +1,7 @@
 // Apps built from git (issue 11, docs/builds.md): each app's source
 // credentials and hook secret (sealed by the server before they get here) and
-// the webhook deliveries seen, so a redelivery deploys once. Part of the Store
+// the webhook deliveries seen, so a redelivery deploys once, and the pushes that
+// deployed, so an old delivery replayed later does not. Part of the Store
 // (Store::sources()); same threading rules.
 #pragma once
 
@@ -27,6 +28,12 @@ struct AppSource {
   std::int64_t updated_at = 0;
 };
 
+// The pushes that deployed a branch of an app (see recordHookPush), as a push of `commit` meets them.
+struct HookPushes {
+  bool commit_seen = false;           // a push of this commit deployed the branch before
+  std::int64_t newest_pushed_at = 0;  // the newest push time recorded for the branch (0 none)
+};
+
 class SourceStore {
  public:
   virtual ~SourceStore() = default;
@@ -36,6 +43,12 @@ class SourceStore {
   // than `forget_before`; false when the app already had that delivery.
   virtual Result<bool> recordHookDelivery(const std::string& app, const std::string& id, std::int64_t at,
                                           std::int64_t forget_before) = 0;
+  // Notes that a push of `commit` (pushed at `pushed_at` seconds, 0 unknown) deployed `branch`
+  // of `app` at `at`; keeps the newest `keep` of the branch (by `at`).
+  virtual Result<void> recordHookPush(const std::string& app, const std::string& branch, const std::string& commit,
+                                      std::int64_t pushed_at, std::int64_t at, int keep) = 0;
+  virtual Result<HookPushes> hookPushes(const std::string& app, const std::string& branch,
+                                        const std::string& commit) = 0;
 };
 
 }  // namespace berth::store

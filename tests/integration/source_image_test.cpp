@@ -4,7 +4,7 @@
 // daemon, classic builder). Every server is started by the test on loopback
 // and stopped after it. Base images are imported, never pulled: busybox, and
 // for the Node plan a "node" image assembled from this machine's node binary
-// and the libraries ldd lists.
+// and the libraries ldd lists (node_image.hpp).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -18,6 +18,7 @@
 #include "agent/source_builder.hpp"
 #include "common/subprocess.hpp"
 #include "git_servers.hpp"
+#include "node_image.hpp"
 
 namespace berth::itest {
 namespace {
@@ -83,37 +84,6 @@ class SourceImageTest : public ::testing::Test {
     }
     (void)daemon->docker->remove(*id, true);
     return out;
-  }
-
-  // node and the libraries it loads, at their own paths, as an image.
-  void importNodeImage(const std::string& reference) {
-    const std::string rootfs = daemon->root + "/node-rootfs";
-    std::filesystem::create_directories(rootfs + "/usr/local/bin");
-    std::filesystem::create_directories(rootfs + "/tmp");
-    std::filesystem::copy_file("/usr/bin/node", rootfs + "/usr/local/bin/node");
-    auto ldd = runProcess({"ldd", "/usr/bin/node"}, 10000);
-    ASSERT_TRUE(ldd.ok());
-    std::istringstream in(ldd->output);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream words(line);
-      std::string word;
-      while (words >> word) {
-        if (word.front() != '/') continue;
-        std::filesystem::create_directories(rootfs + std::filesystem::path(word).parent_path().string());
-        std::filesystem::copy_file(word, rootfs + word, std::filesystem::copy_options::overwrite_existing);
-      }
-    }
-    const std::string tar = daemon->root + "/node-rootfs.tar";
-    auto packed = runProcess({"tar", "-C", rootfs, "-cf", tar, "."}, 60000);
-    ASSERT_TRUE(packed.ok() && packed->exit_code == 0);
-    std::ifstream file(tar, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    const auto colon = reference.rfind(':');
-    auto reply = daemon->docker->request("POST", "/images/create?fromSrc=-&repo=" + reference.substr(0, colon) +
-                                                     "&tag=" + reference.substr(colon + 1),
-                                         bytes, "application/x-tar", {}, 300);
-    ASSERT_TRUE(reply.ok() && reply->status == 200) << (reply ? reply->body : reply.error().message);
   }
 };
 
@@ -209,7 +179,7 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
 }
 
 TEST_F(SourceImageTest, ANodeRepositoryWithoutDockerfileIsBuiltFromItsPlanAndAnswersOnPort) {
-  importNodeImage("berth-test/node:20");
+  ASSERT_EQ(importNodeImage(*daemon, "berth-test/node:20"), "");
   GitRepo repo(dir + "/repos", "shop");
   const auto commit = repo.commit({
       {"package.json", R"({"name":"shop","version":"1.0.0","main":"server.js"})"},

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -256,6 +257,58 @@ TEST_F(SourceTest, WebhookDeploysAPushedCommitOnceIgnoresOtherBranchesAndRefuses
   EXPECT_EQ(outcomes["202 ignored"], 1);
   EXPECT_EQ(outcomes["401 unauthorized"], 3);
   EXPECT_EQ(auditRecords(cluster).dump().find(secret), std::string::npos);
+}
+
+// A captured push replayed later: its delivery id is forgotten after 24 h (and the
+// id header is not signed, so a replay may carry any id at once). Only the body
+// is signed: an old push is known by its push time or by its commit.
+TEST_F(SourceTest, AnOldPushReplayedUnderANewDeliveryIdDoesNotDeployItsOlderCommit) {
+  deployFromGit("main");
+  const std::string secret = cluster.api("POST", "/api/v1/apps/web/hooks/secret").body["secret"];
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto timedPush = [](const std::string& commit, std::int64_t pushed_at) {
+    return nlohmann::json{{"ref", "refs/heads/main"}, {"after", commit}, {"repository", {{"name", "web"}, {"pushed_at", pushed_at}}}}
+        .dump();
+  };
+  const std::string older(40, 'a'), newer(40, 'b'), newest(40, 'c');
+  const auto first = timedPush(older, now - 600);
+  const auto second = timedPush(newer, now - 300);
+  EXPECT_EQ(hookCall(cluster, "web", first, github(secret, first, "d-1")).body["outcome"], "deployed");
+  EXPECT_EQ(hookCall(cluster, "web", second, github(secret, second, "d-2")).body["outcome"], "deployed");
+  const auto deployments = cluster.api("GET", "/api/v1/apps/web").body["deployments"].size();
+
+  // The first push again, as a delivery the server no longer remembers: not deployed over the newer one.
+  auto replayed = hookCall(cluster, "web", first, github(secret, first, "d-1-much-later"));
+  EXPECT_EQ(replayed.status, 202);
+  EXPECT_EQ(replayed.body["outcome"], "ignored") << replayed.body.dump();
+  EXPECT_NE(replayed.body.value("reason", "").find("older than the last one deployed"), std::string::npos)
+      << replayed.body.dump();
+  // The newest push replayed: its commit was deployed by a push already.
+  auto again = hookCall(cluster, "web", second, github(secret, second, "d-2-again"));
+  EXPECT_EQ(again.body["outcome"], "ignored") << again.body.dump();
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), deployments);
+
+  // GitLab's pushes carry no push time: a commit a push deployed is not deployed by a push again.
+  const auto gitlab = pushBody("main", newest);
+  auto viaGitlab = [&](const std::string& uuid) {
+    return hookCall(cluster, "web", gitlab, {{"X-Gitlab-Token", secret}, {"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Event-UUID", uuid}});
+  };
+  EXPECT_EQ(viaGitlab("g-1").body["outcome"], "deployed");
+  auto gitlabReplay = viaGitlab("g-1-much-later");
+  EXPECT_EQ(gitlabReplay.body["outcome"], "ignored") << gitlabReplay.body.dump();
+  EXPECT_NE(gitlabReplay.body.value("reason", "").find("deployed by an earlier push"), std::string::npos)
+      << gitlabReplay.body.dump();
+
+  // A newer push still deploys, even of a commit deployed before (the branch moved back on purpose).
+  const auto back = timedPush(older, now);
+  auto moved = hookCall(cluster, "web", back, github(secret, back, "d-3"));
+  EXPECT_EQ(moved.body["outcome"], "deployed") << moved.body.dump();
+  EXPECT_EQ(cluster.api("GET", "/api/v1/apps/web").body["deployments"].size(), deployments + 2);
+  // A push time a year ahead is not believed: it sets no floor that would stop the next pushes.
+  const auto future = timedPush(std::string(40, 'd'), now + 365 * 86400);
+  EXPECT_EQ(hookCall(cluster, "web", future, github(secret, future, "d-4")).body["outcome"], "deployed");
+  const auto next = timedPush(std::string(40, 'e'), now + 1);
+  EXPECT_EQ(hookCall(cluster, "web", next, github(secret, next, "d-5")).body["outcome"], "deployed");
 }
 
 // Refused webhooks need no credential either: they share the anonymous refusals' audit budget.

@@ -175,6 +175,9 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX commands_batch ON commands (batch_id, node_id) WHERE batch_id != '';"},
       {11, "apps from git: deployments record ref, commit, built image and plan; source credentials; hook deliveries",
        kSourceSchema},
+      {12, "the pushes that deployed each app's branch (an old webhook delivery replayed later deploys nothing)",
+       "CREATE TABLE hook_pushes (app TEXT NOT NULL, branch TEXT NOT NULL, commit_sha TEXT NOT NULL, "
+       "pushed_at INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (app, branch, commit_sha));"},
   };
   return all;
 }

@@ -60,6 +60,33 @@ class SqliteSourceStore final : public SourceStore {
     return sqlite3_changes(db_) == 1;
   }
 
+  Result<void> recordHookPush(const std::string& app, const std::string& branch, const std::string& commit,
+                              std::int64_t pushed_at, std::int64_t at, int keep) override {
+    {
+      auto s = statements_.query(
+          "INSERT OR REPLACE INTO hook_pushes (app, branch, commit_sha, pushed_at, at) VALUES (?, ?, ?, ?, ?)");
+      if (!s.valid()) return dbError(db_, "record hook push");
+      s.bind(app).bind(branch).bind(commit).bind(pushed_at).bind(at);
+      if (s.step() != SQLITE_DONE) return dbError(db_, "record hook push");
+    }
+    auto forget = statements_.query(
+        "DELETE FROM hook_pushes WHERE app=? AND branch=? AND rowid NOT IN "
+        "(SELECT rowid FROM hook_pushes WHERE app=? AND branch=? ORDER BY at DESC, rowid DESC LIMIT ?)");
+    if (!forget.valid()) return dbError(db_, "forget hook pushes");
+    forget.bind(app).bind(branch).bind(app).bind(branch).bind(static_cast<std::int64_t>(keep));
+    if (forget.step() != SQLITE_DONE) return dbError(db_, "forget hook pushes");
+    return Ok{};
+  }
+
+  Result<HookPushes> hookPushes(const std::string& app, const std::string& branch, const std::string& commit) override {
+    auto s = statements_.query(
+        "SELECT COALESCE(MAX(pushed_at), 0), COALESCE(SUM(commit_sha = ?), 0) FROM hook_pushes WHERE app=? AND branch=?");
+    if (!s.valid()) return dbError(db_, "read hook pushes");
+    s.bind(commit).bind(app).bind(branch);
+    if (s.step() != SQLITE_ROW) return dbError(db_, "read hook pushes");
+    return HookPushes{s.integer(1) > 0, s.integer(0)};
+  }
+
  private:
   sqlite3* db_;
   StatementSource& statements_;

@@ -421,7 +421,7 @@ class SqliteStore final : public Store, public StatementSource {
       for (const char* sql : {"DELETE FROM apps WHERE name=?", "DELETE FROM deployments WHERE app=?",
                               "DELETE FROM app_events WHERE app=?", "DELETE FROM app_logs WHERE app=?",
                               "DELETE FROM app_domains WHERE app=?", "DELETE FROM app_sources WHERE app=?",
-                              "DELETE FROM hook_deliveries WHERE app=?"}) {
+                              "DELETE FROM hook_deliveries WHERE app=?", "DELETE FROM hook_pushes WHERE app=?"}) {
         auto s = query(sql);
         s.bind(name);
         if (auto r = done(s, "delete app"); !r) return r;

@@ -338,5 +338,34 @@ TEST_F(AppSupervisorTest, PublishedPortsBindLoopbackUnlessPublicAndLogsAreBounde
   EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).host_ip, "");
 }
 
+// A rollback of a deployment built from git, its image still on the node: nothing is
+// fetched or built, and the container is told the commit it runs.
+TEST_F(AppSupervisorTest, ABuiltImageStillPresentIsReusedAndTheContainerKnowsItsCommit) {
+  const std::string commit = "0123456789abcdef0123456789abcdef01234567";
+  runtime.images["web:0123456789ab"] = {"sha256:built", {}, {}};
+  nlohmann::json spec = {{"source", {{"git", "https://git.example.com/acme/web.git"}, {"ref", "main"}}},
+                         {"port", 8080},
+                         {"env", {{"GREETING", "hi"}}},
+                         {"health_check", {{"type", "command"}, {"command", {"/bin/true"}}, {"interval", "10ms"}, {"timeout", "10ms"}}}};
+  auto out = supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 1}, {"spec", spec},
+                                               {"image", "web:0123456789ab"}, {"commit", commit}});
+  supervisor->runDeferred("web");
+  ASSERT_TRUE(out.ok) << out.error_message;
+  EXPECT_EQ(out.output["build"]["reused"], true);
+  EXPECT_TRUE(runtime.pulls.empty());
+  ASSERT_EQ(runtime.running().size(), 1u);
+  const auto& created = runtime.specs.at(runtime.running()[0].id);
+  EXPECT_EQ(created.env.at("BERTH_GIT_COMMIT"), commit);
+  EXPECT_EQ(created.env.at("GREETING"), "hi");
+  // A value the deployment sets itself stays.
+  spec["env"]["BERTH_GIT_COMMIT"] = "mine";
+  out = supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 2}, {"spec", spec},
+                                          {"image", "web:0123456789ab"}, {"commit", commit}});
+  supervisor->runDeferred("web");
+  ASSERT_TRUE(out.ok) << out.error_message;
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).env.at("BERTH_GIT_COMMIT"), "mine");
+}
+
 }  // namespace
 }  // namespace berth::agent

@@ -102,5 +102,62 @@ TEST(Webhook, MalformedEventsAreRefusedNamingTheField) {
   EXPECT_FALSE(parsePushEvent(HookProvider::GitHub, h, deep).ok()) << "depth is bounded";
 }
 
+PushEvent pushAt(const std::string& commit, std::int64_t pushed_at) {
+  PushEvent e;
+  e.is_push = true;
+  e.ref = "refs/heads/main";
+  e.branch = "main";
+  e.commit = commit;
+  e.pushed_at = pushed_at;
+  return e;
+}
+
+TEST(Webhook, GitHubsPushTimeIsReadOnlyAsSecondsInRange) {
+  auto withTime = [](const std::string& value) {
+    const std::string body = R"({"ref":"refs/heads/main","after":")" + kSha + R"(","repository":{"pushed_at":)" + value + "}}";
+    auto e = parsePushEvent(HookProvider::GitHub, github("s"), body);
+    EXPECT_TRUE(e.ok()) << value;
+    return e ? e->pushed_at : -1;
+  };
+  EXPECT_EQ(withTime("1700000000"), 1700000000);
+  EXPECT_EQ(withTime("\"2023-11-14T22:13:20Z\""), 0) << "other events' ISO strings are no push time";
+  EXPECT_EQ(withTime("-5"), 0);
+  EXPECT_EQ(withTime("1.5e9"), 0);
+  EXPECT_EQ(withTime("99999999999999999"), 0);
+  EXPECT_EQ(withTime("null"), 0);
+  EXPECT_EQ(parsePushEvent(HookProvider::GitHub, github("s"), kPush)->pushed_at, 0);
+}
+
+TEST(Webhook, APushNotNewerThanWhatTheAppHasIsNotDeployed) {
+  const std::int64_t now = 1'800'000'000;
+  const std::string older(40, 'a'), newer(40, 'b');
+  // Nothing known: deployed.
+  EXPECT_TRUE(decideOnHistory(pushAt(newer, now), {}, now).deploy);
+  EXPECT_TRUE(decideOnHistory(pushAt(newer, 0), {}, now).deploy);
+  // The commit the app runs: not again, whatever its time.
+  auto running = decideOnHistory(pushAt(newer, now), {newer, true, now - 10}, now);
+  EXPECT_FALSE(running.deploy);
+  EXPECT_NE(running.reason.find("already runs"), std::string::npos) << running.reason;
+  // A replayed old delivery (days later): older than the newest push deployed.
+  auto stale = decideOnHistory(pushAt(older, now - 3 * 86400), {newer, false, now - 86400}, now);
+  EXPECT_FALSE(stale.deploy);
+  EXPECT_NE(stale.reason.find("older than the last one deployed"), std::string::npos) << stale.reason;
+  // GitLab (no push time): a commit an earlier push deployed is not deployed by a push again.
+  auto seen = decideOnHistory(pushAt(older, 0), {newer, true, 0}, now);
+  EXPECT_FALSE(seen.deploy);
+  EXPECT_NE(seen.reason.find("deployed by an earlier push"), std::string::npos) << seen.reason;
+  // Same push time and a commit already deployed: the same push, replayed.
+  EXPECT_FALSE(decideOnHistory(pushAt(older, now - 50), {newer, true, now - 50}, now).deploy);
+  // A newer push of a commit deployed before (the branch moved back on purpose): deployed.
+  EXPECT_TRUE(decideOnHistory(pushAt(older, now), {newer, true, now - 50}, now).deploy);
+  // A new commit with a newer or no push time: deployed.
+  EXPECT_TRUE(decideOnHistory(pushAt(older, now - 10), {newer, false, now - 50}, now).deploy);
+  EXPECT_TRUE(decideOnHistory(pushAt(older, 0), {newer, false, now - 50}, now).deploy);
+  // A push time far ahead of the server's clock is not believed: not a floor, not a pass.
+  EXPECT_EQ(trustedPushTime(pushAt(older, now + 2 * 86400), now), 0);
+  EXPECT_EQ(trustedPushTime(pushAt(older, now + 3600), now), now + 3600);
+  EXPECT_FALSE(decideOnHistory(pushAt(older, now + 2 * 86400), {newer, true, now - 50}, now).deploy);
+}
+
 }  // namespace
 }  // namespace berth::source

@@ -1,5 +1,6 @@
 // The store's part of apps from git (store/source_store.hpp): source
-// credentials, what a deployment built, and webhook deliveries kept 24 h.
+// credentials, what a deployment built, webhook deliveries kept 24 h and the
+// pushes that deployed.
 #include <gtest/gtest.h>
 
 #include "../temp_dir.hpp"
@@ -78,6 +79,31 @@ TEST_F(SourceStoreTest, ADeliveryIsTakenOnceAndForgottenAfterItsDay) {
   EXPECT_TRUE(*sources.recordHookDelivery("api", "abc", 2000, 0));  // per app
   // Pruned once older than the cutoff: the same id counts as new again.
   EXPECT_TRUE(*sources.recordHookDelivery("web", "abc", 90'000'000, 90'000'000 - 86'400'000));
+}
+
+TEST_F(SourceStoreTest, ThePushesThatDeployedABranchAreKeptNewestFirstPerBranchAndGoWithTheApp) {
+  auto& sources = store->sources();
+  const std::string a(40, 'a'), b(40, 'b'), c(40, 'c');
+  EXPECT_FALSE(sources.hookPushes("web", "main", a)->commit_seen);
+  EXPECT_EQ(sources.hookPushes("web", "main", a)->newest_pushed_at, 0);
+  ASSERT_TRUE(sources.recordHookPush("web", "main", a, 100, 1000, 2).ok());
+  ASSERT_TRUE(sources.recordHookPush("web", "main", b, 0, 2000, 2).ok());  // GitLab: no push time
+  auto seen = sources.hookPushes("web", "main", a);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(seen->commit_seen);
+  EXPECT_EQ(seen->newest_pushed_at, 100);
+  EXPECT_FALSE(sources.hookPushes("web", "release", a)->commit_seen) << "per branch";
+  EXPECT_FALSE(sources.hookPushes("api", "main", a)->commit_seen) << "per app";
+  // Past `keep` the oldest (by when it deployed) is forgotten.
+  ASSERT_TRUE(sources.recordHookPush("web", "main", c, 300, 3000, 2).ok());
+  EXPECT_FALSE(sources.hookPushes("web", "main", a)->commit_seen);
+  EXPECT_TRUE(sources.hookPushes("web", "main", b)->commit_seen);
+  EXPECT_EQ(sources.hookPushes("web", "main", b)->newest_pushed_at, 300);
+  App app;
+  app.name = "web";
+  ASSERT_TRUE(store->upsertApp(app).ok());
+  ASSERT_TRUE(store->deleteApp("web").ok());
+  EXPECT_FALSE(sources.hookPushes("web", "main", c)->commit_seen);
 }
 
 }  // namespace
