@@ -144,24 +144,34 @@ void HttpListener::stop() {
 }
 
 asio::awaitable<void> HttpListener::waitForHandshakeSlot() {
-  while (handshakes_in_flight_ >= max_handshakes_in_flight_ && acceptor_.is_open()) {
+  while (handshakesInFlight() >= max_handshakes_in_flight_ && acceptor_.is_open()) {
     handshake_slot_freed_.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
     co_await handshake_slot_freed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
+std::size_t HttpListener::handshakesInFlight() {
+  std::lock_guard lock(counts_mutex_);
+  return handshakes_in_flight_;
+}
+
+// Released at once, under the lock, so the next accept sees the count the
+// connection left (not one still waiting in a queue); only the accepting
+// thread's wake-up is posted, since its timer belongs to it.
 void HttpListener::releaseHandshakeSlot(const std::string& counted_address) {
-  asio::post(executor_, [this, counted_address] {
+  {
+    std::lock_guard lock(counts_mutex_);
     if (!counted_address.empty()) handshakes_per_address_.release(counted_address);
     --handshakes_in_flight_;
-    handshake_slot_freed_.cancel();
-  });
+  }
+  asio::post(executor_, [this] { handshake_slot_freed_.cancel(); });
 }
 
 void HttpListener::releaseConnection(const std::string& counted_address) {
   if (counted_address.empty()) return;
-  asio::post(executor_, [this, counted_address] { connections_.release(counted_address); });
+  std::lock_guard lock(counts_mutex_);
+  connections_.release(counted_address);
 }
 
 asio::awaitable<void> HttpListener::acceptLoop() {
@@ -190,6 +200,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
     const auto peer = socket.remote_endpoint(peerError).address();
     if (peerError) continue;  // already gone
     std::string counted;
+    std::unique_lock counts(counts_mutex_);
     if (limit_loopback_connections_ || !isLoopback(peer)) {
       counted = clientAddressKey(peer);
       if (!connections_.tryAcquire(counted)) {
@@ -207,6 +218,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       continue;
     }
     ++handshakes_in_flight_;  // released by serve() once the handshake is over, whichever way
+    counts.unlock();
     auto connectionExecutor = socket.get_executor();
     asio::co_spawn(connectionExecutor, connection(std::move(socket), std::move(counted)), asio::detached);
   }

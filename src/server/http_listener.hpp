@@ -1,7 +1,7 @@
 // The HTTPS listener: TLS handshake (client certificate optional, verified
 // when presented), HTTP/1.1 keep-alive to the REST API, and the WebSocket
-// upgrade at /agent/ws handed to the gateway. Accepting and the per-address
-// counts run on the first network thread; each connection's socket, TLS and
+// upgrade at /agent/ws handed to the gateway. Accepting runs on the first
+// network thread; each connection's socket, TLS and
 // HTTP parsing on the network thread it was accepted onto; each request's
 // handler (and its group commit) on the service thread, which owns the store.
 #pragma once
@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "common/result.hpp"
@@ -53,9 +54,10 @@ class HttpListener {
                                      bool& handed_off);
   // Accepting waits while max_handshakes_in_flight are under way.
   boost::asio::awaitable<void> waitForHandshakeSlot();
-  // Both may be called from any network thread; the counts live on the accepting one.
+  // Both may be called from any network thread (the counts are under counts_mutex_).
   void releaseHandshakeSlot(const std::string& counted_address);
   void releaseConnection(const std::string& counted_address);
+  std::size_t handshakesInFlight();
   // On the service thread: the handler, then (for writes) the commit it waits for.
   boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
@@ -69,11 +71,14 @@ class HttpListener {
   const std::size_t max_frame_bytes_;
   const bool limit_loopback_connections_;
   Metrics& metrics_;
+  // Guards connections_, handshakes_in_flight_ and handshakes_per_address_:
+  // taken by the accepting thread and released by each connection's thread.
+  std::mutex counts_mutex_;
   ConnectionCounter connections_;
   TokenBucket accept_failures_logged_{1.0, 5.0};  // "accept failed" lines, when out of descriptors
   const std::size_t max_handshakes_in_flight_;
-  std::size_t handshakes_in_flight_ = 0;        // accepting thread only
-  boost::asio::steady_timer handshake_slot_freed_;  // cancelled when one finishes
+  std::size_t handshakes_in_flight_ = 0;
+  boost::asio::steady_timer handshake_slot_freed_;  // accepting thread's; cancelled when one finishes
   // One counted address holds at most a quarter of the slots, so a client that
   // opens connections and stays silent cannot lock every agent out alone.
   const int handshakes_per_address_limit_;
