@@ -3,6 +3,18 @@
 #include <limits>
 
 namespace berth::store {
+namespace {
+// Rows of `SELECT seq, app, deployment, replica, at, stream, text`.
+Result<std::vector<LogRecord>> readLogs(sqlite3* db, Statement& s) {
+  std::vector<LogRecord> out;
+  while (s.step() == SQLITE_ROW) {
+    out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
+                            s.integer(4), s.text(5), s.text(6)});
+  }
+  if (s.lastCode() != SQLITE_DONE) return dbError(db, "list logs");
+  return out;
+}
+}  // namespace
 
 Result<void> sqliteUpsertDeployment(sqlite3* db, StatementSource& statements, const Deployment& d) {
   auto s = statements.query(
@@ -75,13 +87,7 @@ Result<std::vector<LogRecord>> sqliteListLogs(sqlite3* db, StatementSource& stat
       "SELECT seq, app, deployment, replica, at, stream, text FROM app_logs WHERE app=? AND seq>? AND at>=? "
       "ORDER BY seq LIMIT ?");
   s.bind(app).bind(after_seq).bind(since_ms).bind(static_cast<std::int64_t>(limit));
-  std::vector<LogRecord> out;
-  while (s.step() == SQLITE_ROW) {
-    out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
-                            s.integer(4), s.text(5), s.text(6)});
-  }
-  if (s.lastCode() != SQLITE_DONE) return dbError(db, "list");
-  return out;
+  return readLogs(db, s);
 }
 
 Result<std::vector<LogRecord>> sqliteTailLogs(sqlite3* db, StatementSource& statements, const std::string& app,
@@ -90,13 +96,7 @@ Result<std::vector<LogRecord>> sqliteTailLogs(sqlite3* db, StatementSource& stat
       "SELECT seq, app, deployment, replica, at, stream, text FROM (SELECT * FROM app_logs WHERE app=? AND at>=? "
       "ORDER BY seq DESC LIMIT ?) ORDER BY seq");
   s.bind(app).bind(since_ms).bind(static_cast<std::int64_t>(tail));
-  std::vector<LogRecord> out;
-  while (s.step() == SQLITE_ROW) {
-    out.push_back(LogRecord{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
-                            s.integer(4), s.text(5), s.text(6)});
-  }
-  if (s.lastCode() != SQLITE_DONE) return dbError(db, "list");
-  return out;
+  return readLogs(db, s);
 }
 
 Result<std::int64_t> sqlitePruneLogs(sqlite3* db, StatementSource& statements, std::int64_t min_at_ms,
