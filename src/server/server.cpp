@@ -46,13 +46,14 @@ Result<ServerConfig> loadServerConfig(const ServerOptions& options) {
 }
 
 struct Server::Impl {
-  ServerOptions options;
-  ServerConfig config;
   // `io` (io_threads of them) runs sockets, TLS, HTTP parsing and frame
   // validation; `service` runs everything that touches the store (API
   // handlers, command queue, gateway sessions table), so a slow disk never
-  // stalls the network.
+  // stalls the network. First member, so destroyed last: the gateway's
+  // sessions hold WebSocket streams that need their io_context alive.
   std::unique_ptr<IoThreads> io;
+  ServerOptions options;
+  ServerConfig config;
   asio::io_context service{1};
   std::unique_ptr<store::Store> store;
   std::optional<ServerIdentity> identity;
@@ -366,11 +367,7 @@ void Server::run() {
 }
 
 Server::~Server() {
-  if (!impl_) return;
-  if (impl_->group_commit) impl_->group_commit->flushNow();  // writes made while the loops wound down
-  // Connections still suspended end here, while the listener and gateway they
-  // point to are alive (their ends post to loops that no longer run).
-  impl_->io.reset();
+  if (impl_ && impl_->group_commit) impl_->group_commit->flushNow();  // writes made while the loops wound down
 }
 
 void Server::stop() {

@@ -185,6 +185,14 @@ TEST_F(FramesTest, ReplayedTelemetryIsNotStoredAgainOnANewSession) {
   EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"].size(), 1u);
 }
 
+// An agent that never answers the close frame (frozen, or its network gone)
+// leaves its session in the table when the loops stop; freeing it must not
+// crash the server's exit (it did once: the network loops were freed first).
+TEST_F(FramesTest, AServerStoppedWhileItsAgentIgnoresTheCloseExitsCleanly) {
+  c.server().signal(SIGTERM);
+  EXPECT_EQ(c.server().wait(std::chrono::seconds(20)), 0) << c.server().log();
+}
+
 // A node sending faster than the 1 s flush costs one stored sample per flush,
 // the newest: every frame is either stored or counted as coalesced.
 TEST_F(FramesTest, ABurstOfTelemetryIsStoredAsItsNewestSamplePerFlush) {
