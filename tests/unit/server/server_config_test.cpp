@@ -174,3 +174,21 @@ TEST(ServerConfig, RateLimitsAndTheMetricsListenerAreSettings) {
 
 }  // namespace
 }  // namespace berth::server
+
+namespace berth::server {
+namespace {
+TEST(ServerConfig, IoThreadsDefaultsToPerCoreIsBoundedAndRestartOnly) {
+  EXPECT_EQ(serverConfigFromJson(nlohmann::json::object())->io_threads, 0);
+  for (const nlohmann::json& bad : {nlohmann::json(-1), nlohmann::json(65), nlohmann::json("many")}) {
+    auto r = serverConfigFromJson({{"io_threads", bad}});
+    ASSERT_FALSE(r.ok()) << bad.dump();
+    EXPECT_NE(r.error().message.find("'io_threads'"), std::string::npos) << r.error().message;
+  }
+  auto running = serverConfigFromJson({{"io_threads", 2}});
+  auto fresh = serverConfigFromJson({{"io_threads", 4}});
+  auto reload = applyReload(*running, *fresh);
+  EXPECT_EQ(reload.config.io_threads, 2);
+  EXPECT_NE(std::find(reload.ignored.begin(), reload.ignored.end(), "io_threads"), reload.ignored.end());
+}
+}  // namespace
+}  // namespace berth::server
