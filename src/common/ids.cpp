@@ -1,8 +1,8 @@
 #include "common/ids.hpp"
 
-#include <openssl/sha.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -43,10 +43,23 @@ std::string randomHex(std::size_t bytes) {
 
 std::string newId(const std::string& prefix) { return prefix + "_" + randomHex(8); }
 
+std::string newTimeOrderedId(const std::string& prefix, std::int64_t now_ms) {
+  // 48 bits of milliseconds last until the year 10889; fixed width keeps text order = time order.
+  // Out of range (a clock gone wild) is clamped, never wrapped to a small number.
+  constexpr std::int64_t kMax = (std::int64_t{1} << 48) - 1;
+  const auto ms = static_cast<std::uint64_t>(std::clamp<std::int64_t>(now_ms, 0, kMax));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = prefix + "_";
+  for (int shift = 44; shift >= 0; shift -= 4) out += kHex[(ms >> shift) & 0xf];
+  return out + randomHex(8);
+}
+
 std::string sha256Hex(const std::string& data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return toHex(std::string(reinterpret_cast<char*>(digest), sizeof digest));
+  // libsodium's: the same digest as OpenSSL's SHA256(), without OpenSSL 3's
+  // per-call algorithm fetch (this runs for every audit record and API call).
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return toHex(std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
 }
 
 std::string hmacSha256Hex(const std::string& key, const std::string& data) {
