@@ -358,6 +358,9 @@ class Store {
   virtual Result<std::vector<AuditRecord>> listAudit(const AuditQuery& query) = 0;
   // The record with the highest id, or one with id 0 when there is none.
   virtual Result<AuditRecord> auditHead() = 0;
+  // The same record's id and hash only (the rest left empty): all that
+  // chaining the next record needs, read without copying its text.
+  virtual Result<AuditRecord> auditHeadLink() = 0;
 
   // Quotas and container policy per org (auth/quotas.hpp, auth/container_policy.hpp).
   virtual Result<std::optional<OrgLimits>> getOrgLimits(const std::string& org) = 0;

@@ -136,6 +136,18 @@ CREATE TABLE hook_deliveries (app TEXT NOT NULL, delivery_id TEXT NOT NULL, at I
 CREATE INDEX hook_deliveries_at ON hook_deliveries (at);
 )SQL";
 
+// commands_open was (state, created_at) over every command: each round trip
+// inserted an entry and moved it when the command finished, among entries of
+// every command ever run. Only listOpenCommands reads it, always filtered on
+// the three open states; partial, it holds what is open now (a few pages).
+// (created_at, id) is that query's order, so it needs no sort. The condition
+// is spelled with OR, not IN: SQLite builds a temporary table for an IN list
+// each time it evaluates it, that is on every insert and update of a command.
+constexpr const char* kOpenCommandsIndex = R"SQL(
+DROP INDEX IF EXISTS commands_open;
+CREATE INDEX commands_open ON commands (created_at, id) WHERE state = 'queued' OR state = 'dispatched' OR state = 'running';
+)SQL";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -178,6 +190,7 @@ const std::vector<Migration>& migrations() {
       {12, "the pushes that deployed each app's branch (an old webhook delivery replayed later deploys nothing)",
        "CREATE TABLE hook_pushes (app TEXT NOT NULL, branch TEXT NOT NULL, commit_sha TEXT NOT NULL, "
        "pushed_at INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (app, branch, commit_sha));"},
+      {13, "the open-commands index holds open commands only (a finished command leaves it)", kOpenCommandsIndex},
   };
   return all;
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <array>
 #include <functional>
 #include <limits>
 #include <set>
@@ -36,20 +37,22 @@ class SqliteStore final : public Store, public StatementSource {
   ~SqliteStore() override {
     if (batch_open_) (void)commit();  // a batch nobody flushed is still work that was accepted
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    for (auto& level : savepoints_)
+      for (sqlite3_stmt* stmt : level) sqlite3_finalize(stmt);
     sqlite3_close(db_);
   }
 
   Result<void> transaction(const std::function<Result<void>()>& body) override {
     if (depth_ == 0 && !batch_open_) {
-      if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return dbError(db_, "begin");
+      if (!runPrepared("BEGIN IMMEDIATE")) return dbError(db_, "begin");
       if (on_batch_open_) {
         batch_open_ = true;
         on_batch_open_();
       }
     }
     const bool outermost = depth_ == 0 && !batch_open_;
-    const std::string savepoint = "sp" + std::to_string(depth_);
-    if (!outermost) sqlite3_exec(db_, ("SAVEPOINT " + savepoint).c_str(), nullptr, nullptr, nullptr);
+    const int level = depth_;
+    if (!outermost) savepoint(kSavepoint, level);
     ++depth_;
     if (pending_.size() < static_cast<std::size_t>(depth_)) pending_.resize(static_cast<std::size_t>(depth_));
     auto result = body();
@@ -58,12 +61,12 @@ class SqliteStore final : public Store, public StatementSource {
     --depth_;
     if (!outermost) {
       if (!result) {
-        sqlite3_exec(db_, ("ROLLBACK TO " + savepoint).c_str(), nullptr, nullptr, nullptr);
+        savepoint(kRollbackTo, level);
       } else {
         auto& parent = depth_ > 0 ? pending_[static_cast<std::size_t>(depth_ - 1)] : batch_callbacks_;
         for (auto& fn : callbacks) parent.push_back(std::move(fn));
       }
-      sqlite3_exec(db_, ("RELEASE " + savepoint).c_str(), nullptr, nullptr, nullptr);
+      savepoint(kRelease, level);
       return result;
     }
     if (!result) {
@@ -312,8 +315,10 @@ class SqliteStore final : public Store, public StatementSource {
   }
 
   Result<std::vector<Command>> listOpenCommands() override {
+    // The condition of the partial index commands_open, word for word, so that index serves it.
     Statement s = query((std::string("SELECT ") + kCommandColumns +
-                         " FROM commands WHERE state IN ('queued', 'dispatched', 'running') ORDER BY created_at, id"));
+                         " FROM commands WHERE state = 'queued' OR state = 'dispatched' OR state = 'running' "
+                         "ORDER BY created_at, id"));
     std::vector<Command> out;
     while (s.step() == SQLITE_ROW) out.push_back(readCommand(s));
     if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list");
@@ -557,6 +562,17 @@ class SqliteStore final : public Store, public StatementSource {
     return out;
   }
 
+  Result<AuditRecord> auditHeadLink() override {
+    Statement s = query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+    AuditRecord head;
+    if (s.step() == SQLITE_ROW) {
+      head.id = s.integer(0);
+      head.hash = s.text(1);
+    }
+    if (s.lastCode() != SQLITE_DONE && s.lastCode() != SQLITE_ROW) return dbError(db_, "audit head");
+    return head;
+  }
+
   Result<AuditRecord> auditHead() override {
     Statement s = query(std::string(kAuditColumns) + " ORDER BY id DESC LIMIT 1");
     AuditRecord head;
@@ -587,16 +603,43 @@ class SqliteStore final : public Store, public StatementSource {
 
   Result<void> done(Statement& s, const std::string& what) { return stepDone(db_, s, what); }
 
+  // SAVEPOINT, ROLLBACK TO and RELEASE of the savepoint at `level`, prepared
+  // once per level: every nested transaction (each audit append is one) runs
+  // two or three of them, and sqlite3_exec would parse each every time.
+  enum SavepointStep { kSavepoint = 0, kRollbackTo = 1, kRelease = 2 };
+  void savepoint(SavepointStep step, int level) {
+    const auto at = static_cast<std::size_t>(level);
+    if (savepoints_.size() <= at) savepoints_.resize(at + 1, {nullptr, nullptr, nullptr});
+    sqlite3_stmt*& stmt = savepoints_[at][step];
+    if (!stmt) {
+      static constexpr const char* kVerbs[] = {"SAVEPOINT sp", "ROLLBACK TO sp", "RELEASE sp"};
+      const std::string sql = kVerbs[step] + std::to_string(level);
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+        stmt = nullptr;
+        sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);  // as before: unprepared
+        return;
+      }
+    }
+    sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+  }
+
   // Callbacks may write (and so open the next batch); the finished one is closed by now.
   static void runAll(std::vector<std::function<void()>>& callbacks) {
     for (auto& fn : callbacks) fn();
   }
 
   Result<void> commit() {
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return Ok{};
+    if (runPrepared("COMMIT")) return Ok{};
     Error e = dbError(db_, "commit");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return e;
+  }
+
+  // A statement without parameters or rows (BEGIN, COMMIT), prepared once.
+  bool runPrepared(const std::string& sql) {
+    Statement s = query(sql);
+    return s.valid() && s.step() == SQLITE_DONE;
   }
 
   // Statements are prepared once and reused; the store is single-threaded.
@@ -619,6 +662,7 @@ class SqliteStore final : public Store, public StatementSource {
   std::vector<std::vector<std::function<void()>>> pending_;  // afterCommit callbacks per transaction depth
   std::vector<std::function<void()>> batch_callbacks_;       // released transactions of the open batch
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::vector<std::array<sqlite3_stmt*, 3>> savepoints_;  // per nesting level: SAVEPOINT, ROLLBACK TO, RELEASE
   std::unique_ptr<IdentityStore> identity_;
   std::unique_ptr<SourceStore> sources_;
 };

@@ -364,6 +364,46 @@ TEST_P(StoreTest, AfterCommitRunsOnlyForWhatCommitted) {
   EXPECT_TRUE(ran.empty());
 }
 
+// Savepoints are prepared once per nesting level and reused: a failed inner
+// transaction takes its rows with it, every time, at each level, inside a
+// plain transaction and inside an open group-commit batch alike.
+TEST_P(StoreTest, NestedTransactionsRollBackOnlyTheirOwnRowsEveryTime) {
+  auto store = open();
+  auto inner = [&](const std::string& id, bool fail) {
+    return store->transaction([&]() -> Result<void> {
+      if (auto r = store->insertCommand(makeCommand(id, "corr-" + id, 10)); !r) return r;
+      // One level deeper, always refused.
+      (void)store->transaction([&]() -> Result<void> {
+        if (auto r = store->insertCommand(makeCommand(id + "-deep", "corr-" + id + "-deep", 10)); !r) return r;
+        return makeError("x", "refused");
+      });
+      if (fail) return makeError("x", "refused");
+      return Ok{};
+    });
+  };
+  for (int batch = 0; batch < 2; ++batch) {
+    if (batch == 1) store->enableGroupCommit([] {});
+    for (int round = 0; round < 3; ++round) {
+      const std::string tag = std::to_string(batch) + "-" + std::to_string(round);
+      ASSERT_TRUE(store->transaction([&]() -> Result<void> {
+        EXPECT_TRUE(inner("kept" + tag, false).ok());
+        EXPECT_FALSE(inner("gone" + tag, true).ok());
+        return Ok{};
+      }).ok());
+    }
+    ASSERT_TRUE(store->flush().ok());
+  }
+  for (int batch = 0; batch < 2; ++batch) {
+    for (int round = 0; round < 3; ++round) {
+      const std::string tag = std::to_string(batch) + "-" + std::to_string(round);
+      EXPECT_TRUE(store->getCommand("kept" + tag)->has_value()) << tag;
+      EXPECT_FALSE(store->getCommand("gone" + tag)->has_value()) << tag;
+      EXPECT_FALSE(store->getCommand("kept" + tag + "-deep")->has_value()) << tag;
+    }
+  }
+  EXPECT_EQ(store->listCommands("", 100)->size(), 6u);
+}
+
 TEST_P(StoreTest, AfterCommitUnderGroupCommitWaitsForTheFlush) {
   auto store = open();
   store->enableGroupCommit([] {});

@@ -206,5 +206,86 @@ TEST(Migrations, FreshDatabaseHasTheDefaultOrgAndNoUser) {
   EXPECT_FALSE(ids.findUserByName("owner").value().has_value());
 }
 
+// A database at version 12 keeps every command when the open-commands index
+// becomes partial: the index then holds the open ones only, and the query
+// that reads them at start (listOpenCommands) still finds them through it,
+// in order.
+TEST(Migrations, VersionTwelveDatabaseKeepsEveryCommandAndIndexesTheOpenOnes) {
+  berth::testing::TempDir dir;
+  const std::string path = dir.path() + "/x.db";
+  {
+    Db db(path);
+    ASSERT_EQ(sqlite3_exec(db.db,
+                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                           "applied_at INTEGER NOT NULL)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    for (const auto& m : migrations()) {
+      if (m.version > 12) break;
+      ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
+      ASSERT_EQ(sqlite3_exec(db.db,
+                             ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
+                             nullptr, nullptr, nullptr),
+                SQLITE_OK);
+    }
+    std::string rows;
+    // Random (old-style) ids, every state, created out of id order.
+    const char* states[] = {"queued", "succeeded", "dispatched", "failed", "running", "expired", "cancelled"};
+    for (int i = 0; i < 7; ++i) {
+      rows += "INSERT INTO commands (id, node_id, correlation_id, verb, args, state, created_at, expires_at, "
+              "dispatched_at, finished_at, attempts, exit_code, result, stdout, stderr, error, batch_id) VALUES ('cmd_" +
+              std::string(1, static_cast<char>('g' - i)) + "', 'n_1', 'corr-" + std::to_string(i) + "', 'ping', '{}', '" +
+              states[i] + "', " + std::to_string(100 + i) + ", 999999, 0, 0, 0, 0, 'null', '', '', '', '');";
+    }
+    ASSERT_EQ(sqlite3_exec(db.db, rows.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+  {
+    Db db(path);
+    auto version = migrate(db.db, 1);
+    ASSERT_TRUE(version.ok()) << version.error().message;
+    EXPECT_EQ(*version, migrations().back().version);
+    EXPECT_EQ(db.count("SELECT COUNT(*) FROM commands"), 7);
+    const std::string open = "state = 'queued' OR state = 'dispatched' OR state = 'running'";
+    EXPECT_EQ(db.count("SELECT COUNT(*) FROM commands INDEXED BY commands_open WHERE " + open), 3);
+    // Column `col` of every row `sql` gives, joined.
+    auto texts = [&](const std::string& sql, int col) {
+      sqlite3_stmt* s = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db.db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+      std::string out;
+      while (sqlite3_step(s) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(s, col)) + std::string("\n");
+      sqlite3_finalize(s);
+      return out;
+    };
+    // The start-up query (store: listOpenCommands) reads the index, in its order.
+    const std::string plan = texts("EXPLAIN QUERY PLAN SELECT id FROM commands WHERE " + open + " ORDER BY created_at, id", 3);
+    EXPECT_NE(plan.find("commands_open"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+    // Keeping the index costs an insert or update no temporary table (an IN list would build one each time).
+    for (const std::string sql :
+         {"EXPLAIN UPDATE commands SET state = ?, finished_at = ? WHERE id = ?",
+          "EXPLAIN INSERT INTO commands (id, node_id, correlation_id, verb, args, state, created_at, expires_at, "
+          "dispatched_at, finished_at, attempts, exit_code, result, stdout, stderr, error) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"}) {
+      const std::string program = texts(sql, 1);
+      EXPECT_NE(program.find("IdxInsert"), std::string::npos) << sql;
+      EXPECT_EQ(program.find("OpenEphemeral"), std::string::npos) << sql;
+    }
+  }
+  auto store = openSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto open = (*store)->listOpenCommands();
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 3u);
+  EXPECT_EQ((*open)[0].id, "cmd_g");
+  EXPECT_EQ((*open)[1].id, "cmd_e");
+  EXPECT_EQ((*open)[2].id, "cmd_c");
+  // A command that finishes leaves the index; every row stays in the table.
+  auto finished = (*open)[0];
+  finished.state = CommandState::Succeeded;
+  ASSERT_TRUE((*store)->updateCommand(finished).ok());
+  EXPECT_EQ((*store)->listOpenCommands()->size(), 2u);
+  EXPECT_EQ((*store)->listCommands("n_1", 100)->size(), 7u);
+}
+
 }  // namespace
 }  // namespace berth::store::sqlite
