@@ -115,7 +115,7 @@ Result<store::AuditRecord> appendAudit(store::Store& store, store::AuditRecord r
     *text = auth::auditText(*text);
   }
   auto done = store.transaction([&]() -> Result<void> {
-    auto head = store.auditHead();
+    auto head = store.auditHeadLink();
     if (!head) return head.error();
     record.id = head->id + 1;
     auto entry = toAuditEntry(record);

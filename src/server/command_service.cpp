@@ -80,12 +80,13 @@ Result<CommandService::Draft> CommandService::parseBody(const nlohmann::json& bo
 store::Command CommandService::makeCommand(const Draft& draft, const std::string& node_id,
                                            const std::string& correlation_id) const {
   store::Command command;
-  command.id = newId("cmd");
+  command.created_at = clock_();
+  // Time-ordered: each new row appends to the commands table's id index.
+  command.id = newTimeOrderedId("cmd", command.created_at);
   command.node_id = node_id;
   command.correlation_id = correlation_id;
   command.verb = draft.verb;
   command.args = draft.args;
-  command.created_at = clock_();
   command.expires_at = command.created_at + static_cast<std::int64_t>(draft.ttl_s) * 1000;
   return command;
 }
@@ -108,7 +109,8 @@ Result<SubmitOutcome> CommandService::submit(const SubmitRequest& request) {
   auto draft = parseBody(request.body, request.internal);
   if (!draft) return draft.error();
   const auto& body = request.body;
-  std::string correlation = newId("corr");
+  // Time-ordered too: within a node, the (node_id, correlation_id) index appends.
+  std::string correlation = newTimeOrderedId("corr", clock_());
   if (body.contains("correlation_id")) {
     if (!body["correlation_id"].is_string() || !validCorrelationId(body["correlation_id"])) {
       return invalidField("correlation_id", "must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
