@@ -17,6 +17,7 @@
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "common/version.hpp"
+#include "net/tls_buffers.hpp"
 #include "composition/agent_root.hpp"
 #include "composition/dev_root.hpp"
 #include "helper/helper_config.hpp"
@@ -28,6 +29,11 @@
 namespace {
 
 using namespace berth;
+
+// OpenSSL takes its memory hooks only before its first allocation, and Asio's
+// openssl_init (a static object) allocates during static initialisation: this
+// runs before every static initialiser of the binary (priority 101).
+__attribute__((constructor(101))) void installOpenSslHooks() { (void)net::installTlsBufferPool(); }
 
 // --foo-bar for every config key foo_bar; values land in `overrides` as strings.
 void addConfigFlags(CLI::App* cmd, const std::vector<std::string>& keys,

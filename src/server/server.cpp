@@ -29,6 +29,7 @@
 #include "server/http_listener.hpp"
 #include "server/identity.hpp"
 #include "server/io_threads.hpp"
+#include "net/tls_buffers.hpp"
 #include "server/metrics.hpp"
 #include "server/metrics_listener.hpp"
 #include "store/store.hpp"
@@ -349,7 +350,9 @@ void Server::run() {
                                  {"metrics_port", metricsPort()},
                                  {"certificate_names", i.advertised.certificate_names},
                                  {"ca_pin", caPin()},
-                                 {"io_threads", i.io->size()}});
+                                 {"io_threads", i.io->size()},
+                                 // net/tls_buffers: record buffers reused per thread (false: OpenSSL uses malloc)
+                                 {"tls_buffer_pool", net::tlsBufferPoolInstalled()}});
   auto serviceWork = asio::make_work_guard(i.service);
   std::thread serviceThread([&i] {
     nameThisThread("berth-service");
