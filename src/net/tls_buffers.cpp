@@ -1,19 +1,21 @@
 #include "net/tls_buffers.hpp"
 
+#include <malloc.h>
 #include <openssl/crypto.h>
 
 #include <atomic>
-#include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 namespace berth::net {
 namespace {
 
-// Every block carries its usable size in front, so free() and realloc() know
-// its class; 16 bytes keep malloc's alignment.
-constexpr std::size_t kHeader = 16;
+// Blocks are plain malloc blocks, with no header (OpenSSL makes hundreds of
+// small allocations per connection: a header on each would cost kilobytes per
+// idle session). A freed block is kept when malloc_usable_size puts it in the
+// record class: any such block holds any request of the class, whoever asked
+// for it.
+constexpr std::size_t kClassSlack = 64;
 
 struct FreeList {
   void* blocks[kRecordBuffersPerThread];
@@ -26,40 +28,26 @@ std::atomic<bool> installed{false};
 
 bool pooled(std::size_t size) { return size >= kRecordBufferMin && size <= kRecordBufferClass; }
 
-void* fromBlock(void* block, std::size_t capacity) {
-  std::memcpy(block, &capacity, sizeof capacity);
-  return static_cast<char*>(block) + kHeader;
-}
-
-void* blockOf(void* ptr) { return static_cast<char*>(ptr) - kHeader; }
-
-std::size_t capacityOf(void* ptr) {
-  std::size_t capacity = 0;
-  std::memcpy(&capacity, blockOf(ptr), sizeof capacity);
-  return capacity;
+bool inClass(void* block) {
+  const std::size_t usable = malloc_usable_size(block);
+  return usable >= kRecordBufferClass && usable < kRecordBufferClass + kClassSlack;
 }
 
 }  // namespace
 
 void* tlsMalloc(std::size_t size, const char*, int) {
-  if (pooled(size)) {
-    if (free_list.count > 0) return fromBlock(free_list.blocks[--free_list.count], kRecordBufferClass);
-    void* block = std::malloc(kHeader + kRecordBufferClass);
-    return block ? fromBlock(block, kRecordBufferClass) : nullptr;
-  }
-  if (size > SIZE_MAX - kHeader) return nullptr;
-  void* block = std::malloc(kHeader + size);
-  return block ? fromBlock(block, size) : nullptr;
+  if (!pooled(size)) return std::malloc(size);
+  if (free_list.count > 0) return free_list.blocks[--free_list.count];
+  return std::malloc(kRecordBufferClass);
 }
 
 void tlsFree(void* ptr, const char*, int) {
   if (!ptr) return;
-  void* block = blockOf(ptr);
-  if (capacityOf(ptr) == kRecordBufferClass && free_list.count < kRecordBuffersPerThread) {
-    free_list.blocks[free_list.count++] = block;
+  if (free_list.count < kRecordBuffersPerThread && inClass(ptr)) {
+    free_list.blocks[free_list.count++] = ptr;
     return;
   }
-  std::free(block);
+  std::free(ptr);
 }
 
 void* tlsRealloc(void* ptr, std::size_t size, const char* file, int line) {
@@ -68,19 +56,11 @@ void* tlsRealloc(void* ptr, std::size_t size, const char* file, int line) {
     tlsFree(ptr, file, line);
     return nullptr;
   }
-  const std::size_t capacity = capacityOf(ptr);
-  if (capacity == kRecordBufferClass || pooled(size)) {
-    // Into or out of the record class: a fresh block of the right kind.
-    if (capacity == kRecordBufferClass && pooled(size)) return ptr;
-    void* moved = tlsMalloc(size, file, line);
-    if (!moved) return nullptr;
-    std::memcpy(moved, ptr, capacity < size ? capacity : size);
-    tlsFree(ptr, file, line);
-    return moved;
+  if (pooled(size)) {
+    if (malloc_usable_size(ptr) >= kRecordBufferClass) return ptr;
+    return std::realloc(ptr, kRecordBufferClass);  // the whole class, like tlsMalloc
   }
-  if (size > SIZE_MAX - kHeader) return nullptr;
-  void* block = std::realloc(blockOf(ptr), kHeader + size);
-  return block ? fromBlock(block, size) : nullptr;
+  return std::realloc(ptr, size);
 }
 
 bool installTlsBufferPool() {

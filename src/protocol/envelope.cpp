@@ -90,7 +90,8 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
   }
   auto parsed = parseJson(bytes);
   if (!parsed) return makeError(codes::kMalformed, "frame is not valid JSON: " + parsed.error().message);
-  const auto& j = *parsed;
+  // Not const: args and data are moved out, not copied (a telemetry frame's data is most of it).
+  auto& j = *parsed;
   if (!j.is_object()) return makeError(codes::kMalformed, "frame must be a JSON object");
 
   Envelope e;
@@ -127,18 +128,18 @@ Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
     e.verb = std::move(*verb);
     if (e.correlation_id.empty()) return schemaError("correlation_id", "is required on COMMAND");
     if (e.signature.empty()) return schemaError("signature", "is required on COMMAND");
-    if (j.contains("args")) {
-      if (!j["args"].is_object()) return schemaError("args", "must be an object");
-      e.args = j["args"];
+    if (auto args = j.find("args"); args != j.end()) {
+      if (!args->is_object()) return schemaError("args", "must be an object");
+      e.args = std::move(*args);
     }
     if (j.contains("data")) return schemaError("data", "is not allowed on COMMAND (use args)");
   } else {
     if (j.contains("verb") || j.contains("args")) {
       return schemaError("verb", "verb and args are only allowed on COMMAND");
     }
-    if (j.contains("data")) {
-      if (!j["data"].is_object()) return schemaError("data", "must be an object");
-      e.data = j["data"];
+    if (auto data = j.find("data"); data != j.end()) {
+      if (!data->is_object()) return schemaError("data", "must be an object");
+      e.data = std::move(*data);
     }
     if (e.type == FrameType::Result && e.correlation_id.empty()) {
       return schemaError("correlation_id", "is required on RESULT");
