@@ -14,11 +14,11 @@
 # imported: nothing is pulled) so neither reuses the other's layer cache; each
 # run uses a fresh repository so "cold" has no cached layers. Probes every 50 ms.
 # Prints the medians, the ratios and the targets, and where berth's time went
-# (the deployment's events). Usage: bench/source_bench.sh [runs=3]
+# (the deployment's events). Usage: [BERTH=path/to/berth] bench/source_bench.sh [runs=3]
 set -euo pipefail
 RUNS=${1:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BERTH=$ROOT/build/src/berth
+BERTH=${BERTH:-$ROOT/build/src/berth}
 WORK=$(mktemp -d /tmp/berth-source-bench-XXXXXX)
 cd "$WORK"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

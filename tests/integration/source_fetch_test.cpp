@@ -91,8 +91,9 @@ TEST_F(SourceFetchTest, OverSshWithADeployKeyByBranchAndByFullCommitOnlyAgainstT
   EXPECT_EQ(byBranch->image, "web:" + second.substr(0, 12));
   EXPECT_FALSE(byBranch->reused);
   ASSERT_EQ(runtime.builds.size(), 1u);
-  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildCommitLabel), second);
-  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildAppLabel), "web");
+  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildLabel),
+            agent::buildLabelValue("web", second, agent::buildInputsDigest(request, {})));
+  EXPECT_EQ(runtime.builds[0].labels.size(), 1u);
   EXPECT_EQ(runtime.builds[0].memory_bytes, std::int64_t{2} << 30);
   EXPECT_EQ(runtime.builds[0].cpu_millicores, 2000);
   EXPECT_EQ(runtime.builds[0].timeout_s, 900);
@@ -206,7 +207,14 @@ TEST_F(SourceFetchTest, AServerThatNeverAnswersMeetsTheTimeLimitAndTheCancel) {
   auto timedOut = builder(settings).build(request, observer(), cancel);
   ASSERT_FALSE(timedOut.ok());
   EXPECT_EQ(timedOut.error().code, "timeout") << timedOut.error().message;
-  EXPECT_NE(timedOut.error().message.find("git fetch"), std::string::npos) << timedOut.error().message;
+  EXPECT_NE(timedOut.error().message.find("git ls-remote"), std::string::npos) << "the first git step: "
+                                                                               << timedOut.error().message;
+  request.rebuild = true;  // no question about the ref first: the fetch itself meets the limit
+  auto fetchTimedOut = builder(settings).build(request, observer(), cancel);
+  ASSERT_FALSE(fetchTimedOut.ok());
+  EXPECT_EQ(fetchTimedOut.error().code, "timeout") << fetchTimedOut.error().message;
+  EXPECT_NE(fetchTimedOut.error().message.find("git fetch"), std::string::npos) << fetchTimedOut.error().message;
+  request.rebuild = false;
 
   std::thread canceller([&] {
     ::usleep(300'000);

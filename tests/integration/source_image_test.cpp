@@ -124,8 +124,9 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   auto image = daemon->docker->inspectImage(built->image);
   ASSERT_TRUE(image.ok() && *image);
   EXPECT_EQ((*image)->id, built->image_id);
-  EXPECT_EQ((*image)->labels[agent::kBuildCommitLabel], commit);
-  EXPECT_EQ((*image)->labels[agent::kBuildAppLabel], "web");
+  EXPECT_EQ((*image)->labels[agent::kBuildLabel].rfind("web@" + commit + ":", 0), 0u) << (*image)->labels[agent::kBuildLabel];
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.find(" : LABEL ") != std::string::npos; }),
+            1) << "one label, so one LABEL step";
   EXPECT_TRUE(buildsDirEmpty());
 
   const auto out = runOnce(built->image);
@@ -136,13 +137,25 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   EXPECT_EQ(out.find(hostShadow.substr(0, 20)), std::string::npos) << "the host's /etc/shadow leaked: " << out;
   EXPECT_NE(out.find("end"), std::string::npos) << out;
 
-  // The same commit again: the image is reused, no build runs.
+  // The same commit again: the image is reused, nothing is fetched (ls-remote only) and no build runs.
   steps.clear();
+  const int fetches = git->requestsMatching("command=fetch");
+  EXPECT_GE(fetches, 1);
   auto again = builder.build(request("web", "web"), observer, cancel);
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(again->reused);
   EXPECT_EQ(again->image_id, built->image_id);
-  EXPECT_EQ(std::count(steps.begin(), steps.end(), "build"), 0);
+  EXPECT_EQ(again->commit, commit);
+  EXPECT_EQ(steps, (std::vector<std::string>{"fetch"}));
+  EXPECT_EQ(git->requestsMatching("command=fetch"), fetches) << "no fetch for an unchanged commit";
+  EXPECT_GE(git->requestsMatching("command=ls-refs"), 1);
+  // The same commit with another build argument is another image: built, not reused.
+  auto otherArgs = request("web", "web");
+  otherArgs.build_args = {{"MODE", "debug"}};
+  auto withArgs = builder.build(otherArgs, observer, cancel);
+  ASSERT_TRUE(withArgs.ok()) << withArgs.error().message;
+  EXPECT_FALSE(withArgs->reused);
+  EXPECT_EQ(withArgs->commit, commit);
   // Unless a rebuild is asked for.
   auto forced = request("web", "web");
   forced.rebuild = true;
