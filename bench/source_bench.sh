@@ -27,7 +27,7 @@ cleanup() {
   [ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null || true
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null || true
-  [ -n "${FCGI_PID:-}" ] && kill "$FCGI_PID" 2>/dev/null || true
+  [ -n "${FCGI_PID:-}" ] && { kill "$FCGI_PID"; pkill -f "fcgiwrap -c 4 -s unix:$WORK/" ; } 2>/dev/null || true  # its prefork children too
   docker ps -aq --filter label=berth.managed=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker ps -aq --filter label=berth-bench=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker images -q --filter label=berth-bench-app=1 | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true

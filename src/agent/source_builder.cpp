@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -86,7 +87,11 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   }
   const std::string ref = request.commit.empty() ? source->ref : request.commit;
   const std::string inputs = buildInputsDigest(request, settings_.plan);
-  if (!request.rebuild) {
+  // Asking which commit the ref names pays only when an image of this app is here to be reused.
+  auto ours = request.rebuild ? Result<std::vector<runtime::ImageInfo>>(std::vector<runtime::ImageInfo>{})
+                              : builtImages(request.app);
+  if (!ours) return ours.error();
+  if (!ours->empty()) {
     // An unchanged commit whose image is here needs no fetch: ask the server what the ref names.
     auto advertised = source_build::advertisedCommit(*source, paths, request.credentials, ref, git_ms, cancel);
     if (!advertised) return advertised.error();
@@ -164,13 +169,22 @@ Result<std::optional<BuiltImage>> SourceBuilder::reusableImage(const std::string
   return std::optional<BuiltImage>(std::move(built));
 }
 
-Result<std::vector<std::string>> SourceBuilder::prune(const std::string& app, const std::set<std::string>& keep) {
+Result<std::vector<runtime::ImageInfo>> SourceBuilder::builtImages(const std::string& app) {
   auto images = runtime_.listImages({{kBuildLabel, ""}});
+  if (!images) return images.error();
+  std::vector<runtime::ImageInfo> out;
+  for (auto& image : *images) {
+    const auto label = image.labels.find(kBuildLabel);
+    if (label != image.labels.end() && label->second.rfind(app + "@", 0) == 0) out.push_back(std::move(image));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SourceBuilder::prune(const std::string& app, const std::set<std::string>& keep) {
+  auto images = builtImages(app);
   if (!images) return images.error();
   std::vector<std::string> removed;
   for (const auto& image : *images) {
-    const auto label = image.labels.find(kBuildLabel);
-    if (label == image.labels.end() || label->second.rfind(app + "@", 0) != 0) continue;
     bool kept = keep.count(image.id) > 0;
     for (const auto& tag : image.repo_tags) kept = kept || keep.count(tag) > 0;
     if (kept) continue;

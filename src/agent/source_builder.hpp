@@ -132,6 +132,8 @@ class SourceBuilder {
   Result<std::vector<std::string>> prune(const std::string& app, const std::set<std::string>& keep);
 
  private:
+  // The images built here for `app` (any commit, any inputs).
+  Result<std::vector<runtime::ImageInfo>> builtImages(const std::string& app);
   // The commit's image when berth built it here for this app and these inputs.
   Result<std::optional<BuiltImage>> reusableImage(const std::string& app, const std::string& commit,
                                                   const std::string& inputs);

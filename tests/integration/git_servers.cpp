@@ -128,7 +128,8 @@ HttpsGitServer::HttpsGitServer(std::string dir, std::string repos, const std::st
        "-CAcreateserial", "-out", dir_ + "/server.pem", "-days", "1", "-extfile", dir_ + "/ext.cnf"},
       "certificate");
   std::ofstream(dir_ + "/htpasswd") << runTool({"htpasswd", "-bnm", user, token}, "htpasswd");
-  fcgi_ = Process::spawn({"/usr/sbin/fcgiwrap", "-c", "2", "-s", "unix:" + dir_ + "/fcgi.sock"}, dir_ + "/fcgiwrap.log");
+  // One process (no -c): prefork children outlive a SIGTERM to their parent.
+  fcgi_ = Process::spawn({"/usr/sbin/fcgiwrap", "-s", "unix:" + dir_ + "/fcgi.sock"}, dir_ + "/fcgiwrap.log");
   port_ = freePort();
   std::ofstream(dir_ + "/nginx.conf")
       << "daemon off;\nmaster_process off;\nuser root;\npid " << dir_ << "/nginx.pid;\nerror_log " << dir_

@@ -141,6 +141,7 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   steps.clear();
   const int fetches = git->requestsMatching("command=fetch");
   EXPECT_GE(fetches, 1);
+  EXPECT_EQ(git->requestsMatching("command=ls-refs"), fetches) << "no image of the app yet: no ls-remote before the fetch";
   auto again = builder.build(request("web", "web"), observer, cancel);
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(again->reused);
