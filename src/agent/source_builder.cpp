@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <fstream>
 
 #include "agent/source_build_steps.hpp"
@@ -91,20 +92,40 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   auto ours = request.rebuild ? Result<std::vector<runtime::ImageInfo>>(std::vector<runtime::ImageInfo>{})
                               : builtImages(request.app);
   if (!ours) return ours.error();
+  // The fetch starts at once; meanwhile, when an image of this app is here, the server is asked
+  // which commit the ref names (a short ls-remote): an unchanged commit's image then ends the
+  // build and the fetch is stopped, a new commit costs no more time than the fetch alone.
+  std::atomic<bool> stop_fetch{false};
+  auto fetching = std::async(std::launch::async, [&] {
+    return source_build::fetchCommit(*source, paths, request.credentials, ref, git_ms, observer, stop_fetch);
+  });
+  auto finish = [&]() -> Result<std::string> {  // the fetch's outcome, passing a cancel on while it runs
+    while (fetching.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) stop_fetch = cancel.load();
+    return fetching.get();
+  };
+  auto abandon = [&] {
+    stop_fetch = true;
+    fetching.wait();
+  };
   if (!ours->empty()) {
-    // An unchanged commit whose image is here needs no fetch: ask the server what the ref names.
     auto advertised = source_build::advertisedCommit(*source, paths, request.credentials, ref, git_ms, cancel);
-    if (!advertised) return advertised.error();
+    if (!advertised) {
+      abandon();
+      return advertised.error();
+    }
     if (!advertised->empty()) {
-      if (!request.commit.empty() && *advertised != request.commit)
+      if (!request.commit.empty() && *advertised != request.commit) {
+        abandon();
         return makeError("commit_mismatch", "the git server names " + *advertised + ", not the commit asked for, " +
                                                 request.commit);
+      }
       auto reused = reusableImage(request.app, *advertised, inputs);
+      if (!reused || *reused) abandon();
       if (!reused) return reused.error();
       if (*reused) return **reused;
     }
   }
-  auto commit = source_build::fetchCommit(*source, paths, request.credentials, ref, git_ms, observer, cancel);
+  auto commit = finish();
   if (!commit) return commit.error();
   if (!request.commit.empty() && *commit != request.commit)
     return makeError("commit_mismatch", "git fetched " + *commit + ", not the commit asked for, " + request.commit);

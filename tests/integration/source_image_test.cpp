@@ -137,19 +137,24 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   EXPECT_EQ(out.find(hostShadow.substr(0, 20)), std::string::npos) << "the host's /etc/shadow leaked: " << out;
   EXPECT_NE(out.find("end"), std::string::npos) << out;
 
-  // The same commit again: the image is reused, nothing is fetched (ls-remote only) and no build runs.
+  // The same commit again: the image is reused and no build runs. The ls-remote's answer decides it:
+  // with the repository's objects gone the refs still resolve but no fetch can succeed.
   steps.clear();
   const int fetches = git->requestsMatching("command=fetch");
   EXPECT_GE(fetches, 1);
-  EXPECT_EQ(git->requestsMatching("command=ls-refs"), fetches) << "no image of the app yet: no ls-remote before the fetch";
+  EXPECT_EQ(git->requestsMatching("command=ls-refs"), fetches) << "no image of the app yet: no ls-remote beside the fetch";
+  const std::string objects = repo.bare() + "/objects";
+  std::filesystem::rename(objects, objects + ".away");
+  std::filesystem::create_directory(objects);
   auto again = builder.build(request("web", "web"), observer, cancel);
+  std::filesystem::remove_all(objects);
+  std::filesystem::rename(objects + ".away", objects);
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(again->reused);
   EXPECT_EQ(again->image_id, built->image_id);
   EXPECT_EQ(again->commit, commit);
   EXPECT_EQ(steps, (std::vector<std::string>{"fetch"}));
-  EXPECT_EQ(git->requestsMatching("command=fetch"), fetches) << "no fetch for an unchanged commit";
-  EXPECT_GE(git->requestsMatching("command=ls-refs"), 1);
+  EXPECT_TRUE(buildsDirEmpty()) << "the stopped fetch left nothing";
   // The same commit with another build argument is another image: built, not reused.
   auto otherArgs = request("web", "web");
   otherArgs.build_args = {{"MODE", "debug"}};
