@@ -14,7 +14,7 @@ RUNS=${1:-10}
 APPS=${2:-20}
 IDLE_S=${3:-40}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BERTH=$ROOT/build/src/berth
+BERTH=${BERTH:-$ROOT/build/src/berth}
 IMAGE=berth-sample/hello:1
 WORK=$(mktemp -d /tmp/berth-apps-bench-XXXXXX)
 cd "$WORK"

@@ -14,11 +14,11 @@
 # imported: nothing is pulled) so neither reuses the other's layer cache; each
 # run uses a fresh repository so "cold" has no cached layers. Probes every 50 ms.
 # Prints the medians, the ratios and the targets, and where berth's time went
-# (the deployment's events). Usage: bench/source_bench.sh [runs=3]
+# (the deployment's events). Usage: [BERTH=path/to/berth] bench/source_bench.sh [runs=3]
 set -euo pipefail
 RUNS=${1:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BERTH=$ROOT/build/src/berth
+BERTH=${BERTH:-$ROOT/build/src/berth}
 WORK=$(mktemp -d /tmp/berth-source-bench-XXXXXX)
 cd "$WORK"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -27,7 +27,7 @@ cleanup() {
   [ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null || true
   [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null || true
-  [ -n "${FCGI_PID:-}" ] && kill "$FCGI_PID" 2>/dev/null || true
+  [ -n "${FCGI_PID:-}" ] && { kill "$FCGI_PID"; pkill -f "fcgiwrap -c 4 -s unix:$WORK/" ; } 2>/dev/null || true  # its prefork children too
   docker ps -aq --filter label=berth.managed=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker ps -aq --filter label=berth-bench=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker images -q --filter label=berth-bench-app=1 | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true

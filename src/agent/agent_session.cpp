@@ -63,6 +63,8 @@ asio::awaitable<bool> Agent::Impl::session() {
     log::warn("cannot connect to server", {{"error", ec.message()}});
     co_return false;
   }
+  // Frames are small and answered at once: never held back waiting for an ACK (Nagle).
+  beast::get_lowest_layer(ws).socket().set_option(asio::ip::tcp::no_delay(true), ec);
   SSL_set_tlsext_host_name(ws.next_layer().native_handle(), url->host.c_str());
   auto names = std::make_shared<net::ServerNameCheck>();
   ws.next_layer().set_verify_callback(net::verifyServerName(url->host, names));

@@ -131,7 +131,9 @@ Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const app
   const bool wasRunning = *existing && (*existing)->state == "running";
   if (!wasRunning) {
     if (auto started = runtime_.start(id); !started) return started.error();
-    if (auto shaped = applyBandwidth(id, spec.limits); !shaped) return shaped.error();
+    // A container just started has a new veth without any shaping: nothing to do without limits.
+    const bool shaped = spec.limits.net_in_bps > 0 || spec.limits.net_out_bps > 0;
+    if (auto applied = shaped ? applyBandwidth(id, spec.limits) : Result<void>(Ok{}); !applied) return applied.error();
   }
   return id;
 }

@@ -24,6 +24,14 @@ Result<source::GitSource> checkedSource(const SourceBuildRequest& request);
 Result<void> pinHostKey(const source::GitSource& source, const source::GitPaths& paths, int timeout_ms,
                         const std::atomic<bool>& cancel);
 
+// The commit `ref` names on the server (git ls-remote; `ref` itself when it is
+// a full commit id), fetching nothing; "" when the server's answer names no
+// such ref (the fetch then says why). Fails as the fetch would (credentials,
+// host key, unreachable).
+Result<std::string> advertisedCommit(const source::GitSource& source, const source::GitPaths& paths,
+                                     const SourceCredentials& credentials, const std::string& ref, int timeout_ms,
+                                     const std::atomic<bool>& cancel);
+
 // Runs the fetch (init, fetch, checkout, rev-parse); the full commit id.
 Result<std::string> fetchCommit(const source::GitSource& source, const source::GitPaths& paths,
                                 const SourceCredentials& credentials, const std::string& ref, int timeout_ms,

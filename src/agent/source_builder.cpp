@@ -5,8 +5,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <fstream>
 
 #include "agent/source_build_steps.hpp"
@@ -85,10 +87,54 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
     if (auto r = writePrivate(paths.ssh_config, source::sshConfig(paths)); !r) return r.error();
   }
   const std::string ref = request.commit.empty() ? source->ref : request.commit;
-  auto commit = source_build::fetchCommit(*source, paths, request.credentials, ref, git_ms, observer, cancel);
+  const std::string inputs = buildInputsDigest(request, settings_.plan);
+  // Asking which commit the ref names pays only when an image of this app is here to be reused.
+  auto ours = request.rebuild ? Result<std::vector<runtime::ImageInfo>>(std::vector<runtime::ImageInfo>{})
+                              : builtImages(request.app);
+  if (!ours) return ours.error();
+  // The fetch starts at once; meanwhile, when an image of this app is here, the server is asked
+  // which commit the ref names (a short ls-remote): an unchanged commit's image then ends the
+  // build and the fetch is stopped, a new commit costs no more time than the fetch alone.
+  std::atomic<bool> stop_fetch{false};
+  auto fetching = std::async(std::launch::async, [&] {
+    return source_build::fetchCommit(*source, paths, request.credentials, ref, git_ms, observer, stop_fetch);
+  });
+  auto finish = [&]() -> Result<std::string> {  // the fetch's outcome, passing a cancel on while it runs
+    while (fetching.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) stop_fetch = cancel.load();
+    return fetching.get();
+  };
+  auto abandon = [&] {
+    stop_fetch = true;
+    fetching.wait();
+  };
+  if (!ours->empty()) {
+    auto advertised = source_build::advertisedCommit(*source, paths, request.credentials, ref, git_ms, cancel);
+    if (!advertised) {
+      abandon();
+      return advertised.error();
+    }
+    if (!advertised->empty()) {
+      if (!request.commit.empty() && *advertised != request.commit) {
+        abandon();
+        return makeError("commit_mismatch", "the git server names " + *advertised + ", not the commit asked for, " +
+                                                request.commit);
+      }
+      auto reused = reusableImage(request.app, *advertised, inputs);
+      if (!reused || *reused) abandon();
+      if (!reused) return reused.error();
+      if (*reused) return **reused;
+    }
+  }
+  auto commit = finish();
   if (!commit) return commit.error();
   if (!request.commit.empty() && *commit != request.commit)
     return makeError("commit_mismatch", "git fetched " + *commit + ", not the commit asked for, " + request.commit);
+  if (!request.rebuild) {
+    // The ref moved between the question and the fetch, or the server would not say: check again.
+    auto reused = reusableImage(request.app, *commit, inputs);
+    if (!reused) return reused.error();
+    if (*reused) return **reused;
+  }
 
   BuiltImage built;
   built.commit = *commit;
@@ -102,18 +148,6 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   if (!context) return makeError(context.error().code, "build context: " + context.error().message);
   built.plan = context->plan;
 
-  if (!request.rebuild) {
-    // Reused only when berth built it for this app and commit (not a pulled image of the same name).
-    auto existing = runtime_.inspectImage(built.image);
-    if (!existing) return existing.error();
-    if (*existing && (*existing)->labels.count(kBuildCommitLabel) &&
-        (*existing)->labels.at(kBuildCommitLabel) == *commit && (*existing)->labels.count(kBuildAppLabel) &&
-        (*existing)->labels.at(kBuildAppLabel) == request.app) {
-      built.image_id = (*existing)->id;
-      built.reused = true;
-      return built;
-    }
-  }
   if (cancel) return makeError("cancelled", "the build was cancelled");
 
   tell(observer, "build");
@@ -123,7 +157,8 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   br.tag = built.image;
   br.target = request.target;
   br.build_args = request.build_args;
-  br.labels = {{kBuildAppLabel, request.app}, {kBuildCommitLabel, *commit}};
+  // One label: Docker 20.10's classic builder adds a build step per label.
+  br.labels = {{kBuildLabel, buildLabelValue(request.app, *commit, inputs)}};
   br.memory_bytes = settings_.memory_bytes;
   br.cpu_millicores = settings_.cpu_millicores;
   br.timeout_s = settings_.timeout_s;
@@ -138,8 +173,36 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   return built;
 }
 
+Result<std::optional<BuiltImage>> SourceBuilder::reusableImage(const std::string& app, const std::string& commit,
+                                                                const std::string& inputs) {
+  BuiltImage built;
+  built.commit = commit;
+  built.image = sourceImageTag(app, commit);
+  auto existing = runtime_.inspectImage(built.image);
+  if (!existing) return existing.error();
+  // Only what berth built for this app, commit and build settings (not a pulled image of the same name).
+  if (!*existing) return std::optional<BuiltImage>();
+  const auto label = (*existing)->labels.find(kBuildLabel);
+  if (label == (*existing)->labels.end() || label->second != buildLabelValue(app, commit, inputs))
+    return std::optional<BuiltImage>();
+  built.image_id = (*existing)->id;
+  built.reused = true;  // its plan is the deployment's that built it (the server keeps it)
+  return std::optional<BuiltImage>(std::move(built));
+}
+
+Result<std::vector<runtime::ImageInfo>> SourceBuilder::builtImages(const std::string& app) {
+  auto images = runtime_.listImages({{kBuildLabel, ""}});
+  if (!images) return images.error();
+  std::vector<runtime::ImageInfo> out;
+  for (auto& image : *images) {
+    const auto label = image.labels.find(kBuildLabel);
+    if (label != image.labels.end() && label->second.rfind(app + "@", 0) == 0) out.push_back(std::move(image));
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> SourceBuilder::prune(const std::string& app, const std::set<std::string>& keep) {
-  auto images = runtime_.listImages({{kBuildAppLabel, app}});
+  auto images = builtImages(app);
   if (!images) return images.error();
   std::vector<std::string> removed;
   for (const auto& image : *images) {

@@ -11,8 +11,11 @@
 // as symlinks and never followed), a build plan's Dockerfile generated when
 // the repository has none, and the image is built by the container runtime
 // with memory, CPU and time limits, tagged <app>:<first 12 of the commit> and
-// labelled with the app and the commit. An image already tagged for that
-// commit (and labelled so by berth) is reused unless `rebuild`.
+// labelled with the app, the commit and a digest of the build's inputs. An
+// unchanged commit's image (labelled so by berth) is reused unless `rebuild`,
+// found by asking the server what the ref names (git ls-remote) while the
+// fetch starts: an unchanged redeploy stops the fetch and waits for nothing
+// but the ls-remote.
 //
 // Thread safety: build() may run for different apps at once; one app's
 // builds are serialised by the caller (the agent's per-app worker).
@@ -22,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -88,9 +92,15 @@ struct BuildObserver {
   std::function<void(const std::string& line)> on_line;  // git's and the image build's output, line by line
 };
 
-// Image labels of a source build.
-inline constexpr const char* kBuildAppLabel = "berth.build.app";
-inline constexpr const char* kBuildCommitLabel = "berth.build.commit";
+// The one image label of a source build: "<app key>@<commit>:<inputs digest>"
+// (one label because Docker 20.10's classic builder adds a step per label).
+inline constexpr const char* kBuildLabel = "berth.build";
+std::string buildLabelValue(const std::string& app, const std::string& commit, const std::string& inputs_digest);
+
+// What besides the commit decides the image (dir, Dockerfile, target, build
+// args, plan override, the plan's base images), as 16 hex: an image built
+// with other settings is not reused for the same commit.
+std::string buildInputsDigest(const SourceBuildRequest& request, const builder::PlanSettings& plan_settings);
 
 // "<app key sanitised>:<first 12 of commit>": lower case, [a-z0-9._-], never starting with a separator.
 std::string sourceImageTag(const std::string& app, const std::string& commit);
@@ -123,6 +133,12 @@ class SourceBuilder {
   Result<std::vector<std::string>> prune(const std::string& app, const std::set<std::string>& keep);
 
  private:
+  // The images built here for `app` (any commit, any inputs).
+  Result<std::vector<runtime::ImageInfo>> builtImages(const std::string& app);
+  // The commit's image when berth built it here for this app and these inputs.
+  Result<std::optional<BuiltImage>> reusableImage(const std::string& app, const std::string& commit,
+                                                  const std::string& inputs);
+
   runtime::ContainerRuntime& runtime_;
   BuildSettings settings_;
   std::string state_dir_;

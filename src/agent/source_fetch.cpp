@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "agent/source_build_steps.hpp"
@@ -70,37 +71,62 @@ Result<void> pinHostKey(const source::GitSource& source, const source::GitPaths&
                                             ": it offers " + listed(offered));
 }
 
+namespace {
+
+// One git command of the fetch, within what is left of the deadline; its output.
+Result<std::string> runGit(const source::GitCommand& command, const std::string& step, FetchClock::time_point deadline,
+                           int timeout_ms, const std::atomic<bool>& cancel) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - FetchClock::now()).count();
+  if (left <= 0) return makeError("timeout", "git: the fetch did not finish within " + std::to_string(timeout_ms / 1000) + " s");
+  ProcessOptions options;
+  options.environment = command.environment;
+  options.cancel = &cancel;
+  options.end_group_on_exit = true;
+  auto ran = runProcess(command.argv, static_cast<int>(left), options);
+  if (!ran) return processError(step, ran.error());
+  if (ran->exit_code != 0) {
+    const auto described = source::describeGitFailure(ran->output);
+    if (described.rfind(kRefusedCredentials, 0) == 0)
+      return makeError("git_authentication_failed", step + ": authentication failed: " + described);
+    return makeError("git_failed", step + ": " + described);
+  }
+  return ran->output;
+}
+
+std::optional<source::HttpsCredentials> httpsCredentials(const SourceCredentials& credentials) {
+  if (credentials.token.empty()) return std::nullopt;
+  source::HttpsCredentials https;
+  if (!credentials.username.empty()) https.username = credentials.username;
+  https.token = credentials.token;
+  return https;
+}
+
+}  // namespace
+
+Result<std::string> advertisedCommit(const source::GitSource& source, const source::GitPaths& paths,
+                                     const SourceCredentials& credentials, const std::string& ref, int timeout_ms,
+                                     const std::atomic<bool>& cancel) {
+  if (source::isFullCommitId(ref)) return ref;
+  const auto command = source::planLsRemote(source, paths, httpsCredentials(credentials), ref);
+  auto output = runGit(command, "git ls-remote", FetchClock::now() + std::chrono::milliseconds(timeout_ms), timeout_ms,
+                       cancel);
+  if (!output) return output.error();
+  return source::commitFromLsRemote(*output, ref);
+}
+
 Result<std::string> fetchCommit(const source::GitSource& source, const source::GitPaths& paths,
                                 const SourceCredentials& credentials, const std::string& ref, int timeout_ms,
                                 const BuildObserver& observer, const std::atomic<bool>& cancel) {
-  std::optional<source::HttpsCredentials> https;
-  if (!credentials.token.empty()) {
-    https = source::HttpsCredentials{};
-    if (!credentials.username.empty()) https->username = credentials.username;
-    https->token = credentials.token;
-  }
-  const auto plan = source::planFetch(source, paths, https, ref);
+  const auto plan = source::planFetch(source, paths, httpsCredentials(credentials), ref);
   const auto deadline = FetchClock::now() + std::chrono::milliseconds(timeout_ms);
   std::string last;
   for (std::size_t i = 0; i < plan.commands.size(); ++i) {
     const auto& command = plan.commands[i];
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - FetchClock::now()).count();
-    if (left <= 0) return makeError("timeout", "git: the fetch did not finish within " + std::to_string(timeout_ms / 1000) + " s");
-    ProcessOptions options;
-    options.environment = command.environment;
-    options.cancel = &cancel;
-    options.end_group_on_exit = true;
     const std::string step = "git " + (command.argv.size() > 11 ? command.argv[11] : command.argv[1]);
-    auto ran = runProcess(command.argv, static_cast<int>(left), options);
-    if (!ran) return processError(step, ran.error());
-    if (ran->exit_code != 0) {
-      const auto described = source::describeGitFailure(ran->output);
-      if (described.rfind(kRefusedCredentials, 0) == 0)
-        return makeError("git_authentication_failed", step + ": authentication failed: " + described);
-      return makeError("git_failed", step + ": " + described);
-    }
-    if (i + 1 < plan.commands.size()) eachLine(ran->output, observer);
-    last = ran->output;
+    auto output = runGit(command, step, deadline, timeout_ms, cancel);
+    if (!output) return output.error();
+    if (i + 1 < plan.commands.size()) eachLine(*output, observer);
+    last = std::move(*output);
   }
   // rev-parse printed the commit (stderr shares the capture: take the line that is one).
   std::istringstream in(last);

@@ -4,6 +4,7 @@
 
 #include "agent/source_build_steps.hpp"
 #include "apps/app_key.hpp"
+#include "common/ids.hpp"
 
 namespace berth::agent {
 namespace {
@@ -123,6 +124,21 @@ Result<source::GitSource> checkedSource(const SourceBuildRequest& request) {
 }
 
 }  // namespace source_build
+
+std::string buildLabelValue(const std::string& app, const std::string& commit, const std::string& inputs_digest) {
+  return app + "@" + commit + ":" + inputs_digest;
+}
+
+std::string buildInputsDigest(const SourceBuildRequest& request, const builder::PlanSettings& plan_settings) {
+  const nlohmann::json inputs = {{"dir", request.dir},
+                                 {"dockerfile", request.dockerfile},
+                                 {"target", request.target},
+                                 {"build_args", request.build_args},
+                                 {"plan", request.plan},
+                                 {"node_image", plan_settings.node_image},
+                                 {"static_image", plan_settings.static_image}};
+  return sha256Hex(inputs.dump()).substr(0, 16);
+}
 
 std::string sourceImageTag(const std::string& app, const std::string& commit) {
   std::string name;

@@ -21,7 +21,7 @@ namespace berth::cli::detail {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kWaitLimit = std::chrono::minutes(15);
-constexpr auto kDeployPoll = std::chrono::milliseconds(250);
+constexpr auto kDeployPoll = std::chrono::milliseconds(100);  // one small GET: seeing "healthy" late is what users notice
 constexpr auto kCommandPoll = std::chrono::milliseconds(100);
 
 // Where the pull's display goes (stdout) and how big the terminal is.

@@ -64,6 +64,8 @@ asio::awaitable<Result<HttpResponse>> run(const Url& server, ssl::context& tls, 
   beast::get_lowest_layer(stream).expires_after(timeout);
   co_await beast::get_lowest_layer(stream).async_connect(endpoints, token);
   if (ec) co_return makeError("connect_failed", "connect " + server.host + ":" + server.port + ": " + ec.message());
+  // The handshake and the request go out in several writes: with Nagle each waits for an ACK.
+  beast::get_lowest_layer(stream).socket().set_option(asio::ip::tcp::no_delay(true), ec);
   SSL_set_tlsext_host_name(stream.native_handle(), server.host.c_str());
   auto names = std::make_shared<ServerNameCheck>();
   if (verify_host_name) stream.set_verify_callback(verifyServerName(server.host, names));

@@ -168,7 +168,8 @@ class ContainerRuntime {
   virtual Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) = 0;
   // Removing an image still in use fails "conflict"; a missing one succeeds.
   virtual Result<void> removeImage(const std::string& reference) = 0;
-  // Images carrying every label in `labels` (with their tags and labels).
+  // Images carrying every label in `labels` (with their tags and labels); an
+  // empty value matches any value of that label.
   virtual Result<std::vector<ImageInfo>> listImages(const std::map<std::string, std::string>& labels) = 0;
   virtual Result<void> removeVolume(const std::string& name) = 0;
   // Makes sure a bridge network of that name exists (creates it, labelled

@@ -321,6 +321,16 @@ Result<void> AppService::recordBuildResult(const store::App& app, int number, co
   if (auto plan = build->find("plan"); plan != build->end() && (plan->is_object() || plan->is_null()) &&
                                        plan->dump().size() <= kMaxPlanBytes)
     updated.build_plan = *plan;
+  if (updated.build_plan.is_null() && build->value("reused", false) && !updated.built_image.empty()) {
+    // A reused image was not planned again (nothing was fetched): its plan is the build's that made it.
+    auto all = store_.listDeployments(app.name);
+    if (!all) return all.error();
+    for (const auto& earlier : *all) {  // newest first
+      if (earlier.number == number || earlier.built_image != updated.built_image || earlier.build_plan.is_null()) continue;
+      updated.build_plan = earlier.build_plan;
+      break;
+    }
+  }
   updated.updated_at = clock_();
   ledger_.touch(updated.app);
   return store_.upsertDeployment(updated);

@@ -196,6 +196,9 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       }
       continue;
     }
+    // Answers go out as several TLS records: with Nagle on, the second waits for the
+    // client's delayed ACK (40 ms per request on Linux).
+    socket.set_option(tcp::no_delay(true), ec);
     boost::system::error_code peerError;
     const auto peer = socket.remote_endpoint(peerError).address();
     if (peerError) continue;  // already gone

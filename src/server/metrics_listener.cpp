@@ -62,6 +62,7 @@ asio::awaitable<void> MetricsListener::acceptLoop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);  // no 40 ms wait on the delayed ACK between records
     asio::co_spawn(network_, serve(std::move(socket)), asio::detached);
   }
 }

@@ -68,6 +68,39 @@ GitFetchPlan planFetch(const GitSource& source, const GitPaths& paths, const std
   return plan;
 }
 
+GitCommand planLsRemote(const GitSource& source, const GitPaths& paths,
+                        const std::optional<HttpsCredentials>& credentials, const std::string& ref) {
+  // Not `git -C checkout`: ls-remote needs no repository, only the same protections.
+  return {{"git", "-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
+           "-c", "protocol.ssh.allow=always", "ls-remote", "--", source.url.canonical(), ref},
+          gitEnvironment(source, paths, credentials)};
+}
+
+std::string commitFromLsRemote(const std::string& output, const std::string& ref) {
+  std::map<std::string, std::string> advertised;  // ref name -> commit (a tag's peeled commit when given)
+  std::size_t start = 0;
+  while (start < output.size()) {
+    auto end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    std::string line = output.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    const std::string sha = line.substr(0, tab);
+    std::string name = line.substr(tab + 1);
+    if (!isFullCommitId(sha) || name.empty()) continue;
+    const bool peeled = name.size() > 3 && name.compare(name.size() - 3, 3, "^{}") == 0;
+    if (peeled) name.resize(name.size() - 3);
+    if (peeled || !advertised.count(name)) advertised[name] = sha;
+  }
+  // git's rules for a short name (git-rev-parse(1), "specifying revisions"), first match wins.
+  for (const auto& candidate : {ref, "refs/" + ref, "refs/tags/" + ref, "refs/heads/" + ref}) {
+    if (auto it = advertised.find(candidate); it != advertised.end()) return it->second;
+  }
+  return "";
+}
+
 std::string sshConfig(const GitPaths& paths) {
   return "Host *\n"
          "  IdentityFile " + paths.deploy_key + "\n"

@@ -55,6 +55,19 @@ std::map<std::string, std::string> gitEnvironment(const GitSource& source, const
 GitFetchPlan planFetch(const GitSource& source, const GitPaths& paths, const std::optional<HttpsCredentials>& credentials,
                        const std::string& ref);
 
+// `git ls-remote` of the ref: asks the server which commit the ref names,
+// without fetching anything (an unchanged commit whose image is on the node
+// then needs no fetch at all). Runs without a repository.
+GitCommand planLsRemote(const GitSource& source, const GitPaths& paths,
+                        const std::optional<HttpsCredentials>& credentials, const std::string& ref);
+
+// The commit `ref` names in ls-remote's output ("<sha>\t<refname>" lines), by
+// git's own order for a short name (refs/<ref>, refs/tags/<ref>,
+// refs/heads/<ref>); an annotated tag's peeled "^{}" line wins over the tag
+// object. Empty when the output names no such ref or its lines are not
+// ls-remote's: the caller then fetches, and git says what is wrong.
+std::string commitFromLsRemote(const std::string& output, const std::string& ref);
+
 // ssh_config for the fetch: this key only, this known_hosts only, strict host
 // key checking, no agent, no forwarding, no password prompts.
 std::string sshConfig(const GitPaths& paths);

@@ -128,11 +128,14 @@ HttpsGitServer::HttpsGitServer(std::string dir, std::string repos, const std::st
        "-CAcreateserial", "-out", dir_ + "/server.pem", "-days", "1", "-extfile", dir_ + "/ext.cnf"},
       "certificate");
   std::ofstream(dir_ + "/htpasswd") << runTool({"htpasswd", "-bnm", user, token}, "htpasswd");
-  fcgi_ = Process::spawn({"/usr/sbin/fcgiwrap", "-c", "2", "-s", "unix:" + dir_ + "/fcgi.sock"}, dir_ + "/fcgiwrap.log");
+  // One process (no -c): prefork children outlive a SIGTERM to their parent.
+  fcgi_ = Process::spawn({"/usr/sbin/fcgiwrap", "-s", "unix:" + dir_ + "/fcgi.sock"}, dir_ + "/fcgiwrap.log");
   port_ = freePort();
   std::ofstream(dir_ + "/nginx.conf")
       << "daemon off;\nmaster_process off;\nuser root;\npid " << dir_ << "/nginx.pid;\nerror_log " << dir_
-      << "/error.log info;\nevents {}\nhttp {\n  access_log " << dir_ << "/access.log;\n"
+      << "/error.log info;\nevents {}\nhttp {\n"
+      // The request body too: protocol v2 names its command there ("command=fetch", "command=ls-refs").
+      << "  log_format git '$request $status $request_body';\n  access_log " << dir_ << "/access.log git;\n"
       << "  client_body_temp_path " << dir_ << "/tmp/body;\n  fastcgi_temp_path " << dir_ << "/tmp/fastcgi;\n"
       << "  proxy_temp_path " << dir_ << "/tmp/proxy;\n  uwsgi_temp_path " << dir_ << "/tmp/uwsgi;\n"
       << "  scgi_temp_path " << dir_ << "/tmp/scgi;\n"
@@ -171,6 +174,13 @@ std::string HttpsGitServer::log() const {
   std::ifstream in(dir_ + "/error.log");
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) +
          (fcgi_ ? fcgi_->log() : "");
+}
+
+int HttpsGitServer::requestsMatching(const std::string& what) const {
+  std::ifstream in(dir_ + "/access.log");
+  int count = 0;
+  for (std::string line; std::getline(in, line);) count += line.find(what) != std::string::npos ? 1 : 0;
+  return count;
 }
 
 }  // namespace berth::itest

@@ -62,6 +62,9 @@ class HttpsGitServer {
   std::string url(const std::string& repo_name) const;  // https://127.0.0.1:PORT/<name>.git
   const std::string& caFile() const { return ca_file_; }
   std::string log() const;
+  // How many requests nginx logged whose line (request, status, body) contains
+  // `what`, e.g. "command=fetch" for a protocol v2 fetch.
+  int requestsMatching(const std::string& what) const;
 
  private:
   std::string dir_, repos_, ca_file_;

@@ -163,6 +163,14 @@ TEST_F(SourceE2eTest, ANodeAppWithoutDockerfileAndAMultiStageDockerfileEachAnswe
   EXPECT_EQ(deployment("shop", 1)["build_plan"].value("stack", ""), "node") << deployment("shop", 1).dump();
   std::tie(code, out) = cluster.cli({"app", "show", "shop"});
   EXPECT_NE(out.find(shopCommit), std::string::npos) << out;
+  // The same commit deployed again: its image is reused (no build) and the deployment keeps the plan it was built from.
+  std::tie(code, out) = deploy("shop", "shop", {"--port", "3000"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(settled("shop", 2, "healthy")) << deployment("shop", 2).dump();
+  EXPECT_EQ(events("shop", 2, "building", "build"), 0);
+  EXPECT_EQ(deployment("shop", 2)["commit"], shopCommit);
+  EXPECT_EQ(deployment("shop", 2)["build_plan"], deployment("shop", 1)["build_plan"]) << deployment("shop", 2).dump();
+  EXPECT_TRUE(serves("shop", 3000, shopCommit)) << seen("shop", 3000);
 
   // A multi-stage Dockerfile: the final image has the first stage's output and runs the commit.
   GitRepo site(dir + "/repos", "site");

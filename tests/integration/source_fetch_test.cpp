@@ -91,8 +91,9 @@ TEST_F(SourceFetchTest, OverSshWithADeployKeyByBranchAndByFullCommitOnlyAgainstT
   EXPECT_EQ(byBranch->image, "web:" + second.substr(0, 12));
   EXPECT_FALSE(byBranch->reused);
   ASSERT_EQ(runtime.builds.size(), 1u);
-  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildCommitLabel), second);
-  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildAppLabel), "web");
+  EXPECT_EQ(runtime.builds[0].labels.at(agent::kBuildLabel),
+            agent::buildLabelValue("web", second, agent::buildInputsDigest(request, {})));
+  EXPECT_EQ(runtime.builds[0].labels.size(), 1u);
   EXPECT_EQ(runtime.builds[0].memory_bytes, std::int64_t{2} << 30);
   EXPECT_EQ(runtime.builds[0].cpu_millicores, 2000);
   EXPECT_EQ(runtime.builds[0].timeout_s, 900);
@@ -207,6 +208,13 @@ TEST_F(SourceFetchTest, AServerThatNeverAnswersMeetsTheTimeLimitAndTheCancel) {
   ASSERT_FALSE(timedOut.ok());
   EXPECT_EQ(timedOut.error().code, "timeout") << timedOut.error().message;
   EXPECT_NE(timedOut.error().message.find("git fetch"), std::string::npos) << timedOut.error().message;
+  // With an earlier build of the app on the node, the first git step asks which commit the ref names.
+  runtime.images["web:0123456789ab"] = {"sha256:earlier", {}, {{agent::kBuildLabel, "web@" + std::string(40, '1') + ":x"}}};
+  auto askTimedOut = builder(settings).build(request, observer(), cancel);
+  ASSERT_FALSE(askTimedOut.ok());
+  EXPECT_EQ(askTimedOut.error().code, "timeout") << askTimedOut.error().message;
+  EXPECT_NE(askTimedOut.error().message.find("git ls-remote"), std::string::npos) << askTimedOut.error().message;
+  runtime.images.clear();
 
   std::thread canceller([&] {
     ::usleep(300'000);

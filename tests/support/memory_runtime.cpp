@@ -317,7 +317,7 @@ Result<std::vector<runtime::ImageInfo>> MemoryRuntime::listImages(const std::map
     bool matches = true;
     for (const auto& [k, v] : labels) {
       auto it = image.labels.find(k);
-      matches = matches && it != image.labels.end() && it->second == v;
+      matches = matches && it != image.labels.end() && (v.empty() || it->second == v);
     }
     if (!matches) continue;
     auto& info = byId[image.id];

@@ -227,6 +227,7 @@ void HoldServer::accept() {
       pause->async_wait([this, pause](boost::system::error_code) { accept(); });
       return;
     }
+    socket.set_option(tcp::no_delay(true), ec);  // relayed as it comes: no Nagle wait on either side
     auto connection = std::make_shared<Connection>(io_, open_);
     connection->client = std::move(socket);
     asio::co_spawn(io_, serve(std::move(connection)), asio::detached);
@@ -325,6 +326,7 @@ asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c,
       co_await c->upstream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
       c->disarm();
       if (!ec && c->upstream.is_open() && !c->left) {
+        c->upstream.set_option(tcp::no_delay(true), ec);
         c->unwatch();
         co_return true;
       }

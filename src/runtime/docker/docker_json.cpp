@@ -200,7 +200,7 @@ ContainerStats parseStats(const nlohmann::json& s) {
 
 std::string labelFilter(const std::map<std::string, std::string>& labels) {
   nlohmann::json values = nlohmann::json::array();
-  for (const auto& [k, v] : labels) values.push_back(k + "=" + v);
+  for (const auto& [k, v] : labels) values.push_back(v.empty() ? k : k + "=" + v);  // "key": any value
   return nlohmann::json{{"label", values}}.dump();
 }
 

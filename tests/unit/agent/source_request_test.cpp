@@ -127,5 +127,33 @@ TEST(SourceRequestTest, TheResultHasTheFieldsTheServerReads) {
   EXPECT_TRUE(BuiltImage{}.toJson()["plan"].is_null());
 }
 
+TEST(SourceRequestTest, TheBuildLabelNamesAppCommitAndEveryInputThatShapesTheImage) {
+  SourceBuildRequest base;
+  base.app = "web.acme";
+  const builder::PlanSettings settings;
+  const auto digest = buildInputsDigest(base, settings);
+  EXPECT_EQ(digest.size(), 16u);
+  EXPECT_EQ(buildInputsDigest(base, settings), digest) << "stable";
+  EXPECT_EQ(buildLabelValue("web.acme", kSha, digest), "web.acme@" + kSha + ":" + digest);
+  // Not part of the image: the ref, the credentials, rebuild, the commit asked for.
+  auto same = base;
+  same.ref = "release";
+  same.credentials.token = "t";
+  same.rebuild = true;
+  same.commit = kSha;
+  EXPECT_EQ(buildInputsDigest(same, settings), digest);
+  // Each of these makes another image.
+  std::vector<SourceBuildRequest> changed(5, base);
+  changed[0].dir = "app";
+  changed[1].dockerfile = "Dockerfile.prod";
+  changed[2].target = "runtime";
+  changed[3].build_args = {{"MODE", "debug"}};
+  changed[4].plan = nlohmann::json{{"port", 8080}};
+  for (const auto& request : changed) EXPECT_NE(buildInputsDigest(request, settings), digest);
+  builder::PlanSettings otherBase;
+  otherBase.node_image = "node:22";
+  EXPECT_NE(buildInputsDigest(base, otherBase), digest);
+}
+
 }  // namespace
 }  // namespace berth::agent

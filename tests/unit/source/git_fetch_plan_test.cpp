@@ -48,6 +48,40 @@ TEST(GitFetchPlan, UserValuesComeOnlyAfterDoubleDashAndSecretsNeverOnACommandLin
   EXPECT_EQ(plan.commands.back().argv.back(), "FETCH_HEAD^{commit}");
 }
 
+TEST(GitFetchPlan, LsRemoteAsksForTheRefAfterDoubleDashWithTheSameProtections) {
+  const auto command = planLsRemote(httpsSource(), paths(), HttpsCredentials{"x-access-token", "ghp_s3cret"}, "main");
+  const auto& argv = command.argv;
+  const auto verb = std::find(argv.begin(), argv.end(), "ls-remote");
+  ASSERT_NE(verb, argv.end());
+  ASSERT_EQ(argv.end() - verb, 4);
+  EXPECT_EQ(*(verb + 1), "--");
+  EXPECT_EQ(*(verb + 2), "https://git.example.com/acme/shop.git");
+  EXPECT_EQ(*(verb + 3), "main");
+  EXPECT_NE(std::find(argv.begin(), verb, "protocol.allow=never"), verb);
+  EXPECT_NE(std::find(argv.begin(), verb, "core.hooksPath=/dev/null"), verb);
+  for (const auto& arg : argv) EXPECT_EQ(arg.find("s3cret"), std::string::npos) << arg;
+  EXPECT_EQ(command.environment, planFetch(httpsSource(), paths(), HttpsCredentials{"x-access-token", "ghp_s3cret"}, "main")
+                                     .commands[1]
+                                     .environment);
+}
+
+TEST(GitFetchPlan, TheCommitALsRemoteAnswerNamesFollowsGitsOrderForShortNames) {
+  const std::string a(40, 'a'), b(40, 'b'), c(40, 'c'), d(40, 'd'), e(40, 'e');
+  const std::string output = a + "\tHEAD\n" + b + "\trefs/heads/main\n" + c + "\trefs/heads/feature/main\n" + d +
+                             "\trefs/tags/v1\n" + e + "\trefs/tags/v1^{}\n" + c + "\trefs/tags/main\r\n";
+  EXPECT_EQ(commitFromLsRemote(output, "HEAD"), a);
+  EXPECT_EQ(commitFromLsRemote(output, "main"), c) << "refs/tags/<ref> comes before refs/heads/<ref>, as in git";
+  EXPECT_EQ(commitFromLsRemote(output, "refs/heads/main"), b);
+  EXPECT_EQ(commitFromLsRemote(output, "v1"), e) << "an annotated tag names its peeled commit";
+  EXPECT_EQ(commitFromLsRemote(output, "feature/main"), c);
+  EXPECT_EQ(commitFromLsRemote(output, "other"), "");
+  EXPECT_EQ(commitFromLsRemote(output, "heads/main"), b);
+  // Not ls-remote's lines: nothing is taken from them.
+  EXPECT_EQ(commitFromLsRemote("fatal: repository not found\n", "main"), "");
+  EXPECT_EQ(commitFromLsRemote("xyz\trefs/heads/main\n" + std::string(39, 'a') + "\tmain\n", "main"), "");
+  EXPECT_EQ(commitFromLsRemote("", "main"), "");
+}
+
 TEST(GitFetchPlan, SshUsesItsOwnConfigWithTheDeployKeyAndThePinnedHostOnly) {
   GitSource s;
   s.url = *parseGitUrl("git.url", "ssh://git@127.0.0.1:2222/srv/git/app.git");
