@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "../../support/memory_runtime.hpp"
 #include "../temp_dir.hpp"
 
@@ -398,6 +401,19 @@ TEST_F(AppSupervisorTest, AnotherAppsSourceBuildOnTheNodeIsPulledNeverTakenByAnI
   supervisor->runDeferred("api.evil");
   ASSERT_TRUE(pulled.ok) << pulled.error_message;
   EXPECT_EQ(pulled.output["image"], "sha256:public");
+}
+
+TEST_F(AppSupervisorTest, WhatABuildKilledWithTheAgentLeftGoesAtTheNextStart) {
+  // An agent killed mid-build: its private directory still holds the checkout and the deploy key.
+  const std::string left = dir.path() + "/builds/Ab12Cd34";
+  std::filesystem::create_directories(left + "/checkout/.git");
+  std::ofstream(left + "/deploy_key") << "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+  std::filesystem::create_symlink(dir.path() + "/outside", left + "/checkout/link");
+  std::ofstream(dir.path() + "/outside") << "not a build's";
+  ASSERT_TRUE(make()->load().ok());
+  EXPECT_FALSE(std::filesystem::exists(left));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/builds")) << "the parent stays";
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/outside")) << "a symlink is removed, not followed";
 }
 
 }  // namespace
