@@ -13,8 +13,9 @@
 // with memory, CPU and time limits, tagged <app>:<first 12 of the commit> and
 // labelled with the app, the commit and a digest of the build's inputs. An
 // unchanged commit's image (labelled so by berth) is reused unless `rebuild`,
-// found by asking the server what the ref names (git ls-remote) before any
-// fetch, so an unchanged redeploy fetches nothing.
+// found by asking the server what the ref names (git ls-remote) while the
+// fetch starts: an unchanged redeploy stops the fetch and waits for nothing
+// but the ls-remote.
 //
 // Thread safety: build() may run for different apps at once; one app's
 // builds are serialised by the caller (the agent's per-app worker).
