@@ -331,11 +331,14 @@ Result<void> AppService::recordBuildResult(const store::App& app, int number, co
       !updated.built_image.empty()) {
     // A reused image was not planned again (nothing was fetched): its plan is the build's that made
     // it, the newest earlier deployment with that tag (one app's builds run one at a time). Null
-    // there stays null: the same commit built with a Dockerfile after a plan moved the tag.
+    // there stays null: the same commit built with a Dockerfile after a plan moved the tag. A
+    // rollback reuses the image by the id its deployment ran (`image`): that deployment's plan.
     auto all = store_.listDeployments(app.name);
     if (!all) return all.error();
     for (const auto& earlier : *all) {  // newest first
-      if (earlier.number >= number || earlier.built_image != updated.built_image) continue;
+      const bool same = earlier.built_image == updated.built_image ||
+                        (!earlier.built_image.empty() && earlier.image == updated.built_image);
+      if (earlier.number >= number || !same) continue;
       updated.build_plan = earlier.build_plan;
       break;
     }

@@ -185,6 +185,26 @@ TEST_F(AppSourceTest, ABuildResultOfOtherTypesIsIgnoredNotThrown) {
   EXPECT_EQ(store->getDeployment("web", third->deployment)->value().state, DeploymentState::Healthy);
 }
 
+TEST_F(AppSourceTest, ARollbackThatReusesTheImageByItsIdKeepsThePlanItWasBuiltFrom) {
+  const nlohmann::json plan = {{"stack", "node"}, {"start", {"npm", "start"}}};
+  const std::string id = "sha256:" + std::string(64, 'a');
+  auto first = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(first.ok());
+  // The agent runs the image by its id ("image") and reports the build's tag.
+  finish(*first, true, {{"image", id}, {"build", {{"commit", kCommit}, {"image", "web:cccccccccccc"}, {"plan", plan}}}});
+  auto second = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(second.ok());
+  finish(*second, true, {{"image", "sha256:" + std::string(64, 'd')},
+                         {"build", {{"commit", std::string(40, 'd')}, {"image", "web:dddddddddddd"}, {"plan", nullptr}}}});
+  auto back = apps.rollback("web", 0);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(commandOf(*back).args["image"], id);
+  // The node still has it: reused by the id the rollback pinned.
+  finish(*back, true, {{"image", id}, {"build", {{"commit", kCommit}, {"image", id}, {"plan", nullptr}, {"reused", true}}}});
+  EXPECT_EQ(store->getDeployment("web", back->deployment)->value().build_plan, plan);
+  EXPECT_EQ((*apps.plan("web"))["plan"], plan);
+}
+
 TEST_F(AppSourceTest, OfferedHostKeysAreKeptForTrustWhichPinsOnlyThoseUnlessAnAdminForces) {
   auto call = apps.deploy("web", {{"source", {{"git", "ssh://git@git.example.com/acme/web.git"}}}});
   ASSERT_TRUE(call.ok());
