@@ -15,14 +15,23 @@
 namespace berth::agent {
 using namespace supervisor_internal;
 
-Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const apps::DeploymentSpec& spec,
+Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::string& app,
+                                                                const apps::DeploymentSpec& spec,
                                                                 const std::string& pinned,
                                                                 const runtime::PullProgressHandler& on_progress) {
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
   const std::string before = *present ? (*present)->id : "";
-  if (!*present || (pinned.empty() && spec.pullAlways())) {
+  // Another app's source build ("web.acme:0123456789ab", or its id) holds that app's code and
+  // build arguments: found on the node it is not taken, only pulled (the registry decides who
+  // may have it), as with pull "always". A rollback's pinned image is this app's own.
+  bool othersBuild = false;
+  if (*present && pinned.empty()) {
+    const auto label = (*present)->labels.find(kBuildLabel);
+    othersBuild = label != (*present)->labels.end() && label->second.rfind(app + "@", 0) != 0;
+  }
+  if (!*present || othersBuild || (pinned.empty() && spec.pullAlways())) {
     std::optional<runtime::RegistryCredentials> auth;
     if (spec.registry_auth)
       auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
@@ -236,7 +245,7 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
     auto report = [&](const nlohmann::json& progress) {
       emit(app, number, "pull_progress", progress.value("summary", std::string()), {{"progress", progress}});
     };
-    image = ensureImage(*spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
+    image = ensureImage(app, *spec, args.value("image", std::string()), [&](const nlohmann::json& progress) {
       if (throttle.due(options_.clock())) {
         heldBack = nullptr;
         report(progress);

@@ -33,6 +33,9 @@ AppSupervisor::AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptio
     : runtime_(runtime), options_(std::move(options)), events_(std::move(events)) {}
 
 Result<void> AppSupervisor::load() {
+  // Before any build: what a build killed with the agent left (its checkout and deploy key).
+  if (const int left = SourceBuilder::removeLeftoverBuilds(options_.state_dir); left > 0)
+    log::info("removed what interrupted source builds left", {{"directories", left}});
   const std::string path = options_.state_dir + "/apps.sealed";
   auto text = pki::readFile(path);
   if (!text) return Ok{};  // first start: nothing desired yet

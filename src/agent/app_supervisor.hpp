@@ -185,7 +185,9 @@ class AppSupervisor {
 
   // The reference to run (pinned to a digest or image id) and whether it had to be pulled.
   // `on_progress` sees the pull's progress when one is needed.
-  Result<std::pair<std::string, bool>> ensureImage(const apps::DeploymentSpec& spec, const std::string& pinned,
+  // An image another app built from source (its berth.build label) is never taken from the node: pulled or refused.
+  Result<std::pair<std::string, bool>> ensureImage(const std::string& app, const apps::DeploymentSpec& spec,
+                                                   const std::string& pinned,
                                                    const runtime::PullProgressHandler& on_progress = nullptr);
   // A deployment from source: the image its commit builds into (or the
   // rollback's image when still on the node). Errors carry the offered host

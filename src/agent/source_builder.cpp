@@ -173,6 +173,17 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   return built;
 }
 
+int SourceBuilder::removeLeftoverBuilds(const std::string& state_dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(state_dir + "/builds", ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code gone;
+    std::filesystem::remove_all(it->path(), gone);  // does not follow symlinks
+    if (!gone) ++removed;
+  }
+  return removed;
+}
+
 Result<std::optional<BuiltImage>> SourceBuilder::reusableImage(const std::string& app, const std::string& commit,
                                                                 const std::string& inputs) {
   BuiltImage built;

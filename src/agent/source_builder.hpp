@@ -127,6 +127,11 @@ class SourceBuilder {
   Result<BuiltImage> build(const SourceBuildRequest& request, const BuildObserver& observer,
                            const std::atomic<bool>& cancel);
 
+  // Removes what builds left under <state_dir>/builds/ (an agent killed mid-build leaves a
+  // checkout, the deploy key and the context tar). Only at the agent's start, before any build:
+  // a running build's directory would go too. Returns how many directories went.
+  static int removeLeftoverBuilds(const std::string& state_dir);
+
   // Removes the source-built images of `app` that are not in `keep` (tags or
   // image ids, e.g. the images of the deployments kept). An image in use
   // stays. Returns the images removed.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -67,6 +68,13 @@ void printDomains(const nlohmann::json& list);
 // printing its build's lines (log stream "build" after `log_cursor`), its pull's progress and
 // its states, and on failure its reason (exit kCommandFailed); any other command to its end.
 int follow(const Options& o, ApiClient& api, const nlohmann::json& accepted, bool detach, std::int64_t log_cursor = 0);
+// One GET of a wait loop (`call`): answered 429 rate_limited (the key's rate spent by the
+// loop's own polls or the user's other calls, e.g. several deploys followed at once with one
+// key), it pauses `pause` and asks again while before `deadline`, instead of failing while the
+// operation goes on on the server. Any other answer is returned as it is.
+Result<ApiReply> callPatiently(const std::function<Result<ApiReply>()>& call,
+                               std::chrono::steady_clock::time_point deadline,
+                               const std::function<void(std::chrono::milliseconds)>& pause);
 // The app's log cursor now (its newest line's); 0 when it has none or does not exist yet.
 std::int64_t logCursorNow(ApiClient& api, const std::string& app);
 // --server, --api-key, --ca-file, --json.

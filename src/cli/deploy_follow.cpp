@@ -23,6 +23,9 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kWaitLimit = std::chrono::minutes(15);
 constexpr auto kDeployPoll = std::chrono::milliseconds(100);  // one small GET: seeing "healthy" late is what users notice
 constexpr auto kCommandPoll = std::chrono::milliseconds(100);
+constexpr auto kRateLimitedPause = std::chrono::milliseconds(1000);  // the limiter refills per second
+
+void sleepFor(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 
 // Where the pull's display goes (stdout) and how big the terminal is.
 struct Screen {
@@ -102,12 +105,15 @@ int followDeployment(ApiClient& api, const std::string& app, int number, std::in
   std::string last;
   bool pullEnded = false;
   while (SteadyClock::now() < deadline) {
-    auto d = api.call("GET", "/api/v1/apps/" + app + "/deployments/" + std::to_string(number));
+    auto d = callPatiently([&] { return api.call("GET", "/api/v1/apps/" + app + "/deployments/" + std::to_string(number)); },
+                           deadline, sleepFor);
     if (!d) return fail(d.error());
     // The build lines stored before this answer first: they come before the state they led to
     // (the node sends a command's lines before its events and its result).
     auto page = [&](std::int64_t after) -> Result<nlohmann::json> {
-      auto answer = api.call("GET", fmt::format("/api/v1/apps/{}/logs?limit={}&after={}", app, kBuildLinePage, after));
+      auto answer = callPatiently(
+          [&] { return api.call("GET", fmt::format("/api/v1/apps/{}/logs?limit={}&after={}", app, kBuildLinePage, after)); },
+          deadline, sleepFor);
       if (!answer) return answer.error();
       return answer->body;
     };
@@ -149,7 +155,7 @@ int followCommand(ApiClient& api, const std::string& app, const std::string& ver
   const auto deadline = SteadyClock::now() + kWaitLimit;
   std::string last;
   while (SteadyClock::now() < deadline) {
-    auto c = api.call("GET", "/api/v1/commands/" + id);
+    auto c = callPatiently([&] { return api.call("GET", "/api/v1/commands/" + id); }, deadline, sleepFor);
     if (!c) return fail(c.error());
     const std::string state = c->body.value("state", std::string());
     if (state != last) std::cerr << fmt::format("{} {}: {}\n", app, verb.substr(4), state);
@@ -169,6 +175,16 @@ int followCommand(ApiClient& api, const std::string& app, const std::string& ver
 }
 
 }  // namespace
+
+Result<ApiReply> callPatiently(const std::function<Result<ApiReply>()>& call, SteadyClock::time_point deadline,
+                               const std::function<void(std::chrono::milliseconds)>& pause) {
+  for (;;) {
+    auto reply = call();
+    if (reply || reply.error().code != "rate_limited" || SteadyClock::now() + kRateLimitedPause >= deadline)
+      return reply;
+    pause(kRateLimitedPause);
+  }
+}
 
 std::int64_t logCursorNow(ApiClient& api, const std::string& app) {
   auto newest = api.call("GET", "/api/v1/apps/" + app + "/logs?tail=0");

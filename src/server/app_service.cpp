@@ -472,7 +472,9 @@ void AppService::onCommandFinished(const store::Command& c) {
       }
       if (app.current_deployment > 0 && app.current_deployment != number)
         setDeploymentState(name, app.current_deployment, DeploymentState::Superseded, "replaced by " + std::to_string(number));
-      setDeploymentState(name, number, DeploymentState::Healthy, "", c.result.value("image", std::string()));
+      const auto ran = c.result.find("image");  // the agent's word: a string or nothing
+      setDeploymentState(name, number, DeploymentState::Healthy, "",
+                         ran != c.result.end() && ran->is_string() ? ran->get<std::string>() : std::string());
       app.current_deployment = number;
       app.desired = AppDesired::Running;
       event(name, number, "healthy", "");

@@ -310,10 +310,15 @@ Result<void> AppService::recordBuildResult(const store::App& app, int number, co
   if (!d) return d.error();
   if (!*d) return Ok{};
   auto updated = **d;
-  const auto commit = build->value("commit", std::string());
-  // Each value is the agent's word: taken only in the shape it must have.
+  // Each value is the agent's word: taken only in the shape it must have (a value of another
+  // type is not taken either: json::value() would throw it at the agent session).
+  auto text = [&](const char* key) {
+    auto it = build->find(key);
+    return it != build->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto commit = text("commit");
   if (source::isFullCommitId(commit)) updated.source_commit = commit;
-  const auto image = build->value("image", std::string());
+  const auto image = text("image");
   if (!image.empty() && image.size() <= 256 && apps::parseImageReference("build.image", image)) {
     updated.built_image = image;
     if (updated.image.empty()) updated.image = image;
@@ -321,12 +326,19 @@ Result<void> AppService::recordBuildResult(const store::App& app, int number, co
   if (auto plan = build->find("plan"); plan != build->end() && (plan->is_object() || plan->is_null()) &&
                                        plan->dump().size() <= kMaxPlanBytes)
     updated.build_plan = *plan;
-  if (updated.build_plan.is_null() && build->value("reused", false) && !updated.built_image.empty()) {
-    // A reused image was not planned again (nothing was fetched): its plan is the build's that made it.
+  const auto reused = build->find("reused");
+  if (updated.build_plan.is_null() && reused != build->end() && reused->is_boolean() && reused->get<bool>() &&
+      !updated.built_image.empty()) {
+    // A reused image was not planned again (nothing was fetched): its plan is the build's that made
+    // it, the newest earlier deployment with that tag (one app's builds run one at a time). Null
+    // there stays null: the same commit built with a Dockerfile after a plan moved the tag. A
+    // rollback reuses the image by the id its deployment ran (`image`): that deployment's plan.
     auto all = store_.listDeployments(app.name);
     if (!all) return all.error();
     for (const auto& earlier : *all) {  // newest first
-      if (earlier.number == number || earlier.built_image != updated.built_image || earlier.build_plan.is_null()) continue;
+      const bool same = earlier.built_image == updated.built_image ||
+                        (!earlier.built_image.empty() && earlier.image == updated.built_image);
+      if (earlier.number >= number || !same) continue;
       updated.build_plan = earlier.build_plan;
       break;
     }

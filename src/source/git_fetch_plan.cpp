@@ -80,8 +80,10 @@ std::string commitFromLsRemote(const std::string& output, const std::string& ref
   std::map<std::string, std::string> advertised;  // ref name -> commit (a tag's peeled commit when given)
   std::size_t start = 0;
   while (start < output.size()) {
-    auto end = output.find('\n', start);
-    if (end == std::string::npos) end = output.size();
+    const auto end = output.find('\n', start);
+    // ls-remote ends every line; one without its end was cut (the capture keeps 64 KiB): its
+    // name may be the start of a longer one ("refs/heads/main" of "refs/heads/main/x").
+    if (end == std::string::npos) break;
     std::string line = output.substr(start, end - start);
     start = end + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -65,7 +65,8 @@ GitCommand planLsRemote(const GitSource& source, const GitPaths& paths,
 // git's own order for a short name (refs/<ref>, refs/tags/<ref>,
 // refs/heads/<ref>); an annotated tag's peeled "^{}" line wins over the tag
 // object. Empty when the output names no such ref or its lines are not
-// ls-remote's: the caller then fetches, and git says what is wrong.
+// ls-remote's: the caller then fetches, and git says what is wrong. A last
+// line without its newline was cut short and is not read.
 std::string commitFromLsRemote(const std::string& output, const std::string& ref);
 
 // ssh_config for the fetch: this key only, this known_hosts only, strict host

@@ -214,6 +214,24 @@ TEST_F(SourceFetchTest, AServerThatNeverAnswersMeetsTheTimeLimitAndTheCancel) {
   ASSERT_FALSE(askTimedOut.ok());
   EXPECT_EQ(askTimedOut.error().code, "timeout") << askTimedOut.error().message;
   EXPECT_NE(askTimedOut.error().message.find("git ls-remote"), std::string::npos) << askTimedOut.error().message;
+  // A cancel while both the ls-remote and the fetch beside it wait: both end, nothing is left.
+  const std::string where = "127.0.0.1:" + std::to_string(port) + "/web.git";
+  std::thread askCanceller([&] {
+    eventually([&] {  // the ls-remote and the fetch are both talking to the silent server
+      auto asking = runProcess({"pgrep", "-f", "ls-remote -- https://" + where}, 5000);
+      auto fetching = runProcess({"pgrep", "-f", "fetch -q .*https://" + where}, 5000);
+      return asking && asking->exit_code == 0 && fetching && fetching->exit_code == 0;
+    });
+    cancel = true;
+  });
+  auto askCancelled = builder().build(request, observer(), cancel);
+  askCanceller.join();
+  ASSERT_FALSE(askCancelled.ok());
+  EXPECT_EQ(askCancelled.error().code, "cancelled") << askCancelled.error().message;
+  EXPECT_TRUE(buildsDirEmpty());
+  auto askLeft = runProcess({"pgrep", "-f", where}, 5000);
+  EXPECT_TRUE(askLeft && askLeft->exit_code == 1) << (askLeft ? askLeft->output : "");
+  cancel = false;
   runtime.images.clear();
 
   std::thread canceller([&] {

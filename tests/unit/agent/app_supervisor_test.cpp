@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "../../support/memory_runtime.hpp"
 #include "../temp_dir.hpp"
 
@@ -365,6 +368,52 @@ TEST_F(AppSupervisorTest, ABuiltImageStillPresentIsReusedAndTheContainerKnowsIts
   ASSERT_TRUE(out.ok) << out.error_message;
   ASSERT_EQ(runtime.running().size(), 1u);
   EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).env.at("BERTH_GIT_COMMIT"), "mine");
+}
+
+TEST_F(AppSupervisorTest, AnotherAppsSourceBuildOnTheNodeIsPulledNeverTakenByAnImageDeploy) {
+  // Org acme's app web built this from its private repository; another org's app names its tag or its id.
+  const std::string label = "web.acme@0123456789abcdef0123456789abcdef01234567:0011223344556677";
+  runtime.images["web.acme:0123456789ab"] = {"sha256:acmebuilt", {}, {{"berth.build", label}}};
+  runtime.images["sha256:acmebuilt"] = runtime.images["web.acme:0123456789ab"];
+  const nlohmann::json check = spec("1")["health_check"];
+  for (const std::string reference : {"web.acme:0123456789ab", "sha256:acmebuilt"}) {
+    auto out = supervisor->handle("app.deploy", {{"app", "api.evil"}, {"deployment", 1},
+                                                 {"spec", {{"image", reference}, {"health_check", check}}}});
+    supervisor->runDeferred("api.evil");
+    EXPECT_FALSE(out.ok) << reference;
+    EXPECT_EQ(out.error_code, "pull_failed") << reference;
+  }
+  EXPECT_EQ(runtime.pulls, (std::vector<std::string>{"web.acme:0123456789ab", "sha256:acmebuilt"}));
+  EXPECT_TRUE(runtime.running().empty());
+  // The app that built it may run it as an image; a prefix of its key is another app.
+  for (const std::string app : {"web.acme", "web"}) {
+    auto out = supervisor->handle("app.deploy", {{"app", app}, {"deployment", 2},
+                                                 {"spec", {{"image", "web.acme:0123456789ab"}, {"health_check", check}}}});
+    supervisor->runDeferred(app);
+    EXPECT_EQ(out.ok, app == "web.acme") << app << ": " << out.error_message;
+  }
+  ASSERT_EQ(runtime.running().size(), 1u);
+  EXPECT_EQ(runtime.specs.at(runtime.running()[0].id).image, "sha256:acmebuilt");
+  // What a registry serves under that name is anyone's to pull.
+  runtime.registry["web.acme:0123456789ab"] = {{"sha256:public", {}}, ""};
+  auto pulled = supervisor->handle("app.deploy", {{"app", "api.evil"}, {"deployment", 3},
+                                                  {"spec", {{"image", "web.acme:0123456789ab"}, {"health_check", check}}}});
+  supervisor->runDeferred("api.evil");
+  ASSERT_TRUE(pulled.ok) << pulled.error_message;
+  EXPECT_EQ(pulled.output["image"], "sha256:public");
+}
+
+TEST_F(AppSupervisorTest, WhatABuildKilledWithTheAgentLeftGoesAtTheNextStart) {
+  // An agent killed mid-build: its private directory still holds the checkout and the deploy key.
+  const std::string left = dir.path() + "/builds/Ab12Cd34";
+  std::filesystem::create_directories(left + "/checkout/.git");
+  std::ofstream(left + "/deploy_key") << "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+  std::filesystem::create_symlink(dir.path() + "/outside", left + "/checkout/link");
+  std::ofstream(dir.path() + "/outside") << "not a build's";
+  ASSERT_TRUE(make()->load().ok());
+  EXPECT_FALSE(std::filesystem::exists(left));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/builds")) << "the parent stays";
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/outside")) << "a symlink is removed, not followed";
 }
 
 }  // namespace

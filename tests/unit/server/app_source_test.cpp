@@ -143,6 +143,68 @@ TEST_F(AppSourceTest, ABuildResultOutOfShapeIsNotTaken) {
   EXPECT_TRUE(d.build_plan.is_null());
 }
 
+TEST_F(AppSourceTest, AReusedImageTakesThePlanOfTheBuildThatLastMadeItsTagEvenNone) {
+  const nlohmann::json plan = {{"stack", "node"}, {"start", {"npm", "start"}}};
+  const std::string tag = "web:cccccccccccc";
+  auto deployOnce = [&](const nlohmann::json& build) {
+    auto call = apps.deploy("web", gitSpec());
+    EXPECT_TRUE(call.ok());
+    finish(*call, true, {{"build", build}});
+    return store->getDeployment("web", call->deployment)->value();
+  };
+  // The commit built from a plan, then (the same commit) from a Dockerfile: the tag moved to that image.
+  EXPECT_EQ(deployOnce({{"commit", kCommit}, {"image", tag}, {"plan", plan}, {"reused", false}}).build_plan, plan);
+  EXPECT_TRUE(deployOnce({{"commit", kCommit}, {"image", tag}, {"plan", nullptr}, {"reused", false}}).build_plan.is_null());
+  // Reusing it is reusing the Dockerfile's image: no plan, not the older build's.
+  EXPECT_TRUE(deployOnce({{"commit", kCommit}, {"image", tag}, {"plan", nullptr}, {"reused", true}}).build_plan.is_null());
+  EXPECT_TRUE((*apps.plan("web"))["plan"].is_null());
+  // Built from the plan again, then reused: that plan.
+  EXPECT_EQ(deployOnce({{"commit", kCommit}, {"image", tag}, {"plan", plan}, {"reused", false}}).build_plan, plan);
+  EXPECT_EQ(deployOnce({{"commit", kCommit}, {"image", tag}, {"plan", nullptr}, {"reused", true}}).build_plan, plan);
+}
+
+TEST_F(AppSourceTest, ABuildResultOfOtherTypesIsIgnoredNotThrown) {
+  const nlohmann::json plan = {{"stack", "node"}};
+  auto first = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(first.ok());
+  finish(*first, true, {{"build", {{"commit", kCommit}, {"image", "web:cccccccccccc"}, {"plan", plan}}}});
+  auto call = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(call.ok());
+  // A compromised or buggy agent's RESULT: every value of the wrong type.
+  EXPECT_NO_THROW(finish(*call, true, {{"image", 7}, {"build", {{"commit", 1}, {"image", {"web:cccccccccccc"}},
+                                                                 {"plan", nullptr}, {"reused", "yes"}}}}));
+  auto d = store->getDeployment("web", call->deployment)->value();
+  EXPECT_EQ(d.state, DeploymentState::Healthy);
+  EXPECT_EQ(d.source_commit, "");
+  EXPECT_EQ(d.built_image, "");
+  EXPECT_EQ(d.image, "");
+  EXPECT_TRUE(d.build_plan.is_null());
+  auto third = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(third.ok());
+  EXPECT_NO_THROW(finish(*third, true, nlohmann::json::array({1, 2})));
+  EXPECT_EQ(store->getDeployment("web", third->deployment)->value().state, DeploymentState::Healthy);
+}
+
+TEST_F(AppSourceTest, ARollbackThatReusesTheImageByItsIdKeepsThePlanItWasBuiltFrom) {
+  const nlohmann::json plan = {{"stack", "node"}, {"start", {"npm", "start"}}};
+  const std::string id = "sha256:" + std::string(64, 'a');
+  auto first = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(first.ok());
+  // The agent runs the image by its id ("image") and reports the build's tag.
+  finish(*first, true, {{"image", id}, {"build", {{"commit", kCommit}, {"image", "web:cccccccccccc"}, {"plan", plan}}}});
+  auto second = apps.deploy("web", gitSpec());
+  ASSERT_TRUE(second.ok());
+  finish(*second, true, {{"image", "sha256:" + std::string(64, 'd')},
+                         {"build", {{"commit", std::string(40, 'd')}, {"image", "web:dddddddddddd"}, {"plan", nullptr}}}});
+  auto back = apps.rollback("web", 0);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(commandOf(*back).args["image"], id);
+  // The node still has it: reused by the id the rollback pinned.
+  finish(*back, true, {{"image", id}, {"build", {{"commit", kCommit}, {"image", id}, {"plan", nullptr}, {"reused", true}}}});
+  EXPECT_EQ(store->getDeployment("web", back->deployment)->value().build_plan, plan);
+  EXPECT_EQ((*apps.plan("web"))["plan"], plan);
+}
+
 TEST_F(AppSourceTest, OfferedHostKeysAreKeptForTrustWhichPinsOnlyThoseUnlessAnAdminForces) {
   auto call = apps.deploy("web", {{"source", {{"git", "ssh://git@git.example.com/acme/web.git"}}}});
   ASSERT_TRUE(call.ok());

@@ -80,6 +80,9 @@ TEST(GitFetchPlan, TheCommitALsRemoteAnswerNamesFollowsGitsOrderForShortNames) {
   EXPECT_EQ(commitFromLsRemote("fatal: repository not found\n", "main"), "");
   EXPECT_EQ(commitFromLsRemote("xyz\trefs/heads/main\n" + std::string(39, 'a') + "\tmain\n", "main"), "");
   EXPECT_EQ(commitFromLsRemote("", "main"), "");
+  // A capture cut short (64 KiB) mid-line: "refs/heads/main/x" cut to "refs/heads/main" is not main.
+  EXPECT_EQ(commitFromLsRemote(a + "\trefs/heads/a/main\n" + d + "\trefs/heads/main", "main"), "");
+  EXPECT_EQ(commitFromLsRemote(b + "\trefs/heads/main\n" + d + "\trefs/heads/main/x", "main"), b);
 }
 
 TEST(GitFetchPlan, SshUsesItsOwnConfigWithTheDeployKeyAndThePinnedHostOnly) {
