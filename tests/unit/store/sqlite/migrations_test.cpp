@@ -25,6 +25,22 @@ struct Db {
   }
 };
 
+// Brings `db` to schema `version` by the migrations' own SQL, recorded as applied (an older
+// release's database, for the migrations after it to take over).
+void migrateTo(Db& db, int version) {
+  ASSERT_EQ(sqlite3_exec(db.db,
+                         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                         "applied_at INTEGER NOT NULL)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  for (const auto& m : migrations()) {
+    if (m.version > version) break;
+    ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
+    const std::string applied = "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)";
+    ASSERT_EQ(sqlite3_exec(db.db, applied.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  }
+}
+
 TEST(Migrations, AreNumberedInOrderFromOne) {
   int expected = 1;
   for (const auto& m : migrations()) EXPECT_EQ(m.version, expected++) << m.description;
@@ -143,19 +159,7 @@ TEST(Migrations, VersionSixDatabaseMovesIntoTheDefaultOrg) {
   const std::string path = dir.path() + "/x.db";
   {
     Db db(path);
-    ASSERT_EQ(sqlite3_exec(db.db,
-                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
-                           "applied_at INTEGER NOT NULL)",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    for (const auto& m : migrations()) {
-      if (m.version > 6) break;
-      ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
-      ASSERT_EQ(sqlite3_exec(db.db,
-                             ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
-                             nullptr, nullptr, nullptr),
-                SQLITE_OK);
-    }
+    ASSERT_NO_FATAL_FAILURE(migrateTo(db, 6));
     ASSERT_EQ(sqlite3_exec(db.db,
                            "INSERT INTO api_keys VALUES ('key_1','admin','abc123','admin',7);"
                            "INSERT INTO settings VALUES ('admin_key_created','key_1');"
@@ -215,19 +219,7 @@ TEST(Migrations, VersionTwelveDatabaseKeepsEveryCommandAndIndexesTheOpenOnes) {
   const std::string path = dir.path() + "/x.db";
   {
     Db db(path);
-    ASSERT_EQ(sqlite3_exec(db.db,
-                           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
-                           "applied_at INTEGER NOT NULL)",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    for (const auto& m : migrations()) {
-      if (m.version > 12) break;
-      ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
-      ASSERT_EQ(sqlite3_exec(db.db,
-                             ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
-                             nullptr, nullptr, nullptr),
-                SQLITE_OK);
-    }
+    ASSERT_NO_FATAL_FAILURE(migrateTo(db, 12));
     std::string rows;
     // Random (old-style) ids, every state, created out of id order.
     const char* states[] = {"queued", "succeeded", "dispatched", "failed", "running", "expired", "cancelled"};
