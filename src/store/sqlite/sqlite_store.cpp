@@ -21,6 +21,7 @@
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/rows.hpp"
 #include "store/sqlite/sqlite_app_history.hpp"
+#include "store/sqlite/sqlite_audit.hpp"
 #include "store/sqlite/sqlite_batches.hpp"
 #include "store/sqlite/sqlite_identity.hpp"
 #include "store/sqlite/sqlite_source.hpp"
@@ -523,71 +524,12 @@ class SqliteStore final : public Store, public StatementSource {
     return removed;
   }
 
-  Result<void> appendAudit(const AuditRecord& r) override {
-    Statement s = query(
-        "INSERT INTO audit (id, at, actor, action, target, outcome, request_id, org, source, detail, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(r.id).bind(r.at).bind(r.actor).bind(r.action).bind(r.target).bind(r.outcome).bind(r.request_id);
-    s.bind(r.org).bind(r.source).bind(r.detail).bind(r.prev_hash).bind(r.hash);
-    return done(s, "append audit");
-  }
-
-  Result<std::vector<AuditRecord>> listAudit(const AuditQuery& q) override {
-    // One statement text per shape of filter, so each is prepared once.
-    std::string sql = std::string(kAuditColumns) + " WHERE 1";
-    if (!q.org.empty()) sql += " AND org = ?";
-    if (!q.actor.empty()) sql += " AND actor = ?";
-    if (!q.target.empty()) sql += " AND target = ?";
-    if (q.since_ms > 0) sql += " AND at >= ?";
-    if (q.after_id) {
-      sql += " AND id > ? ORDER BY id ASC LIMIT ?";
-    } else if (q.before_id) {
-      sql += " AND id < ? ORDER BY id DESC LIMIT ?";
-    } else {
-      sql += " ORDER BY id DESC LIMIT ?";
-    }
-    Statement s = query(sql);
-    if (!q.org.empty()) s.bind(q.org);
-    if (!q.actor.empty()) s.bind(q.actor);
-    if (!q.target.empty()) s.bind(q.target);
-    if (q.since_ms > 0) s.bind(q.since_ms);
-    if (q.after_id)
-      s.bind(*q.after_id);
-    else if (q.before_id)
-      s.bind(*q.before_id);
-    s.bind(static_cast<std::int64_t>(q.limit));
-    std::vector<AuditRecord> out;
-    while (s.step() == SQLITE_ROW) out.push_back(auditRow(s));
-    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "list audit");
-    return out;
-  }
-
-  Result<AuditRecord> auditHeadLink() override {
-    Statement s = query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
-    AuditRecord head;
-    if (s.step() == SQLITE_ROW) {
-      head.id = s.integer(0);
-      head.hash = s.text(1);
-    }
-    if (s.lastCode() != SQLITE_DONE && s.lastCode() != SQLITE_ROW) return dbError(db_, "audit head");
-    return head;
-  }
-
-  Result<AuditRecord> auditHead() override {
-    Statement s = query(std::string(kAuditColumns) + " ORDER BY id DESC LIMIT 1");
-    AuditRecord head;
-    if (s.step() == SQLITE_ROW) head = auditRow(s);
-    if (s.lastCode() != SQLITE_DONE && s.lastCode() != SQLITE_ROW) return dbError(db_, "audit head");
-    return head;
-  }
+  Result<void> appendAudit(const AuditRecord& r) override { return sqliteAppendAudit(db_, *this, r); }
+  Result<std::vector<AuditRecord>> listAudit(const AuditQuery& q) override { return sqliteListAudit(db_, *this, q); }
+  Result<AuditRecord> auditHeadLink() override { return sqliteAuditHeadLink(db_, *this); }
+  Result<AuditRecord> auditHead() override { return sqliteAuditHead(db_, *this); }
 
  private:
-  static constexpr const char* kAuditColumns =
-      "SELECT id, at, actor, action, target, outcome, request_id, org, source, detail, prev_hash, hash FROM audit";
-  static AuditRecord auditRow(const Statement& s) {
-    return AuditRecord{s.integer(0), s.integer(1), s.text(2), s.text(3),  s.text(4),  s.text(5),
-                       s.text(6),    s.text(7),    s.text(8), s.text(9), s.text(10), s.text(11)};
-  }
 
   static void bindCommand(Statement& s, const Command& c) {
     s.bind(c.id).bind(c.node_id).bind(c.correlation_id).bind(c.verb).bind(c.args);
