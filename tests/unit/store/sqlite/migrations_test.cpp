@@ -78,19 +78,7 @@ TEST(Migrations, ReleaseZeroOneDatabaseKeepsItsRows) {
 TEST(Migrations, VersionFourDatabaseKeepsItsRowsAndGetsAppDomains) {
   berth::testing::TempDir dir;
   Db db(dir.path() + "/x.db");
-  ASSERT_EQ(sqlite3_exec(db.db,
-                         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
-                         "applied_at INTEGER NOT NULL)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  for (const auto& m : migrations()) {
-    if (m.version > 4) break;
-    ASSERT_EQ(sqlite3_exec(db.db, m.sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << m.description;
-    ASSERT_EQ(sqlite3_exec(db.db,
-                           ("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 'x', 0)").c_str(),
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-  }
+  ASSERT_NO_FATAL_FAILURE(migrateTo(db, 4));
   ASSERT_EQ(sqlite3_exec(db.db,
                          "INSERT INTO apps VALUES ('shop','n_1','{}',1,2,'running',3,1,2);"
                          "INSERT INTO apps VALUES ('blog','n_1','{}',0,1,'stopped',3,1,2);"
