@@ -78,6 +78,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config, AgentParts part
   impl->clock = std::move(parts.clock);
   impl->journal = std::move(parts.journal);
   impl->host_actions = std::move(parts.host_actions);
+  impl->on_app_network = std::move(parts.on_app_network);
   impl->router = parts.router ? std::move(parts.router) : std::make_unique<NoRouter>();
   auto loaded = loadAgentState(impl->config.state_dir);
   if (!loaded) return loaded.error();

@@ -51,6 +51,10 @@ struct AgentConfig {
   int proxy_http_port = 80;
   int proxy_https_port = 443;
   int proxy_shutdown_timeout_s = 3600;  // nginx: how long connections open at a reload may stay on old workers
+  // nginx: how an update moves an app's traffic. "kernel": nginx names a stable address per app and
+  // iptables rules send it to the containers (no reload; needs root without helper_socket, else
+  // reload); "reload": nginx names the containers and is reloaded (docs/routes.md).
+  std::string proxy_switch = "kernel";
   std::string traefik_dynamic_file = "/etc/traefik/dynamic/berth.yml";
   std::string base_domain;  // this node's own base domain for generated app domains, over the server's
   // HTTPS for routed hosts: "acme" (certificates from acme_directory_url; Caddy uses its own client) or "off".
@@ -98,6 +102,8 @@ struct AgentParts {
   Clock clock = systemNowMs;
   std::unique_ptr<AppRouter> router;  // the node's reverse proxy (NoRouter when none)
   std::shared_ptr<helper::HostActions> host_actions;  // `berth helper` (helper_socket); null: done here
+  // Told the app network's IPv4 gateway once it exists (the proxy's stable upstream addresses live there).
+  std::function<void(const std::string& gateway)> on_app_network;
 };
 
 class Agent {

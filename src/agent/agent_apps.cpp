@@ -25,6 +25,10 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
       log::error("app network unavailable", {{"network", config.docker_network}, {"error", network.error().message}});
       return nullptr;
     }
+    if (on_app_network) {
+      if (auto gateway = (*connected)->networkGateway(config.docker_network); gateway) on_app_network(*gateway);
+      else log::warn("app network has no gateway address", {{"network", config.docker_network}, {"error", gateway.error().message}});
+    }
   }
   runtime = std::move(*connected);
   SupervisorOptions options;

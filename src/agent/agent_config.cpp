@@ -37,7 +37,7 @@ const std::vector<std::string>& agentConfigKeys() {
       "labels",    "log_level", "clock_skew_s", "max_envelope_lifetime_s", "max_frame_bytes", "backoff_cap_s",
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
       "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
-      "proxy_https_port", "proxy_shutdown_timeout_s", "traefik_dynamic_file", "base_domain", "tls",
+      "proxy_https_port", "proxy_shutdown_timeout_s", "proxy_switch", "traefik_dynamic_file", "base_domain", "tls",
       "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir", "helper_socket", "helper_key_file",
       "build_memory", "build_cpus", "build_timeout_s", "git_timeout_s", "git_ca_file"};
   return keys;
@@ -57,6 +57,7 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"docker_network", &config.docker_network},
                                                     {"proxy", &config.proxy},
                                                     {"proxy_listen_address", &config.proxy_listen_address},
+                                                    {"proxy_switch", &config.proxy_switch},
                                                     {"traefik_dynamic_file", &config.traefik_dynamic_file},
                                                     {"base_domain", &config.base_domain},
                                                     {"tls", &config.tls},
@@ -72,6 +73,8 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
     if (!merged[name].is_string()) return fieldError(name, "must be a string");
     *target = merged[name];
   }
+  if (config.proxy_switch != "kernel" && config.proxy_switch != "reload")
+    return fieldError("proxy_switch", "must be kernel or reload");
   log::Level level;
   if (!log::parseLevel(config.log_level, level)) return fieldError("log_level", "must be debug, info, warn or error");
   if (merged.contains("labels")) {

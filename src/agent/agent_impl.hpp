@@ -100,6 +100,7 @@ struct Agent::Impl {
   std::set<std::string> reconcile_queued;  // apps with a reconcile task waiting
   std::set<std::string> settle_queued;     // apps with a settle step waiting
   std::shared_ptr<helper::HostActions> host_actions;  // null: host actions done here
+  std::function<void(const std::string&)> on_app_network;  // AgentParts::on_app_network
   std::unique_ptr<AppRouter> router;       // the node's reverse proxy; outlives the supervisor that points at it
   runtime::ContainerRuntime* log_runtime = nullptr;  // `runtime`, told to the I/O thread once connected
   // Container id -> its log subscription; the number tells a late end of an

@@ -6,6 +6,7 @@
 #include "common/logging.hpp"
 #include "helper/helper_client.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
+#include "proxy/nat/upstream_nat.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 #include "proxy/traefik/traefik_proxy.hpp"
 #include "runtime/docker/docker_runtime.hpp"
@@ -19,7 +20,8 @@ constexpr int kRetryAfterS = 10;
 // The adapter the `proxy` setting names, its files under <state_dir>/proxy.
 std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
                                              std::shared_ptr<agent::CertificateProvider> certificates,
-                                             const std::shared_ptr<helper::HostActions>& host) {
+                                             const std::shared_ptr<helper::HostActions>& host,
+                                             std::function<void(const std::string&)>& on_app_network) {
   // Absolute: nginx and Caddy resolve a relative path against their own prefix,
   // not our working directory (`berth dev`'s state is in ./berth-data by default).
   const std::string dir = std::filesystem::absolute(config.state_dir + "/proxy").lexically_normal().string();
@@ -32,7 +34,17 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
     o.config_dir = dir + "/nginx";
     o.runtime_dir = dir + "/nginx/run";
     o.worker_shutdown_timeout_s = config.proxy_shutdown_timeout_s;
-    adapter = std::make_unique<proxy::nginx::NginxProxy>(o, "/usr/sbin/nginx", host);
+    // Updates switch upstreams in the kernel, without a reload (docs/routes.md), where the agent
+    // may change the rules itself: as root, not through `berth helper`.
+    std::shared_ptr<proxy::nat::IptablesNat> nat;
+    if (!host && config.proxy_switch == "kernel") {
+      nat = std::make_shared<proxy::nat::IptablesNat>(o.config_dir, o.config_dir);
+      on_app_network = [nat](const std::string& gateway) {
+        if (auto used = nat->useGateway(gateway); !used)
+          log::warn("nginx is reloaded for every update", {{"reason", used.error().message}});
+      };
+    }
+    adapter = std::make_unique<proxy::nginx::NginxProxy>(o, "/usr/sbin/nginx", host, nat);
   } else if (config.proxy == "caddy") {
     proxy::caddy::CaddyOptions o;
     o.admin_listen = "unix/" + dir + "/caddy/admin.sock";
@@ -100,7 +112,7 @@ Result<agent::AgentParts> agentParts(const agent::AgentConfig& config,
     if (!client) return client.error();
     parts.host_actions = std::move(*client);
   }
-  parts.router = makeRouter(config, std::move(certificates), parts.host_actions);
+  parts.router = makeRouter(config, std::move(certificates), parts.host_actions, parts.on_app_network);
   return parts;
 }
 

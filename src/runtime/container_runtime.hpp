@@ -175,6 +175,11 @@ class ContainerRuntime {
   // Makes sure a bridge network of that name exists (creates it, labelled
   // berth.managed, when missing); one that exists already is left as it is.
   virtual Result<void> ensureNetwork(const std::string& name) = 0;
+  // The network's IPv4 gateway (the host's address on it); "unsupported" where the
+  // runtime has no such thing.
+  virtual Result<std::string> networkGateway(const std::string& name) {
+    return makeError("unsupported", "no gateway address for network " + name);
+  }
   // Changes resources in place: same container, no restart.
   virtual Result<void> update(const std::string& id, const Resources& resources) = 0;
   // Runs argv inside the container; the exit code, or "timeout".

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "common/ids.hpp"
+#include "common/logging.hpp"
 #include "common/subprocess.hpp"
 #include "proxy/local_http.hpp"
 
@@ -25,6 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kNginxTimeoutMs = 30'000;
+// The entry of a rendered set that is no file: the certificates' stamp, compared with the rest.
+constexpr const char* kCertificateStamp = "(certificates)";
 
 Result<void> ensureDirectory(const std::string& path) {
   std::error_code ec;
@@ -110,10 +113,28 @@ bool stillAccepting(int pid) {
   return !title.empty() && title.find("shutting down") == std::string::npos;
 }
 
+// Size and modification time of every certificate file `state` names: a renewal rewrites
+// the same paths, and nginx reads them only when it loads its configuration.
+std::string certificateStamp(const ProxyState& state) {
+  std::string stamp;
+  for (const auto& [host, files] : state.certificates) {
+    for (const auto& path : {files.certificate_path, files.key_path}) {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0)
+        stamp += path + ' ' + std::to_string(st.st_size) + ' ' + std::to_string(st.st_mtim.tv_sec) + '.' +
+                 std::to_string(st.st_mtim.tv_nsec) + '\n';
+      else
+        stamp += path + " missing\n";
+    }
+  }
+  return stamp;
+}
+
 }  // namespace
 
-NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary, std::shared_ptr<helper::HostActions> host)
-    : options_(std::move(options)), binary_(std::move(nginx_binary)), host_(std::move(host)) {
+NginxProxy::NginxProxy(NginxOptions options, std::string nginx_binary, std::shared_ptr<helper::HostActions> host,
+                       std::shared_ptr<nat::UpstreamNat> nat)
+    : options_(std::move(options)), binary_(std::move(nginx_binary)), host_(std::move(host)), nat_(std::move(nat)) {
   // A root master runs its workers as another user, who cannot enter a private state directory.
   if (options_.temp_dir.empty() && !host_ && ::geteuid() == 0)
     options_.temp_dir = std::string(kSharedTempRoot) + "/" + sha256Hex(options_.config_dir).substr(0, 16);
@@ -223,36 +244,93 @@ Result<void> NginxProxy::start() {
   return waitForGeneration(current.filename().string());
 }
 
+std::map<std::string, Upstream> NginxProxy::switchInKernel(const ProxyState& state,
+                                                          std::vector<nat::NatService>& services) {
+  services.clear();
+  const std::string gateway = nat_ ? nat_->gateway() : "";
+  if (gateway.empty()) return {};
+  std::vector<std::string> apps;
+  for (const auto& app : state.apps) {
+    const bool ipv4 = std::all_of(app.upstreams.begin(), app.upstreams.end(),
+                                  [](const Upstream& u) { return u.address.find(':') == std::string::npos; });
+    if (!ipv4) return {};  // the kernel rules are IPv4 only: all apps the classic way
+    if (!app.upstreams.empty() || (app.hold_ms > 0 && state.hold.port != 0)) apps.push_back(app.app);
+  }
+  auto ports = nat_->portsFor(apps);
+  if (!ports) {
+    log::warn("nginx is reloaded for this change: no stable upstream ports", {{"error", ports.error().message}});
+    return {};
+  }
+  std::map<std::string, Upstream> stable;
+  for (const auto& app : state.apps) {
+    const auto port = ports->find(app.app);
+    if (port == ports->end()) continue;
+    stable[app.app] = Upstream{gateway, port->second};
+    services.push_back({app.app, port->second, app.upstreams});
+  }
+  return stable;
+}
+
 Result<void> NginxProxy::apply(const ProxyState& state) {
   if (auto v = validate(state); !v) return v;
+  std::vector<nat::NatService> services;
+  auto stable = switchInKernel(state, services);
+  const bool rulesChange = nat_ && !nat_->gateway().empty() && (!rules_applied_ || services != active_services_);
+  if (rulesChange) {
+    // Rules first: the files about to load (or loaded) name these addresses.
+    if (auto applied = nat_->apply(services); applied) {
+      rules_applied_ = true;
+    } else {
+      log::warn("nginx is reloaded for this change: the kernel refused the upstream rules",
+                {{"error", applied.error().message}});
+      stable.clear();
+      services.clear();
+    }
+  }
+  auto files = renderSites(state, options_, stable);
+  files[kCertificateStamp] = certificateStamp(state);
+  if (files != active_files_) {
+    if (auto loaded = load(files); !loaded) {
+      // The running files were loaded with the rules before this change: put those back.
+      if (rulesChange) (void)nat_->apply(active_services_);
+      return loaded;
+    }
+    active_files_ = std::move(files);
+  }
+  active_services_ = std::move(services);
+  return Ok{};
+}
+
+Result<void> NginxProxy::load(const std::map<std::string, std::string>& files) {
   // A fresh directory per change: the previous one stays untouched until the new one serves.
   std::string sites;
   do {
     sites = options_.config_dir + "/sites." + std::to_string(++generation_) + "-" + std::to_string(::getpid());
   } while (fs::exists(sites));
+  std::error_code ec;
+  const auto fail = [&](Error error) -> Result<void> {
+    fs::remove_all(sites, ec);
+    return error;
+  };
   for (const auto& sub : {"/apps", "/hosts"})
-    if (auto r = ensureDirectory(sites + sub); !r) return r;
-  for (const auto& [name, text] : renderSites(state, options_))
-    if (auto r = writeFile(sites + "/" + name, text); !r) return r;
+    if (auto r = ensureDirectory(sites + sub); !r) return fail(r.error());
+  for (const auto& [name, text] : files)
+    if (name != kCertificateStamp)
+      if (auto r = writeFile(sites + "/" + name, text); !r) return fail(r.error());
   const std::string token = fs::path(sites).filename().string();
-  if (auto r = writeFile(sites + "/generation.conf", renderGeneration(token)); !r) return r;
+  if (auto r = writeFile(sites + "/generation.conf", renderGeneration(token)); !r) return fail(r.error());
   // Checked through a main file that includes the staged set: what will be loaded, exactly.
   const std::string checkMain = sites + "/check.conf";
-  if (auto r = writeFile(checkMain, renderMain(options_, sites)); !r) return r;
-  std::error_code ec;
-  if (auto c = check(checkMain); !c) {
-    fs::remove_all(sites, ec);
-    return c.error();
-  }
+  if (auto r = writeFile(checkMain, renderMain(options_, sites)); !r) return fail(r.error());
+  if (auto c = check(checkMain); !c) return fail(c.error());
   const fs::path previous = fs::read_symlink(options_.config_dir + "/current", ec);
-  if (auto r = pointCurrentAt(sites); !r) return r;
+  if (auto r = pointCurrentAt(sites); !r) return fail(r.error());
   if (auto r = reload(token); !r) {
     if (!previous.empty()) {
       (void)pointCurrentAt(previous.string());
       (void)reload(previous.filename().string());
     }
-    fs::remove_all(sites, ec);
-    return r;
+    return fail(r.error());
   }
   // Keep the set now serving and the one before it (for a look when something went wrong).
   for (const auto& entry : fs::directory_iterator(options_.config_dir, ec)) {

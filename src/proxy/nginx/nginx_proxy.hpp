@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "helper/host_actions.hpp"
 
+#include "proxy/nat/upstream_nat.hpp"
 #include "proxy/nginx/nginx_render.hpp"
 #include "proxy/reverse_proxy.hpp"
 
@@ -26,8 +28,10 @@ class NginxProxy : public ReverseProxy {
  public:
   // With `host`, starting, reloading and stopping the master go through it
   // (`berth helper`: the port binding needs privilege); checks run here.
+  // With `nat` (once it has a gateway), apps' upstreams are stable addresses the kernel forwards
+  // to their containers: an update changes rules, not files, and nginx is not reloaded.
   NginxProxy(NginxOptions options, std::string nginx_binary = "/usr/sbin/nginx",
-             std::shared_ptr<helper::HostActions> host = nullptr);
+             std::shared_ptr<helper::HostActions> host = nullptr, std::shared_ptr<nat::UpstreamNat> nat = nullptr);
   std::string name() const override { return "nginx"; }
   Result<void> detect() override;
   Result<void> start() override;
@@ -40,15 +44,28 @@ class NginxProxy : public ReverseProxy {
 
  private:
   Result<void> writeMain();
+  // Stages `files` in a fresh sites.N, checks, switches `current` and reloads; on failure the
+  // previous set keeps (or is put back) serving.
+  Result<void> load(const std::map<std::string, std::string>& files);
   Result<std::string> check(const std::string& main_path);
   Result<void> pointCurrentAt(const std::string& sites_dir);
   Result<void> reload(const std::string& token);
   Result<void> waitForGeneration(const std::string& token);
+  // The apps `state` sends through the kernel, at their stable addresses, and the rules for them;
+  // none when switching is off or fails (then the containers are named and nginx reloads).
+  std::map<std::string, Upstream> switchInKernel(const ProxyState& state, std::vector<nat::NatService>& services);
 
   NginxOptions options_;
   std::string binary_;
   std::uint64_t generation_ = 0;
   std::shared_ptr<helper::HostActions> host_;
+  std::shared_ptr<nat::UpstreamNat> nat_;
+  // What the running nginx loaded (files, and the certificates' sizes and times: a renewal
+  // rewrites the same paths), and the kernel rules in force: an apply that changes neither
+  // file nor certificate does not reload.
+  std::map<std::string, std::string> active_files_;
+  std::vector<nat::NatService> active_services_;
+  bool rules_applied_ = false;  // once per process: the kernel may hold a previous run's rules
 };
 
 }  // namespace berth::proxy::nginx

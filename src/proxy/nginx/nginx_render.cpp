@@ -139,21 +139,33 @@ std::string renderMain(const NginxOptions& o, const std::string& sites_dir) {
       fmt::arg("dir", sites_dir), fmt::arg("listen", "    " + listen(o, o.http_port, " default_server")));
 }
 
-std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& o) {
+std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& o,
+                                               const std::map<std::string, Upstream>& switched) {
   std::map<std::string, std::string> files;
   std::map<std::string, std::vector<HostRoute>> byHost;
   for (const auto& app : state.apps) {
     if (!app.upstreams.empty() || held(state, app)) {
       std::string u = fmt::format("{}# app {}\nupstream {} {{\n", kGenerated, app.app, upstreamName(app.app));
-      for (const auto& up : app.upstreams) u += fmt::format("    server {};\n", address(up));
-      // Held: the hold server takes what no container can (none yet, or one refusing connections,
-      // or one that died under a request nginx can send again), and is never marked down. Alone,
-      // it is listed twice so a request whose passed-through connection died has a next to go to.
-      if (held(state, app)) {
-        if (app.upstreams.empty()) u += fmt::format("    server {} max_fails=0;\n", address(state.hold));
-        u += fmt::format("    server {} max_fails=0 backup;\n", address(state.hold));
+      const auto stable = switched.find(app.app);
+      if (stable != switched.end()) {
+        // The kernel sends this address's connections to the app's containers (refuses them while
+        // there are none, so nginx moves on to the hold server): updates change no file here.
+        u += fmt::format("    server {} max_fails=0;\n", address(stable->second));
+        if (held(state, app)) u += fmt::format("    server {} max_fails=0 backup;\n", address(state.hold));
+        // A pooled connection stays with the container it was opened to: none outlives 1 s, so
+        // within a second of a switch every request reaches the new version.
+        u += "    keepalive 32;\n    keepalive_time 1s;\n}\n";
+      } else {
+        for (const auto& up : app.upstreams) u += fmt::format("    server {};\n", address(up));
+        // Held: the hold server takes what no container can (none yet, or one refusing connections,
+        // or one that died under a request nginx can send again), and is never marked down. Alone,
+        // it is listed twice so a request whose passed-through connection died has a next to go to.
+        if (held(state, app)) {
+          if (app.upstreams.empty()) u += fmt::format("    server {} max_fails=0;\n", address(state.hold));
+          u += fmt::format("    server {} max_fails=0 backup;\n", address(state.hold));
+        }
+        u += "    keepalive 32;\n}\n";
       }
-      u += "    keepalive 32;\n}\n";
       files["apps/" + app.app + ".conf"] = u;
     }
     for (const auto& route : app.routes)

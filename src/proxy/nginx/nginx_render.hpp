@@ -35,6 +35,9 @@ std::string renderMain(const NginxOptions& options, const std::string& sites_dir
 std::string renderGeneration(const std::string& token);
 
 // File name relative to config_dir ("apps/shop.conf", "hosts/shop.example.com.conf") -> contents.
-std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& options);
+// `switched`: apps whose upstream is a stable address the kernel forwards (proxy/nat), named
+// instead of their containers.
+std::map<std::string, std::string> renderSites(const ProxyState& state, const NginxOptions& options,
+                                               const std::map<std::string, Upstream>& switched = {});
 
 }  // namespace berth::proxy::nginx

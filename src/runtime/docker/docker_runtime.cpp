@@ -216,6 +216,21 @@ Result<void> DockerRuntime::ensureNetwork(const std::string& name) {
   return Ok{};
 }
 
+Result<std::string> DockerRuntime::networkGateway(const std::string& name) {
+  auto found = request("GET", "/networks/" + urlEncode(name));
+  if (!found) return found.error();
+  if (found->status != 200) return daemonError("inspect network", *found);
+  const auto j = parseJsonOrDiscarded(found->body);
+  if (j.is_object() && j.contains("IPAM") && j["IPAM"].is_object() && j["IPAM"].contains("Config") &&
+      j["IPAM"]["Config"].is_array()) {
+    for (const auto& config : j["IPAM"]["Config"]) {
+      const std::string gateway = config.is_object() ? config.value("Gateway", std::string()) : "";
+      if (!gateway.empty() && gateway.find(':') == std::string::npos) return gateway;
+    }
+  }
+  return makeError("unsupported", "network " + name + " has no IPv4 gateway");
+}
+
 Result<void> DockerRuntime::update(const std::string& id, const Resources& resources) {
   auto reply = request("POST", "/containers/" + id + "/update", updateBody(resources).dump());
   if (!reply) return reply.error();

@@ -33,6 +33,7 @@ class DockerRuntime final : public ContainerRuntime {
   Result<std::vector<ImageInfo>> listImages(const std::map<std::string, std::string>& labels) override;
   Result<void> removeVolume(const std::string& name) override;
   Result<void> ensureNetwork(const std::string& name) override;
+  Result<std::string> networkGateway(const std::string& name) override;
   Result<void> update(const std::string& id, const Resources& resources) override;
   Result<int> exec(const std::string& id, const std::vector<std::string>& argv, int timeout_ms) override;
   Result<ContainerStats> stats(const std::string& id) override;

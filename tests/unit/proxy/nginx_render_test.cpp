@@ -81,6 +81,30 @@ TEST(NginxRender, AHeldAppWaitsAtTheHoldServerWithoutUpstreamsAndFallsBackToItWi
   EXPECT_NE(host.find("proxy_set_header X-Berth-App shop;"), std::string::npos);
 }
 
+TEST(NginxRender, AnAppSwitchedInTheKernelNamesItsStableAddressSoAnUpdateChangesNoFile) {
+  auto s = twoAppsOnOneHost();
+  s.hold = {"127.0.0.1", 40123};
+  s.apps[0].hold_ms = 10'000;
+  s.apps[1].hold_ms = 10'000;
+  const std::map<std::string, Upstream> switched = {{"shop", {"172.18.0.1", 20001}}, {"api", {"172.18.0.1", 20002}}};
+  const auto before = renderSites(s, options(), switched);
+  const auto& shop = before.at("apps/shop.conf");
+  EXPECT_NE(shop.find("server 172.18.0.1:20001 max_fails=0;\n"), std::string::npos) << shop;
+  EXPECT_EQ(shop.find("172.18.0.5"), std::string::npos) << "the containers are the kernel's business";
+  EXPECT_NE(shop.find("server 127.0.0.1:40123 max_fails=0 backup;"), std::string::npos) << shop;
+  EXPECT_NE(shop.find("keepalive_time 1s;"), std::string::npos) << "pooled connections must not outlive a switch";
+  // api has no container yet: its stable address (refused in the kernel) with the hold server behind.
+  EXPECT_NE(before.at("apps/api.conf").find("server 172.18.0.1:20002 max_fails=0;\n"), std::string::npos);
+
+  auto updated = s;  // new containers, one more replica, then none at all: the same files each time
+  updated.apps[0].upstreams = {{"172.18.0.9", 3000}, {"172.18.0.10", 3000}, {"172.18.0.11", 3000}};
+  EXPECT_EQ(renderSites(updated, options(), switched), before);
+  updated.apps[0].upstreams.clear();
+  EXPECT_EQ(renderSites(updated, options(), switched), before);
+  // Without the kernel, the same update is a new file (and a reload).
+  EXPECT_NE(renderSites(updated, options()).at("apps/shop.conf"), renderSites(s, options()).at("apps/shop.conf"));
+}
+
 TEST(NginxRender, AStoppedAppIsNotHeldEvenWithAHoldServer) {
   auto s = twoAppsOnOneHost();
   s.hold = {"127.0.0.1", 40123};  // api's hold_ms is 0: stopped

@@ -1,0 +1,76 @@
+#include "proxy/nat/nat_rules.hpp"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "apps/app_key.hpp"
+#include "common/ids.hpp"
+
+namespace berth::proxy::nat {
+namespace {
+
+bool isIpv4(const std::string& text) {
+  in_addr address{};
+  return ::inet_pton(AF_INET, text.c_str(), &address) == 1;
+}
+
+std::string match(const NatTable& table, const NatService& service) {
+  return fmt::format("-d {}/32 -p tcp -m tcp --dport {} -m comment --comment \"berth app {}\"", table.gateway,
+                     service.port, service.app);
+}
+
+}  // namespace
+
+std::string chainNameFor(const std::string& key) { return "BERTH-" + sha256Hex(key).substr(0, 10); }
+
+std::uint16_t portBlockStart(const std::string& key) {
+  const unsigned block = static_cast<unsigned>(std::stoul(sha256Hex(key).substr(0, 6), nullptr, 16)) % 40;
+  return static_cast<std::uint16_t>(20000 + block * 1000);
+}
+
+Result<void> validate(const NatTable& table) {
+  if (table.chain.rfind("BERTH-", 0) != 0 || table.chain.size() != 16 ||
+      table.chain.find_first_not_of("BERTH-0123456789abcdef") != std::string::npos)
+    return invalidField("chain", "must be BERTH- and ten hex digits");
+  if (!isIpv4(table.gateway)) return invalidField("gateway", "must be an IPv4 address");
+  std::set<std::uint16_t> ports;
+  for (std::size_t i = 0; i < table.services.size(); ++i) {
+    const auto& s = table.services[i];
+    const std::string field = fmt::format("services[{}]", i);
+    if (auto name = apps::validateAppKey(field + ".app", s.app); !name) return name;
+    if (s.port == 0) return invalidField(field + ".port", "must be 1-65535");
+    if (!ports.insert(s.port).second) return invalidField(field + ".port", fmt::format("{} is taken by another app", s.port));
+    for (std::size_t t = 0; t < s.targets.size(); ++t) {
+      if (!isIpv4(s.targets[t].address))
+        return invalidField(fmt::format("{}.targets[{}].address", field, t), "must be an IPv4 address");
+      if (s.targets[t].port == 0) return invalidField(fmt::format("{}.targets[{}].port", field, t), "must be 1-65535");
+    }
+  }
+  return Ok{};
+}
+
+Result<std::string> renderRestore(const NatTable& table) {
+  if (auto v = validate(table); !v) return v.error();
+  std::string nat = fmt::format("*nat\n:{} - [0:0]\n", table.chain);
+  std::string filter = fmt::format("*filter\n:{} - [0:0]\n", table.chain);
+  for (const auto& s : table.services) {
+    if (s.targets.empty()) {
+      filter += fmt::format("-A {} {} -j REJECT --reject-with tcp-reset\n", table.chain, match(table, s));
+      continue;
+    }
+    // The i-th of n rules takes 1/(n-i) of what reaches it: each target gets 1/n.
+    const std::size_t n = s.targets.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string spread =
+          i + 1 < n ? fmt::format(" -m statistic --mode random --probability {:.10f}", 1.0 / static_cast<double>(n - i)) : "";
+      nat += fmt::format("-A {} {}{} -j DNAT --to-destination {}:{}\n", table.chain, match(table, s), spread,
+                         s.targets[i].address, s.targets[i].port);
+    }
+  }
+  return nat + "COMMIT\n" + filter + "COMMIT\n";
+}
+
+}  // namespace berth::proxy::nat
