@@ -35,6 +35,7 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
   options.node_id = state.node_id;
   options.state_dir = config.state_dir;
   options.network = config.docker_network;
+  options.startup_cpu_shares = config.startup_cpu_shares;
   options.sealing_key = *key;
   options.container_log_max_size = config.container_log_max_size;
   options.container_log_max_files = config.container_log_max_files;

@@ -37,7 +37,7 @@ const std::vector<std::string>& agentConfigKeys() {
       "labels",    "log_level", "clock_skew_s", "max_envelope_lifetime_s", "max_frame_bytes", "backoff_cap_s",
       "docker_socket", "docker_network", "reconcile_interval_s", "reserved_cpu", "reserved_memory",
       "container_log_max_size", "container_log_max_files", "proxy", "proxy_listen_address", "proxy_http_port",
-      "proxy_https_port", "proxy_shutdown_timeout_s", "proxy_switch", "traefik_dynamic_file", "base_domain", "tls",
+      "proxy_https_port", "proxy_shutdown_timeout_s", "proxy_switch", "startup_cpu_shares", "traefik_dynamic_file", "base_domain", "tls",
       "acme_directory_url", "acme_email", "acme_ca_file", "acme_challenge_dir", "helper_socket", "helper_key_file",
       "build_memory", "build_cpus", "build_timeout_s", "git_timeout_s", "git_ca_file"};
   return keys;
@@ -113,13 +113,15 @@ Result<AgentConfig> agentConfigFromJson(const nlohmann::json& merged) {
                                                     {"proxy_https_port", &config.proxy_https_port, 1, 65535},
                                                     {"proxy_shutdown_timeout_s", &config.proxy_shutdown_timeout_s, 1, 86400},
                                                     {"build_timeout_s", &config.build_timeout_s, 10, 86400},
-                                                    {"git_timeout_s", &config.git_timeout_s, 5, 3600}};
+                                                    {"git_timeout_s", &config.git_timeout_s, 5, 3600},
+                                                    {"startup_cpu_shares", &config.startup_cpu_shares, 0, 1024}};
   for (auto& [name, target, min, max] : ints) {
     if (!merged.contains(name)) continue;
     auto value = intField(merged[name], name, min, max);
     if (!value) return value.error();
     *target = *value;
   }
+  if (config.startup_cpu_shares == 1) return fieldError("startup_cpu_shares", "must be 0 (off) or between 2 and 1024");
   if (merged.contains("container_log_max_size")) {
     // Docker's own syntax for json-file max-size: digits with an optional k, m or g.
     const auto& v = merged["container_log_max_size"];

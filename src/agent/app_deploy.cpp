@@ -109,8 +109,10 @@ Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Li
   return applyTrafficControl(trafficControlPlan(hostTools(), *dev, (*info)->pid, limits.net_in_bps, limits.net_out_bps));
 }
 
-Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) {
-  const auto wanted = containerSpec(record, spec, replica);
+Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica,
+                                              std::int64_t cpu_shares) {
+  auto wanted = containerSpec(record, spec, replica);
+  wanted.cpu_shares = cpu_shares;
   std::string id;
   auto existing = runtime_.inspect(wanted.name);
   if (!existing) return existing.error();
@@ -279,6 +281,9 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
         emit(app, number, "failed", unserved.error().message);
         return fail(unserved.error());
       }
+      // Requests already on their way to the old version (pooled proxy connections) end first.
+      if (const int settle = options_.router ? options_.router->switchSettleMs() : 0; settle > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(settle));
     }
     for (const auto& c : *existing) {
       if (!isCurrent(c, next) && c.state == "running") {
@@ -289,8 +294,11 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   }
   std::vector<std::string> ids;
   Result<void> outcome = Ok{};
+  // Beside a serving version, the new one starts at a low CPU weight (SupervisorOptions).
+  const std::int64_t startupShares =
+      overlap && before && before->running && before->deployment != number ? options_.startup_cpu_shares : 0;
   for (int r = 0; r < spec->replicas && outcome; ++r) {
-    auto id = runReplica(next, *spec, r);
+    auto id = runReplica(next, *spec, r, startupShares);
     if (!id) {
       outcome = id.error();
       break;
@@ -304,6 +312,14 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   if (outcome) log::info("new version passed its health check", {{"app", app}, {"deployment", number}});
   // Healthy: the route moves to the new containers (the proxy serves them when this returns).
   if (outcome && (!routes->empty() || (before && !before->routing.empty()))) outcome = routeTo(next, *spec, ids);
+  if (outcome && startupShares > 0) {
+    // It serves now: the default weight, its limits unchanged.
+    const runtime::Resources normal{spec->limits.memory_bytes, spec->limits.swap_bytes, spec->limits.cpu_millicores,
+                                    spec->limits.pids, kDefaultCpuShares};
+    for (const auto& id : ids)
+      if (auto raised = runtime_.update(id, normal); !raised)
+        log::error("a new version keeps its start-up CPU weight", {{"app", app}, {"container", id}, {"error", raised.error().message}});
+  }
   if (!outcome) {
     // The running version stays up: drop what this deployment started, bring back what it stopped.
     for (const auto& id : ids) (void)runtime_.remove(id, true);

@@ -117,6 +117,11 @@ Result<void> ProxyRouter::route(const std::string& app, const std::vector<apps::
 
 Result<void> ProxyRouter::unroute(const std::string& app) { return route(app, {}, {}); }
 
+int ProxyRouter::switchSettleMs() const {
+  std::lock_guard lock(mutex_);
+  return proxy_->switchSettleMs();
+}
+
 nlohmann::json ProxyRouter::describe() const {
   std::lock_guard lock(mutex_);
   nlohmann::json apps = nlohmann::json::object();

@@ -56,6 +56,8 @@ class AppRouter {
   virtual nlohmann::json describe() const = 0;
   // Called now and then: starts the proxy again if it died, with what it served.
   virtual void keepAlive() {}
+  // How long after route() the proxy may still reach the containers it served before.
+  virtual int switchSettleMs() const { return 0; }
   // Called now and then on a worker: issues and renews certificates for the
   // routed hosts, and serves new ones.
   virtual void refreshCertificates() {}
@@ -97,6 +99,7 @@ class ProxyRouter final : public AppRouter {
                      const std::vector<proxy::Upstream>& upstreams, bool hsts = false, int hold_ms = 0) override;
   Result<void> unroute(const std::string& app) override;
   nlohmann::json describe() const override;
+  int switchSettleMs() const override;
   // The state last applied successfully (tests, status).
   proxy::ProxyState applied() const;
 

@@ -52,6 +52,11 @@ struct SupervisorOptions {
   BuildSettings build;
   BuildRegistry* builds = nullptr;
   std::function<void(const std::string& app, int deployment, const std::string& line)> build_output;
+  // CPU weight of a new version's containers while the version before it still serves (zero-downtime
+  // updates): its start-up (JIT warm-up, caches) takes only what the serving version leaves, so the
+  // update does not show in the serving version's latency. Raised to the default (1024) when the
+  // route moves to it. 0: no lowering.
+  int startup_cpu_shares = 0;
 };
 
 // An app state change worth telling the server: {app, deployment, state, reason}.
@@ -197,7 +202,9 @@ class AppSupervisor {
   void releaseImage(const History& dropped);
   runtime::ContainerSpec containerSpec(const AppRecord& record, const apps::DeploymentSpec& spec, int replica) const;
   // Creates (or adopts) and starts one replica; applies bandwidth limits.
-  Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica);
+  // `cpu_shares`: a container created here starts with that CPU weight (0: the default).
+  Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica,
+                                 std::int64_t cpu_shares = 0);
   Result<void> waitHealthy(const std::string& id, const apps::DeploymentSpec& spec);
   Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
   Result<std::vector<runtime::ContainerInfo>> containersOf(const std::string& app);

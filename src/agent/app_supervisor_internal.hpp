@@ -23,6 +23,8 @@ inline constexpr const char* kCommitEnv = "BERTH_GIT_COMMIT";
 inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
 // While a container starts it is probed this often (or at its interval when shorter).
 inline constexpr int kStartupProbeInterval = 100;
+// Docker's (and the kernel's) default CPU weight, which a new version gets once it serves.
+inline constexpr std::int64_t kDefaultCpuShares = 1024;
 // Pull progress goes to the server at most this often (the last state of a pull is its "starting" event).
 inline constexpr std::int64_t kPullProgressIntervalMs = 250;
 

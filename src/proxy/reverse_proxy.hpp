@@ -23,6 +23,9 @@ class ReverseProxy {
   // any failure the previous configuration keeps serving and the error says why.
   virtual Result<void> apply(const ProxyState& state) = 0;
   virtual void stop() = 0;
+  // After apply() returns, how long the proxy may still send requests over connections it opened
+  // before (pooled upstream connections): what to wait before stopping a version taken out.
+  virtual int switchSettleMs() const { return 0; }
   // Whether the proxy process berth manages is up (one run elsewhere: whether it is reachable).
   virtual bool running() = 0;
 };

@@ -33,6 +33,7 @@ struct ContainerSpec {
   std::string user;                 // empty = the image's USER
   std::int64_t memory_bytes = 0;    // 0 = unlimited
   std::int64_t cpu_millicores = 0;  // 0 = unlimited
+  std::int64_t cpu_shares = 0;      // relative CPU weight when cores are contended; 0 = the runtime's default (1024)
   std::int64_t pids_limit = 512;
   std::int64_t memory_swap_bytes = -1;  // -1 = runtime default; 0 = no swap
   std::int64_t disk_bytes = 0;          // 0 = unlimited; needs driver support
@@ -53,6 +54,7 @@ struct Resources {
   std::int64_t memory_swap_bytes = -1;
   std::int64_t cpu_millicores = 0;
   std::int64_t pids_limit = 0;
+  std::int64_t cpu_shares = 0;  // 0 = left as it is
 };
 
 struct RegistryCredentials {
@@ -92,6 +94,7 @@ struct ContainerInfo {
   std::int64_t pids_limit = 0;
   std::int64_t memory_bytes = 0;
   std::int64_t nano_cpus = 0;
+  std::int64_t cpu_shares = 0;  // 0 = the runtime's default
   bool read_only_root = false;
   std::int64_t memory_swap_bytes = 0;
   int pid = 0;                   // 0 when not running

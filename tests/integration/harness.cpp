@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "proxy/nat/upstream_nat.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -124,7 +126,16 @@ Cluster::Cluster() {
 }
 
 Cluster::~Cluster() {
+  std::vector<std::string> names;
+  for (const auto& [name, process] : agents_) names.push_back(name);
   agents_.clear();
+  // An agent's kernel rules (proxy/nat) outlive it, as they must in production: gone with the test.
+  for (const auto& name : names) {
+    const std::string nginx =
+        std::filesystem::absolute(agentDir(name) + "/proxy/nginx").lexically_normal().string();
+    if (::geteuid() == 0 && std::filesystem::exists(nginx + "/nat_ports"))
+      (void)proxy::nat::IptablesNat(nginx, nginx).removeRules();
+  }
   server_.reset();
   if (!::testing::Test::HasFailure())
     std::filesystem::remove_all(root_);

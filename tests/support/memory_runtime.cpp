@@ -211,6 +211,7 @@ Result<std::string> MemoryRuntime::create(const runtime::ContainerSpec& spec) {
   c.pids_limit = spec.pids_limit;
   c.memory_bytes = spec.memory_bytes;
   c.nano_cpus = spec.cpu_millicores * 1'000'000;
+  c.cpu_shares = spec.cpu_shares;
   c.read_only_root = spec.read_only_root;
   // An address per container, as a bridge network would give (never routed: nothing listens there).
   c.ip_address = "10.88." + std::to_string(next_id_ / 250) + "." + std::to_string(next_id_ % 250 + 2);
@@ -374,6 +375,7 @@ Result<void> MemoryRuntime::update(const std::string& id, const runtime::Resourc
   c->memory_bytes = resources.memory_bytes;
   c->nano_cpus = resources.cpu_millicores * 1'000'000;
   if (resources.pids_limit > 0) c->pids_limit = resources.pids_limit;
+  if (resources.cpu_shares > 0) c->cpu_shares = resources.cpu_shares;
   c->memory_swap_bytes = resources.memory_bytes > 0 && resources.memory_swap_bytes >= 0
                              ? resources.memory_bytes + resources.memory_swap_bytes
                              : -1;

@@ -38,6 +38,8 @@ class NginxProxy : public ReverseProxy {
   Result<void> apply(const ProxyState& state) override;
   void stop() override;
   bool running() override { return masterPid() != 0; }
+  // With kernel switching, pooled connections keep their container up to keepalive_time (1 s).
+  int switchSettleMs() const override { return rules_applied_ && !active_services_.empty() ? 1000 : 0; }
 
   // The master's pid, 0 when not running (from its pid file).
   int masterPid() const;

@@ -32,6 +32,7 @@ nlohmann::json createBody(const ContainerSpec& spec) {
   if (spec.memory_bytes > 0) host["Memory"] = spec.memory_bytes;
   if (spec.memory_bytes > 0 && spec.memory_swap_bytes >= 0) host["MemorySwap"] = spec.memory_bytes + spec.memory_swap_bytes;
   if (spec.cpu_millicores > 0) host["NanoCpus"] = spec.cpu_millicores * 1'000'000;
+  if (spec.cpu_shares > 0) host["CpuShares"] = spec.cpu_shares;
   if (spec.disk_bytes > 0) host["StorageOpt"] = {{"size", std::to_string(spec.disk_bytes)}};
   if (!spec.network.empty()) host["NetworkMode"] = spec.network;
   if (spec.restart_unless_stopped) host["RestartPolicy"] = {{"Name", "unless-stopped"}};
@@ -79,6 +80,7 @@ Result<ContainerInfo> parseInspect(const nlohmann::json& body) {
     if (host.contains("PidsLimit") && host["PidsLimit"].is_number()) info.pids_limit = host["PidsLimit"];
     info.memory_bytes = host.value("Memory", std::int64_t{0});
     info.nano_cpus = host.value("NanoCpus", std::int64_t{0});
+    if (host.contains("CpuShares") && host["CpuShares"].is_number_integer()) info.cpu_shares = host["CpuShares"];
     info.read_only_root = host.value("ReadonlyRootfs", false);
     if (host.contains("MemorySwap") && host["MemorySwap"].is_number()) info.memory_swap_bytes = host["MemorySwap"];
     info.pid = state.value("Pid", 0);
@@ -106,6 +108,7 @@ nlohmann::json updateBody(const Resources& r) {
   body["MemorySwap"] = r.memory_bytes > 0 && r.memory_swap_bytes >= 0 ? r.memory_bytes + r.memory_swap_bytes : -1;
   if (r.memory_bytes == 0) body["MemorySwap"] = -1;
   if (r.pids_limit > 0) body["PidsLimit"] = r.pids_limit;
+  if (r.cpu_shares > 0) body["CpuShares"] = r.cpu_shares;
   return body;
 }
 

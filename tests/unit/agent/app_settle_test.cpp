@@ -186,3 +186,34 @@ TEST_F(AppSettleTest, ARunningAppIsHeldForItsHoldAndAStoppedOneIsNot) {
 
 }  // namespace
 }  // namespace berth::agent
+
+namespace berth::agent {
+namespace {
+
+TEST_F(AppSettleTest, ANewVersionStartsAtALowCpuWeightBesideTheServingOneAndGetsTheDefaultOnceRouted) {
+  SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
+  options.router = &router;
+  options.clock = [this] { return now; };
+  options.startup_cpu_shares = 128;
+  supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  const auto createdShares = [&](int deployment) -> std::int64_t {
+    for (const auto& [id, spec] : runtime.specs)
+      if (spec.labels.at("berth.deployment") == std::to_string(deployment)) return spec.cpu_shares;
+    return -1;
+  };
+  const auto runningShares = [&](int deployment) -> std::int64_t {
+    for (const auto& c : runtime.running())
+      if (c.labels.at("berth.deployment") == std::to_string(deployment)) return c.cpu_shares;
+    return -1;
+  };
+  ASSERT_TRUE(deploy(1, "1").ok);
+  EXPECT_EQ(createdShares(1), 0) << "nothing served before it: the default weight from the start";
+  auto second = deploy(2, "2");
+  ASSERT_TRUE(second.ok) << second.error_message;
+  EXPECT_EQ(createdShares(2), 128) << "started beside the serving version: low weight";
+  EXPECT_EQ(runningShares(2), 1024) << "routed: the default weight";
+  EXPECT_EQ(runningShares(1), 0) << "the draining version keeps its own";
+}
+
+}  // namespace
+}  // namespace berth::agent
