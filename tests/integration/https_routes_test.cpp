@@ -46,7 +46,8 @@ class HttpsRoutesTest : public ::testing::Test {
     challenges = cluster.root() + "/challenges";
     std::filesystem::create_directories(challenges);
     ::chmod(cluster.root().c_str(), 0755);
-    cluster.startServer({"--base-domain", "apps.test"});
+    // Telemetry (which carries the node's certificate status to `app show`) every second, not every 30 s.
+    cluster.startServer({"--base-domain", "apps.test", "--telemetry-interval-s", "1"});
     startAgent();
   }
   void startAgent() {
