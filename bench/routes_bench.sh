@@ -32,6 +32,8 @@
 #        env CONNECTIONS=50 DRAIN=2s KEEP=1 (keep the work directory)
 #        WARMUP=3000: requests each new container answers itself before it listens
 #        (0: a cold V8 takes the traffic; see docs/BENCHMARKS.md)
+#        PHASES="rest zd" (the default runs all: rest reload zd held naive cert)
+#        AGENT_FLAGS="--startup-cpu-shares 0" (more agent settings, e.g. to compare)
 set -euo pipefail
 UPDATES=${1:-20}
 RATE=${2:-2000}
@@ -40,6 +42,8 @@ CERTS=${4:-5}
 CONNECTIONS=${CONNECTIONS:-50}
 DRAIN=${DRAIN:-2s}
 WARMUP=${WARMUP:-3000}
+PHASES=${PHASES:-rest reload zd held naive cert}
+phase_on() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BERTH=${BERTH:-$ROOT/build/src/berth}
 LOAD=${LOAD:-$ROOT/build/bench/route_load}
@@ -86,7 +90,7 @@ start_server --base-domain apps.test
 # rbench.apps.test is no name a public CA issues for: it stays on HTTP; the cert phase's names get HTTPS.
 start_agent --proxy nginx --proxy-listen-address 127.0.0.1 --proxy-http-port "$HTTP_PORT" \
   --proxy-https-port "$HTTPS_PORT" --tls acme --acme-directory-url "$PEBBLE_DIR_URL" --acme-ca-file "$PEBBLE_API_CA" \
-  --acme-challenge-dir "$CHALLENGES"
+  --acme-challenge-dir "$CHALLENGES" ${AGENT_FLAGS:-}
 for _ in $(seq 1 100); do "$BERTH" node ls 2>/dev/null | grep -q online && break; sleep 0.1; done
 
 # deploy <phase> <n> <version> [flags…]: one `berth app deploy`, timed; then the new
@@ -117,18 +121,19 @@ echo "rest $(now_ms)" >phases.txt
 sleep "$REST_S"
 echo "rest_end $(now_ms)" >>phases.txt
 
-echo "reload $(now_ms)" >>phases.txt
-for _ in $(seq 1 "$UPDATES"); do
+phase_on reload && echo "reload $(now_ms)" >>phases.txt
+phase_on reload && for _ in $(seq 1 "$UPDATES"); do
   kill -HUP "$(cat "$WORK/agent/proxy/nginx/run/nginx.pid")"
   sleep 3
 done
-echo "reload_end $(now_ms)" >>phases.txt
+phase_on reload && echo "reload_end $(now_ms)" >>phases.txt
 
 echo "zd $(now_ms)" >>phases.txt
 for n in $(seq 1 "$UPDATES"); do deploy zd "$n" $(( n % 2 == 1 ? 2 : 1 )); done
 sleep 3  # the last drain ends and its container stops
 echo "zd_end $(now_ms)" >>phases.txt
 
+if phase_on held || phase_on naive; then
 # Same app, now with a host port: berth stops the old version before it starts the new one,
 # first holding the requests that meet the gap, then (naive) answering them 503.
 deploy setup 0 $(( UPDATES % 2 == 1 ? 2 : 1 )) --publish "$PUBLISH_PORT"
@@ -141,12 +146,14 @@ echo "naive $(now_ms)" >>phases.txt
 for n in $(seq 1 "$UPDATES"); do deploy naive "$n" $(( n % 2 == 1 ? 2 : 1 )) --publish "$PUBLISH_PORT" --hold 0; done
 sleep 3
 echo "naive_end $(now_ms)" >>phases.txt
+fi
 kill -TERM "$LOAD_PID"
 wait "$LOAD_PID"
 LOAD_PID=
 
 # Domain add -> served certificate, one domain at a time, with the load stopped.
 : >certs.txt
+phase_on cert || CERTS=0
 for n in $(seq 1 "$CERTS"); do
   domain=c$n.example.com
   t0=$(now_ms)

@@ -56,8 +56,8 @@ struct AgentConfig {
   // reload); "reload": nginx names the containers and is reloaded (docs/routes.md).
   std::string proxy_switch = "kernel";
   // CPU weight of a new version's containers while the previous version serves (SupervisorOptions);
-  // 0: not lowered. Docker's smallest is 2.
-  int startup_cpu_shares = 128;
+  // 0: not lowered (default: it did not measurably help here, docs/BENCHMARKS.md). Docker's smallest is 2.
+  int startup_cpu_shares = 0;
   std::string traefik_dynamic_file = "/etc/traefik/dynamic/berth.yml";
   std::string base_domain;  // this node's own base domain for generated app domains, over the server's
   // HTTPS for routed hosts: "acme" (certificates from acme_directory_url; Caddy uses its own client) or "off".
