@@ -67,6 +67,14 @@ cleanup() {
   pid=$(cat "$WORK/agent/proxy/nginx/run/nginx.pid" 2>/dev/null || true)
   [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null || true
   docker ps -aq --filter "label=berth.app=$APP" | xargs -r docker rm -f >/dev/null
+  # The agent's kernel rules (docs/routes.md) outlive it, as they must in production: not here.
+  local chain table
+  chain=BERTH-$(printf %s "$WORK/agent/proxy/nginx" | sha256sum | cut -c1-10)
+  for table in nat filter; do
+    iptables -w -t "$table" -S OUTPUT 2>/dev/null | grep -- "-j $chain\$" | sed 's/^-A //' |
+      while read -r rule; do read -ra words <<<"$rule"; iptables -w -t "$table" -D "${words[@]}"; done
+    iptables -w -t "$table" -F "$chain" 2>/dev/null && iptables -w -t "$table" -X "$chain" 2>/dev/null || true
+  done
   [ -n "${CHALLENGES:-}" ] && rm -rf "$CHALLENGES"
   if [ -n "${KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/subprocess.hpp"
 #include "harness.hpp"
@@ -171,6 +172,27 @@ TEST_F(NginxKernelSwitch, AnAppWithoutContainersIsRefusedInTheKernelAndItsRulesG
   EXPECT_EQ(rules("nat").find("berth app web"), std::string::npos) << rules("nat");
   EXPECT_EQ(rules("filter").find("berth app web"), std::string::npos) << rules("filter");
   EXPECT_EQ(request(options_.http_port, "web.test", "/").status, 404);
+}
+
+// Every packet the host sends passes OUTPUT: the hook matches the gateway's TCP only, and moves
+// with the gateway (the app network recreated on another subnet).
+TEST_F(NginxKernelSwitch, TheHookMatchesOnlyTheGatewayAndFollowsIt) {
+  ASSERT_TRUE(nginx_->apply(on(1)).ok());
+  const auto hooks = [&](const char* table) {
+    auto listed = runProcess({"/usr/sbin/iptables", "-w", "-t", table, "-S", "OUTPUT"}, 10'000);
+    std::string out;
+    std::istringstream lines(listed ? listed->output : "");
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("-j " + nat_->chain()) != std::string::npos) out += line + "\n";
+    return out;
+  };
+  for (const char* table : {"nat", "filter"})
+    EXPECT_EQ(hooks(table), "-A OUTPUT -d 127.0.0.1/32 -p tcp -j " + nat_->chain() + "\n") << table;
+  ASSERT_TRUE(nat_->useGateway("127.0.0.2").ok());
+  ASSERT_TRUE(nginx_->apply(on(2)).ok());
+  for (const char* table : {"nat", "filter"})
+    EXPECT_EQ(hooks(table), "-A OUTPUT -d 127.0.0.2/32 -p tcp -j " + nat_->chain() + "\n") << table;
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v2\n") << "served through the new gateway address";
 }
 
 TEST_F(NginxKernelSwitch, AnotherAgentsRulesAreLeftAlone) {

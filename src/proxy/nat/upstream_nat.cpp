@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <set>
 
 #include "common/logging.hpp"
@@ -94,18 +96,53 @@ Result<std::map<std::string, std::uint16_t>> IptablesNat::portsFor(const std::ve
   return out;
 }
 
-// The chains hang off OUTPUT (nginx runs on this host): inserted once, first, in both tables.
+// The rules in `table`'s OUTPUT that jump to this agent's chain, as `iptables -S` prints them
+// ("-A OUTPUT -d 172.18.0.1/32 -p tcp -j BERTH-…").
+Result<std::vector<std::vector<std::string>>> IptablesNat::jumpsIn(const char* table) {
+  auto listed = runProcess({iptables_binary_, "-w", "-t", table, "-S", "OUTPUT"}, kIptablesTimeoutMs);
+  if (!listed) return listed.error();
+  if (listed->exit_code != 0)
+    return makeError("proxy_failed", std::string("iptables could not list ") + table + " OUTPUT: " + firstLine(listed->output));
+  std::vector<std::vector<std::string>> jumps;
+  std::istringstream lines(listed->output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::vector<std::string> rule{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    if (rule.size() >= 4 && rule[0] == "-A" && rule[rule.size() - 2] == "-j" && rule.back() == chain_) jumps.push_back(rule);
+  }
+  return jumps;
+}
+
+// The chains hang off OUTPUT (nginx runs on this host), for the gateway's TCP packets only: every
+// other packet of the host passes one address compare, not a walk through the chain. Hooked once
+// per gateway; a hook for an older gateway is removed.
 Result<void> IptablesNat::ensureJumps() {
+  const std::vector<std::string> wanted = {"-A", "OUTPUT", "-d", gateway_ + "/32", "-p", "tcp", "-j", chain_};
   for (const char* table : {"nat", "filter"}) {
-    auto present = runProcess({iptables_binary_, "-w", "-t", table, "-C", "OUTPUT", "-j", chain_}, kIptablesTimeoutMs);
-    if (!present) return present.error();
-    if (present->exit_code == 0) continue;
-    auto added = runProcess({iptables_binary_, "-w", "-t", table, "-I", "OUTPUT", "1", "-j", chain_}, kIptablesTimeoutMs);
+    auto jumps = jumpsIn(table);
+    if (!jumps) return jumps.error();
+    bool present = false;
+    for (auto rule : *jumps) {
+      if (rule == wanted && !present) {
+        present = true;
+        continue;
+      }
+      rule[0] = "-D";
+      std::vector<std::string> argv = {iptables_binary_, "-w", "-t", table};
+      argv.insert(argv.end(), rule.begin(), rule.end());
+      if (auto removed = runProcess(argv, kIptablesTimeoutMs); !removed) return removed.error();
+    }
+    if (present) continue;
+    auto added = runProcess({iptables_binary_, "-w", "-t", table, "-I", "OUTPUT", "1", "-d", gateway_ + "/32", "-p",
+                             "tcp", "-j", chain_},
+                            kIptablesTimeoutMs);
     if (!added) return added.error();
     if (added->exit_code != 0)
       return makeError("proxy_failed", std::string("iptables could not hook ") + chain_ + " into " + table +
                                            " OUTPUT: " + firstLine(added->output));
   }
+  hooked_gateway_ = gateway_;
   return Ok{};
 }
 
@@ -126,28 +163,28 @@ Result<void> IptablesNat::apply(const std::vector<NatService>& services) {
   if (!restored) return restored.error();
   if (restored->exit_code != 0)
     return makeError("proxy_failed", "iptables-restore refused the upstream rules: " + firstLine(restored->output));
-  if (!jumps_) {
+  if (hooked_gateway_ != gateway_)
     if (auto hooked = ensureJumps(); !hooked) return hooked;
-    jumps_ = true;
-  }
   return Ok{};
 }
 
 Result<void> IptablesNat::removeRules() {
   std::lock_guard lock(mutex_);
   for (const char* table : {"nat", "filter"}) {
-    // -D removes one jump per call; an interrupted earlier run may have left two.
-    for (int i = 0; i < 8; ++i) {
-      auto removed = runProcess({iptables_binary_, "-w", "-t", table, "-D", "OUTPUT", "-j", chain_}, kIptablesTimeoutMs);
-      if (!removed) return removed.error();
-      if (removed->exit_code != 0) break;
+    auto jumps = jumpsIn(table);
+    if (!jumps) return jumps.error();
+    for (auto rule : *jumps) {
+      rule[0] = "-D";
+      std::vector<std::string> argv = {iptables_binary_, "-w", "-t", table};
+      argv.insert(argv.end(), rule.begin(), rule.end());
+      if (auto removed = runProcess(argv, kIptablesTimeoutMs); !removed) return removed.error();
     }
     for (const char* step : {"-F", "-X"}) {
       auto done = runProcess({iptables_binary_, "-w", "-t", table, step, chain_}, kIptablesTimeoutMs);
       if (!done) return done.error();
     }
   }
-  jumps_ = false;
+  hooked_gateway_.clear();
   return Ok{};
 }
 

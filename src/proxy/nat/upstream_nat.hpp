@@ -49,6 +49,7 @@ class IptablesNat final : public UpstreamNat {
 
  private:
   Result<void> ensureJumps();
+  Result<std::vector<std::vector<std::string>>> jumpsIn(const char* table);
   void loadPortsLocked();
   Result<void> savePortsLocked();
 
@@ -56,7 +57,7 @@ class IptablesNat final : public UpstreamNat {
   std::uint16_t block_start_;
   mutable std::mutex mutex_;
   std::string gateway_;
-  bool jumps_ = false;
+  std::string hooked_gateway_;  // the gateway the OUTPUT jumps match ("" none yet)
   bool ports_loaded_ = false;
   std::map<std::string, std::uint16_t> ports_;
 };
