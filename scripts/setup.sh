@@ -30,7 +30,7 @@ RUN_PACKAGES=(docker.io busybox-static iproute2 util-linux procps curl nginx)
 # What building the `berth` binary needs.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libfmt-dev
-  libcli11-dev libsqlite3-dev libsodium-dev)
+  libcli11-dev libsqlite3-dev libsodium-dev libjemalloc-dev)
 # What the tests, fuzzers and benchmarks add (scripts/test.sh, fuzz.sh, bench.sh).
 TEST_PACKAGES=(build-essential git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev docker-registry apache2-utils openssl python3

@@ -1,6 +1,5 @@
 #include "server/gateway.hpp"
 
-#include <malloc.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/free_memory.hpp"
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "protocol/agent_frames.hpp"
@@ -531,7 +531,7 @@ void Gateway::tick() {
   flushTelemetry();
   // TLS handshakes allocate and free tens of KiB each; without a trim, bursts
   // of reconnects leave that memory resident long after the sessions settle.
-  if (++ticks_ % kTrimEveryTicks == 0) ::malloc_trim(0);
+  if (++ticks_ % kTrimEveryTicks == 0) releaseFreeMemory();
 }
 
 void Gateway::flushTelemetry() {
