@@ -126,7 +126,9 @@ TEST_F(NginxKernelSwitch, ANewAppNeverGetsAPortAnotherRuleOrAListenerTakesAtTheG
   ASSERT_TRUE(nginx_->apply(on(1)).ok());
   const int port = portsIn(options_.config_dir + "/nat_ports")["web"];
   EXPECT_NE(port, block) << "another agent's rule is there";
-  if (listening) EXPECT_NE(port, block + 1) << "something listens there";
+  if (listening) {
+    EXPECT_NE(port, block + 1) << "something listens there";
+  }
   EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
   EXPECT_EQ(request(block, "x", "/").body, "v2\n") << "the other agent's address still reaches its app";
   ::close(listener);

@@ -302,7 +302,7 @@ Result<void> NginxProxy::apply(const ProxyState& state) {
   if (rulesFirst) {
     if (auto applied = nat_->apply(gateway, services); !applied) {
       // The rules in force stay: the files loaded now still name them until the reload below.
-      refused = makeError(applied.error().code, "the kernel refused the upstream rules: " + applied.error().message);
+      refused = applied.error();
       stable.clear();
       services.clear();
     }
