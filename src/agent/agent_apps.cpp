@@ -25,12 +25,9 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
       log::error("app network unavailable", {{"network", config.docker_network}, {"error", network.error().message}});
       return nullptr;
     }
-    if (on_app_network) {
-      if (auto gateway = (*connected)->networkGateway(config.docker_network); gateway) on_app_network(*gateway);
-      else log::warn("app network has no gateway address", {{"network", config.docker_network}, {"error", gateway.error().message}});
-    }
   }
   runtime = std::move(*connected);
+  refreshAppNetwork();
   SupervisorOptions options;
   options.node_id = state.node_id;
   options.state_dir = config.state_dir;
@@ -73,6 +70,25 @@ AppSupervisor* Agent::Impl::ensureSupervisor() {
   asio::post(io, [this, connected = runtime.get()] { log_runtime = connected; });
   log::info("container runtime connected", {{"socket", config.docker_socket}, {"api_version", version}});
   return supervisor.get();
+}
+
+// The app network's gateway, told on when it is first seen or has moved (the network was made
+// again with another subnet while the agent ran): the proxy's stable addresses live there.
+void Agent::Impl::refreshAppNetwork() {
+  if (!on_app_network || !runtime || config.docker_network.empty() || config.docker_network == "bridge") return;
+  auto gateway = runtime->networkGateway(config.docker_network);
+  if (!gateway) {
+    if (!app_gateway_warned)
+      log::warn("app network has no gateway address", {{"network", config.docker_network}, {"error", gateway.error().message}});
+    app_gateway_warned = true;
+    return;
+  }
+  app_gateway_warned = false;
+  if (*gateway == app_gateway) return;
+  if (!app_gateway.empty())
+    log::info("app network's gateway moved", {{"network", config.docker_network}, {"from", app_gateway}, {"to", *gateway}});
+  app_gateway = *gateway;
+  on_app_network(*gateway);
 }
 
 // After anything that may start or stop containers: follow the logs of what runs now.
@@ -164,6 +180,10 @@ void Agent::Impl::scheduleReconcile() {
     if (ec || stopped) return;
     workers->post("", [this] {
       if (auto* sup = ensureSupervisor()) {
+        {
+          std::lock_guard lock(runtime_mutex);
+          refreshAppNetwork();
+        }
         for (const auto& app : sup->appNames()) {
           {
             std::lock_guard lock(reconcile_mutex);
@@ -178,7 +198,7 @@ void Agent::Impl::scheduleReconcile() {
           });
         }
         sup->reportUnknown();
-        router->keepAlive();
+        router->keepAlive();  // also serves the routes anew on a moved gateway
         queueCertificateRefresh();
         publishRunning(true);
       }

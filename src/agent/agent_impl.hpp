@@ -101,6 +101,8 @@ struct Agent::Impl {
   std::set<std::string> settle_queued;     // apps with a settle step waiting
   std::shared_ptr<helper::HostActions> host_actions;  // null: host actions done here
   std::function<void(const std::string&)> on_app_network;  // AgentParts::on_app_network
+  std::string app_gateway;          // as last told to on_app_network (under runtime_mutex)
+  bool app_gateway_warned = false;  // "no gateway" said once while it lasts
   std::unique_ptr<AppRouter> router;       // the node's reverse proxy; outlives the supervisor that points at it
   runtime::ContainerRuntime* log_runtime = nullptr;  // `runtime`, told to the I/O thread once connected
   // Container id -> its log subscription; the number tells a late end of an
@@ -138,6 +140,7 @@ struct Agent::Impl {
   // Connects to the runtime on first use, and keeps trying on later calls while it
   // is not there (each Docker call opens its own connection afterwards).
   AppSupervisor* ensureSupervisor();
+  void refreshAppNetwork();  // under runtime_mutex
 
   // After anything that may start or stop containers: follow the logs of what runs now.
   void publishRunning(bool with_stats);

@@ -109,6 +109,16 @@ Result<void> AppSupervisor::applyBandwidth(const std::string& id, const apps::Li
   return applyTrafficControl(trafficControlPlan(hostTools(), *dev, (*info)->pid, limits.net_in_bps, limits.net_out_bps));
 }
 
+bool supervisor_internal::hasStartupCpuWeight(const runtime::ContainerInfo& c) {
+  return c.cpu_shares > 0 && c.cpu_shares != kDefaultCpuShares;
+}
+
+Result<void> AppSupervisor::raiseCpuWeight(const std::string& id, const apps::DeploymentSpec& spec) {
+  const runtime::Resources normal{spec.limits.memory_bytes, spec.limits.swap_bytes, spec.limits.cpu_millicores,
+                                  spec.limits.pids, kDefaultCpuShares};
+  return runtime_.update(id, normal);
+}
+
 Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica,
                                               std::int64_t cpu_shares) {
   auto wanted = containerSpec(record, spec, replica);
@@ -127,6 +137,9 @@ Result<std::string> AppSupervisor::runReplica(const AppRecord& record, const app
   }
   if (*existing) {
     id = (*existing)->id;  // adopt: the same deployment was started before (redelivery, agent restart)
+    // Left at the start-up weight by an attempt that ended before it was routed: not lowered now.
+    if (cpu_shares == 0 && hasStartupCpuWeight(**existing))
+      if (auto raised = raiseCpuWeight(id, spec); !raised) return raised.error();
   } else {
     auto created = runtime_.create(wanted);
     if (!created) {
@@ -313,11 +326,9 @@ VerbOutcome AppSupervisor::deploy(const nlohmann::json& args) {
   // Healthy: the route moves to the new containers (the proxy serves them when this returns).
   if (outcome && (!routes->empty() || (before && !before->routing.empty()))) outcome = routeTo(next, *spec, ids);
   if (outcome && startupShares > 0) {
-    // It serves now: the default weight, its limits unchanged.
-    const runtime::Resources normal{spec->limits.memory_bytes, spec->limits.swap_bytes, spec->limits.cpu_millicores,
-                                    spec->limits.pids, kDefaultCpuShares};
+    // It serves now: the default weight (a failure here is put right by the app's next reconcile).
     for (const auto& id : ids)
-      if (auto raised = runtime_.update(id, normal); !raised)
+      if (auto raised = raiseCpuWeight(id, *spec); !raised)
         log::error("a new version keeps its start-up CPU weight", {{"app", app}, {"container", id}, {"error", raised.error().message}});
   }
   if (!outcome) {

@@ -203,6 +203,13 @@ void AppSupervisor::reconcileApp(const std::string& app) {
     if (it != current.end() && it->second.state == "running") {
       ++running;
       serving.push_back(it->second.id);
+      // The current version serves (deploys of this app never overlap this): a start-up weight
+      // left by a raise that failed, or by an agent stopped before it, goes now.
+      if (hasStartupCpuWeight(it->second)) {
+        auto raised = raiseCpuWeight(it->second.id, *spec);
+        emit(app, record.deployment, "drift",
+             "gave " + it->second.name + " the default CPU weight" + (raised ? "" : " failed: " + raised.error().message));
+      }
       continue;
     }
     const std::string why = it == current.end()

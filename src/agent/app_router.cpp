@@ -66,7 +66,11 @@ Result<void> ProxyRouter::ensureStartedLocked() {
 
 void ProxyRouter::keepAlive() {
   std::lock_guard lock(mutex_);
-  if (started_ && proxy_->running()) return;
+  if (started_ && proxy_->running()) {
+    if (proxy_->needsReapply())
+      if (auto r = applyLocked(apps_); !r) log::error("routes not served anew", {{"error", r.error().message}});
+    return;
+  }
   if (started_) log::warn("reverse proxy stopped; starting it again", {{"adapter", proxy_->name()}});
   started_ = false;
   if (!ensureStartedLocked()) return;

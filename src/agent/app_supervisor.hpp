@@ -205,6 +205,8 @@ class AppSupervisor {
   // `cpu_shares`: a container created here starts with that CPU weight (0: the default).
   Result<std::string> runReplica(const AppRecord& record, const apps::DeploymentSpec& spec, int replica,
                                  std::int64_t cpu_shares = 0);
+  // The default CPU weight for a container that serves (start-up weight over), limits unchanged.
+  Result<void> raiseCpuWeight(const std::string& id, const apps::DeploymentSpec& spec);
   Result<void> waitHealthy(const std::string& id, const apps::DeploymentSpec& spec);
   Result<void> applyBandwidth(const std::string& id, const apps::Limits& limits);
   Result<std::vector<runtime::ContainerInfo>> containersOf(const std::string& app);

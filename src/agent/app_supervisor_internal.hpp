@@ -25,6 +25,9 @@ inline constexpr auto kSettleTime = std::chrono::milliseconds(1000);
 inline constexpr int kStartupProbeInterval = 100;
 // Docker's (and the kernel's) default CPU weight, which a new version gets once it serves.
 inline constexpr std::int64_t kDefaultCpuShares = 1024;
+// Whether `c` still has the weight a new version starts with beside a serving one (the only
+// weight berth sets other than the default).
+bool hasStartupCpuWeight(const runtime::ContainerInfo& c);
 // Pull progress goes to the server at most this often (the last state of a pull is its "starting" event).
 inline constexpr std::int64_t kPullProgressIntervalMs = 250;
 

@@ -26,6 +26,9 @@ class ReverseProxy {
   // After apply() returns, how long the proxy may still send requests over connections it opened
   // before (pooled upstream connections): what to wait before stopping a version taken out.
   virtual int switchSettleMs() const { return 0; }
+  // Whether what the last apply() served from has changed outside it (nginx: the address its
+  // upstreams are switched on), so the same state must be applied again. Asked now and then.
+  virtual bool needsReapply() const { return false; }
   // Whether the proxy process berth manages is up (one run elsewhere: whether it is reachable).
   virtual bool running() = 0;
 };

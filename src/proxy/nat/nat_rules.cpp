@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "apps/app_key.hpp"
 #include "common/ids.hpp"
@@ -22,7 +24,45 @@ std::string match(const NatTable& table, const NatService& service) {
                      service.port, service.app);
 }
 
+// "20000", "20000:20010" or "80,443,20000:20010" into `out`; anything else is skipped.
+void addPorts(const std::string& spec, std::set<std::uint16_t>& out) {
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    const std::size_t comma = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, comma - start);
+    const std::size_t colon = item.find(':');
+    const std::string lo = item.substr(0, colon), hi = colon == std::string::npos ? lo : item.substr(colon + 1);
+    const auto number = [](const std::string& text) -> long {
+      if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return -1;
+      const long n = std::stol(text);
+      return n <= 65535 ? n : -1;
+    };
+    const long a = number(lo), b = number(hi);
+    if (a >= 0 && b >= a)
+      for (long p = a; p <= b; ++p) out.insert(static_cast<std::uint16_t>(p));
+    start = comma + 1;
+  }
+}
+
 }  // namespace
+
+std::set<std::uint16_t> portsMatchedElsewhere(const std::string& iptables_save, const std::string& own_chain) {
+  std::set<std::uint16_t> ports;
+  std::istringstream in(iptables_save);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string word, chain;
+    if (!(words >> word) || word != "-A" || !(words >> chain) || chain == own_chain) continue;
+    while (words >> word) {
+      if (word != "--dport" && word != "--dports" && word != "--destination-port" && word != "--destination-ports")
+        continue;
+      std::string spec;
+      if (words >> spec) addPorts(spec, ports);
+    }
+  }
+  return ports;
+}
 
 std::string chainNameFor(const std::string& key) { return "BERTH-" + sha256Hex(key).substr(0, 10); }
 
@@ -33,7 +73,7 @@ std::uint16_t portBlockStart(const std::string& key) {
 
 Result<void> validate(const NatTable& table) {
   if (table.chain.rfind("BERTH-", 0) != 0 || table.chain.size() != 16 ||
-      table.chain.find_first_not_of("BERTH-0123456789abcdef") != std::string::npos)
+      table.chain.find_first_not_of("0123456789abcdef", 6) != std::string::npos)
     return invalidField("chain", "must be BERTH- and ten hex digits");
   if (!isIpv4(table.gateway)) return invalidField("gateway", "must be an IPv4 address");
   std::set<std::uint16_t> ports;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,11 @@ Result<std::string> renderRestore(const NatTable& table);
 // The port for an app: the lowest free one in this agent's block of 1,000,
 // which starts at 20000 + (hash of `key` mod 40) * 1000.
 std::uint16_t portBlockStart(const std::string& key);
+
+// The TCP ports any rule outside `own_chain` matches on (`--dport N`, `--dport A:B`, `--dports
+// A,B:C`), from `iptables-save` output: another agent's chain (two agents' blocks can coincide),
+// Docker's published ports. A stable port among them would take those connections over, since
+// this agent's chain comes first in OUTPUT.
+std::set<std::uint16_t> portsMatchedElsewhere(const std::string& iptables_save, const std::string& own_chain);
 
 }  // namespace berth::proxy::nat

@@ -1,15 +1,22 @@
 #include "proxy/nat/upstream_nat.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <optional>
 #include <set>
 
 #include "common/logging.hpp"
 #include "common/subprocess.hpp"
+#include "pki/sealed_file.hpp"
 
 namespace berth::proxy::nat {
 namespace {
@@ -19,18 +26,36 @@ constexpr int kPortsPerAgent = 1000;
 
 std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// Whether a socket listens at `address`:`port` (or on every address at `port`): a bind there is
+// refused. SO_REUSEADDR, so a connection in TIME_WAIT does not count.
+bool listenedOn(const std::string& address, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  const bool parsed = ::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) == 1;
+  const bool taken = parsed && ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  return taken;
+}
+
 }  // namespace
 
-IptablesNat::IptablesNat(std::string state_dir, std::string key, std::string iptables_restore, std::string iptables)
+IptablesNat::IptablesNat(std::string state_dir, std::string key, std::string iptables_restore, std::string iptables,
+                         std::string iptables_save)
     : state_dir_(std::move(state_dir)),
       chain_(chainNameFor(key)),
       restore_binary_(std::move(iptables_restore)),
       iptables_binary_(std::move(iptables)),
+      save_binary_(std::move(iptables_save)),
       block_start_(portBlockStart(key)) {}
 
 Result<void> IptablesNat::useGateway(const std::string& gateway) {
   if (::geteuid() != 0) return makeError("unsupported", "switching upstreams in the kernel needs root");
-  for (const auto& binary : {restore_binary_, iptables_binary_})
+  for (const auto& binary : {restore_binary_, iptables_binary_, save_binary_})
     if (::access(binary.c_str(), X_OK) != 0)
       return makeError("unsupported", "switching upstreams in the kernel needs " + binary + " (Debian package: iptables)");
   NatTable probe{chain_, gateway, {}};
@@ -56,43 +81,58 @@ void IptablesNat::loadPortsLocked() {
   }
 }
 
-Result<void> IptablesNat::savePortsLocked() {
-  const std::string path = state_dir_ + "/nat_ports", staged = path + ".new";
-  {
-    std::ofstream out(staged, std::ios::trunc);
-    for (const auto& [app, port] : ports_) out << app << ' ' << port << '\n';
-    out.close();
-    if (!out) return makeError("proxy_failed", "cannot write " + staged);
-  }
-  std::error_code ec;
-  std::filesystem::rename(staged, path, ec);
-  if (ec) return makeError("proxy_failed", "cannot replace " + path + ": " + ec.message());
+Result<void> IptablesNat::savePorts(const std::map<std::string, std::uint16_t>& ports) {
+  std::string text;
+  for (const auto& [app, port] : ports) text += app + ' ' + std::to_string(port) + '\n';
+  // Whole or not at all: a full disk leaves the previous file (nginx's files name its ports).
+  if (auto written = pki::writePrivateFile(state_dir_ + "/nat_ports", text); !written)
+    return makeError("proxy_failed", written.error().message);
   return Ok{};
 }
 
-Result<std::map<std::string, std::uint16_t>> IptablesNat::portsFor(const std::vector<std::string>& apps) {
+Result<std::set<std::uint16_t>> IptablesNat::takenElsewhere() {
+  auto saved = runProcess({save_binary_}, kIptablesTimeoutMs);
+  if (!saved) return saved.error();
+  if (saved->exit_code != 0)
+    return makeError("proxy_failed", "iptables-save could not list the rules: " + firstLine(saved->output));
+  return portsMatchedElsewhere(saved->output, chain_);
+}
+
+Result<std::map<std::string, std::uint16_t>> IptablesNat::portsFor(const std::string& gateway,
+                                                                   const std::vector<std::string>& apps) {
   std::lock_guard lock(mutex_);
   loadPortsLocked();
   const std::set<std::string> wanted(apps.begin(), apps.end());
-  auto before = ports_;
-  std::erase_if(ports_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  auto next = ports_;
+  std::erase_if(next, [&](const auto& entry) { return !wanted.contains(entry.first); });
   std::set<std::uint16_t> used;
-  for (const auto& [app, port] : ports_) used.insert(port);
+  for (const auto& [app, port] : next) used.insert(port);
+  std::optional<std::set<std::uint16_t>> others;  // listed once, and only when an app needs a port
   std::map<std::string, std::uint16_t> out;
   for (const auto& app : wanted) {
-    auto found = ports_.find(app);
-    if (found == ports_.end()) {
+    auto found = next.find(app);
+    if (found == next.end()) {
+      if (!others) {
+        auto listed = takenElsewhere();
+        if (!listed) return listed.error();
+        others = std::move(*listed);
+      }
       std::uint16_t port = block_start_;
-      while (used.contains(port) && port < block_start_ + kPortsPerAgent) ++port;
-      if (used.contains(port) || port >= block_start_ + kPortsPerAgent)
-        return makeError("proxy_failed", "more than " + std::to_string(kPortsPerAgent) + " routed apps on one node");
+      while (port < block_start_ + kPortsPerAgent &&
+             (used.contains(port) || others->contains(port) || listenedOn(gateway, port)))
+        ++port;
+      if (port >= block_start_ + kPortsPerAgent)
+        return makeError("proxy_failed", "no free port left in " + std::to_string(block_start_) + "-" +
+                                             std::to_string(block_start_ + kPortsPerAgent - 1) + " for routed apps");
       used.insert(port);
-      found = ports_.emplace(app, port).first;
+      found = next.emplace(app, port).first;
     }
     out[app] = found->second;
   }
-  if (ports_ != before)
-    if (auto saved = savePortsLocked(); !saved) return saved.error();
+  if (next != ports_) {
+    if (auto saved = savePorts(next); !saved) return saved.error();
+    ports_ = std::move(next);
+  }
   return out;
 }
 
@@ -115,10 +155,11 @@ Result<std::vector<std::vector<std::string>>> IptablesNat::jumpsIn(const char* t
 }
 
 // The chains hang off OUTPUT (nginx runs on this host), for the gateway's TCP packets only: every
-// other packet of the host passes one address compare, not a walk through the chain. Hooked once
-// per gateway; a hook for an older gateway is removed.
-Result<void> IptablesNat::ensureJumps() {
-  const std::vector<std::string> wanted = {"-A", "OUTPUT", "-d", gateway_ + "/32", "-p", "tcp", "-j", chain_};
+// other packet of the host passes one address compare, not a walk through the chain. A hook for
+// an older gateway is removed. Checked on every change, not once: a firewall reload may have
+// flushed OUTPUT since.
+Result<void> IptablesNat::ensureJumps(const std::string& gateway) {
+  const std::vector<std::string> wanted = {"-A", "OUTPUT", "-d", gateway + "/32", "-p", "tcp", "-j", chain_};
   for (const char* table : {"nat", "filter"}) {
     auto jumps = jumpsIn(table);
     if (!jumps) return jumps.error();
@@ -134,38 +175,37 @@ Result<void> IptablesNat::ensureJumps() {
       if (auto removed = runProcess(argv, kIptablesTimeoutMs); !removed) return removed.error();
     }
     if (present) continue;
-    auto added = runProcess({iptables_binary_, "-w", "-t", table, "-I", "OUTPUT", "1", "-d", gateway_ + "/32", "-p",
-                             "tcp", "-j", chain_},
-                            kIptablesTimeoutMs);
+    auto added = runProcess(
+        {iptables_binary_, "-w", "-t", table, "-I", "OUTPUT", "1", "-d", gateway + "/32", "-p", "tcp", "-j", chain_},
+        kIptablesTimeoutMs);
     if (!added) return added.error();
     if (added->exit_code != 0)
       return makeError("proxy_failed", std::string("iptables could not hook ") + chain_ + " into " + table +
                                            " OUTPUT: " + firstLine(added->output));
   }
-  hooked_gateway_ = gateway_;
   return Ok{};
 }
 
-Result<void> IptablesNat::apply(const std::vector<NatService>& services) {
+Result<void> IptablesNat::apply(const std::string& gateway, const std::vector<NatService>& services) {
   std::lock_guard lock(mutex_);
-  if (gateway_.empty()) return makeError("unsupported", "no gateway address to switch upstreams on");
-  auto rules = renderRestore({chain_, gateway_, services});
+  if (gateway.empty()) return makeError("unsupported", "no gateway address to switch upstreams on");
+  auto rules = renderRestore({chain_, gateway, services});
   if (!rules) return rules.error();
-  const std::string path = state_dir_ + "/nat.rules";
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << *rules;
-    out.close();
-    if (!out) return makeError("proxy_failed", "cannot write " + path);
-  }
+  // Staged whole, applied, and only then named nat.rules: that file is always the rules in force.
+  const std::string path = state_dir_ + "/nat.rules", staged = path + ".next";
+  if (auto written = pki::writePrivateFile(staged, *rules); !written)
+    return makeError("proxy_failed", written.error().message);
   // One transaction per table: the chain is flushed and refilled with nothing in between.
-  auto restored = runProcess({restore_binary_, "--noflush", path}, kIptablesTimeoutMs);
-  if (!restored) return restored.error();
-  if (restored->exit_code != 0)
+  auto restored = runProcess({restore_binary_, "--noflush", staged}, kIptablesTimeoutMs);
+  if (!restored || restored->exit_code != 0) {
+    ::unlink(staged.c_str());
+    if (!restored) return restored.error();
     return makeError("proxy_failed", "iptables-restore refused the upstream rules: " + firstLine(restored->output));
-  if (hooked_gateway_ != gateway_)
-    if (auto hooked = ensureJumps(); !hooked) return hooked;
-  return Ok{};
+  }
+  std::error_code ec;
+  std::filesystem::rename(staged, path, ec);
+  if (ec) log::warn("the kernel's upstream rules are not in " + path, {{"error", ec.message()}});
+  return ensureJumps(gateway);
 }
 
 Result<void> IptablesNat::removeRules() {
@@ -184,7 +224,6 @@ Result<void> IptablesNat::removeRules() {
       if (!done) return done.error();
     }
   }
-  hooked_gateway_.clear();
   return Ok{};
 }
 

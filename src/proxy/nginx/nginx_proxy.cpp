@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <optional>
 #include <vector>
 
 #include <filesystem>
@@ -244,10 +245,10 @@ Result<void> NginxProxy::start() {
   return waitForGeneration(current.filename().string());
 }
 
-std::map<std::string, Upstream> NginxProxy::switchInKernel(const ProxyState& state,
-                                                          std::vector<nat::NatService>& services) {
+std::map<std::string, Upstream> NginxProxy::switchInKernel(const std::string& gateway, const ProxyState& state,
+                                                          std::vector<nat::NatService>& services,
+                                                          std::optional<Error>& refused) {
   services.clear();
-  const std::string gateway = nat_ ? nat_->gateway() : "";
   if (gateway.empty()) return {};
   std::vector<std::string> apps;
   for (const auto& app : state.apps) {
@@ -256,9 +257,9 @@ std::map<std::string, Upstream> NginxProxy::switchInKernel(const ProxyState& sta
     if (!ipv4) return {};  // the kernel rules are IPv4 only: all apps the classic way
     if (!app.upstreams.empty() || (app.hold_ms > 0 && state.hold.port != 0)) apps.push_back(app.app);
   }
-  auto ports = nat_->portsFor(apps);
+  auto ports = nat_->portsFor(gateway, apps);
   if (!ports) {
-    log::warn("nginx is reloaded for this change: no stable upstream ports", {{"error", ports.error().message}});
+    refused = makeError(ports.error().code, "no stable upstream ports: " + ports.error().message);
     return {};
   }
   std::map<std::string, Upstream> stable;
@@ -271,33 +272,64 @@ std::map<std::string, Upstream> NginxProxy::switchInKernel(const ProxyState& sta
   return stable;
 }
 
+// Said once while it lasts, not at every change: the fallback (naming the containers and
+// reloading) serves meanwhile.
+void NginxProxy::noteKernelOutcome(const std::optional<Error>& refused) {
+  if (refused && !kernel_refused_)
+    log::warn("nginx is reloaded for every change until upstreams can be switched in the kernel",
+              {{"error", refused->message}});
+  if (!refused && kernel_refused_) log::info("upstreams are switched in the kernel again: updates do not reload nginx");
+  kernel_refused_ = refused.has_value();
+}
+
+bool NginxProxy::needsReapply() const { return nat_ && nat_->gateway() != tried_gateway_; }
+
 Result<void> NginxProxy::apply(const ProxyState& state) {
   if (auto v = validate(state); !v) return v;
+  // Read once: the agent thread may set another gateway meanwhile, and the files and the rules
+  // must name the same one.
+  const std::string gateway = nat_ ? nat_->gateway() : "";
+  tried_gateway_ = gateway;
+  std::optional<Error> refused;
   std::vector<nat::NatService> services;
-  auto stable = switchInKernel(state, services);
-  const bool rulesChange = nat_ && !nat_->gateway().empty() && (!rules_applied_ || services != active_services_);
-  if (rulesChange) {
-    // Rules first: the files about to load (or loaded) name these addresses.
-    if (auto applied = nat_->apply(services); applied) {
-      rules_applied_ = true;
-    } else {
-      log::warn("nginx is reloaded for this change: the kernel refused the upstream rules",
-                {{"error", applied.error().message}});
+  auto stable = switchInKernel(gateway, state, services, refused);
+  const bool rulesChange =
+      !refused && !gateway.empty() && (!rules_applied_ || services != active_services_ || gateway != active_gateway_);
+  // Rules the new files name go in before the files load; rules no file will name any more (no
+  // app switched: all named the classic way, or none left) go only once the files that named
+  // them are gone, so no loaded file ever names an address without its rules.
+  const bool rulesFirst = rulesChange && !services.empty();
+  if (rulesFirst) {
+    if (auto applied = nat_->apply(gateway, services); !applied) {
+      // The rules in force stay: the files loaded now still name them until the reload below.
+      refused = applied.error();
       stable.clear();
       services.clear();
     }
   }
+  noteKernelOutcome(refused);
   auto files = renderSites(state, options_, stable);
   files[kCertificateStamp] = certificateStamp(state);
   if (files != active_files_) {
     if (auto loaded = load(files); !loaded) {
       // The running files were loaded with the rules before this change: put those back.
-      if (rulesChange) (void)nat_->apply(active_services_);
+      if (rulesFirst && !refused)
+        (void)nat_->apply(active_gateway_.empty() ? gateway : active_gateway_, active_services_);
       return loaded;
     }
     active_files_ = std::move(files);
   }
-  active_services_ = std::move(services);
+  if (rulesChange && !rulesFirst) {
+    if (auto emptied = nat_->apply(gateway, services); !emptied) {
+      log::warn("upstream rules no file names are left in the kernel", {{"error", emptied.error().message}});
+      return Ok{};  // served as asked; the next change tries again
+    }
+  }
+  if (rulesChange && !refused) {
+    rules_applied_ = true;
+    active_gateway_ = gateway;
+    active_services_ = std::move(services);
+  }
   return Ok{};
 }
 

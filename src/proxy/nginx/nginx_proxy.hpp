@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "helper/host_actions.hpp"
@@ -40,6 +41,8 @@ class NginxProxy : public ReverseProxy {
   bool running() override { return masterPid() != 0; }
   // With kernel switching, pooled connections keep their container up to keepalive_time (1 s).
   int switchSettleMs() const override { return rules_applied_ && !active_services_.empty() ? 1000 : 0; }
+  // The app network's gateway moved since the last apply (its files and rules name the old one).
+  bool needsReapply() const override;
 
   // The master's pid, 0 when not running (from its pid file).
   int masterPid() const;
@@ -55,7 +58,11 @@ class NginxProxy : public ReverseProxy {
   Result<void> waitForGeneration(const std::string& token);
   // The apps `state` sends through the kernel, at their stable addresses, and the rules for them;
   // none when switching is off or fails (then the containers are named and nginx reloads).
-  std::map<std::string, Upstream> switchInKernel(const ProxyState& state, std::vector<nat::NatService>& services);
+  // `refused` says why when switching should work but did not.
+  std::map<std::string, Upstream> switchInKernel(const std::string& gateway, const ProxyState& state,
+                                                 std::vector<nat::NatService>& services,
+                                                 std::optional<Error>& refused);
+  void noteKernelOutcome(const std::optional<Error>& refused);
 
   NginxOptions options_;
   std::string binary_;
@@ -66,8 +73,11 @@ class NginxProxy : public ReverseProxy {
   // rewrites the same paths), and the kernel rules in force: an apply that changes neither
   // file nor certificate does not reload.
   std::map<std::string, std::string> active_files_;
-  std::vector<nat::NatService> active_services_;
-  bool rules_applied_ = false;  // once per process: the kernel may hold a previous run's rules
+  std::vector<nat::NatService> active_services_;  // the rules in force, at active_gateway_
+  std::string active_gateway_;
+  std::string tried_gateway_;    // the gateway the last apply saw ("" none)
+  bool rules_applied_ = false;   // once per process: the kernel may hold a previous run's rules
+  bool kernel_refused_ = false;  // switching should work but did not (said once, not per change)
 };
 
 }  // namespace berth::proxy::nginx

@@ -217,3 +217,37 @@ TEST_F(AppSettleTest, ANewVersionStartsAtALowCpuWeightBesideTheServingOneAndGets
 
 }  // namespace
 }  // namespace berth::agent
+
+namespace berth::agent {
+namespace {
+
+// A raise that failed (or an agent stopped between routing and raising) must not leave a serving
+// container at the start-up weight: a redelivered deploy that adopts it, and the reconcile, put it right.
+TEST_F(AppSettleTest, NoServingContainerKeepsTheStartUpCpuWeight) {
+  SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
+  options.router = &router;
+  options.clock = [this] { return now; };
+  options.startup_cpu_shares = 128;
+  supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  ASSERT_TRUE(deploy(1, "1").ok);
+  ASSERT_TRUE(deploy(2, "2").ok);
+  const auto serving = [&]() -> runtime::ContainerInfo* {
+    for (auto& [id, c] : runtime.containers)
+      if (c.state == "running" && c.labels.at("berth.deployment") == "2") return &c;
+    return nullptr;
+  };
+  ASSERT_NE(serving(), nullptr);
+  ASSERT_EQ(serving()->cpu_shares, 1024);
+
+  serving()->cpu_shares = 128;  // the raise never happened
+  supervisor->reconcileApp("web");
+  EXPECT_EQ(serving()->cpu_shares, 1024) << "the reconcile raises it";
+
+  serving()->cpu_shares = 128;
+  auto again = deploy(2, "2");  // the same deployment delivered again adopts the container
+  ASSERT_TRUE(again.ok) << again.error_message;
+  EXPECT_EQ(serving()->cpu_shares, 1024) << "adopted, it is not left low";
+}
+
+}  // namespace
+}  // namespace berth::agent
