@@ -2,7 +2,6 @@
 // its data directory on a small tmpfs (mounted here, needs root) and a
 // `berth agent`, on 127.0.0.1 with mutual TLS.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "agent/enrollment.hpp"
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "disk_support.hpp"
 #include "harness.hpp"
 #include "protocol/envelope.hpp"
 #include "net/http_client.hpp"
@@ -18,30 +18,6 @@
 
 namespace berth::itest {
 namespace {
-
-// A tmpfs of `size` mounted on `dir` for one test; lazily unmounted after.
-class TmpfsMount {
- public:
-  TmpfsMount(const std::string& dir, const std::string& size) : dir_(dir) {
-    std::filesystem::create_directories(dir);
-    mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
-  }
-  ~TmpfsMount() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
-
-// Writes zeros to `path` until the file system is full.
-void fillDisk(const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  const std::string block(1 << 16, '\0');
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) out.flush();
-}
 
 net::HttpResponse rawPost(Cluster& c, const std::string& target, const std::string& body) {
   auto tls = net::makeClientContext({*pki::readFile(c.caFile()), "", ""});

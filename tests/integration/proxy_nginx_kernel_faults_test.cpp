@@ -4,9 +4,9 @@
 // Needs root, as the agent does.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 
+#include "disk_support.hpp"
 #include "nginx_kernel_fixture.hpp"
 #include "proxy/nat/nat_rules.hpp"
 
@@ -132,29 +132,6 @@ TEST_F(NginxKernelSwitch, ANewAppNeverGetsAPortAnotherRuleOrAListenerTakesAtTheG
   EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
   EXPECT_EQ(request(block, "x", "/").body, "v2\n") << "the other agent's address still reaches its app";
   ::close(listener);
-}
-
-// A tmpfs of `size` on `dir` for one test; lazily unmounted after.
-class TmpfsMount {
- public:
-  TmpfsMount(const std::string& dir, const std::string& size) : dir_(dir) {
-    std::filesystem::create_directories(dir);
-    mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) == 0;
-  }
-  ~TmpfsMount() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string dir_;
-  bool mounted_ = false;
-};
-
-void fillDisk(const std::string& path) {
-  std::ofstream out(path, std::ios::binary);
-  const std::string block(4096, '\0');
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) out.flush();
 }
 
 TEST_F(NginxKernelSwitch, AFullDiskLeavesTheRulesAndTheFilesAsTheyWereAndNamesTheFile) {
