@@ -111,6 +111,7 @@ void stopDevNginx(const std::string& root) {
   std::ifstream in(root + "/data/agent/proxy/nginx/run/nginx.pid");
   int pid = 0;
   if (in >> pid && pid > 0) ::kill(pid, SIGQUIT);
+  removeKernelRules(root + "/data/agent");
 }
 
 TEST(Dev, ServesAnAppAtHttpsAppLocalhostWithACertificateFromItsLocalCa) {

@@ -120,6 +120,12 @@ int countOccurrences(const std::string& text, const std::string& needle) {
   return count;
 }
 
+void removeKernelRules(const std::string& agent_state_dir) {
+  const std::string nginx = std::filesystem::absolute(agent_state_dir + "/proxy/nginx").lexically_normal().string();
+  if (::geteuid() == 0 && std::filesystem::exists(nginx + "/nat_ports"))
+    (void)proxy::nat::IptablesNat(nginx, nginx).removeRules();
+}
+
 Cluster::Cluster() {
   std::string pattern = ::testing::TempDir() + "berth-it-XXXXXX";
   root_ = ::mkdtemp(pattern.data());
@@ -129,13 +135,7 @@ Cluster::~Cluster() {
   std::vector<std::string> names;
   for (const auto& [name, process] : agents_) names.push_back(name);
   agents_.clear();
-  // An agent's kernel rules (proxy/nat) outlive it, as they must in production: gone with the test.
-  for (const auto& name : names) {
-    const std::string nginx =
-        std::filesystem::absolute(agentDir(name) + "/proxy/nginx").lexically_normal().string();
-    if (::geteuid() == 0 && std::filesystem::exists(nginx + "/nat_ports"))
-      (void)proxy::nat::IptablesNat(nginx, nginx).removeRules();
-  }
+  for (const auto& name : names) removeKernelRules(agentDir(name));
   server_.reset();
   if (!::testing::Test::HasFailure())
     std::filesystem::remove_all(root_);

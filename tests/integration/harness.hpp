@@ -83,6 +83,10 @@ struct BearerAnswer {
   nlohmann::json body;
 };
 
+// An agent's kernel rules (proxy/nat) outlive it, as they must in production: a test removes
+// them with it. `agent_state_dir`: the agent's --state-dir.
+void removeKernelRules(const std::string& agent_state_dir);
+
 class Cluster {
  public:
   Cluster();
