@@ -109,14 +109,14 @@ deploy() {
   local t0 t1 id number
   t0=$(now_ms)
   "$BERTH" app deploy "$APP" --image "berth-bench/node:$version" --port 8080 --health http:/ --health-retries 10 \
-    --drain "$DRAIN" --watch 0 --env "WARMUP=$WARMUP" "$@" >deploy.out 2>&1 || { cat deploy.out; tail -20 agent.log; exit 1; }
+    --drain "$DRAIN" --watch 0 --env "WARMUP=$WARMUP" --env "BENCH_TAG=$phase$n" "$@" >deploy.out 2>&1 || { cat deploy.out; tail -20 agent.log; exit 1; }
   t1=$(now_ms)
   # The newest deployment's container: the one this deploy started.
   read -r number id < <(docker ps --filter "label=berth.app=$APP" --filter status=running \
     --format '{{.Label "berth.deployment"}} {{.ID}}' | sort -n | tail -1)
   local first
   first=$(docker logs "$id" 2>&1 | grep -m1 first_request_ms | tr -d ' ')
-  echo "$phase $n v$version $number $t0 $t1 $(echo "$first" | grep -o '"first_request_ms":[0-9]*' | cut -d: -f2)" \
+  echo "$phase $n v$version-$phase$n $number $t0 $t1 $(echo "$first" | grep -o '"first_request_ms":[0-9]*' | cut -d: -f2)" \
     "$(echo "$first" | grep -o '"ua":"[^"]*"' | cut -d'"' -f4)" >>updates.txt
 }
 

@@ -4,9 +4,11 @@
 # server.js, answering "v1" or "v2". Idempotent: existing images are kept.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Rebuilt when server.js changed (its digest is a label of the image).
+server=$(sha256sum "$HERE/server.js" | cut -c1-16)
 for v in 1 2; do
   image=berth-bench/node:$v
-  docker image inspect "$image" >/dev/null 2>&1 && continue
+  [ "$(docker image inspect -f '{{index .Config.Labels "berth.bench.server"}}' "$image" 2>/dev/null)" = "$server" ] && continue
   work=$(mktemp -d)
   mkdir -p "$work/rootfs/app" "$work/rootfs/tmp"
   cp /usr/bin/node "$work/rootfs/node"
@@ -17,7 +19,8 @@ for v in 1 2; do
   cp "$HERE/server.js" "$work/rootfs/app/server.js"
   echo "v$v" >"$work/rootfs/version"
   tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-  docker import --change 'CMD ["/node","/app/server.js"]' --change 'EXPOSE 8080' "$work/rootfs.tar" "$image" >/dev/null
+  docker import --change 'CMD ["/node","/app/server.js"]' --change 'EXPOSE 8080' \
+    --change "LABEL berth.bench.server=$server" "$work/rootfs.tar" "$image" >/dev/null
   rm -rf "$work"
   echo "built $image"
 done

@@ -7,7 +7,9 @@
 // (V8 compiles the hot path), as an app whose readiness waits for its warm-up would.
 const http = require('http');
 const fs = require('fs');
-const version = fs.readFileSync('/version', 'utf8').trim();
+// BENCH_TAG: set per update by the benchmark, so an answer names the update that started its
+// container, not only the image (images alternate, and a draining version answers for a while).
+const version = fs.readFileSync('/version', 'utf8').trim() + (process.env.BENCH_TAG ? '-' + process.env.BENCH_TAG : '');
 const warmup = parseInt(process.env.WARMUP || '0', 10);
 let answered = 0;
 const handler = (req, res) => {
