@@ -1,5 +1,7 @@
 #include "composition/agent_root.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "agent/acme_certificates.hpp"
@@ -44,7 +46,11 @@ std::unique_ptr<agent::AppRouter> makeRouter(const agent::AgentConfig& config,
           log::warn("nginx is reloaded for every update", {{"reason", used.error().message}});
       };
     }
-    adapter = std::make_unique<proxy::nginx::NginxProxy>(o, "/usr/sbin/nginx", host, nat);
+    auto nginx = std::make_unique<proxy::nginx::NginxProxy>(o, "/usr/sbin/nginx", host, nat);
+    // Switching in the kernel once, not now: the rules it left go after the first reload.
+    if (!nat && ::geteuid() == 0 && std::filesystem::exists(o.config_dir + "/nat_ports"))
+      nginx->retireKernelRules(std::make_shared<proxy::nat::IptablesNat>(o.config_dir, o.config_dir));
+    adapter = std::move(nginx);
   } else if (config.proxy == "caddy") {
     proxy::caddy::CaddyOptions o;
     o.admin_listen = "unix/" + dir + "/caddy/admin.sock";

@@ -117,6 +117,20 @@ TEST_F(NginxKernelSwitch, TheHookMatchesOnlyTheGatewayAndFollowsIt) {
   EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v2\n") << "served through the new gateway address";
 }
 
+// A node turned to proxy_switch=reload (or no longer root): its next start names the containers
+// again and, once nginx has loaded those files, removes the rules the earlier runs left.
+TEST_F(NginxKernelSwitch, ANodeLeavingKernelSwitchingRemovesItsRulesOnceTheFilesNoLongerNameThem) {
+  ASSERT_TRUE(nginx_->apply(on(1)).ok());
+  ASSERT_NE(rules("nat").find("DNAT"), std::string::npos);
+  nginx_ = std::make_unique<proxy::nginx::NginxProxy>(options_);  // the same nginx, a new agent run
+  nginx_->retireKernelRules(std::make_shared<proxy::nat::IptablesNat>(options_.config_dir, options_.config_dir));
+  ASSERT_TRUE(nginx_->apply(on(2)).ok());
+  EXPECT_EQ(rules("nat"), "(no chain)");
+  EXPECT_EQ(rules("filter"), "(no chain)");
+  EXPECT_FALSE(std::filesystem::exists(options_.config_dir + "/nat_ports"));
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v2\n") << "served by the containers' own address";
+}
+
 TEST_F(NginxKernelSwitch, AnotherAgentsRulesAreLeftAlone) {
   proxy::nat::IptablesNat other(root_, root_ + "/another-agent");
   ASSERT_NE(other.chain(), nat_->chain());

@@ -224,6 +224,11 @@ Result<void> IptablesNat::removeRules() {
       if (!done) return done.error();
     }
   }
+  // No rules, no ports: a later run starts afresh (and does not take this for a leftover).
+  std::error_code ec;
+  for (const char* file : {"/nat_ports", "/nat.rules"}) std::filesystem::remove(state_dir_ + file, ec);
+  ports_.clear();
+  ports_loaded_ = true;
   return Ok{};
 }
 

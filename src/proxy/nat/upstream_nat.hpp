@@ -50,7 +50,8 @@ class IptablesNat final : public UpstreamNat {
   Result<std::map<std::string, std::uint16_t>> portsFor(const std::string& gateway,
                                                         const std::vector<std::string>& apps) override;
   Result<void> apply(const std::string& gateway, const std::vector<NatService>& services) override;
-  // Unhooks and deletes this agent's chains (tests; a node leaving kernel switching).
+  // Unhooks and deletes this agent's chains and forgets the ports (tests; a node leaving kernel
+  // switching: NginxProxy::retireKernelRules).
   Result<void> removeRules();
   std::string chain() const { return chain_; }
 

@@ -318,6 +318,11 @@ Result<void> NginxProxy::apply(const ProxyState& state) {
       return loaded;
     }
     active_files_ = std::move(files);
+    if (stale_rules_ && stable.empty()) {
+      if (auto removed = stale_rules_->removeRules(); removed) log::info("a previous run's upstream rules were removed");
+      else log::warn("a previous run's upstream rules are left in the kernel", {{"error", removed.error().message}});
+      stale_rules_.reset();
+    }
   }
   if (rulesChange && !rulesFirst) {
     if (auto emptied = nat_->apply(gateway, services); !emptied) {

@@ -33,6 +33,9 @@ class NginxProxy : public ReverseProxy {
   // to their containers: an update changes rules, not files, and nginx is not reloaded.
   NginxProxy(NginxOptions options, std::string nginx_binary = "/usr/sbin/nginx",
              std::shared_ptr<helper::HostActions> host = nullptr, std::shared_ptr<nat::UpstreamNat> nat = nullptr);
+  // Without kernel switching now, but with a previous run's rules in the kernel (`stale`): they go
+  // once files that no longer name them have loaded (a node turned to proxy_switch=reload).
+  void retireKernelRules(std::shared_ptr<nat::IptablesNat> stale) { stale_rules_ = std::move(stale); }
   std::string name() const override { return "nginx"; }
   Result<void> detect() override;
   Result<void> start() override;
@@ -69,6 +72,7 @@ class NginxProxy : public ReverseProxy {
   std::uint64_t generation_ = 0;
   std::shared_ptr<helper::HostActions> host_;
   std::shared_ptr<nat::UpstreamNat> nat_;
+  std::shared_ptr<nat::IptablesNat> stale_rules_;
   // What the running nginx loaded (files, and the certificates' sizes and times: a renewal
   // rewrites the same paths), and the kernel rules in force: an apply that changes neither
   // file nor certificate does not reload.
