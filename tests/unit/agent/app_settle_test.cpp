@@ -88,6 +88,14 @@ class AppSettleTest : public ::testing::Test {
       if (e["state"] == state) return true;
     return false;
   }
+  // The supervisor again, starting new versions beside a serving one at `shares`.
+  void useStartupCpuShares(int shares) {
+    SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
+    options.router = &router;
+    options.clock = [this] { return now; };
+    options.startup_cpu_shares = shares;
+    supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  }
 };
 
 TEST_F(AppSettleTest, TheRouteMovesToTheHealthyNewVersionAndTheOldOneDrainsStopsAndGoes) {
@@ -168,11 +176,6 @@ TEST_F(AppSettleTest, ANewDeployEndsThePreviousWatchWindow) {
   EXPECT_TRUE(exists(2)) << "deployment 2 is deployment 3's switch-back target";
 }
 
-}  // namespace
-}  // namespace berth::agent
-
-namespace berth::agent {
-namespace {
 
 TEST_F(AppSettleTest, ARunningAppIsHeldForItsHoldAndAStoppedOneIsNot) {
   ASSERT_TRUE(deploy(1, "1").ok);
@@ -184,18 +187,9 @@ TEST_F(AppSettleTest, ARunningAppIsHeldForItsHoldAndAStoppedOneIsNot) {
   EXPECT_EQ(router.hold_ms["web"], 10'000);
 }
 
-}  // namespace
-}  // namespace berth::agent
-
-namespace berth::agent {
-namespace {
 
 TEST_F(AppSettleTest, ANewVersionStartsAtALowCpuWeightBesideTheServingOneAndGetsTheDefaultOnceRouted) {
-  SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
-  options.router = &router;
-  options.clock = [this] { return now; };
-  options.startup_cpu_shares = 128;
-  supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  useStartupCpuShares(128);
   const auto createdShares = [&](int deployment) -> std::int64_t {
     for (const auto& [id, spec] : runtime.specs)
       if (spec.labels.at("berth.deployment") == std::to_string(deployment)) return spec.cpu_shares;
@@ -215,20 +209,11 @@ TEST_F(AppSettleTest, ANewVersionStartsAtALowCpuWeightBesideTheServingOneAndGets
   EXPECT_EQ(runningShares(1), 0) << "the draining version keeps its own";
 }
 
-}  // namespace
-}  // namespace berth::agent
-
-namespace berth::agent {
-namespace {
 
 // A raise that failed (or an agent stopped between routing and raising) must not leave a serving
 // container at the start-up weight: a redelivered deploy that adopts it, and the reconcile, put it right.
 TEST_F(AppSettleTest, NoServingContainerKeepsTheStartUpCpuWeight) {
-  SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
-  options.router = &router;
-  options.clock = [this] { return now; };
-  options.startup_cpu_shares = 128;
-  supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+  useStartupCpuShares(128);
   ASSERT_TRUE(deploy(1, "1").ok);
   ASSERT_TRUE(deploy(2, "2").ok);
   const auto serving = [&]() -> runtime::ContainerInfo* {
