@@ -72,7 +72,7 @@ cleanup() {
   chain=BERTH-$(printf %s "$WORK/agent/proxy/nginx" | sha256sum | cut -c1-10)
   for table in nat filter; do
     iptables -w -t "$table" -S OUTPUT 2>/dev/null | grep -- "-j $chain\$" | sed 's/^-A //' |
-      while read -r rule; do read -ra words <<<"$rule"; iptables -w -t "$table" -D "${words[@]}"; done
+      while read -r rule; do read -ra words <<<"$rule"; iptables -w -t "$table" -D "${words[@]}"; done || true
     iptables -w -t "$table" -F "$chain" 2>/dev/null && iptables -w -t "$table" -X "$chain" 2>/dev/null || true
   done
   [ -n "${CHALLENGES:-}" ] && rm -rf "$CHALLENGES"
