@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "agent/source_builder.hpp"
@@ -214,38 +215,34 @@ TEST_F(SourceFetchTest, AServerThatNeverAnswersMeetsTheTimeLimitAndTheCancel) {
   ASSERT_FALSE(askTimedOut.ok());
   EXPECT_EQ(askTimedOut.error().code, "timeout") << askTimedOut.error().message;
   EXPECT_NE(askTimedOut.error().message.find("git ls-remote"), std::string::npos) << askTimedOut.error().message;
-  // A cancel while both the ls-remote and the fetch beside it wait: both end, nothing is left.
+  // A cancel ends the build "cancelled", with no builds directory and no git left running
+  // against the silent server.
   const std::string where = "127.0.0.1:" + std::to_string(port) + "/web.git";
-  std::thread askCanceller([&] {
+  const auto cancelledOnce = [&](const std::function<void()>& before_cancel) {
+    std::thread canceller([&] {
+      before_cancel();
+      cancel = true;
+    });
+    auto cancelled = builder().build(request, observer(), cancel);
+    canceller.join();
+    cancel = false;
+    ASSERT_FALSE(cancelled.ok());
+    EXPECT_EQ(cancelled.error().code, "cancelled") << cancelled.error().message;
+    EXPECT_TRUE(buildsDirEmpty());
+    auto left = runProcess({"pgrep", "-f", where}, 5000);
+    EXPECT_TRUE(left && left->exit_code == 1) << (left ? left->output : "");
+  };
+  // While both the ls-remote and the fetch beside it wait.
+  cancelledOnce([&] {
     eventually([&] {  // the ls-remote and the fetch are both talking to the silent server
       auto asking = runProcess({"pgrep", "-f", "ls-remote -- https://" + where}, 5000);
       auto fetching = runProcess({"pgrep", "-f", "fetch -q .*https://" + where}, 5000);
       return asking && asking->exit_code == 0 && fetching && fetching->exit_code == 0;
     });
-    cancel = true;
   });
-  auto askCancelled = builder().build(request, observer(), cancel);
-  askCanceller.join();
-  ASSERT_FALSE(askCancelled.ok());
-  EXPECT_EQ(askCancelled.error().code, "cancelled") << askCancelled.error().message;
-  EXPECT_TRUE(buildsDirEmpty());
-  auto askLeft = runProcess({"pgrep", "-f", where}, 5000);
-  EXPECT_TRUE(askLeft && askLeft->exit_code == 1) << (askLeft ? askLeft->output : "");
-  cancel = false;
   runtime.images.clear();
-
-  std::thread canceller([&] {
-    ::usleep(300'000);
-    cancel = true;
-  });
-  auto cancelled = builder().build(request, observer(), cancel);
-  canceller.join();
-  ASSERT_FALSE(cancelled.ok());
-  EXPECT_EQ(cancelled.error().code, "cancelled") << cancelled.error().message;
-  EXPECT_TRUE(buildsDirEmpty());
-  // No git left running against the silent server.
-  auto left = runProcess({"pgrep", "-f", "127.0.0.1:" + std::to_string(port) + "/web.git"}, 5000);
-  EXPECT_TRUE(left && left->exit_code == 1) << (left ? left->output : "");
+  // While the fetch alone waits.
+  cancelledOnce([] { ::usleep(300'000); });
   silent->signal(SIGTERM);
   silent->wait();
 }

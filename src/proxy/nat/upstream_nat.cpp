@@ -154,6 +154,15 @@ Result<std::vector<std::vector<std::string>>> IptablesNat::jumpsIn(const char* t
   return jumps;
 }
 
+// Deletes one rule jumpsIn listed (its "-A" spelled "-D").
+Result<void> IptablesNat::removeJump(const char* table, const std::vector<std::string>& rule) {
+  std::vector<std::string> argv = {iptables_binary_, "-w", "-t", table, "-D"};
+  argv.insert(argv.end(), rule.begin() + 1, rule.end());
+  auto removed = runProcess(argv, kIptablesTimeoutMs);
+  if (!removed) return removed.error();
+  return Ok{};
+}
+
 // The chains hang off OUTPUT (nginx runs on this host), for the gateway's TCP packets only: every
 // other packet of the host passes one address compare, not a walk through the chain. A hook for
 // an older gateway is removed. Checked on every change, not once: a firewall reload may have
@@ -164,15 +173,12 @@ Result<void> IptablesNat::ensureJumps(const std::string& gateway) {
     auto jumps = jumpsIn(table);
     if (!jumps) return jumps.error();
     bool present = false;
-    for (auto rule : *jumps) {
+    for (const auto& rule : *jumps) {
       if (rule == wanted && !present) {
         present = true;
         continue;
       }
-      rule[0] = "-D";
-      std::vector<std::string> argv = {iptables_binary_, "-w", "-t", table};
-      argv.insert(argv.end(), rule.begin(), rule.end());
-      if (auto removed = runProcess(argv, kIptablesTimeoutMs); !removed) return removed.error();
+      if (auto removed = removeJump(table, rule); !removed) return removed;
     }
     if (present) continue;
     auto added = runProcess(
@@ -213,12 +219,8 @@ Result<void> IptablesNat::removeRules() {
   for (const char* table : {"nat", "filter"}) {
     auto jumps = jumpsIn(table);
     if (!jumps) return jumps.error();
-    for (auto rule : *jumps) {
-      rule[0] = "-D";
-      std::vector<std::string> argv = {iptables_binary_, "-w", "-t", table};
-      argv.insert(argv.end(), rule.begin(), rule.end());
-      if (auto removed = runProcess(argv, kIptablesTimeoutMs); !removed) return removed.error();
-    }
+    for (const auto& rule : *jumps)
+      if (auto removed = removeJump(table, rule); !removed) return removed;
     for (const char* step : {"-F", "-X"}) {
       auto done = runProcess({iptables_binary_, "-w", "-t", table, step, chain_}, kIptablesTimeoutMs);
       if (!done) return done.error();

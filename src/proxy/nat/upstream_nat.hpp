@@ -58,6 +58,7 @@ class IptablesNat final : public UpstreamNat {
  private:
   Result<void> ensureJumps(const std::string& gateway);
   Result<std::vector<std::vector<std::string>>> jumpsIn(const char* table);
+  Result<void> removeJump(const char* table, const std::vector<std::string>& rule);
   void loadPortsLocked();
   Result<void> savePorts(const std::map<std::string, std::uint16_t>& ports);
   // Ports a new app must not get at `gateway`: matched by others' rules, or listened on.

@@ -50,4 +50,26 @@ TEST(AgentConfig, SourceBuildSettingsHaveDefaultsAndBounds) {
 }
 
 }  // namespace
+TEST(AgentConfig, UpstreamSwitchingAndTheStartUpCpuWeightTakeOnlyTheirValues) {
+  auto defaults = agentConfigFromJson(nlohmann::json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->proxy_switch, "kernel");
+  EXPECT_EQ(defaults->startup_cpu_shares, 0);
+  auto set = agentConfigFromJson({{"proxy_switch", "reload"}, {"startup_cpu_shares", 128}});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->proxy_switch, "reload");
+  EXPECT_EQ(set->startup_cpu_shares, 128);
+  for (const nlohmann::json& bad : {nlohmann::json{{"proxy_switch", "dns"}}, nlohmann::json{{"proxy_switch", "-kernel"}},
+                                    nlohmann::json{{"proxy_switch", "kernel\n"}}, nlohmann::json{{"proxy_switch", 1}}}) {
+    auto r = agentConfigFromJson(bad);
+    ASSERT_FALSE(r.ok()) << bad.dump();
+    EXPECT_NE(r.error().message.find("proxy_switch"), std::string::npos) << r.error().message;
+  }
+  for (int shares : {1, -1, 1025}) {  // Docker's smallest weight is 2
+    auto r = agentConfigFromJson({{"startup_cpu_shares", shares}});
+    ASSERT_FALSE(r.ok()) << shares;
+    EXPECT_NE(r.error().message.find("startup_cpu_shares"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace berth::agent
