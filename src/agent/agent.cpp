@@ -157,6 +157,9 @@ void Agent::run() {
   i.scheduleSettle();
   asio::co_spawn(i.io, i.mainLoop(), asio::detached);
   i.io.run();
+  // Stopped before the pointer is cleared: a command still running posts its follow-up work
+  // (certificates, reconcile) through `workers` (a data race found under ThreadSanitizer).
+  i.workers->stop();
   i.workers.reset();
 }
 

@@ -6,21 +6,26 @@ KeyedWorkers::KeyedWorkers(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
 }
 
-KeyedWorkers::~KeyedWorkers() {
+KeyedWorkers::~KeyedWorkers() { stop(); }
+
+void KeyedWorkers::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
-void KeyedWorkers::post(const std::string& key, std::function<void()> task) {
+bool KeyedWorkers::post(const std::string& key, std::function<void()> task) {
   {
     std::lock_guard lock(mutex_);
+    if (stopping_) return false;
     tasks_.emplace_back(key, std::move(task));
   }
   wake_.notify_one();
+  return true;
 }
 
 void KeyedWorkers::loop() {

@@ -20,7 +20,11 @@ class KeyedWorkers {
   explicit KeyedWorkers(int threads);
   // Waits for the running tasks; queued ones are dropped.
   ~KeyedWorkers();
-  void post(const std::string& key, std::function<void()> task);
+  // The same, while the pool stays a valid object: a running task may still post (its post is
+  // dropped). The owner stops the pool before it lets go of it, never the other way round.
+  void stop();
+  // False, and the task dropped, once stop() began.
+  bool post(const std::string& key, std::function<void()> task);
 
  private:
   void loop();

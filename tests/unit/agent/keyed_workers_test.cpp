@@ -47,5 +47,31 @@ TEST(KeyedWorkers, OtherKeysDoNotWaitForABusyOne) {
   release.set_value();
 }
 
+// A task still running while its pool stops can post (follow-up work of a finished command):
+// the post is refused, nothing queued before the stop runs after it, and stop() waits for the task.
+TEST(KeyedWorkers, StopWaitsForTheRunningTaskAndRefusesWhatItPostsMeanwhile) {
+  KeyedWorkers workers(1);  // one thread: nothing else runs while the task does
+  std::promise<void> started;
+  std::atomic<int> followUpsRan{0};
+  std::atomic<bool> refused{false}, finished{false};
+  workers.post("app", [&] {
+    started.set_value();
+    // Posts until the pool says it stops (bounded: 10 s).
+    for (int i = 0; i < 10000 && !refused; ++i) {
+      refused = !workers.post("certificates", [&] { ++followUpsRan; });
+      if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    finished = true;
+  });
+  started.get_future().wait();
+  workers.stop();  // returns once the task has finished
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(followUpsRan, 0);  // queued before the stop, dropped with it
+  EXPECT_FALSE(workers.post("late", [&] { ++followUpsRan; }));
+  workers.stop();  // a second stop is harmless
+  EXPECT_EQ(followUpsRan, 0);
+}
+
 }  // namespace
 }  // namespace berth::agent
