@@ -11,7 +11,7 @@
 //
 // Thread safety: the free lists are thread_local (trivially destructible, so
 // a free during exit is safe); a buffer may be freed on another thread than
-// the one that allocated it.
+// the one that allocated it. A thread that exits gives what it holds back to malloc.
 #pragma once
 
 #include <cstddef>
