@@ -263,7 +263,8 @@ void addAppCommands(CLI::App& root, std::function<int()>& run) {
   deploy->add_option("--node", *node, "For a new app: the node to place it on (default: any online node)");
   addSourceDeployFlags(deploy, *git);
   common(deploy);
-  deploy->callback([&run, o, name, f, detach, node, git] {
+  // followDeploy is captured only to outlive the parse, which writes to it (read nowhere else).
+  deploy->callback([&run, o, name, f, detach, node, git, followDeploy] {
     run = [o, name, f, detach, node, git]() -> int {
       auto body = deployBody(*f);
       if (!body) return fail(body.error());

@@ -203,7 +203,6 @@ void addSourceCommands(CLI::App& app, std::function<int()>& run) {
     };
   });
 
-  auto detach = std::make_shared<bool>(false);
   auto* build = app.add_subcommand("build", "Builds of an app from git")->require_subcommand(1);
   auto* cancel = build->add_subcommand("cancel", "Stop the app's running build (the running version keeps serving)");
   cancel->add_option("name", *name, "App name")->required();
