@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/free_memory.hpp"
@@ -44,6 +45,7 @@ Gateway::Gateway(asio::any_io_executor service, store::Store& store, CommandServ
       ticker_(service) {
   policy_.store(makePolicy());
   frames_per_s_ = config_.agent_frames_per_s;
+  service_backlog_max_bytes_ = std::int64_t{config_.service_backlog_kib} * 1024;
   frames_burst_ = config_.agent_frames_burst;
 }
 
@@ -90,15 +92,35 @@ void Gateway::abortChannel(const std::shared_ptr<net::WsChannel>& channel) {
   asio::post(channel->executor(), [channel] { channel->abort(); });
 }
 
-void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler) {
+void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler,
+                        std::size_t frame_bytes) {
   const auto here = session->channel->executor();
-  postToService(here, service_, [this, session = std::move(session), handler = std::move(handler)] {
+  const auto bytes = static_cast<std::int64_t>(frame_bytes);
+  const std::int64_t backlog = metrics_.service_backlog_bytes += bytes;
+  for (auto peak = metrics_.service_backlog_peak_bytes.load();
+       backlog > peak && !metrics_.service_backlog_peak_bytes.compare_exchange_weak(peak, backlog);) {
+  }
+  postToService(here, service_, [this, session = std::move(session), handler = std::move(handler), bytes] {
     try {
       handler(*session);
     } catch (const std::exception& e) {
       failSession(session, e.what());
     }
+    metrics_.service_backlog_bytes -= bytes;
   });
+}
+
+asio::awaitable<void> Gateway::waitForServiceBacklog() {
+  ++metrics_.agent_reads_paused_total;
+  // Polled: the pause is rare (the service thread is behind) and a timer per paused session
+  // costs nothing while it is not; resuming at half leaves room before the next pause.
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  while (metrics_.service_backlog_bytes.load() > service_backlog_max_bytes_.load() / 2) {
+    wait.expires_after(std::chrono::milliseconds(2));
+    boost::system::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
 }
 
 // A bug in a handler: end this session through the normal path, visibly. Service thread.
@@ -178,16 +200,20 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         channel->abort();
         break;
       }
+      // The service thread is behind: read no more until it caught up (TCP holds the agent back).
+      if (metrics_.service_backlog_bytes.load() > service_backlog_max_bytes_.load()) co_await waitForServiceBacklog();
+      const std::size_t frameBytes = text->size();
       auto envelope = session->validator.accept(*text, clock_());
       if (!envelope) {
-        onService(session, [this, error = envelope.error(), what = session->validator.lastRefused()](Session& s) {
-          refused(s, error, what);
-        });
+        onService(
+            session,
+            [this, error = envelope.error(), what = session->validator.lastRefused()](Session& s) { refused(s, error, what); },
+            frameBytes);
         continue;
       }
       session->touch(clock_());
       if (registered) {
-        onService(session, [this, e = std::move(*envelope)](Session& s) { handleFrame(s, e); });
+        onService(session, [this, e = std::move(*envelope)](Session& s) { handleFrame(s, e); }, frameBytes);
         continue;
       }
       if (envelope->type != FrameType::Hello) {
@@ -465,6 +491,7 @@ void Gateway::disconnect(const std::string& node_id, const std::string& reason) 
 void Gateway::broadcastConfig() {
   policy_.store(makePolicy());
   frames_per_s_ = config_.agent_frames_per_s;
+  service_backlog_max_bytes_ = std::int64_t{config_.service_backlog_kib} * 1024;
   frames_burst_ = config_.agent_frames_burst;
   for (auto& [node_id, session] : sessions_) {
     Envelope e = frame(FrameType::Event, node_id);

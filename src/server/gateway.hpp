@@ -115,8 +115,12 @@ class Gateway {
   void sendSigned(Session& session, protocol::Envelope envelope);
   static void closeChannel(const std::shared_ptr<net::WsChannel>& channel, std::string reason);
   static void abortChannel(const std::shared_ptr<net::WsChannel>& channel);
-  // Runs `handler` on the service thread; a throw ends that session visibly.
-  void onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler);
+  // Runs `handler` on the service thread; a throw ends that session visibly. `frame_bytes` (the
+  // frame's text) counts in the service backlog until the handler has run.
+  void onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler,
+                 std::size_t frame_bytes = 0);
+  // Network thread: returns once the service backlog is at most half of service_backlog_kib.
+  boost::asio::awaitable<void> waitForServiceBacklog();
   void failSession(const std::shared_ptr<Session>& session, const std::string& what);
   void reject(Session& session, const Error& error, const std::string& correlation_id);
   void refused(Session& session, const Error& error, const protocol::Refused& what);
@@ -144,6 +148,7 @@ class Gateway {
   // agent_frames_per_s / agent_frames_burst for new sessions (read by the network thread).
   std::atomic<int> frames_per_s_{0};
   std::atomic<int> frames_burst_{0};
+  std::atomic<std::int64_t> service_backlog_max_bytes_{0};  // service_backlog_kib (read by the network thread)
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;  // by node id
   // TELEMETRY waits here and is written in one transaction per tick, one sample per node (the newest).
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;

@@ -107,6 +107,13 @@ std::string Metrics::render() const {
   single(out, "berth_agent_frames_rate_limited_total", "counter",
          "Agent frames over agent_frames_per_s in one session (the session is closed).",
          agent_frames_rate_limited_total.load());
+  single(out, "berth_service_backlog_bytes", "gauge",
+         "Agent frame bytes read and not yet handled by the service thread.", service_backlog_bytes.load());
+  single(out, "berth_service_backlog_peak_bytes", "gauge",
+         "The most agent frame bytes waiting for the service thread since start.", service_backlog_peak_bytes.load());
+  single(out, "berth_agent_reads_paused_total", "counter",
+         "Times a session stopped reading agent frames because the service thread was behind (service_backlog_kib).",
+         agent_reads_paused_total.load());
   labelled(out, "berth_deployments_finished_total", "App deployments that ended healthy or failed.", "state",
            deployments_finished_total);
   single(out, "berth_app_log_lines_total", "counter", "App log lines stored.", app_log_lines_total);

@@ -44,6 +44,10 @@ struct Metrics {
   std::map<std::string, std::uint64_t> http_rate_limited_total;
   std::uint64_t audit_anonymous_unrecorded_total = 0;  // refusals over audit_anonymous_per_s
   std::atomic<std::uint64_t> agent_frames_rate_limited_total{0};  // sessions cut off over agent_frames_per_s (network thread)
+  // Frame bytes read and not yet handled by the service thread: now, and the most since start.
+  std::atomic<std::int64_t> service_backlog_bytes{0};
+  std::atomic<std::int64_t> service_backlog_peak_bytes{0};
+  std::atomic<std::uint64_t> agent_reads_paused_total{0};  // a session's reads paused over service_backlog_kib
   std::map<std::string, std::uint64_t> deployments_finished_total;  // by final state (healthy, failed)
   std::uint64_t app_log_lines_total = 0;
   std::uint64_t app_events_total = 0;

@@ -45,6 +45,7 @@ constexpr IntField kIntFields[] = {
     {"audit_anonymous_burst", &ServerConfig::audit_anonymous_burst, 1, 1000000},
     {"agent_frames_per_s", &ServerConfig::agent_frames_per_s, 1, 1000000},
     {"agent_frames_burst", &ServerConfig::agent_frames_burst, 1, 1000000},
+    {"service_backlog_kib", &ServerConfig::service_backlog_kib, 64, 16 * 1024 * 1024},
 };
 
 struct BoolField {

@@ -68,6 +68,11 @@ struct ServerConfig {
   int audit_anonymous_burst = 200;
   int agent_frames_per_s = 1000;
   int agent_frames_burst = 4000;
+  // Frames read from agents and not yet handled by the service thread, in KiB of frame text,
+  // all sessions together. Over it the network threads stop reading agent frames until half of
+  // it is handled (TCP then holds the agents back): many agents, each within its own
+  // agent_frames_per_s, cannot grow the server's memory without bound.
+  int service_backlog_kib = 256 * 1024;
   // A plain-HTTP listener that answers only GET /metrics without a key, for a
   // local scraper. Loopback by default; "" turns it off (then /metrics on the
   // main listener answers a platform key with the read scope). Restart-only.

@@ -160,8 +160,10 @@ TEST(ServerConfig, RateLimitsAndTheMetricsListenerAreSettings) {
   EXPECT_EQ(set->rate_limit_key_per_s, 5);
   EXPECT_EQ(set->agent_frames_burst, 9);
   EXPECT_EQ(set->metrics_listen, "");
+  EXPECT_EQ(defaults->service_backlog_kib, 256 * 1024);
   for (const auto& bad : {nlohmann::json{{"rate_limit_key_per_s", 0}}, nlohmann::json{{"rate_limit_address_burst", -1}},
-                          nlohmann::json{{"metrics_listen", "loopback"}}, nlohmann::json{{"metrics_listen", 9464}}}) {
+                          nlohmann::json{{"metrics_listen", "loopback"}}, nlohmann::json{{"metrics_listen", 9464}},
+                          nlohmann::json{{"service_backlog_kib", 63}}, nlohmann::json{{"service_backlog_kib", 1 << 30}}}) {
     auto r = serverConfigFromJson(bad);
     ASSERT_FALSE(r.ok()) << bad.dump();
     EXPECT_NE(r.error().message.find(bad.items().begin().key()), std::string::npos);
