@@ -96,6 +96,7 @@ void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Ses
                         std::size_t frame_bytes) {
   const auto here = session->channel->executor();
   const auto bytes = static_cast<std::int64_t>(frame_bytes);
+  session->backlog_bytes += bytes;
   const std::int64_t backlog = metrics_.service_backlog_bytes += bytes;
   for (auto peak = metrics_.service_backlog_peak_bytes.load();
        backlog > peak && !metrics_.service_backlog_peak_bytes.compare_exchange_weak(peak, backlog);) {
@@ -107,15 +108,21 @@ void Gateway::onService(std::shared_ptr<Session> session, std::function<void(Ses
       failSession(session, e.what());
     }
     metrics_.service_backlog_bytes -= bytes;
+    session->backlog_bytes -= bytes;
   });
 }
 
-asio::awaitable<void> Gateway::waitForServiceBacklog() {
+bool Gateway::overServiceBacklog(const Session& session, std::int64_t divisor) const {
+  const std::int64_t max = service_backlog_max_bytes_.load();
+  return metrics_.service_backlog_bytes.load() > max / divisor || session.backlog_bytes.load() > max / (8 * divisor);
+}
+
+asio::awaitable<void> Gateway::waitForServiceBacklog(std::shared_ptr<Session> session) {
   ++metrics_.agent_reads_paused_total;
   // Polled: the pause is rare (the service thread is behind) and a timer per paused session
   // costs nothing while it is not; resuming at half leaves room before the next pause.
   asio::steady_timer wait(co_await asio::this_coro::executor);
-  while (metrics_.service_backlog_bytes.load() > service_backlog_max_bytes_.load() / 2) {
+  while (overServiceBacklog(*session, 2)) {
     wait.expires_after(std::chrono::milliseconds(2));
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -201,7 +208,7 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         break;
       }
       // The service thread is behind: read no more until it caught up (TCP holds the agent back).
-      if (metrics_.service_backlog_bytes.load() > service_backlog_max_bytes_.load()) co_await waitForServiceBacklog();
+      if (overServiceBacklog(*session)) co_await waitForServiceBacklog(session);
       const std::size_t frameBytes = text->size();
       auto envelope = session->validator.accept(*text, clock_());
       if (!envelope) {

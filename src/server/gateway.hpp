@@ -98,6 +98,8 @@ class Gateway {
     // Written by the network thread, read by the service thread.
     std::atomic<std::int64_t> last_seen_steady_ns{std::chrono::steady_clock::now().time_since_epoch().count()};
     std::atomic<std::int64_t> last_seen_ms{0};
+    // This session's frame bytes waiting for the service thread (network thread adds, service subtracts).
+    std::atomic<std::int64_t> backlog_bytes{0};
     // Service thread only.
     std::chrono::steady_clock::time_point last_heartbeat_sent = std::chrono::steady_clock::now();
     std::int64_t telemetry_seq = 0;
@@ -119,8 +121,11 @@ class Gateway {
   // frame's text) counts in the service backlog until the handler has run.
   void onService(std::shared_ptr<Session> session, std::function<void(Session&)> handler,
                  std::size_t frame_bytes = 0);
-  // Network thread: returns once the service backlog is at most half of service_backlog_kib.
-  boost::asio::awaitable<void> waitForServiceBacklog();
+  // Whether `session` must stop reading: the service backlog is over service_backlog_kib, or the
+  // session's own share of it over an eighth (one flooding agent pauses itself, not the others).
+  bool overServiceBacklog(const Session& session, std::int64_t divisor = 1) const;
+  // Network thread: returns once neither is over half its mark.
+  boost::asio::awaitable<void> waitForServiceBacklog(std::shared_ptr<Session> session);
   void failSession(const std::shared_ptr<Session>& session, const std::string& what);
   void reject(Session& session, const Error& error, const std::string& correlation_id);
   void refused(Session& session, const Error& error, const protocol::Refused& what);

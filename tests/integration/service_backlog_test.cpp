@@ -33,60 +33,125 @@ std::int64_t metricValue(const std::string& text, const std::string& name) {
   return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
 }
 
+// A raw agent: enrolled, connected over mutual TLS, HELLO welcomed.
+struct RawAgent {
+  std::string node;
+  RawAgentConnection conn;
+
+  explicit RawAgent(Cluster& c, const std::string& name) {
+    auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), name});
+    if (!enrolled.ok()) throw std::runtime_error(enrolled.error().message);
+    node = enrolled->node_id;
+    if (!conn.connect(c.url(), *enrolled).ok()) throw std::runtime_error("no connection");
+    Envelope hello = agentFrame(node, FrameType::Hello);
+    hello.data = {{"hostname", name}, {"version", "test"}};
+    conn.send(protocol::serialize(hello));
+    if (!conn.read().has_value()) throw std::runtime_error("no WELCOME");
+  }
+  // Sends one TELEMETRY frame of about 500 bytes; returns its size.
+  std::int64_t telemetry(int seq) {
+    Envelope t = agentFrame(node, FrameType::Telemetry);
+    t.data = {{"seq", seq}, {"cpu_percent", 1.0}, {"padding", std::string(400, 'x')}};
+    const std::string text = protocol::serialize(t);
+    conn.send(text);
+    return static_cast<std::int64_t>(text.size());
+  }
+};
+
+// Holds the server's SQLite write lock from outside: the service thread stalls in its next write.
+// The server waits up to 5 s for it (busy timeout): the tests hold it about 3 s.
+class StoreLock {
+ public:
+  explicit StoreLock(const Cluster& c) {
+    if (sqlite3_open((c.serverDir() + "/berth.db").c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open");
+    sqlite3_busy_timeout(db_, 5000);  // the server may be writing (a HELLO's records) right now
+    if (sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) throw std::runtime_error("lock");
+  }
+  ~StoreLock() { release(); }
+  void release() {
+    if (!db_) return;
+    sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(db_);
+    db_ = nullptr;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class ServiceBacklog : public ::testing::Test {
+ protected:
+  Cluster c;
+  void SetUp() override {
+    c.startServer({"--service-backlog-kib", "64", "--agent-frames-per-s", "1000000", "--agent-frames-burst", "1000000"});
+  }
+  std::int64_t metric(const std::string& name) {
+    return metricValue(c.api("GET", "/metrics").body.get<std::string>(), name);
+  }
+  nlohmann::json latest(const std::string& node) {
+    return c.api("GET", "/api/v1/nodes/" + node + "/telemetry").body["latest"];
+  }
+};
+
+constexpr std::int64_t kMark = 64 * 1024;  // --service-backlog-kib 64
+constexpr std::int64_t kFrameSlack = 2048;  // a frame already read when the mark was passed
+
 // Frames the service thread has not handled yet are bounded (service_backlog_kib): over it the
 // network threads stop reading, and when the service thread catches up every frame is handled,
 // in order, none lost.
-TEST(ServiceBacklog, AStalledServiceThreadPausesAgentReadsAndLosesNoFrame) {
-  Cluster c;
-  c.startServer({"--service-backlog-kib", "64", "--agent-frames-per-s", "1000000", "--agent-frames-burst", "1000000"});
-  auto enrolled = agent::enroll({c.url(), c.createToken(), c.caPin(), "raw"});
-  ASSERT_TRUE(enrolled.ok()) << enrolled.error().message;
-  const std::string node = enrolled->node_id;
-  RawAgentConnection conn;
-  ASSERT_TRUE(conn.connect(c.url(), *enrolled).ok());
-  Envelope hello = agentFrame(node, FrameType::Hello);
-  hello.data = {{"hostname", "raw"}, {"version", "test"}};
-  conn.send(protocol::serialize(hello));
-  ASSERT_TRUE(conn.read().has_value());  // WELCOME
-
-  auto telemetry = [&](int seq) {
-    Envelope t = agentFrame(node, FrameType::Telemetry);
-    t.data = {{"seq", seq}, {"cpu_percent", 1.0}, {"padding", std::string(400, 'x')}};
-    conn.send(protocol::serialize(t));
-  };
-  // The write lock, from outside. The server waits up to 5 s for it (busy timeout): held 3 s.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((c.serverDir() + "/berth.db").c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);  // the server may be writing (the HELLO's records) right now
-  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
-  telemetry(1);
+TEST_F(ServiceBacklog, AStalledServiceThreadPausesAgentReadsAndLosesNoFrame) {
+  RawAgent a(c, "a");
+  StoreLock lock(c);
+  a.telemetry(1);
   // The next 1 s tick stores it and stalls there, waiting for the lock.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   constexpr int kFrames = 1000;  // ~0.5 MB: eight times the backlog allowed, well inside TCP's buffers
-  for (int seq = 2; seq <= kFrames; ++seq) telemetry(seq);
+  for (int seq = 2; seq <= kFrames; ++seq) a.telemetry(seq);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  lock.release();
 
   // Caught up: the newest sample is the last frame sent, so none was dropped on the way.
-  nlohmann::json latest;
+  nlohmann::json newest;
   EXPECT_TRUE(eventually([&] {
-    latest = c.api("GET", "/api/v1/nodes/" + node + "/telemetry").body["latest"];
-    return latest.is_object() && latest["data"]["seq"] == kFrames;
-  })) << latest.dump().substr(0, 300);
-  const std::string metrics = c.api("GET", "/metrics").body.get<std::string>();
-  EXPECT_GE(metricValue(metrics, "berth_agent_reads_paused_total"), 1) << "reads never paused";
-  // One frame past the mark at most (read before the check), not the ~0.5 MB sent.
-  const std::int64_t peak = metricValue(metrics, "berth_service_backlog_peak_bytes");
+    newest = latest(a.node);
+    return newest.is_object() && newest["data"]["seq"] == kFrames;
+  })) << newest.dump().substr(0, 300);
+  EXPECT_GE(metric("berth_agent_reads_paused_total"), 1) << "reads never paused";
+  // At the mark at most, not the ~0.5 MB sent.
+  const std::int64_t peak = metric("berth_service_backlog_peak_bytes");
   EXPECT_GT(peak, 0);
-  EXPECT_LE(peak, 64 * 1024 + 2048) << "the backlog went past service_backlog_kib";
-  EXPECT_EQ(metricValue(metrics, "berth_service_backlog_bytes"), 0);
+  EXPECT_LE(peak, kMark + kFrameSlack) << "the backlog went past service_backlog_kib";
+  EXPECT_EQ(metric("berth_service_backlog_bytes"), 0);
   // The session is still open and served.
-  Envelope heartbeat = agentFrame(node, FrameType::Heartbeat);
-  conn.send(protocol::serialize(heartbeat));
+  a.conn.send(protocol::serialize(agentFrame(a.node, FrameType::Heartbeat)));
+  EXPECT_TRUE(eventually([&] { return c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", "") == "online"; }));
+}
+
+// One agent flooding a slow server pauses at its own share (an eighth of the mark); the others'
+// frames are still read meanwhile, and all are handled once the service thread catches up.
+TEST_F(ServiceBacklog, OneFloodingAgentPausesItselfNotTheOthers) {
+  RawAgent flood(c, "flood"), quiet(c, "quiet");
+  StoreLock lock(c);
+  std::int64_t floodFrame = flood.telemetry(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the service thread stalls
+  for (int seq = 2; seq <= 1000; ++seq) floodFrame = std::max(floodFrame, flood.telemetry(seq));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is paused at its share
+  // ~6 KB: under the quiet agent's own share, and room for it under the mark.
+  std::int64_t quietBytes = 0;
+  int quietFrames = 0;
+  while (quietBytes < 6 * 1024) quietBytes += quiet.telemetry(++quietFrames);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  lock.release();
+
   EXPECT_TRUE(eventually([&] {
-    return c.api("GET", "/api/v1/nodes/" + node).body.value("status", "") == "online";
+    return latest(flood.node)["data"]["seq"] == 1000 && latest(quiet.node)["data"]["seq"] == quietFrames;
   }));
+  // The flood alone stops at an eighth of the mark plus one frame: a higher peak means the quiet
+  // agent's frames were read while the flood was paused.
+  const std::int64_t peak = metric("berth_service_backlog_peak_bytes");
+  EXPECT_GT(peak, kMark / 8 + floodFrame + quietBytes / 2) << "the quiet agent was held back with the flood";
+  EXPECT_LT(peak, kMark / 2) << "the flood was not held at its share";
+  EXPECT_GE(metric("berth_agent_reads_paused_total"), 1);
 }
 
 }  // namespace
