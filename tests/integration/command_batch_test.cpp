@@ -51,16 +51,6 @@ void stopBatchAgent(Cluster& c, const std::string& name, const std::string& id) 
   EXPECT_TRUE(eventually([&] { return c.node(id)["status"] == "unreachable"; }));
 }
 
-Envelope batchRawFrame(FrameType type, const std::string& node_id) {
-  Envelope e;
-  e.type = type;
-  e.agent_id = node_id;
-  e.issued_at = systemNowMs();
-  e.expires_at = e.issued_at + 30'000;
-  e.nonce = randomHex(16);
-  return e;
-}
-
 TEST(CommandBatch, ALabelSelectorReachesTheMatchingNodesOnly) {
   Cluster c;
   c.startServer();
@@ -151,7 +141,7 @@ TEST(CommandBatch, OneNodesFailureLeavesTheOthersSucceeded) {
   ASSERT_TRUE(enrolled.ok()) << enrolled.error().message;
   RawAgentConnection raw;
   ASSERT_TRUE(raw.connect(c.url(), *enrolled).ok());
-  Envelope hello = batchRawFrame(FrameType::Hello, enrolled->node_id);
+  Envelope hello = rawAgentFrame(enrolled->node_id, FrameType::Hello);
   hello.data = {{"hostname", "raw"}, {"version", "test"}, {"labels", {{"role", "web"}}}};
   raw.send(protocol::serialize(hello));
   auto welcome = raw.read();
@@ -169,7 +159,7 @@ TEST(CommandBatch, OneNodesFailureLeavesTheOthersSucceeded) {
   }
   ASSERT_TRUE(command.has_value());
   EXPECT_EQ((*command)["correlation_id"], id + ":" + enrolled->node_id);
-  Envelope result = batchRawFrame(FrameType::Result, enrolled->node_id);
+  Envelope result = rawAgentFrame(enrolled->node_id, FrameType::Result);
   result.correlation_id = (*command)["correlation_id"];
   result.data = {{"status", "failed"}, {"exit_code", 3}, {"stderr", "disk on fire"}};
   raw.send(protocol::serialize(result));

@@ -119,15 +119,7 @@ TEST(ClockSteppedBack, TelemetryIsStillAcceptedAfterADamagedSequenceFile) {
   {
   RawAgentConnection conn;
   ASSERT_TRUE(conn.connect(c.url(), state).ok());
-  auto frame = [&](protocol::FrameType type) {
-    protocol::Envelope e;
-    e.type = type;
-    e.agent_id = id;
-    e.issued_at = systemNowMs();
-    e.expires_at = e.issued_at + 30'000;
-    e.nonce = randomHex(16);
-    return e;
-  };
+  auto frame = [&](protocol::FrameType type) { return rawAgentFrame(id, type); };
   auto hello = frame(protocol::FrameType::Hello);
   hello.data = {{"hostname", "a1"}, {"version", "test"}};
   conn.send(protocol::serialize(hello));

@@ -21,12 +21,7 @@ using protocol::FrameType;
 
 // A HELLO from `node_id` carrying `data`, as the raw-connection tests send it.
 std::string helloFrame(const std::string& node_id, const nlohmann::json& data) {
-  Envelope e;
-  e.type = FrameType::Hello;
-  e.agent_id = node_id;
-  e.issued_at = systemNowMs();
-  e.expires_at = e.issued_at + 30'000;
-  e.nonce = randomHex(16);
+  Envelope e = rawAgentFrame(node_id, FrameType::Hello);
   e.data = data;
   return protocol::serialize(e);
 }
@@ -51,15 +46,7 @@ class FramesTest : public ::testing::Test {
     EXPECT_EQ((*welcome)["data"]["heartbeat_interval_s"], 20);
   }
 
-  Envelope frame(FrameType type) {
-    Envelope e;
-    e.type = type;
-    e.agent_id = state.node_id;
-    e.issued_at = systemNowMs();
-    e.expires_at = e.issued_at + 30'000;
-    e.nonce = randomHex(16);
-    return e;
-  }
+  Envelope frame(FrameType type) { return rawAgentFrame(state.node_id, type); }
 
   std::optional<nlohmann::json> nextOfType(const std::string& type) {
     for (int i = 0; i < 10; ++i) {
@@ -370,13 +357,7 @@ TEST(AgentFrameRate, ASessionOverItsFrameRateIsClosedAndCounted) {
   }
   ASSERT_TRUE(welcomed);
   for (int i = 0; i < 30; ++i) {
-    Envelope e;
-    e.type = FrameType::Heartbeat;
-    e.agent_id = enrolled->node_id;
-    e.issued_at = systemNowMs();
-    e.expires_at = e.issued_at + 30'000;
-    e.nonce = randomHex(16);
-    conn.send(protocol::serialize(e));
+    conn.send(protocol::serialize(rawAgentFrame(enrolled->node_id, FrameType::Heartbeat)));
   }
   // The server closes the connection: reads end (whatever was queued before comes first).
   bool closed = false;

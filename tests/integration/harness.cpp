@@ -17,7 +17,9 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.hpp"
 #include "common/config.hpp"
+#include "common/ids.hpp"
 #include "common/json.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
@@ -286,6 +288,16 @@ struct RawAgentConnection::Impl {
   std::unique_ptr<net::WsStream> ws;
   beast::flat_buffer buffer;
 };
+
+protocol::Envelope rawAgentFrame(const std::string& node_id, protocol::FrameType type, std::int64_t lifetime_ms) {
+  protocol::Envelope e;
+  e.type = type;
+  e.agent_id = node_id;
+  e.issued_at = systemNowMs();
+  e.expires_at = e.issued_at + lifetime_ms;
+  e.nonce = randomHex(16);
+  return e;
+}
 
 RawAgentConnection::RawAgentConnection() : impl_(std::make_unique<Impl>()) {}
 RawAgentConnection::~RawAgentConnection() = default;

@@ -19,6 +19,7 @@
 
 #include "agent/agent_state.hpp"
 #include "cli/api_client.hpp"
+#include "protocol/envelope.hpp"
 
 namespace berth::itest {
 
@@ -145,6 +146,10 @@ class Cluster {
   std::unique_ptr<Process> server_;
   std::vector<std::pair<std::string, std::unique_ptr<Process>>> agents_;
 };
+
+// A frame as an agent would send it from `node_id`: issued now, fresh nonce, `lifetime_ms` to live.
+protocol::Envelope rawAgentFrame(const std::string& node_id, protocol::FrameType type,
+                                 std::int64_t lifetime_ms = 30'000);
 
 // A hand-driven agent connection for sending arbitrary frames.
 class RawAgentConnection {

@@ -18,16 +18,6 @@ namespace {
 using protocol::Envelope;
 using protocol::FrameType;
 
-Envelope agentFrame(const std::string& node_id, FrameType type) {
-  Envelope e;
-  e.type = type;
-  e.agent_id = node_id;
-  e.issued_at = systemNowMs();
-  e.expires_at = e.issued_at + 60'000;
-  e.nonce = randomHex(16);
-  return e;
-}
-
 std::int64_t metricValue(const std::string& text, const std::string& name) {
   const auto at = text.find("\n" + name + " ");
   return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
@@ -43,14 +33,14 @@ struct RawAgent {
     if (!enrolled.ok()) throw std::runtime_error(enrolled.error().message);
     node = enrolled->node_id;
     if (!conn.connect(c.url(), *enrolled).ok()) throw std::runtime_error("no connection");
-    Envelope hello = agentFrame(node, FrameType::Hello);
+    Envelope hello = rawAgentFrame(node, FrameType::Hello);
     hello.data = {{"hostname", name}, {"version", "test"}};
     conn.send(protocol::serialize(hello));
     if (!conn.read().has_value()) throw std::runtime_error("no WELCOME");
   }
   // Sends one TELEMETRY frame of about 500 bytes; returns its size.
   std::int64_t telemetry(int seq) {
-    Envelope t = agentFrame(node, FrameType::Telemetry);
+    Envelope t = rawAgentFrame(node, FrameType::Telemetry);
     t.data = {{"seq", seq}, {"cpu_percent", 1.0}, {"padding", std::string(400, 'x')}};
     const std::string text = protocol::serialize(t);
     conn.send(text);
@@ -123,7 +113,7 @@ TEST_F(ServiceBacklog, AStalledServiceThreadPausesAgentReadsAndLosesNoFrame) {
   EXPECT_LE(peak, kMark + kFrameSlack) << "the backlog went past service_backlog_kib";
   EXPECT_EQ(metric("berth_service_backlog_bytes"), 0);
   // The session is still open and served.
-  a.conn.send(protocol::serialize(agentFrame(a.node, FrameType::Heartbeat)));
+  a.conn.send(protocol::serialize(rawAgentFrame(a.node, FrameType::Heartbeat)));
   EXPECT_TRUE(eventually([&] { return c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", "") == "online"; }));
 }
 
