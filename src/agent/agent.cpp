@@ -10,13 +10,7 @@ std::chrono::milliseconds reconnectDelay(int failures, bool had_session, int cap
 }
 
 Envelope Agent::Impl::frame(FrameType type) const {
-  Envelope e;
-  e.type = type;
-  e.agent_id = state.node_id;
-  e.issued_at = clock();
-  e.expires_at = e.issued_at + kFrameLifetimeMs;
-  e.nonce = randomHex(16);
-  return e;
+  return protocol::newEnvelope(type, state.node_id, clock(), kFrameLifetimeMs);
 }
 
 void Agent::Impl::send(const Envelope& e) {

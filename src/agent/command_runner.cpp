@@ -1,6 +1,5 @@
 #include "agent/command_runner.hpp"
 
-#include "common/ids.hpp"
 
 namespace berth::agent {
 
@@ -34,13 +33,8 @@ const VerbOutcome* ResultCache::result(const std::string& correlation_id) const 
 
 protocol::Envelope resultFrame(const std::string& agent_id, const std::string& correlation_id,
                                const VerbOutcome& outcome, bool replayed, std::int64_t now_ms) {
-  protocol::Envelope e;
-  e.type = protocol::FrameType::Result;
-  e.agent_id = agent_id;
+  protocol::Envelope e = protocol::newEnvelope(protocol::FrameType::Result, agent_id, now_ms, 60'000);
   e.correlation_id = correlation_id;
-  e.issued_at = now_ms;
-  e.expires_at = now_ms + 60'000;
-  e.nonce = randomHex(16);
   e.data = {{"status", outcome.ok ? "succeeded" : "failed"},
             {"exit_code", outcome.exit_code},
             {"output", outcome.output},

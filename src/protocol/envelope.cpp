@@ -1,4 +1,5 @@
 #include "protocol/envelope.hpp"
+#include "common/ids.hpp"
 #include "common/json.hpp"
 
 #include <array>
@@ -82,6 +83,16 @@ nlohmann::json toJson(const Envelope& e, bool include_signature) {
 }
 
 std::string serialize(const Envelope& envelope) { return dumpJson(toJson(envelope)); }
+
+Envelope newEnvelope(FrameType type, std::string agent_id, std::int64_t now_ms, std::int64_t lifetime_ms) {
+  Envelope e;
+  e.type = type;
+  e.agent_id = std::move(agent_id);
+  e.issued_at = now_ms;
+  e.expires_at = now_ms + lifetime_ms;
+  e.nonce = randomHex(16);
+  return e;
+}
 
 Result<Envelope> parse(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.size() > max_bytes) {

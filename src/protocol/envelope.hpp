@@ -52,6 +52,9 @@ inline constexpr const char* kBadSignature = "bad_signature";
 inline constexpr const char* kUnexpected = "unexpected_frame";
 }  // namespace codes
 
+// A new frame from or to `agent_id`: issued at `now_ms`, valid `lifetime_ms`, with a fresh nonce.
+Envelope newEnvelope(FrameType type, std::string agent_id, std::int64_t now_ms, std::int64_t lifetime_ms);
+
 nlohmann::json toJson(const Envelope& envelope, bool include_signature = true);
 std::string serialize(const Envelope& envelope);
 

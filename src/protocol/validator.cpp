@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 
-#include "common/ids.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/verb_args.hpp"
 
@@ -60,13 +59,8 @@ Result<void> FrameValidator::check(const Envelope& e, std::int64_t now_ms) {
 
 Envelope makeErrorFrame(const Error& error, const std::string& agent_id, const std::string& correlation_id,
                         std::int64_t now_ms) {
-  Envelope e;
-  e.type = FrameType::Error;
-  e.agent_id = agent_id;
+  Envelope e = newEnvelope(FrameType::Error, agent_id, now_ms, 60'000);
   e.correlation_id = correlation_id;
-  e.issued_at = now_ms;
-  e.expires_at = now_ms + 60'000;
-  e.nonce = randomHex(16);
   e.error = ErrorInfo{error.code, error.message};
   return e;
 }

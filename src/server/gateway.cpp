@@ -60,13 +60,7 @@ std::shared_ptr<const protocol::ValidationPolicy> Gateway::makePolicy() const {
 }
 
 Envelope Gateway::frame(FrameType type, const std::string& node_id) const {
-  Envelope e;
-  e.type = type;
-  e.agent_id = node_id;
-  e.issued_at = clock_();
-  e.expires_at = e.issued_at + kFrameLifetimeMs;
-  e.nonce = randomHex(16);
-  return e;
+  return protocol::newEnvelope(type, node_id, clock_(), kFrameLifetimeMs);
 }
 
 void Gateway::send(Session& session, const Envelope& envelope) {

@@ -19,7 +19,6 @@
 
 #include "common/clock.hpp"
 #include "common/config.hpp"
-#include "common/ids.hpp"
 #include "common/json.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
@@ -290,13 +289,7 @@ struct RawAgentConnection::Impl {
 };
 
 protocol::Envelope rawAgentFrame(const std::string& node_id, protocol::FrameType type, std::int64_t lifetime_ms) {
-  protocol::Envelope e;
-  e.type = type;
-  e.agent_id = node_id;
-  e.issued_at = systemNowMs();
-  e.expires_at = e.issued_at + lifetime_ms;
-  e.nonce = randomHex(16);
-  return e;
+  return protocol::newEnvelope(type, node_id, systemNowMs(), lifetime_ms);
 }
 
 RawAgentConnection::RawAgentConnection() : impl_(std::make_unique<Impl>()) {}

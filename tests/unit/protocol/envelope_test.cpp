@@ -30,6 +30,17 @@ TEST(Envelope, InvalidUtf8IsSentReplacedNotThrown) {
   EXPECT_NE(got.find("\xef\xbf\xbd end"), std::string::npos) << got;  // U+FFFD where the bad bytes were
 }
 
+TEST(Envelope, ANewOneIsIssuedNowForItsLifetimeWithItsOwnNonce) {
+  const Envelope a = newEnvelope(FrameType::Telemetry, "n_1", 1'000, 30'000);
+  const Envelope b = newEnvelope(FrameType::Telemetry, "n_1", 1'000, 30'000);
+  EXPECT_EQ(a.type, FrameType::Telemetry);
+  EXPECT_EQ(a.agent_id, "n_1");
+  EXPECT_EQ(a.issued_at, 1'000);
+  EXPECT_EQ(a.expires_at, 31'000);
+  EXPECT_EQ(a.nonce.size(), 32u);
+  EXPECT_NE(a.nonce, b.nonce);  // a replay cache key: never shared
+}
+
 TEST(Envelope, RoundTripsEveryField) {
   Envelope e;
   e.type = FrameType::Command;
