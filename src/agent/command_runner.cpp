@@ -1,6 +1,5 @@
 #include "agent/command_runner.hpp"
 
-
 namespace berth::agent {
 
 ResultCache::Status ResultCache::status(const std::string& correlation_id) const {

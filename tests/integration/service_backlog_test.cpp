@@ -7,8 +7,6 @@
 #include <thread>
 
 #include "agent/enrollment.hpp"
-#include "common/clock.hpp"
-#include "common/ids.hpp"
 #include "harness.hpp"
 #include "protocol/envelope.hpp"
 
