@@ -117,6 +117,8 @@ asio::awaitable<void> Gateway::waitForServiceBacklog(std::shared_ptr<Session> se
   // costs nothing while it is not; resuming at half leaves room before the next pause.
   asio::steady_timer wait(co_await asio::this_coro::executor);
   while (overServiceBacklog(*session, 2)) {
+    // Unread is not silent: the missed-heartbeat check must not drop an agent the server holds back.
+    session->touch(clock_());
     wait.expires_after(std::chrono::milliseconds(2));
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -202,7 +204,12 @@ asio::awaitable<void> Gateway::serve(std::shared_ptr<net::WsChannel> channel, st
         break;
       }
       // The service thread is behind: read no more until it caught up (TCP holds the agent back).
-      if (overServiceBacklog(*session)) co_await waitForServiceBacklog(session);
+      // What the agent sent meanwhile arrives at once: the pause is credited to its frame budget.
+      if (overServiceBacklog(*session)) {
+        const auto pausedAt = std::chrono::steady_clock::now();
+        co_await waitForServiceBacklog(session);
+        frameBudget.credit(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pausedAt).count());
+      }
       const std::size_t frameBytes = text->size();
       auto envelope = session->validator.accept(*text, clock_());
       if (!envelope) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <optional>
 #include <thread>
 
 #include "agent/enrollment.hpp"
@@ -19,6 +20,10 @@ using protocol::FrameType;
 std::int64_t metricValue(const std::string& text, const std::string& name) {
   const auto at = text.find("\n" + name + " ");
   return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
+}
+
+std::int64_t metric(Cluster& c, const std::string& name) {
+  return metricValue(c.api("GET", "/metrics").body.get<std::string>(), name);
 }
 
 // A raw agent: enrolled, connected over mutual TLS, HELLO welcomed.
@@ -73,9 +78,7 @@ class ServiceBacklog : public ::testing::Test {
   void SetUp() override {
     c.startServer({"--service-backlog-kib", "64", "--agent-frames-per-s", "1000000", "--agent-frames-burst", "1000000"});
   }
-  std::int64_t metric(const std::string& name) {
-    return metricValue(c.api("GET", "/metrics").body.get<std::string>(), name);
-  }
+  std::int64_t metric(const std::string& name) { return itest::metric(c, name); }
   nlohmann::json latest(const std::string& node) {
     return c.api("GET", "/api/v1/nodes/" + node + "/telemetry").body["latest"];
   }
@@ -140,6 +143,42 @@ TEST_F(ServiceBacklog, OneFloodingAgentPausesItselfNotTheOthers) {
   EXPECT_GT(peak, kMark / 8 + floodFrame + quietBytes / 2) << "the quiet agent was held back with the flood";
   EXPECT_LT(peak, kMark / 2) << "the flood was not held at its share";
   EXPECT_GE(metric("berth_agent_reads_paused_total"), 1);
+}
+
+// An agent the server holds back is neither "silent" nor "flooding": found by an attack pass, a
+// session paused longer than the missed-heartbeat window was dropped as unreachable, and what it sent
+// at its allowed rate during the pause, read at once afterwards, cut it off for agent_frames_per_s.
+TEST(ServiceBacklogHeldBack, AnAgentHeldBackStaysOnlineAndWithinItsFrameBudget) {
+  Cluster c;
+  c.startServer({"--service-backlog-kib", "64", "--heartbeat-interval-s", "1", "--heartbeat-misses", "2",
+                 "--agent-frames-per-s", "200", "--agent-frames-burst", "200"});
+  RawAgent a(c, "steady");
+  int seq = 0;
+  std::optional<StoreLock> lock(std::in_place, c);
+  // A frame from a skewed clock: refused, and recording the refusal stalls the service thread on
+  // the lock (3.5 s, longer than the 2 s heartbeat window). Its tick then runs right after that
+  // handler, while the agent's later frames still wait unread.
+  Envelope skewed = rawAgentFrame(a.node, FrameType::Heartbeat);
+  skewed.issued_at += 3'600'000;
+  skewed.expires_at += 3'600'000;
+  a.conn.send(protocol::serialize(skewed));
+  // Meanwhile 100 frames a second, half the budget, for 5 s.
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    if (lock && std::chrono::steady_clock::now() - start > std::chrono::milliseconds(3500)) lock.reset();
+    a.telemetry(++seq);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  lock.reset();
+  EXPECT_GE(metric(c, "berth_agent_reads_paused_total"), 1) << "the agent was never held back";
+  nlohmann::json newest;
+  EXPECT_TRUE(eventually([&] {
+    newest = c.api("GET", "/api/v1/nodes/" + a.node + "/telemetry").body["latest"];
+    return newest.is_object() && newest["data"]["seq"] == seq;
+  })) << "not every frame was handled: " << newest.dump().substr(0, 200) << " of " << seq;
+  EXPECT_EQ(metric(c, "berth_agent_frames_rate_limited_total"), 0) << "cut off for what it sent while held back";
+  EXPECT_EQ(metric(c, "berth_heartbeats_missed_total"), 0) << "dropped as silent while held back";
+  EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", ""), "online");
 }
 
 }  // namespace
