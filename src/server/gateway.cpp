@@ -516,19 +516,38 @@ void Gateway::endSession(const std::shared_ptr<Session>& session) {
   sessions_.erase(it);
   --metrics_.sessions_active;
   commands_.requeueInFlight(session->node_id);
-  if (auto node = store_.getNode(session->node_id); node && *node) {
-    store::Node updated = **node;
-    const bool wasOnline = updated.status == store::NodeStatus::Online;
-    if (wasOnline) updated.status = store::NodeStatus::Unreachable;
-    updated.last_seen_at = clock_();
-    auto saved = store_.transaction([&]() -> Result<void> {
-      if (auto r = store_.upsertNode(updated); !r) return r;
-      if (!wasOnline) return Ok{};
-      return auditNode(updated, "node unreachable", "session " + session->id + " closed");
-    });
-    if (!saved) log::error("node state not stored", {{"node_id", session->node_id}, {"error", saved.error().message}});
-  }
+  if (!storeSessionEnd(session->node_id, session->id)) unstored_session_ends_[session->node_id] = session->id;
   log::info("agent session closed", {{"node_id", session->node_id}, {"session_id", session->id}});
+}
+
+bool Gateway::storeSessionEnd(const std::string& node_id, const std::string& session_id) {
+  auto node = store_.getNode(node_id);
+  if (!node) {
+    log::error("node state not stored", {{"node_id", node_id}, {"error", node.error().message}});
+    return false;
+  }
+  if (!*node) return true;  // deleted meanwhile
+  store::Node updated = **node;
+  const bool wasOnline = updated.status == store::NodeStatus::Online;
+  if (wasOnline) updated.status = store::NodeStatus::Unreachable;
+  updated.last_seen_at = clock_();
+  auto saved = store_.transaction([&]() -> Result<void> {
+    if (auto r = store_.upsertNode(updated); !r) return r;
+    if (!wasOnline) return Ok{};
+    return auditNode(updated, "node unreachable", "session " + session_id + " closed");
+  });
+  if (!saved) log::error("node state not stored; retried every second", {{"node_id", node_id}, {"error", saved.error().message}});
+  return saved.ok();
+}
+
+void Gateway::retryUnstoredSessionEnds() {
+  for (auto it = unstored_session_ends_.begin(); it != unstored_session_ends_.end();) {
+    // Back with a new session: its HELLO stored it online; the old end is history.
+    if (sessions_.count(it->first) || storeSessionEnd(it->first, it->second))
+      it = unstored_session_ends_.erase(it);
+    else
+      ++it;
+  }
 }
 
 asio::awaitable<void> Gateway::tickLoop() {
@@ -563,6 +582,7 @@ void Gateway::tick() {
     abortChannel(session->channel);
   }
   commands_.expireDue();
+  retryUnstoredSessionEnds();
   flushTelemetry();
   // TLS handshakes allocate and free tens of KiB each; without a trim, bursts
   // of reconnects leave that memory resident long after the sessions settle.

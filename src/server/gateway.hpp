@@ -137,6 +137,10 @@ class Gateway {
   // An audit record by the node about itself (online, unreachable), in the caller's transaction.
   Result<void> auditNode(const store::Node& node, const std::string& action, const std::string& detail);
   void endSession(const std::shared_ptr<Session>& session);
+  // The node's state once its session ended (unreachable, last seen, audited); false when the store
+  // refused, and then retried each tick (retryUnstoredSessionEnds) until stored or the node is back.
+  bool storeSessionEnd(const std::string& node_id, const std::string& session_id);
+  void retryUnstoredSessionEnds();
   boost::asio::awaitable<void> tickLoop();
   void tick();
   void flushTelemetry();
@@ -158,7 +162,8 @@ class Gateway {
   // TELEMETRY waits here and is written in one transaction per tick, one sample per node (the newest).
   std::vector<std::pair<std::string, store::TelemetrySample>> pending_telemetry_;
   std::unordered_map<std::string, std::size_t> pending_telemetry_at_;  // node id -> index in pending_telemetry_
-  std::unordered_map<std::string, std::int64_t> telemetry_seq_;  // newest accepted, by node (not yet stored, maybe)
+  std::unordered_map<std::string, std::int64_t> telemetry_seq_;
+  std::unordered_map<std::string, std::string> unstored_session_ends_;  // node id -> ended session id  // newest accepted, by node (not yet stored, maybe)
   boost::asio::steady_timer ticker_;
   bool stopped_ = false;
   std::uint64_t ticks_ = 0;

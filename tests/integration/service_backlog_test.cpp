@@ -181,5 +181,23 @@ TEST(ServiceBacklogHeldBack, AnAgentHeldBackStaysOnlineAndWithinItsFrameBudget) 
   EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", ""), "online");
 }
 
+// A session that ends while the store refuses writes (locked past its 5 s busy timeout) still
+// leaves its node unreachable once the store takes writes again, not "online" until a restart
+// (found by the attack pass).
+TEST(ServiceBacklogHeldBack, ASessionEndedWhileTheStoreIsLockedIsStoredOnceItIsNot) {
+  Cluster c;
+  c.startServer();
+  std::optional<RawAgent> a(std::in_place, c, "leaving");
+  const std::string node = a->node;
+  ASSERT_EQ(c.api("GET", "/api/v1/nodes/" + node).body.value("status", ""), "online");
+  {
+    StoreLock lock(c);
+    a.reset();  // the connection closes: the server ends the session and cannot store it
+    std::this_thread::sleep_for(std::chrono::milliseconds(6500));
+  }
+  EXPECT_TRUE(eventually([&] { return c.api("GET", "/api/v1/nodes/" + node).body.value("status", "") == "unreachable"; }))
+      << c.api("GET", "/api/v1/nodes/" + node).body.dump();
+}
+
 }  // namespace
 }  // namespace berth::itest
