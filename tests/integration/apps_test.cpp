@@ -87,11 +87,8 @@ class AppsTest : public ::testing::Test {
   // busybox httpd serving /www on 8080, checked over HTTP unless `http_check` is false.
   std::vector<std::string> deployArgs(const std::string& app, const std::string& tag, std::vector<std::string> extra = {},
                                       bool http_check = true) {
-    // Probed every 300 ms, but failures count only after 3 s: on a loaded machine (ctest -j4 beside
-    // other Docker tests) a container once took over the 0.9 s that three failures give.
     std::vector<std::string> args = {"app", "deploy", app, "--image", "berth-test/web:" + tag, "--port", "8080",
-                                     "--health-interval", "300ms", "--health-timeout", "300ms",
-                                     "--health-start-period", "3s"};
+                                     "--health-interval", "300ms", "--health-timeout", "300ms"};
     if (http_check) args.insert(args.end(), {"--health", "http:/"});
     args.insert(args.end(), kHttpd.begin(), kHttpd.end());
     args.insert(args.end(), extra.begin(), extra.end());

@@ -19,6 +19,7 @@
 
 #include "common/clock.hpp"
 #include "common/config.hpp"
+#include "common/subprocess.hpp"
 #include "common/json.hpp"
 #include "net/tls.hpp"
 #include "net/url.hpp"
@@ -356,7 +357,17 @@ DockerDaemon::DockerDaemon() {
   // Subnets and a bridge of its own per daemon. Not --bridge none: dockerd then
   // deletes the host's docker0, which belongs to the machine's own daemon.
   static int counter = 0;
-  const int slot = static_cast<int>((::getpid() * 7 + ++counter * 13) % 250) + 1;
+  int slot = static_cast<int>((::getpid() * 7 + ++counter * 13) % 250) + 1;
+  // Not a /24 an interface already has: a test killed at ctest's time limit leaves its bridges
+  // (and dockerd's) behind, and a second route to the same subnet made containers unreachable
+  // for the tests after it.
+  const auto taken = runProcess({"/usr/bin/env", "ip", "-o", "-4", "addr", "show"}, 5000);
+  for (int tries = 0; taken && tries < 250; ++tries, slot = slot % 250 + 1) {
+    const std::string s = std::to_string(slot);
+    if (taken->output.find(" 10.231." + s + ".") == std::string::npos &&
+        taken->output.find(" 10.232." + s + ".") == std::string::npos)
+      break;
+  }
   bridge = "bt" + std::to_string(::getpid() % 100000) + "x" + std::to_string(counter);
   const std::string setupLog = root + "/setup.log";
   if (!run({"/usr/bin/env", "ip", "link", "add", "name", bridge, "type", "bridge"}, setupLog) ||
