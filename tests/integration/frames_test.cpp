@@ -189,16 +189,11 @@ TEST_F(FramesTest, ABurstOfTelemetryIsStoredAsItsNewestSamplePerFlush) {
     t.data = {{"seq", seq}, {"cpu_percent", static_cast<double>(seq)}};
     conn.send(protocol::serialize(t));
   }
-  auto coalesced = [&] {
-    const std::string text = metrics();
-    const std::string name = "\nberth_telemetry_coalesced_total ";
-    auto at = text.find(name);
-    return at == std::string::npos ? -1 : std::stoi(text.substr(at + name.size()));
-  };
+  auto coalesced = [&] { return c.metric("berth_telemetry_coalesced_total"); };
   nlohmann::json history;
   EXPECT_TRUE(eventually([&] {
     history = c.api("GET", "/api/v1/nodes/" + state.node_id + "/telemetry").body["history"];
-    return history.size() + static_cast<std::size_t>(std::max(coalesced(), 0)) == kFrames;
+    return history.size() + static_cast<std::size_t>(std::max<std::int64_t>(coalesced(), 0)) == kFrames;
   })) << history.dump() << " coalesced " << coalesced();
   ASSERT_FALSE(history.empty());
   EXPECT_LT(history.size(), static_cast<std::size_t>(kFrames)) << "a burst inside one flush is one row";

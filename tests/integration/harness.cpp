@@ -259,6 +259,12 @@ nlohmann::json Cluster::node(const std::string& id) {
   return reply.ok() ? reply->body : nlohmann::json::object();
 }
 
+std::int64_t Cluster::metric(const std::string& name) {
+  const std::string text = api("GET", "/metrics").body.get<std::string>();
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
+}
+
 nlohmann::json Cluster::waitForCommand(const std::string& id, std::chrono::milliseconds timeout) {
   nlohmann::json command;
   eventually(

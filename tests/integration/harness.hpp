@@ -124,6 +124,8 @@ class Cluster {
   std::string startOnlineAgent(const std::string& name, const std::vector<std::string>& flags = {});
   agent::AgentState agentState(const std::string& name);
   nlohmann::json node(const std::string& id);
+  // A metric without labels from the server's /metrics; -1 when it is not there.
+  std::int64_t metric(const std::string& name);
   // Waits for a command to reach a final state; its JSON.
   nlohmann::json waitForCommand(const std::string& id, std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // Runs `berth <args>` as the CLI; exit code and stdout+stderr.

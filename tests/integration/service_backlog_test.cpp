@@ -17,15 +17,6 @@ namespace {
 using protocol::Envelope;
 using protocol::FrameType;
 
-std::int64_t metricValue(const std::string& text, const std::string& name) {
-  const auto at = text.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
-}
-
-std::int64_t metric(Cluster& c, const std::string& name) {
-  return metricValue(c.api("GET", "/metrics").body.get<std::string>(), name);
-}
-
 // A raw agent: enrolled, connected over mutual TLS, HELLO welcomed.
 struct RawAgent {
   std::string node;
@@ -53,6 +44,11 @@ struct RawAgent {
 
 // Holds the server's SQLite write lock from outside: the service thread stalls in its next write.
 // The server waits up to 5 s for it (busy timeout): the tests hold it about 3 s.
+// The node's newest stored telemetry sample (null when none).
+nlohmann::json latestTelemetry(Cluster& c, const std::string& node) {
+  return c.api("GET", "/api/v1/nodes/" + node + "/telemetry").body["latest"];
+}
+
 class StoreLock {
  public:
   explicit StoreLock(const Cluster& c) {
@@ -78,10 +74,6 @@ class ServiceBacklog : public ::testing::Test {
   void SetUp() override {
     c.startServer({"--service-backlog-kib", "64", "--agent-frames-per-s", "1000000", "--agent-frames-burst", "1000000"});
   }
-  std::int64_t metric(const std::string& name) { return itest::metric(c, name); }
-  nlohmann::json latest(const std::string& node) {
-    return c.api("GET", "/api/v1/nodes/" + node + "/telemetry").body["latest"];
-  }
 };
 
 constexpr std::int64_t kMark = 64 * 1024;  // --service-backlog-kib 64
@@ -104,18 +96,18 @@ TEST_F(ServiceBacklog, AStalledServiceThreadPausesAgentReadsAndLosesNoFrame) {
   // Caught up: the newest sample is the last frame sent, so none was dropped on the way.
   nlohmann::json newest;
   EXPECT_TRUE(eventually([&] {
-    newest = latest(a.node);
+    newest = latestTelemetry(c, a.node);
     return newest.is_object() && newest["data"]["seq"] == kFrames;
   })) << newest.dump().substr(0, 300);
-  EXPECT_GE(metric("berth_agent_reads_paused_total"), 1) << "reads never paused";
+  EXPECT_GE(c.metric("berth_agent_reads_paused_total"), 1) << "reads never paused";
   // At the mark at most, not the ~0.5 MB sent.
-  const std::int64_t peak = metric("berth_service_backlog_peak_bytes");
+  const std::int64_t peak = c.metric("berth_service_backlog_peak_bytes");
   EXPECT_GT(peak, 0);
   EXPECT_LE(peak, kMark + kFrameSlack) << "the backlog went past service_backlog_kib";
-  EXPECT_EQ(metric("berth_service_backlog_bytes"), 0);
+  EXPECT_EQ(c.metric("berth_service_backlog_bytes"), 0);
   // The session is still open and served.
   a.conn.send(protocol::serialize(rawAgentFrame(a.node, FrameType::Heartbeat)));
-  EXPECT_TRUE(eventually([&] { return c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", "") == "online"; }));
+  EXPECT_TRUE(eventually([&] { return c.node(a.node).value("status", "") == "online"; }));
 }
 
 // One agent flooding a slow server pauses at its own share (an eighth of the mark); the others'
@@ -135,14 +127,14 @@ TEST_F(ServiceBacklog, OneFloodingAgentPausesItselfNotTheOthers) {
   lock.release();
 
   EXPECT_TRUE(eventually([&] {
-    return latest(flood.node)["data"]["seq"] == 1000 && latest(quiet.node)["data"]["seq"] == quietFrames;
+    return latestTelemetry(c, flood.node)["data"]["seq"] == 1000 && latestTelemetry(c, quiet.node)["data"]["seq"] == quietFrames;
   }));
   // The flood alone stops at an eighth of the mark plus one frame: a higher peak means the quiet
   // agent's frames were read while the flood was paused.
-  const std::int64_t peak = metric("berth_service_backlog_peak_bytes");
+  const std::int64_t peak = c.metric("berth_service_backlog_peak_bytes");
   EXPECT_GT(peak, kMark / 8 + floodFrame + quietBytes / 2) << "the quiet agent was held back with the flood";
   EXPECT_LT(peak, kMark / 2) << "the flood was not held at its share";
-  EXPECT_GE(metric("berth_agent_reads_paused_total"), 1);
+  EXPECT_GE(c.metric("berth_agent_reads_paused_total"), 1);
 }
 
 // An agent the server holds back is neither "silent" nor "flooding": found by an attack pass, a
@@ -170,15 +162,15 @@ TEST(ServiceBacklogHeldBack, AnAgentHeldBackStaysOnlineAndWithinItsFrameBudget) 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   lock.reset();
-  EXPECT_GE(metric(c, "berth_agent_reads_paused_total"), 1) << "the agent was never held back";
+  EXPECT_GE(c.metric("berth_agent_reads_paused_total"), 1) << "the agent was never held back";
   nlohmann::json newest;
   EXPECT_TRUE(eventually([&] {
-    newest = c.api("GET", "/api/v1/nodes/" + a.node + "/telemetry").body["latest"];
+    newest = latestTelemetry(c, a.node);
     return newest.is_object() && newest["data"]["seq"] == seq;
   })) << "not every frame was handled: " << newest.dump().substr(0, 200) << " of " << seq;
-  EXPECT_EQ(metric(c, "berth_agent_frames_rate_limited_total"), 0) << "cut off for what it sent while held back";
-  EXPECT_EQ(metric(c, "berth_heartbeats_missed_total"), 0) << "dropped as silent while held back";
-  EXPECT_EQ(c.api("GET", "/api/v1/nodes/" + a.node).body.value("status", ""), "online");
+  EXPECT_EQ(c.metric("berth_agent_frames_rate_limited_total"), 0) << "cut off for what it sent while held back";
+  EXPECT_EQ(c.metric("berth_heartbeats_missed_total"), 0) << "dropped as silent while held back";
+  EXPECT_EQ(c.node(a.node).value("status", ""), "online");
 }
 
 // A session that ends while the store refuses writes (locked past its 5 s busy timeout) still
@@ -189,14 +181,14 @@ TEST(ServiceBacklogHeldBack, ASessionEndedWhileTheStoreIsLockedIsStoredOnceItIsN
   c.startServer();
   std::optional<RawAgent> a(std::in_place, c, "leaving");
   const std::string node = a->node;
-  ASSERT_EQ(c.api("GET", "/api/v1/nodes/" + node).body.value("status", ""), "online");
+  ASSERT_EQ(c.node(node).value("status", ""), "online");
   {
     StoreLock lock(c);
     a.reset();  // the connection closes: the server ends the session and cannot store it
     std::this_thread::sleep_for(std::chrono::milliseconds(6500));
   }
-  EXPECT_TRUE(eventually([&] { return c.api("GET", "/api/v1/nodes/" + node).body.value("status", "") == "unreachable"; }))
-      << c.api("GET", "/api/v1/nodes/" + node).body.dump();
+  EXPECT_TRUE(eventually([&] { return c.node(node).value("status", "") == "unreachable"; }))
+      << c.node(node).dump();
 }
 
 }  // namespace
