@@ -11,7 +11,10 @@ namespace asio = boost::asio;
 
 std::size_t ioThreadCount(int configured, unsigned cores) {
   if (configured > 0) return static_cast<std::size_t>(configured);
-  return std::clamp<std::size_t>(cores, 1, 8);
+  // The service thread takes a core of its own under load: a network thread
+  // more than the cores left keeps each one under-busy, so it wakes per frame
+  // instead of per batch (docs/BENCHMARKS.md: 1.6x the CPU per frame on two cores).
+  return std::clamp<std::size_t>(cores > 1 ? cores - 1 : 1, 1, 8);
 }
 
 void nameThisThread(const std::string& name) { ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str()); }

@@ -13,7 +13,7 @@
 
 namespace berth::server {
 
-// `configured` 0 means one per core (at most 8); always at least one.
+// `configured` 0 means one per core but the service thread's (at most 8); always at least one.
 std::size_t ioThreadCount(int configured, unsigned cores);
 
 // Names the calling thread as `top` and ps show it (at most 15 characters kept).

@@ -50,7 +50,7 @@ struct ServerConfig {
   // queues instead of thousands of handshakes timing out together.
   int max_handshakes_in_flight = 256;
   // Threads running sockets, TLS, HTTP parsing and frame validation; each
-  // connection stays on one. 0: one per core, at most 8 (restart-only).
+  // connection stays on one. 0: one per core less one (the service thread's), between 1 and 8 (restart-only).
   int io_threads = 0;
   bool limit_loopback_connections = false;  // loopback is exempt unless true (local benchmarks)
   // Token buckets (server/rate_limiter.hpp): REST requests per API key or

@@ -11,10 +11,13 @@
 namespace berth::server {
 namespace {
 
-TEST(IoThreadCount, ZeroMeansOnePerCoreBetweenOneAndEight) {
-  EXPECT_EQ(ioThreadCount(0, 2), 2u);
+TEST(IoThreadCount, ZeroLeavesACoreToTheServiceThreadBetweenOneAndEight) {
+  EXPECT_EQ(ioThreadCount(0, 2), 1u);
+  EXPECT_EQ(ioThreadCount(0, 4), 3u);
+  EXPECT_EQ(ioThreadCount(0, 1), 1u);
   EXPECT_EQ(ioThreadCount(0, 0), 1u);  // hardware_concurrency() may say 0
   EXPECT_EQ(ioThreadCount(0, 64), 8u);
+  EXPECT_EQ(ioThreadCount(0, 9), 8u);
   EXPECT_EQ(ioThreadCount(3, 2), 3u);  // an explicit setting is taken as given
 }
 
