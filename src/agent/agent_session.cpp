@@ -114,10 +114,6 @@ asio::awaitable<bool> Agent::Impl::session() {
             telemetry_seq->resumeAbove(seq->get<std::int64_t>());
           log::info("session established",
                     {{"node_id", state.node_id}, {"session_id", envelope->data.value("session_id", "")}});
-          if (!trimmed) {  // start-up code has run; let its pages go
-            trimResidentText();
-            trimmed = true;
-          }
           asio::co_spawn(io, sessionTicker(channel, lastHeard), asio::detached);
         }
         break;
@@ -158,6 +154,11 @@ asio::awaitable<void> Agent::Impl::sessionTicker(std::shared_ptr<net::WsChannel>
   while (!channel->closing() && !stopped) {
     tick.expires_after(std::chrono::milliseconds(250));
     co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // Start-up, the first telemetry sample and its write have run (a tick ago): let their pages go.
+    if (!trimmed && lastTelemetry != Steady::time_point{}) {
+      trimResidentMemory();
+      trimmed = true;
+    }
     flushLogs();
     const auto now = Steady::now();
     const auto interval = std::chrono::seconds(heartbeat_interval_s);

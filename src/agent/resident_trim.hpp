@@ -1,20 +1,24 @@
-// Keeps an idle agent small: executable file mappings (our text and the shared
-// libraries') are switched to MADV_RANDOM, so a page fault maps one page
-// instead of the kernel's 64 KiB fault-around, and their mapped pages are
-// dropped once; those an idle agent still runs come back on demand from the
-// page cache. Only r-xp mappings are touched: text holds no relocations, so
-// nothing process-private is lost.
+// Keeps an idle agent small. Private read-only file mappings (our text and the
+// shared libraries', and their read-only data) whose pages all still come from
+// the file are switched to MADV_RANDOM, so a page fault maps one page instead
+// of the kernel's 64 KiB fault-around, and their pages are dropped; those an
+// idle agent still uses come back on demand from the page cache. A mapping
+// holding any private copy (relocated data: `Anonymous` above 0 in smaps) is
+// left alone, so nothing process-private is lost. The allocator's free pages
+// go back to the system too.
 #pragma once
 
-#include <string>
+#include <istream>
+#include <utility>
+#include <vector>
 
 namespace berth::agent {
 
-// Parses one /proc/self/maps line; true for a private executable file mapping.
-bool isExecutableFileMapping(const std::string& maps_line, unsigned long& start, unsigned long& end);
+// From /proc/self/smaps text: the [start, end) ranges that can be dropped.
+std::vector<std::pair<unsigned long, unsigned long>> droppableFileMappings(std::istream& smaps);
 
 // Applies the advice to every such mapping of this process. Linux only; a
 // failure is harmless (the memory just stays resident).
-void trimResidentText();
+void trimResidentMemory();
 
 }  // namespace berth::agent
