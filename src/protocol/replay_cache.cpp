@@ -3,15 +3,79 @@
 #include <functional>
 
 namespace berth::protocol {
+namespace {
+constexpr std::size_t kMinSlots = 8;
+}
 
-bool ReplayCache::insert(const std::string& nonce) {
-  const std::uint64_t key = std::hash<std::string>{}(nonce);
-  if (!seen_.insert(key).second) return false;
-  order_.push_back(key);
-  while (order_.size() > capacity_) {
-    seen_.erase(order_.front());
-    order_.pop_front();
+std::size_t ReplayCache::home(std::uint64_t key) const {
+  // std::hash of a string is already mixed; the multiply spreads the low bits once more.
+  return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (slots_.size() - 1);
+}
+
+bool ReplayCache::contains(std::uint64_t key) const {
+  if (slots_.empty()) return false;
+  for (std::size_t i = home(key);; i = (i + 1) & (slots_.size() - 1)) {
+    if (slots_[i] == key) return true;
+    if (slots_[i] == 0) return false;
   }
+}
+
+void ReplayCache::add(std::uint64_t key) {
+  if ((order_.size() + 1) * 2 > slots_.size()) rehash(std::max(kMinSlots, slots_.size() * 2));
+  std::size_t i = home(key);
+  while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
+  slots_[i] = key;
+}
+
+void ReplayCache::remove(std::uint64_t key) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t hole = home(key);
+  while (slots_[hole] != key) {
+    if (slots_[hole] == 0) return;
+    hole = (hole + 1) & mask;
+  }
+  // Backward shift: move later members of the probe run into the hole when
+  // their home does not lie cyclically in (hole, j], so every lookup still finds them.
+  for (std::size_t j = (hole + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+    const std::size_t h = home(slots_[j]);
+    const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+    if (stays) continue;
+    slots_[hole] = slots_[j];
+    hole = j;
+  }
+  slots_[hole] = 0;
+}
+
+void ReplayCache::rehash(std::size_t slots) {
+  std::vector<std::uint64_t> old = std::move(slots_);
+  slots_.assign(slots, 0);
+  for (std::uint64_t key : old) {
+    if (key == 0) continue;
+    std::size_t i = home(key);
+    while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = key;
+  }
+}
+
+void ReplayCache::forgetOldest() {
+  remove(order_.front().key);
+  order_.pop_front();
+}
+
+bool ReplayCache::insert(std::string_view nonce, std::int64_t issued_at, std::int64_t now_ms) {
+  while (!order_.empty() && order_.front().issued_at < now_ms - horizon_ms_) forgetOldest();
+  // Give back at once what a burst left behind.
+  if (slots_.size() > kMinSlots && order_.size() * 8 < slots_.size()) {
+    std::size_t target = kMinSlots;
+    while (target < order_.size() * 4) target *= 2;
+    rehash(target);
+  }
+  std::uint64_t key = std::hash<std::string_view>{}(nonce);
+  if (key == 0) key = 1;
+  if (contains(key)) return false;
+  add(key);
+  order_.push_back({key, issued_at});
+  while (order_.size() > capacity_) forgetOldest();
   return true;
 }
 

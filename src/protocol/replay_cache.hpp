@@ -1,29 +1,47 @@
-// Bounded memory of nonces seen on one session. Not thread-safe: one per session.
+// Memory of the nonces one session has used. Not thread-safe: one per session.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <string>
-#include <unordered_set>
+#include <string_view>
+#include <vector>
 
 namespace berth::protocol {
 
 class ReplayCache {
  public:
-  explicit ReplayCache(std::size_t capacity) : capacity_(capacity) {}
-  // Records `nonce`; false when it was already recorded (a replay). When full,
-  // the oldest nonce is forgotten: frames older than the skew window are
-  // refused by the clock check anyway, so capacity only has to cover it.
-  bool insert(const std::string& nonce);
+  // `horizon_ms`: how far behind the clock a frame's issued_at may be and still
+  // pass the validator's clock check (its skew allowance). A nonce issued before
+  // that is forgotten: a replay of its frame is refused by the clock anyway. So
+  // an idle session holds the minute's few heartbeats, not its last `capacity`
+  // nonces (which took ~128 KiB per session after half a day). `capacity` bounds
+  // a burst inside the horizon; past it the oldest nonce is forgotten.
+  ReplayCache(std::size_t capacity, std::int64_t horizon_ms) : capacity_(capacity), horizon_ms_(horizon_ms) {}
+  // Records `nonce`; false when it is still recorded (a replay).
+  bool insert(std::string_view nonce, std::int64_t issued_at, std::int64_t now_ms);
   std::size_t size() const { return order_.size(); }
+  std::size_t slots() const { return slots_.size(); }  // the hash table's size, which shrinks as the set does
 
  private:
-  // 64-bit hashes, not the nonces: a tenth of the memory per session. A false
-  // "replay" needs a collision among `capacity` recent nonces (~2^-52).
+  struct Entry {
+    std::uint64_t key;
+    std::int64_t issued_at;
+  };
+  bool contains(std::uint64_t key) const;
+  void add(std::uint64_t key);
+  void remove(std::uint64_t key);
+  void forgetOldest();
+  void rehash(std::size_t slots);
+  std::size_t home(std::uint64_t key) const;
+
   std::size_t capacity_;
-  std::deque<std::uint64_t> order_;
-  std::unordered_set<std::uint64_t> seen_;
+  std::int64_t horizon_ms_;
+  std::deque<Entry> order_;  // as recorded: the oldest first
+  // 64-bit hashes of the nonces (a false "replay" needs a collision among the
+  // few recorded, ~2^-52), open addressing with linear probing: no allocation
+  // per frame. 0 marks an empty slot; a hash of 0 is stored as 1.
+  std::vector<std::uint64_t> slots_;
 };
 
 }  // namespace berth::protocol

@@ -39,7 +39,7 @@ struct Refused {
 
 class FrameValidator {
  public:
-  explicit FrameValidator(ValidationPolicy policy) : policy_(std::move(policy)), replay_(policy_.replay_capacity) {}
+  explicit FrameValidator(ValidationPolicy policy) : policy_(std::move(policy)), replay_(policy_.replay_capacity, policy_.max_clock_skew_ms) {}
 
   Result<Envelope> accept(std::string_view bytes, std::int64_t now_ms);
   const ValidationPolicy& policy() const { return policy_; }

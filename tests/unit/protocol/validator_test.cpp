@@ -107,16 +107,6 @@ TEST_F(ValidatorTest, RejectsFrameTypesThisSideDoesNotTake) {
   EXPECT_EQ(rejectCode(v, e), codes::kUnexpected);
 }
 
-TEST_F(ValidatorTest, ReplayCacheIsBounded) {
-  ReplayCache cache(2);
-  EXPECT_TRUE(cache.insert("a"));
-  EXPECT_TRUE(cache.insert("b"));
-  EXPECT_FALSE(cache.insert("a"));
-  EXPECT_TRUE(cache.insert("c"));  // evicts "a"
-  EXPECT_EQ(cache.size(), 2u);
-  EXPECT_TRUE(cache.insert("a"));
-}
-
 TEST_F(ValidatorTest, ErrorFrameCarriesTheCode) {
   auto e = makeErrorFrame(makeError(codes::kReplay, "again"), "n_1", "c1", kNow);
   auto parsed = parse(serialize(e), 4096);

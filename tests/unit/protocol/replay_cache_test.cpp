@@ -1,0 +1,93 @@
+#include "protocol/replay_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <random>
+#include <set>
+#include <string>
+
+namespace berth::protocol {
+namespace {
+
+constexpr std::int64_t kHorizon = 60'000;
+constexpr std::int64_t kNow = 1'700'000'000'000;
+
+TEST(ReplayCache, RefusesANonceSeenWithinTheHorizon) {
+  ReplayCache cache(4096, kHorizon);
+  EXPECT_TRUE(cache.insert("a", kNow, kNow));
+  EXPECT_TRUE(cache.insert("b", kNow, kNow));
+  EXPECT_FALSE(cache.insert("a", kNow, kNow + kHorizon));
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(ReplayCache, ABurstIsBoundedByTheCapacity) {
+  ReplayCache cache(2, kHorizon);
+  EXPECT_TRUE(cache.insert("a", kNow, kNow));
+  EXPECT_TRUE(cache.insert("b", kNow, kNow));
+  EXPECT_FALSE(cache.insert("a", kNow, kNow));
+  EXPECT_TRUE(cache.insert("c", kNow, kNow));  // forgets "a"
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_TRUE(cache.insert("a", kNow, kNow));
+}
+
+TEST(ReplayCache, ForgetsNoncesIssuedBeforeTheHorizon) {
+  // A session that lives for days keeps only the last minute's nonces, not 4,096.
+  ReplayCache cache(4096, kHorizon);
+  for (int i = 0; i < 5000; ++i) {
+    const std::int64_t at = kNow + i * 20'000LL;  // a heartbeat every 20 s
+    ASSERT_TRUE(cache.insert("hb" + std::to_string(i), at, at));
+  }
+  EXPECT_LE(cache.size(), 4u);
+  EXPECT_LE(cache.slots(), 16u);
+}
+
+TEST(ReplayCache, AClockSteppedBackForgetsNothing) {
+  ReplayCache cache(4096, kHorizon);
+  EXPECT_TRUE(cache.insert("a", kNow, kNow));
+  // The server's clock goes back an hour: "a" is in the future now, and still recorded.
+  EXPECT_FALSE(cache.insert("a", kNow, kNow - 3'600'000));
+  EXPECT_TRUE(cache.insert("b", kNow - 3'600'000, kNow - 3'600'000));
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(ReplayCache, GivesBackItsTableAfterABurst) {
+  ReplayCache cache(4096, kHorizon);
+  for (int i = 0; i < 4096; ++i) ASSERT_TRUE(cache.insert("burst" + std::to_string(i), kNow, kNow));
+  EXPECT_GE(cache.slots(), 8192u);
+  EXPECT_TRUE(cache.insert("later", kNow + kHorizon + 1, kNow + kHorizon + 1));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_LE(cache.slots(), 8u);
+}
+
+TEST(ReplayCache, AgreesWithASimpleModelUnderRandomTraffic) {
+  // The open-addressing table (its deletions above all) against a std::set.
+  std::mt19937_64 random(7);
+  ReplayCache cache(300, kHorizon);
+  std::deque<std::pair<std::string, std::int64_t>> order;
+  std::set<std::string> seen;
+  std::int64_t now = kNow;
+  for (int step = 0; step < 200'000; ++step) {
+    now += static_cast<std::int64_t>(random() % 400);
+    const std::int64_t issued = now - static_cast<std::int64_t>(random() % 30'000);
+    const std::string nonce = "n" + std::to_string(random() % 2000);
+    while (!order.empty() && order.front().second < now - kHorizon) {
+      seen.erase(order.front().first);
+      order.pop_front();
+    }
+    const bool fresh = !seen.count(nonce);
+    if (fresh) {
+      seen.insert(nonce);
+      order.emplace_back(nonce, issued);
+      while (order.size() > 300) {
+        seen.erase(order.front().first);
+        order.pop_front();
+      }
+    }
+    ASSERT_EQ(cache.insert(nonce, issued, now), fresh) << "step " << step;
+    ASSERT_EQ(cache.size(), order.size()) << "step " << step;
+  }
+}
+
+}  // namespace
+}  // namespace berth::protocol
