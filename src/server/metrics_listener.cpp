@@ -2,11 +2,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <optional>
 
 #include "common/logging.hpp"
 
@@ -20,11 +23,34 @@ using tcp = asio::ip::tcp;
 namespace {
 constexpr auto kMetricsTimeout = std::chrono::seconds(10);
 constexpr std::uint32_t kMetricsHeaderLimit = 8 * 1024;
+// How long a scrape waits for the service thread. Past it (a stalled store
+// holds that thread) the last figures are served, marked with their age: a
+// stall is when an operator needs the metrics most.
+constexpr auto kFreshWithin = std::chrono::seconds(2);
+
+// One scrape's request to the service thread; network thread only.
+struct PendingRender {
+  explicit PendingRender(const asio::any_io_executor& network) : ready(network) {}
+  asio::steady_timer ready;  // cancelled once the text is here
+  std::optional<std::string> text;
+};
+
+std::string ageLines(std::int64_t seconds) {
+  return "# HELP berth_metrics_age_seconds Age of the figures above: 0 when rendered for this scrape, more when "
+         "the service thread did not answer within 2 s (a store stall) and the last figures were served\n"
+         "# TYPE berth_metrics_age_seconds gauge\n"
+         "berth_metrics_age_seconds " +
+         std::to_string(seconds) + "\n";
+}
 }  // namespace
 
 MetricsListener::MetricsListener(asio::any_io_executor network, asio::any_io_executor service,
                                  std::function<std::string()> render)
-    : network_(std::move(network)), service_(std::move(service)), render_(std::move(render)), acceptor_(network_) {}
+    : network_(std::move(network)),
+      service_(std::move(service)),
+      render_(std::move(render)),
+      acceptor_(network_),
+      last_(std::make_shared<Rendered>()) {}
 
 Result<void> MetricsListener::listen(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
@@ -83,12 +109,31 @@ asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
   res.keep_alive(false);
   const std::string target(req.target());
   if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/metrics") {
-    auto render = [this]() -> asio::awaitable<std::string> { co_return render_(); };
-    auto rendered = asio::co_spawn(service_, std::move(render), asio::use_awaitable);
-    std::string text = co_await std::move(rendered);
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = std::move(text);
+    auto pending = std::make_shared<PendingRender>(network_);
+    pending->ready.expires_after(kFreshWithin);
+    asio::post(service_, [render = render_, pending, last = last_, network = network_] {
+      std::string text = render();
+      asio::post(network, [pending, last, text = std::move(text)]() mutable {
+        *last = Rendered{text, std::chrono::steady_clock::now()};  // a late answer still refreshes the fallback
+        pending->text = std::move(text);
+        pending->ready.cancel();
+      });
+    });
+    boost::system::error_code waited;
+    co_await pending->ready.async_wait(asio::redirect_error(asio::use_awaitable, waited));
+    if (pending->text || last_->at) {
+      const auto age = pending->text ? std::chrono::seconds(0)
+                                     : std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::steady_clock::now() - *last_->at);
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.body() = (pending->text ? *pending->text : last_->text) + ageLines(age.count());
+    } else {
+      res.result(http::status::service_unavailable);
+      res.set(http::field::content_type, "text/plain");
+      res.set(http::field::retry_after, "5");
+      res.body() = "the service thread has not answered for 2 s (a stalled store?) and no earlier figures exist\n";
+    }
   } else {
     res.result(http::status::not_found);
     res.set(http::field::content_type, "text/plain");

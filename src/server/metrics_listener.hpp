@@ -4,14 +4,19 @@
 // for an address only the host's scraper reaches; the public listener's
 // /metrics asks for a platform key with the read scope instead.
 // Sockets run on the network executor; the text is rendered on the service
-// executor (metrics are the service thread's).
+// executor (metrics are the service thread's). When that thread does not
+// answer within 2 s (a stalled store), the last text is served with
+// berth_metrics_age_seconds telling how old it is.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.hpp"
@@ -38,6 +43,13 @@ class MetricsListener {
   std::function<std::string()> render_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
+  // The last text rendered, for scrapes the service thread does not answer in
+  // time. Shared with renders still under way; network thread only.
+  struct Rendered {
+    std::string text;
+    std::optional<std::chrono::steady_clock::time_point> at;
+  };
+  std::shared_ptr<Rendered> last_;
 };
 
 }  // namespace berth::server

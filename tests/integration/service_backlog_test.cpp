@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "agent/enrollment.hpp"
+#include "common/subprocess.hpp"
 #include "harness.hpp"
+#include "proxy_support.hpp"
 #include "protocol/envelope.hpp"
 
 namespace berth::itest {
@@ -189,6 +191,34 @@ TEST(ServiceBacklogHeldBack, ASessionEndedWhileTheStoreIsLockedIsStoredOnceItIsN
   }
   EXPECT_TRUE(eventually([&] { return c.node(node).value("status", "") == "unreachable"; }))
       << c.node(node).dump();
+}
+
+// The local metrics listener answers during a store stall (found by the attack pass: it waited on
+// the stalled service thread), with the last figures and their age, then fresh ones again.
+TEST(ServiceBacklogHeldBack, TheMetricsListenerAnswersDuringAStallWithTheLastFiguresAndTheirAge) {
+  Cluster c;
+  const std::string metricsAddress = "127.0.0.1:" + std::to_string(freePort());
+  const std::string metricsUrl = "http://" + metricsAddress + "/metrics";
+  c.startServer({"--metrics-listen", metricsAddress});
+  auto scrape = [&] {
+    auto out = runProcess({"curl", "-s", "-m", "8", "-w", "\nstatus %{http_code}", metricsUrl}, 10000);
+    return out.ok() ? out->output : std::string();
+  };
+  const std::string fresh = scrape();
+  ASSERT_NE(fresh.find("berth_metrics_age_seconds 0\n"), std::string::npos) << fresh.substr(0, 300);
+  RawAgent a(c, "stalled");
+  std::string stale;
+  {
+    StoreLock lock(c);
+    a.telemetry(1);  // the next 1 s tick stores it and stalls there, waiting for the lock
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    stale = scrape();  // answered while the lock is still held (it is released below)
+  }
+  EXPECT_NE(stale.find("status 200"), std::string::npos) << stale.substr(0, 300);
+  EXPECT_NE(stale.find("berth_http_requests_total"), std::string::npos) << "not the last figures";
+  EXPECT_EQ(stale.find("berth_metrics_age_seconds 0\n"), std::string::npos) << "stale figures shown as fresh";
+  EXPECT_NE(stale.find("berth_metrics_age_seconds "), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return scrape().find("berth_metrics_age_seconds 0\n") != std::string::npos; }));
 }
 
 }  // namespace
