@@ -32,6 +32,7 @@ constexpr IntField kIntFields[] = {
     {"max_output_bytes", &ServerConfig::max_output_bytes, 0, 16 << 20},
     {"client_cert_days", &ServerConfig::client_cert_days, 1, 3650},
     {"log_retention_hours", &ServerConfig::log_retention_hours, 1, 24 * 3650},
+    {"command_retention_days", &ServerConfig::command_retention_days, 0, 3650},
     {"log_max_mib_per_app", &ServerConfig::log_max_mib_per_app, 1, 1 << 20},
     {"deployments_kept", &ServerConfig::deployments_kept, 1, 100},
     {"max_connections_per_address", &ServerConfig::max_connections_per_address, 1, 1000000},

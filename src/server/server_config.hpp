@@ -40,6 +40,7 @@ struct ServerConfig {
   int max_output_bytes = 64 * 1024;
   int client_cert_days = 30;
   int log_retention_hours = 168;   // app log lines older than this go
+  int command_retention_days = 30;  // finished commands (and emptied batches) older than this go; 0 keeps them
   int log_max_mib_per_app = 64;    // and the oldest beyond this much text per app
   int deployments_kept = 3;        // older deployments kept for rollback (per app default)
   // The four below are restart-only (restartOnlyKeys()).

@@ -291,6 +291,11 @@ class Store {
   virtual Result<std::vector<Command>> listCommands(const std::string& node_id, std::size_t limit) = 0;
   // Every non-terminal command (queued, dispatched, running), oldest first.
   virtual Result<std::vector<Command>> listOpenCommands() = 0;
+  // Deletes at most `limit` finished commands (succeeded, failed, expired,
+  // cancelled) created before `before_ms`, oldest first, then batches created
+  // before it that have no command left; how many commands went. Open commands
+  // stay whatever their age.
+  virtual Result<std::int64_t> pruneCommands(std::int64_t before_ms, std::size_t limit) = 0;
 
   // "conflict" when the id is taken.
   virtual Result<void> insertCommandBatch(const CommandBatch& batch) = 0;

@@ -326,6 +326,27 @@ class SqliteStore final : public Store, public StatementSource {
     return out;
   }
 
+  Result<std::int64_t> pruneCommands(std::int64_t before_ms, std::size_t limit) override {
+    // Rows go in in creation order, so the old ones are the first rowids: the scan
+    // stops at the first command created since `before_ms` (found walking from the
+    // start, past only what is left to prune), not at the end of the table.
+    Statement s = query(
+        "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE rowid < coalesce("
+        "(SELECT rowid FROM commands WHERE created_at >= ?1 ORDER BY rowid LIMIT 1), "
+        "(SELECT max(rowid) FROM commands) + 1) AND created_at < ?1 "
+        "AND state IN ('succeeded', 'failed', 'expired', 'cancelled') ORDER BY rowid LIMIT ?2)");
+    s.bind(before_ms).bind(static_cast<std::int64_t>(limit));
+    if (s.step() != SQLITE_DONE) return dbError(db_, "prune commands");
+    const auto removed = static_cast<std::int64_t>(sqlite3_changes(db_));
+    // The partial index commands_batch serves the lookup only with its condition spelled out.
+    Statement batches = query(
+        "DELETE FROM command_batches WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM commands "
+        "WHERE batch_id = command_batches.id AND batch_id != '')");
+    batches.bind(before_ms);
+    if (batches.step() != SQLITE_DONE) return dbError(db_, "prune command batches");
+    return removed;
+  }
+
   Result<void> insertCommandBatch(const CommandBatch& batch) override {
     return sqliteInsertCommandBatch(db_, *this, batch);
   }

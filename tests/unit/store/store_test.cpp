@@ -56,6 +56,65 @@ TEST_P(StoreTest, ExpiredTokensArePrunedAndNodeBindingIsKept) {
   EXPECT_EQ(live->node_id, "n_7");
 }
 
+Command finishedCommand(const std::string& id, std::int64_t at, CommandState state) {
+  Command c = makeCommand(id, "corr-" + id, at);
+  c.state = state;
+  return c;
+}
+
+TEST_P(StoreTest, PruningRemovesOnlyOldFinishedCommandsOldestFirst) {
+  auto store = open();
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c0", 1000, CommandState::Succeeded)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c1", 1001, CommandState::Failed)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c2", 1002, CommandState::Queued)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c3", 1003, CommandState::Running)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c4", 1004, CommandState::Expired)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c5", 1005, CommandState::Cancelled)).ok());
+  ASSERT_TRUE(store->insertCommand(finishedCommand("c6", 2000, CommandState::Succeeded)).ok());  // not old enough
+  auto exists = [&](const std::string& id) { return store->getCommand(id)->has_value(); };
+
+  auto first = store->pruneCommands(2000, 2);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 2);
+  EXPECT_FALSE(exists("c0"));
+  EXPECT_FALSE(exists("c1"));
+  EXPECT_TRUE(exists("c4"));  // the limit held
+
+  auto rest = store->pruneCommands(2000, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(*rest, 2);
+  EXPECT_FALSE(exists("c4"));
+  EXPECT_FALSE(exists("c5"));
+  EXPECT_TRUE(exists("c2"));  // open commands stay whatever their age
+  EXPECT_TRUE(exists("c3"));
+  EXPECT_TRUE(exists("c6"));
+  EXPECT_EQ(*store->pruneCommands(2000, 100), 0);
+  EXPECT_EQ(store->listOpenCommands()->size(), 2u);
+}
+
+TEST_P(StoreTest, PruningRemovesABatchOnceNoneOfItsCommandsIsLeft) {
+  auto store = open();
+  for (const std::string id : {"b_done", "b_open"}) {
+    CommandBatch b;
+    b.id = id;
+    b.selector = "all";
+    b.verb = "ping";
+    b.node_count = 1;
+    b.created_at = 1000;
+    ASSERT_TRUE(store->insertCommandBatch(b).ok());
+  }
+  Command done = finishedCommand("c_done", 1000, CommandState::Succeeded);
+  done.batch_id = "b_done";
+  Command open = finishedCommand("c_open", 1000, CommandState::Queued);
+  open.batch_id = "b_open";
+  ASSERT_TRUE(store->insertCommand(done).ok());
+  ASSERT_TRUE(store->insertCommand(open).ok());
+  ASSERT_EQ(*store->pruneCommands(5000, 100), 1);
+  EXPECT_FALSE(store->getCommandBatch("b_done")->has_value());
+  EXPECT_TRUE(store->getCommandBatch("b_open")->has_value());
+  EXPECT_EQ(store->listBatchCommands("b_open")->size(), 1u);
+}
+
 TEST_P(StoreTest, NodeKeepsItsPreviousCertificateSerial) {
   auto store = open();
   Node n;
