@@ -502,7 +502,10 @@ double idleAgentPeakMiB(pid_t pid) {
   std::this_thread::sleep_for(std::chrono::seconds(5));
   double peak = 0;
   for (const auto until = Steady::now() + std::chrono::seconds(30); Steady::now() < until;) {
-    peak = std::max(peak, rssMiB(pid));
+    const double now = rssMiB(pid);
+    // A dead agent (or a zombie) has no VmRSS: a figure from it would be the peak of its life, not of an idle agent's.
+    if (now == 0) throw std::runtime_error("the idle agent (pid " + std::to_string(pid) + ") exited during its window");
+    peak = std::max(peak, now);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return peak;

@@ -14,8 +14,20 @@ namespace {
 struct Mapping {
   unsigned long start = 0, end = 0;
   bool candidate = false;  // private, read-only, backed by a file
-  bool known_clean = false;  // smaps said "Anonymous: 0 kB"
+  // smaps said so: no private copy resident ("Anonymous: 0 kB"), none in swap
+  // ("Swap: 0 kB": a swapped-out copy shows there, not under Anonymous), none in
+  // huge pages, and the mapping is not hugetlbfs (VmFlags "ht").
+  bool anonymous_zero = false, swap_zero = false, hugetlb_zero = false, hugetlb = false;
+  bool clean() const { return anonymous_zero && swap_zero && hugetlb_zero && !hugetlb; }
 };
+
+// "Name:   12 kB" → true when the figure reads 0.
+bool zeroKb(const std::string& line, std::size_t name_length) {
+  std::istringstream in(line.substr(name_length));
+  unsigned long kb = 1;
+  in >> kb;
+  return in && kb == 0;
+}
 
 // A mapping's first line in smaps: "start-end perms offset device inode [path]".
 bool parseHeader(const std::string& line, Mapping& m) {
@@ -41,16 +53,24 @@ std::vector<std::pair<unsigned long, unsigned long>> droppableFileMappings(std::
   Mapping current;
   bool open = false;
   auto close = [&] {
-    if (open && current.candidate && current.known_clean) out.emplace_back(current.start, current.end);
+    if (open && current.candidate && current.clean()) out.emplace_back(current.start, current.end);
   };
+  // Every figure must be read and 0: a line missing (another kernel) keeps the mapping.
+  const std::pair<const char*, bool Mapping::*> kZeroFields[] = {
+      {"Anonymous:", &Mapping::anonymous_zero}, {"Swap:", &Mapping::swap_zero},
+      {"Private_Hugetlb:", &Mapping::hugetlb_zero}};
   std::string line;
   while (std::getline(smaps, line)) {
-    if (line.rfind("Anonymous:", 0) == 0) {
-      // "Anonymous:   12 kB": pages copied on write (relocations) live only here.
-      std::istringstream in(line.substr(10));
-      unsigned long kb = 1;
-      in >> kb;
-      if (open) current.known_clean = in && kb == 0;
+    bool field = false;
+    for (const auto& [name, member] : kZeroFields) {
+      const std::size_t length = std::char_traits<char>::length(name);
+      if (line.compare(0, length, name) != 0) continue;
+      if (open) current.*member = zeroKb(line, length);
+      field = true;
+    }
+    if (field) continue;
+    if (line.rfind("VmFlags:", 0) == 0) {
+      if (open) current.hugetlb = (" " + line.substr(8) + " ").find(" ht ") != std::string::npos;
       continue;
     }
     Mapping next;

@@ -3,9 +3,9 @@
 // the file are switched to MADV_RANDOM, so a page fault maps one page instead
 // of the kernel's 64 KiB fault-around, and their pages are dropped; those an
 // idle agent still uses come back on demand from the page cache. A mapping
-// holding any private copy (relocated data: `Anonymous` above 0 in smaps) is
-// left alone, so nothing process-private is lost. The allocator's free pages
-// go back to the system too.
+// that may hold any private copy (relocated data: `Anonymous` or `Swap` above 0
+// in smaps, huge pages, or a figure missing) is left alone, so nothing
+// process-private is lost. The allocator's free pages go back to the system too.
 #pragma once
 
 #include <istream>

@@ -1,15 +1,25 @@
 #include "protocol/replay_cache.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <functional>
+#include <random>
 
 namespace berth::protocol {
 namespace {
 constexpr std::size_t kMinSlots = 8;
+
+std::uint64_t randomOddMultiplier() {
+  std::random_device device;
+  const std::uint64_t value = (std::uint64_t{device()} << 32) ^ device();
+  return value | 1;
 }
+const std::uint64_t kMultiplier = randomOddMultiplier();
+}  // namespace
 
 std::size_t ReplayCache::home(std::uint64_t key) const {
-  // std::hash of a string is already mixed; the multiply spreads the low bits once more.
-  return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & (slots_.size() - 1);
+  // Multiply-shift: the top bits of the product, which every bit of the key reaches.
+  return static_cast<std::size_t>((key * kMultiplier) >> shift_);
 }
 
 bool ReplayCache::contains(std::uint64_t key) const {
@@ -49,6 +59,7 @@ void ReplayCache::remove(std::uint64_t key) {
 void ReplayCache::rehash(std::size_t slots) {
   std::vector<std::uint64_t> old = std::move(slots_);
   slots_.assign(slots, 0);
+  shift_ = 64 - std::countr_zero(slots);
   for (std::uint64_t key : old) {
     if (key == 0) continue;
     std::size_t i = home(key);
@@ -63,7 +74,9 @@ void ReplayCache::forgetOldest() {
 }
 
 bool ReplayCache::insert(std::string_view nonce, std::int64_t issued_at, std::int64_t now_ms) {
-  while (!order_.empty() && order_.front().issued_at < now_ms - horizon_ms_) forgetOldest();
+  floor_ = std::max(floor_, now_ms - horizon_ms_);
+  while (!order_.empty() && order_.front().issued_at < floor_) forgetOldest();
+  if (issued_at < floor_) return false;
   // Give back at once what a burst left behind.
   if (slots_.size() > kMinSlots && order_.size() * 8 < slots_.size()) {
     std::size_t target = kMinSlots;
@@ -73,9 +86,9 @@ bool ReplayCache::insert(std::string_view nonce, std::int64_t issued_at, std::in
   std::uint64_t key = std::hash<std::string_view>{}(nonce);
   if (key == 0) key = 1;
   if (contains(key)) return false;
+  while (!order_.empty() && order_.size() >= capacity_) forgetOldest();  // before add: the table need not grow
   add(key);
   order_.push_back({key, issued_at});
-  while (order_.size() > capacity_) forgetOldest();
   return true;
 }
 

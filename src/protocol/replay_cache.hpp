@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -18,8 +19,13 @@ class ReplayCache {
   // nonces (which took ~128 KiB per session after half a day). `capacity` bounds
   // a burst inside the horizon; past it the oldest nonce is forgotten.
   ReplayCache(std::size_t capacity, std::int64_t horizon_ms) : capacity_(capacity), horizon_ms_(horizon_ms) {}
-  // Records `nonce`; false when it is still recorded (a replay).
+  // Records `nonce`; false when it is still recorded, or issued before what this
+  // cache has forgotten (a replay either way: see forgottenBefore).
   bool insert(std::string_view nonce, std::int64_t issued_at, std::int64_t now_ms);
+  // Frames issued before this may have had their nonces forgotten: refused
+  // whatever the clock says now. It follows the latest `now` seen, so a clock
+  // that goes forward, forgets, then steps back cannot make a replay pass.
+  std::int64_t forgottenBefore() const { return floor_; }
   std::size_t size() const { return order_.size(); }
   std::size_t slots() const { return slots_.size(); }  // the hash table's size, which shrinks as the set does
 
@@ -37,11 +43,15 @@ class ReplayCache {
 
   std::size_t capacity_;
   std::int64_t horizon_ms_;
+  std::int64_t floor_ = std::numeric_limits<std::int64_t>::min();
   std::deque<Entry> order_;  // as recorded: the oldest first
   // 64-bit hashes of the nonces (a false "replay" needs a collision among the
   // few recorded, ~2^-52), open addressing with linear probing: no allocation
-  // per frame. 0 marks an empty slot; a hash of 0 is stored as 1.
+  // per frame. 0 marks an empty slot; a hash of 0 is stored as 1. A slot is
+  // the top bits of the hash times a per-process random odd number, so a peer
+  // cannot choose nonces that all probe from one slot.
   std::vector<std::uint64_t> slots_;
+  int shift_ = 64;  // 64 - log2(slots_.size())
 };
 
 }  // namespace berth::protocol

@@ -14,6 +14,10 @@ Result<Envelope> FrameValidator::accept(std::string_view bytes, std::int64_t now
   refused_ = Refused{parsed->type, parsed->correlation_id, parsed->issued_at};
   if (auto checked = check(*parsed, now_ms); !checked) return checked.error();
   // Last, so a forged or stale frame cannot evict genuine nonces.
+  if (parsed->issued_at < replay_.forgottenBefore()) {
+    return makeError(codes::kReplay, "issued_at is older than the nonces this session still remembers (a replay, "
+                                     "or a clock that went back)");
+  }
   if (!replay_.insert(parsed->nonce, parsed->issued_at, now_ms)) return makeError(codes::kReplay, "nonce " + parsed->nonce + " was already used");
   refused_ = Refused{};
   return parsed;
