@@ -69,6 +69,9 @@ void ReplayCache::rehash(std::size_t slots) {
 }
 
 void ReplayCache::forgetOldest() {
+  // Whatever was issued no later than a forgotten nonce is refused from now on: at capacity
+  // (a burst inside the horizon) too, so a replay of the oldest of a burst cannot pass.
+  floor_ = std::max(floor_, order_.front().issued_at + 1);
   remove(order_.front().key);
   order_.pop_front();
 }

@@ -16,15 +16,17 @@ class ReplayCache {
   // pass the validator's clock check (its skew allowance). A nonce issued before
   // that is forgotten: a replay of its frame is refused by the clock anyway. So
   // an idle session holds the minute's few heartbeats, not its last `capacity`
-  // nonces (which took ~128 KiB per session after half a day). `capacity` bounds
-  // a burst inside the horizon; past it the oldest nonce is forgotten.
+  // nonces (which took ~200 KiB per session after half a day). `capacity` bounds
+  // a burst inside the horizon; past it the oldest nonce is forgotten, and frames
+  // issued no later than it are refused from then on.
   ReplayCache(std::size_t capacity, std::int64_t horizon_ms) : capacity_(capacity), horizon_ms_(horizon_ms) {}
   // Records `nonce`; false when it is still recorded, or issued before what this
   // cache has forgotten (a replay either way: see forgottenBefore).
   bool insert(std::string_view nonce, std::int64_t issued_at, std::int64_t now_ms);
   // Frames issued before this may have had their nonces forgotten: refused
-  // whatever the clock says now. It follows the latest `now` seen, so a clock
-  // that goes forward, forgets, then steps back cannot make a replay pass.
+  // whatever the clock says now. It follows the latest `now` seen (less the
+  // horizon) and the newest nonce forgotten, so neither a clock that goes
+  // forward, forgets, then steps back nor a burst past capacity lets a replay pass.
   std::int64_t forgottenBefore() const { return floor_; }
   std::size_t size() const { return order_.size(); }
   std::size_t slots() const { return slots_.size(); }  // the hash table's size, which shrinks as the set does

@@ -23,14 +23,17 @@ TEST(ReplayCache, RefusesANonceSeenWithinTheHorizon) {
   EXPECT_EQ(cache.size(), 2u);
 }
 
-TEST(ReplayCache, ABurstIsBoundedByTheCapacity) {
+TEST(ReplayCache, ABurstIsBoundedByTheCapacityAndItsForgottenNoncesStayRefused) {
   ReplayCache cache(2, kHorizon);
   EXPECT_TRUE(cache.insert("a", kNow, kNow));
-  EXPECT_TRUE(cache.insert("b", kNow, kNow));
+  EXPECT_TRUE(cache.insert("b", kNow + 1, kNow));
   EXPECT_FALSE(cache.insert("a", kNow, kNow));
-  EXPECT_TRUE(cache.insert("c", kNow, kNow));  // forgets "a"
+  EXPECT_TRUE(cache.insert("c", kNow + 2, kNow));  // forgets "a"
   EXPECT_EQ(cache.size(), 2u);
-  EXPECT_TRUE(cache.insert("a", kNow, kNow));
+  // Found by the attack pass: the forgotten "a" is inside the clock window, yet must not pass again.
+  EXPECT_FALSE(cache.insert("a", kNow, kNow));
+  EXPECT_EQ(cache.forgottenBefore(), kNow + 1);
+  EXPECT_TRUE(cache.insert("d", kNow + 1, kNow));  // issued with "b", which is still recorded
 }
 
 TEST(ReplayCache, ForgetsNoncesIssuedBeforeTheHorizon) {
@@ -71,7 +74,7 @@ TEST(ReplayCache, AClockThatWentForwardThenBackCannotBringAForgottenNonceBack) {
 
 TEST(ReplayCache, AtCapacityTheTableDoesNotGrowPastTwiceIt) {
   ReplayCache cache(4096, kHorizon);
-  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(cache.insert("n" + std::to_string(i), kNow, kNow));
+  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(cache.insert("n" + std::to_string(i), kNow + i, kNow));
   EXPECT_EQ(cache.size(), 4096u);
   EXPECT_EQ(cache.slots(), 8192u);
 }
@@ -106,12 +109,13 @@ TEST(ReplayCache, AgreesWithASimpleModelUnderRandomTraffic) {
     }
     const bool fresh = issued >= floor && !seen.count(nonce);
     if (fresh) {
-      seen.insert(nonce);
-      order.emplace_back(nonce, issued);
-      while (order.size() > 300) {
+      while (order.size() >= 300) {
+        floor = std::max(floor, order.front().second + 1);
         seen.erase(order.front().first);
         order.pop_front();
       }
+      seen.insert(nonce);
+      order.emplace_back(nonce, issued);
     }
     ASSERT_EQ(cache.insert(nonce, issued, now), fresh) << "step " << step;
     ASSERT_EQ(cache.size(), order.size()) << "step " << step;
