@@ -1,8 +1,8 @@
 // Keeps an idle agent small. Private read-only file mappings (our text and the
 // shared libraries', and their read-only data) whose pages all still come from
-// the file are switched to MADV_RANDOM, so a page fault maps one page instead
-// of the kernel's 64 KiB fault-around, and their pages are dropped; those an
-// idle agent still uses come back on demand from the page cache. A mapping
+// the file are dropped; those an idle agent still uses come back on demand from
+// the page cache. They are also switched to MADV_RANDOM, which on older kernels
+// limits a fault to one page (6.x kernels map the 64 KiB around it anyway). A mapping
 // that may hold any private copy (relocated data: `Anonymous` or `Swap` above 0
 // in smaps, huge pages, or a figure missing) is left alone, so nothing
 // process-private is lost. The allocator's free pages go back to the system too.
