@@ -41,6 +41,7 @@
 #include "pki/keys.hpp"
 #include "pki/sealed_file.hpp"
 #include "protocol/signing.hpp"
+#include "proxy/nat/upstream_nat.hpp"
 #include "store/store.hpp"
 
 extern char** environ;
@@ -511,6 +512,18 @@ double idleAgentPeakMiB(pid_t pid) {
   return peak;
 }
 
+// An agent leaves its nginx and its kernel rules behind when it stops, on purpose (apps keep
+// serving while it restarts); a benchmark must not (with dockerd on the machine the idle agent
+// starts both).
+void removeAgentLeftovers(const std::string& agent_dir) {
+  const std::string nginx = std::filesystem::absolute(agent_dir + "/proxy/nginx").lexically_normal().string();
+  if (auto pid = pki::readFile(nginx + "/run/nginx.pid")) {
+    if (const int master = std::atoi(pid->c_str()); master > 0) ::kill(master, SIGQUIT);
+  }
+  if (::geteuid() == 0 && (std::filesystem::exists(nginx + "/nat_ports") || std::filesystem::exists(nginx + "/nat.rules")))
+    (void)proxy::nat::IptablesNat(nginx, nginx).removeRules();
+}
+
 Figures benchBerth(const Options& o, const std::string& dir) {
   std::cerr << "berth server (" << berthBinary() << "):\n";
   BerthServer server = startBerth(o.sessions, dir);
@@ -529,7 +542,15 @@ Figures benchBerth(const Options& o, const std::string& dir) {
   Child agent = spawn({berthBinary(), "agent", "--state-dir", dir + "/agent", "--server", "https://127.0.0.1:" + port,
                        "--join", joinToken, "--ca-pin", pin},
                       dir + "/berth-agent.log");
-  f.idle_agent_mib = idleAgentPeakMiB(agent.pid);
+  std::exception_ptr failed;
+  try {
+    f.idle_agent_mib = idleAgentPeakMiB(agent.pid);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  agent.stop();
+  removeAgentLeftovers(dir + "/agent");
+  if (failed) std::rethrow_exception(failed);
   std::cerr << fmt::format("  idle berth agent RSS {:.1f} MiB (peak, 5-35 s after start)\n", f.idle_agent_mib);
   return f;
 }

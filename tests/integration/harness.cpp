@@ -124,7 +124,8 @@ int countOccurrences(const std::string& text, const std::string& needle) {
 
 void removeKernelRules(const std::string& agent_state_dir) {
   const std::string nginx = std::filesystem::absolute(agent_state_dir + "/proxy/nginx").lexically_normal().string();
-  if (::geteuid() == 0 && std::filesystem::exists(nginx + "/nat_ports"))
+  // nat.rules without nat_ports: the chains were made for the app network before any app had a port.
+  if (::geteuid() == 0 && (std::filesystem::exists(nginx + "/nat_ports") || std::filesystem::exists(nginx + "/nat.rules")))
     (void)proxy::nat::IptablesNat(nginx, nginx).removeRules();
 }
 
