@@ -2,6 +2,8 @@
 // node in the request's transaction; GET /commands/batch/{id} shows each
 // node's entry and the totals. A batch belongs to the org that sent it, or to
 // the platform admins when one of them sent it (it may reach every org's nodes).
+#include <algorithm>
+
 #include "common/ids.hpp"
 #include "server/api_internal.hpp"
 #include "server/command_batch.hpp"
@@ -100,7 +102,12 @@ ApiResponse Api::batchResponse(int status, const store::CommandBatch& batch) {
                        {"created_at", batch.created_at},
                        {"idempotency_key", batch.idempotency_key.empty() ? nlohmann::json() : nlohmann::json(batch.idempotency_key)},
                        {"totals",
-                        {{"nodes", commands->size()}, {"succeeded", succeeded}, {"failed", failed}, {"pending", pending}}},
+                        {{"nodes", commands->size()},
+                         {"succeeded", succeeded},
+                         {"failed", failed},
+                         {"pending", pending},
+                         // Entries command_retention_days removed: the batch's count, less those left.
+                         {"pruned", std::max<std::int64_t>(0, batch.node_count - static_cast<std::int64_t>(commands->size()))}}},
                        {"done", pending == 0},
                        {"entries", entries}});
 }

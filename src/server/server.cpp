@@ -136,7 +136,9 @@ struct Server::Impl {
     for (;;) {
       std::int64_t removed = 0;
       auto r = store->transaction([&]() -> Result<void> {
-        auto pruned = store->pruneCommands(clock() - days * 86'400'000, kRows);
+        const std::int64_t cutoff = clock() - days * 86'400'000;
+        // The ids made at the cutoff's millisecond, less their random tail: every id made before sorts below.
+        auto pruned = store->pruneCommands(cutoff, newTimeOrderedId("cmd", cutoff).substr(0, 16), kRows);
         if (!pruned) return pruned.error();
         removed = *pruned;
         return Ok{};

@@ -292,10 +292,13 @@ class Store {
   // Every non-terminal command (queued, dispatched, running), oldest first.
   virtual Result<std::vector<Command>> listOpenCommands() = 0;
   // Deletes at most `limit` finished commands (succeeded, failed, expired,
-  // cancelled) created before `before_ms`, oldest first, then batches created
-  // before it that have no command left; how many commands went. Open commands
-  // stay whatever their age.
-  virtual Result<std::int64_t> pruneCommands(std::int64_t before_ms, std::size_t limit) = 0;
+  // cancelled) created before `before_ms` whose ids sort below `ids_below`,
+  // lowest id first, then the batches of those that have no command left; how
+  // many commands went. Open commands stay whatever their age. Command ids sort
+  // by creation time (server/command_service), so `ids_below` makes the search
+  // a range of the id index, which a row with a wrong clock does not block.
+  virtual Result<std::int64_t> pruneCommands(std::int64_t before_ms, const std::string& ids_below,
+                                             std::size_t limit) = 0;
 
   // "conflict" when the id is taken.
   virtual Result<void> insertCommandBatch(const CommandBatch& batch) = 0;

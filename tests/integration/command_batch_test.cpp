@@ -63,7 +63,7 @@ TEST(CommandBatch, ALabelSelectorReachesTheMatchingNodesOnly) {
   EXPECT_EQ(sent.body["selector"], "role=web");
   EXPECT_EQ(sent.body["totals"]["nodes"], 2);
   auto done = waitForBatch(c, id);
-  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 2}, {"failed", 0}, {"pending", 0}}))
+  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 2}, {"failed", 0}, {"pending", 0}, {"pruned", 0}}))
       << done.dump();
   auto entries = entriesByNode(done);
   ASSERT_EQ(entries.size(), 2u);
@@ -165,7 +165,7 @@ TEST(CommandBatch, OneNodesFailureLeavesTheOthersSucceeded) {
   raw.send(protocol::serialize(result));
 
   auto done = waitForBatch(c, id);
-  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 1}, {"failed", 1}, {"pending", 0}}))
+  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 1}, {"failed", 1}, {"pending", 0}, {"pruned", 0}}))
       << done.dump();
   auto entries = entriesByNode(done);
   EXPECT_EQ(entries[good]["state"], "succeeded");
@@ -273,7 +273,7 @@ TEST(CommandBatch, AFullQueueFailsOnlyThatNodesEntry) {
   EXPECT_EQ(entries[full]["state"], "failed");
   EXPECT_EQ(entries[full]["error"].get<std::string>().rfind("queue_full: ", 0), 0u) << entries[full].dump();
   auto done = waitForBatch(c, sent.body["id"]);
-  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 1}, {"failed", 1}, {"pending", 0}}))
+  EXPECT_EQ(done["totals"], (nlohmann::json{{"nodes", 2}, {"succeeded", 1}, {"failed", 1}, {"pending", 0}, {"pruned", 0}}))
       << done.dump();
   EXPECT_EQ(batchCommandsOf(c, full), 2u);  // its own command and the failed entry; nothing more queued
   EXPECT_EQ(c.node(full)["commands_queued"], 1);

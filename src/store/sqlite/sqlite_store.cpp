@@ -326,24 +326,30 @@ class SqliteStore final : public Store, public StatementSource {
     return out;
   }
 
-  Result<std::int64_t> pruneCommands(std::int64_t before_ms, std::size_t limit) override {
-    // Rows go in in creation order, so the old ones are the first rowids: the scan
-    // stops at the first command created since `before_ms` (found walking from the
-    // start, past only what is left to prune), not at the end of the table.
+  Result<std::int64_t> pruneCommands(std::int64_t before_ms, const std::string& ids_below,
+                                     std::size_t limit) override {
+    // A range of the id index (its autoindex): cheap whatever is left behind, and
+    // created_at still decides, for ids of another shape.
     Statement s = query(
-        "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE rowid < coalesce("
-        "(SELECT rowid FROM commands WHERE created_at >= ?1 ORDER BY rowid LIMIT 1), "
-        "(SELECT max(rowid) FROM commands) + 1) AND created_at < ?1 "
-        "AND state IN ('succeeded', 'failed', 'expired', 'cancelled') ORDER BY rowid LIMIT ?2)");
-    s.bind(before_ms).bind(static_cast<std::int64_t>(limit));
-    if (s.step() != SQLITE_DONE) return dbError(db_, "prune commands");
-    const auto removed = static_cast<std::int64_t>(sqlite3_changes(db_));
-    // The partial index commands_batch serves the lookup only with its condition spelled out.
-    Statement batches = query(
-        "DELETE FROM command_batches WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM commands "
-        "WHERE batch_id = command_batches.id AND batch_id != '')");
-    batches.bind(before_ms);
-    if (batches.step() != SQLITE_DONE) return dbError(db_, "prune command batches");
+        "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE id < ?1 AND created_at < ?2 "
+        "AND state IN ('succeeded', 'failed', 'expired', 'cancelled') ORDER BY id LIMIT ?3) RETURNING batch_id");
+    s.bind(ids_below).bind(before_ms).bind(static_cast<std::int64_t>(limit));
+    std::int64_t removed = 0;
+    std::set<std::string> batches;
+    while (s.step() == SQLITE_ROW) {
+      ++removed;
+      if (auto batch = s.text(0); !batch.empty()) batches.insert(std::move(batch));
+    }
+    if (s.lastCode() != SQLITE_DONE) return dbError(db_, "prune commands");
+    // Only the batches these commands belonged to can have become empty. The partial index
+    // commands_batch serves the lookup only with its condition spelled out.
+    for (const auto& batch : batches) {
+      Statement b = query(
+          "DELETE FROM command_batches WHERE id = ?1 AND created_at < ?2 AND NOT EXISTS "
+          "(SELECT 1 FROM commands WHERE batch_id = ?1 AND batch_id != '')");
+      b.bind(batch).bind(before_ms);
+      if (b.step() != SQLITE_DONE) return dbError(db_, "prune command batches");
+    }
     return removed;
   }
 
