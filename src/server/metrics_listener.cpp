@@ -28,12 +28,8 @@ constexpr std::uint32_t kMetricsHeaderLimit = 8 * 1024;
 // stall is when an operator needs the metrics most.
 constexpr auto kFreshWithin = std::chrono::seconds(2);
 
-// One scrape's request to the service thread; network thread only.
-struct PendingRender {
-  explicit PendingRender(const asio::any_io_executor& network) : ready(network) {}
-  asio::steady_timer ready;  // cancelled once the text is here
-  std::optional<std::string> text;
-};
+// A local scraper needs a few; more would only hold descriptors the agents need.
+constexpr std::size_t kMaxConnections = 64;
 
 std::string ageLines(std::int64_t seconds) {
   return "# HELP berth_metrics_age_seconds Age of the figures above: 0 when rendered for this scrape, more when "
@@ -43,6 +39,12 @@ std::string ageLines(std::int64_t seconds) {
          std::to_string(seconds) + "\n";
 }
 }  // namespace
+
+struct MetricsListener::PendingRender {
+  explicit PendingRender(const asio::any_io_executor& network) : ready(network) {}
+  asio::steady_timer ready;  // cancelled once the text is here
+  std::optional<std::string> text;
+};
 
 MetricsListener::MetricsListener(asio::any_io_executor network, asio::any_io_executor service,
                                  std::function<std::string()> render)
@@ -88,12 +90,21 @@ asio::awaitable<void> MetricsListener::acceptLoop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;
+    if (connections_ >= kMaxConnections) {
+      socket.close(ec);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ec);  // no 40 ms wait on the delayed ACK between records
     asio::co_spawn(network_, serve(std::move(socket)), asio::detached);
   }
 }
 
 asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
+  ++connections_;
+  struct Counted {
+    std::size_t& open;
+    ~Counted() { --open; }
+  } counted{connections_};
   beast::tcp_stream stream(std::move(socket));
   stream.expires_after(kMetricsTimeout);
   beast::flat_buffer buffer;
@@ -111,16 +122,26 @@ asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
   if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/metrics") {
     auto pending = std::make_shared<PendingRender>(network_);
     pending->ready.expires_after(kFreshWithin);
-    asio::post(service_, [render = render_, pending, last = last_, network = network_] {
-      std::string text = render();
-      asio::post(network, [pending, last, text = std::move(text)]() mutable {
-        *last = Rendered{text, std::chrono::steady_clock::now()};  // a late answer still refreshes the fallback
-        pending->text = std::move(text);
-        pending->ready.cancel();
+    last_->waiters.push_back(pending);
+    if (!last_->rendering) {  // else the render under way answers this scrape too
+      last_->rendering = true;
+      asio::post(service_, [render = render_, last = last_, network = network_] {
+        std::string text = render();
+        asio::post(network, [last, text = std::move(text)] {
+          last->text = text;  // a late answer still refreshes the fallback
+          last->at = std::chrono::steady_clock::now();
+          last->rendering = false;
+          for (auto& waiter : last->waiters) {
+            waiter->text = text;
+            waiter->ready.cancel();
+          }
+          last->waiters.clear();
+        });
       });
-    });
+    }
     boost::system::error_code waited;
     co_await pending->ready.async_wait(asio::redirect_error(asio::use_awaitable, waited));
+    std::erase(last_->waiters, pending);  // timed out: the render need not answer it
     if (pending->text || last_->at) {
       const auto age = pending->text ? std::chrono::seconds(0)
                                      : std::chrono::duration_cast<std::chrono::seconds>(

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -43,13 +44,19 @@ class MetricsListener {
   std::function<std::string()> render_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
+  struct PendingRender;  // one scrape waiting for the text
   // The last text rendered, for scrapes the service thread does not answer in
-  // time. Shared with renders still under way; network thread only.
+  // time, and the scrapes waiting for the render under way: at most one is
+  // asked of the service thread at a time. Shared with that render; network
+  // thread only.
   struct Rendered {
     std::string text;
     std::optional<std::chrono::steady_clock::time_point> at;
+    bool rendering = false;
+    std::vector<std::shared_ptr<PendingRender>> waiters;
   };
   std::shared_ptr<Rendered> last_;
+  std::size_t connections_ = 0;  // open now; past the cap a new one is closed at once
 };
 
 }  // namespace berth::server

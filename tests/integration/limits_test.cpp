@@ -4,7 +4,11 @@
 // Retry-After while another key is served; /metrics asks for a platform read
 // key or the loopback listener. Servers started: berth server on 127.0.0.1
 // and one berth agent without Docker (commands are queued, never run).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/subprocess.hpp"
 #include "harness.hpp"
@@ -213,4 +217,30 @@ TEST_F(LimitsTest, MetricsAnswerOnlyAPlatformReadKeyOrTheLoopbackListener) {
 }
 
 }  // namespace
+// Found by the second attack pass: each silent connection held a descriptor for the 10 s read
+// timeout, and descriptors are what the agents' sessions need.
+TEST_F(LimitsTest, TheMetricsListenerHoldsAtMost64ConnectionsAndServesAgainOnceTheyClose) {
+  const int metricsPort = freePort();
+  cluster.startServer({"--metrics-listen", "127.0.0.1:" + std::to_string(metricsPort)});
+  const std::string url = "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics";
+  auto scrape = [&] {
+    auto out = runProcess({"curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", url}, 10000);
+    return out.ok() ? out->output : std::string();
+  };
+  ASSERT_EQ(scrape(), "200");
+  std::vector<int> silent;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(metricsPort));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    silent.push_back(fd);
+  }
+  EXPECT_EQ(scrape(), "000");  // closed at once, unanswered
+  for (int fd : silent) ::close(fd);
+  EXPECT_TRUE(eventually([&] { return scrape() == "200"; }));
+}
+
 }  // namespace berth::itest
