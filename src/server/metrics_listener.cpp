@@ -90,7 +90,7 @@ asio::awaitable<void> MetricsListener::acceptLoop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) continue;
-    if (connections_ >= kMaxConnections) {
+    if (last_->connections >= kMaxConnections) {
       socket.close(ec);
       continue;
     }
@@ -100,11 +100,11 @@ asio::awaitable<void> MetricsListener::acceptLoop() {
 }
 
 asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
-  ++connections_;
   struct Counted {
-    std::size_t& open;
-    ~Counted() { --open; }
-  } counted{connections_};
+    std::shared_ptr<Rendered> shared;
+    explicit Counted(std::shared_ptr<Rendered> s) : shared(std::move(s)) { ++shared->connections; }
+    ~Counted() { --shared->connections; }
+  } counted{last_};
   beast::tcp_stream stream(std::move(socket));
   stream.expires_after(kMetricsTimeout);
   beast::flat_buffer buffer;

@@ -54,9 +54,11 @@ class MetricsListener {
     std::optional<std::chrono::steady_clock::time_point> at;
     bool rendering = false;
     std::vector<std::shared_ptr<PendingRender>> waiters;
+    // Connections open now; past the cap a new one is closed at once. Here, not in
+    // the listener: a connection's coroutine may be destroyed after the listener.
+    std::size_t connections = 0;
   };
   std::shared_ptr<Rendered> last_;
-  std::size_t connections_ = 0;  // open now; past the cap a new one is closed at once
 };
 
 }  // namespace berth::server
