@@ -32,6 +32,10 @@ bool ReplayCache::contains(std::uint64_t key) const {
 
 void ReplayCache::add(std::uint64_t key) {
   if ((order_.size() + 1) * 2 > slots_.size()) rehash(std::max(kMinSlots, slots_.size() * 2));
+  place(key);
+}
+
+void ReplayCache::place(std::uint64_t key) {
   std::size_t i = home(key);
   while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
   slots_[i] = key;
@@ -60,12 +64,8 @@ void ReplayCache::rehash(std::size_t slots) {
   std::vector<std::uint64_t> old = std::move(slots_);
   slots_.assign(slots, 0);
   shift_ = 64 - std::countr_zero(slots);
-  for (std::uint64_t key : old) {
-    if (key == 0) continue;
-    std::size_t i = home(key);
-    while (slots_[i] != 0) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = key;
-  }
+  for (std::uint64_t key : old)
+    if (key != 0) place(key);
 }
 
 void ReplayCache::forgetOldest() {

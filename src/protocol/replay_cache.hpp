@@ -38,6 +38,7 @@ class ReplayCache {
   };
   bool contains(std::uint64_t key) const;
   void add(std::uint64_t key);
+  void place(std::uint64_t key);  // into the first free slot of its probe run
   void remove(std::uint64_t key);
   void forgetOldest();
   void rehash(std::size_t slots);
