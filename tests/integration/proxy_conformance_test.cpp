@@ -273,6 +273,54 @@ TEST_P(ProxyConformance, AContainerRefusingConnectionsIsWaitedForInsteadOfA502) 
   EXPECT_EQ(got.body, "back\n");
 }
 
+// A container about to stop (argv[1]: port): keeps a connection alive after its first answer
+// (unless asked to close), and closes it without answering the next request on it, as a
+// container does that a stop reaches while the proxy sends into its idle connection.
+constexpr const char* kStoppingServer = R"PY(
+import socket, sys, threading
+def serve(conn):
+    with conn:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk: return
+            data += chunk
+        closing = b"connection: close" in data.lower()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n" + (b"Connection: close\r\n" if closing else b"") + b"\r\nv1\n")
+        if closing: return
+        conn.recv(4096)  # the next request on this connection: closed unanswered
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)PY";
+
+TEST_P(ProxyConformance, AConnectionThroughTheHoldServerIsNotReusedAfterItsContainerGoes) {
+  // A request passed on by the hold server makes the proxy's connection to it a tunnel to one
+  // container. Kept alive, the proxy reuses it at the next update, when that container is stopping
+  // and the hold server is the proxy's last server: a 502 (seen in the routes benchmark).
+  const proxy::Upstream starting{"127.0.0.1", static_cast<std::uint16_t>(freePort())};
+  ProxyState s;
+  s.apps.push_back(app("web", "web.test", "/", false, {starting}));
+  s.apps[0].hold_ms = 20'000;
+  applyHeld(s);
+  auto first = getLater("web.test", "/");
+  // nginx sends it to the hold server; Caddy, with an upstream listed, tries that itself.
+  eventually([&] { return hold_->counts().held >= 1; }, std::chrono::seconds(1));
+  upstreams_.push_back(Process::spawn({"/usr/bin/python3", "-c", kStoppingServer, std::to_string(starting.port)},
+                                      root_ + "/stopping.log"));
+  EXPECT_EQ(first.get().status, 200);
+  // The proxy counts the container's refusal against it for a while: the next requests go to the
+  // hold server again, over the connection the first one left (if it was left open).
+  for (int i = 0; i < 3; ++i) {
+    const auto next = get("web.test", "/");
+    EXPECT_EQ(next.status, 200) << "request " << i + 2 << " (0: no answer) " << next.body;
+  }
+}
+
 TEST_P(ProxyConformance, AHeldUploadWhoseHoldEndsGets503NotAReset) {
   // The hold server answers 503 before reading all of a large body: closing with it unread
   // resets the connection, and the proxy then reports 502 (or nothing) instead of the 503.

@@ -1,5 +1,8 @@
 #include "proxy/hold/hold_request.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "apps/app_key.hpp"
@@ -23,6 +26,18 @@ std::string_view trimmed(std::string_view v) {
   return v;
 }
 
+// Calls `header(name, value)` for each header line of `head` (the request line excluded).
+template <typename Header>
+void forEachHeader(std::string_view head, Header header) {
+  auto lineEnd = head.find("\r\n");
+  for (std::size_t at = lineEnd + 2; lineEnd != std::string_view::npos && at < head.size(); at = lineEnd + 2) {
+    lineEnd = head.find("\r\n", at);
+    const std::string_view line = head.substr(at, lineEnd - at);
+    const auto colon = line.find(':');
+    if (colon != std::string_view::npos) header(line.substr(0, colon), trimmed(line.substr(colon + 1)));
+  }
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> appOfRequest(std::string_view received) {
@@ -36,19 +51,54 @@ Result<std::optional<std::string>> appOfRequest(std::string_view received) {
     return invalidField("request", "head must be at most " + std::to_string(kMaxHeadBytes) + " bytes");
   std::string_view head = received.substr(0, end + 2);
   std::optional<std::string> app;
-  // The request line first, then one header per line.
-  auto lineEnd = head.find("\r\n");
-  for (std::size_t at = lineEnd + 2; at < head.size(); at = lineEnd + 2) {
-    lineEnd = head.find("\r\n", at);
-    const std::string_view line = head.substr(at, lineEnd - at);
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos || !sameHeaderName(line.substr(0, colon), kAppHeader)) continue;
-    if (app) return invalidField(kAppHeader, "must appear once");
-    app = std::string(trimmed(line.substr(colon + 1)));
-    if (auto valid = apps::validateAppKey(kAppHeader, *app); !valid) return valid.error();
-  }
+  std::optional<Error> error;
+  forEachHeader(head, [&](std::string_view name, std::string_view value) {
+    if (error || !sameHeaderName(name, kAppHeader)) return;
+    if (app) {
+      error = invalidField(kAppHeader, "must appear once");
+      return;
+    }
+    app = std::string(value);
+    if (auto valid = apps::validateAppKey(kAppHeader, *app); !valid) error = valid.error();
+  });
+  if (error) return *error;
   if (!app) return invalidField(kAppHeader, "is missing (only berth's proxy sends requests here)");
   return app;
+}
+
+bool canSendAgain(std::string_view request) {
+  const auto end = request.find("\r\n\r\n");
+  if (end == std::string_view::npos || end + 4 != request.size()) return false;
+  const std::string_view method = request.substr(0, request.find(' '));
+  static constexpr std::string_view kIdempotent[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+  if (std::find(std::begin(kIdempotent), std::end(kIdempotent), method) == std::end(kIdempotent)) return false;
+  bool bodyless = true;
+  forEachHeader(request.substr(0, end + 2), [&](std::string_view name, std::string_view value) {
+    if (sameHeaderName(name, "Transfer-Encoding") || (sameHeaderName(name, "Content-Length") && value != "0"))
+      bodyless = false;
+  });
+  return bodyless;
+}
+
+std::string closingAfterAnswer(std::string_view received) {
+  const auto end = received.find("\r\n\r\n");
+  if (end == std::string_view::npos) return std::string(received);
+  const std::string_view head = received.substr(0, end + 2);
+  bool upgrade = false;
+  forEachHeader(head, [&](std::string_view name, std::string_view) { upgrade = upgrade || sameHeaderName(name, "Upgrade"); });
+  if (upgrade) return std::string(received);
+  std::string out;
+  out.reserve(received.size() + 19);
+  std::size_t at = 0;
+  for (std::size_t lineEnd; (lineEnd = head.find("\r\n", at)) != std::string_view::npos; at = lineEnd + 2) {
+    const std::string_view line = head.substr(at, lineEnd + 2 - at);
+    const auto colon = line.find(':');
+    if (at != 0 && colon != std::string_view::npos && sameHeaderName(line.substr(0, colon), "Connection")) continue;
+    out += line;
+  }
+  out += "Connection: close\r\n\r\n";
+  out += received.substr(end + 4);
+  return out;
 }
 
 std::string unavailableResponse(int retry_after_s, const std::string& reason) {

@@ -21,6 +21,20 @@ inline constexpr std::size_t kMaxHeadBytes = 64 * 1024;
 // the header is missing, repeated or not an app name.
 Result<std::optional<std::string>> appOfRequest(std::string_view received);
 
+// Whether `request` (all the proxy sent so far) may go to another upstream when the
+// one it went to closed without answering: one whole head of an idempotent method
+// (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, as nginx counts them) with no body. The
+// upstream may have acted on it, which an idempotent request allows; a body could
+// be partly gone, which nothing allows.
+bool canSendAgain(std::string_view request);
+
+// `received` (a whole head, perhaps some body) with the head asking for the
+// connection to close after its answer, unless it asks for an upgrade. A
+// connection through the hold server is a tunnel to one upstream: kept alive,
+// the proxy would reuse it for a later request when that upstream is long gone
+// (stopped by the next update) and answer 502, having no next server.
+std::string closingAfterAnswer(std::string_view received);
+
 // 503 with Retry-After and Connection: close, saying why.
 std::string unavailableResponse(int retry_after_s, const std::string& reason);
 

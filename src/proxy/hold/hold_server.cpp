@@ -288,27 +288,81 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
     co_await refuse(c, unavailableResponse(retryAfterSeconds(), refusal));
     co_return;
   }
-  if (!co_await waitForUpstream(c, *app)) co_return;
-  ++passed_;
-  co_await asio::async_write(c->upstream, asio::buffer(c->received), asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    c->closeBoth();
-    co_return;
-  }
-  c->received.clear();
-  c->received.shrink_to_fit();
+  c->received = closingAfterAnswer(c->received);
+  if (!co_await sendUntilAnswered(c, *app)) co_return;
   asio::co_spawn(io_, pump(c, c->upstream, c->client), asio::detached);
   co_await pump(c, c->client, c->upstream);
 }
 
-asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c, const std::string& app) {
+asio::awaitable<bool> HoldServer::sendUntilAnswered(std::shared_ptr<Connection> c, const std::string& app) {
+  const auto arrived = SteadyClock::now();
+  const bool again = canSendAgain(c->received);
+  boost::system::error_code ec;
+  for (std::size_t attempt = 0;; ++attempt) {
+    if (!co_await waitForUpstream(c, app, arrived, attempt)) co_return false;
+    const std::size_t sent = c->received.size();
+    co_await asio::async_write(c->upstream, asio::buffer(c->received), asio::redirect_error(asio::use_awaitable, ec));
+    if (!again) {
+      if (ec) {
+        c->closeBoth();
+        co_return false;
+      }
+      ++passed_;
+      c->received.clear();
+      c->received.shrink_to_fit();
+      co_return true;
+    }
+    std::array<char, 16 * 1024> first;
+    std::size_t n = 0;
+    if (!ec) {
+      c->watch();
+      n = co_await c->upstream.async_read_some(asio::buffer(first), asio::redirect_error(asio::use_awaitable, ec));
+      c->unwatch();
+    }
+    if (c->left) {
+      ++left_;
+      c->closeBoth();
+      co_return false;
+    }
+    if (!ec) {
+      ++passed_;
+      co_await asio::async_write(c->client, asio::buffer(first.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+      // What the client sent while the answer was awaited follows the request it came after.
+      if (!ec && c->received.size() > sent)
+        co_await asio::async_write(c->upstream, asio::buffer(c->received.data() + sent, c->received.size() - sent),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) c->closeBoth();
+      c->received.clear();
+      c->received.shrink_to_fit();
+      co_return !ec;
+    }
+    // Closed (or reset) before a byte of an answer. Sent again only as it was: anything the client
+    // added meanwhile was meant for this connection's next request.
+    boost::system::error_code ignored;
+    c->upstream.close(ignored);
+    const auto now = target(app);
+    if (c->received.size() != sent || !now ||
+        SteadyClock::now() + kRetryEvery > arrived + std::chrono::milliseconds(now->hold_ms)) {
+      ++expired_;
+      co_await refuse(c, unavailableResponse(retryAfterSeconds(), "app " + app + " closed the connection without answering"));
+      co_return false;
+    }
+    ++resent_;
+    c->watch();
+    c->timer.expires_after(kRetryEvery);
+    co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    c->unwatch();
+  }
+}
+
+asio::awaitable<bool> HoldServer::waitForUpstream(std::shared_ptr<Connection> c, const std::string& app,
+                                                  SteadyClock::time_point arrived, std::size_t attempt) {
   if (!target(app)) {
     ++expired_;
     co_await refuse(c, unavailableResponse(retryAfterSeconds(), "app " + app + " is not served on this node"));
     co_return false;
   }
-  const auto arrived = SteadyClock::now();
-  const std::size_t start = held_.load();  // requests spread over the upstreams
+  const std::size_t start = held_.load() + attempt;  // requests spread over the upstreams
   boost::system::error_code ec;
   c->watch();
   std::string reason = "app " + app + " is not served on this node";

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -51,8 +52,9 @@ class HoldServer {
     std::uint64_t passed = 0;   // ... and were passed to an upstream
     std::uint64_t expired = 0;  // ... and got 503 (hold over, app unknown, bad request)
     std::uint64_t left = 0;     // ... and were given up by the proxy while they waited
+    std::uint64_t resent = 0;   // sends again after an upstream closed without answering
   };
-  Counts counts() const { return {held_.load(), passed_.load(), expired_.load(), left_.load()}; }
+  Counts counts() const { return {held_.load(), passed_.load(), expired_.load(), left_.load(), resent_.load()}; }
 
  private:
   struct Target {
@@ -69,8 +71,16 @@ class HoldServer {
   // Answers `answer` (a 503), then reads and drops what the client still sends for a while before
   // closing, so a body it was sending does not turn the answer into a reset.
   boost::asio::awaitable<void> refuse(std::shared_ptr<Connection> connection, std::string answer);
-  // Connects to one of `app`'s upstreams, waiting as long as its hold allows; false: 503 sent.
-  boost::asio::awaitable<bool> waitForUpstream(std::shared_ptr<Connection> connection, const std::string& app);
+  // Connects to one of `app`'s upstreams, waiting until `arrived` + its hold; false: 503 sent.
+  // `attempt` turns the order the upstreams are tried in (after one closed without answering).
+  boost::asio::awaitable<bool> waitForUpstream(std::shared_ptr<Connection> connection, const std::string& app,
+                                               std::chrono::steady_clock::time_point arrived, std::size_t attempt);
+  // Sends the request (as received) to the upstream and passes on its answer's first bytes.
+  // An upstream that closes before answering a request that can be sent again (canSendAgain)
+  // gets it again, the same or another, while the hold lasts: Docker's port proxy accepts
+  // connections for a container that is not listening yet, and a stopping container may take
+  // one before it closes. Passing that close on would make the proxy answer 502.
+  boost::asio::awaitable<bool> sendUntilAnswered(std::shared_ptr<Connection> connection, const std::string& app);
   std::optional<Target> target(const std::string& app) const;
   int retryAfterSeconds() const;
 
@@ -81,7 +91,7 @@ class HoldServer {
   mutable std::mutex mutex_;
   std::map<std::string, Target> targets_;  // guarded by mutex_
   int retry_after_s_ = 10;                 // guarded by mutex_
-  std::atomic<std::uint64_t> held_{0}, passed_{0}, expired_{0}, left_{0};
+  std::atomic<std::uint64_t> held_{0}, passed_{0}, expired_{0}, left_{0}, resent_{0};
   std::atomic<std::size_t> open_{0};
   std::thread thread_;
 };

@@ -57,5 +57,29 @@ TEST(HoldRequest, TheUnavailableAnswerIsA503WithRetryAfterThatClosesTheConnectio
   EXPECT_NE(body.find("no upstream ready"), std::string::npos);
 }
 
+TEST(HoldRequest, OnlyAWholeBodylessIdempotentRequestMayBeSentAgain) {
+  EXPECT_TRUE(canSendAgain("GET / HTTP/1.1\r\nX-Berth-App: a\r\n\r\n"));
+  EXPECT_TRUE(canSendAgain("HEAD / HTTP/1.1\r\n\r\n"));
+  EXPECT_TRUE(canSendAgain("DELETE /x HTTP/1.1\r\ncontent-length: 0\r\n\r\n"));
+  EXPECT_FALSE(canSendAgain("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")) << "not idempotent";
+  EXPECT_FALSE(canSendAgain("PATCH / HTTP/1.1\r\n\r\n")) << "not idempotent";
+  EXPECT_FALSE(canSendAgain("GET / HTTP/1.1\r\nX-Berth-App: a\r\n")) << "head incomplete";
+  EXPECT_FALSE(canSendAgain("PUT / HTTP/1.1\r\nContent-Length: 4\r\n\r\n")) << "body to come";
+  EXPECT_FALSE(canSendAgain("PUT / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody")) << "a body";
+  EXPECT_FALSE(canSendAgain("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")) << "a chunked body";
+  EXPECT_FALSE(canSendAgain("GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")) << "two requests";
+  EXPECT_FALSE(canSendAgain("get / HTTP/1.1\r\n\r\n")) << "methods are case-sensitive";
+  EXPECT_FALSE(canSendAgain(""));
+}
+
+TEST(HoldRequest, APassedRequestAsksForTheConnectionToCloseUnlessItUpgrades) {
+  EXPECT_EQ(closingAfterAnswer("GET / HTTP/1.1\r\nHost: a\r\nconnection: keep-alive\r\nX-Berth-App: a\r\n\r\nbody"),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Berth-App: a\r\nConnection: close\r\n\r\nbody");
+  EXPECT_EQ(closingAfterAnswer("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  const std::string upgrade = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+  EXPECT_EQ(closingAfterAnswer(upgrade), upgrade);
+  EXPECT_EQ(closingAfterAnswer("GET / HTTP/1.1\r\nHost: a\r\n"), "GET / HTTP/1.1\r\nHost: a\r\n") << "incomplete";
+}
+
 }  // namespace
 }  // namespace berth::proxy::hold

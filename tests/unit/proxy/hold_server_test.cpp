@@ -85,11 +85,16 @@ class FakeUpstream {
     std::lock_guard lock(mutex_);
     return requests_;
   }
+  // The first `count` connections are accepted and closed without an answer.
+  void closeUnanswered(int count) { unanswered_ = count; }
   void listen() {
     ::listen(fd_, 16);
     thread_ = std::thread([this] {
       for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0;) {
-        ++accepted_;
+        if (++accepted_ <= unanswered_) {  // as Docker's port proxy with nothing listening behind it
+          ::close(client);
+          continue;
+        }
         char buffer[4096];
         std::string head;
         const auto complete = [&] {
@@ -111,6 +116,7 @@ class FakeUpstream {
   int fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
+  int unanswered_ = 0;
   mutable std::mutex mutex_;
   std::vector<std::string> requests_;
   std::thread thread_;
@@ -205,6 +211,68 @@ TEST(HoldServer, ADeletedAppsHeldRequestsGet503) {
   const auto answer = readAll(client);
   ::close(client);
   EXPECT_NE(answer.find("503"), std::string::npos) << answer;
+}
+
+TEST(HoldServer, AGetWhoseUpstreamClosesWithoutAnsweringIsSentAgainNotCutShort) {
+  // A stop-then-start update: Docker's port proxy (or a stopping container) takes the connection
+  // and closes it. Passed on, that close is a 502 from the proxy, which has no next server.
+  auto server = HoldServer::start("127.0.0.1", 0);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto& hold = **server;
+  FakeUpstream container;
+  container.closeUnanswered(3);
+  container.listen();
+  hold.setTargets(heldApp("web", {container.upstream()}, 120'000));
+  const int client = connectTo(hold.endpoint().port);
+  ASSERT_GE(client, 0);
+  sendAll(client, kGet);
+  const auto answer = readAll(client);
+  ::close(client);
+  EXPECT_NE(answer.find("200 OK"), std::string::npos) << "'" << answer << "'";
+  EXPECT_EQ(container.accepted(), 4);
+  ASSERT_EQ(container.requests().size(), 1u);
+  EXPECT_NE(container.requests()[0].find("\r\nConnection: close\r\n"), std::string::npos)
+      << "kept alive, the proxy would reuse this tunnel to this container after it stopped";
+  EXPECT_EQ(hold.counts().resent, 3u);
+  EXPECT_EQ(hold.counts().passed, 1u);
+}
+
+TEST(HoldServer, APostWhoseUpstreamClosesWithoutAnsweringIsNotSentAgain) {
+  // The app may have acted on it before it closed: sending it again could pay twice.
+  auto server = HoldServer::start("127.0.0.1", 0);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto& hold = **server;
+  FakeUpstream container;
+  container.closeUnanswered(1);
+  container.listen();
+  hold.setTargets(heldApp("web", {container.upstream()}, 120'000));
+  const int client = connectTo(hold.endpoint().port);
+  ASSERT_GE(client, 0);
+  sendAll(client, "POST /pay HTTP/1.1\r\nHost: web.test\r\nX-Berth-App: web\r\nContent-Length: 4\r\n\r\nbody");
+  const auto answer = readAll(client);
+  ::close(client);
+  EXPECT_EQ(answer.find("200 OK"), std::string::npos) << answer;
+  EXPECT_EQ(container.accepted(), 1);
+  EXPECT_EQ(hold.counts().resent, 0u);
+}
+
+TEST(HoldServer, AnUpstreamThatNeverAnswersEndsIn503WhenTheHoldIsOverNamingWhy) {
+  auto server = HoldServer::start("127.0.0.1", 0);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto& hold = **server;
+  FakeUpstream container;
+  container.closeUnanswered(1'000'000);
+  container.listen();
+  hold.setTargets(heldApp("web", {container.upstream()}, 500));
+  const int client = connectTo(hold.endpoint().port);
+  ASSERT_GE(client, 0);
+  sendAll(client, kGet);
+  const auto answer = readAll(client);
+  ::close(client);
+  EXPECT_NE(answer.find("503"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("closed the connection without answering"), std::string::npos) << answer;
+  EXPECT_GE(container.accepted(), 2);  // sent again at least once within the 500 ms
+  EXPECT_LE(container.accepted(), 6);  // every 100 ms, not in a busy loop
 }
 
 TEST(HoldServer, TheAgentsHoldPortIsKeptAcrossRestartsAndPrivileged) {
