@@ -8,12 +8,30 @@
 #include <thread>
 
 #include "agent/health_probe.hpp"
+#include "apps/app_key.hpp"
 #include "agent/progress_throttle.hpp"
 #include "agent/traffic_control.hpp"
 #include "common/logging.hpp"
 
 namespace berth::agent {
 using namespace supervisor_internal;
+
+namespace {
+
+// Docker resolves a reference it knows no name for as an image id, or as the prefix of one
+// ("sha256:<hex>", "4e1a..."): whatever image has it on the node, pulled by whoever.
+bool namesAnImageId(const std::string& reference, const runtime::ImageInfo& found) {
+  std::string hex = reference.rfind("sha256:", 0) == 0 ? reference.substr(7) : reference;
+  if (hex.empty() || !std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+    return false;
+  if (found.id.rfind("sha256:" + hex, 0) != 0) return false;
+  // A repository that happens to be spelled in hex ("cafe") and carries that name is a name.
+  for (const auto& tag : found.repo_tags)
+    if (tag == reference || tag == reference + ":latest") return false;
+  return true;
+}
+
+}  // namespace
 
 Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::string& app,
                                                                 const apps::DeploymentSpec& spec,
@@ -22,7 +40,14 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
+  if (*present && pinned.empty() && namesAnImageId(reference, **present))
+    return invalidField("image", "'" + reference +
+                                     "' names an image by its id (Docker takes any image on the node whose id starts "
+                                     "so); name a repository with a tag or a digest");
   const std::string before = *present ? (*present)->id : "";
+  // Pulled here with another org's credentials: this app's org gets it only by pulling it itself.
+  const std::string org = apps::splitAppKey(app).org;
+  const bool othersPrivate = *present && !image_access_.allows(before, org);
   // Another app's source build ("web.acme:0123456789ab", or its id) holds that app's code and
   // build arguments: found on the node it is not taken, only pulled (the registry decides who
   // may have it), as with pull "always". A rollback's pinned image is this app's own.
@@ -31,16 +56,29 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
     const auto label = (*present)->labels.find(kBuildLabel);
     othersBuild = label != (*present)->labels.end() && label->second.rfind(app + "@", 0) != 0;
   }
+  std::optional<runtime::RegistryCredentials> auth;
+  if (spec.registry_auth)
+    auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
+                                        spec.reference.registry};
+  if (othersPrivate) {
+    // The registry decides, not a pull: Docker answers a pull of a digest it holds from its own copy.
+    if (auto allowed = runtime_.checkRegistryAccess(reference, auth); !allowed)
+      return makeError(allowed.error().code, allowed.error().message +
+                                                 " (the copy on this node came with another org's registry "
+                                                 "credentials, so this app's own must fetch it)");
+    if (auto r = image_access_.recordPull(before, org, auth.has_value(), false); !r) return r.error();
+  }
   if (!*present || othersBuild || (pinned.empty() && spec.pullAlways())) {
-    std::optional<runtime::RegistryCredentials> auth;
-    if (spec.registry_auth)
-      auth = runtime::RegistryCredentials{spec.registry_auth->username, spec.registry_auth->password,
-                                          spec.reference.registry};
     if (auto pulled = runtime_.pull(reference, auth, on_progress); !pulled) return pulled.error();
     present = runtime_.inspectImage(reference);
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
+    if (auto r = image_access_.recordPull((*present)->id, org, auth.has_value(), (*present)->id != before); !r)
+      return r.error();
   }
+  // Again after the pull: apps of other orgs deploy in parallel with this one.
+  if (!image_access_.allows((*present)->id, org))
+    return makeError("pull_failed", "image " + reference + " on this node is restricted to another org");
   // Brought here by berth: the bytes were not on the node before (cleanup may remove them later).
   const bool pulled = (*present)->id != before;
   if (!pinned.empty()) return std::pair{pinned, pulled};

@@ -30,9 +30,13 @@ std::string volumeName(const std::string& app, const std::string& volume) {
 }
 
 AppSupervisor::AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptions options, AppEventSink events)
-    : runtime_(runtime), options_(std::move(options)), events_(std::move(events)) {}
+    : runtime_(runtime),
+      options_(std::move(options)),
+      events_(std::move(events)),
+      image_access_(options_.state_dir.empty() ? "" : options_.state_dir + "/image_access.json") {}
 
 Result<void> AppSupervisor::load() {
+  if (auto r = image_access_.load(); !r) return r.error();
   // Before any build: what a build killed with the agent left (its checkout and deploy key).
   if (const int left = SourceBuilder::removeLeftoverBuilds(options_.state_dir); left > 0)
     log::info("removed what interrupted source builds left", {{"directories", left}});

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/image_access.hpp"
 #include "agent/app_router.hpp"
 #include "agent/build_registry.hpp"
 #include "agent/source_builder.hpp"
@@ -227,6 +228,7 @@ class AppSupervisor {
   runtime::ContainerRuntime& runtime_;
   SupervisorOptions options_;
   AppEventSink events_;
+  ImageAccess image_access_;  // who may run what was pulled with credentials (thread-safe)
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;  // guards the members below
   std::map<std::string, AppRecord> apps_;

@@ -168,6 +168,12 @@ class ContainerRuntime {
   Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth) {
     return pull(reference, auth, nullptr);
   }
+  // Asks the registry itself whether `auth` (none: anonymous) may fetch `reference`,
+  // whatever the node holds: a pull may be answered from the node's own copy (Docker
+  // does so for a digest it has), which proves nothing. Fails "pull_failed" with the
+  // registry's reason.
+  virtual Result<void> checkRegistryAccess(const std::string& reference,
+                                           const std::optional<RegistryCredentials>& auth) = 0;
   virtual Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) = 0;
   // Removing an image still in use fails "conflict"; a missing one succeeds.
   virtual Result<void> removeImage(const std::string& reference) = 0;

@@ -187,6 +187,30 @@ Result<cli::ApiReply> Cluster::apiResult(const std::string& method, const std::s
   return client->call(method, target, body);
 }
 
+std::string Cluster::ownerSession() {
+  if (!owner_session_.empty()) return owner_session_;
+  EXPECT_TRUE(callAs(apiKey(), "PUT", "/api/v1/users/me/password", {{"password", "owner password!"}}).ok);
+  auto login = callAs("", "POST", "/api/v1/login", {{"name", "owner"}, {"password", "owner password!"}});
+  EXPECT_TRUE(login.ok) << login.message;
+  owner_session_ = login.body.value("token", std::string());
+  return owner_session_;
+}
+
+std::string Cluster::orgWithAdminKey(const std::string& org) {
+  auto made = callAs(apiKey(), "POST", "/api/v1/orgs", {{"name", org}});
+  EXPECT_TRUE(made.ok) << made.message;
+  auto invite = callAs(ownerSession(), "POST", "/api/v1/users/invite", {{"name", org + "-boss"}, {"role", "owner"}}, org);
+  EXPECT_TRUE(invite.ok) << invite.message;
+  const std::string password = org + " boss password";
+  EXPECT_TRUE(callAs("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).ok);
+  auto login = callAs("", "POST", "/api/v1/login", {{"name", org + "-boss"}, {"password", password}});
+  EXPECT_TRUE(login.ok) << login.message;
+  auto key = callAs(login.body.value("token", ""), "POST", "/api/v1/keys", {{"scope", "admin"}});
+  EXPECT_TRUE(key.ok) << key.message;
+  EXPECT_EQ(key.body["org"], org);
+  return key.body.value("key", std::string());
+}
+
 BearerAnswer Cluster::callAs(const std::string& bearer, const std::string& method, const std::string& target,
                              const nlohmann::json& body, const std::string& org) {
   cli::ClientSettings settings;

@@ -113,6 +113,12 @@ class Cluster {
   Result<cli::ApiReply> apiResult(const std::string& method, const std::string& target,
                                   const nlohmann::json& body = nullptr);
   std::string createToken(int ttl_s = 600);
+  // A session of the bootstrap owner ("owner"), after giving it a password (it has none at first);
+  // the same one on later calls.
+  std::string ownerSession();
+  // A new org (made by the platform admin) and an admin key of its own owner, "<org>-boss", who
+  // holds no platform role.
+  std::string orgWithAdminKey(const std::string& org);
 
   // Starts an agent with its own state directory under the test's root
   // (`token` empty: no --join, for an enrolled state directory); `flags` may
@@ -143,6 +149,7 @@ class Cluster {
  private:
   std::string root_;
   std::string url_, api_key_, ca_file_, ca_pin_;
+  std::string owner_session_;  // ownerSession(), once made
   int port_ = 0;
   int server_starts_ = 0;
   std::unique_ptr<Process> server_;

@@ -164,5 +164,55 @@ TEST_F(RegistryTest, PullsWithCredentialsPinsTheDigestAndFailsCleanly) {
   EXPECT_FALSE(daemon->docker->inspectImage(image1)->has_value());
 }
 
+// Orgs share nodes, and Docker keeps one copy of an image per node whoever pulled it: a private
+// image the default org's credentials brought here is not acme's to run, by tag, digest or id,
+// until acme's own credentials pull it.
+TEST_F(RegistryTest, AnotherOrgRunsAPrivateImagePulledHereOnlyWithItsOwnCredentials) {
+  ASSERT_EQ(deploy("1", "correct horse").first, 0) << cluster.agent("a").log();
+  const std::string digest = cluster.api("GET", "/api/v1/apps/web/deployments/1").body["image"];
+  const std::string id = runningImage();
+  ASSERT_EQ(id.rfind("sha256:", 0), 0u) << id;
+
+  const std::string acme = cluster.orgWithAdminKey("acme");
+  ASSERT_EQ(cluster.cli({"app", "create", "shop", "--node", nodeId, "--api-key", acme}).first, 0);
+  int number = 0;
+  const auto shop = [&](const std::string& image, const std::string& password) {
+    std::vector<std::string> args = {"app",   "deploy", "shop", "--image", image, "--pull", "missing", "--port", "8080",
+                                     "--health", "tcp", "--api-key", acme, "--arg", "/bin/busybox", "--arg", "httpd",
+                                     "--arg", "-f", "--arg", "-p", "--arg", "8080", "--arg", "-h", "--arg", "/www"};
+    if (!password.empty()) {
+      ::setenv("REGISTRY_PASSWORD", password.c_str(), 1);
+      for (const std::string a : {"--registry-user", "deployer", "--registry-password-env", "REGISTRY_PASSWORD"})
+        args.push_back(a);
+    }
+    auto out = cluster.cli(args);
+    auto deployment = cluster.callAs(acme, "GET", "/api/v1/apps/shop/deployments/" + std::to_string(++number));
+    return std::pair{out.first, deployment.body.value("reason", std::string()) + " | " + out.second};
+  };
+  const auto running = [&] {
+    auto ids = daemon->docker->list({{"berth.app", "shop.acme"}});
+    return ids.ok() ? ids->size() : 99;
+  };
+
+  auto [byTag, byTagWhy] = shop(host + "/web:1", "");
+  EXPECT_EQ(byTag, 7) << byTagWhy;
+  EXPECT_NE(byTagWhy.find("another org's registry credentials"), std::string::npos) << byTagWhy;
+  auto [byDigest, byDigestWhy] = shop(digest, "");
+  EXPECT_EQ(byDigest, 7) << byDigestWhy;
+  auto [wrong, wrongWhy] = shop(host + "/web:1", "battery staple");
+  EXPECT_EQ(wrong, 7) << wrongWhy;
+  auto [byId, byIdWhy] = shop(id, "");
+  EXPECT_EQ(byId, 7) << byIdWhy;
+  EXPECT_NE(byIdWhy.find("by its id"), std::string::npos) << byIdWhy;
+  auto [byShortId, byShortIdWhy] = shop(id.substr(7, 12), "");
+  EXPECT_EQ(byShortId, 7) << byShortIdWhy;
+  EXPECT_EQ(running(), 0u) << "acme runs the default org's private image";
+
+  // acme's own credentials, which the registry takes: then it runs.
+  auto [own, ownWhy] = shop(host + "/web:1", "correct horse");
+  EXPECT_EQ(own, 0) << ownWhy << cluster.agent("a").log();
+  EXPECT_EQ(running(), 1u);
+}
+
 }  // namespace
 }  // namespace berth::itest

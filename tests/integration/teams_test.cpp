@@ -28,29 +28,8 @@ class TeamsTest : public ::testing::Test {
   }
 
   // The owner's password and session (the bootstrap owner has no password until it sets one).
-  void ownerLogsIn() {
-    ASSERT_TRUE(call(cluster.apiKey(), "PUT", "/api/v1/users/me/password", {{"password", "owner password!"}}).ok);
-    auto login = call("", "POST", "/api/v1/login", {{"name", "owner"}, {"password", "owner password!"}});
-    ASSERT_TRUE(login.ok) << login.message;
-    ownerSession = login.body["token"];
-  }
-
-  // A new org (made by the platform admin) and an admin key of its own owner, "<org>-boss",
-  // who holds no platform role.
-  std::string orgWithAdminKey(const std::string& org) {
-    auto made = call(cluster.apiKey(), "POST", "/api/v1/orgs", {{"name", org}});
-    EXPECT_TRUE(made.ok) << made.message;
-    auto invite = call(ownerSession, "POST", "/api/v1/users/invite", {{"name", org + "-boss"}, {"role", "owner"}}, org);
-    EXPECT_TRUE(invite.ok) << invite.message;
-    const std::string password = org + " boss password";
-    EXPECT_TRUE(call("", "POST", "/api/v1/invites/accept", {{"token", invite.body["token"]}, {"password", password}}).ok);
-    auto login = call("", "POST", "/api/v1/login", {{"name", org + "-boss"}, {"password", password}});
-    EXPECT_TRUE(login.ok) << login.message;
-    auto key = call(login.body.value("token", ""), "POST", "/api/v1/keys", {{"scope", "admin"}});
-    EXPECT_TRUE(key.ok) << key.message;
-    EXPECT_EQ(key.body["org"], org);
-    return key.body.value("key", std::string());
-  }
+  void ownerLogsIn() { ownerSession = cluster.ownerSession(); }
+  std::string orgWithAdminKey(const std::string& org) { return cluster.orgWithAdminKey(org); }
 
   // Invites `name` into the admin key's org as `role`; the user's own key with `scope`.
   std::string userKey(const std::string& adminKey, const std::string& name, const std::string& role,

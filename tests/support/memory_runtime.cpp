@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "memory_runtime.hpp"
 
 #include <boost/asio/post.hpp>
@@ -275,6 +277,21 @@ Result<std::vector<std::string>> MemoryRuntime::list(const std::map<std::string,
     if (all) out.push_back(id);
   }
   return out;
+}
+
+Result<void> MemoryRuntime::checkRegistryAccess(const std::string& reference,
+                                                const std::optional<runtime::RegistryCredentials>& auth) {
+  std::lock_guard lock(mutex_);
+  if (down) return makeError("pull_failed", "pull " + reference + ": " + unreachable().message);
+  registry_checks.push_back(reference);
+  for (const auto& [tag, entry] : registry) {
+    const auto& digests = entry.image.digests;
+    if (tag != reference && std::find(digests.begin(), digests.end(), reference) == digests.end()) continue;
+    if (!entry.password.empty() && (!auth || auth->password != entry.password))
+      return makeError("pull_failed", "pull " + reference + ": unauthorized: authentication required");
+    return Ok{};
+  }
+  return makeError("pull_failed", "pull " + reference + ": manifest unknown");
 }
 
 Result<void> MemoryRuntime::pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth,

@@ -51,6 +51,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ContainerInfo> containers;  // by id
   std::map<std::string, runtime::ContainerSpec> specs;   // by container id, as created
   std::vector<std::string> pulls, removed_images, removed_volumes;
+  std::vector<std::string> registry_checks;  // checkRegistryAccess's references
   int pull_progress_reports = 1;  // how many progress reports a pull hands its handler
   std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
@@ -71,6 +72,8 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   Result<std::optional<runtime::ContainerInfo>> inspect(const std::string& id) override;
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override;
   using runtime::ContainerRuntime::pull;
+  Result<void> checkRegistryAccess(const std::string& reference,
+                                   const std::optional<runtime::RegistryCredentials>& auth) override;
   Result<void> pull(const std::string& reference, const std::optional<runtime::RegistryCredentials>& auth,
                     const runtime::PullProgressHandler& on_progress) override;
   Result<std::optional<runtime::ImageInfo>> inspectImage(const std::string& reference) override;

@@ -26,6 +26,7 @@ class DockerRuntime final : public ContainerRuntime {
   Result<std::vector<std::string>> list(const std::map<std::string, std::string>& labels) override;
   using ContainerRuntime::pull;
   // The pull's JSON messages are read as they arrive (image_pull.cpp).
+  Result<void> checkRegistryAccess(const std::string& reference, const std::optional<RegistryCredentials>& auth) override;
   Result<void> pull(const std::string& reference, const std::optional<RegistryCredentials>& auth,
                     const PullProgressHandler& on_progress) override;
   Result<std::optional<ImageInfo>> inspectImage(const std::string& reference) override;

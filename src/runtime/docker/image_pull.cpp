@@ -41,6 +41,17 @@ std::string refusalMessage(const std::string& body) {
 
 }  // namespace
 
+Result<void> DockerRuntime::checkRegistryAccess(const std::string& reference,
+                                                const std::optional<RegistryCredentials>& auth) {
+  // The Engine API's distribution inspect: dockerd fetches the manifest from the registry.
+  std::map<std::string, std::string> headers;
+  if (auth) headers["X-Registry-Auth"] = pullAuthHeader(*auth);
+  auto reply = request("GET", "/distribution/" + reference + "/json", "", "application/json", headers);
+  if (!reply) return reply.error();
+  if (reply->status == 200) return Ok{};
+  return makeError("pull_failed", "pull " + reference + ": " + refusalMessage(reply->body));
+}
+
 Result<void> DockerRuntime::pull(const std::string& reference, const std::optional<RegistryCredentials>& auth,
                                  const PullProgressHandler& on_progress) {
   auto failed = [&](const std::string& why) { return makeError("pull_failed", "pull " + reference + ": " + why); };

@@ -1,0 +1,60 @@
+#include "agent/image_access.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "pki/sealed_file.hpp"
+
+namespace berth::agent {
+
+ImageAccess::ImageAccess(std::string path) : path_(std::move(path)) {}
+
+Result<void> ImageAccess::load() {
+  if (path_.empty() || !pki::fileExists(path_)) return Ok{};
+  auto text = pki::readFile(path_);
+  if (!text) return text.error();
+  const auto damaged = [&](const std::string& why) {
+    return makeError("bad_state", path_ + " " + why + "; remove it only after removing the images it lists");
+  };
+  const auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return damaged("is not a JSON object");
+  std::map<std::string, std::set<std::string>> loaded;
+  for (const auto& [image, orgs] : j.items()) {
+    if (!orgs.is_array()) return damaged("lists the orgs of " + image + " as something other than an array");
+    for (const auto& org : orgs) {
+      if (!org.is_string()) return damaged("names an org of " + image + " as something other than a string");
+      loaded[image].insert(org.get<std::string>());
+    }
+  }
+  std::lock_guard lock(mutex_);
+  orgs_by_image_ = std::move(loaded);
+  return Ok{};
+}
+
+bool ImageAccess::allows(const std::string& image_id, const std::string& org) const {
+  std::lock_guard lock(mutex_);
+  const auto it = orgs_by_image_.find(image_id);
+  return it == orgs_by_image_.end() || it->second.count(org) > 0;
+}
+
+Result<void> ImageAccess::recordPull(const std::string& image_id, const std::string& org, bool with_credentials,
+                                     bool brought_new_bytes) {
+  std::lock_guard lock(mutex_);
+  auto it = orgs_by_image_.find(image_id);
+  if (it == orgs_by_image_.end()) {
+    // Bytes already here unrestricted came some other way (anonymous pull, operator): they stay open.
+    if (!with_credentials || !brought_new_bytes) return Ok{};
+    orgs_by_image_[image_id] = {org};
+  } else if (!it->second.insert(org).second) {
+    return Ok{};
+  }
+  return saveLocked();
+}
+
+Result<void> ImageAccess::saveLocked() const {
+  if (path_.empty()) return Ok{};
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [image, orgs] : orgs_by_image_) j[image] = orgs;
+  return pki::writePrivateFile(path_, j.dump());
+}
+
+}  // namespace berth::agent

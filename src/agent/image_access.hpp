@@ -1,0 +1,42 @@
+// Which orgs may run an image that berth pulled onto this node with registry
+// credentials. Docker keeps one copy of an image per node whoever pulled it, and
+// runs it for anyone who names it: without this record, an app of another org
+// naming a private image (by tag, digest or id) would run the copy another org's
+// credentials brought. An image pulled with credentials is restricted to the
+// org that pulled it; another org is granted it only by pulling it itself (the
+// registry then decides). Images pulled without credentials, built elsewhere or
+// loaded by an operator are not restricted. Kept in `<state>/image_access.json`
+// (image ids and org names, nothing secret), written atomically. An entry stays
+// after its image is removed: an id names exact bytes, and if they come back
+// they are as private as before.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace berth::agent {
+
+class ImageAccess {
+ public:
+  explicit ImageAccess(std::string path);  // "": kept in memory only
+  // Reads the file (missing: nothing restricted). A damaged file is an error: starting with
+  // nothing restricted would open every private image to every org.
+  Result<void> load();
+  bool allows(const std::string& image_id, const std::string& org) const;
+  // After `org` pulled `image_id`, or the registry said it may: a pull with credentials that
+  // brought new bytes restricts it to `org`; either grants an image restricted to others to `org`.
+  Result<void> recordPull(const std::string& image_id, const std::string& org, bool with_credentials,
+                          bool brought_new_bytes);
+
+ private:
+  Result<void> saveLocked() const;
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::set<std::string>> orgs_by_image_;  // guarded by mutex_
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,151 @@
+// Images another org pulled with its registry credentials, on a node apps of
+// several orgs share: the record (ImageAccess) and the supervisor's use of it
+// against the in-memory runtime. The real registry path is in
+// tests/integration/registry_test.cpp.
+#include "agent/image_access.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../../support/memory_runtime.hpp"
+#include "../temp_dir.hpp"
+#include "agent/app_supervisor.hpp"
+
+namespace berth::agent {
+namespace {
+
+using berth::testing::MemoryRuntime;
+
+TEST(ImageAccess, APullWithCredentialsThatBroughtTheBytesRestrictsThemToItsOrg) {
+  ImageAccess access("");
+  ASSERT_TRUE(access.recordPull("sha256:a", "acme", true, true).ok());
+  EXPECT_TRUE(access.allows("sha256:a", "acme"));
+  EXPECT_FALSE(access.allows("sha256:a", "globex"));
+  EXPECT_FALSE(access.allows("sha256:a", "default"));
+  EXPECT_TRUE(access.allows("sha256:other", "globex"));
+}
+
+TEST(ImageAccess, BytesAlreadyHereOrPulledWithoutCredentialsStayOpen) {
+  ImageAccess access("");
+  ASSERT_TRUE(access.recordPull("sha256:here", "acme", true, false).ok());
+  ASSERT_TRUE(access.recordPull("sha256:public", "acme", false, true).ok());
+  EXPECT_TRUE(access.allows("sha256:here", "globex"));
+  EXPECT_TRUE(access.allows("sha256:public", "globex"));
+}
+
+TEST(ImageAccess, AnotherOrgIsGrantedTheImageByPullingItItself) {
+  ImageAccess access("");
+  ASSERT_TRUE(access.recordPull("sha256:a", "acme", true, true).ok());
+  ASSERT_TRUE(access.recordPull("sha256:a", "globex", true, false).ok());
+  EXPECT_TRUE(access.allows("sha256:a", "globex"));
+  EXPECT_TRUE(access.allows("sha256:a", "acme"));
+  EXPECT_FALSE(access.allows("sha256:a", "initech"));
+}
+
+TEST(ImageAccess, TheRecordSurvivesARestartAndADamagedOneIsAnErrorNotAnOpenNode) {
+  berth::testing::TempDir dir;
+  const std::string path = dir.path() + "/image_access.json";
+  {
+    ImageAccess access(path);
+    ASSERT_TRUE(access.load().ok());  // missing: nothing restricted
+    ASSERT_TRUE(access.recordPull("sha256:a", "acme", true, true).ok());
+  }
+  ImageAccess again(path);
+  ASSERT_TRUE(again.load().ok());
+  EXPECT_FALSE(again.allows("sha256:a", "globex"));
+  EXPECT_TRUE(again.allows("sha256:a", "acme"));
+  for (const char* damaged : {"{\"sha256:a\": \"acme\"}", "[1]", "{\"sha256:a\": [1]}", "{"}) {
+    std::ofstream(path, std::ios::trunc) << damaged;
+    ImageAccess broken(path);
+    auto loaded = broken.load();
+    ASSERT_FALSE(loaded.ok()) << damaged;
+    EXPECT_NE(loaded.error().message.find(path), std::string::npos) << loaded.error().message;
+  }
+}
+
+// 64 hex digits: what Docker's image ids are made of.
+const std::string kPrivateId = "sha256:" + std::string(64, 'a');
+const std::string kPrivateDigest = "sha256:" + std::string(64, 'b');
+
+class SharedNodeTest : public ::testing::Test {
+ protected:
+  berth::testing::TempDir dir;
+  MemoryRuntime runtime;
+  std::unique_ptr<AppSupervisor> supervisor;
+
+  SharedNodeTest() {
+    runtime.registry["reg:5000/secret:1"] = {{kPrivateId, {"reg:5000/secret@" + kPrivateDigest}}, "right"};
+    supervisor = make();
+  }
+  std::unique_ptr<AppSupervisor> make() {
+    auto s = std::make_unique<AppSupervisor>(runtime, SupervisorOptions{"n_1", dir.path(), "", std::string(32, 'k')},
+                                             [](const nlohmann::json&) {});
+    EXPECT_TRUE(s->load().ok());
+    return s;
+  }
+  // `app` (an app key: "<name>.<org>", or a name of the default org) runs `image`, pulled only
+  // when missing, with the registry password `password` ("": no credentials).
+  VerbOutcome deploy(const std::string& app, const std::string& image, const std::string& password, int number = 1) {
+    nlohmann::json spec = {{"image", image},
+                           {"pull", "missing"},
+                           {"health_check", {{"type", "command"}, {"command", {"/bin/true"}}, {"interval", "10ms"}, {"timeout", "10ms"}}}};
+    if (!password.empty()) spec["registry_auth"] = {{"username", "ci"}, {"password", password}};
+    auto out = supervisor->handle("app.deploy", {{"app", app}, {"deployment", number}, {"spec", spec}});
+    supervisor->runDeferred(app);
+    return out;
+  }
+};
+
+TEST_F(SharedNodeTest, AnotherOrgCannotRunAPrivateImagePulledHereByTagDigestOrId) {
+  auto owner = deploy("web.acme", "reg:5000/secret:1", "right");
+  ASSERT_TRUE(owner.ok) << owner.error_message;
+  ASSERT_EQ(runtime.pulls.size(), 1u);
+
+  for (const std::string app : {"shop.globex", "db"}) {  // another org, and the default org
+    auto byTag = deploy(app, "reg:5000/secret:1", "");
+    EXPECT_FALSE(byTag.ok) << app << " ran another org's private image without credentials";
+    EXPECT_EQ(byTag.error_code, "pull_failed");
+    EXPECT_NE(byTag.error_message.find("another org's registry credentials"), std::string::npos) << byTag.error_message;
+    auto byDigest = deploy(app, "reg:5000/secret@" + kPrivateDigest, "");
+    EXPECT_FALSE(byDigest.ok) << app << " ran it by digest";
+    auto wrong = deploy(app, "reg:5000/secret:1", "wrong");
+    EXPECT_FALSE(wrong.ok) << app << " ran it with credentials the registry refuses";
+  }
+  auto byId = deploy("shop.globex", kPrivateId, "");
+  EXPECT_FALSE(byId.ok) << "ran it by image id";
+  EXPECT_EQ(byId.error_code, "invalid_argument");
+  EXPECT_NE(byId.error_message.find("'image'"), std::string::npos) << byId.error_message;
+  EXPECT_NE(byId.error_message.find("by its id"), std::string::npos) << byId.error_message;
+  EXPECT_EQ(runtime.running().size(), 1u) << "only the owner's container runs";
+  EXPECT_NE(std::find(runtime.registry_checks.begin(), runtime.registry_checks.end(), "reg:5000/secret@" + kPrivateDigest),
+            runtime.registry_checks.end())
+      << "the digest was not asked of the registry (a pull of it may be answered from the node's copy)";
+
+  // Its own credentials, which the registry takes: granted from then on, without them too.
+  auto granted = deploy("shop.globex", "reg:5000/secret:1", "right");
+  ASSERT_TRUE(granted.ok) << granted.error_message;
+  auto later = deploy("shop.globex", "reg:5000/secret:1", "", 2);
+  EXPECT_TRUE(later.ok) << later.error_message;
+  EXPECT_FALSE(deploy("db", "reg:5000/secret:1", "").ok) << "granting one org opened it to another";
+}
+
+TEST_F(SharedNodeTest, TheRestrictionOutlivesAnAgentRestart) {
+  ASSERT_TRUE(deploy("web.acme", "reg:5000/secret:1", "right").ok);
+  supervisor = make();
+  EXPECT_FALSE(deploy("shop.globex", "reg:5000/secret:1", "").ok);
+  EXPECT_TRUE(deploy("web.acme", "reg:5000/secret:1", "", 2).ok) << "the owner's own copy";
+}
+
+TEST_F(SharedNodeTest, AnImageLoadedOnTheNodeOrPulledWithoutCredentialsIsSharedAsBefore) {
+  runtime.images["tools:1"] = {"sha256:tools", {}, {}};
+  runtime.registry["reg:5000/public:1"] = {{"sha256:public", {"reg:5000/public@sha256:p"}}, ""};
+  ASSERT_TRUE(deploy("web.acme", "reg:5000/public:1", "").ok);
+  EXPECT_TRUE(deploy("shop.globex", "reg:5000/public:1", "").ok);
+  EXPECT_TRUE(deploy("web.acme", "tools:1", "", 2).ok);
+  EXPECT_TRUE(deploy("shop.globex", "tools:1", "", 2).ok);
+  EXPECT_EQ(runtime.pulls.size(), 1u) << "a shared image was pulled again";
+}
+
+}  // namespace
+}  // namespace berth::agent
