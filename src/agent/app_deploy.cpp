@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <thread>
 
 #include "agent/health_probe.hpp"
@@ -37,6 +38,9 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
                                                                 const apps::DeploymentSpec& spec,
                                                                 const std::string& pinned,
                                                                 const runtime::PullProgressHandler& on_progress) {
+  // One decision at a time per repository: Docker tags a pulled image before the pull ends, so
+  // another org's app could otherwise find it on the node before it is recorded below.
+  std::lock_guard oneAtATime(repositoryLock(spec.reference.registry + "/" + spec.reference.repository));
   const std::string reference = pinned.empty() ? spec.image : pinned;
   auto present = runtime_.inspectImage(reference);
   if (!present) return present.error();
@@ -69,12 +73,28 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
     if (auto r = image_access_.recordPull(before, org, auth.has_value(), false); !r) return r.error();
   }
   if (!*present || othersBuild || (pinned.empty() && spec.pullAlways())) {
+    // Bytes the node held under any name before stay as open as they were: a private repository
+    // holding the same image as an open one must not close the open one to other orgs.
+    std::set<std::string> held;
+    if (auth) {
+      auto images = runtime_.listImages({});
+      if (!images) return images.error();
+      for (const auto& image : *images) held.insert(image.id);
+    }
     if (auto pulled = runtime_.pull(reference, auth, on_progress); !pulled) return pulled.error();
     present = runtime_.inspectImage(reference);
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
-    if (auto r = image_access_.recordPull((*present)->id, org, auth.has_value(), (*present)->id != before); !r)
+    const bool new_bytes = (*present)->id != before && !held.count((*present)->id);
+    if (auto r = image_access_.recordPull((*present)->id, org, auth.has_value(), new_bytes); !r) {
+      // Unrecorded, the bytes would be open to every org after a restart: they do not stay.
+      if (new_bytes) {
+        auto removed = runtime_.removeImage(reference);
+        log::warn("image pulled with credentials removed: its access could not be recorded",
+                  {{"image", reference}, {"removed", removed.ok()}, {"error", r.error().message}});
+      }
       return r.error();
+    }
   }
   // Again after the pull: apps of other orgs deploy in parallel with this one.
   if (!image_access_.allows((*present)->id, org))

@@ -89,6 +89,13 @@ Result<void> AppSupervisor::put(const std::string& app, const std::optional<AppR
   return saveLocked();
 }
 
+std::mutex& AppSupervisor::repositoryLock(const std::string& repository) {
+  std::lock_guard lock(mutex_);
+  auto& slot = repository_locks_[repository];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
+}
+
 Result<std::pair<AppSupervisor::AppRecord, apps::DeploymentSpec>> AppSupervisor::current(const std::string& app) const {
   auto found = record(app);
   if (!found) return makeError("not_found", "app " + app + " has no deployment on this node");

@@ -220,6 +220,8 @@ class AppSupervisor {
   Result<std::pair<AppRecord, apps::DeploymentSpec>> current(const std::string& app) const;
   // Stores (or with nullopt, forgets) the app's record and saves the file.
   Result<void> put(const std::string& app, const std::optional<AppRecord>& record);
+  // The lock ensureImage holds for images of `repository` ("registry/repository").
+  std::mutex& repositoryLock(const std::string& repository);
   void pruneImages(const std::string& app);
   Result<void> saveLocked();
   void emit(const std::string& app, int deployment, const std::string& state, const std::string& reason,
@@ -237,6 +239,7 @@ class AppSupervisor {
   std::set<std::string> active_;  // apps with a verb running: their new containers are not "unknown" yet
   std::map<std::string, std::vector<std::function<void()>>> deferred_;  // by app
   std::map<std::string, runtime::ContainerStats> last_stats_;  // by container id, for CPU rates
+  std::map<std::string, std::unique_ptr<std::mutex>> repository_locks_;  // repositoryLock's, never removed
 };
 
 std::string containerName(const std::string& app, int deployment, int replica);

@@ -33,7 +33,8 @@ bool validHost(const std::string& host) {
     port = host.substr(colon + 1);
     if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), isDigit)) return false;
   }
-  if (name.empty()) return false;
+  // Labels between the dots are not empty ("..", ".example" and "example." are no hosts).
+  if (name.empty() || name.front() == '.' || name.back() == '.' || name.find("..") != std::string::npos) return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; });
 }

@@ -50,9 +50,18 @@ Result<std::optional<std::string>> appOfRequest(std::string_view received) {
   if (end + 4 > kMaxHeadBytes)
     return invalidField("request", "head must be at most " + std::to_string(kMaxHeadBytes) + " bytes");
   std::string_view head = received.substr(0, end + 2);
+  // What nginx never sends, and what the head rewrites and checks below would read otherwise than
+  // an app's parser may: a bare LF, a folded line, a space before a header's colon.
+  for (std::size_t at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
+    if (at == 0 || head[at - 1] != '\r') return invalidField("request", "head lines must end with CRLF");
+    if (at + 1 < head.size() && (head[at + 1] == ' ' || head[at + 1] == '\t'))
+      return invalidField("request", "head must not fold header lines");
+  }
   std::optional<std::string> app;
   std::optional<Error> error;
   forEachHeader(head, [&](std::string_view name, std::string_view value) {
+    if (!error && (name.empty() || name.back() == ' ' || name.back() == '\t'))
+      error = invalidField("request", "header names must not end with whitespace");
     if (error || !sameHeaderName(name, kAppHeader)) return;
     if (app) {
       error = invalidField(kAppHeader, "must appear once");
@@ -80,15 +89,21 @@ bool canSendAgain(std::string_view request) {
   return bodyless;
 }
 
-std::string closingAfterAnswer(std::string_view received) {
-  const auto end = received.find("\r\n\r\n");
-  if (end == std::string_view::npos) return std::string(received);
-  const std::string_view head = received.substr(0, end + 2);
+bool asksForUpgrade(std::string_view request) {
+  const auto end = request.find("\r\n\r\n");
+  if (end == std::string_view::npos) return false;
   bool upgrade = false;
-  forEachHeader(head, [&](std::string_view name, std::string_view) { upgrade = upgrade || sameHeaderName(name, "Upgrade"); });
-  if (upgrade) return std::string(received);
+  forEachHeader(request.substr(0, end + 2),
+                [&](std::string_view name, std::string_view) { upgrade = upgrade || sameHeaderName(name, "Upgrade"); });
+  return upgrade;
+}
+
+std::string withConnectionClose(std::string_view message) {
+  const auto end = message.find("\r\n\r\n");
+  if (end == std::string_view::npos) return std::string(message);
+  const std::string_view head = message.substr(0, end + 2);
   std::string out;
-  out.reserve(received.size() + 19);
+  out.reserve(message.size() + 19);
   std::size_t at = 0;
   for (std::size_t lineEnd; (lineEnd = head.find("\r\n", at)) != std::string_view::npos; at = lineEnd + 2) {
     const std::string_view line = head.substr(at, lineEnd + 2 - at);
@@ -97,9 +112,15 @@ std::string closingAfterAnswer(std::string_view received) {
     out += line;
   }
   out += "Connection: close\r\n\r\n";
-  out += received.substr(end + 4);
+  out += message.substr(end + 4);
   return out;
 }
+
+std::string closingAfterAnswer(std::string_view received) {
+  return asksForUpgrade(received) ? std::string(received) : withConnectionClose(received);
+}
+
+bool switchesProtocols(std::string_view response) { return response.starts_with("HTTP/1.1 101"); }
 
 std::string unavailableResponse(int retry_after_s, const std::string& reason) {
   const std::string body = "503 Service Unavailable: " + reason + "\n";

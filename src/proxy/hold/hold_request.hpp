@@ -28,12 +28,19 @@ Result<std::optional<std::string>> appOfRequest(std::string_view received);
 // be partly gone, which nothing allows.
 bool canSendAgain(std::string_view request);
 
-// `received` (a whole head, perhaps some body) with the head asking for the
-// connection to close after its answer, unless it asks for an upgrade. A
-// connection through the hold server is a tunnel to one upstream: kept alive,
-// the proxy would reuse it for a later request when that upstream is long gone
-// (stopped by the next update) and answer 502, having no next server.
+// Whether the request's head carries an Upgrade header.
+bool asksForUpgrade(std::string_view request);
+// `message` (a request or response: a whole head, perhaps some body) with its head
+// asking for the connection to close after this message (Connection headers replaced).
+std::string withConnectionClose(std::string_view message);
+// `received` with Connection: close unless it asks for an upgrade. A connection
+// through the hold server is a tunnel to one upstream: kept alive, the proxy would
+// reuse it for a later request when that upstream is long gone (stopped by the next
+// update) and answer 502, having no next server. An upgrade request's answer gets
+// Connection: close instead when it is not 101 (switchesProtocols), for the same reason.
 std::string closingAfterAnswer(std::string_view received);
+// Whether a response head is "101 Switching Protocols".
+bool switchesProtocols(std::string_view response);
 
 // 503 with Retry-After and Connection: close, saying why.
 std::string unavailableResponse(int retry_after_s, const std::string& reason);

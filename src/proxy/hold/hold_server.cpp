@@ -29,6 +29,8 @@ namespace {
 constexpr auto kHeadTimeout = std::chrono::seconds(30);     // a proxy sends the head at once
 constexpr auto kConnectTimeout = std::chrono::seconds(1);   // per upstream and try
 constexpr auto kRetryEvery = std::chrono::milliseconds(100);
+// A container that keeps accepting and closing is tried again less and less often.
+constexpr auto kMaxResendPause = std::chrono::seconds(1);
 constexpr std::size_t kMaxOpen = 10'000;  // beyond: 503 at once, so holding cannot exhaust file descriptors
 constexpr auto kLinger = std::chrono::seconds(5);              // reading a refused request's rest
 constexpr std::size_t kMaxLingerBytes = 64u << 20;
@@ -297,6 +299,8 @@ asio::awaitable<void> HoldServer::serve(std::shared_ptr<Connection> c) {
 asio::awaitable<bool> HoldServer::sendUntilAnswered(std::shared_ptr<Connection> c, const std::string& app) {
   const auto arrived = SteadyClock::now();
   const bool again = canSendAgain(c->received);
+  const bool upgrade = asksForUpgrade(c->received);
+  SteadyClock::duration pause = kRetryEvery;  // before a resend, doubling up to kMaxResendPause
   boost::system::error_code ec;
   for (std::size_t attempt = 0;; ++attempt) {
     if (!co_await waitForUpstream(c, app, arrived, attempt)) co_return false;
@@ -326,7 +330,17 @@ asio::awaitable<bool> HoldServer::sendUntilAnswered(std::shared_ptr<Connection> 
     }
     if (!ec) {
       ++passed_;
-      co_await asio::async_write(c->client, asio::buffer(first.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+      std::string answer(first.data(), n);
+      if (upgrade) {
+        // The whole head first: an answer other than 101 must not leave the tunnel to be pooled.
+        while (!ec && answer.find("\r\n\r\n") == std::string::npos && answer.size() < kMaxHeadBytes) {
+          n = co_await c->upstream.async_read_some(asio::buffer(first), asio::redirect_error(asio::use_awaitable, ec));
+          if (!ec) answer.append(first.data(), n);
+        }
+        if (!switchesProtocols(answer)) answer = withConnectionClose(answer);
+        ec = {};  // what arrived goes on; a close after it reaches the pump as before
+      }
+      co_await asio::async_write(c->client, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
       // What the client sent while the answer was awaited follows the request it came after.
       if (!ec && c->received.size() > sent)
         co_await asio::async_write(c->upstream, asio::buffer(c->received.data() + sent, c->received.size() - sent),
@@ -342,14 +356,15 @@ asio::awaitable<bool> HoldServer::sendUntilAnswered(std::shared_ptr<Connection> 
     c->upstream.close(ignored);
     const auto now = target(app);
     if (c->received.size() != sent || !now ||
-        SteadyClock::now() + kRetryEvery > arrived + std::chrono::milliseconds(now->hold_ms)) {
+        SteadyClock::now() + pause > arrived + std::chrono::milliseconds(now->hold_ms)) {
       ++expired_;
       co_await refuse(c, unavailableResponse(retryAfterSeconds(), "app " + app + " closed the connection without answering"));
       co_return false;
     }
     ++resent_;
     c->watch();
-    c->timer.expires_after(kRetryEvery);
+    c->timer.expires_after(pause);
+    pause = std::min<SteadyClock::duration>(pause * 2, kMaxResendPause);
     co_await c->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     c->unwatch();
   }

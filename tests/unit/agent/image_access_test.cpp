@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "../../support/memory_runtime.hpp"
@@ -145,6 +147,27 @@ TEST_F(SharedNodeTest, AnImageLoadedOnTheNodeOrPulledWithoutCredentialsIsSharedA
   EXPECT_TRUE(deploy("web.acme", "tools:1", "", 2).ok);
   EXPECT_TRUE(deploy("shop.globex", "tools:1", "", 2).ok);
   EXPECT_EQ(runtime.pulls.size(), 1u) << "a shared image was pulled again";
+}
+
+TEST_F(SharedNodeTest, APrivateRepositoryHoldingTheBytesOfAnOpenImageDoesNotCloseIt) {
+  runtime.images["tools:1"] = {"sha256:tools", {}, {}};
+  runtime.registry["reg:5000/copy:1"] = {{"sha256:tools", {"reg:5000/copy@sha256:c"}}, "right"};
+  ASSERT_TRUE(deploy("web.acme", "reg:5000/copy:1", "right").ok);
+  auto other = deploy("shop.globex", "tools:1", "");
+  EXPECT_TRUE(other.ok) << "acme closed an image the node held open: " << other.error_message;
+}
+
+TEST_F(SharedNodeTest, APulledImageWhoseRestrictionCannotBeSavedDoesNotStay) {
+  // A full disk, here a directory where the record goes: kept only in memory, the restriction
+  // would be gone after a restart, and the image open to every org.
+  std::filesystem::create_directory(dir.path() + "/image_access.json");
+  auto owner = deploy("web.acme", "reg:5000/secret:1", "right");
+  EXPECT_FALSE(owner.ok);
+  EXPECT_NE(std::find(runtime.removed_images.begin(), runtime.removed_images.end(), "reg:5000/secret:1"),
+            runtime.removed_images.end());
+  std::filesystem::remove(dir.path() + "/image_access.json");
+  supervisor = make();
+  EXPECT_FALSE(deploy("shop.globex", "reg:5000/secret:1", "").ok);
 }
 
 }  // namespace

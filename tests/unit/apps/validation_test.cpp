@@ -51,7 +51,7 @@ TEST(ImageReference, KeepsRegistryPortTagAndDigest) {
 
 TEST(ImageReference, RefusesMalformedReferences) {
   for (const char* bad : {"", "UPPER/case", "web:", "web:-x", "web@sha256:abc", "web@md5:", "a//b", "-web",
-                          "reg.io:port/web", "web:tag with space", "web..x"}) {
+                          "reg.io:port/web", "web:tag with space", "web..x", "../web:1", "reg..io/web", ".reg.io/web"}) {
     expectRefused(parseImageReference("image", bad), "image");
   }
 }

@@ -81,5 +81,24 @@ TEST(HoldRequest, APassedRequestAsksForTheConnectionToCloseUnlessItUpgrades) {
   EXPECT_EQ(closingAfterAnswer("GET / HTTP/1.1\r\nHost: a\r\n"), "GET / HTTP/1.1\r\nHost: a\r\n") << "incomplete";
 }
 
+TEST(HoldRequest, HeadsAnAppsParserCouldReadOtherwiseAreRefused) {
+  for (const char* head : {"GET / HTTP/1.1\r\nX-Berth-App: a\nContent-Length: 5\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-Berth-App: a\r\nConnection: close,\r\n keep-alive\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-Berth-App: a\r\nContent-Length : 5\r\n\r\n"}) {
+    auto app = appOfRequest(head);
+    ASSERT_FALSE(app.ok()) << head;
+    EXPECT_NE(app.error().message.find("'request'"), std::string::npos) << app.error().message;
+  }
+}
+
+TEST(HoldRequest, AnAnswerToAnUpgradeThatDoesNotSwitchAsksForTheConnectionToClose) {
+  EXPECT_TRUE(asksForUpgrade("GET / HTTP/1.1\r\nupgrade: websocket\r\n\r\n"));
+  EXPECT_FALSE(asksForUpgrade("GET / HTTP/1.1\r\nX-Upgrade: no\r\n\r\n"));
+  EXPECT_TRUE(switchesProtocols("HTTP/1.1 101 Switching Protocols\r\n"));
+  EXPECT_FALSE(switchesProtocols("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(withConnectionClose("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+}
+
 }  // namespace
 }  // namespace berth::proxy::hold

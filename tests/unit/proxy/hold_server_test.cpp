@@ -87,6 +87,7 @@ class FakeUpstream {
   }
   // The first `count` connections are accepted and closed without an answer.
   void closeUnanswered(int count) { unanswered_ = count; }
+  void answerWith(std::string answer) { answer_ = std::move(answer); }
   void listen() {
     ::listen(fd_, 16);
     thread_ = std::thread([this] {
@@ -105,8 +106,7 @@ class FakeUpstream {
           head.append(buffer, static_cast<std::size_t>(n));
         std::lock_guard lock(mutex_);
         requests_.push_back(head);
-        const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
-        ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+        ::send(client, answer_.data(), answer_.size(), MSG_NOSIGNAL);
         ::close(client);
       }
     });
@@ -117,6 +117,7 @@ class FakeUpstream {
   std::uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
   int unanswered_ = 0;
+  std::string answer_ = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
   mutable std::mutex mutex_;
   std::vector<std::string> requests_;
   std::thread thread_;
@@ -273,6 +274,34 @@ TEST(HoldServer, AnUpstreamThatNeverAnswersEndsIn503WhenTheHoldIsOverNamingWhy) 
   EXPECT_NE(answer.find("closed the connection without answering"), std::string::npos) << answer;
   EXPECT_GE(container.accepted(), 2);  // sent again at least once within the 500 ms
   EXPECT_LE(container.accepted(), 6);  // every 100 ms, not in a busy loop
+}
+
+TEST(HoldServer, AnUpgradeAnsweredWithoutSwitchingAsksTheProxyToCloseTheTunnel) {
+  // Kept alive, the proxy would pool it and send later requests of anyone to this one container.
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: web.test\r\nX-Berth-App: web\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+  for (const bool switches : {false, true}) {
+    auto server = HoldServer::start("127.0.0.1", 0);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    FakeUpstream container;
+    container.answerWith(switches ? "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                                  : "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+    container.listen();
+    (*server)->setTargets(heldApp("web", {container.upstream()}, 120'000));
+    const int client = connectTo((*server)->endpoint().port);
+    ASSERT_GE(client, 0);
+    sendAll(client, upgrade);
+    const auto answer = readAll(client);
+    ::close(client);
+    ASSERT_EQ(container.requests().size(), 1u);
+    EXPECT_NE(container.requests()[0].find("Connection: upgrade"), std::string::npos) << "the upgrade was not asked";
+    if (switches) {
+      EXPECT_NE(answer.find("Connection: Upgrade\r\n"), std::string::npos) << answer;
+      EXPECT_EQ(answer.find("Connection: close"), std::string::npos) << answer;
+    } else {
+      EXPECT_NE(answer.find("200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"), std::string::npos) << answer;
+    }
+  }
 }
 
 TEST(HoldServer, TheAgentsHoldPortIsKeptAcrossRestartsAndPrivileged) {
