@@ -471,6 +471,9 @@ Result<BuiltImage> AppSupervisor::buildSource(const std::string& app, int deploy
     if (options_.build_output) options_.build_output(app, deployment, line);
   };
   SourceBuilder builder(runtime_, options_.build, options_.state_dir);
+  builder.checkBaseImagesWith([&](const std::vector<std::string>& images) {
+    return checkBuildBases(runtime_, image_access_, app, images);
+  });
   auto result = builder.build(*request, observer, registered ? registered->cancel() : kNeverCancelled);
   if (result) {
     // Older build images of this app go with the deployments that no longer hold them.

@@ -23,7 +23,7 @@ namespace berth::agent::source_build {
 namespace {
 
 constexpr const char* kGeneratedDockerfile = ".berth.Dockerfile";
-constexpr std::size_t kMaxSmallFile = 1 << 20;  // .dockerignore, package.json
+constexpr std::size_t kMaxSmallFile = 1 << 20;  // .dockerignore, package.json, the Dockerfile
 
 Error invalidSource(const std::string& why) { return makeError("invalid_source", why); }
 
@@ -204,7 +204,12 @@ Result<Context> writeContext(const std::string& checkout, const std::string& con
       if (!plan) return makeError("invalid_argument", "source.plan: " + plan.error().message);
     }
     context.plan = builder::planToJson(*plan);
-    if (auto r = walker.addGenerated(kGeneratedDockerfile, builder::renderDockerfile(*plan)); !r) return r.error();
+    context.dockerfile_text = builder::renderDockerfile(*plan);
+    if (auto r = walker.addGenerated(kGeneratedDockerfile, context.dockerfile_text); !r) return r.error();
+  } else {
+    auto text = readSmallFile(context_dir + "/" + context.dockerfile);
+    if (!text) return invalidSource(context.dockerfile + " must be a regular file of at most 1 MiB");
+    context.dockerfile_text = *text;
   }
   auto bytes = walker.finish();
   if (!bytes) return bytes.error();

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/source_builder.hpp"
+#include "apps/app_key.hpp"
 #include "pki/sealed_file.hpp"
 
 namespace berth::agent {
@@ -55,6 +57,27 @@ Result<void> ImageAccess::saveLocked() const {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [image, orgs] : orgs_by_image_) j[image] = orgs;
   return pki::writePrivateFile(path_, j.dump());
+}
+
+Result<void> checkBuildBases(runtime::ContainerRuntime& runtime, ImageAccess& access, const std::string& app,
+                             const std::vector<std::string>& images) {
+  const std::string org = apps::splitAppKey(app).org;
+  for (const auto& image : images) {
+    auto present = runtime.inspectImage(image);
+    if (!present) return present.error();
+    if (!*present) continue;
+    const auto label = (*present)->labels.find(kBuildLabel);
+    if (label != (*present)->labels.end() && label->second.rfind(app + "@", 0) != 0)
+      return makeError("build_refused", "FROM " + image + ": another app's build on this node (name a registry image)");
+    if (access.allows((*present)->id, org)) continue;
+    if (auto open = runtime.checkRegistryAccess(image, std::nullopt); !open)
+      return makeError("build_refused", "FROM " + image +
+                                            ": the copy on this node came with another org's registry credentials, "
+                                            "and the registry does not serve it without them (" +
+                                            open.error().message + ")");
+    if (auto r = access.recordPull((*present)->id, org, false, false); !r) return r.error();
+  }
+  return Ok{};
 }
 
 }  // namespace berth::agent

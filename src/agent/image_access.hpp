@@ -15,8 +15,10 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
+#include "runtime/container_runtime.hpp"
 
 namespace berth::agent {
 
@@ -38,5 +40,13 @@ class ImageAccess {
   mutable std::mutex mutex_;
   std::map<std::string, std::set<std::string>> orgs_by_image_;  // guarded by mutex_
 };
+
+// Whether a build of `app` may start from `images` (the Dockerfile's FROM and COPY --from
+// images, builder::externalImages), which Docker's classic builder takes from the node's own
+// images: refused (code "build_refused") for another app's build, and for an image restricted
+// to other orgs unless the registry serves it without credentials (then granted to this org).
+// Missing images are fine: dockerd pulls them without credentials, so they are open.
+Result<void> checkBuildBases(runtime::ContainerRuntime& runtime, ImageAccess& access, const std::string& app,
+                             const std::vector<std::string>& images);
 
 }  // namespace berth::agent

@@ -42,6 +42,7 @@ std::int64_t commitTime(const source::GitSource& source, const source::GitPaths&
 
 struct Context {
   std::string dockerfile;         // its path inside the context tar
+  std::string dockerfile_text;    // and what it says
   nlohmann::json plan = nullptr;  // the plan built from, when berth generated the Dockerfile
   std::uint64_t bytes = 0;
 };

@@ -12,6 +12,8 @@
 #include <fstream>
 
 #include "agent/source_build_steps.hpp"
+#include "builder/dockerfile_images.hpp"
+#include "common/logging.hpp"
 #include "runtime/docker/json_messages.hpp"
 
 namespace berth::agent {
@@ -147,6 +149,10 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
                                             source_build::commitTime(*source, paths));
   if (!context) return makeError(context.error().code, "build context: " + context.error().message);
   built.plan = context->plan;
+  const auto bases = builder::externalImages(context->dockerfile_text, request.build_args);
+  if (check_bases_) {
+    if (auto r = check_bases_(bases); !r) return r.error();
+  }
 
   if (cancel) return makeError("cancelled", "the build was cancelled");
 
@@ -170,6 +176,14 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   }, &cancel);
   if (!id) return makeError(id.error().code, "image build: " + id.error().message);
   built.image_id = *id;
+  if (check_bases_) {
+    if (auto r = check_bases_(bases); !r) {
+      auto removed = runtime_.removeImage(built.image);
+      log::warn("built image removed: a base image was refused after the build",
+                {{"image", built.image}, {"removed", removed.ok()}, {"reason", r.error().message}});
+      return r.error();
+    }
+  }
   return built;
 }
 

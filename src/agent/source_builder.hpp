@@ -124,8 +124,15 @@ class SourceBuilder {
   //  invalid_source    the checkout has no usable context, Dockerfile or plan
   //  build_failed      the image build failed: the step and its last lines
   //  cancelled, timeout
+  //  build_refused     the base image check refused an image the Dockerfile starts from
   Result<BuiltImage> build(const SourceBuildRequest& request, const BuildObserver& observer,
                            const std::atomic<bool>& cancel);
+
+  // Checks the images a Dockerfile takes from outside itself (builder::externalImages) before
+  // the build, and again after it (an image pulled meanwhile with another org's credentials may
+  // have been taken): a refusal fails the build, and after it removes the image built.
+  using BaseImageCheck = std::function<Result<void>(const std::vector<std::string>& images)>;
+  void checkBaseImagesWith(BaseImageCheck check) { check_bases_ = std::move(check); }
 
   // Removes what builds left under <state_dir>/builds/ (an agent killed mid-build leaves a
   // checkout, the deploy key and the context tar). Only at the agent's start, before any build:
@@ -147,6 +154,7 @@ class SourceBuilder {
   runtime::ContainerRuntime& runtime_;
   BuildSettings settings_;
   std::string state_dir_;
+  BaseImageCheck check_bases_;
 };
 
 }  // namespace berth::agent

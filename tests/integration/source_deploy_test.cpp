@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include "git_servers.hpp"
 #include "harness.hpp"
@@ -95,6 +96,37 @@ TEST_F(SourceDeployTest, ACommitIsFetchedBuiltRunAndRecordedAndABrokenBuildLeave
   ASSERT_TRUE(running.ok());
   EXPECT_EQ(running->size(), 1u);
   ::unsetenv("BERTH_E2E_GIT_TOKEN");
+}
+
+// Docker's classic builder takes FROM images from the node before it asks a registry: a build
+// must not start from an image another org's registry credentials brought to the node.
+TEST_F(SourceDeployTest, ABuildFromAnImageAnotherOrgPulledWithCredentialsFailsAndRunsNothing) {
+  // Named under a loopback registry nothing listens on, so that asking it stays on this machine.
+  const std::string privateName = "127.0.0.1:1/berth-test/private:1";
+  ASSERT_FALSE(daemon->importBusybox("127.0.0.1:1/berth-test/private", "1", {{"/secret", "acme's\n"}}).empty());
+  auto privateImage = daemon->docker->inspectImage(privateName);
+  ASSERT_TRUE(privateImage.ok() && *privateImage);
+  // As acme's deploy records its pull with credentials (RegistryTest covers that record); the
+  // agent reads the record when it starts.
+  cluster.agent("a").signal(SIGTERM);
+  ASSERT_GE(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
+  std::ofstream(cluster.agentDir("a") + "/image_access.json") << nlohmann::json{{(*privateImage)->id, {"acme"}}}.dump();
+  ASSERT_FALSE(cluster
+                   .startOnlineAgent("a", {"--docker-socket", daemon->socket, "--docker-network", "berth-test",
+                                           "--reconcile-interval-s", "1", "--git-ca-file", git->caFile(),
+                                           "--build-memory", "512m"})
+                   .empty());
+  repo->commit({{"Dockerfile", "FROM " + privateName + "\nCMD [\"/bin/busybox\", \"cat\", \"/secret\"]\n"}});
+  ::setenv("BERTH_E2E_GIT_TOKEN", kGitToken, 1);
+  auto [code, out] = cluster.cli({"app", "deploy", "web", "--git", git->url("shop"), "--ref", "main", "--token-env",
+                                  "BERTH_E2E_GIT_TOKEN", "--detach"});
+  ::unsetenv("BERTH_E2E_GIT_TOKEN");
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(settled(1, "failed")) << deployment(1).dump() << "\n" << cluster.agent("a").log();
+  EXPECT_NE(deployment(1).value("reason", "").find("FROM " + privateName), std::string::npos) << deployment(1).dump();
+  auto running = daemon->docker->list({{"berth.app", "web"}});
+  ASSERT_TRUE(running.ok());
+  EXPECT_TRUE(running->empty());
 }
 
 }  // namespace

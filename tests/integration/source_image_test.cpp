@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/build_registry.hpp"
+#include "agent/image_access.hpp"
 #include "agent/source_builder.hpp"
 #include "common/subprocess.hpp"
 #include "git_servers.hpp"
@@ -195,6 +196,50 @@ TEST_F(SourceImageTest, AMultiStageDockerfileHonouringDockerignoreWithoutLeaking
   EXPECT_NE(failed.error().message.find("Step 2/"), std::string::npos) << failed.error().message;
   EXPECT_NE(failed.error().message.find("npm ERR! missing: left-pad"), std::string::npos) << failed.error().message;
   EXPECT_TRUE(buildsDirEmpty());
+}
+
+// Docker's classic builder takes a FROM image from the node's own images before it asks a
+// registry: the agent's check (checkBuildBases, against the node's image access record) runs
+// before the build, and again after it, when a refusal takes the built image away.
+TEST_F(SourceImageTest, ABaseImageTheBuildsOrgMayNotRunIsRefusedBeforeAndAfterTheBuild) {
+  // Named under a loopback registry nothing listens on, so that asking it stays on this machine.
+  const std::string privateName = "127.0.0.1:1/berth-test/private:1";
+  ASSERT_FALSE(daemon->importBusybox("127.0.0.1:1/berth-test/private", "1", {{"/secret", "acme's\n"}}).empty());
+  auto privateImage = daemon->docker->inspectImage(privateName);
+  ASSERT_TRUE(privateImage.ok() && *privateImage);
+  agent::ImageAccess access(dir + "/image_access.json");
+  ASSERT_TRUE(access.recordPull((*privateImage)->id, "acme", true, true).ok());  // as acme's pull with credentials
+  GitRepo repo(dir + "/repos", "web");
+  repo.commit({{"Dockerfile", "FROM berth-test/base:1 AS tools\nFROM " + privateName + "\n"
+                              "COPY --from=tools /bin/busybox /bb\nCMD [\"/bb\", \"cat\", \"/secret\"]\n"}});
+  agent::SourceBuilder builder(*daemon->docker, settings(), dir + "/state");
+  std::string app = "web";
+  builder.checkBaseImagesWith([&](const std::vector<std::string>& images) {
+    return agent::checkBuildBases(*daemon->docker, access, app, images);
+  });
+  auto refused = builder.build(request("web", "web"), {}, cancel);
+  ASSERT_FALSE(refused.ok()) << "the default org's build started from acme's private image";
+  EXPECT_EQ(refused.error().code, "build_refused");
+  EXPECT_NE(refused.error().message.find("FROM " + privateName), std::string::npos) << refused.error().message;
+  app = "web.acme";
+  auto mine = builder.build(request(app, "web"), {}, cancel);
+  ASSERT_TRUE(mine.ok()) << "acme's own build: " << mine.error().message;
+
+  // Refused only after the build (the check's answer changed meanwhile): the built image goes.
+  const auto commit = repo.commit({{"Dockerfile", "FROM berth-test/base:1\nCMD [\"/bin/busybox\", \"true\"]\n"}});
+  std::vector<std::vector<std::string>> asked;
+  builder.checkBaseImagesWith([&](const std::vector<std::string>& images) -> Result<void> {
+    asked.push_back(images);
+    if (asked.size() == 2) return makeError("build_refused", "refused after the build");
+    return Ok{};
+  });
+  auto late = builder.build(request("web", "web"), {}, cancel);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().message, "refused after the build");
+  EXPECT_EQ(asked, (std::vector<std::vector<std::string>>{{"berth-test/base:1"}, {"berth-test/base:1"}}));
+  auto left = daemon->docker->inspectImage("web:" + commit.substr(0, 12));
+  ASSERT_TRUE(left.ok());
+  EXPECT_FALSE(left->has_value()) << "the image built from a refused base stayed on the node";
 }
 
 TEST_F(SourceImageTest, ANodeRepositoryWithoutDockerfileIsBuiltFromItsPlanAndAnswersOnPort) {

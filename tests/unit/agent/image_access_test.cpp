@@ -13,6 +13,7 @@
 #include "../../support/memory_runtime.hpp"
 #include "../temp_dir.hpp"
 #include "agent/app_supervisor.hpp"
+#include "agent/source_builder.hpp"
 
 namespace berth::agent {
 namespace {
@@ -168,6 +169,36 @@ TEST_F(SharedNodeTest, APulledImageWhoseRestrictionCannotBeSavedDoesNotStay) {
   std::filesystem::remove(dir.path() + "/image_access.json");
   supervisor = make();
   EXPECT_FALSE(deploy("shop.globex", "reg:5000/secret:1", "").ok);
+}
+
+TEST(BuildBases, ABuildMayNotStartFromAnImageRestrictedToAnotherOrgOrFromAnotherAppsBuild) {
+  MemoryRuntime runtime;
+  ImageAccess access("");
+  runtime.images["reg:5000/secret:1"] = {kPrivateId, {}, {}};
+  ASSERT_TRUE(access.recordPull(kPrivateId, "acme", true, true).ok());
+  runtime.registry["reg:5000/secret:1"] = {{kPrivateId, {}}, "right"};
+  runtime.images["tools:1"] = {"sha256:tools", {}, {}};
+  runtime.images["web.acme:0123456789ab"] = {"sha256:built", {}, {{kBuildLabel, "web.acme@0123456789abcdef:x"}}};
+
+  EXPECT_TRUE(checkBuildBases(runtime, access, "web.acme", {"reg:5000/secret:1", "tools:1", "web.acme:0123456789ab"}).ok())
+      << "its own org's image, an open one, its own build";
+  EXPECT_TRUE(checkBuildBases(runtime, access, "shop.globex", {"missing:1", "tools:1"}).ok())
+      << "what the node lacks dockerd pulls without credentials";
+  for (const std::string app : {"shop.globex", "db"}) {
+    auto secret = checkBuildBases(runtime, access, app, {"tools:1", "reg:5000/secret:1"});
+    ASSERT_FALSE(secret.ok()) << app;
+    EXPECT_EQ(secret.error().code, "build_refused");
+    EXPECT_NE(secret.error().message.find("FROM reg:5000/secret:1"), std::string::npos) << secret.error().message;
+    EXPECT_NE(secret.error().message.find("another org's registry credentials"), std::string::npos);
+  }
+  auto built = checkBuildBases(runtime, access, "shop.acme", {"web.acme:0123456789ab"});
+  ASSERT_FALSE(built.ok()) << "another app's build, even of the same org";
+  EXPECT_NE(built.error().message.find("another app's build"), std::string::npos) << built.error().message;
+
+  // Served without credentials after all (made public since): granted to the org that asked.
+  runtime.registry["reg:5000/secret:1"].password.clear();
+  EXPECT_TRUE(checkBuildBases(runtime, access, "shop.globex", {"reg:5000/secret:1"}).ok());
+  EXPECT_TRUE(access.allows(kPrivateId, "globex"));
 }
 
 }  // namespace
