@@ -2,7 +2,9 @@
 // depth (API bodies, config files), verb arguments, server config files,
 // image references, advertise_url and route tables, the number-bearing fields (durations, sizes, CPU,
 // bandwidth), ACME documents, domains and path prefixes and the nginx files rendered from them, and DNS
-// queries to the responder for Caddy's upstreams. The first byte picks the target (0xD5: DNS).
+// queries to the responder for Caddy's upstreams, Dockerfiles (the images a build takes from the node),
+// and requests as the hold server reads and rewrites them. The first byte picks the target (0xD5: DNS,
+// 0xDF: a Dockerfile, 0xB0: a held request).
 // Invariants: nothing crashes (no undefined behaviour in any conversion);
 // every refusal names a field; accepted values are within their ranges.
 #include <algorithm>
@@ -12,8 +14,11 @@
 
 #include "acme/documents.hpp"
 #include "apps/domains.hpp"
+#include "apps/app_key.hpp"
 #include "apps/validation.hpp"
+#include "builder/dockerfile_images.hpp"
 #include "proxy/dns/dns_message.hpp"
+#include "proxy/hold/hold_request.hpp"
 #include "proxy/nginx/nginx_render.hpp"
 #include "proxy/proxy_state.hpp"
 #include "common/json.hpp"
@@ -92,6 +97,8 @@ void checkFields(const std::string& text) {
 
 // One first byte of its own, so the seeds kept for the other targets still reach them.
 constexpr std::uint8_t kDnsSelector = 0xD5;
+constexpr std::uint8_t kDockerfileSelector = 0xDF;
+constexpr std::uint8_t kHeldRequestSelector = 0xB0;
 
 // Any datagram: dropped or answered within a plain UDP message, echoing the
 // query's id, answers only for a name that is held.
@@ -111,10 +118,42 @@ void checkDns(std::string_view packet) {
 
 }  // namespace
 
+// A Dockerfile's outside images (what the agent checks before a build): never empty, never
+// `scratch`, never with whitespace in them.
+void checkDockerfile(std::string_view text) {
+  for (const auto& image : berth::builder::externalImages(text, {{"BASE", "x"}})) {
+    if (image.empty() || image == "scratch" || image.find_first_of(" \t\r\n") != std::string::npos) __builtin_trap();
+  }
+}
+
+// What the hold server reads and rewrites of a request nginx sent it.
+void checkHeldRequest(std::string_view text) {
+  namespace hold = berth::proxy::hold;
+  auto app = hold::appOfRequest(text);
+  if (app && *app && !berth::apps::validateAppKey("app", **app)) __builtin_trap();
+  const auto end = text.find("\r\n\r\n");
+  // Sent again only when the bytes are one whole head.
+  if (hold::canSendAgain(text) && end + 4 != text.size()) __builtin_trap();
+  const std::string closed = hold::withConnectionClose(text);
+  if (end == std::string_view::npos) {
+    if (closed != text) __builtin_trap();
+    return;
+  }
+  // The head asks to close, once, and what followed it is passed on unchanged.
+  const auto closedEnd = closed.find("\r\n\r\n");
+  if (closedEnd == std::string::npos || closed.substr(closedEnd + 4) != text.substr(end + 4)) __builtin_trap();
+  if (!std::string_view(closed).substr(0, closedEnd + 4).ends_with("Connection: close\r\n\r\n")) __builtin_trap();
+  if (hold::withConnectionClose(closed) != closed) __builtin_trap();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] == kDnsSelector)
+  if (data[0] == kDockerfileSelector)
+    checkDockerfile(rest);
+  else if (data[0] == kHeldRequestSelector)
+    checkHeldRequest(rest);
+  else if (data[0] == kDnsSelector)
     checkDns(rest);
   else if (data[0] % 2 == 0)
     checkJson(rest);

@@ -13,7 +13,7 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-bool blank(char c) { return c == ' ' || c == '\t'; }
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }  // Docker's separators
 
 std::vector<std::string> words(std::string_view line) {
   std::vector<std::string> out;
