@@ -471,6 +471,11 @@ Result<BuiltImage> AppSupervisor::buildSource(const std::string& app, int deploy
     if (options_.build_output) options_.build_output(app, deployment, line);
   };
   SourceBuilder builder(runtime_, options_.build, options_.state_dir);
+  // On a node holding images this org may not run, no base image is taken from the node; the
+  // check below names what it can read of the Dockerfile either way.
+  auto barred = holdsImagesBarredFrom(runtime_, image_access_, apps::splitAppKey(app).org);
+  if (!barred) return barred.error();
+  builder.pullBaseImages(*barred);
   builder.checkBaseImagesWith([&](const std::vector<std::string>& images) {
     return checkBuildBases(runtime_, image_access_, app, images);
   });

@@ -59,6 +59,20 @@ Result<void> ImageAccess::saveLocked() const {
   return pki::writePrivateFile(path_, j.dump());
 }
 
+Result<bool> holdsImagesBarredFrom(runtime::ContainerRuntime& runtime, const ImageAccess& access,
+                                   const std::string& org) {
+  auto images = runtime.listImages({});
+  if (!images) return images.error();
+  for (const auto& image : *images) {
+    if (!access.allows(image.id, org)) return true;
+    const auto label = image.labels.find(kBuildLabel);
+    if (label == image.labels.end()) continue;
+    const std::string builtFor = label->second.substr(0, label->second.find('@'));
+    if (apps::splitAppKey(builtFor).org != org) return true;
+  }
+  return false;
+}
+
 Result<void> checkBuildBases(runtime::ContainerRuntime& runtime, ImageAccess& access, const std::string& app,
                              const std::vector<std::string>& images) {
   const std::string org = apps::splitAppKey(app).org;

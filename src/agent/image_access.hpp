@@ -41,6 +41,13 @@ class ImageAccess {
   std::map<std::string, std::set<std::string>> orgs_by_image_;  // guarded by mutex_
 };
 
+// Whether the node holds an image `org` may not run: one a pull with another org's credentials
+// brought, or another org's source build. Builds of `org` then fetch every base image from its
+// registry (BuildRequest::pull_bases): reading a Dockerfile exactly as Docker does is not a
+// guarantee berth can give, so no name in it may reach those images.
+Result<bool> holdsImagesBarredFrom(runtime::ContainerRuntime& runtime, const ImageAccess& access,
+                                   const std::string& org);
+
 // Whether a build of `app` may start from `images` (the Dockerfile's FROM and COPY --from
 // images, builder::externalImages), which Docker's classic builder takes from the node's own
 // images: refused (code "build_refused") for another app's build, and for an image restricted

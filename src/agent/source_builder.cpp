@@ -168,6 +168,7 @@ Result<BuiltImage> SourceBuilder::build(const SourceBuildRequest& request, const
   br.memory_bytes = settings_.memory_bytes;
   br.cpu_millicores = settings_.cpu_millicores;
   br.timeout_s = settings_.timeout_s;
+  br.pull_bases = pull_bases_;
   runtime::docker::BuildOutput output;
   auto id = runtime_.build(br, [&](const nlohmann::json& message) {
     for (const auto& line : output.apply(message)) {

@@ -133,6 +133,8 @@ class SourceBuilder {
   // have been taken): a refusal fails the build, and after it removes the image built.
   using BaseImageCheck = std::function<Result<void>(const std::vector<std::string>& images)>;
   void checkBaseImagesWith(BaseImageCheck check) { check_bases_ = std::move(check); }
+  // Builds fetch every base image from its registry (BuildRequest::pull_bases).
+  void pullBaseImages(bool pull) { pull_bases_ = pull; }
 
   // Removes what builds left under <state_dir>/builds/ (an agent killed mid-build leaves a
   // checkout, the deploy key and the context tar). Only at the agent's start, before any build:
@@ -155,6 +157,7 @@ class SourceBuilder {
   BuildSettings settings_;
   std::string state_dir_;
   BaseImageCheck check_bases_;
+  bool pull_bases_ = false;
 };
 
 }  // namespace berth::agent

@@ -132,6 +132,9 @@ struct BuildRequest {
   std::int64_t memory_bytes = 0;    // each build step's memory limit, swap included (0: none)
   std::int64_t cpu_millicores = 0;  // each build step's CPU limit (0: none)
   int timeout_s = 900;
+  // Every base image (FROM, COPY --from=<image>, their ONBUILD triggers) fetched from its
+  // registry, never taken from the node's images.
+  bool pull_bases = false;
 };
 
 // The daemon's stream messages as they arrive (JSON objects), for live logs and progress.

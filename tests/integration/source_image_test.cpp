@@ -18,6 +18,7 @@
 #include "agent/image_access.hpp"
 #include "agent/source_builder.hpp"
 #include "common/subprocess.hpp"
+#include "pki/sealed_file.hpp"
 #include "git_servers.hpp"
 #include "node_image.hpp"
 
@@ -240,6 +241,31 @@ TEST_F(SourceImageTest, ABaseImageTheBuildsOrgMayNotRunIsRefusedBeforeAndAfterTh
   auto left = daemon->docker->inspectImage("web:" + commit.substr(0, 12));
   ASSERT_TRUE(left.ok());
   EXPECT_FALSE(left->has_value()) << "the image built from a refused base stayed on the node";
+}
+
+// What the Dockerfile check cannot read: a base's ONBUILD trigger copying from a private image.
+// On a node holding images the org may not run, builds fetch every base from its registry
+// (pull_bases), so no name reaches the node's copies.
+TEST_F(SourceImageTest, OnANodeWithOtherOrgsPrivateImagesABuildTakesNoBaseFromTheNode) {
+  const std::string privateName = "127.0.0.1:1/berth-test/private:1";
+  ASSERT_FALSE(daemon->importBusybox("127.0.0.1:1/berth-test/private", "1", {{"/secret", "acme's\n"}}).empty());
+  // An open base whose trigger copies the private file into whatever builds on it.
+  const std::string onbase = dir + "/onbase";
+  std::filesystem::create_directories(onbase);
+  std::ofstream(onbase + "/Dockerfile") << "FROM berth-test/base:1\nONBUILD COPY --from=" << privateName << " /secret /secret\n";
+  auto tar = runProcess({"tar", "-cf", onbase + ".tar", "-C", onbase, "Dockerfile"}, 20000);
+  ASSERT_TRUE(tar.ok() && tar->exit_code == 0);
+  auto built = daemon->docker->request("POST", "/build?t=" + std::string("127.0.0.1%3A1%2Fberth-test%2Fonbase%3A1"),
+                                       *pki::readFile(onbase + ".tar"), "application/x-tar");
+  ASSERT_TRUE(built.ok() && built->status == 200) << (built ? built->body : built.error().message);
+  GitRepo repo(dir + "/repos", "web");
+  repo.commit({{"Dockerfile", "FROM 127.0.0.1:1/berth-test/onbase:1\nCMD [\"/bin/busybox\", \"cat\", \"/secret\"]\n"}});
+  agent::SourceBuilder builder(*daemon->docker, settings(), dir + "/state");
+  builder.pullBaseImages(true);
+  auto refused = builder.build(request("web", "web"), {}, cancel);
+  ASSERT_FALSE(refused.ok()) << "a base was taken from the node";
+  EXPECT_EQ(refused.error().code, "build_failed") << refused.error().message;
+  EXPECT_NE(refused.error().message.find("127.0.0.1:1"), std::string::npos) << refused.error().message;
 }
 
 TEST_F(SourceImageTest, ANodeRepositoryWithoutDockerfileIsBuiltFromItsPlanAndAnswersOnPort) {

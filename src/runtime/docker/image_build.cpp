@@ -30,6 +30,7 @@ namespace {
 std::string buildTarget(const BuildRequest& r) {
   std::string target = "/build?rm=1&forcerm=1&t=" + urlEncode(r.tag) + "&dockerfile=" + urlEncode(r.dockerfile);
   if (!r.target.empty()) target += "&target=" + urlEncode(r.target);
+  if (r.pull_bases) target += "&pull=1";
   if (!r.build_args.empty()) target += "&buildargs=" + urlEncode(nlohmann::json(r.build_args).dump());
   if (!r.labels.empty()) target += "&labels=" + urlEncode(nlohmann::json(r.labels).dump());
   if (r.memory_bytes > 0)

@@ -201,5 +201,24 @@ TEST(BuildBases, ABuildMayNotStartFromAnImageRestrictedToAnotherOrgOrFromAnother
   EXPECT_TRUE(access.allows(kPrivateId, "globex"));
 }
 
+TEST(BuildBases, ANodeHoldingImagesAnOrgMayNotRunMakesItsBuildsPullEveryBase) {
+  MemoryRuntime runtime;
+  ImageAccess access("");
+  runtime.images["tools:1"] = {"sha256:tools", {}, {}};
+  runtime.images["web:0123456789ab"] = {"sha256:web", {}, {{kBuildLabel, "web@0123456789abcdef:x"}}};
+  runtime.images["api:0123456789ab"] = {"sha256:api", {}, {{kBuildLabel, "api@0123456789abcdef:x"}}};
+  EXPECT_FALSE(*holdsImagesBarredFrom(runtime, access, "default")) << "open images and its own org's builds";
+  EXPECT_TRUE(*holdsImagesBarredFrom(runtime, access, "acme")) << "the default org's builds hold its code";
+  runtime.images.erase("web:0123456789ab");
+  runtime.images.erase("api:0123456789ab");
+  EXPECT_FALSE(*holdsImagesBarredFrom(runtime, access, "acme"));
+  runtime.images["reg:5000/secret:1"] = {kPrivateId, {}, {}};
+  ASSERT_TRUE(access.recordPull(kPrivateId, "acme", true, true).ok());
+  EXPECT_FALSE(*holdsImagesBarredFrom(runtime, access, "acme"));
+  EXPECT_TRUE(*holdsImagesBarredFrom(runtime, access, "globex"));
+  runtime.down = true;
+  EXPECT_FALSE(holdsImagesBarredFrom(runtime, access, "globex").ok()) << "unknown is not 'none'";
+}
+
 }  // namespace
 }  // namespace berth::agent

@@ -37,5 +37,26 @@ TEST(DockerfileImages, ContinuationsCommentsBlankLinesAndTheEscapeDirective) {
   EXPECT_TRUE(externalImages("FROM\nFROM --platform=x\n", {}).empty());
 }
 
+TEST(DockerfileImages, ReadsWhatDockersParserReadsWhereTheyCouldDiffer) {
+  // Each of these once hid a FROM from the check (attack pass, stop 25).
+  EXPECT_EQ(externalImages("\xEF\xBB\xBF" "FROM secret:1\n", {}), Images{"secret:1"}) << "a byte-order mark";
+  EXPECT_EQ(externalImages("FROM a\n\xC2\xA0" "COPY --from=secret:1 /s /s\n", {}), (Images{"a", "secret:1"}))
+      << "a Unicode space before the keyword";
+  EXPECT_EQ(externalImages("LABEL a=b\\\f\nFROM secret:1\n", {}), Images{"secret:1"})
+      << "an escape followed by a form feed continues nothing";
+  EXPECT_EQ(externalImages("# es cape=`\nFROM a `\nFROM secret:1\n", {}), (Images{"a", "secret:1"}))
+      << "not a directive: the escape stays a backslash";
+  EXPECT_EQ(externalImages("ARG B=secret:1\nARG A=\"x B=open:1 y\"\nFROM $B\n", {}), Images{"secret:1"})
+      << "a quoted ARG value is one word";
+  EXPECT_EQ(externalImages("ARG B=secret:1\nARG A=x\\ B=open:1\nFROM $B\n", {}), Images{"secret:1"})
+      << "an escaped space stays in the word";
+  EXPECT_EQ(externalImages("FROM secret:lat$1est\n", {}), Images{"secret:latest"}) << "$1 is a variable of its own";
+  EXPECT_EQ(externalImages("FROM $HTTP_PROXY\n", {{"HTTP_PROXY", "secret:1"}}), Images{"secret:1"})
+      << "the proxy arguments need no ARG";
+  EXPECT_EQ(externalImages("FROM \"secret:1\"\nCOPY --from='other:2' /a /a\nFROM ${A:-${B:-nested:3}}\n", {}),
+            (Images{"secret:1", "other:2", "nested:3"}))
+      << "quotes and nested defaults";
+}
+
 }  // namespace
 }  // namespace berth::builder
