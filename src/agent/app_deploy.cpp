@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "agent/health_probe.hpp"
-#include "apps/app_key.hpp"
 #include "agent/progress_throttle.hpp"
 #include "agent/traffic_control.hpp"
+#include "apps/app_key.hpp"
 #include "common/logging.hpp"
 
 namespace berth::agent {
