@@ -164,6 +164,7 @@ void HttpListener::releaseHandshakeSlot(const std::string& counted_address) {
     std::lock_guard lock(counts_mutex_);
     if (!counted_address.empty()) handshakes_per_address_.release(counted_address);
     --handshakes_in_flight_;
+    --metrics_.tls_handshakes_in_flight;
   }
   asio::post(executor_, [this] { handshake_slot_freed_.cancel(); });
 }
@@ -221,6 +222,7 @@ asio::awaitable<void> HttpListener::acceptLoop() {
       continue;
     }
     ++handshakes_in_flight_;  // released by serve() once the handshake is over, whichever way
+    ++metrics_.tls_handshakes_in_flight;
     counts.unlock();
     auto connectionExecutor = socket.get_executor();
     asio::co_spawn(connectionExecutor, connection(std::move(socket), std::move(counted)), asio::detached);

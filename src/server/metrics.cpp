@@ -92,6 +92,9 @@ std::string Metrics::render() const {
   single(out, "berth_connections_refused_total", "counter",
          "Connections closed at once: the client address was at max_connections_per_address.",
          connections_refused_total.load());
+  single(out, "berth_tls_handshakes_in_flight", "gauge",
+         "Connections accepted whose TLS handshake is not over (capped by max_handshakes_in_flight).",
+         tls_handshakes_in_flight.load());
   single(out, "berth_accept_out_of_files_total", "counter",
          "Times accept() found the process out of file descriptors (the listener pauses 50 ms each time).",
          accept_out_of_files_total.load());

@@ -39,6 +39,7 @@ struct Metrics {
   std::uint64_t http_requests_total = 0;
   std::atomic<std::uint64_t> connections_refused_total{0};  // over max_connections_per_address (network thread)
   std::atomic<std::uint64_t> accept_out_of_files_total{0};  // accept() hit the descriptor limit (network thread)
+  std::atomic<std::int64_t> tls_handshakes_in_flight{0};     // accepted, handshake not over (network threads)
   std::uint64_t enrollments_rate_limited_total = 0;
   // REST requests answered 429 by the rate limits, by what was limited ("key", "address").
   std::map<std::string, std::uint64_t> http_rate_limited_total;
