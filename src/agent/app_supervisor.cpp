@@ -42,7 +42,10 @@ Result<void> AppSupervisor::load() {
     log::info("removed what interrupted source builds left", {{"directories", left}});
   const std::string path = options_.state_dir + "/apps.sealed";
   auto text = pki::readFile(path);
-  if (!text) return Ok{};  // first start: nothing desired yet
+  if (!text) {  // first start: nothing desired yet
+    if (image_access_.kept()) return Ok{};
+    return image_access_.keep();
+  }
   auto plain = pki::unseal(*text, options_.sealing_key);
   if (!plain) return plain.error();
   auto j = parseJsonOrDiscarded(*plain);
@@ -73,7 +76,36 @@ Result<void> AppSupervisor::load() {
     if (!r.app.empty()) apps_[r.app] = std::move(r);
   }
   log::info("app desired state loaded", {{"apps", appNames().size()}});
+  if (!image_access_.kept()) {
+    // Not kept yet: tried again at the next start (dockerd may be briefly unreachable now).
+    if (auto r = recordEarlierPulls(); !r)
+      log::warn("images pulled with credentials before the image access record are not restricted yet",
+                {{"error", r.error().message}});
+  }
   return Ok{};
+}
+
+Result<void> AppSupervisor::recordEarlierPulls() {
+  // Agents from before the record pulled private images without noting who may run them: the
+  // images this node's apps pulled with credentials go to those apps' orgs, once. An image that
+  // was open before such a pull is closed too (fail closed: other orgs then ask the registry).
+  std::vector<std::pair<std::string, std::string>> pulled;  // reference, org
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, r] : apps_) {
+      if (!r.spec.is_object() || !r.spec.contains("registry_auth")) continue;
+      for (const auto& h : r.history)
+        if (h.pulled) pulled.emplace_back(h.image, apps::splitAppKey(name).org);
+    }
+  }
+  for (const auto& [reference, org] : pulled) {
+    auto present = runtime_.inspectImage(reference);
+    if (!present) return present.error();
+    if (!*present) continue;
+    if (auto r = image_access_.recordPull((*present)->id, org, true, true); !r) return r.error();
+  }
+  if (!pulled.empty()) log::info("images pulled with credentials before this agent kept a record", {{"images", pulled.size()}});
+  return image_access_.keep();
 }
 
 std::optional<AppSupervisor::AppRecord> AppSupervisor::record(const std::string& app) const {

@@ -220,6 +220,9 @@ class AppSupervisor {
   Result<std::pair<AppRecord, apps::DeploymentSpec>> current(const std::string& app) const;
   // Stores (or with nullopt, forgets) the app's record and saves the file.
   Result<void> put(const std::string& app, const std::optional<AppRecord>& record);
+  // Restricts the images this node's apps pulled with credentials before the image access record
+  // existed (load(), until it succeeds once); then writes the record.
+  Result<void> recordEarlierPulls();
   // The lock ensureImage holds for images of `repository` ("registry/repository").
   std::mutex& repositoryLock(const std::string& repository);
   void pruneImages(const std::string& app);

@@ -32,6 +32,13 @@ Result<void> ImageAccess::load() {
   return Ok{};
 }
 
+bool ImageAccess::kept() const { return !path_.empty() && pki::fileExists(path_); }
+
+Result<void> ImageAccess::keep() {
+  std::lock_guard lock(mutex_);
+  return saveLocked();
+}
+
 bool ImageAccess::allows(const std::string& image_id, const std::string& org) const {
   std::lock_guard lock(mutex_);
   const auto it = orgs_by_image_.find(image_id);

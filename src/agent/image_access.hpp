@@ -28,6 +28,11 @@ class ImageAccess {
   // Reads the file (missing: nothing restricted). A damaged file is an error: starting with
   // nothing restricted would open every private image to every org.
   Result<void> load();
+  // Whether the record's file exists (false: a node from before the record, or one that never
+  // pulled with credentials since).
+  bool kept() const;
+  // Writes the record as it is (also when empty), so that kept() holds from now on.
+  Result<void> keep();
   bool allows(const std::string& image_id, const std::string& org) const;
   // After `org` pulled `image_id`, or the registry said it may: a pull with credentials that
   // brought new bytes restricts it to `org`; either grants an image restricted to others to `org`.

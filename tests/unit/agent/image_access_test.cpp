@@ -150,6 +150,15 @@ TEST_F(SharedNodeTest, AnImageLoadedOnTheNodeOrPulledWithoutCredentialsIsSharedA
   EXPECT_EQ(runtime.pulls.size(), 1u) << "a shared image was pulled again";
 }
 
+TEST_F(SharedNodeTest, ImagesPulledWithCredentialsBeforeTheRecordExistedAreRestrictedAtTheFirstStart) {
+  ASSERT_TRUE(deploy("web.acme", "reg:5000/secret:1", "right").ok);
+  std::filesystem::remove(dir.path() + "/image_access.json");  // an agent from before the record
+  supervisor = make();
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/image_access.json"));
+  EXPECT_FALSE(deploy("shop.globex", "reg:5000/secret:1", "").ok) << "an earlier private pull stayed open";
+  EXPECT_TRUE(deploy("web.acme", "reg:5000/secret:1", "", 2).ok);
+}
+
 TEST_F(SharedNodeTest, APrivateRepositoryHoldingTheBytesOfAnOpenImageDoesNotCloseIt) {
   runtime.images["tools:1"] = {"sha256:tools", {}, {}};
   runtime.registry["reg:5000/copy:1"] = {{"sha256:tools", {"reg:5000/copy@sha256:c"}}, "right"};
@@ -161,6 +170,7 @@ TEST_F(SharedNodeTest, APrivateRepositoryHoldingTheBytesOfAnOpenImageDoesNotClos
 TEST_F(SharedNodeTest, APulledImageWhoseRestrictionCannotBeSavedDoesNotStay) {
   // A full disk, here a directory where the record goes: kept only in memory, the restriction
   // would be gone after a restart, and the image open to every org.
+  std::filesystem::remove(dir.path() + "/image_access.json");  // kept (empty) since the first start
   std::filesystem::create_directory(dir.path() + "/image_access.json");
   auto owner = deploy("web.acme", "reg:5000/secret:1", "right");
   EXPECT_FALSE(owner.ok);
