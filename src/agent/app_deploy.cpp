@@ -57,8 +57,8 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
   // may have it), as with pull "always". A rollback's pinned image is this app's own.
   bool othersBuild = false;
   if (*present && pinned.empty()) {
-    const auto label = (*present)->labels.find(kBuildLabel);
-    othersBuild = label != (*present)->labels.end() && label->second.rfind(app + "@", 0) != 0;
+    const auto builtFor = sourceBuildOf((*present)->labels);
+    othersBuild = builtFor && *builtFor != app;
   }
   std::optional<runtime::RegistryCredentials> auth;
   if (spec.registry_auth)

@@ -72,10 +72,8 @@ Result<bool> holdsImagesBarredFrom(runtime::ContainerRuntime& runtime, const Ima
   if (!images) return images.error();
   for (const auto& image : *images) {
     if (!access.allows(image.id, org)) return true;
-    const auto label = image.labels.find(kBuildLabel);
-    if (label == image.labels.end()) continue;
-    const std::string builtFor = label->second.substr(0, label->second.find('@'));
-    if (apps::splitAppKey(builtFor).org != org) return true;
+    const auto builtFor = sourceBuildOf(image.labels);
+    if (builtFor && apps::splitAppKey(*builtFor).org != org) return true;
   }
   return false;
 }
@@ -87,8 +85,7 @@ Result<void> checkBuildBases(runtime::ContainerRuntime& runtime, ImageAccess& ac
     auto present = runtime.inspectImage(image);
     if (!present) return present.error();
     if (!*present) continue;
-    const auto label = (*present)->labels.find(kBuildLabel);
-    if (label != (*present)->labels.end() && label->second.rfind(app + "@", 0) != 0)
+    if (const auto builtFor = sourceBuildOf((*present)->labels); builtFor && *builtFor != app)
       return makeError("build_refused", "FROM " + image + ": another app's build on this node (name a registry image)");
     if (access.allows((*present)->id, org)) continue;
     if (auto open = runtime.checkRegistryAccess(image, std::nullopt); !open)

@@ -216,13 +216,19 @@ Result<std::optional<BuiltImage>> SourceBuilder::reusableImage(const std::string
   return std::optional<BuiltImage>(std::move(built));
 }
 
+std::optional<std::string> sourceBuildOf(const std::map<std::string, std::string>& labels) {
+  const auto label = labels.find(kBuildLabel);
+  if (label == labels.end()) return std::nullopt;
+  const auto at = label->second.find('@');
+  return at == std::string::npos ? std::string() : label->second.substr(0, at);
+}
+
 Result<std::vector<runtime::ImageInfo>> SourceBuilder::builtImages(const std::string& app) {
   auto images = runtime_.listImages({{kBuildLabel, ""}});
   if (!images) return images.error();
   std::vector<runtime::ImageInfo> out;
   for (auto& image : *images) {
-    const auto label = image.labels.find(kBuildLabel);
-    if (label != image.labels.end() && label->second.rfind(app + "@", 0) == 0) out.push_back(std::move(image));
+    if (sourceBuildOf(image.labels) == app) out.push_back(std::move(image));
   }
   return out;
 }

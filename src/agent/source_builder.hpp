@@ -96,6 +96,9 @@ struct BuildObserver {
 // (one label because Docker 20.10's classic builder adds a step per label).
 inline constexpr const char* kBuildLabel = "berth.build";
 std::string buildLabelValue(const std::string& app, const std::string& commit, const std::string& inputs_digest);
+// The app key an image with these labels was built for from source ("" for a label that names
+// none); nullopt when it is no source build.
+std::optional<std::string> sourceBuildOf(const std::map<std::string, std::string>& labels);
 
 // What besides the commit decides the image (dir, Dockerfile, target, build
 // args, plan override, the plan's base images), as 16 hex: an image built
