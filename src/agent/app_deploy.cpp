@@ -81,7 +81,13 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
       if (!images) return images.error();
       for (const auto& image : *images) held.insert(image.id);
     }
-    if (auto pulled = runtime_.pull(reference, auth, on_progress); !pulled) return pulled.error();
+    if (auth) {
+      if (auto r = image_access_.beginPull(reference, org); !r) return r.error();
+    }
+    if (auto pulled = runtime_.pull(reference, auth, on_progress); !pulled) {
+      if (auth) (void)image_access_.endPull(reference, org);  // nothing landed (a failed save: the next start looks)
+      return pulled.error();
+    }
     present = runtime_.inspectImage(reference);
     if (!present) return present.error();
     if (!*present) return makeError("pull_failed", "pull " + reference + ": the image is still missing after the pull");
@@ -94,6 +100,9 @@ Result<std::pair<std::string, bool>> AppSupervisor::ensureImage(const std::strin
                   {{"image", reference}, {"removed", removed.ok()}, {"error", r.error().message}});
       }
       return r.error();
+    }
+    if (auth) {
+      if (auto r = image_access_.endPull(reference, org); !r) return r.error();
     }
   }
   // Again after the pull: apps of other orgs deploy in parallel with this one.

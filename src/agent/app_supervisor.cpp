@@ -37,6 +37,16 @@ AppSupervisor::AppSupervisor(runtime::ContainerRuntime& runtime, SupervisorOptio
 
 Result<void> AppSupervisor::load() {
   if (auto r = image_access_.load(); !r) return r.error();
+  // Pulls with credentials an agent killed mid-deploy left unrecorded: what they brought is
+  // restricted to their org (fail closed: whether the bytes were new is not known any more).
+  for (const auto& [reference, org] : image_access_.pullsUnderWay()) {
+    auto present = runtime_.inspectImage(reference);
+    if (!present) return present.error();
+    if (*present) {
+      if (auto r = image_access_.recordPull((*present)->id, org, true, true); !r) return r.error();
+    }
+    if (auto r = image_access_.endPull(reference, org); !r) return r.error();
+  }
   // Before any build: what a build killed with the agent left (its checkout and deploy key).
   if (const int left = SourceBuilder::removeLeftoverBuilds(options_.state_dir); left > 0)
     log::info("removed what interrupted source builds left", {{"directories", left}});

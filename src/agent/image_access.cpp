@@ -4,6 +4,8 @@
 
 #include "agent/source_builder.hpp"
 #include "apps/app_key.hpp"
+#include "apps/validation.hpp"
+#include "common/json.hpp"
 #include "pki/sealed_file.hpp"
 
 namespace berth::agent {
@@ -17,19 +19,45 @@ Result<void> ImageAccess::load() {
   const auto damaged = [&](const std::string& why) {
     return makeError("bad_state", path_ + " " + why + "; remove it only after removing the images it lists");
   };
-  const auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object()) return damaged("is not a JSON object");
+  const auto j = parseJsonOrDiscarded(*text);
+  if (!j.is_object() || !j.contains("images") || !j["images"].is_object())
+    return damaged("is not a JSON object with an \"images\" object");
   std::map<std::string, std::set<std::string>> loaded;
-  for (const auto& [image, orgs] : j.items()) {
+  for (const auto& [image, orgs] : j["images"].items()) {
     if (!orgs.is_array()) return damaged("lists the orgs of " + image + " as something other than an array");
     for (const auto& org : orgs) {
       if (!org.is_string()) return damaged("names an org of " + image + " as something other than a string");
       loaded[image].insert(org.get<std::string>());
     }
   }
+  std::set<std::pair<std::string, std::string>> pulling;
+  for (const auto& pull : j.value("pulling", nlohmann::json::array())) {
+    if (!pull.is_object() || !pull.value("reference", nlohmann::json()).is_string() ||
+        !pull.value("org", nlohmann::json()).is_string())
+      return damaged("names a pull under way without a reference and an org");
+    pulling.emplace(pull["reference"].get<std::string>(), pull["org"].get<std::string>());
+  }
   std::lock_guard lock(mutex_);
   orgs_by_image_ = std::move(loaded);
+  pulling_ = std::move(pulling);
   return Ok{};
+}
+
+Result<void> ImageAccess::beginPull(const std::string& reference, const std::string& org) {
+  std::lock_guard lock(mutex_);
+  if (!pulling_.emplace(reference, org).second) return Ok{};
+  return saveLocked();
+}
+
+Result<void> ImageAccess::endPull(const std::string& reference, const std::string& org) {
+  std::lock_guard lock(mutex_);
+  if (pulling_.erase({reference, org}) == 0) return Ok{};
+  return saveLocked();
+}
+
+std::vector<std::pair<std::string, std::string>> ImageAccess::pullsUnderWay() const {
+  std::lock_guard lock(mutex_);
+  return {pulling_.begin(), pulling_.end()};
 }
 
 bool ImageAccess::kept() const { return !path_.empty() && pki::fileExists(path_); }
@@ -61,9 +89,11 @@ Result<void> ImageAccess::recordPull(const std::string& image_id, const std::str
 
 Result<void> ImageAccess::saveLocked() const {
   if (path_.empty()) return Ok{};
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [image, orgs] : orgs_by_image_) j[image] = orgs;
-  return pki::writePrivateFile(path_, j.dump());
+  nlohmann::json images = nlohmann::json::object();
+  for (const auto& [image, orgs] : orgs_by_image_) images[image] = orgs;
+  nlohmann::json pulling = nlohmann::json::array();
+  for (const auto& [reference, org] : pulling_) pulling.push_back({{"reference", reference}, {"org", org}});
+  return pki::writePrivateFile(path_, nlohmann::json{{"images", images}, {"pulling", pulling}}.dump());
 }
 
 Result<bool> holdsImagesBarredFrom(runtime::ContainerRuntime& runtime, const ImageAccess& access,
@@ -82,6 +112,10 @@ Result<void> checkBuildBases(runtime::ContainerRuntime& runtime, ImageAccess& ac
                              const std::vector<std::string>& images) {
   const std::string org = apps::splitAppKey(app).org;
   for (const auto& image : images) {
+    // Only a reference goes into the Engine API's paths: "../containers/json" from a Dockerfile
+    // must not reach another endpoint. Docker refuses such a FROM too.
+    if (auto valid = apps::parseImageReference("FROM", image); !valid)
+      return makeError("build_refused", "FROM " + image + ": " + valid.error().message);
     auto present = runtime.inspectImage(image);
     if (!present) return present.error();
     if (!*present) continue;

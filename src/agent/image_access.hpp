@@ -6,7 +6,8 @@
 // org that pulled it; another org is granted it only by pulling it itself (the
 // registry then decides). Images pulled without credentials, built elsewhere or
 // loaded by an operator are not restricted. Kept in `<state>/image_access.json`
-// (image ids and org names, nothing secret), written atomically. An entry stays
+// ({"images": {id: [org...]}, "pulling": [{reference, org}]}: image ids, references and org
+// names, nothing secret), written atomically. An entry stays
 // after its image is removed: an id names exact bytes, and if they come back
 // they are as private as before.
 #pragma once
@@ -38,12 +39,20 @@ class ImageAccess {
   // brought new bytes restricts it to `org`; either grants an image restricted to others to `org`.
   Result<void> recordPull(const std::string& image_id, const std::string& org, bool with_credentials,
                           bool brought_new_bytes);
+  // A pull with `org`'s credentials of `reference` is under way: noted (and saved) before it
+  // starts, so that an agent killed before recordPull restricts what it brought at its next
+  // start (AppSupervisor::load) instead of leaving it open.
+  Result<void> beginPull(const std::string& reference, const std::string& org);
+  Result<void> endPull(const std::string& reference, const std::string& org);
+  // Pulls begun and not ended: (reference, org).
+  std::vector<std::pair<std::string, std::string>> pullsUnderWay() const;
 
  private:
   Result<void> saveLocked() const;
   std::string path_;
   mutable std::mutex mutex_;
   std::map<std::string, std::set<std::string>> orgs_by_image_;  // guarded by mutex_
+  std::set<std::pair<std::string, std::string>> pulling_;        // guarded by mutex_
 };
 
 // Whether the node holds an image `org` may not run: one a pull with another org's credentials

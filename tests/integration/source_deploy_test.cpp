@@ -110,7 +110,8 @@ TEST_F(SourceDeployTest, ABuildFromAnImageAnotherOrgPulledWithCredentialsFailsAn
   // agent reads the record when it starts.
   cluster.agent("a").signal(SIGTERM);
   ASSERT_GE(cluster.agent("a").wait(std::chrono::seconds(20)), 0);
-  std::ofstream(cluster.agentDir("a") + "/image_access.json") << nlohmann::json{{(*privateImage)->id, {"acme"}}}.dump();
+  std::ofstream(cluster.agentDir("a") + "/image_access.json")
+      << nlohmann::json{{"images", {{(*privateImage)->id, {"acme"}}}}}.dump();
   ASSERT_FALSE(cluster
                    .startOnlineAgent("a", {"--docker-socket", daemon->socket, "--docker-network", "berth-test",
                                            "--reconcile-interval-s", "1", "--git-ca-file", git->caFile(),
