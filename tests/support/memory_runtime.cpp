@@ -305,6 +305,7 @@ Result<void> MemoryRuntime::pull(const std::string& reference, const std::option
   if (it == registry.end()) return makeError("pull_failed", "pull " + reference + ": manifest unknown");
   images[reference] = it->second.image;
   for (const auto& digest : it->second.image.digests) images[digest] = it->second.image;
+  if (after_pull) after_pull();
   for (int i = 1; on_progress && i <= pull_progress_reports; ++i) {
     const bool done = i == pull_progress_reports;
     on_progress({{"layers", {{{"id", "layer"}, {"state", done ? "Pull complete" : "Downloading"}, {"current", i},
@@ -354,19 +355,41 @@ Result<void> MemoryRuntime::removeImage(const std::string& reference) {
   if (down) return unreachable();
   const Image* image = imageLocked(reference);
   if (!image) return Ok{};  // a missing image succeeds
-  int references = 0;
-  for (const auto& [ref, other] : images) references += other.id == image->id;
-  if (references == 1) {  // the last name: the bytes go, unless a container uses them
+  const std::string imageId = image->id;
+  // As dockerd: untagging the last tag of a repository also drops that repository's digest names.
+  const auto repositoryOf = [](const std::string& name) {
+    const auto at = name.find('@');
+    if (at != std::string::npos) return name.substr(0, at);
+    const auto colon = name.rfind(':');
+    return colon != std::string::npos && colon > name.rfind('/') ? name.substr(0, colon) : name;
+  };
+  std::set<std::string> going;
+  if (images.count(reference)) {
+    going.insert(reference);
+    const std::string repository = repositoryOf(reference);
+    const bool isTag = reference.find('@') == std::string::npos;
+    const bool otherTag = std::any_of(images.begin(), images.end(), [&](const auto& entry) {
+      return entry.first != reference && entry.second.id == imageId && entry.first.find('@') == std::string::npos &&
+             repositoryOf(entry.first) == repository;
+    });
+    for (const auto& [name, other] : images)
+      if (isTag && !otherTag && other.id == imageId && name.find('@') != std::string::npos && repositoryOf(name) == repository)
+        going.insert(name);
+  } else {  // by id: every name of it
+    for (const auto& [name, other] : images)
+      if (other.id == imageId) going.insert(name);
+  }
+  const bool lastNames = std::none_of(images.begin(), images.end(), [&](const auto& entry) {
+    return entry.second.id == imageId && !going.count(entry.first);
+  });
+  if (lastNames) {  // the bytes go, unless a container uses them
     for (const auto& [id, c] : containers) {
-      if (c.image_id == image->id)
+      if (c.image_id == imageId)
         return makeError("conflict", "image " + reference + " is in use");
     }
   }
   removed_images.push_back(reference);
-  if (images.erase(reference) == 0) {  // by id: every name of it
-    const std::string imageId = image->id;
-    std::erase_if(images, [&](const auto& entry) { return entry.second.id == imageId; });
-  }
+  for (const auto& name : going) images.erase(name);
   return Ok{};
 }
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,7 @@ class MemoryRuntime final : public runtime::ContainerRuntime {
   std::vector<std::string> pulls, removed_images, removed_volumes;
   std::vector<std::string> registry_checks;  // checkRegistryAccess's references
   int pull_progress_reports = 1;  // how many progress reports a pull hands its handler
+  std::function<void()> after_pull;  // runs once a pull has landed (a disk that fills meanwhile)
   std::set<std::string> networks;  // ensureNetwork's
   int exec_exit = 0;  // exit code of exec'd commands other than `sh -c` scripts
   // Builds: each one is recorded; one with build_error set fails with it,

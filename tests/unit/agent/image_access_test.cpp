@@ -200,6 +200,20 @@ TEST_F(SharedNodeTest, APulledImageWhoseRestrictionCannotBeSavedDoesNotStay) {
   EXPECT_FALSE(deploy("shop.globex", "reg:5000/secret:1", "").ok);
 }
 
+TEST_F(SharedNodeTest, WhatAPullBroughtGoesWhenItsRestrictionCannotBeSavedAfterThePull) {
+  // The disk fills while the image downloads: the pull under way was noted, its outcome cannot be.
+  runtime.after_pull = [&] {
+    std::filesystem::remove(dir.path() + "/image_access.json");
+    std::filesystem::create_directory(dir.path() + "/image_access.json");
+  };
+  auto owner = deploy("web.acme", "reg:5000/secret:1", "right");
+  EXPECT_FALSE(owner.ok);
+  ASSERT_EQ(runtime.pulls.size(), 1u);
+  EXPECT_EQ(runtime.removed_images, std::vector<std::string>{"reg:5000/secret:1"});
+  EXPECT_TRUE(runtime.images.empty()) << "the private bytes stayed under " << runtime.images.begin()->first;
+  EXPECT_TRUE(runtime.running().empty());
+}
+
 TEST(BuildBases, ABuildMayNotStartFromAnImageRestrictedToAnotherOrgOrFromAnotherAppsBuild) {
   MemoryRuntime runtime;
   ImageAccess access("");
