@@ -34,6 +34,7 @@
 #        (0: a cold V8 takes the traffic; see docs/BENCHMARKS.md)
 #        PHASES="rest zd" (the default runs all: rest reload zd held naive cert)
 #        AGENT_FLAGS="--startup-cpu-shares 0" (more agent settings, e.g. to compare)
+#        GAP=0: seconds between two zero-downtime updates (0: back to back, the issue's reading)
 set -euo pipefail
 UPDATES=${1:-20}
 RATE=${2:-2000}
@@ -43,6 +44,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 DRAIN=${DRAIN:-2s}
 WARMUP=${WARMUP:-3000}
 PHASES=${PHASES:-rest reload zd held naive cert}
+GAP=${GAP:-0}
 phase_on() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BERTH=${BERTH:-$ROOT/build/src/berth}
@@ -137,7 +139,10 @@ done
 phase_on reload && echo "reload_end $(now_ms)" >>phases.txt
 
 echo "zd $(now_ms)" >>phases.txt
-for n in $(seq 1 "$UPDATES"); do deploy zd "$n" $(( n % 2 == 1 ? 2 : 1 )); done
+for n in $(seq 1 "$UPDATES"); do
+  deploy zd "$n" $(( n % 2 == 1 ? 2 : 1 ))
+  [ "$n" -lt "$UPDATES" ] && sleep "$GAP"
+done
 sleep 3  # the last drain ends and its container stops
 echo "zd_end $(now_ms)" >>phases.txt
 
