@@ -18,6 +18,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common/logging.hpp"
+#include "pki/sealed_file.hpp"
 #include "proxy/hold/hold_request.hpp"
 
 namespace berth::proxy::hold {
@@ -180,15 +181,11 @@ Result<std::unique_ptr<HoldServer>> HoldServer::startKept(const std::string& add
       ec = server->bindFirst(address, {0});
     }
     if (ec) return makeError("proxy_start_failed", "cannot bind the hold server to " + address + ": " + ec.message());
-    const std::string staged = port_file + ".new";
-    std::error_code fsError;
-    {
-      std::ofstream out(staged, std::ios::trunc);
-      out << server->port_ << "\n";
-      if (!out.flush()) fsError = std::make_error_code(std::errc::io_error);
-    }
-    if (!fsError) std::filesystem::rename(staged, port_file, fsError);
-    if (fsError) log::warn("hold server port not kept", {{"file", port_file}, {"error", fsError.message()}});
+    // A first start comes before the agent's state directory exists: made here, as the agent would.
+    const auto dir = std::filesystem::path(port_file).parent_path().string();
+    auto kept = dir.empty() ? Result<void>(Ok{}) : pki::ensurePrivateDirectory(dir);
+    if (kept) kept = pki::writePrivateFile(port_file, std::to_string(server->port_) + "\n");
+    if (!kept) log::warn("hold server port not kept", {{"file", port_file}, {"error", kept.error().message}});
   }
   server->run();
   return server;

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -332,6 +333,24 @@ TEST(HoldServer, TheAgentsHoldPortIsKeptAcrossRestartsAndPrivileged) {
   std::string kept;
   std::getline(in, kept);
   EXPECT_EQ(kept, std::to_string(second));
+}
+
+TEST(HoldServer, TheFirstStartKeepsItsPortBeforeTheAgentsStateDirectoryExists) {
+  // `berth dev`'s first start: the hold server starts before anything else made the state directory.
+  berth::testing::TempDir dir;
+  const std::string file = dir.path() + "/agent/hold_port";
+  std::uint16_t first = 0;
+  {
+    auto server = HoldServer::startKept("127.0.0.1", file);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    first = (*server)->endpoint().port;
+  }
+  std::ifstream in(file);
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, std::to_string(first)) << "the port was not kept";
+  EXPECT_EQ(std::filesystem::status(dir.path() + "/agent").permissions() & std::filesystem::perms::others_all,
+            std::filesystem::perms::none);
 }
 
 }  // namespace
