@@ -23,7 +23,10 @@ std::size_t unicodeSpaceAt(std::string_view text) {
   if (!text.empty() && (blank(text[0]) || text[0] == '\n')) return 1;
   for (const auto space : kSpaces)
     if (text.starts_with(space)) return space.size();
-  if (text.size() >= 3 && text[0] == '\xE2' && text[1] == '\x80' && text[2] >= '\x80' && text[2] <= '\x8A') return 3;
+  // U+2000..U+200A: E2 80 80..8A (compared as bytes: char is signed here).
+  if (text.size() >= 3 && text[0] == '\xE2' && text[1] == '\x80' && static_cast<unsigned char>(text[2]) >= 0x80 &&
+      static_cast<unsigned char>(text[2]) <= 0x8A)
+    return 3;
   return 0;
 }
 

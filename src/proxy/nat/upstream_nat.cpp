@@ -77,7 +77,8 @@ void IptablesNat::loadPortsLocked() {
   std::string app;
   unsigned port = 0;
   while (in >> app >> port) {
-    if (port >= block_start_ && port < block_start_ + kPortsPerAgent) ports_[app] = static_cast<std::uint16_t>(port);
+    if (port >= block_start_ && port < block_start_ + static_cast<unsigned>(kPortsPerAgent))
+      ports_[app] = static_cast<std::uint16_t>(port);
   }
 }
 
