@@ -42,6 +42,11 @@ TEST(DockerfileImages, ReadsWhatDockersParserReadsWhereTheyCouldDiffer) {
   EXPECT_EQ(externalImages("\xEF\xBB\xBF" "FROM secret:1\n", {}), Images{"secret:1"}) << "a byte-order mark";
   EXPECT_EQ(externalImages("FROM a\n\xC2\xA0" "COPY --from=secret:1 /s /s\n", {}), (Images{"a", "secret:1"}))
       << "a Unicode space before the keyword";
+  for (const char* space : {"\xE2\x80\x80", "\xE2\x80\x85", "\xE2\x80\x8A"})  // U+2000, U+2005, U+200A
+    EXPECT_EQ(externalImages(std::string("FROM a\n") + space + "FROM secret:1\n", {}), (Images{"a", "secret:1"}))
+        << "a space of U+2000..U+200A before the keyword";
+  EXPECT_EQ(externalImages("FROM a\n\xE2\x80\x8B" "FROM secret:1\n", {}), Images{"a"})
+      << "U+200B is no space to Docker: the line is no FROM";
   EXPECT_EQ(externalImages("LABEL a=b\\\f\nFROM secret:1\n", {}), Images{"secret:1"})
       << "an escape followed by a form feed continues nothing";
   EXPECT_EQ(externalImages("# es cape=`\nFROM a `\nFROM secret:1\n", {}), (Images{"a", "secret:1"}))
