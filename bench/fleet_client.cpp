@@ -83,6 +83,15 @@ struct Fleet::Impl {
     SSL* ssl = ws.next_layer().native_handle();
     SSL_use_certificate(ssl, certs[i].get());
     SSL_use_PrivateKey(ssl, key.get());
+    if (target.source_addresses > 1) {
+      auto& socket = beast::get_lowest_layer(ws).socket();
+      socket.open(endpoint.protocol(), ec);
+      if (!ec) {
+        const auto source = static_cast<std::uint32_t>(0x7F000001u + i % target.source_addresses);
+        socket.bind({asio::ip::address_v4(source), 0}, ec);
+      }
+      if (ec) co_return;
+    }
     co_await beast::get_lowest_layer(ws).async_connect(endpoint, token);
     if (ec) co_return;
     co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, token);

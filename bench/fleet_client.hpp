@@ -22,6 +22,9 @@ struct FleetTarget {
   std::string host = "127.0.0.1";
   std::string port;
   std::string api_key;
+  // Sessions dial from 127.0.0.1 .. 127.0.0.N in turn: one source address has ~28,000 ephemeral
+  // ports towards one server port, fewer than a 30,000-session run needs.
+  std::size_t source_addresses = 1;
 };
 
 struct SimAgent {

@@ -7,6 +7,7 @@
 //   --storm: the reconnect storm instead (server killed and restarted under N sessions)
 //   --batch: a fleet-wide command instead (POST /commands/batch to all N nodes, time until every RESULT is stored)
 // Usage: fleet_sim [--sessions 10000] [--rt-agents 1000] [--seconds 10] [--skip-hub] [--storm]
+//        [--source-addresses N] (default: one 127.0.0.x per 20,000 sessions)
 //        fleet_sim --batch [--sessions 1000] [--runs 5]
 // FLEET_BERTH_BINARY=path runs another berth build (e.g. before a change) under the same load.
 // FLEET_KEEP=1 keeps the work directory (~76 MB at 10,000 sessions: certificates, the database, logs).
@@ -62,7 +63,12 @@ struct Options {
   bool batch = false;
   bool sessions_given = false;
   int runs = 5;
+  std::size_t source_addresses = 0;  // 0: one 127.0.0.x address per 20,000 sessions
 };
+
+std::size_t sourceAddresses(const Options& o) {
+  return o.source_addresses > 0 ? o.source_addresses : std::max<std::size_t>(1, (o.sessions + 19'999) / 20'000);
+}
 
 struct Child {
   pid_t pid = -1;
@@ -215,6 +221,7 @@ Figures runWorkload(const Options& o, bench::FleetTarget target, const std::stri
   const std::string key = pki::generatePrivateKeyPem();
   auto ids = identities(ca, key, o.sessions);
   f.server_mib_idle = rssMiB(hub_pid);
+  target.source_addresses = sourceAddresses(o);
   bench::Fleet fleet(target, ca_pem, key, ids);
   const auto start = Steady::now();
   f.sessions = fleet.connectAll(256, std::chrono::seconds(300));
@@ -330,6 +337,7 @@ int benchStorm(const Options& o, const std::string& dir) {
   std::cerr << "reconnect storm, berth server (" << berthBinary() << "):\n";
   BerthServer server = startBerth(o.sessions, dir);
   const std::string key = pki::generatePrivateKeyPem();
+  server.target.source_addresses = sourceAddresses(o);
   bench::Fleet fleet(server.target, server.ca_pem, key, identities(*server.ca, key, o.sessions));
   const std::size_t up = fleet.connectAll(256, std::chrono::seconds(300));
   std::cerr << fmt::format("  {} sessions up; killing the server\n", up);
@@ -415,6 +423,7 @@ int benchBatch(const Options& o, const std::string& dir) {
   std::cerr << "fleet-wide command, berth server (" << berthBinary() << "):\n";
   BerthServer server = startBerth(o.sessions, dir);
   const std::string key = pki::generatePrivateKeyPem();
+  server.target.source_addresses = sourceAddresses(o);
   bench::Fleet fleet(server.target, server.ca_pem, key, identities(*server.ca, key, o.sessions));
   const std::size_t up = fleet.connectAll(256, std::chrono::seconds(300));
   std::cerr << fmt::format("  {} sessions up\n", up);
@@ -633,7 +642,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string("0"); };
-    if (a == "--sessions") {
+    if (a == "--source-addresses") {
+      o.source_addresses = std::stoul(next());
+      if (o.source_addresses == 0 || o.source_addresses > 254) {
+        std::cerr << "fleet_sim: --source-addresses takes 1 to 254 (127.0.0.1 .. 127.0.0.N)\n";
+        return 2;
+      }
+    } else if (a == "--sessions") {
       o.sessions = std::stoul(next());
       o.sessions_given = true;
     } else if (a == "--batch")
@@ -652,6 +667,7 @@ int main(int argc, char** argv) {
       o.storm = true;
     else {
       std::cerr << "usage: fleet_sim [--sessions N] [--rt-agents N] [--seconds S] [--connections N] [--skip-hub]\n"
+                   "                 [--source-addresses N]\n"
                    "       fleet_sim --storm [--sessions N]\n"
                    "       fleet_sim --batch [--sessions 1000] [--runs 5]\n";
       return 2;
