@@ -90,6 +90,8 @@ TEST_F(HttpsRoutesTest, ACustomDomainGetsACertificateFromTheCaThatIsServedReport
                          std::chrono::seconds(60)))
       << cluster.agent("a").log() << pebble->logs();
   EXPECT_EQ(body, "secure one\n");
+  EXPECT_EQ(request(httpsPort, "shop.example.com", "/", true).strict_transport_security, "max-age=31536000")
+      << "deployed with --hsts";
   // HTTP on that host redirects; the generated name under a special-use domain stays on HTTP. (The
   // HTTPS answer above may come from the new workers while the old ones still take connections: the
   // agent's reload finishes when they stop, so the redirect is awaited too.)
@@ -97,6 +99,7 @@ TEST_F(HttpsRoutesTest, ACustomDomainGetsACertificateFromTheCaThatIsServedReport
   EXPECT_TRUE(eventually([&] { return (redirect = request(httpPort, "shop.example.com", "/a?b=1")).status == 308; }))
       << redirect.status << " " << redirect.body;
   EXPECT_EQ(redirect.location, "https://shop.example.com:" + std::to_string(httpsPort) + "/a?b=1");
+  EXPECT_EQ(redirect.strict_transport_security, "") << "HSTS is for HTTPS answers only";
   EXPECT_EQ(request(httpPort, "web.apps.test", "/").status, 200);
 
   // The status reaches `app show` (through the node's telemetry) and /metrics.

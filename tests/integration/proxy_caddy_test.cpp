@@ -2,14 +2,18 @@
 // port, HTTP on free loopback ports, no certificates asked for), the adapter's
 // DNS responder for upstreams, and python3 upgrade-echo upstreams; no dockerd.
 // What every adapter must do is in proxy_conformance_test.cpp; here what is
-// Caddy's own: refusals from Caddy, and open WebSockets across changes.
+// Caddy's own: refusals from Caddy, open WebSockets across changes, HTTPS with berth's own
+// certificates and HSTS.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "common/clock.hpp"
 #include "harness.hpp"
+#include "pki/authority.hpp"
+#include "pki/keys.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy_support.hpp"
 
@@ -63,6 +67,29 @@ TEST_F(CaddyAdapter, AConfigurationCaddyRefusesKeepsThePreviousOneServing) {
   EXPECT_EQ(applied.error().code, "proxy_config_refused");
   EXPECT_NE(applied.error().message.find("missing.pem"), std::string::npos) << applied.error().message;
   EXPECT_EQ(request(options_.http_port, "chat.test", "/").body, "ok\n");
+}
+
+TEST_F(CaddyAdapter, AHostWithBerthsCertificateIsServedOnHttpsWithHstsWhenTheAppAsks) {
+  auto ca = pki::CertificateAuthority::createNew("berth test CA", systemNowMs(), kDayMs);
+  const std::string key = pki::generatePrivateKeyPem();
+  auto cert = ca.issueServerCertificate(key, {"chat.test"}, systemNowMs(), kDayMs);
+  ASSERT_TRUE(cert.ok());
+  std::ofstream(root_ + "/chat.pem") << cert->cert_pem << ca.certPem();
+  std::ofstream(root_ + "/chat.key") << key;
+  auto state = chatState();
+  state.certificates["chat.test"] = {root_ + "/chat.pem", root_ + "/chat.key"};
+  state.apps[0].hsts = true;
+  auto applied = caddy_->apply(state);
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  const auto secure = request(options_.https_port, "chat.test", "/", true);
+  EXPECT_EQ(secure.status, 200);
+  EXPECT_EQ(secure.body, "ok\n");
+  EXPECT_EQ(secure.strict_transport_security, "max-age=31536000") << "the app asked for HSTS";
+
+  state.apps[0].hsts = false;
+  ASSERT_TRUE(caddy_->apply(state).ok());
+  EXPECT_EQ(request(options_.https_port, "chat.test", "/", true).strict_transport_security, "")
+      << "HSTS stayed after the app stopped asking for it";
 }
 
 // What the Decisions of issue 9 say of Caddy 2.6.2, measured here: a load that

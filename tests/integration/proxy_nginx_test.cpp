@@ -96,9 +96,16 @@ TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) 
   const auto secure = request(options_.https_port, "web.test", "/", true);
   EXPECT_EQ(secure.status, 200);
   EXPECT_EQ(secure.body, "v1\n");
+  EXPECT_EQ(secure.strict_transport_security, "max-age=31536000") << "the app asked for HSTS";
   const auto plain = request(options_.http_port, "web.test", "/page?q=1");
   EXPECT_EQ(plain.status, 308);
   EXPECT_EQ(plain.location, "https://web.test:" + std::to_string(options_.https_port) + "/page?q=1");
+  EXPECT_EQ(plain.strict_transport_security, "") << "HSTS is for HTTPS answers only (RFC 6797)";
+
+  state.apps[0].hsts = false;
+  ASSERT_TRUE(nginx_->apply(state).ok());
+  EXPECT_EQ(request(options_.https_port, "web.test", "/", true).strict_transport_security, "")
+      << "HSTS stayed after the app stopped asking for it";
 }
 
 // Servers started: nginx, the python3 upgrade-echo upstream. A tunnel opened

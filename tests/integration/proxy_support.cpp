@@ -79,7 +79,7 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
   io.run_for(std::chrono::seconds(30));
   if (!finished || ec) return {};
   return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::location]),
-          std::string(res["Retry-After"])};
+          std::string(res["Retry-After"]), std::string(res[http::field::strict_transport_security])};
 }
 
 const char* const kUpgradeEchoServer = R"(

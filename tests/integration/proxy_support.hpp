@@ -22,6 +22,7 @@ struct ProxyAnswer {
   int status = 0;  // 0: no answer
   std::string body;
   std::string location, retry_after;
+  std::string strict_transport_security;  // the HSTS header, "" when absent
 };
 
 // One HTTP/1.1 request to address:port with `host`; TLS (SNI `host`) when
