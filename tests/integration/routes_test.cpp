@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "pki/sealed_file.hpp"
 #include "proxy_support.hpp"
 
 namespace berth::itest {
@@ -147,6 +148,47 @@ TEST_F(RoutesTest, AnAppIsServedAtItsDomainsAndTheRouteFollowsItsLifecycle) {
   // Deleted: the host is no longer served.
   ASSERT_EQ(cluster.cli({"app", "delete", "web"}).first, 0);
   EXPECT_TRUE(eventually([&] { return get("web.apps.test").status == 404; }));
+}
+
+TEST_F(RoutesTest, ARollbackAndAScaleMoveTheRouteAsAnUpdateDoes) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1", {"--drain", "1s", "--watch", "0"}).first, 0);
+  ASSERT_EQ(deploy("2", {"--drain", "1s", "--watch", "0"}).first, 0);
+  EXPECT_EQ(get("web.apps.test").body, "version two\n");
+
+  // Rollback: the same path as an update, so the route is on the old version when the command returns.
+  auto [rolled, rolledOut] = cluster.cli({"app", "rollback", "web"});
+  ASSERT_EQ(rolled, 0) << rolledOut << cluster.agent("a").log();
+  EXPECT_EQ(get("web.apps.test").body, "version one\n") << "the route did not follow the rollback";
+
+  // Scale: both containers of the new deployment are in the route (the kernel rules nginx's stable
+  // address goes through name each of them), and the host answers throughout.
+  auto [scaled, scaledOut] = cluster.cli({"app", "scale", "web", "2"});
+  ASSERT_EQ(scaled, 0) << scaledOut << cluster.agent("a").log();
+  EXPECT_EQ(get("web.apps.test").body, "version one\n");
+  std::vector<std::string> replicas;
+  ASSERT_TRUE(eventually([&] {
+    int newest = 0;
+    auto all = containers("web");
+    for (const auto& c : all) newest = std::max(newest, std::stoi(c.labels.at("berth.deployment")));
+    replicas.clear();
+    for (const auto& c : all)
+      if (c.state == "running" && std::stoi(c.labels.at("berth.deployment")) == newest) replicas.push_back(c.ip_address);
+    return replicas.size() == 2;
+  })) << cluster.agent("a").log();
+  const auto rules = pki::readFile(cluster.agentDir("a") + "/proxy/nginx/nat.rules");
+  ASSERT_TRUE(rules.ok());
+  for (const auto& ip : replicas) EXPECT_NE(rules->find("--to-destination " + ip + ":8080"), std::string::npos) << ip << "\n" << *rules;
+
+  // Back to one: the route names one container again.
+  ASSERT_EQ(cluster.cli({"app", "scale", "web", "1"}).first, 0);
+  EXPECT_EQ(get("web.apps.test").body, "version one\n");
+  const auto after = pki::readFile(cluster.agentDir("a") + "/proxy/nginx/nat.rules");
+  ASSERT_TRUE(after.ok());
+  std::size_t destinations = 0;
+  for (auto at = after->find("--to-destination "); at != std::string::npos; at = after->find("--to-destination ", at + 1))
+    ++destinations;
+  EXPECT_EQ(destinations, 1u) << *after;
 }
 
 TEST_F(RoutesTest, TenUpdatesUnderSteadyLoadAnswerEveryRequest) {
