@@ -2,7 +2,8 @@
 // adapter with its real proxy. Servers started per test: the proxy (nginx:
 // berth's own master; Caddy 2.6: berth's own, admin API on a loopback port,
 // with the adapter's DNS responder for upstreams) on free loopback ports, and
-// three python3 http.server upstreams; no dockerd.
+// three python3 http.server upstreams (and a python3 event-stream server where a test says so);
+// no dockerd.
 // Traefik is not packaged for these machines: its adapter is tested on the
 // files it generates only (tests/unit/proxy/traefik_render_test.cpp,
 // traefik_proxy_test.cpp). Adapter-specific behaviour (nginx -t rollback,
@@ -11,11 +12,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <thread>
+
+#include <boost/asio.hpp>
 
 #include "harness.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
@@ -352,6 +356,73 @@ TEST_P(ProxyConformance, ABodyLargerThanTheProxysMemoryBuffersReachesTheApp) {
   applyOk(s);
   EXPECT_TRUE(eventually([&] { return post("web.test", 0) == "200"; }));
   EXPECT_EQ(post("web.test", 2), "200");  // the app read all 2 MiB
+}
+
+// Server-sent events: the app writes one event and keeps the answer open.
+const char* const kEventStreamServer = R"(
+import socket, sys, threading, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
+print('ready', flush=True)
+def serve(c):
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = c.recv(4096)
+        if not chunk: return
+        data += chunk
+    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n'
+              b'Transfer-Encoding: chunked\r\n\r\n')
+    event = b'data: one\n\n'
+    c.sendall(b'%x\r\n%s\r\n' % (len(event), event))
+    time.sleep(30)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)";
+
+// What one GET through the proxy has received when `wanted` arrived or `limit` passed.
+std::string receivedWithin(int port, const std::string& host, const std::string& wanted, std::chrono::seconds limit) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+  if (ec) return "";
+  const std::string get = "GET /events HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(get), ec);
+  std::string seen;
+  std::array<char, 4096> buffer{};
+  boost::asio::steady_timer deadline(io, limit);
+  deadline.async_wait([&](const boost::system::error_code& e) {
+    if (!e) socket.close();
+  });
+  std::function<void()> readMore = [&] {
+    socket.async_read_some(boost::asio::buffer(buffer), [&](const boost::system::error_code& e, std::size_t n) {
+      seen.append(buffer.data(), n);
+      if (e || seen.find(wanted) != std::string::npos) {
+        deadline.cancel();
+        return;
+      }
+      readMore();
+    });
+  };
+  readMore();
+  io.run();
+  return seen;
+}
+
+TEST_P(ProxyConformance, AnEventStreamReachesTheClientAsTheAppWritesIt) {
+  // A proxy that buffers answers would hold each event until its buffer fills or the stream ends.
+  const int port = freePort();
+  std::ofstream(root_ + "/events.py") << kEventStreamServer;
+  upstreams_.push_back(Process::spawn({"/usr/bin/python3", root_ + "/events.py", std::to_string(port)}, root_ + "/events.log"));
+  ASSERT_TRUE(eventually([&] { return upstreams_.back()->log().find("ready") != std::string::npos; }));
+  ProxyState state;
+  state.apps.push_back(app("events", "events.test", "/", false, {{"127.0.0.1", static_cast<std::uint16_t>(port)}}));
+  ASSERT_TRUE(adapter_.proxy->apply(state).ok());
+  const auto seen = receivedWithin(adapter_.http_port, "events.test", "data: one", std::chrono::seconds(5));
+  EXPECT_NE(seen.find("text/event-stream"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("data: one"), std::string::npos) << "the event was held back by the proxy; received: " << seen;
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, ProxyConformance, ::testing::Values(nginxFactory(), caddyFactory()),
