@@ -98,6 +98,27 @@ class AppSettleTest : public ::testing::Test {
   }
 };
 
+TEST_F(AppSettleTest, TheNodesBaseDomainOverridesTheServersForTheGeneratedName) {
+  auto deployUnder = [&](const std::string& node_base_domain) {
+    SupervisorOptions options{"n_1", dir.path(), "", std::string(32, 'k')};
+    options.router = &router;
+    options.clock = [this] { return now; };
+    options.base_domain = node_base_domain;
+    supervisor = std::make_unique<AppSupervisor>(runtime, options, [this](const nlohmann::json& e) { events.push_back(e); });
+    nlohmann::json spec = {{"image", "reg:5000/web:1"}, {"port", 8080}};
+    auto out = supervisor->handle("app.deploy", {{"app", "web"},
+                                                 {"deployment", 1},
+                                                 {"deployment_id", "dep_1"},
+                                                 {"spec", spec},
+                                                 {"routing", {{"domains", nlohmann::json::array()}, {"base_domain", "apps.test"}}}});
+    EXPECT_TRUE(out.ok) << out.error_code << ": " << out.error_message;
+    return router.routes["web"].empty() ? std::vector<std::string>{} : router.routes["web"][0].hosts;
+  };
+  EXPECT_EQ(deployUnder(""), std::vector<std::string>{"web.apps.test"}) << "the server's base_domain";
+  EXPECT_EQ(deployUnder("edge.example.net"), std::vector<std::string>{"web.edge.example.net"})
+      << "the node's own base_domain wins";
+}
+
 TEST_F(AppSettleTest, TheRouteMovesToTheHealthyNewVersionAndTheOldOneDrainsStopsAndGoes) {
   ASSERT_TRUE(deploy(1, "1").ok);
   ASSERT_EQ(router.served["web"].size(), 1u);
