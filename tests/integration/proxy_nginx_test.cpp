@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
 #include "common/clock.hpp"
 #include "common/subprocess.hpp"
 #include "harness.hpp"
+#include "helper/host_actions.hpp"
 #include "proxy_support.hpp"
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"
@@ -106,6 +108,60 @@ TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) 
   ASSERT_TRUE(nginx_->apply(state).ok());
   EXPECT_EQ(request(options_.https_port, "web.test", "/", true).strict_transport_security, "")
       << "HSTS stayed after the app stopped asking for it";
+}
+
+// Host actions that run nginx as the agent would, except that a reload fails while armed (what an
+// nginx that cannot apply a checked set does: a certificate gone between the check and the reload,
+// a port taken meanwhile, the helper gone).
+class ReloadFailsWhenArmed final : public helper::HostActions {
+ public:
+  std::atomic<bool> armed{false};
+  Result<void> shapeTraffic(int, std::int64_t, std::int64_t) override { return makeError("unsupported", "not here"); }
+  Result<void> nginx(helper::NginxSignal signal, const std::string& config) override {
+    if (signal == helper::NginxSignal::Reload && armed.exchange(false))
+      return makeError("helper_failed", "nginx: [emerg] simulated: the reload could not be applied");
+    std::vector<std::string> argv = {"/usr/sbin/nginx"};
+    if (signal == helper::NginxSignal::Reload) argv.insert(argv.end(), {"-s", "reload"});
+    if (signal == helper::NginxSignal::Quit) argv.insert(argv.end(), {"-s", "quit"});
+    argv.insert(argv.end(), {"-c", config});
+    auto r = runProcess(argv, 10'000);
+    if (!r) return r.error();
+    if (r->exit_code != 0) return makeError("helper_failed", r->output);
+    return Ok{};
+  }
+  Result<void> caddyStart(const std::string&, const std::string&, const std::string&) override {
+    return makeError("unsupported", "not here");
+  }
+  Result<void> writeFile(const std::string&, const std::string&) override { return makeError("unsupported", "not here"); }
+};
+
+TEST_F(NginxAdapter, AReloadThatFailsPutsThePreviousSetBackAndItKeepsServing) {
+  nginx_->stop();
+  ASSERT_TRUE(eventually([&] { return nginx_->masterPid() == 0; }, std::chrono::seconds(10)));
+  auto host = std::make_shared<ReloadFailsWhenArmed>();
+  nginx_ = std::make_unique<proxy::nginx::NginxProxy>(options_, "/usr/sbin/nginx", host);
+  auto started = nginx_->start();
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  ASSERT_TRUE(nginx_->apply(webState()).ok());
+  ASSERT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n");
+  const auto before = std::filesystem::read_symlink(options_.config_dir + "/current");
+
+  auto moved = webState();
+  moved.apps[0].routes[0].hosts = {"shop.test"};
+  host->armed = true;
+  auto applied = nginx_->apply(moved);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.error().code, "proxy_reload_failed");
+  EXPECT_NE(applied.error().message.find("simulated"), std::string::npos) << applied.error().message;
+  EXPECT_EQ(std::filesystem::read_symlink(options_.config_dir + "/current"), before) << "the previous set is not current";
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").body, "v1\n") << "the previous set stopped serving";
+  EXPECT_EQ(request(options_.http_port, "shop.test", "/").status, 404);
+
+  // Tried again, it is applied: the failed attempt was not remembered as done.
+  auto again = nginx_->apply(moved);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(request(options_.http_port, "shop.test", "/").body, "v1\n");
+  EXPECT_EQ(request(options_.http_port, "web.test", "/").status, 404);
 }
 
 // Servers started: nginx, the python3 upgrade-echo upstream. A tunnel opened
