@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "pki/sealed_file.hpp"
 #include "proxy_support.hpp"
@@ -189,6 +190,31 @@ TEST_F(RoutesTest, ARollbackAndAScaleMoveTheRouteAsAnUpdateDoes) {
   for (auto at = after->find("--to-destination "); at != std::string::npos; at = after->find("--to-destination ", at + 1))
     ++destinations;
   EXPECT_EQ(destinations, 1u) << *after;
+}
+
+TEST_F(RoutesTest, ANginxThatDiesIsStartedAgainByTheAgentWithWhatItServed) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1").first, 0);
+  ASSERT_EQ(get("web.apps.test").body, "version one\n");
+  const std::string pidFile = cluster.agentDir("a") + "/proxy/nginx/run/nginx.pid";
+  int master = 0;
+  {
+    std::ifstream in(pidFile);
+    ASSERT_TRUE(in >> master && master > 0);
+  }
+  // Killed outright, workers too (an OOM kill, an operator's mistake): nothing answers.
+  ::kill(master, SIGSTOP);  // so that it starts no worker while they go
+  (void)runProcess({"/usr/bin/pkill", "-KILL", "-P", std::to_string(master)}, 5000);
+  ::kill(master, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return ::kill(master, 0) != 0; }, std::chrono::seconds(10)));
+  EXPECT_EQ(get("web.apps.test").status, 0) << "something still answers";
+  // The agent's next reconcile pass (every 2 s here) starts it again with the routes it served.
+  EXPECT_TRUE(eventually([&] { return get("web.apps.test").body == "version one\n"; }, std::chrono::seconds(30)))
+      << cluster.agent("a").log();
+  int again = 0;
+  std::ifstream in(pidFile);
+  ASSERT_TRUE(in >> again);
+  EXPECT_NE(again, master);
 }
 
 TEST_F(RoutesTest, TenUpdatesUnderSteadyLoadAnswerEveryRequest) {
