@@ -10,10 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/clock.hpp"
 #include "harness.hpp"
-#include "pki/authority.hpp"
-#include "pki/keys.hpp"
 #include "proxy/caddy/caddy_proxy.hpp"
 #include "proxy_support.hpp"
 
@@ -70,14 +67,8 @@ TEST_F(CaddyAdapter, AConfigurationCaddyRefusesKeepsThePreviousOneServing) {
 }
 
 TEST_F(CaddyAdapter, AHostWithBerthsCertificateIsServedOnHttpsWithHstsWhenTheAppAsks) {
-  auto ca = pki::CertificateAuthority::createNew("berth test CA", systemNowMs(), kDayMs);
-  const std::string key = pki::generatePrivateKeyPem();
-  auto cert = ca.issueServerCertificate(key, {"chat.test"}, systemNowMs(), kDayMs);
-  ASSERT_TRUE(cert.ok());
-  std::ofstream(root_ + "/chat.pem") << cert->cert_pem << ca.certPem();
-  std::ofstream(root_ + "/chat.key") << key;
   auto state = chatState();
-  state.certificates["chat.test"] = {root_ + "/chat.pem", root_ + "/chat.key"};
+  state.certificates["chat.test"] = writeTestCertificate(root_, "chat.test");
   state.apps[0].hsts = true;
   auto applied = caddy_->apply(state);
   ASSERT_TRUE(applied.ok()) << applied.error().message;

@@ -2,7 +2,7 @@
 // adapter with its real proxy. Servers started per test: the proxy (nginx:
 // berth's own master; Caddy 2.6: berth's own, admin API on a loopback port,
 // with the adapter's DNS responder for upstreams) on free loopback ports, and
-// three python3 http.server upstreams (and a python3 event-stream server where a test says so);
+// three python3 http.server upstreams (and the upgrade-echo server where a test says so);
 // no dockerd.
 // Traefik is not packaged for these machines: its adapter is tested on the
 // files it generates only (tests/unit/proxy/traefik_render_test.cpp,
@@ -358,29 +358,6 @@ TEST_P(ProxyConformance, ABodyLargerThanTheProxysMemoryBuffersReachesTheApp) {
   EXPECT_EQ(post("web.test", 2), "200");  // the app read all 2 MiB
 }
 
-// Server-sent events: the app writes one event and keeps the answer open.
-const char* const kEventStreamServer = R"(
-import socket, sys, threading, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(16)
-print('ready', flush=True)
-def serve(c):
-    data = b''
-    while b'\r\n\r\n' not in data:
-        chunk = c.recv(4096)
-        if not chunk: return
-        data += chunk
-    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n'
-              b'Transfer-Encoding: chunked\r\n\r\n')
-    event = b'data: one\n\n'
-    c.sendall(b'%x\r\n%s\r\n' % (len(event), event))
-    time.sleep(30)
-    c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-)";
-
 // What one GET through the proxy has received when `wanted` arrived or `limit` passed.
 std::string receivedWithin(int port, const std::string& host, const std::string& wanted, std::chrono::seconds limit) {
   boost::asio::io_context io;
@@ -414,9 +391,9 @@ std::string receivedWithin(int port, const std::string& host, const std::string&
 TEST_P(ProxyConformance, AnEventStreamReachesTheClientAsTheAppWritesIt) {
   // A proxy that buffers answers would hold each event until its buffer fills or the stream ends.
   const int port = freePort();
-  std::ofstream(root_ + "/events.py") << kEventStreamServer;
+  std::ofstream(root_ + "/events.py") << kUpgradeEchoServer;
   upstreams_.push_back(Process::spawn({"/usr/bin/python3", root_ + "/events.py", std::to_string(port)}, root_ + "/events.log"));
-  ASSERT_TRUE(eventually([&] { return upstreams_.back()->log().find("ready") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return request(port, "x", "/").status == 200; })) << upstreams_.back()->log();
   ProxyState state;
   state.apps.push_back(app("events", "events.test", "/", false, {{"127.0.0.1", static_cast<std::uint16_t>(port)}}));
   ASSERT_TRUE(adapter_.proxy->apply(state).ok());

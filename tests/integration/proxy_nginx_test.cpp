@@ -8,13 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/clock.hpp"
 #include "common/subprocess.hpp"
 #include "harness.hpp"
 #include "helper/host_actions.hpp"
 #include "proxy_support.hpp"
-#include "pki/authority.hpp"
-#include "pki/keys.hpp"
 #include "proxy/nginx/nginx_proxy.hpp"
 
 namespace berth::itest {
@@ -84,14 +81,8 @@ TEST_F(NginxAdapter, AConfigurationNginxRefusesIsRolledBackAndThePreviousOneKeep
 }
 
 TEST_F(NginxAdapter, AHostWithACertificateIsServedOnHttpsAndRedirectedFromHttp) {
-  auto ca = pki::CertificateAuthority::createNew("berth test CA", systemNowMs(), kDayMs);
-  const std::string key = pki::generatePrivateKeyPem();
-  auto cert = ca.issueServerCertificate(key, {"web.test"}, systemNowMs(), kDayMs);
-  ASSERT_TRUE(cert.ok());
-  std::ofstream(root_ + "/web.pem") << cert->cert_pem << ca.certPem();
-  std::ofstream(root_ + "/web.key") << key;
   auto state = webState();
-  state.certificates["web.test"] = {root_ + "/web.pem", root_ + "/web.key"};
+  state.certificates["web.test"] = writeTestCertificate(root_, "web.test");
   state.apps[0].hsts = true;
   auto applied = nginx_->apply(state);
   ASSERT_TRUE(applied.ok()) << applied.error().message;

@@ -1,5 +1,8 @@
 #include "proxy_support.hpp"
 
+#include <fstream>
+#include <stdexcept>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,7 +17,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/clock.hpp"
 #include "common/subprocess.hpp"
+#include "pki/authority.hpp"
+#include "pki/keys.hpp"
 
 namespace berth::itest {
 namespace asio = boost::asio;
@@ -83,7 +89,7 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
 }
 
 const char* const kUpgradeEchoServer = R"(
-import socket, sys, threading
+import socket, sys, threading, time
 body = ((sys.argv[2] if len(sys.argv) > 2 else 'ok') + '\n').encode()
 host = sys.argv[3] if len(sys.argv) > 3 else '127.0.0.1'
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,6 +100,12 @@ def serve(c):
         chunk = c.recv(4096)
         if not chunk: return
         data += chunk
+    if data.startswith(b'GET /events '):
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n'
+                  b'Transfer-Encoding: chunked\r\n\r\n')
+        event = b'data: one\n\n'
+        c.sendall(b'%x\r\n%s\r\n' % (len(event), event))
+        time.sleep(30); c.close(); return
     if b'upgrade: websocket' not in data.lower():
         c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body); c.close(); return
     c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
@@ -127,6 +139,17 @@ bool UpgradedTunnel::echoes(const std::string& text) {
   std::string back(text.size(), '\0');
   if (!ec) asio::read(socket_, asio::buffer(back), ec);
   return !ec && back == text;
+}
+
+proxy::CertificateFiles writeTestCertificate(const std::string& dir, const std::string& host) {
+  auto ca = pki::CertificateAuthority::createNew("berth test CA", systemNowMs(), kDayMs);
+  const std::string key = pki::generatePrivateKeyPem();
+  auto leaf = ca.issueServerCertificate(key, {host}, systemNowMs(), kDayMs);
+  if (!leaf) throw std::runtime_error("test certificate: " + leaf.error().message);
+  const proxy::CertificateFiles files{dir + "/" + host + ".pem", dir + "/" + host + ".key"};
+  std::ofstream(files.certificate_path) << leaf->cert_pem << ca.certPem();
+  std::ofstream(files.key_path) << key;
+  return files;
 }
 
 }  // namespace berth::itest

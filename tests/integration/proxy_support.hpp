@@ -8,6 +8,7 @@
 #include <string>
 
 #include "proxy/caddy/caddy_render.hpp"
+#include "proxy/proxy_state.hpp"
 
 namespace berth::itest {
 
@@ -33,9 +34,14 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
 
 // A python3 program (argv[1]: port, argv[2]: optional body, default "ok",
 // argv[3]: optional address, default 127.0.0.1) that
-// answers an Upgrade with 101 and then echoes bytes, and anything else with 200
+// answers an Upgrade with 101 and then echoes bytes, `GET /events` with an event stream
+// (one event, then the answer stays open 30 s: server-sent events), and anything else with 200
 // and the body plus a newline: what a proxy sees of a WebSocket.
 extern const char* const kUpgradeEchoServer;
+
+// A certificate for `host` from a throwaway CA, valid for a day: `dir`/<host>.pem (the leaf, then
+// the CA) and `dir`/<host>.key, as berth hands a proxy an uploaded certificate.
+proxy::CertificateFiles writeTestCertificate(const std::string& dir, const std::string& host);
 
 // An upgraded connection through the proxy at 127.0.0.1:port to `host`.
 class UpgradedTunnel {
