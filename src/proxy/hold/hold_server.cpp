@@ -183,9 +183,9 @@ Result<std::unique_ptr<HoldServer>> HoldServer::startKept(const std::string& add
     if (ec) return makeError("proxy_start_failed", "cannot bind the hold server to " + address + ": " + ec.message());
     // A first start comes before the agent's state directory exists: made here, as the agent would.
     const auto dir = std::filesystem::path(port_file).parent_path().string();
-    auto kept = dir.empty() ? Result<void>(Ok{}) : pki::ensurePrivateDirectory(dir);
-    if (kept) kept = pki::writePrivateFile(port_file, std::to_string(server->port_) + "\n");
-    if (!kept) log::warn("hold server port not kept", {{"file", port_file}, {"error", kept.error().message}});
+    auto saved = dir.empty() ? Result<void>(Ok{}) : pki::ensurePrivateDirectory(dir);
+    if (saved) saved = pki::writePrivateFile(port_file, std::to_string(server->port_) + "\n");
+    if (!saved) log::warn("hold server port not kept", {{"file", port_file}, {"error", saved.error().message}});
   }
   server->run();
   return server;
