@@ -13,6 +13,8 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <set>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -215,6 +217,30 @@ TEST_F(RoutesTest, ANginxThatDiesIsStartedAgainByTheAgentWithWhatItServed) {
   std::ifstream in(pidFile);
   ASSERT_TRUE(in >> again);
   EXPECT_NE(again, master);
+}
+
+TEST_F(RoutesTest, TwoDeploysOfOneAppSentAtOnceQueueBehindEachOtherAndTheLaterOneServes) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1").first, 0);
+  auto first = std::async(std::launch::async, [&] { return deploy("2", {"--drain", "1s", "--watch", "0"}); });
+  auto second = std::async(std::launch::async, [&] { return deploy("1", {"--drain", "1s", "--watch", "0"}); });
+  const auto [firstCode, firstOut] = first.get();
+  const auto [secondCode, secondOut] = second.get();
+  ASSERT_EQ(firstCode, 0) << "refused instead of queued: " << firstOut;
+  ASSERT_EQ(secondCode, 0) << "refused instead of queued: " << secondOut;
+  // "web deployment N is healthy": the numbers say which one the server took last.
+  const auto numberIn = [](const std::string& out) {
+    const auto at = out.find("deployment ");
+    return at == std::string::npos ? 0 : std::atoi(out.c_str() + at + 11);
+  };
+  const int a = numberIn(firstOut), b = numberIn(secondOut);
+  EXPECT_EQ(std::set<int>({a, b}), (std::set<int>{2, 3})) << firstOut << secondOut;
+  for (const auto* out : {&firstOut, &secondOut})
+    EXPECT_NE(out->find("starting"), std::string::npos) << "a deployment was skipped, not run in turn: " << *out;
+  const std::string expected = a > b ? "version two\n" : "version one\n";
+  EXPECT_EQ(get("web.apps.test").body, expected) << "the later deployment does not serve";
+  const auto shown = cluster.api("GET", "/api/v1/apps/web").body;
+  EXPECT_EQ(shown.value("current_deployment", 0), std::max(a, b)) << shown.dump();
 }
 
 TEST_F(RoutesTest, TenUpdatesUnderSteadyLoadAnswerEveryRequest) {
