@@ -100,6 +100,11 @@ def serve(c):
         chunk = c.recv(4096)
         if not chunk: return
         data += chunk
+    if data.startswith(b'GET /events-until-close '):
+        # HTTP/1.0-style: the body ends with the connection; the header asks nginx not to buffer it.
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n'
+                  b'Connection: close\r\n\r\ndata: one\n\n')
+        time.sleep(30); c.close(); return
     if data.startswith(b'GET /events '):
         c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n'
                   b'Transfer-Encoding: chunked\r\n\r\n')

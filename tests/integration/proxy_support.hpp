@@ -35,7 +35,8 @@ ProxyAnswer request(int port, const std::string& host, const std::string& target
 // A python3 program (argv[1]: port, argv[2]: optional body, default "ok",
 // argv[3]: optional address, default 127.0.0.1) that
 // answers an Upgrade with 101 and then echoes bytes, `GET /events` with an event stream
-// (one event, then the answer stays open 30 s: server-sent events), and anything else with 200
+// (one event, then the answer stays open 30 s: server-sent events; chunked, or at
+// `/events-until-close` ended by the close with `X-Accel-Buffering: no`), and anything else with 200
 // and the body plus a newline: what a proxy sees of a WebSocket.
 extern const char* const kUpgradeEchoServer;
 

@@ -8,6 +8,9 @@
 // around it ends on SIGTERM, as a well-behaved app does (a PID 1 that ignores
 // it makes every stop wait out Docker's timeout).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +33,7 @@ namespace {
 // One request per connection; "Upgrade:" gets a 101 and an echo. With /fail-after
 // holding N, it answers 500 once the container has run N seconds.
 const char* const kHandler = R"(cr=$(printf '\r')
+IFS= read -r request
 upgrade=0
 while IFS= read -r line; do
   line=${line%"$cr"}
@@ -40,6 +44,14 @@ if [ "$upgrade" = 1 ]; then
   printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
   exec busybox cat
 fi
+case "$request" in "GET /events "*)
+  # Server-sent events: the version's name every half second, until the container stops. Chunked,
+  # as HTTP/1.1 servers stream (a body ended by the close is buffered by nginx: docs/routes.md).
+  printf 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n'
+  body=$(busybox cat /www/index.html)
+  while printf '%x\r\ndata: %s\n\n\r\n' $(( ${#body} + 8 )) "$body"; do busybox sleep 0.5; done
+  exit 0 ;;
+esac
 if [ -f /fail-after ] && [ $(( $(busybox date +%s) - $(busybox cat /tmp/started) )) -ge $(busybox cat /fail-after) ]; then
   printf 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfail\n'
   exit 0
@@ -300,6 +312,69 @@ TEST_F(RoutesTest, AnOpenWebSocketStaysOnTheOldVersionUntilTheDrainEnds) {
     return true;
   }, std::chrono::seconds(20)));
   EXPECT_FALSE(tunnel.echoes("after the drain"));
+}
+
+// An event stream (SSE) read through the proxy on its own thread, until the stream ends.
+class EventStream {
+ public:
+  EventStream(int port, const std::string& host) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<std::uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      ended_ = true;
+      return;
+    }
+    const std::string get = "GET /events HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
+    (void)::send(fd_, get.data(), get.size(), MSG_NOSIGNAL);
+    reader_ = std::thread([this] {
+      char buffer[4096];
+      for (;;) {
+        const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        std::lock_guard lock(mutex_);
+        text_.append(buffer, static_cast<std::size_t>(n));
+      }
+      ended_ = true;
+    });
+  }
+  ~EventStream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (reader_.joinable()) reader_.join();
+    ::close(fd_);
+  }
+  std::size_t count(const std::string& event) const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto at = text_.find(event); at != std::string::npos; at = text_.find(event, at + 1)) ++n;
+    return n;
+  }
+  bool ended() const { return ended_; }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> ended_{false};
+  mutable std::mutex mutex_;
+  std::string text_;
+  std::thread reader_;
+};
+
+TEST_F(RoutesTest, AnOpenEventStreamStaysOnTheOldVersionUntilTheDrainEnds) {
+  ASSERT_EQ(cluster.cli({"app", "create", "web", "--node", nodeId}).first, 0);
+  ASSERT_EQ(deploy("1", {"--drain", "4s", "--watch", "0"}).first, 0);
+  EventStream stream(httpPort, "web.apps.test");
+  ASSERT_TRUE(eventually([&] { return stream.count("data: version one") >= 1; })) << cluster.agent("a").log();
+  ASSERT_EQ(deploy("2", {"--drain", "4s", "--watch", "0"}).first, 0);
+  EXPECT_EQ(get("web.apps.test").body, "version two\n") << "new requests go to the new version";
+  const auto atSwitch = stream.count("data: version one");
+  EXPECT_TRUE(eventually([&] { return stream.count("data: version one") > atSwitch + 1; }))
+      << "the old version's stream stopped at the switch";
+  EXPECT_FALSE(stream.ended());
+  EXPECT_EQ(stream.count("data: version two"), 0u);
+  // Once the drain is over the old container stops, and its stream ends with it.
+  EXPECT_TRUE(eventually([&] { return stream.ended(); }, std::chrono::seconds(20)));
 }
 
 TEST_F(RoutesTest, ANewVersionThatFailsItsCheckNeverServesAndTheOldOneKeepsServing) {
