@@ -37,6 +37,7 @@
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "fleet_client.hpp"
+#include "proc_stats.hpp"
 #include "net/http_client.hpp"
 #include "net/tls.hpp"
 #include "pki/authority.hpp"
@@ -51,6 +52,7 @@ extern char** environ;
 namespace {
 using namespace berth;
 using Steady = std::chrono::steady_clock;
+using bench::cpuByThread, bench::cpuByThreadDelta, bench::cpuSeconds, bench::rssMiB;
 constexpr std::int64_t kDayMs = 86'400'000;
 
 struct Options {
@@ -114,15 +116,6 @@ Child spawn(const std::vector<std::string>& argv, const std::string& log) {
   return c;
 }
 
-double rssMiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
-
 std::string freePort() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
@@ -158,49 +151,6 @@ struct Figures {
   std::uint64_t post_errors = 0;
   double idle_agent_mib = 0;
 };
-
-// CPU seconds (user + system) a process has used so far.
-// `stat_path` is /proc/<pid>/stat or, for one thread, /proc/<pid>/task/<tid>/stat.
-double cpuSecondsAt(const std::string& stat_path) {
-  std::ifstream in(stat_path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-double cpuSeconds(pid_t pid) { return cpuSecondsAt("/proc/" + std::to_string(pid) + "/stat"); }
-
-// CPU seconds by thread name (threads of one name summed): where the server's time goes.
-std::map<std::string, double> cpuByThread(pid_t pid) {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    out[name] += cpuSecondsAt((task.path() / "stat").string());
-  }
-  return out;
-}
-
-std::string cpuByThreadDelta(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
-  std::string out;
-  for (const auto& [name, seconds] : after) {
-    auto it = before.find(name);
-    const double used = seconds - (it == before.end() ? 0 : it->second);
-    if (used >= 0.01) out += fmt::format("{}{} {:.2f} s", out.empty() ? "" : ", ", name, used);
-  }
-  return out;
-}
 
 // Certificates for `n` simulated agents, all sharing one key.
 std::vector<std::pair<std::string, std::string>> identities(const pki::CertificateAuthority& ca, const std::string& key,
@@ -675,9 +625,10 @@ int main(int argc, char** argv) {
   }
   if (o.batch && !o.sessions_given) o.sessions = 1000;
   o.rt_agents = std::min(o.rt_agents, o.sessions);
+  // As many descriptors as allowed: a million where the process may raise its hard limit, else the hard limit.
   rlimit limit{1 << 20, 1 << 20};
-  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    limit = {65536, 65536};
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 && ::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -686,11 +637,9 @@ int main(int argc, char** argv) {
   std::cerr << "work files in " << dir << "\n";
   int status = 0;
   try {
-    if (o.storm) {
-      status = benchStorm(o, dir);
-    } else if (o.batch) {
-      status = benchBatch(o, dir);
-    } else {
+    if (o.storm) status = benchStorm(o, dir);
+    else if (o.batch) status = benchBatch(o, dir);
+    else {
       Figures b = benchBerth(o, dir);
       std::optional<Figures> h;
       if (!o.skip_hub) h = benchHub(o, dir);
@@ -701,11 +650,8 @@ int main(int argc, char** argv) {
     status = 1;
   }
   // Kept after a failure (its logs say why) or when asked.
-  if (status == 0 && !std::getenv("FLEET_KEEP")) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  } else {
-    std::cerr << "work files kept in " << dir << "\n";
-  }
+  std::error_code ignored;
+  if (status == 0 && !std::getenv("FLEET_KEEP")) std::filesystem::remove_all(dir, ignored);
+  else std::cerr << "work files kept in " << dir << "\n";
   return status;
 }
