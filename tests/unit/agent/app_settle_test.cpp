@@ -119,6 +119,25 @@ TEST_F(AppSettleTest, TheNodesBaseDomainOverridesTheServersForTheGeneratedName) 
       << "the node's own base_domain wins";
 }
 
+TEST_F(AppSettleTest, ANewVersionIsProbedEveryTenthOfASecondWhileItStartsNotOncePerInterval) {
+  // A check every 1 s with 1 retry gives a starting version 1 s. Probed once per interval it would
+  // be asked twice; probed while it starts, about ten times, so a version ready after 150 ms
+  // takes traffic then, not a second later. (A lower bound only: a slow machine probes less often.)
+  runtime.exec_exit = 1;
+  nlohmann::json spec = {{"image", "reg:5000/web:1"},
+                         {"port", 8080},
+                         {"health_check",
+                          {{"type", "command"}, {"command", {"/bin/check"}}, {"interval", "1s"}, {"timeout", "50ms"},
+                           {"retries", 1}}}};
+  auto out = supervisor->handle("app.deploy", {{"app", "web"}, {"deployment", 1}, {"deployment_id", "dep_1"}, {"spec", spec}});
+  ASSERT_FALSE(out.ok);
+  const auto at = out.error_message.find(" probes in ");
+  ASSERT_NE(at, std::string::npos) << out.error_message;
+  const auto open = out.error_message.rfind('(', at);
+  const int probes = std::atoi(out.error_message.c_str() + open + 1);
+  EXPECT_GE(probes, 4) << out.error_message;
+}
+
 TEST_F(AppSettleTest, TheRouteMovesToTheHealthyNewVersionAndTheOldOneDrainsStopsAndGoes) {
   ASSERT_TRUE(deploy(1, "1").ok);
   ASSERT_EQ(router.served["web"].size(), 1u);
