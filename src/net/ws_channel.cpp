@@ -33,7 +33,9 @@ asio::awaitable<std::optional<std::string>> WsChannel::read() {
     wake_.cancel();
     co_return std::nullopt;
   }
-  co_return beast::buffers_to_string(read_buffer_.data());
+  std::string text = beast::buffers_to_string(read_buffer_.data());
+  if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_ = beast::flat_buffer();
+  co_return text;
 }
 
 void WsChannel::close(const std::string& reason) {

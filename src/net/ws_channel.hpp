@@ -45,6 +45,11 @@ class WsChannel : public std::enable_shared_from_this<WsChannel> {
   bool closing() const { return closing_.load(std::memory_order_relaxed); }
   boost::asio::any_io_executor executor() { return stream_.get_executor(); }
   std::size_t queuedFrames() const { return queue_.size(); }
+  // Bytes the read buffer holds on to between frames (memory per session).
+  std::size_t readBufferCapacity() const { return read_buffer_.capacity(); }
+  // A read buffer grown past this by a large frame is let go once the frame is read: kept, every
+  // session would hold the largest frame it ever received (a command's long output) for good.
+  static constexpr std::size_t kKeptReadBufferBytes = 16 * 1024;
   WsStream& stream() { return stream_; }
 
  private:

@@ -20,6 +20,7 @@
 
 #include "common/clock.hpp"
 #include "net/tls.hpp"
+#include "net/ws_channel.hpp"
 #include "pki/authority.hpp"
 #include "pki/keys.hpp"
 
@@ -170,6 +171,48 @@ TEST_F(TlsStreamTest, AWebSocketRunsOnItAndClosesCleanly) {
   EXPECT_EQ(received, "hello");
   EXPECT_EQ(echoed, "hello back");
   EXPECT_EQ(closeEc, boost::beast::websocket::error::closed) << closeEc.message();
+}
+
+TEST_F(TlsStreamTest, AChannelLetsGoOfTheBufferALargeFrameGrewOnceItIsRead) {
+  // 10,000 sessions each keeping the largest frame they ever read (a RESULT with 1 MiB of output)
+  // would hold 10 GiB for good; small frames keep a small buffer.
+  std::unique_ptr<TlsStream> server;
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> client;
+  connect(server, client);
+  boost::beast::websocket::stream<asio::ssl::stream<tcp::socket>&> clientWs(*client);
+  std::shared_ptr<WsChannel> channel;
+  std::vector<std::size_t> lengths, capacities;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        WsStream ws(std::move(*server));
+        error_code ec;
+        co_await ws.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        channel = std::make_shared<WsChannel>(std::move(ws));
+        channel->start();
+        for (int i = 0; i < 3; ++i) {
+          auto frame = co_await channel->read();
+          if (!frame) co_return;
+          lengths.push_back(frame->size());
+          capacities.push_back(channel->readBufferCapacity());
+        }
+        channel->abort();  // ends its writer, so the test's loop runs out of work
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await clientWs.async_handshake("localhost", "/", asio::use_awaitable);
+        for (const std::size_t size : {std::size_t{600}, std::size_t{1} << 20, std::size_t{600}})
+          co_await clientWs.async_write(asio::buffer(std::string(size, 'x')), asio::use_awaitable);
+      },
+      asio::detached);
+  io.restart();
+  io.run_for(std::chrono::seconds(10));
+  ASSERT_EQ(lengths, (std::vector<std::size_t>{600, std::size_t{1} << 20, 600}));
+  EXPECT_LE(capacities[0], WsChannel::kKeptReadBufferBytes) << "a small frame's buffer";
+  EXPECT_LE(capacities[1], WsChannel::kKeptReadBufferBytes) << "the 1 MiB frame's buffer stayed";
+  EXPECT_LE(capacities[2], WsChannel::kKeptReadBufferBytes);
 }
 
 }  // namespace
